@@ -1,0 +1,241 @@
+/**
+ * The IOMMU (Intel VT-d in scalable mode) and the SVA core above it: the global PASID allocator
+ * (lowest free id in an inclusive range), per-PASID refcounts (seed-2021), SVA bonds per (device, PASID),
+ * the per-device PASID tables, and DMA translation with DMAR fault reporting.
+ */
+import { enqueueActions, setup } from 'xstate';
+import {
+  DMAR_REASON_PASID_ENTRY_NOT_PRESENT,
+  mmAddr,
+  wqAddr,
+  type Message,
+  type Outgoing,
+  type PasidPolicy,
+} from './protocol.ts';
+
+export interface IommuInput {
+  readonly policy: PasidPolicy;
+  readonly pasidRange: readonly [number, number];
+  readonly devices: readonly string[];
+}
+
+/** A scalable-mode PASID-table entry: `fpd` = Fault Processing Disable (torn down at exit, faults silent). */
+export interface PasidEntry {
+  readonly present: boolean;
+  readonly fpd: boolean;
+}
+
+export interface IommuContext {
+  readonly policy: PasidPolicy;
+  readonly pasidRange: readonly [number, number];
+  /** Allocated PASIDs and the mm that owns each. Keys are decimal PASIDs. */
+  readonly owner: Readonly<Record<string, number>>;
+  /** seed-2021: references per allocated PASID (binds + fixed-up tasks). Empty under merged. */
+  readonly refs: Readonly<Record<string, number>>;
+  /** SVA bonds (sdev / handle users) per `device/pasid`. */
+  readonly bonds: Readonly<Record<string, number>>;
+  /** Per-device PASID tables: device -> PASID -> entry. */
+  readonly tables: Readonly<Record<string, Readonly<Record<string, PasidEntry>>>>;
+}
+
+type IommuEvent = Extract<
+  Message,
+  { type: 'iommu.bind' | 'iommu.unbind' | 'iommu.get' | 'iommu.put' | 'iommu.teardown' | 'iommu.free' | 'iommu.translate' }
+>;
+
+const bondKey = (device: string, pasid: number): string => `${device}/${pasid}`;
+
+/** Lowest free PASID in the inclusive range (ioasid xarray / IDA both hand out the lowest free id). */
+export function lowestFreePasid(owner: Readonly<Record<string, number>>, [min, max]: readonly [number, number]): number | null {
+  for (let p = min; p <= max; p++) if (owner[p] === undefined) return p;
+  return null;
+}
+
+/** Mutable working copy of the context for one handler; committed with a single assign. */
+interface Draft {
+  owner: Record<string, number>;
+  refs: Record<string, number>;
+  bonds: Record<string, number>;
+  tables: Record<string, Record<string, PasidEntry>>;
+  out: Outgoing[];
+}
+
+function draftOf(c: IommuContext): Draft {
+  return { owner: { ...c.owner }, refs: { ...c.refs }, bonds: { ...c.bonds }, tables: { ...c.tables }, out: [] };
+}
+
+function setEntry(d: Draft, device: string, pasid: number, entry: PasidEntry | undefined): void {
+  const table = { ...d.tables[device] };
+  if (entry === undefined) delete table[pasid];
+  else table[pasid] = entry;
+  d.tables[device] = table;
+}
+
+/** Drop one reference (seed-2021); free the PASID at zero. */
+function putRef(d: Draft, pasid: number, mm: number): void {
+  const refs = (d.refs[pasid] ?? 0) - 1;
+  d.refs[pasid] = refs;
+  d.out.push({ type: 'pasid.put', pasid, refs, to: mmAddr(mm) });
+  if (refs <= 0) freePasid(d, pasid, mm);
+}
+
+function freePasid(d: Draft, pasid: number, mm: number): void {
+  delete d.owner[pasid];
+  delete d.refs[pasid];
+  d.out.push({ type: 'pasid.free', pasid, to: mmAddr(mm) });
+}
+
+function commit(d: Draft, enqueue: { assign: (c: Partial<IommuContext>) => void; emit: (o: Outgoing) => void }): void {
+  enqueue.assign({ owner: d.owner, refs: d.refs, bonds: d.bonds, tables: d.tables });
+  for (const o of d.out) enqueue.emit(o);
+}
+
+export const iommuMachine = setup({
+  types: {
+    input: {} as IommuInput,
+    context: {} as IommuContext,
+    events: {} as IommuEvent,
+    emitted: {} as Outgoing,
+  },
+  actions: {
+    /** iommu_sva_bind_device(): allocate the mm's PASID if it has none, count the bond, program the entry. */
+    bind: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.bind') return;
+      const d = draftOf(context);
+      const to = mmAddr(event.mm);
+      let pasid = event.pasid !== null && context.owner[event.pasid] === event.mm ? event.pasid : null;
+      if (pasid === null) {
+        pasid = lowestFreePasid(context.owner, context.pasidRange);
+        if (pasid === null) {
+          // seed-2021 era ioasid_alloc -> -ENOMEM; v6.4+ ida_alloc_range -> -ENOSPC.
+          enqueue.emit({ type: 'iommu.bind_failed', device: event.device, errno: context.policy === 'seed-2021' ? 'ENOMEM' : 'ENOSPC', to });
+          return;
+        }
+        d.owner[pasid] = event.mm;
+        if (context.policy === 'seed-2021') d.refs[pasid] = 1; // the first bind's own reference
+        d.out.push({ type: 'pasid.alloc', pasid, mm: event.mm, to });
+      } else if (context.policy === 'seed-2021') {
+        const refs = (d.refs[pasid] ?? 0) + 1;
+        d.refs[pasid] = refs;
+        d.out.push({ type: 'pasid.get', pasid, refs, to });
+      }
+      const key = bondKey(event.device, pasid);
+      const users = (d.bonds[key] ?? 0) + 1;
+      d.bonds[key] = users;
+      if (users === 1) {
+        setEntry(d, event.device, pasid, { present: true, fpd: false });
+        d.out.push({ type: 'pasidtable.set', device: event.device, pasid, to });
+      }
+      d.out.push({ type: 'iommu.bound', device: event.device, pasid, to });
+      commit(d, enqueue);
+    }),
+    /** iommu_sva_unbind_device(): entry removed when the last bond goes; seed-2021 drops a ref per call. */
+    unbind: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.unbind') return;
+      const d = draftOf(context);
+      const to = mmAddr(event.mm);
+      const key = bondKey(event.device, event.pasid);
+      const users = (d.bonds[key] ?? 0) - event.count;
+      if (users > 0) d.bonds[key] = users;
+      else {
+        delete d.bonds[key];
+        const entry = d.tables[event.device]?.[event.pasid];
+        if (entry !== undefined) {
+          setEntry(d, event.device, event.pasid, undefined);
+          if (entry.present) d.out.push({ type: 'pasidtable.clear', device: event.device, pasid: event.pasid, to });
+        }
+      }
+      if (context.policy === 'seed-2021') {
+        for (let i = 0; i < event.count && d.owner[event.pasid] === event.mm; i++) putRef(d, event.pasid, event.mm);
+      }
+      d.out.push({ type: 'iommu.unbound', device: event.device, pasid: event.pasid, to });
+      commit(d, enqueue);
+    }),
+    /** seed-2021 #GP fixup: the task's reference (iommu_sva_alloc_pasid on an existing PASID). */
+    get: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.get') return;
+      const to = mmAddr(event.mm);
+      const refs = context.refs[event.pasid];
+      if (context.owner[event.pasid] !== event.mm || refs === undefined || refs <= 0) {
+        enqueue.emit({ type: 'iommu.get_failed', pasid: event.pasid, thread: event.thread, to });
+        return;
+      }
+      enqueue.assign({ refs: { ...context.refs, [event.pasid]: refs + 1 } });
+      enqueue.emit({ type: 'pasid.get', pasid: event.pasid, refs: refs + 1, thread: event.thread, to });
+    }),
+    /** seed-2021 deactivate_mm() -> pasid_put(). */
+    put: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.put' || context.owner[event.pasid] !== event.mm) return;
+      const d = draftOf(context);
+      putRef(d, event.pasid, event.mm);
+      commit(d, enqueue);
+    }),
+    /** intel_mm_release(): every entry of the mm's PASID cleared with fault-ignore (FPD). */
+    teardown: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.teardown') return;
+      const to = mmAddr(event.mm);
+      if (context.owner[event.pasid] === event.mm) {
+        const d = draftOf(context);
+        for (const device of Object.keys(context.tables).sort()) {
+          if (context.tables[device]?.[event.pasid]?.present) {
+            setEntry(d, device, event.pasid, { present: false, fpd: true });
+            d.out.push({ type: 'pasidtable.clear', device, pasid: event.pasid, silent: true, to });
+          }
+        }
+        commit(d, enqueue);
+      }
+      enqueue.emit({ type: 'iommu.torndown', pasid: event.pasid, to });
+    }),
+    /** merged: mm_pasid_drop() in __mmdrop(). */
+    free: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.free' || context.owner[event.pasid] !== event.mm) return;
+      const d = draftOf(context);
+      freePasid(d, event.pasid, event.mm);
+      commit(d, enqueue);
+    }),
+    /** A descriptor's DMA: the device's PASID-table entry decides; a missing entry is DMAR fault 0x59. */
+    translate: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.translate') return;
+      const to = wqAddr(event.device);
+      const entry = context.tables[event.device]?.[event.pasid];
+      if (entry?.present) {
+        enqueue.emit({ type: 'iommu.translated', device: event.device, pasid: event.pasid, thread: event.thread, to });
+      } else if (entry?.fpd) {
+        enqueue.emit({
+          type: 'fault.dmar', device: event.device, pasid: event.pasid, reason: DMAR_REASON_PASID_ENTRY_NOT_PRESENT,
+          suppressed: true, thread: event.thread, to,
+        });
+      } else {
+        enqueue.emit({
+          type: 'fault.dmar', device: event.device, pasid: event.pasid, reason: DMAR_REASON_PASID_ENTRY_NOT_PRESENT,
+          thread: event.thread, to,
+        });
+      }
+    }),
+  },
+}).createMachine({
+  id: 'iommu',
+  context: ({ input }) => ({
+    policy: input.policy,
+    pasidRange: input.pasidRange,
+    owner: {},
+    refs: {},
+    bonds: {},
+    tables: Object.fromEntries(input.devices.map((d) => [d, {}])),
+  }),
+  initial: 'enabled',
+  states: {
+    enabled: {
+      description: 'Scalable mode on; SVA enabled for every device.',
+      on: {
+        'iommu.bind': { actions: 'bind' },
+        'iommu.unbind': { actions: 'unbind' },
+        'iommu.get': { actions: 'get' },
+        'iommu.put': { actions: 'put' },
+        'iommu.teardown': { actions: 'teardown' },
+        'iommu.free': { actions: 'free' },
+        'iommu.translate': { actions: 'translate' },
+      },
+    },
+  },
+});

@@ -1,0 +1,84 @@
+/**
+ * The kernel's process table: creates processes and address spaces (spawn, fork, exec) and gives each
+ * new mm the next id. Ids come from this actor's context, so they are deterministic and replayable.
+ * It also answers syscalls naming a thread that does not exist (yet): ESRCH.
+ */
+import { enqueueActions, setup } from 'xstate';
+import { LAM_OFF, mmAddr, threadAddr, type Message, type Outgoing } from './protocol.ts';
+
+export interface KernelContext {
+  readonly nextMm: number;
+  /** Each process's current mm id. */
+  readonly processes: Readonly<Record<string, number>>;
+}
+
+type KernelEvent = Extract<
+  Message,
+  {
+    type:
+      | 'sys.spawn' | 'kernel.fork' | 'kernel.exec'
+      | 'sys.clone' | 'sys.fork' | 'sys.exec' | 'sys.exit' | 'sys.bind' | 'sys.unbind' | 'sys.close'
+      | 'sys.arch_prctl' | 'insn.enqcmd';
+  }
+>;
+
+export const kernelMachine = setup({
+  types: {
+    context: {} as KernelContext,
+    events: {} as KernelEvent,
+    emitted: {} as Outgoing,
+  },
+  actions: {
+    spawn: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'sys.spawn') return;
+      const mm = context.nextMm;
+      enqueue.assign({ nextMm: mm + 1, processes: { ...context.processes, [event.process]: mm } });
+      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: LAM_OFF, to: mmAddr(mm) });
+      enqueue.emit({ type: 'thread.start', process: event.process, mm, to: threadAddr(event.process) });
+      enqueue.emit({ type: 'sys.return', thread: event.process, to: 'user' });
+    }),
+    /** fork: dup_mm gives a new mm with no PASID, no bonds, no portals; LAM and its flags are copied. */
+    fork: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kernel.fork') return;
+      const mm = context.nextMm;
+      enqueue.assign({ nextMm: mm + 1, processes: { ...context.processes, [event.process]: mm } });
+      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: event.lam, to: mmAddr(mm) });
+      enqueue.emit({ type: 'thread.start', process: event.process, mm, to: threadAddr(event.process) });
+      enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
+    }),
+    /** exec_mmap: a fresh mm (no PASID, LAM off, no context flags). */
+    exec: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kernel.exec') return;
+      const mm = context.nextMm;
+      enqueue.assign({ nextMm: mm + 1, processes: { ...context.processes, [event.process]: mm } });
+      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.thread], lam: LAM_OFF, to: mmAddr(mm) });
+      enqueue.emit({ type: 'thread.exec', mm, to: threadAddr(event.thread) });
+      enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
+    }),
+    noSuchThread: enqueueActions(({ event, enqueue }) => {
+      if ('thread' in event) enqueue.emit({ type: 'sys.return', thread: event.thread, errno: 'ESRCH', to: 'user' });
+    }),
+  },
+}).createMachine({
+  id: 'kernel',
+  context: { nextMm: 1, processes: {} },
+  initial: 'up',
+  states: {
+    up: {
+      on: {
+        'sys.spawn': { actions: 'spawn' },
+        'kernel.fork': { actions: 'fork' },
+        'kernel.exec': { actions: 'exec' },
+        'sys.clone': { actions: 'noSuchThread' },
+        'sys.fork': { actions: 'noSuchThread' },
+        'sys.exec': { actions: 'noSuchThread' },
+        'sys.exit': { actions: 'noSuchThread' },
+        'sys.bind': { actions: 'noSuchThread' },
+        'sys.unbind': { actions: 'noSuchThread' },
+        'sys.close': { actions: 'noSuchThread' },
+        'sys.arch_prctl': { actions: 'noSuchThread' },
+        'insn.enqcmd': { actions: 'noSuchThread' },
+      },
+    },
+  },
+});

@@ -1,0 +1,404 @@
+/**
+ * An address space (mm_struct) and the kernel code that runs against it: the syscalls of its threads
+ * (bind / unbind / close via the device driver, clone / fork / exec / exit, arch_prctl), the #GP handler
+ * (`try_fixup_enqcmd_gp`), the portal mapping, and the process teardown (`exit_mmap` -> `exit_files`
+ * -> `__mmdrop`).
+ *
+ * Owns: the mm's PASID (none or one), bind calls per device, mapped portals, LAM state, live threads.
+ */
+import { enqueueActions, not, setup } from 'xstate';
+import { archPrctl, dmaCompatible, onCloneVm } from './lam.ts';
+import {
+  threadAddr,
+  wqAddr,
+  type CpuFeatures,
+  type LamState,
+  type Message,
+  type Outgoing,
+  type Policy,
+} from './protocol.ts';
+
+/** A message taken on purpose without effect (so the runtime does not defer it). */
+const IGNORE = { actions: 'ignore' } as const;
+
+export interface MmInput {
+  readonly id: number;
+  readonly process: string;
+  readonly threads: readonly string[];
+  readonly lam: LamState;
+  readonly policy: Policy;
+  readonly cpu: CpuFeatures;
+}
+
+export interface MmContext {
+  readonly id: number;
+  readonly process: string;
+  readonly policy: Policy;
+  readonly cpu: CpuFeatures;
+  /** mm->pasid: `null` = none (INVALID_IOASID; 0 in seed-2021). */
+  readonly pasid: number | null;
+  /** Live threads using this mm (mm_users). */
+  readonly users: readonly string[];
+  /** Successful bind calls per device not yet unbound. */
+  readonly bindings: Readonly<Record<string, number>>;
+  /** Devices whose user (limited) portal is mapped in this address space. */
+  readonly portals: readonly string[];
+  readonly lam: LamState;
+  /** The thread whose multi-step syscall (bind, unbind, close, exec) is in progress. */
+  readonly caller: string | null;
+  /** exec: whether the exec'ing thread had taken the #GP fixup (seed-2021 drops its ref). */
+  readonly callerActivated: boolean;
+  /** Devices still to release (close, or exit_files at teardown), head first. */
+  readonly release: readonly string[];
+}
+
+type MmEvent = Extract<
+  Message,
+  {
+    type:
+      | 'mm.clone' | 'mm.fork' | 'mm.exec' | 'mm.thread_exit' | 'mm.bind' | 'mm.unbind' | 'mm.close'
+      | 'mm.arch_prctl' | 'trap.gp' | 'portal.store'
+      | 'pasid.alloc' | 'pasid.get' | 'pasid.put' | 'pasid.free' | 'pasidtable.set' | 'pasidtable.clear'
+      | 'iommu.bound' | 'iommu.bind_failed' | 'iommu.get_failed' | 'iommu.unbound' | 'iommu.torndown'
+      | 'wq.drained';
+  }
+>;
+
+const ret = (thread: string, extra: Partial<Pick<Extract<Outgoing, { type: 'sys.return' }>, 'errno' | 'value'>> = {}): Outgoing => ({
+  type: 'sys.return',
+  thread,
+  ...extra,
+  to: threadAddr(thread),
+});
+
+const without = <T>(xs: readonly T[], x: T): T[] => xs.filter((y) => y !== x);
+const bound = (c: MmContext, device: string): number => c.bindings[device] ?? 0;
+const callerOf = (c: MmContext): string => {
+  if (c.caller === null) throw new Error(`mm:${c.id}: reply with no syscall in progress`);
+  return c.caller;
+};
+
+/** The release of one device (idxd `release`): unmap the portal, drain the PASID, unbind what is left. */
+const releaseStates = {
+  initial: 'next',
+  states: {
+    next: {
+      always: [
+        { guard: 'releaseDone', target: 'done' },
+        { guard: 'releaseHeadBound', target: 'draining', actions: ['unmapReleaseHead', 'drainReleaseHead'] },
+        { actions: ['unmapReleaseHead', 'dropReleaseHead'] },
+      ],
+    },
+    draining: {
+      description: 'Drain PASID: the device finishes every descriptor of this PASID before unbind.',
+      on: { 'wq.drained': { target: 'unbinding', actions: 'unbindReleaseHead' } },
+    },
+    unbinding: {
+      on: { 'iommu.unbound': { target: 'next', actions: 'dropReleaseHead' } },
+    },
+    done: { type: 'final' },
+  },
+} as const;
+
+/** Requests from threads that were killed while their syscall was queued: nobody is waiting for a reply. */
+const ABSORB_REQUESTS = {
+  'mm.clone': IGNORE, 'mm.fork': IGNORE, 'mm.exec': IGNORE, 'mm.bind': IGNORE, 'mm.unbind': IGNORE, 'mm.close': IGNORE,
+  'mm.arch_prctl': IGNORE, 'trap.gp': IGNORE, 'portal.store': IGNORE,
+} as const;
+
+export const mmMachine = setup({
+  types: {
+    input: {} as MmInput,
+    context: {} as MmContext,
+    events: {} as MmEvent,
+    emitted: {} as Outgoing,
+  },
+  guards: {
+    lastUserExits: ({ context, event }) =>
+      event.type === 'mm.thread_exit' && context.users.length === 1 && context.users[0] === event.thread,
+    onlyCallerLeft: ({ context }) => context.users.length === 1 && context.users[0] === context.caller,
+    releaseDone: ({ context }) => context.release.length === 0,
+    releaseHeadBound: ({ context }) => {
+      const head = context.release[0];
+      return head !== undefined && bound(context, head) > 0 && context.pasid !== null;
+    },
+    hasPasid: ({ context }) => context.pasid !== null,
+    freesAtDrop: ({ context }) => context.policy.pasid === 'merged' && context.pasid !== null,
+  },
+  actions: {
+    ignore: () => {},
+    /** try_fixup_enqcmd_gp(): ENQCMD feature, mm has a PASID, thread not yet activated. */
+    handleGp: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'trap.gp') return;
+      const to = threadAddr(event.thread);
+      if (!context.cpu.enqcmd || context.pasid === null || event.activated) {
+        enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'gp', to });
+      } else if (context.policy.pasid === 'seed-2021') {
+        // seed-2021 __fixup_pasid_exception(): take the task's reference first (may fail -> SIGSEGV).
+        enqueue.emit({ type: 'iommu.get', mm: context.id, pasid: context.pasid, thread: event.thread, to: 'iommu' });
+      } else {
+        enqueue.emit({ type: 'msr.write', thread: event.thread, pasid: context.pasid, to });
+        enqueue.emit({ type: 'gp.fixup', thread: event.thread, to });
+      }
+    }),
+    /** seed-2021: the task reference is taken; write the MSR and return to re-execute. */
+    finishSeedFixup: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'pasid.get' || event.thread === undefined) return;
+      const to = threadAddr(event.thread);
+      enqueue.emit({ type: 'msr.write', thread: event.thread, pasid: event.pasid, to });
+      enqueue.emit({ type: 'gp.fixup', thread: event.thread, to });
+    }),
+    failSeedFixup: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'iommu.get_failed') return;
+      enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'gp', to: threadAddr(event.thread) });
+    }),
+    /** The ENQCMD store walks this mm's page tables to the portal: no mapping -> SIGSEGV. */
+    storeToPortal: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'portal.store') return;
+      if (context.portals.includes(event.device)) {
+        enqueue.emit({ type: 'wq.submit', thread: event.thread, pasid: event.pasid, to: wqAddr(event.device) });
+      } else {
+        enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'portal', to: threadAddr(event.thread) });
+      }
+    }),
+    archPrctl: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'mm.arch_prctl') return;
+      const out = archPrctl(context.policy.lam, context.cpu, context.lam, context.pasid !== null, event.code, event.arg);
+      enqueue.assign({ lam: out.lam });
+      const extra: { errno?: typeof out.errno; value?: typeof out.value } = {};
+      if (out.errno !== undefined) extra.errno = out.errno;
+      if (out.value !== undefined) extra.value = out.value;
+      enqueue.emit(ret(event.thread, extra));
+    }),
+    cloneThread: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'mm.clone') return;
+      enqueue.assign({ users: [...context.users, event.new], lam: onCloneVm(context.policy.lam, context.lam) });
+      enqueue.emit({ type: 'thread.start', process: context.process, mm: context.id, to: threadAddr(event.new) });
+      enqueue.emit(ret(event.thread));
+    }),
+    forkProcess: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'mm.fork') return;
+      // dup_mm: no PASID, no bonds, no portal (VM_DONTCOPY); LAM and the context flags are copied.
+      enqueue.emit({ type: 'kernel.fork', thread: event.thread, process: event.new, lam: context.lam, to: 'kernel' });
+    }),
+    /** A thread leaves the mm (exit, or killed by exec). seed-2021: deactivate_mm() drops its ref. */
+    threadLeaves: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'mm.thread_exit') return;
+      if (context.policy.pasid === 'seed-2021' && event.activated && context.pasid !== null) {
+        enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: context.pasid, thread: event.thread, to: 'iommu' });
+      }
+      enqueue.assign({ users: without(context.users, event.thread) });
+    }),
+    startBind: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'mm.bind') return;
+      enqueue.assign({ caller: event.thread });
+      enqueue.emit({ type: 'iommu.bind', mm: context.id, device: event.device, pasid: context.pasid, to: 'iommu' });
+    }),
+    refuseBind: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'mm.bind') return;
+      enqueue.emit(ret(event.thread, { errno: 'EBUSY' }));
+    }),
+    setPasid: enqueueActions(({ event, enqueue }) => {
+      if (event.type === 'pasid.alloc') enqueue.assign({ pasid: event.pasid });
+    }),
+    clearPasid: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'pasid.free' && context.pasid === event.pasid) enqueue.assign({ pasid: null });
+    }),
+    /** Bound: the driver maps the user portal (idxd mmap, one page, limited portal). */
+    finishBind: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.bound') return;
+      const portals = context.portals.includes(event.device) ? context.portals : [...context.portals, event.device];
+      enqueue.assign({
+        bindings: { ...context.bindings, [event.device]: bound(context, event.device) + 1 },
+        portals,
+        caller: null,
+      });
+      enqueue.emit(ret(callerOf(context)));
+    }),
+    failBind: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'iommu.bind_failed') return;
+      enqueue.assign({ caller: null });
+      enqueue.emit(ret(callerOf(context), { errno: event.errno }));
+    }),
+    startUnbind: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'mm.unbind' || context.pasid === null) return;
+      enqueue.assign({
+        caller: event.thread,
+        bindings: { ...context.bindings, [event.device]: bound(context, event.device) - 1 },
+      });
+      enqueue.emit({ type: 'iommu.unbind', mm: context.id, device: event.device, pasid: context.pasid, count: 1, to: 'iommu' });
+    }),
+    returnOk: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ caller: null });
+      enqueue.emit(ret(callerOf(context)));
+    }),
+    returnEinval: enqueueActions(({ event, enqueue }) => {
+      if (event.type === 'mm.unbind' || event.type === 'mm.close') enqueue.emit(ret(event.thread, { errno: 'EINVAL' }));
+    }),
+    startClose: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'mm.close') return;
+      enqueue.assign({ caller: event.thread, release: [event.device] });
+    }),
+    unmapReleaseHead: enqueueActions(({ context, enqueue }) => {
+      const head = context.release[0];
+      if (head !== undefined) enqueue.assign({ portals: without(context.portals, head) });
+    }),
+    drainReleaseHead: enqueueActions(({ context, enqueue }) => {
+      const head = context.release[0];
+      if (head === undefined || context.pasid === null) return;
+      enqueue.emit({ type: 'wq.drain', pasid: context.pasid, mm: context.id, to: wqAddr(head) });
+    }),
+    unbindReleaseHead: enqueueActions(({ context, enqueue }) => {
+      const head = context.release[0];
+      if (head === undefined || context.pasid === null) return;
+      enqueue.assign({ bindings: { ...context.bindings, [head]: 0 } });
+      enqueue.emit({ type: 'iommu.unbind', mm: context.id, device: head, pasid: context.pasid, count: bound(context, head), to: 'iommu' });
+    }),
+    dropReleaseHead: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ release: context.release.slice(1) });
+    }),
+    /** exec: kill every other thread of the process (de_thread) before switching mm. */
+    startExec: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'mm.exec') return;
+      enqueue.assign({ caller: event.thread, callerActivated: event.activated });
+      for (const t of context.users) {
+        if (t !== event.thread) enqueue.emit({ type: 'thread.kill', thread: t, to: threadAddr(t) });
+      }
+    }),
+    /** exec proper: deactivate_mm (seed-2021 drops the task ref), then a fresh mm from the kernel. */
+    finishExec: enqueueActions(({ context, enqueue }) => {
+      const thread = callerOf(context);
+      if (context.policy.pasid === 'seed-2021' && context.callerActivated && context.pasid !== null) {
+        enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: context.pasid, thread, to: 'iommu' });
+      }
+      enqueue.emit({ type: 'kernel.exec', thread, process: context.process, to: 'kernel' });
+      enqueue.assign({ users: without(context.users, thread), caller: null, callerActivated: false });
+    }),
+    /** exit_mmap -> mmu_notifier_release -> intel_mm_release: entries torn down with fault-ignore. */
+    startTeardown: enqueueActions(({ context, enqueue }) => {
+      const devices = [...new Set([...Object.keys(context.bindings).filter((d) => bound(context, d) > 0), ...context.portals])].sort();
+      enqueue.assign({ release: devices });
+      if (context.pasid !== null) enqueue.emit({ type: 'iommu.teardown', mm: context.id, pasid: context.pasid, to: 'iommu' });
+    }),
+    /** merged: __mmdrop -> mm_pasid_drop(): the PASID goes back to the allocator. */
+    dropPasid: enqueueActions(({ context, enqueue }) => {
+      if (context.pasid !== null) enqueue.emit({ type: 'iommu.free', mm: context.id, pasid: context.pasid, to: 'iommu' });
+    }),
+  },
+}).createMachine({
+  id: 'mm',
+  context: ({ input }) => ({
+    id: input.id,
+    process: input.process,
+    policy: input.policy,
+    cpu: input.cpu,
+    pasid: null,
+    users: [...input.threads],
+    bindings: {},
+    portals: [],
+    lam: input.lam,
+    caller: null,
+    callerActivated: false,
+    release: [],
+  }),
+  initial: 'alive',
+  on: {
+    // Replies that are informational for the mm, whatever state it is in.
+    'pasid.free': { actions: 'clearPasid' },
+    'pasid.put': IGNORE,
+    'pasidtable.set': IGNORE,
+    'pasidtable.clear': IGNORE,
+  },
+  states: {
+    alive: {
+      initial: 'idle',
+      on: {
+        'trap.gp': { actions: 'handleGp' },
+        'pasid.get': [{ guard: ({ event }) => event.thread !== undefined, actions: 'finishSeedFixup' }, IGNORE],
+        'iommu.get_failed': { actions: 'failSeedFixup' },
+        'portal.store': { actions: 'storeToPortal' },
+        'mm.arch_prctl': { actions: 'archPrctl' },
+        'mm.clone': { actions: 'cloneThread' },
+        'mm.fork': { actions: 'forkProcess' },
+        // A thread other than the last may leave at any time; the last one only when no syscall is in flight.
+        'mm.thread_exit': { guard: not('lastUserExits'), actions: 'threadLeaves' },
+      },
+      states: {
+        idle: {
+          description: 'No multi-step syscall in progress.',
+          on: {
+            'mm.bind': [
+              { guard: ({ context }) => context.policy.lam !== 'off' && !dmaCompatible(context.lam), actions: 'refuseBind' },
+              { target: 'binding', actions: 'startBind' },
+            ],
+            'mm.unbind': [
+              { guard: ({ context, event }) => bound(context, event.device) === 0 || context.pasid === null, actions: 'returnEinval' },
+              { target: 'unbinding', actions: 'startUnbind' },
+            ],
+            'mm.close': [
+              {
+                guard: ({ context, event }) => bound(context, event.device) === 0 && !context.portals.includes(event.device),
+                actions: 'returnEinval',
+              },
+              { target: 'closing', actions: 'startClose' },
+            ],
+            'mm.exec': { target: 'execWait', actions: 'startExec' },
+            'mm.thread_exit': [
+              { guard: 'lastUserExits', target: '#mm.exiting', actions: 'threadLeaves' },
+              { actions: 'threadLeaves' },
+            ],
+          },
+        },
+        binding: {
+          description: 'iommu_sva_bind_device(): waiting for the IOMMU (PASID allocation, PASID-table entry).',
+          on: {
+            'pasid.alloc': { actions: 'setPasid' },
+            'iommu.bound': { target: 'idle', actions: 'finishBind' },
+            'iommu.bind_failed': { target: 'idle', actions: 'failBind' },
+          },
+        },
+        unbinding: {
+          description: 'iommu_sva_unbind_device(): the portal stays mapped.',
+          on: {
+            'iommu.unbound': { target: 'idle', actions: 'returnOk' },
+          },
+        },
+        closing: {
+          description: 'idxd release: munmap the portal, drain the PASID, unbind.',
+          ...releaseStates,
+          onDone: { target: 'idle', actions: 'returnOk' },
+        },
+        execWait: {
+          description: 'exec: waiting for the other threads of the process to exit.',
+          always: { guard: 'onlyCallerLeft', target: '#mm.exiting', actions: 'finishExec' },
+          on: { 'mm.thread_exit': { actions: 'threadLeaves' } },
+        },
+      },
+    },
+    exiting: {
+      description: 'Last user gone: exit_mmap tears down PASID-table entries (silently), exit_files releases the devices, then __mmdrop.',
+      initial: 'teardown',
+      entry: 'startTeardown',
+      on: ABSORB_REQUESTS,
+      states: {
+        teardown: {
+          always: { guard: ({ context }) => context.pasid === null, target: 'releasing' },
+          on: { 'iommu.torndown': { target: 'releasing' } },
+        },
+        releasing: {
+          ...releaseStates,
+          onDone: { target: 'dropping' },
+        },
+        dropping: {
+          always: { guard: ({ context }) => !(context.policy.pasid === 'merged' && context.pasid !== null), target: '#mm.dead' },
+          entry: 'dropPasid',
+          on: { 'pasid.free': { target: '#mm.dead', actions: 'clearPasid' } },
+        },
+      },
+    },
+    dead: {
+      description: 'mm_count reached zero: the address space is gone. Late replies are dropped.',
+      on: { ...ABSORB_REQUESTS, 'pasid.get': IGNORE, 'iommu.get_failed': IGNORE, 'iommu.unbound': IGNORE, 'iommu.torndown': IGNORE, 'wq.drained': IGNORE },
+    },
+  },
+});

@@ -1,0 +1,166 @@
+/**
+ * The message vocabulary of svasim: one union for every message any actor sends.
+ *
+ * Names are dotted lowercase (`subsystem.verb`). The types listed in SPEC §5 are the public contract of
+ * the event log; the others (`mm.*`, `iommu.*`, `kernel.*`, `thread.*`, `portal.store`, `wq.submit`,
+ * `wq.drain`…) are the internal requests and replies between actors, logged like every other message.
+ *
+ * This module is pure data: no rxjs, no I/O. Machines and the runtime both import it.
+ */
+
+/** Where a message goes: `user` (the scenario's programs), `kernel`, `iommu`, `monitor`, `thread:<name>`, `mm:<n>`, `wq:<device>`. */
+export type Address = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string}` | `mm:${number}` | `wq:${string}`;
+
+export const ERRNOS = ['EBUSY', 'EINVAL', 'ENOMEM', 'ENOSPC', 'EOVERFLOW', 'ENODEV', 'EINTR', 'ESRCH'] as const;
+export type Errno = (typeof ERRNOS)[number];
+
+export const PASID_POLICIES = ['seed-2021', 'merged'] as const;
+export type PasidPolicy = (typeof PASID_POLICIES)[number];
+export const LAM_POLICIES = ['poc-2022', 'v6.4', 'off'] as const;
+export type LamPolicy = (typeof LAM_POLICIES)[number];
+
+export interface Policy {
+  readonly pasid: PasidPolicy;
+  readonly lam: LamPolicy;
+}
+export interface CpuFeatures {
+  readonly enqcmd: boolean;
+  readonly lam: boolean;
+}
+
+export const DEFAULT_POLICY: Policy = { pasid: 'seed-2021', lam: 'poc-2022' };
+export const DEFAULT_CPU: CpuFeatures = { enqcmd: true, lam: true };
+/** Intel VT-d: PASID 0 is reserved (RID2PASID); 20-bit PASIDs give [1, 0xFFFFF]. */
+export const DEFAULT_PASID_RANGE: readonly [number, number] = [1, 0xfffff];
+export const PASID_MAX = 0xfffff;
+
+/** VT-d fault reason 0x59: "SM: Present bit in PASID Table Entry is clear". */
+export const DMAR_REASON_PASID_ENTRY_NOT_PRESENT = 0x59;
+
+/** x86 arch_prctl LAM option codes (arch/x86/include/uapi/asm/prctl.h). */
+export const ARCH_CODES = {
+  ARCH_GET_UNTAG_MASK: 0x4001,
+  ARCH_ENABLE_TAGGED_ADDR: 0x4002,
+  ARCH_GET_MAX_TAG_BITS: 0x4003,
+  ARCH_FORCE_TAGGED_SVA: 0x4004,
+  /** The name the 2022 PoC gave 0x4004. */
+  ARCH_XXX: 0x4004,
+} as const;
+export type ArchCodeName = keyof typeof ARCH_CODES;
+
+/** Per-mm LAM state (x86 `mm->context`): LAM_U57 on or off, and the two context flags. */
+export interface LamState {
+  readonly enabled: boolean;
+  /** MM_CONTEXT_LOCK_LAM: set by the first CLONE_VM thread creation and by enabling (v6.4). */
+  readonly lockLam: boolean;
+  /** MM_CONTEXT_FORCE_TAGGED_SVA (MM_CONTEXT_XXX in the PoC): LAM and SVA may coexist. */
+  readonly force: boolean;
+}
+export const LAM_OFF: LamState = { enabled: false, lockLam: false, force: false };
+
+/** A syscall's returned value: a number, or a 64-bit quantity as a hex string. */
+export type SysValue = number | string;
+
+/** Every message, discriminated by `type`. Payload fields sit beside `type`, as in the log. */
+export type Message =
+  // ---- inputs: scenario steps, sent by `user` ----
+  | { type: 'sys.spawn'; process: string }
+  | { type: 'sys.clone'; thread: string; new: string }
+  | { type: 'sys.fork'; thread: string; new: string }
+  | { type: 'sys.exec'; thread: string }
+  | { type: 'sys.exit'; thread: string }
+  | { type: 'sys.bind'; thread: string; device: string }
+  | { type: 'sys.unbind'; thread: string; device: string }
+  | { type: 'sys.close'; thread: string; device: string }
+  | { type: 'sys.arch_prctl'; thread: string; code: number; arg?: number }
+  | { type: 'insn.enqcmd'; thread: string; device: string }
+  | { type: 'wq.execute'; device: string; count?: number }
+  // ---- thread -> mm (the syscall or trap runs in the context of current->mm) ----
+  | { type: 'mm.clone'; thread: string; new: string }
+  | { type: 'mm.fork'; thread: string; new: string }
+  | { type: 'mm.exec'; thread: string; activated: boolean }
+  | { type: 'mm.thread_exit'; thread: string; activated: boolean }
+  | { type: 'mm.bind'; thread: string; device: string }
+  | { type: 'mm.unbind'; thread: string; device: string }
+  | { type: 'mm.close'; thread: string; device: string }
+  | { type: 'mm.arch_prctl'; thread: string; code: number; arg?: number }
+  | { type: 'trap.gp'; thread: string; activated: boolean }
+  | { type: 'portal.store'; thread: string; device: string; pasid: number }
+  // ---- mm <-> kernel (process table, new mm ids) ----
+  | { type: 'kernel.fork'; thread: string; process: string; lam: LamState }
+  | { type: 'kernel.exec'; thread: string; process: string }
+  | { type: 'mm.create'; process: string; threads: readonly string[]; lam: LamState }
+  // ---- to threads ----
+  | { type: 'thread.start'; process: string; mm: number }
+  | { type: 'thread.exec'; mm: number }
+  | { type: 'thread.kill'; thread: string }
+  | { type: 'msr.write'; thread: string; pasid: number }
+  | { type: 'gp.fixup'; thread: string }
+  | { type: 'signal.sigsegv'; thread: string; reason: 'gp' | 'portal' }
+  | { type: 'sys.return'; thread: string; errno?: Errno; value?: SysValue }
+  // ---- mm -> iommu ----
+  | { type: 'iommu.bind'; mm: number; device: string; pasid: number | null }
+  | { type: 'iommu.unbind'; mm: number; device: string; pasid: number; count: number }
+  | { type: 'iommu.get'; mm: number; pasid: number; thread: string }
+  | { type: 'iommu.put'; mm: number; pasid: number; thread: string }
+  | { type: 'iommu.teardown'; mm: number; pasid: number }
+  | { type: 'iommu.free'; mm: number; pasid: number }
+  // ---- iommu -> mm ----
+  | { type: 'pasid.alloc'; pasid: number; mm: number }
+  | { type: 'pasid.get'; pasid: number; refs: number; thread?: string }
+  | { type: 'pasid.put'; pasid: number; refs: number }
+  | { type: 'pasid.free'; pasid: number }
+  | { type: 'pasidtable.set'; device: string; pasid: number }
+  | { type: 'pasidtable.clear'; device: string; pasid: number; silent?: boolean }
+  | { type: 'iommu.bound'; device: string; pasid: number }
+  | { type: 'iommu.bind_failed'; device: string; errno: Errno }
+  | { type: 'iommu.get_failed'; pasid: number; thread: string }
+  | { type: 'iommu.unbound'; device: string; pasid: number }
+  | { type: 'iommu.torndown'; pasid: number }
+  // ---- device work queues ----
+  | { type: 'wq.submit'; thread: string; pasid: number }
+  | { type: 'wq.drain'; pasid: number; mm: number }
+  | { type: 'wq.drained'; device: string; pasid: number }
+  | { type: 'wq.accept'; thread: string; pasid: number; occupancy: number }
+  | { type: 'wq.retry'; thread: string; occupancy: number }
+  | { type: 'wq.complete'; thread: string; pasid: number }
+  | { type: 'iommu.translate'; device: string; pasid: number; thread: string }
+  | { type: 'iommu.translated'; device: string; pasid: number; thread: string }
+  | { type: 'fault.dmar'; device: string; pasid: number; reason: number; suppressed?: boolean; thread: string }
+  // ---- monitors ----
+  | { type: 'invariant.violation'; invariant: string; detail: string };
+
+export type MessageType = Message['type'];
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+
+/** What a machine emits: a message and its destination. The runtime adds `from`, `seq`, `cause`, `step`. */
+export type Outgoing = Message & { readonly to: Address };
+
+/** Every message type, for validating `expect.events`, `noEvents` and `forbid` in scenarios. */
+export const MESSAGE_TYPES = [
+  'sys.spawn', 'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close',
+  'sys.arch_prctl', 'insn.enqcmd', 'wq.execute',
+  'mm.clone', 'mm.fork', 'mm.exec', 'mm.thread_exit', 'mm.bind', 'mm.unbind', 'mm.close', 'mm.arch_prctl',
+  'trap.gp', 'portal.store', 'kernel.fork', 'kernel.exec', 'mm.create',
+  'thread.start', 'thread.exec', 'thread.kill', 'msr.write', 'gp.fixup', 'signal.sigsegv', 'sys.return',
+  'iommu.bind', 'iommu.unbind', 'iommu.get', 'iommu.put', 'iommu.teardown', 'iommu.free',
+  'pasid.alloc', 'pasid.get', 'pasid.put', 'pasid.free', 'pasidtable.set', 'pasidtable.clear',
+  'iommu.bound', 'iommu.bind_failed', 'iommu.get_failed', 'iommu.unbound', 'iommu.torndown',
+  'wq.submit', 'wq.drain', 'wq.drained', 'wq.accept', 'wq.retry', 'wq.complete',
+  'iommu.translate', 'iommu.translated', 'fault.dmar', 'invariant.violation',
+] as const satisfies readonly MessageType[];
+
+// Compile-time check that MESSAGE_TYPES lists every member of the union.
+type Missing = Exclude<MessageType, (typeof MESSAGE_TYPES)[number]>;
+const _allListed: [Missing] extends [never] ? true : Missing = true;
+void _allListed;
+
+export const threadAddr = (name: string): `thread:${string}` => `thread:${name}`;
+export const mmAddr = (id: number): `mm:${number}` => `mm:${id}`;
+export const wqAddr = (device: string): `wq:${string}` => `wq:${device}`;
+
+/** 64-bit untag masks as the kernel reports them via ARCH_GET_UNTAG_MASK. */
+export const UNTAG_MASK_OFF = '0xffffffffffffffff';
+/** ~GENMASK(62, 57): LAM_U57. */
+export const UNTAG_MASK_U57 = '0x81ffffffffffffff';
+export const LAM_U57_BITS = 6;

@@ -1,0 +1,198 @@
+/**
+ * A thread (task_struct): the CPU side of ENQCMD and the syscall entry of every scenario step.
+ *
+ * - `msr` is IA32_PASID (MSR 0xD93): `null` while its valid bit is clear.
+ * - `activated` is `current->pasid_activated` (merged) / `current->has_valid_pasid` (seed-2021): set
+ *   by the #GP fixup, never cleared (not even by exec — kernel-semantics.md §3.5).
+ * - A new thread (clone, fork) starts with msr unset and not activated: nothing is inherited.
+ */
+import { enqueueActions, setup } from 'xstate';
+import { mmAddr, type Message, type MessageOf, type Outgoing } from './protocol.ts';
+
+/** A message taken on purpose without effect (so the runtime does not defer it). */
+const IGNORE = { actions: 'ignore' } as const;
+
+export interface ThreadInput {
+  readonly name: string;
+  readonly process: string;
+  readonly mm: number;
+}
+
+export interface ThreadContext {
+  readonly name: string;
+  readonly process: string;
+  readonly mm: number;
+  readonly msr: number | null;
+  readonly activated: boolean;
+  /** The device of the ENQCMD being executed (kept across the #GP trap so it can re-execute). */
+  readonly device: string | null;
+  /** Completion records the devices wrote for this thread. */
+  readonly completions: number;
+}
+
+type ThreadEvent = Exclude<Message, { type: 'sys.spawn' | 'wq.execute' }>;
+type SyscallInput = MessageOf<
+  'sys.clone' | 'sys.fork' | 'sys.exec' | 'sys.exit' | 'sys.bind' | 'sys.unbind' | 'sys.close' | 'sys.arch_prctl' | 'insn.enqcmd'
+>;
+
+const toMm = (c: ThreadContext): Outgoing['to'] => mmAddr(c.mm);
+
+/** The request a syscall becomes in the context of current->mm. */
+function syscallToMm(c: ThreadContext, e: SyscallInput): Outgoing | null {
+  const to = toMm(c);
+  switch (e.type) {
+    case 'sys.clone':
+      return { type: 'mm.clone', thread: c.name, new: e.new, to };
+    case 'sys.fork':
+      return { type: 'mm.fork', thread: c.name, new: e.new, to };
+    case 'sys.exec':
+      return { type: 'mm.exec', thread: c.name, activated: c.activated, to };
+    case 'sys.bind':
+      return { type: 'mm.bind', thread: c.name, device: e.device, to };
+    case 'sys.unbind':
+      return { type: 'mm.unbind', thread: c.name, device: e.device, to };
+    case 'sys.close':
+      return { type: 'mm.close', thread: c.name, device: e.device, to };
+    case 'sys.arch_prctl':
+      return e.arg === undefined
+        ? { type: 'mm.arch_prctl', thread: c.name, code: e.code, to }
+        : { type: 'mm.arch_prctl', thread: c.name, code: e.code, arg: e.arg, to };
+    case 'sys.exit':
+    case 'insn.enqcmd':
+      return null;
+  }
+}
+
+export const threadMachine = setup({
+  types: {
+    input: {} as ThreadInput,
+    context: {} as ThreadContext,
+    events: {} as ThreadEvent,
+    emitted: {} as Outgoing,
+  },
+  actions: {
+    ignore: () => {},
+    /** A syscall enters the kernel and runs against current->mm. */
+    enterSyscall: enqueueActions(({ context, event, enqueue }) => {
+      const req = syscallToMm(context, event as SyscallInput);
+      if (req) enqueue.emit(req);
+    }),
+    /** ENQCMD: the CPU checks IA32_PASID first (#GP if invalid), then stores to the portal. */
+    executeEnqcmd: enqueueActions(({ context, event, enqueue }) => {
+      const device = event.type === 'insn.enqcmd' ? event.device : context.device;
+      if (device === null) throw new Error(`thread ${context.name}: ENQCMD re-executed with no device`);
+      enqueue.assign({ device });
+      if (context.msr === null) {
+        enqueue.emit({ type: 'trap.gp', thread: context.name, activated: context.activated, to: toMm(context) });
+      } else {
+        enqueue.emit({ type: 'portal.store', thread: context.name, device, pasid: context.msr, to: toMm(context) });
+      }
+    }),
+    writeMsr: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'msr.write') return;
+      enqueue.assign({ msr: event.pasid, activated: true });
+    }),
+    exitThread: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ type: 'mm.thread_exit', thread: context.name, activated: context.activated, to: toMm(context) });
+    }),
+    /** A syscall or instruction on a thread that has exited. */
+    answerEsrch: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ type: 'sys.return', thread: context.name, errno: 'ESRCH', to: 'user' });
+    }),
+    /** Exec: a fresh mm; IA32_PASID back to init (fpu_reset_fpregs); pasid_activated untouched. */
+    execInto: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'thread.exec') return;
+      enqueue.assign({ mm: event.mm, msr: null, device: null });
+    }),
+    countCompletion: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ completions: context.completions + 1 });
+    }),
+    endEnqcmd: enqueueActions(({ enqueue }) => {
+      enqueue.assign({ device: null });
+    }),
+  },
+}).createMachine({
+  id: 'thread',
+  context: ({ input }) => ({
+    name: input.name,
+    process: input.process,
+    mm: input.mm,
+    msr: null,
+    activated: false,
+    device: null,
+    completions: 0,
+  }),
+  initial: 'running',
+  on: {
+    // Completion records can land at any time, even after the submitter moved on or exited.
+    'wq.complete': { actions: 'countCompletion' },
+  },
+  states: {
+    running: {
+      description: 'In user mode, ready for the next step of its program.',
+      on: {
+        'sys.clone': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.fork': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.exec': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.bind': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.unbind': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.close': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.arch_prctl': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.exit': { target: 'exited', actions: 'exitThread' },
+        'insn.enqcmd': [
+          { guard: ({ context }) => context.msr === null, target: 'trapping', actions: 'executeEnqcmd' },
+          { target: 'enqueuing', actions: 'executeEnqcmd' },
+        ],
+        'thread.kill': { target: 'exited', actions: 'exitThread' },
+      },
+    },
+    syscall: {
+      description: 'In the kernel, waiting for the syscall to return.',
+      on: {
+        'sys.return': { target: 'running' },
+        'thread.exec': { actions: 'execInto' },
+        'thread.kill': { target: 'exited', actions: 'exitThread' },
+      },
+    },
+    trapping: {
+      description: 'ENQCMD raised #GP (IA32_PASID invalid); the #GP handler decides: fix up or SIGSEGV.',
+      on: {
+        'msr.write': { actions: 'writeMsr' },
+        'gp.fixup': { target: 'enqueuing', actions: 'executeEnqcmd' },
+        'signal.sigsegv': { target: 'running', actions: 'endEnqcmd' },
+        // thread.kill waits: the #GP handler runs to completion in this thread's context first.
+      },
+    },
+    enqueuing: {
+      description: 'The ENQCMD store is on its way to the portal; the work queue answers Success or Retry.',
+      on: {
+        'wq.accept': { target: 'running', actions: 'endEnqcmd' },
+        'wq.retry': { target: 'running', actions: 'endEnqcmd' },
+        'signal.sigsegv': { target: 'running', actions: 'endEnqcmd' },
+        // thread.kill waits for the instruction to retire.
+      },
+    },
+    exited: {
+      description: 'Gone (do_exit). Syscalls naming it get ESRCH; late replies are dropped.',
+      on: {
+        'sys.clone': { actions: 'answerEsrch' },
+        'sys.fork': { actions: 'answerEsrch' },
+        'sys.exec': { actions: 'answerEsrch' },
+        'sys.exit': { actions: 'answerEsrch' },
+        'sys.bind': { actions: 'answerEsrch' },
+        'sys.unbind': { actions: 'answerEsrch' },
+        'sys.close': { actions: 'answerEsrch' },
+        'sys.arch_prctl': { actions: 'answerEsrch' },
+        'insn.enqcmd': { actions: 'answerEsrch' },
+        'thread.kill': IGNORE,
+        'sys.return': IGNORE,
+        'thread.exec': IGNORE,
+        'msr.write': IGNORE,
+        'gp.fixup': IGNORE,
+        'signal.sigsegv': IGNORE,
+        'wq.accept': IGNORE,
+        'wq.retry': IGNORE,
+      },
+    },
+  },
+});

@@ -1,0 +1,146 @@
+/**
+ * A device shared work queue (DSA/IAX SWQ) behind a user (limited) portal.
+ *
+ * ENQCMD is a non-posted store: the queue answers Success (`wq.accept`) while occupancy < threshold,
+ * else Retry (`wq.retry`). It never looks at the PASID. Accepted descriptors are executed (at once with
+ * `autoComplete`, else on `wq.execute`): each DMA asks the IOMMU to translate the descriptor's PASID;
+ * success writes a completion record (`wq.complete`), a DMAR fault leaves the submitter without one.
+ */
+import { enqueueActions, setup } from 'xstate';
+import { mmAddr, threadAddr, type Message, type Outgoing } from './protocol.ts';
+
+export interface WqInput {
+  readonly device: string;
+  readonly wqSize: number;
+  readonly threshold: number;
+  readonly autoComplete: boolean;
+}
+
+export interface Descriptor {
+  readonly pasid: number;
+  readonly thread: string;
+}
+
+export interface WqContext extends WqInput {
+  /** Accepted descriptors not yet dispatched: the occupancy is its length. */
+  readonly queue: readonly Descriptor[];
+  /** Dispatched descriptors awaiting translation, per PASID. */
+  readonly inflight: Readonly<Record<string, number>>;
+  /** Drain-PASID commands waiting for that PASID's descriptors to finish. */
+  readonly drains: readonly { readonly pasid: number; readonly mm: number }[];
+  readonly accepted: number;
+  readonly retried: number;
+  readonly completed: number;
+  readonly faulted: number;
+}
+
+type WqEvent = Extract<Message, { type: 'wq.submit' | 'wq.execute' | 'wq.drain' | 'iommu.translated' | 'fault.dmar' }>;
+
+interface Emitter {
+  assign: (c: Partial<WqContext>) => void;
+  emit: (o: Outgoing) => void;
+}
+
+/** Send descriptors to the engines: each DMA goes through the IOMMU with the descriptor's PASID. */
+function dispatch(c: WqContext, picked: readonly Descriptor[], enqueue: Emitter): Record<string, number> {
+  const inflight = { ...c.inflight };
+  for (const d of picked) {
+    inflight[d.pasid] = (inflight[d.pasid] ?? 0) + 1;
+    enqueue.emit({ type: 'iommu.translate', device: c.device, pasid: d.pasid, thread: d.thread, to: 'iommu' });
+  }
+  return inflight;
+}
+
+/** One descriptor finished (completed or faulted): release drains waiting on its PASID. */
+function finish(c: WqContext, pasid: number, enqueue: Emitter): Pick<WqContext, 'inflight' | 'drains'> {
+  const left = (c.inflight[pasid] ?? 0) - 1;
+  const inflight = { ...c.inflight };
+  if (left > 0) inflight[pasid] = left;
+  else delete inflight[pasid];
+  const drains = c.drains.filter((w) => {
+    const done = inflight[w.pasid] === undefined && !c.queue.some((d) => d.pasid === w.pasid);
+    if (done) enqueue.emit({ type: 'wq.drained', device: c.device, pasid: w.pasid, to: mmAddr(w.mm) });
+    return !done;
+  });
+  return { inflight, drains };
+}
+
+export const wqMachine = setup({
+  types: {
+    input: {} as WqInput,
+    context: {} as WqContext,
+    events: {} as WqEvent,
+    emitted: {} as Outgoing,
+  },
+  actions: {
+    submit: enqueueActions(({ context: c, event, enqueue }) => {
+      if (event.type !== 'wq.submit') return;
+      const to = threadAddr(event.thread);
+      if (c.queue.length >= c.threshold) {
+        enqueue.assign({ retried: c.retried + 1 });
+        enqueue.emit({ type: 'wq.retry', thread: event.thread, occupancy: c.queue.length, to });
+        return;
+      }
+      const queue = [...c.queue, { pasid: event.pasid, thread: event.thread }];
+      enqueue.emit({ type: 'wq.accept', thread: event.thread, pasid: event.pasid, occupancy: queue.length, to });
+      if (c.autoComplete) {
+        enqueue.assign({ accepted: c.accepted + 1, queue: [], inflight: dispatch(c, queue, enqueue) });
+      } else {
+        enqueue.assign({ accepted: c.accepted + 1, queue });
+      }
+    }),
+    execute: enqueueActions(({ context: c, event, enqueue }) => {
+      if (event.type !== 'wq.execute') return;
+      const n = Math.min(event.count ?? c.queue.length, c.queue.length);
+      enqueue.assign({ queue: c.queue.slice(n), inflight: dispatch(c, c.queue.slice(0, n), enqueue) });
+    }),
+    drain: enqueueActions(({ context: c, event, enqueue }) => {
+      if (event.type !== 'wq.drain') return;
+      const mine = c.queue.filter((d) => d.pasid === event.pasid);
+      const inflight = dispatch(c, mine, enqueue);
+      const queue = c.queue.filter((d) => d.pasid !== event.pasid);
+      if (inflight[event.pasid] === undefined) {
+        enqueue.emit({ type: 'wq.drained', device: c.device, pasid: event.pasid, to: mmAddr(event.mm) });
+        enqueue.assign({ queue, inflight });
+      } else {
+        enqueue.assign({ queue, inflight, drains: [...c.drains, { pasid: event.pasid, mm: event.mm }] });
+      }
+    }),
+    complete: enqueueActions(({ context: c, event, enqueue }) => {
+      if (event.type !== 'iommu.translated') return;
+      enqueue.emit({ type: 'wq.complete', thread: event.thread, pasid: event.pasid, to: threadAddr(event.thread) });
+      enqueue.assign({ completed: c.completed + 1, ...finish(c, event.pasid, enqueue) });
+    }),
+    fault: enqueueActions(({ context: c, event, enqueue }) => {
+      if (event.type !== 'fault.dmar') return;
+      // The kernel only prints (dmar_fault_do_one); no completion record is written, no signal is sent.
+      enqueue.assign({ faulted: c.faulted + 1, ...finish(c, event.pasid, enqueue) });
+    }),
+  },
+}).createMachine({
+  id: 'wq',
+  context: ({ input }) => ({
+    ...input,
+    queue: [],
+    inflight: {},
+    drains: [],
+    accepted: 0,
+    retried: 0,
+    completed: 0,
+    faulted: 0,
+  }),
+  initial: 'enabled',
+  states: {
+    enabled: {
+      description: 'Shared WQ enabled: limited portal accepts while occupancy < threshold.',
+      on: {
+        'wq.submit': { actions: 'submit' },
+        'wq.execute': { actions: 'execute' },
+        'wq.drain': { actions: 'drain' },
+        'iommu.translated': { actions: 'complete' },
+        'fault.dmar': { actions: 'fault' },
+      },
+    },
+  },
+});
+

@@ -1,0 +1,307 @@
+/**
+ * The actor system: one xstate actor per thread, mm, work queue, plus the IOMMU and the kernel's process
+ * table. Actors talk only by messages: every message an actor emits becomes pending in the scheduler,
+ * and every delivery is published on `delivered$` (the log writer, the trace, the monitors and any
+ * foreign actor subscribe there).
+ *
+ * Delivery rules:
+ * - `seq` is given at delivery, contiguous from 1; `cause` is the seq of the message being handled when
+ *   a message was sent.
+ * - `mm.create` / `thread.start` to an address with no actor creates it (the actor's birth).
+ * - A syscall input naming a thread with no actor goes to `kernel` (which answers ESRCH).
+ * - Messages to `user` or `monitor` are recorded and not handled by any actor.
+ * - A message an actor's current state cannot take is deferred (selective receive) and offered again
+ *   after that actor next changes; it gets its seq only when it is finally taken.
+ */
+import { Subject } from 'rxjs';
+import { createActor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
+import { iommuMachine, type IommuContext } from '../../machines/iommu.ts';
+import { kernelMachine, type KernelContext } from '../../machines/kernel.ts';
+import { mmMachine, type MmContext } from '../../machines/mm.ts';
+import {
+  type Address,
+  type CpuFeatures,
+  type Message,
+  type Outgoing,
+  type Policy,
+  LAM_OFF,
+  mmAddr,
+  threadAddr,
+  wqAddr,
+} from '../../machines/protocol.ts';
+import { threadMachine, type ThreadContext } from '../../machines/thread.ts';
+import { wqMachine, type WqContext } from '../../machines/wq.ts';
+import { FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
+
+export interface DeviceSpec {
+  readonly name: string;
+  readonly wqSize: number;
+  readonly threshold: number;
+  readonly autoComplete: boolean;
+}
+
+export interface SystemConfig {
+  readonly policy: Policy;
+  readonly cpu: CpuFeatures;
+  readonly pasidRange: readonly [number, number];
+  readonly devices: readonly DeviceSpec[];
+}
+
+/** A delivered message: what one log record holds. */
+export interface Delivered extends Envelope {
+  readonly seq: number;
+}
+
+export type ActorKind = 'kernel' | 'iommu' | 'thread' | 'mm' | 'wq';
+
+/** One actor behind a uniform face, so the bus can route any message to any actor. */
+interface Cell {
+  readonly kind: ActorKind;
+  send(msg: Message): void;
+  snapshot(): { readonly value: unknown; readonly context: unknown; readonly status: string; can(e: Message): boolean; readonly error?: unknown };
+  persisted(): unknown;
+  stop(): void;
+}
+
+/** The persisted state of every actor plus what is pending: enough to continue a run elsewhere. */
+export interface SystemSnapshot {
+  readonly seq: number;
+  readonly actors: readonly { readonly address: Address; readonly kind: ActorKind; readonly snapshot: unknown }[];
+  readonly pending: readonly Envelope[];
+  readonly deferred: readonly Envelope[];
+}
+
+export interface ActorView<C> {
+  readonly address: Address;
+  readonly state: string;
+  readonly context: C;
+}
+
+function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => `${k}.${stateName(v)}`)
+      .join(',');
+  }
+  return String(value);
+}
+
+export class System {
+  /** Every delivered message, in delivery order. */
+  readonly delivered$ = new Subject<Delivered>();
+  private readonly cells = new Map<Address, Cell>();
+  private readonly deferred = new Map<Address, Envelope[]>();
+  private deferredCount = 0;
+  private seq = 0;
+  /** Messages emitted so far (to tell a handled-but-silent delivery from an unhandled one). */
+  private emittedCount = 0;
+  /** The delivery being handled: emitted messages take their cause and step from it. */
+  private current: { seq: number; step: number; from: Address } | null = null;
+  readonly scheduler: Scheduler;
+
+  constructor(
+    readonly config: SystemConfig,
+    scheduler: Scheduler = new FifoScheduler(),
+    snapshot?: SystemSnapshot,
+  ) {
+    this.scheduler = scheduler;
+    if (snapshot) {
+      this.seq = snapshot.seq;
+      for (const a of snapshot.actors) this.cells.set(a.address, this.makeCell(a.kind, a.address, undefined, a.snapshot));
+      scheduler.reset(snapshot.pending);
+      for (const env of snapshot.deferred) this.defer(env);
+    } else {
+      this.cells.set('kernel', this.makeCell('kernel', 'kernel', undefined));
+      this.cells.set(
+        'iommu',
+        this.makeCell('iommu', 'iommu', {
+          policy: config.policy.pasid,
+          pasidRange: config.pasidRange,
+          devices: config.devices.map((d) => d.name),
+        }),
+      );
+      for (const d of config.devices) this.cells.set(wqAddr(d.name), this.makeCell('wq', wqAddr(d.name), { device: d.name, wqSize: d.wqSize, threshold: d.threshold, autoComplete: d.autoComplete }));
+    }
+  }
+
+  /** The seq of the last delivered message. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Messages deferred because their target could not take them yet. */
+  get deferredSize(): number {
+    return this.deferredCount;
+  }
+
+  /** Put an input (a scenario step) on the bus. */
+  input(msg: Message, to: Address, step: number, from: Address = 'user'): void {
+    this.scheduler.enqueue({ msg, from, to, cause: undefined, step });
+  }
+
+  /** Send a message from outside the modelled actors (a monitor, a foreign actor) with an explicit cause. */
+  post(msg: Message, from: Address, to: Address, cause: number | undefined, step: number): void {
+    this.scheduler.enqueue({ msg, from, to, cause, step });
+  }
+
+  /** Deliver the message the scheduler picks; `undefined` when nothing is pending. */
+  step(): Delivered | undefined {
+    for (;;) {
+      const env = this.scheduler.next();
+      if (env === undefined) return undefined;
+      const done = this.deliver(env);
+      if (done) return done;
+    }
+  }
+
+  /** Deliver until nothing is pending; returns how many messages were delivered. */
+  runToQuiescence(limit = Number.POSITIVE_INFINITY): number {
+    let n = 0;
+    while (n < limit && this.step() !== undefined) n++;
+    return n;
+  }
+
+  private deliver(env: Envelope): Delivered | undefined {
+    let to = env.to;
+    let cell = this.cells.get(to);
+    if (cell === undefined) {
+      if (to === 'user' || to === 'monitor') return this.record(env, to);
+      if (env.msg.type === 'mm.create' && to.startsWith('mm:')) {
+        const id = Number(to.slice(3));
+        const m = env.msg;
+        this.cells.set(to, this.makeCell('mm', to, { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu }));
+        return this.record(env, to);
+      }
+      if (env.msg.type === 'thread.start' && to.startsWith('thread:')) {
+        const m = env.msg;
+        this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm }));
+        return this.record(env, to);
+      }
+      if (env.from === 'user' && to.startsWith('thread:')) {
+        to = 'kernel';
+        cell = this.cells.get(to);
+      }
+      if (cell === undefined) throw new Error(`no actor ${env.to} for ${env.msg.type} (from ${env.from})`);
+    }
+    const before = cell.snapshot();
+    const seq = this.seq + 1;
+    this.current = { seq, step: env.step, from: to };
+    let emitted = this.emittedCount;
+    try {
+      cell.send(env.msg);
+    } finally {
+      this.current = null;
+    }
+    const after = cell.snapshot();
+    if (after.status === 'error') throw after.error instanceof Error ? after.error : new Error(String(after.error));
+    emitted = this.emittedCount - emitted;
+    if (after === before && emitted === 0 && !before.can(env.msg)) {
+      this.defer(to === env.to ? env : { ...env, to });
+      return undefined;
+    }
+    const d = this.record(env, to);
+    if (after !== before) this.retryDeferred(to);
+    return d;
+  }
+
+  private record(env: Envelope, to: Address): Delivered {
+    this.seq++;
+    const d: Delivered = to === env.to ? { ...env, seq: this.seq } : { ...env, to, seq: this.seq };
+    this.delivered$.next(d);
+    return d;
+  }
+
+  private defer(env: Envelope): void {
+    const list = this.deferred.get(env.to);
+    if (list) list.push(env);
+    else this.deferred.set(env.to, [env]);
+    this.deferredCount++;
+  }
+
+  private retryDeferred(address: Address): void {
+    const list = this.deferred.get(address);
+    if (!list) return;
+    this.deferred.delete(address);
+    this.deferredCount -= list.length;
+    for (const env of list) this.scheduler.enqueue(env);
+  }
+
+  private onEmit(from: Address, out: Outgoing): void {
+    const cur = this.current;
+    if (cur === null) throw new Error(`${from} emitted ${out.type} outside a delivery`);
+    this.emittedCount++;
+    this.scheduler.enqueue({ msg: out, from, to: out.to, cause: cur.seq, step: cur.step });
+  }
+
+  private makeCell(kind: ActorKind, address: Address, input: unknown, snapshot?: unknown): Cell {
+    const logic: AnyStateMachine = ({ kernel: kernelMachine, iommu: iommuMachine, thread: threadMachine, mm: mmMachine, wq: wqMachine } as const)[kind];
+    const actor = createActor(logic, snapshot === undefined ? { input } : { input, snapshot: snapshot as SnapshotFrom<AnyStateMachine> });
+    actor.on('*', (e: unknown) => this.onEmit(address, e as Outgoing));
+    actor.start();
+    return {
+      kind,
+      send: (msg) => actor.send(msg),
+      snapshot: () => actor.getSnapshot(),
+      persisted: () => actor.getPersistedSnapshot(),
+      stop: () => actor.stop(),
+    };
+  }
+
+  /** Persist every actor and the pending messages. */
+  snapshot(): SystemSnapshot {
+    const actors = [...this.cells.entries()].map(([address, c]) => ({ address, kind: c.kind, snapshot: structuredClone(c.persisted()) }));
+    return {
+      seq: this.seq,
+      actors,
+      pending: this.scheduler.pending(),
+      deferred: [...this.deferred.values()].flat(),
+    };
+  }
+
+  /** Stop every actor (the system is unusable afterwards). */
+  stop(): void {
+    for (const c of this.cells.values()) c.stop();
+    this.delivered$.complete();
+  }
+
+  // ---- typed views of actor state ----
+
+  private view<C>(address: Address): ActorView<C> | undefined {
+    const c = this.cells.get(address);
+    if (!c) return undefined;
+    const s = c.snapshot();
+    return { address, state: stateName(s.value), context: s.context as C };
+  }
+
+  thread(name: string): ActorView<ThreadContext> | undefined {
+    return this.view<ThreadContext>(threadAddr(name));
+  }
+  mm(id: number): ActorView<MmContext> | undefined {
+    return this.view<MmContext>(mmAddr(id));
+  }
+  wq(device: string): ActorView<WqContext> | undefined {
+    return this.view<WqContext>(wqAddr(device));
+  }
+  iommu(): ActorView<IommuContext> {
+    const v = this.view<IommuContext>('iommu');
+    if (!v) throw new Error('no iommu actor');
+    return v;
+  }
+  kernel(): ActorView<KernelContext> {
+    const v = this.view<KernelContext>('kernel');
+    if (!v) throw new Error('no kernel actor');
+    return v;
+  }
+
+  /** Every actor's address and kind, in creation order. */
+  addresses(): { address: Address; kind: ActorKind }[] {
+    return [...this.cells.entries()].map(([address, c]) => ({ address, kind: c.kind }));
+  }
+
+  /** The mm a process currently uses (after exec, the new one). */
+  processMm(process: string): ActorView<MmContext> | undefined {
+    const id = this.kernel().context.processes[process];
+    return id === undefined ? undefined : this.mm(id);
+  }
+}
