@@ -1,0 +1,218 @@
+/**
+ * The `svasim` command line (SPEC §8). Exit codes: 0 all expectations hold, 1 an expectation or invariant
+ * failed, 2 bad input (one line on stderr, no stack trace).
+ */
+import { basename } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Policy } from '../../machines/protocol.ts';
+import { loadScenarioFile, parsePolicyOverride, ScenarioError } from '../scenario/load.ts';
+import { runScenario, type RunResult } from '../scenario/run.ts';
+import type { Scenario } from '../scenario/types.ts';
+import { builtinNames, builtinPath } from '../scenarios/index.ts';
+import { formatFailure, styleFor, summaryLines, TracePrinter } from './trace.ts';
+
+export interface Io {
+  readonly stdout: { write(s: string): unknown; isTTY?: boolean };
+  readonly stderr: { write(s: string): unknown; isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** A user mistake: printed as one line, exit 2. */
+export class UsageError extends Error {}
+
+const HELP: Record<string, string> = {
+  main: `svasim — event-sourced actor simulation of the x86 Linux SVA stack (PASID, IA32_PASID, ENQCMD, #GP, DMAR, LAM)
+
+usage: svasim <command> [options]
+
+commands:
+  run <scenario.json|builtin-name>   run a scenario, print its trace and summary, write its event log
+  run --all                          run every built-in scenario, one verdict line each
+  list                               list the built-in scenarios
+  replay, inspect, explore           (planned: see the README)
+
+Run 'svasim <command> --help' for a command's options.`,
+  run: `usage: svasim run <scenario.json|builtin-name> [options]
+       svasim run --all [--policy ...]
+
+Runs the scenario's steps one by one (each to quiescence, FIFO delivery), prints one line per message
+indented under its cause, a summary, and every failed expectation as expected-vs-got.
+
+options:
+  --policy pasid=P,lam=L   override the scenario's policy (pasid: seed-2021|merged; lam: poc-2022|v6.4|off)
+  --log FILE               write the event log to FILE (default: <name>.jsonl in the current directory)
+  --no-log                 do not write an event log
+  --json                   print a machine-readable result instead of the trace
+  --quiet                  print only the summary and failures
+  --all                    run every built-in scenario (one verdict line each)
+  -h, --help               this help
+
+exit status: 0 all expectations hold, 1 an expectation or invariant failed, 2 bad input`,
+  list: `usage: svasim list [--json]
+
+Lists the built-in scenarios with their policies and titles.`,
+};
+
+const RUN_OPTIONS = {
+  policy: { type: 'string' },
+  log: { type: 'string' },
+  'no-log': { type: 'boolean' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  all: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`svasim ${command}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        io.stdout.write(`${HELP['main']}\n`);
+        return command === undefined ? 2 : 0;
+      case 'run':
+        return cmdRun(rest, io);
+      case 'list':
+        return cmdList(rest, io);
+      case 'replay':
+      case 'inspect':
+      case 'explore':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          io.stdout.write(`svasim ${command}: planned (see the README's roadmap); not in this version yet\n`);
+          return 0;
+        }
+        throw new UsageError(`svasim ${command}: not implemented in this version yet (see the README's roadmap)`);
+      default:
+        throw new UsageError(`svasim: unknown command "${command}" (expected run, list; see svasim --help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ScenarioError) {
+      io.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/** A file path, or the name of a built-in scenario. */
+function resolveScenario(arg: string, override: Partial<Policy>): { scenario: Scenario; name: string } {
+  const builtin = builtinPath(arg);
+  if (builtin && !arg.endsWith('.json')) return { scenario: loadScenarioFile(builtin, override), name: arg };
+  if (!arg.endsWith('.json') && !arg.includes('/')) {
+    throw new UsageError(`svasim run: "${arg}" is neither a scenario file nor a built-in scenario (see svasim list)`);
+  }
+  return { scenario: loadScenarioFile(arg, override), name: basename(arg).replace(/\.json$/, '') };
+}
+
+function cmdRun(args: string[], io: Io): number {
+  const { values, positionals } = parse('run', args, RUN_OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${HELP['run']}\n`);
+    return 0;
+  }
+  const override = values.policy === undefined ? {} : parsePolicyOverride(values.policy);
+  if (values.all) {
+    if (positionals.length > 0) throw new UsageError('svasim run: --all takes no scenario argument');
+    return runAll(io, override);
+  }
+  if (positionals.length !== 1) throw new UsageError('svasim run: expected one scenario file or built-in name (see svasim run --help)');
+  if (values.log !== undefined && values['no-log']) throw new UsageError('svasim run: --log and --no-log exclude each other');
+  const { scenario, name } = resolveScenario(positionals[0] ?? '', override);
+  const log = values['no-log'] ? undefined : (values.log ?? `${name}.jsonl`);
+  const st = styleFor(io.stdout, io.env);
+  const out = (line: string): void => {
+    io.stdout.write(`${line}\n`);
+  };
+  const tracing = !values.json && !values.quiet;
+  const printer = new TracePrinter(out, st);
+  let pendingHeader = 0;
+  const result = runScenario(scenario, {
+    ...(log === undefined ? {} : { log }),
+    onRecord: tracing
+      ? (d) => {
+          if (d.cause === undefined && d.step === pendingHeader) {
+            const step = scenario.steps[d.step];
+            if (step) printer.stepHeader(d.step, step);
+            pendingHeader++;
+          }
+          printer.record(d);
+        }
+      : undefined,
+    onStep: tracing ? (o) => printer.stepResult(o) : undefined,
+  });
+  if (values.json) {
+    out(JSON.stringify(jsonResult(result, log), null, 2));
+  } else {
+    if (tracing) out('');
+    for (const line of summaryLines(result, st)) out(line);
+    out(log === undefined ? '  log: not written' : `  log: ${log} (${result.messages} records)`);
+    if (result.failures.length > 0) {
+      out(st.bold(st.red(`FAILED: ${result.failures.length} expectation(s)`)));
+      for (const f of result.failures) out(`  ${formatFailure(f, result)}`);
+    } else {
+      out(st.bold(st.green('PASS: every expectation holds')));
+    }
+  }
+  return result.ok ? 0 : 1;
+}
+
+function jsonResult(r: RunResult, log: string | undefined): unknown {
+  return {
+    name: r.scenario.name,
+    ok: r.ok,
+    policy: r.scenario.policy,
+    messages: r.messages,
+    log: log ?? null,
+    steps: r.steps.map((s) => ({ index: s.index, op: s.step.op, result: s.result, ...(s.value === undefined ? {} : { value: s.value }), pasid: s.pasid, messages: s.messages })),
+    failures: r.failures,
+    counts: r.counts,
+    processes: r.processes,
+  };
+}
+
+function runAll(io: Io, override: Partial<Policy>): number {
+  const st = styleFor(io.stdout, io.env);
+  let failed = 0;
+  const names = builtinNames();
+  for (const name of names) {
+    const path = builtinPath(name);
+    if (!path) continue;
+    const scenario = loadScenarioFile(path, override);
+    const r = runScenario(scenario);
+    const verdict = r.ok ? st.green('PASS') : st.red('FAIL');
+    io.stdout.write(`${verdict} ${name.padEnd(28)} ${st.dim(`pasid=${scenario.policy.pasid} lam=${scenario.policy.lam}`)}  ${scenario.name}\n`);
+    if (!r.ok) {
+      failed++;
+      for (const f of r.failures) io.stdout.write(`       ${formatFailure(f, r)}\n`);
+    }
+  }
+  io.stdout.write(`${names.length - failed} passed, ${failed} failed\n`);
+  return failed === 0 ? 0 : 1;
+}
+
+function cmdList(args: string[], io: Io): number {
+  const { values } = parse('list', args, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help) {
+    io.stdout.write(`${HELP['list']}\n`);
+    return 0;
+  }
+  const rows = builtinNames().map((name) => {
+    const path = builtinPath(name);
+    const s = path ? loadScenarioFile(path) : undefined;
+    return { name, title: s?.name ?? '', policy: s?.policy, steps: s?.steps.length ?? 0 };
+  });
+  if (values.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else for (const r of rows) io.stdout.write(`${r.name.padEnd(28)} ${(`${r.policy?.pasid}/${r.policy?.lam}`).padEnd(20)} ${r.title}\n`);
+  return 0;
+}

@@ -1,0 +1,133 @@
+/**
+ * Human-readable output of a run: one line per message, indented by its cause chain, then a summary and
+ * each failed expectation as expected-vs-got. Colour only on a TTY and without NO_COLOR.
+ */
+import { payloadOf } from '../log/format.ts';
+import type { Delivered } from '../runtime/system.ts';
+import { describeStep, type Failure, type RunResult, type StepOutcome } from '../scenario/run.ts';
+import type { Step } from '../scenario/types.ts';
+
+export interface Style {
+  readonly bold: (s: string) => string;
+  readonly dim: (s: string) => string;
+  readonly red: (s: string) => string;
+  readonly green: (s: string) => string;
+  readonly yellow: (s: string) => string;
+  readonly cyan: (s: string) => string;
+  readonly magenta: (s: string) => string;
+}
+
+const sgr = (open: number, close: number) => (s: string): string => `\x1b[${open}m${s}\x1b[${close}m`;
+export const COLOR: Style = {
+  bold: sgr(1, 22), dim: sgr(2, 22), red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39), cyan: sgr(36, 39), magenta: sgr(35, 39),
+};
+const id = (s: string): string => s;
+export const PLAIN: Style = { bold: id, dim: id, red: id, green: id, yellow: id, cyan: id, magenta: id };
+
+export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
+  return stream.isTTY === true && env['NO_COLOR'] === undefined ? COLOR : PLAIN;
+}
+
+/** How a message type is shown: the kernel events stand out, internal requests recede. */
+function paintType(type: string, d: Delivered, st: Style): string {
+  switch (type) {
+    case 'trap.gp':
+    case 'signal.sigsegv':
+      return st.bold(st.red(type));
+    case 'fault.dmar':
+      return 'suppressed' in d.msg && d.msg.suppressed ? st.red(type) : st.bold(st.red(type));
+    case 'invariant.violation':
+      return st.bold(st.magenta(type));
+    case 'gp.fixup':
+    case 'msr.write':
+      return st.bold(st.cyan(type));
+    case 'pasid.alloc':
+    case 'pasid.get':
+    case 'pasid.put':
+    case 'pasid.free':
+      return st.bold(st.yellow(type));
+    case 'pasidtable.set':
+    case 'pasidtable.clear':
+      return st.yellow(type);
+    case 'wq.accept':
+    case 'wq.complete':
+      return st.green(type);
+    case 'wq.retry':
+      return st.yellow(type);
+    default:
+      return type.startsWith('sys.') || type.startsWith('insn.') ? st.bold(type) : st.dim(type);
+  }
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (typeof v === 'string') return /^[\w.:/-]+$/.test(v) ? v : JSON.stringify(v);
+  return JSON.stringify(v);
+}
+
+export function formatPayload(d: Delivered): string {
+  return Object.entries(payloadOf(d))
+    .map(([k, v]) => `${k}=${k === 'reason' && typeof v === 'number' ? `0x${v.toString(16)}` : formatValue(v)}`)
+    .join(' ');
+}
+
+/** Prints messages as they are delivered, indented under their cause. */
+export class TracePrinter {
+  private depth = new Map<number, number>();
+
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly st: Style,
+  ) {}
+
+  stepHeader(index: number, step: Step): void {
+    this.depth.clear();
+    this.write(this.st.bold(`step ${index}: ${describeStep(step)}`));
+  }
+
+  record(d: Delivered): void {
+    const depth = d.cause === undefined ? 0 : (this.depth.get(d.cause) ?? 0) + 1;
+    this.depth.set(d.seq, depth);
+    const route = this.st.dim(`${d.from} → ${d.to}`);
+    const payload = formatPayload(d);
+    this.write(`${'  '.repeat(depth + 1)}${this.st.dim(`#${d.seq}`)} ${paintType(d.msg.type, d, this.st)} ${route}${payload ? ` ${payload}` : ''}`);
+  }
+
+  stepResult(o: StepOutcome): void {
+    const r = o.result;
+    const painted = r === 'ok' || r === 'accepted' ? this.st.green(r) : r === 'retry' ? this.st.yellow(r) : this.st.red(r);
+    const value = o.value === undefined ? '' : ` value=${formatValue(o.value)}`;
+    this.write(`  = ${painted}${value}${o.pasid === null ? '' : ` (pasid ${o.pasid})`}`);
+  }
+}
+
+export function formatFailure(f: Failure, r: RunResult): string {
+  const where = f.step === null ? 'final' : `step ${f.step} (${describeStepAt(r, f.step)})`;
+  return `${where}: ${f.what}: expected ${f.expected}, got ${f.got}`;
+}
+
+function describeStepAt(r: RunResult, i: number): string {
+  const s = r.scenario.steps[i];
+  return s ? describeStep(s) : '?';
+}
+
+export function summaryLines(r: RunResult, st: Style): string[] {
+  const c = (t: string): number => r.counts[t] ?? 0;
+  const lines: string[] = [];
+  lines.push(st.bold(`summary: ${r.scenario.name}`));
+  lines.push(`  policy pasid=${r.scenario.policy.pasid} lam=${r.scenario.policy.lam}; ${r.steps.length} steps, ${r.messages} messages`);
+  const dmar = c('fault.dmar');
+  lines.push(
+    `  #GP traps ${c('trap.gp')}, fixups ${c('gp.fixup')}, SIGSEGV ${c('signal.sigsegv')}, DMAR faults ${dmar}` +
+      `, ENQCMD accepted ${c('wq.accept')} / retry ${c('wq.retry')}, completions ${c('wq.complete')}`,
+  );
+  lines.push(`  PASID allocs ${c('pasid.alloc')}, gets ${c('pasid.get')}, puts ${c('pasid.put')}, frees ${c('pasid.free')}`);
+  for (const p of r.processes) {
+    const refs = r.scenario.policy.pasid === 'seed-2021' && p.pasid !== null ? ` refs ${p.refs ?? 0}` : '';
+    const threads = p.threads
+      .map((t) => `${t.name}${t.state === 'exited' ? '(exited)' : ''} msr=${t.msr ?? '-'}${t.activated ? '*' : ''}`)
+      .join(', ');
+    lines.push(`  process ${p.process}: mm:${p.mm} ${p.state}, pasid ${p.pasid ?? 'none'}${refs}; threads ${threads}`);
+  }
+  return lines;
+}

@@ -1,0 +1,43 @@
+/**
+ * The event log's line format (SPEC §7): a header line, then one JSON record per delivered message:
+ * `{"seq":N,"type":"…","from":"…","to":"…","cause":M,"step":K, …payload}`.
+ */
+import type { Scenario } from '../scenario/types.ts';
+import type { Delivered } from '../runtime/system.ts';
+import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
+
+export interface LogHeader {
+  readonly log: 'svasim';
+  readonly version: number;
+  readonly model: string;
+  readonly policy: Scenario['policy'];
+  readonly scenario: Scenario;
+}
+
+export function headerLine(scenario: Scenario): string {
+  const header: LogHeader = { log: 'svasim', version: LOG_FORMAT_VERSION, model: MODEL_VERSION, policy: scenario.policy, scenario };
+  return JSON.stringify(header);
+}
+
+/** One record as a JSON line (without the newline). Keys in the SPEC's order; payload after `step`. */
+export function recordLine(d: Delivered): string {
+  let s = `{"seq":${d.seq},"type":"${d.msg.type}","from":${JSON.stringify(d.from)},"to":${JSON.stringify(d.to)}`;
+  if (d.cause !== undefined) s += `,"cause":${d.cause}`;
+  s += `,"step":${d.step}`;
+  const m = d.msg as unknown as Record<string, unknown>;
+  for (const k in m) {
+    if (k === 'type' || k === 'to') continue;
+    const v = m[k];
+    if (v === undefined) continue;
+    s += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  }
+  return s + '}';
+}
+
+/** The payload of a message as shown in traces: every field but `type` and the routing `to`. */
+export function payloadOf(d: Delivered): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const m = d.msg as unknown as Record<string, unknown>;
+  for (const k in m) if (k !== 'type' && k !== 'to' && m[k] !== undefined) out[k] = m[k];
+  return out;
+}

@@ -1,0 +1,169 @@
+/**
+ * Invariant monitors: kernel-semantics.md §6 (G*, S*, M*, L*), checked when a step reaches quiescence
+ * against the actors the step touched. A break becomes an `invariant.violation` message; it is data, not
+ * an exception, so a run (or an exploration) reports it and goes on.
+ */
+import type { MmContext } from '../../machines/mm.ts';
+import type { Address } from '../../machines/protocol.ts';
+import type { Delivered, System } from './system.ts';
+
+export interface Violation {
+  readonly invariant: string;
+  readonly detail: string;
+  /** The seq of the message after which it was found. */
+  readonly at: number;
+}
+
+/** What the monitor remembers across steps (sticky flags, first PASIDs); part of a snapshot. */
+export interface MonitorState {
+  readonly firstPasid: Readonly<Record<string, number>>;
+  readonly activated: readonly string[];
+  readonly lockLam: readonly string[];
+}
+
+const isMmAlive = (state: string): boolean => state.startsWith('alive');
+
+export class InvariantMonitor {
+  private firstPasid = new Map<number, number>();
+  private activated = new Set<string>();
+  private lockLam = new Set<number>();
+
+  constructor(state?: MonitorState) {
+    if (state) {
+      for (const [k, v] of Object.entries(state.firstPasid)) this.firstPasid.set(Number(k), v);
+      for (const t of state.activated) this.activated.add(t);
+      for (const m of state.lockLam) this.lockLam.add(Number(m));
+    }
+  }
+
+  state(): MonitorState {
+    return {
+      firstPasid: Object.fromEntries(this.firstPasid),
+      activated: [...this.activated],
+      lockLam: [...this.lockLam].map(String),
+    };
+  }
+
+  /** Check the invariants touched by one step's messages (delivered in order). */
+  check(sys: System, messages: readonly Delivered[]): Violation[] {
+    const out: Violation[] = [];
+    if (messages.length === 0) return out;
+    const at = messages[messages.length - 1]?.seq ?? sys.lastSeq;
+    const v = (invariant: string, detail: string): void => {
+      out.push({ invariant, detail, at });
+    };
+    const policy = sys.config.policy;
+    const [min, max] = sys.config.pasidRange;
+    const iommu = sys.iommu().context;
+
+    const threads = new Set<string>();
+    const mms = new Set<number>();
+    const pasids = new Set<number>();
+    const mark = (a: Address): void => {
+      if (a.startsWith('thread:')) threads.add(a.slice(7));
+      else if (a.startsWith('mm:')) mms.add(Number(a.slice(3)));
+    };
+    for (const d of messages) {
+      mark(d.to);
+      mark(d.from);
+      const m = d.msg;
+      if ('pasid' in m && typeof m.pasid === 'number') pasids.add(m.pasid);
+      // G8: a #GP with no fixup ends in SIGSEGV.
+      if (m.type === 'trap.gp') {
+        const answered = messages.some(
+          (e) => e.seq > d.seq && (e.msg.type === 'gp.fixup' || e.msg.type === 'signal.sigsegv') && e.msg.thread === m.thread,
+        );
+        if (!answered) v('G8', `#GP of thread ${m.thread} (seq ${d.seq}) was neither fixed up nor signalled`);
+      }
+      // M2: merged frees a PASID only after the last unbind (every bond holds mm_count).
+      if (m.type === 'pasid.free' && policy.pasid === 'merged' && d.to.startsWith('mm:')) {
+        const mm = sys.mm(Number(d.to.slice(3)));
+        const held = mm ? Object.entries(mm.context.bindings).filter(([, n]) => n > 0) : [];
+        if (held.length > 0) v('M2', `PASID ${m.pasid} freed (seq ${d.seq}) while ${d.to} still has bindings on ${held.map(([k]) => k).join(', ')}`);
+      }
+      // S2: refcounts never go negative.
+      if ((m.type === 'pasid.put' || m.type === 'pasid.get') && m.refs < 0) v('S2', `PASID ${m.pasid} refcount ${m.refs} (seq ${d.seq})`);
+    }
+
+    for (const name of threads) {
+      const t = sys.thread(name);
+      if (!t) continue;
+      const c = t.context;
+      if (c.msr !== null && !c.activated) v('G1', `thread ${name}: IA32_PASID=${c.msr} but not activated`);
+      if (this.activated.has(name) && !c.activated) v('M3', `thread ${name}: activated flag was cleared`);
+      if (c.activated) this.activated.add(name);
+      if (t.state === 'exited') continue;
+      const mm = sys.mm(c.mm);
+      if (!mm || !isMmAlive(mm.state)) {
+        v('G3', `thread ${name} is live but its mm:${c.mm} is ${mm ? mm.state : 'missing'}`);
+        continue;
+      }
+      if (!mm.context.users.includes(name)) v('G3', `thread ${name} is live but not a user of mm:${c.mm}`);
+      // G7 (and "no freed PASID in a live MSR"): a live MSR holds its mm's current PASID.
+      if (c.msr !== null && c.msr !== mm.context.pasid) {
+        v('G7', `thread ${name}: IA32_PASID=${c.msr} but mm:${c.mm} has PASID ${mm.context.pasid ?? 'none'}`);
+      }
+    }
+
+    for (const id of mms) {
+      const mm = sys.mm(id);
+      if (!mm) continue;
+      const c = mm.context;
+      if (c.pasid !== null) pasids.add(c.pasid);
+      this.checkMm(sys, id, mm.state, c, v);
+    }
+
+    for (const p of pasids) {
+      const owner = iommu.owner[p];
+      if (owner !== undefined) {
+        if (p < min || p > max || p === 0) v('G4', `PASID ${p} allocated outside [${min}, ${max}]`);
+        const mm = sys.mm(owner);
+        if (!mm || (mm.context.pasid !== p && isMmAlive(mm.state))) {
+          v('G4', `PASID ${p} is allocated to mm:${owner}, which has PASID ${mm?.context.pasid ?? 'none'}`);
+        }
+        if (policy.pasid === 'seed-2021' && !((iommu.refs[p] ?? 0) > 0)) v('S2', `PASID ${p} is allocated with refcount ${iommu.refs[p] ?? 0}`);
+      }
+      for (const [device, table] of Object.entries(iommu.tables)) {
+        const entry = table[p];
+        if (!entry?.present) continue;
+        if (owner === undefined) {
+          v('G6', `freed PASID ${p} still has a present PASID-table entry on ${device}`);
+          continue;
+        }
+        if (!((iommu.bonds[`${device}/${p}`] ?? 0) > 0)) v('G5', `present entry ${device}/${p} has no bond`);
+        const mm = sys.mm(owner);
+        if (!mm || !isMmAlive(mm.state)) v('G5', `present entry ${device}/${p} belongs to mm:${owner}, which is ${mm?.state ?? 'gone'}`);
+      }
+    }
+    return out;
+  }
+
+  private checkMm(sys: System, id: number, state: string, c: MmContext, v: (inv: string, detail: string) => void): void {
+    const policy = sys.config.policy;
+    const iommu = sys.iommu().context;
+    if (c.pasid !== null && iommu.owner[c.pasid] !== id) {
+      v('G4', `mm:${id} has PASID ${c.pasid}, which the IOMMU gives to ${iommu.owner[c.pasid] === undefined ? 'nobody' : `mm:${iommu.owner[c.pasid]}`}`);
+    }
+    // M1: merged: the PASID never changes between first allocation and __mmdrop.
+    if (policy.pasid === 'merged') {
+      const first = this.firstPasid.get(id);
+      if (first === undefined && c.pasid !== null) this.firstPasid.set(id, c.pasid);
+      else if (first !== undefined && c.pasid !== first && state !== 'dead') {
+        v('M1', `mm:${id} PASID changed from ${first} to ${c.pasid ?? 'none'} before the mm was dropped`);
+      }
+    }
+    // S1: refs = bind calls not yet unbound + live tasks that took the fixup.
+    if (policy.pasid === 'seed-2021' && c.pasid !== null && isMmAlive(state)) {
+      const binds = Object.values(c.bindings).reduce((a, b) => a + b, 0);
+      const tasks = c.users.filter((u) => sys.thread(u)?.context.activated === true).length;
+      const refs = iommu.refs[c.pasid] ?? 0;
+      if (refs !== binds + tasks) v('S1', `PASID ${c.pasid} of mm:${id}: refcount ${refs} but ${binds} bind(s) + ${tasks} fixed-up task(s)`);
+    }
+    if (policy.pasid === 'seed-2021' && state === 'dead' && c.pasid !== null) v('S2', `mm:${id} is gone but PASID ${c.pasid} was never freed`);
+    // LAM.
+    if (policy.lam === 'v6.4' && c.lam.enabled && !c.lam.lockLam) v('L1', `mm:${id}: LAM enabled without LOCK_LAM`);
+    if (!c.lam.force && c.lam.enabled && c.pasid !== null) v('L2', `mm:${id}: LAM enabled and PASID ${c.pasid} without FORCE_TAGGED_SVA`);
+    if (this.lockLam.has(id) && !c.lam.lockLam) v('L3', `mm:${id}: LOCK_LAM was cleared`);
+    if (c.lam.lockLam) this.lockLam.add(id);
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * Runs a scenario: each step becomes an input message, delivered (FIFO by default) until quiescence;
+ * then the invariant monitors look at what the step touched, and the step's `expect` is checked.
+ * At the end, `final` and `forbid` are checked.
+ */
+import { match } from 'ts-pattern';
+import { threadAddr, wqAddr, type Address, type Message, type MessageType, type SysValue } from '../../machines/protocol.ts';
+import { LogWriter } from '../log/writer.ts';
+import { headerLine } from '../log/format.ts';
+import { InvariantMonitor } from '../runtime/monitor.ts';
+import type { Scheduler } from '../runtime/scheduler.ts';
+import { System, type Delivered, type SystemConfig } from '../runtime/system.ts';
+import type { Scenario, Step } from './types.ts';
+
+export interface Failure {
+  /** Step index, or `null` for `final` / `forbid` / invariants found at the end. */
+  readonly step: number | null;
+  readonly what: string;
+  readonly expected: string;
+  readonly got: string;
+}
+
+export interface StepOutcome {
+  readonly index: number;
+  readonly step: Step;
+  readonly result: string;
+  readonly value?: SysValue;
+  /** The PASID of the step's mm after the step. */
+  readonly pasid: number | null;
+  readonly messages: number;
+}
+
+export interface ProcessSummary {
+  readonly process: string;
+  readonly mm: number;
+  readonly state: string;
+  readonly pasid: number | null;
+  readonly refs: number | null;
+  readonly threads: readonly { readonly name: string; readonly state: string; readonly msr: number | null; readonly activated: boolean }[];
+}
+
+export interface RunResult {
+  readonly scenario: Scenario;
+  readonly ok: boolean;
+  readonly messages: number;
+  readonly steps: readonly StepOutcome[];
+  readonly failures: readonly Failure[];
+  readonly violations: readonly Delivered[];
+  readonly counts: Readonly<Record<string, number>>;
+  readonly processes: readonly ProcessSummary[];
+  readonly logBytes: number;
+}
+
+export interface RunOptions {
+  /** Write the event log here. */
+  readonly log?: string;
+  /** Called for every delivered message (traces, inspectors). */
+  readonly onRecord?: (d: Delivered) => void;
+  /** Called after each step with its outcome. */
+  readonly onStep?: (o: StepOutcome) => void;
+  readonly scheduler?: Scheduler;
+}
+
+export function systemConfig(s: Scenario): SystemConfig {
+  return { policy: s.policy, cpu: s.cpu, pasidRange: s.iommu.pasidRange, devices: s.devices };
+}
+
+/** The input message a step puts on the bus, and where it goes. */
+export function stepInput(step: Step): { msg: Message; to: Address } {
+  return match(step)
+    .returnType<{ msg: Message; to: Address }>()
+    .with({ op: 'spawn' }, (s) => ({ msg: { type: 'sys.spawn', process: s.process }, to: 'kernel' }))
+    .with({ op: 'clone' }, (s) => ({ msg: { type: 'sys.clone', thread: s.thread, new: s.new }, to: threadAddr(s.thread) }))
+    .with({ op: 'fork' }, (s) => ({ msg: { type: 'sys.fork', thread: s.thread, new: s.new }, to: threadAddr(s.thread) }))
+    .with({ op: 'exec' }, (s) => ({ msg: { type: 'sys.exec', thread: s.thread }, to: threadAddr(s.thread) }))
+    .with({ op: 'exit' }, (s) => ({ msg: { type: 'sys.exit', thread: s.thread }, to: threadAddr(s.thread) }))
+    .with({ op: 'bind' }, (s) => ({ msg: { type: 'sys.bind', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }))
+    .with({ op: 'unbind' }, (s) => ({ msg: { type: 'sys.unbind', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }))
+    .with({ op: 'close' }, (s) => ({ msg: { type: 'sys.close', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }))
+    .with({ op: 'enqcmd' }, (s) => ({ msg: { type: 'insn.enqcmd', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }))
+    .with({ op: 'arch_prctl' }, (s) => ({
+      msg: s.arg === undefined ? { type: 'sys.arch_prctl', thread: s.thread, code: s.code } : { type: 'sys.arch_prctl', thread: s.thread, code: s.code, arg: s.arg },
+      to: threadAddr(s.thread),
+    }))
+    .with({ op: 'complete' }, (s) => ({
+      msg: s.count === undefined ? { type: 'wq.execute', device: s.device } : { type: 'wq.execute', device: s.device, count: s.count },
+      to: wqAddr(s.device),
+    }))
+    .exhaustive();
+}
+
+/** The thread (or process) a step acts for: whose result and mm the expectations read. */
+function stepActor(step: Step): string | null {
+  return match(step)
+    .with({ op: 'spawn' }, (s) => s.process)
+    .with({ op: 'complete' }, () => null)
+    .otherwise((s) => s.thread);
+}
+
+/** A step's result: the syscall's return, or what ENQCMD did. */
+export function stepResult(step: Step, msgs: readonly Delivered[]): { result: string; value?: SysValue } {
+  const who = stepActor(step);
+  for (const d of msgs) {
+    const m = d.msg;
+    if (m.type === 'sys.return' && m.thread === who) {
+      const r: { result: string; value?: SysValue } = { result: m.errno ?? 'ok' };
+      if (m.value !== undefined) r.value = m.value;
+      return r;
+    }
+    if (who !== null && d.to === threadAddr(who)) {
+      if (m.type === 'wq.accept') return { result: 'accepted' };
+      if (m.type === 'wq.retry') return { result: 'retry' };
+      if (m.type === 'signal.sigsegv') return { result: 'sigsegv' };
+    }
+  }
+  return { result: 'ok' };
+}
+
+function pasidAfter(sys: System, step: Step): number | null {
+  if (step.op === 'spawn') return sys.processMm(step.process)?.context.pasid ?? null;
+  if (step.op === 'complete') return null;
+  const t = sys.thread(step.thread);
+  return t ? (sys.mm(t.context.mm)?.context.pasid ?? null) : null;
+}
+
+const show = (v: unknown): string => (v === undefined ? '(nothing)' : JSON.stringify(v));
+const normValue = (v: SysValue | undefined): SysValue | undefined => (typeof v === 'string' ? v.toLowerCase() : v);
+
+/** Is `want` a subsequence of `got`? */
+function inOrder(want: readonly MessageType[], got: readonly MessageType[]): boolean {
+  let i = 0;
+  for (const t of got) if (i < want.length && t === want[i]) i++;
+  return i === want.length;
+}
+
+export function describeStep(step: Step): string {
+  return match(step)
+    .with({ op: 'spawn' }, (s) => `spawn ${s.process}`)
+    .with({ op: 'clone' }, { op: 'fork' }, (s) => `${s.op} ${s.thread} -> ${s.new}`)
+    .with({ op: 'exec' }, { op: 'exit' }, (s) => `${s.op} ${s.thread}`)
+    .with({ op: 'bind' }, { op: 'unbind' }, { op: 'close' }, { op: 'enqcmd' }, (s) => `${s.op} ${s.thread} ${s.device}`)
+    .with({ op: 'arch_prctl' }, (s) => `arch_prctl ${s.thread} 0x${s.code.toString(16)}${s.arg === undefined ? '' : ` ${s.arg}`}`)
+    .with({ op: 'complete' }, (s) => `complete ${s.device}${s.count === undefined ? '' : ` ${s.count}`}`)
+    .exhaustive();
+}
+
+export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResult {
+  const sys = new System(systemConfig(scenario), opts.scheduler);
+  const monitor = new InvariantMonitor();
+  const writer = opts.log ? new LogWriter(opts.log, headerLine(scenario)) : null;
+  const failures: Failure[] = [];
+  const violations: Delivered[] = [];
+  const outcomes: StepOutcome[] = [];
+  const counts: Record<string, number> = {};
+  const forbidden = new Set<string>(scenario.forbid);
+  const forbidSeen = new Set<string>();
+  let stepMsgs: Delivered[] = [];
+
+  sys.delivered$.subscribe((d) => {
+    stepMsgs.push(d);
+    counts[d.msg.type] = (counts[d.msg.type] ?? 0) + 1;
+    writer?.write(d);
+    opts.onRecord?.(d);
+    if (d.msg.type === 'invariant.violation') violations.push(d);
+    if (forbidden.has(d.msg.type) && !forbidSeen.has(d.msg.type)) {
+      forbidSeen.add(d.msg.type);
+      failures.push({ step: d.step, what: `forbid: ${d.msg.type}`, expected: 'never', got: `seq ${d.seq}` });
+    }
+  });
+
+  try {
+    scenario.steps.forEach((step, index) => {
+      stepMsgs = [];
+      const { msg, to } = stepInput(step);
+      sys.input(msg, to, index);
+      sys.runToQuiescence();
+      for (const viol of monitor.check(sys, stepMsgs)) {
+        sys.post({ type: 'invariant.violation', invariant: viol.invariant, detail: viol.detail }, 'monitor', 'user', viol.at, index);
+      }
+      sys.runToQuiescence();
+      const msgs = stepMsgs;
+      const { result, value } = stepResult(step, msgs);
+      const outcome: StepOutcome = { index, step, result, ...(value === undefined ? {} : { value }), pasid: pasidAfter(sys, step), messages: msgs.length };
+      outcomes.push(outcome);
+      checkExpect(outcome, msgs, failures);
+      writer?.flush();
+      opts.onStep?.(outcome);
+    });
+    checkFinal(sys, scenario, failures);
+  } finally {
+    writer?.close();
+  }
+
+  for (const d of violations) {
+    const m = d.msg;
+    if (m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
+  }
+  const result: RunResult = {
+    scenario,
+    ok: failures.length === 0,
+    messages: sys.lastSeq,
+    steps: outcomes,
+    failures,
+    violations,
+    counts,
+    processes: summarize(sys),
+    logBytes: writer?.bytes ?? 0,
+  };
+  sys.stop();
+  return result;
+}
+
+function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failure[]): void {
+  const e = o.step.expect;
+  if (!e) return;
+  const fail = (what: string, expected: string, got: string): void => {
+    failures.push({ step: o.index, what, expected, got });
+  };
+  if (e.result !== undefined && e.result !== o.result) fail('result', e.result, o.result);
+  if (e.value !== undefined && normValue(e.value) !== normValue(o.value)) fail('value', show(e.value), show(o.value));
+  if (e.pasid !== undefined && e.pasid !== o.pasid) fail('pasid', show(e.pasid), show(o.pasid));
+  const types = msgs.map((d) => d.msg.type);
+  if (e.events && !inOrder(e.events, types)) fail('events', `${e.events.join(', ')} (in this order)`, types.join(', '));
+  if (e.noEvents) {
+    const bad = e.noEvents.filter((t) => types.includes(t));
+    if (bad.length > 0) fail('noEvents', `none of ${e.noEvents.join(', ')}`, bad.join(', '));
+  }
+}
+
+function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
+  const fail = (what: string, expected: string, got: string): void => {
+    failures.push({ step: null, what, expected, got });
+  };
+  for (const [proc, want] of Object.entries(s.final.pasid)) {
+    const got = sys.processMm(proc)?.context.pasid ?? null;
+    if (got !== want) fail(`final.pasid.${proc}`, show(want), show(got));
+  }
+  if (s.policy.pasid === 'seed-2021') {
+    const refs = sys.iommu().context.refs;
+    for (const [p, want] of Object.entries(s.final.refs)) {
+      const got = refs[p] ?? 0;
+      if (got !== want) fail(`final.refs.${p}`, show(want), show(got));
+    }
+  }
+  for (const [t, want] of Object.entries(s.final.msr)) {
+    const got = sys.thread(t)?.context.msr ?? null;
+    if (got !== want) fail(`final.msr.${t}`, show(want), show(got));
+  }
+}
+
+function summarize(sys: System): ProcessSummary[] {
+  const out: ProcessSummary[] = [];
+  const refs = sys.iommu().context.refs;
+  for (const [process, id] of Object.entries(sys.kernel().context.processes)) {
+    const mm = sys.mm(id);
+    if (!mm) continue;
+    const threads: ProcessSummary['threads'][number][] = [];
+    for (const a of sys.addresses()) {
+      const t = a.kind === 'thread' ? sys.thread(a.address.slice(7)) : undefined;
+      if (t && t.context.process === process) {
+        threads.push({ name: t.context.name, state: t.state, msr: t.context.msr, activated: t.context.activated });
+      }
+    }
+    const pasid = mm.context.pasid;
+    out.push({ process, mm: id, state: mm.state, pasid, refs: pasid === null ? null : (refs[pasid] ?? null), threads });
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+/**
+ * The normalized scenario: what `parseScenario` returns after validation, with every default filled in
+ * (SPEC §6). The runtime consumes only this shape; the raw file shape lives in `schema.ts`.
+ */
+import type { CpuFeatures, Errno, MessageType, Policy, SysValue } from '../../machines/protocol.ts';
+
+/** Every scenario op (SPEC §3), in the order the spec's table lists them. */
+export const OPS = [
+  'spawn', 'clone', 'fork', 'exec', 'exit', 'bind', 'unbind', 'close', 'enqcmd', 'arch_prctl', 'complete',
+] as const;
+export type Op = (typeof OPS)[number];
+
+/** Device work-queue defaults: threshold defaults to the queue size, descriptors complete at once. */
+export const DEFAULT_WQ_SIZE = 32;
+export const DEFAULT_AUTO_COMPLETE = true;
+
+/** The outcome a step may expect: a syscall's `ok` or errno, or ENQCMD's `accepted` / `retry` / `sigsegv`. */
+export const NON_ERRNO_RESULTS = ['ok', 'accepted', 'retry', 'sigsegv'] as const;
+export type ExpectedResult = (typeof NON_ERRNO_RESULTS)[number] | Errno;
+
+/** Per-step expectations; every field optional. */
+export interface Expect {
+  readonly result?: ExpectedResult;
+  /** The syscall's returned value; hex strings are normalized to lowercase (`0x81ffffffffffffff`). */
+  readonly value?: SysValue;
+  /** The mm's PASID after the step; `null` = none. */
+  readonly pasid?: number | null;
+  /** Message types caused by this step, in this order (others may interleave). */
+  readonly events?: readonly MessageType[];
+  /** Message types that must not be caused by this step. */
+  readonly noEvents?: readonly MessageType[];
+}
+
+/** Fields every step may carry. */
+interface StepCommon {
+  readonly expect?: Expect;
+  /** A human comment; ignored by the simulator. */
+  readonly note?: string;
+}
+
+export interface SpawnStep extends StepCommon { readonly op: 'spawn'; readonly process: string }
+export interface CloneStep extends StepCommon { readonly op: 'clone'; readonly thread: string; readonly new: string }
+export interface ForkStep extends StepCommon { readonly op: 'fork'; readonly thread: string; readonly new: string }
+export interface ExecStep extends StepCommon { readonly op: 'exec'; readonly thread: string }
+export interface ExitStep extends StepCommon { readonly op: 'exit'; readonly thread: string }
+export interface BindStep extends StepCommon { readonly op: 'bind'; readonly thread: string; readonly device: string }
+export interface UnbindStep extends StepCommon { readonly op: 'unbind'; readonly thread: string; readonly device: string }
+export interface CloseStep extends StepCommon { readonly op: 'close'; readonly thread: string; readonly device: string }
+export interface EnqcmdStep extends StepCommon { readonly op: 'enqcmd'; readonly thread: string; readonly device: string }
+export interface ArchPrctlStep extends StepCommon {
+  readonly op: 'arch_prctl';
+  readonly thread: string;
+  /** Normalized to a number: `"ARCH_ENABLE_TAGGED_ADDR"` and `"0x4002"` both become 0x4002. */
+  readonly code: number;
+  readonly arg?: number;
+}
+export interface CompleteStep extends StepCommon {
+  readonly op: 'complete';
+  readonly device: string;
+  /** Descriptors to execute; absent = all queued. */
+  readonly count?: number;
+}
+
+/** One scenario step, discriminated by `op`. */
+export type Step =
+  | SpawnStep | CloneStep | ForkStep | ExecStep | ExitStep | BindStep | UnbindStep | CloseStep
+  | EnqcmdStep | ArchPrctlStep | CompleteStep;
+export type StepOf<O extends Op> = Extract<Step, { op: O }>;
+
+export interface DeviceConfig {
+  readonly name: string;
+  readonly wqSize: number;
+  /** Occupancy at which user (limited) portals get `retry`; 1 <= threshold <= wqSize. */
+  readonly threshold: number;
+  readonly autoComplete: boolean;
+}
+
+export interface IommuConfig {
+  /** Inclusive; 1 <= min <= max <= 0xFFFFF. */
+  readonly pasidRange: readonly [number, number];
+}
+
+/** End-of-run expectations. Empty records check nothing. */
+export interface Final {
+  /** Per process name: its mm's PASID, `null` = none. */
+  readonly pasid: Readonly<Record<string, number | null>>;
+  /** Per PASID (decimal string key): its refcount; checked under seed-2021 only. */
+  readonly refs: Readonly<Record<string, number>>;
+  /** Per thread name: IA32_PASID, `null` = unset. */
+  readonly msr: Readonly<Record<string, number | null>>;
+}
+
+export interface Scenario {
+  readonly scenario: 1;
+  readonly name: string;
+  readonly description?: string;
+  /** The effective policy: defaults, then the file's, then the command line's override. */
+  readonly policy: Policy;
+  readonly cpu: CpuFeatures;
+  readonly iommu: IommuConfig;
+  readonly devices: readonly DeviceConfig[];
+  readonly steps: readonly Step[];
+  readonly final: Final;
+  /** Message types that must never occur. */
+  readonly forbid: readonly MessageType[];
+}
