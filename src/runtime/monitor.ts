@@ -44,8 +44,11 @@ export class InvariantMonitor {
     };
   }
 
-  /** Check the invariants touched by one step's messages (delivered in order). */
-  check(sys: System, messages: readonly Delivered[]): Violation[] {
+  /**
+   * Check the invariants touched by one step: its messages (delivered in order) and the actors whose
+   * state changed (`System.takeChanged()`).
+   */
+  check(sys: System, messages: readonly Delivered[], changed: ReadonlySet<Address>): Violation[] {
     const out: Violation[] = [];
     if (messages.length === 0) return out;
     const at = messages[messages.length - 1]?.seq ?? sys.lastSeq;
@@ -59,13 +62,11 @@ export class InvariantMonitor {
     const threads = new Set<string>();
     const mms = new Set<number>();
     const pasids = new Set<number>();
-    const mark = (a: Address): void => {
+    for (const a of changed) {
       if (a.startsWith('thread:')) threads.add(a.slice(7));
       else if (a.startsWith('mm:')) mms.add(Number(a.slice(3)));
-    };
+    }
     for (const d of messages) {
-      mark(d.to);
-      mark(d.from);
       const m = d.msg;
       if ('pasid' in m && typeof m.pasid === 'number') pasids.add(m.pasid);
       // G8: a #GP with no fixup ends in SIGSEGV.
@@ -152,10 +153,12 @@ export class InvariantMonitor {
         v('M1', `mm:${id} PASID changed from ${first} to ${c.pasid ?? 'none'} before the mm was dropped`);
       }
     }
-    // S1: refs = bind calls not yet unbound + live tasks that took the fixup.
+    // S1: refs = bind calls not yet unbound + live tasks that took the fixup in this mm. A task that
+    // fixed up and then exec'd keeps has_valid_pasid (stale) but holds no ref in its new mm; its MSR is
+    // reset, so "took the fixup here" is "has a valid MSR".
     if (policy.pasid === 'seed-2021' && c.pasid !== null && isMmAlive(state)) {
       const binds = Object.values(c.bindings).reduce((a, b) => a + b, 0);
-      const tasks = c.users.filter((u) => sys.thread(u)?.context.activated === true).length;
+      const tasks = c.users.filter((u) => sys.thread(u)?.context.msr != null).length;
       const refs = iommu.refs[c.pasid] ?? 0;
       if (refs !== binds + tasks) v('S1', `PASID ${c.pasid} of mm:${id}: refcount ${refs} but ${binds} bind(s) + ${tasks} fixed-up task(s)`);
     }

@@ -5,14 +5,19 @@
  */
 import type { Address, Message } from '../../machines/protocol.ts';
 
-/** A message in flight: not yet delivered, so it has no `seq` yet. */
+/**
+ * A message on the bus. While pending its `seq` is 0; delivery gives it the next seq (and, for a syscall
+ * to a thread that does not exist, re-addresses it to `kernel`). The runtime owns envelopes: consumers
+ * must treat delivered ones as read-only.
+ */
 export interface Envelope {
   readonly msg: Message;
   readonly from: Address;
-  readonly to: Address;
+  to: Address;
   /** The seq of the delivered message whose handling sent this one; absent for inputs. */
   readonly cause: number | undefined;
   readonly step: number;
+  seq: number;
 }
 
 export interface Scheduler {

@@ -48,9 +48,7 @@ export interface SystemConfig {
 }
 
 /** A delivered message: what one log record holds. */
-export interface Delivered extends Envelope {
-  readonly seq: number;
-}
+export type Delivered = Readonly<Envelope>;
 
 export type ActorKind = 'kernel' | 'iommu' | 'thread' | 'mm' | 'wq';
 
@@ -93,11 +91,13 @@ export class System {
   private readonly cells = new Map<Address, Cell>();
   private readonly deferred = new Map<Address, Envelope[]>();
   private deferredCount = 0;
+  private changed = new Set<Address>();
   private seq = 0;
   /** Messages emitted so far (to tell a handled-but-silent delivery from an unhandled one). */
   private emittedCount = 0;
-  /** The delivery being handled: emitted messages take their cause and step from it. */
-  private current: { seq: number; step: number; from: Address } | null = null;
+  /** The delivery being handled (seq 0: none): emitted messages take their cause and step from it. */
+  private currentSeq = 0;
+  private currentStep = 0;
   readonly scheduler: Scheduler;
 
   constructor(
@@ -137,12 +137,12 @@ export class System {
 
   /** Put an input (a scenario step) on the bus. */
   input(msg: Message, to: Address, step: number, from: Address = 'user'): void {
-    this.scheduler.enqueue({ msg, from, to, cause: undefined, step });
+    this.scheduler.enqueue({ msg, from, to, cause: undefined, step, seq: 0 });
   }
 
   /** Send a message from outside the modelled actors (a monitor, a foreign actor) with an explicit cause. */
   post(msg: Message, from: Address, to: Address, cause: number | undefined, step: number): void {
-    this.scheduler.enqueue({ msg, from, to, cause, step });
+    this.scheduler.enqueue({ msg, from, to, cause, step, seq: 0 });
   }
 
   /** Deliver the message the scheduler picks; `undefined` when nothing is pending. */
@@ -163,53 +163,61 @@ export class System {
   }
 
   private deliver(env: Envelope): Delivered | undefined {
-    let to = env.to;
-    let cell = this.cells.get(to);
+    let cell = this.cells.get(env.to);
     if (cell === undefined) {
-      if (to === 'user' || to === 'monitor') return this.record(env, to);
+      const to = env.to;
+      if (to === 'user' || to === 'monitor') return this.record(env);
       if (env.msg.type === 'mm.create' && to.startsWith('mm:')) {
         const id = Number(to.slice(3));
         const m = env.msg;
         this.cells.set(to, this.makeCell('mm', to, { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu }));
-        return this.record(env, to);
+        this.changed.add(to);
+        return this.record(env);
       }
       if (env.msg.type === 'thread.start' && to.startsWith('thread:')) {
         const m = env.msg;
         this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm }));
-        return this.record(env, to);
+        this.changed.add(to);
+        return this.record(env);
       }
       if (env.from === 'user' && to.startsWith('thread:')) {
-        to = 'kernel';
-        cell = this.cells.get(to);
+        env.to = 'kernel';
+        cell = this.cells.get('kernel');
       }
       if (cell === undefined) throw new Error(`no actor ${env.to} for ${env.msg.type} (from ${env.from})`);
     }
     const before = cell.snapshot();
-    const seq = this.seq + 1;
-    this.current = { seq, step: env.step, from: to };
-    let emitted = this.emittedCount;
+    this.currentSeq = this.seq + 1;
+    this.currentStep = env.step;
+    const emittedBefore = this.emittedCount;
     try {
       cell.send(env.msg);
     } finally {
-      this.current = null;
+      this.currentSeq = 0;
     }
     const after = cell.snapshot();
     if (after.status === 'error') throw after.error instanceof Error ? after.error : new Error(String(after.error));
-    emitted = this.emittedCount - emitted;
-    if (after === before && emitted === 0 && !before.can(env.msg)) {
-      this.defer(to === env.to ? env : { ...env, to });
+    if (after === before && this.emittedCount === emittedBefore && !before.can(env.msg)) {
+      this.defer(env);
       return undefined;
     }
-    const d = this.record(env, to);
-    if (after !== before) this.retryDeferred(to);
+    if (after.context !== before.context || after.value !== before.value) this.changed.add(env.to);
+    const d = this.record(env);
+    if (after !== before) this.retryDeferred(env.to);
     return d;
   }
 
-  private record(env: Envelope, to: Address): Delivered {
-    this.seq++;
-    const d: Delivered = to === env.to ? { ...env, seq: this.seq } : { ...env, to, seq: this.seq };
-    this.delivered$.next(d);
-    return d;
+  private record(env: Envelope): Delivered {
+    env.seq = ++this.seq;
+    this.delivered$.next(env);
+    return env;
+  }
+
+  /** The actors whose state changed since the last call (for monitors), and forget them. */
+  takeChanged(): Set<Address> {
+    const c = this.changed;
+    this.changed = new Set();
+    return c;
   }
 
   private defer(env: Envelope): void {
@@ -228,10 +236,9 @@ export class System {
   }
 
   private onEmit(from: Address, out: Outgoing): void {
-    const cur = this.current;
-    if (cur === null) throw new Error(`${from} emitted ${out.type} outside a delivery`);
+    if (this.currentSeq === 0) throw new Error(`${from} emitted ${out.type} outside a delivery`);
     this.emittedCount++;
-    this.scheduler.enqueue({ msg: out, from, to: out.to, cause: cur.seq, step: cur.step });
+    this.scheduler.enqueue({ msg: out, from, to: out.to, cause: this.currentSeq, step: this.currentStep, seq: 0 });
   }
 
   private makeCell(kind: ActorKind, address: Address, input: unknown, snapshot?: unknown): Cell {
@@ -271,7 +278,13 @@ export class System {
     const c = this.cells.get(address);
     if (!c) return undefined;
     const s = c.snapshot();
-    return { address, state: stateName(s.value), context: s.context as C };
+    return {
+      address,
+      get state() {
+        return stateName(s.value);
+      },
+      context: s.context as C,
+    };
   }
 
   thread(name: string): ActorView<ThreadContext> | undefined {

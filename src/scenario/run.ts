@@ -174,7 +174,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
       const { msg, to } = stepInput(step);
       sys.input(msg, to, index);
       sys.runToQuiescence();
-      for (const viol of monitor.check(sys, stepMsgs)) {
+      for (const viol of monitor.check(sys, stepMsgs, sys.takeChanged())) {
         sys.post({ type: 'invariant.violation', invariant: viol.invariant, detail: viol.detail }, 'monitor', 'user', viol.at, index);
       }
       sys.runToQuiescence();
@@ -183,7 +183,6 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
       const outcome: StepOutcome = { index, step, result, ...(value === undefined ? {} : { value }), pasid: pasidAfter(sys, step), messages: msgs.length };
       outcomes.push(outcome);
       checkExpect(outcome, msgs, failures);
-      writer?.flush();
       opts.onStep?.(outcome);
     });
     checkFinal(sys, scenario, failures);

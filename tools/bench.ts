@@ -1,0 +1,208 @@
+/**
+ * svasim benchmark (`npm run bench`). Wall-clock timing lives here only, never in machines/ or src/.
+ *
+ * 1. Large workload: P processes x T threads that bind, submit ENQCMDs, unbind and exit (>= 1M messages),
+ *    run with the event log written to a file: messages/s, log bytes/message, peak RSS.
+ * 2. Baseline: a bare xstate `actor.send` loop on svasim's own thread machine (same machine size, no bus,
+ *    no log): sends/s, and the ratio of (1) to it.
+ * 3. Scaling: messages/s of the same ENQCMD traffic with 10 and with 10,000 live threads.
+ * 4. Memory: bytes per idle thread actor (heap delta over 10,000 threads, after GC).
+ *
+ * Options: --processes N (default 1000) --threads N (8) --enqcmds N (20) --quick (small sizes for a smoke run).
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createActor } from 'xstate';
+import { threadMachine } from '../machines/thread.ts';
+import type { Outgoing } from '../machines/protocol.ts';
+import { runScenario } from '../src/scenario/run.ts';
+import type { Scenario, Step } from '../src/scenario/types.ts';
+import { System } from '../src/runtime/system.ts';
+
+const { values } = parseArgs({
+  options: {
+    processes: { type: 'string' },
+    threads: { type: 'string' },
+    enqcmds: { type: 'string' },
+    quick: { type: 'boolean' },
+  },
+});
+const quick = values.quick === true;
+const P = Number(values.processes ?? (quick ? 50 : 1000));
+const T = Number(values.threads ?? 8);
+const E = Number(values.enqcmds ?? (quick ? 5 : 20));
+const DEVICES = ['dsa0', 'dsa1', 'iax0', 'iax1'];
+
+const gc = (): void => {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) {
+    g();
+    g();
+  }
+};
+
+function baseScenario(name: string, steps: Step[]): Scenario {
+  return {
+    scenario: 1,
+    name,
+    policy: { pasid: 'seed-2021', lam: 'poc-2022' },
+    cpu: { enqcmd: true, lam: true },
+    iommu: { pasidRange: [1, 0xfffff] },
+    devices: DEVICES.map((d) => ({ name: d, wqSize: 128, threshold: 128, autoComplete: true })),
+    steps,
+    final: { pasid: {}, refs: {}, msr: {} },
+    forbid: [],
+  };
+}
+
+const threadName = (p: number, t: number): string => (t === 0 ? `p${p}` : `p${p}t${t}`);
+
+/** All processes start, bind and clone first; then ENQCMDs round-robin over every thread; then unbind and exit. */
+function workload(processes: number, threads: number, enqcmds: number): Scenario {
+  const steps: Step[] = [];
+  for (let p = 0; p < processes; p++) {
+    const dev = DEVICES[p % DEVICES.length] ?? 'dsa0';
+    steps.push({ op: 'spawn', process: threadName(p, 0) });
+    steps.push({ op: 'bind', thread: threadName(p, 0), device: dev });
+    for (let t = 1; t < threads; t++) steps.push({ op: 'clone', thread: threadName(p, 0), new: threadName(p, t) });
+  }
+  for (let i = 0; i < enqcmds; i++) {
+    for (let p = 0; p < processes; p++) {
+      const dev = DEVICES[p % DEVICES.length] ?? 'dsa0';
+      for (let t = 0; t < threads; t++) steps.push({ op: 'enqcmd', thread: threadName(p, t), device: dev });
+    }
+  }
+  for (let p = 0; p < processes; p++) {
+    const dev = DEVICES[p % DEVICES.length] ?? 'dsa0';
+    steps.push({ op: 'unbind', thread: threadName(p, 0), device: dev });
+    for (let t = threads - 1; t >= 0; t--) steps.push({ op: 'exit', thread: threadName(p, t) });
+  }
+  return baseScenario(`bench ${processes}x${threads}x${enqcmds}`, steps);
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+// ---- 1. large workload with the log on ----
+const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
+const logPath = join(dir, 'bench.jsonl');
+const big = workload(P, T, E);
+gc();
+const t0 = performance.now();
+const r = runScenario(big, { log: logPath });
+const runMs = performance.now() - t0;
+const logBytes = statSync(logPath).size;
+const peakRssMb = process.resourceUsage().maxRSS / 1024;
+if (!r.ok) {
+  console.error(`bench workload failed: ${r.failures.slice(0, 3).map((f) => `${f.what}: ${f.got}`).join('; ')}`);
+  process.exitCode = 1;
+}
+const liveRate = r.messages / (runMs / 1000);
+rmSync(dir, { recursive: true, force: true });
+
+// ---- 2. bare xstate actor.send loop on the thread machine ----
+function bareSendRate(sends: number): number {
+  const a = createActor(threadMachine, { input: { name: 'bare', process: 'bare', mm: 1 } });
+  let emitted = 0;
+  a.on('*', (_e: Outgoing) => {
+    emitted++;
+  });
+  a.start();
+  // Into the workload's steady state: #GP, fixup, accepted; from then on the MSR is valid.
+  a.send({ type: 'insn.enqcmd', thread: 'bare', device: 'dsa0' });
+  a.send({ type: 'msr.write', thread: 'bare', pasid: 1 });
+  a.send({ type: 'gp.fixup', thread: 'bare' });
+  a.send({ type: 'wq.accept', thread: 'bare', pasid: 1, occupancy: 1 });
+  emitted = 0;
+  const enq = { type: 'insn.enqcmd', thread: 'bare', device: 'dsa0' } as const;
+  const acc = { type: 'wq.accept', thread: 'bare', pasid: 1, occupancy: 1 } as const;
+  const start = performance.now();
+  for (let i = 0; i < sends / 2; i++) {
+    a.send(enq);
+    a.send(acc);
+  }
+  const ms = performance.now() - start;
+  if (emitted < sends / 2) throw new Error('bare loop did not run the machine');
+  return sends / (ms / 1000);
+}
+bareSendRate(200_000); // warm up
+const bareRate = bareSendRate(2_000_000);
+
+// ---- 3. scaling with live threads ----
+function scalingRate(liveThreads: number, totalEnqcmds: number): number {
+  const processes = Math.max(1, Math.floor(liveThreads / 10));
+  const perProcess = Math.ceil(liveThreads / processes);
+  const steps: Step[] = [];
+  for (let p = 0; p < processes; p++) {
+    steps.push({ op: 'spawn', process: threadName(p, 0) });
+    steps.push({ op: 'bind', thread: threadName(p, 0), device: 'dsa0' });
+    for (let t = 1; t < perProcess; t++) steps.push({ op: 'clone', thread: threadName(p, 0), new: threadName(p, t) });
+  }
+  const setup = steps.length;
+  const all = processes * perProcess;
+  for (let i = 0; i < totalEnqcmds; i++) {
+    const k = i % all;
+    steps.push({ op: 'enqcmd', thread: threadName(Math.floor(k / perProcess), k % perProcess), device: 'dsa0' });
+  }
+  const s = baseScenario(`scaling ${liveThreads}`, steps);
+  let firstSeq = 0;
+  let startMs = 0;
+  let endMs = 0;
+  let lastSeq = 0;
+  runScenario(s, {
+    onStep: (o) => {
+      if (o.index === setup - 1) {
+        startMs = performance.now();
+      }
+    },
+    onRecord: (d) => {
+      if (startMs === 0) firstSeq = d.seq;
+      lastSeq = d.seq;
+      endMs = performance.now();
+    },
+  });
+  return (lastSeq - firstSeq) / ((endMs - startMs) / 1000);
+}
+const enqForScaling = quick ? 20_000 : 100_000;
+scalingRate(10, 5_000); // warm up
+const rate10 = scalingRate(10, enqForScaling);
+const rate10k = scalingRate(quick ? 1_000 : 10_000, enqForScaling);
+
+// ---- 4. bytes per idle thread actor ----
+function bytesPerThread(n: number): number {
+  const sys = new System({ policy: big.policy, cpu: big.cpu, pasidRange: big.iommu.pasidRange, devices: big.devices });
+  sys.input({ type: 'sys.spawn', process: 'root' }, 'kernel', 0);
+  sys.runToQuiescence();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) {
+    sys.input({ type: 'sys.clone', thread: 'root', new: `t${i}` }, 'thread:root', 1);
+    sys.runToQuiescence();
+  }
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  if (sys.thread(`t${n - 1}`) === undefined) throw new Error('threads were not created');
+  return (after - before) / n;
+}
+const perThread = bytesPerThread(10_000);
+
+const rows: [string, string, string][] = [
+  ['workload', `${fmt(P)} processes × ${T} threads × ${E} ENQCMDs (bind, submit, unbind, exit)`, ''],
+  ['messages', fmt(r.messages), '≥ 1,000,000'],
+  ['messages/s, log written to a file', fmt(liveRate), '≥ 100,000'],
+  ['bare xstate actor.send/s (thread machine, no bus, no log)', fmt(bareRate), ''],
+  ['ratio svasim / bare send', fmt(liveRate / bareRate, 2), '≥ 0.5'],
+  ['log bytes/message', fmt(logBytes / r.messages, 1), ''],
+  ['peak RSS (MiB)', fmt(peakRssMb), ''],
+  ['messages/s with 10 live threads', fmt(rate10), ''],
+  [`messages/s with ${quick ? '1,000' : '10,000'} live threads`, fmt(rate10k), ''],
+  ['ratio many / few threads', fmt(rate10k / rate10, 2), '≥ 0.8'],
+  ['bytes per idle thread actor', fmt(perThread), ''],
+];
+console.log(`svasim bench — node ${process.version}, ${quick ? 'quick sizes' : 'full sizes'}\n`);
+console.log('| measure | value | target |');
+console.log('|---|---|---|');
+for (const [k, v, target] of rows) console.log(`| ${k} | ${v} | ${target} |`);
