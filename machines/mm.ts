@@ -46,8 +46,8 @@ export interface MmContext {
   readonly lam: LamState;
   /** The thread whose multi-step syscall (bind, unbind, close, exec) is in progress. */
   readonly caller: string | null;
-  /** exec: whether the exec'ing thread had taken the #GP fixup (seed-2021 drops its ref). */
-  readonly callerActivated: boolean;
+  /** exec: whether the exec'ing thread took the #GP fixup in this mm (seed-2021 drops its ref). */
+  readonly callerFixedUp: boolean;
   /** Devices still to release (close, or exit_files at teardown), head first. */
   readonly release: readonly string[];
 }
@@ -184,7 +184,7 @@ export const mmMachine = setup({
     /** A thread leaves the mm (exit, or killed by exec). seed-2021: deactivate_mm() drops its ref. */
     threadLeaves: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'mm.thread_exit') return;
-      if (context.policy.pasid === 'seed-2021' && event.activated && context.pasid !== null) {
+      if (context.policy.pasid === 'seed-2021' && event.fixedUp && context.pasid !== null) {
         enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: context.pasid, thread: event.thread, to: 'iommu' });
       }
       enqueue.assign({ users: without(context.users, event.thread) });
@@ -260,7 +260,7 @@ export const mmMachine = setup({
     /** exec: kill every other thread of the process (de_thread) before switching mm. */
     startExec: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'mm.exec') return;
-      enqueue.assign({ caller: event.thread, callerActivated: event.activated });
+      enqueue.assign({ caller: event.thread, callerFixedUp: event.fixedUp });
       for (const t of context.users) {
         if (t !== event.thread) enqueue.emit({ type: 'thread.kill', thread: t, to: threadAddr(t) });
       }
@@ -268,11 +268,11 @@ export const mmMachine = setup({
     /** exec proper: deactivate_mm (seed-2021 drops the task ref), then a fresh mm from the kernel. */
     finishExec: enqueueActions(({ context, enqueue }) => {
       const thread = callerOf(context);
-      if (context.policy.pasid === 'seed-2021' && context.callerActivated && context.pasid !== null) {
+      if (context.policy.pasid === 'seed-2021' && context.callerFixedUp && context.pasid !== null) {
         enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: context.pasid, thread, to: 'iommu' });
       }
       enqueue.emit({ type: 'kernel.exec', thread, process: context.process, to: 'kernel' });
-      enqueue.assign({ users: without(context.users, thread), caller: null, callerActivated: false });
+      enqueue.assign({ users: without(context.users, thread), caller: null, callerFixedUp: false });
     }),
     /** exit_mmap -> mmu_notifier_release -> intel_mm_release: entries torn down with fault-ignore. */
     startTeardown: enqueueActions(({ context, enqueue }) => {
@@ -298,7 +298,7 @@ export const mmMachine = setup({
     portals: [],
     lam: input.lam,
     caller: null,
-    callerActivated: false,
+    callerFixedUp: false,
     release: [],
   }),
   initial: 'alive',

@@ -78,8 +78,9 @@ export type Message =
   // ---- thread -> mm (the syscall or trap runs in the context of current->mm) ----
   | { type: 'mm.clone'; thread: string; new: string }
   | { type: 'mm.fork'; thread: string; new: string }
-  | { type: 'mm.exec'; thread: string; activated: boolean }
-  | { type: 'mm.thread_exit'; thread: string; activated: boolean }
+  /** `fixedUp`: the thread took the #GP fixup in this mm (its IA32_PASID is valid), so it holds a ref (seed-2021). */
+  | { type: 'mm.exec'; thread: string; fixedUp: boolean }
+  | { type: 'mm.thread_exit'; thread: string; fixedUp: boolean }
   | { type: 'mm.bind'; thread: string; device: string }
   | { type: 'mm.unbind'; thread: string; device: string }
   | { type: 'mm.close'; thread: string; device: string }

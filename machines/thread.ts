@@ -46,7 +46,7 @@ function syscallToMm(c: ThreadContext, e: SyscallInput): Outgoing | null {
     case 'sys.fork':
       return { type: 'mm.fork', thread: c.name, new: e.new, to };
     case 'sys.exec':
-      return { type: 'mm.exec', thread: c.name, activated: c.activated, to };
+      return { type: 'mm.exec', thread: c.name, fixedUp: c.msr !== null, to };
     case 'sys.bind':
       return { type: 'mm.bind', thread: c.name, device: e.device, to };
     case 'sys.unbind':
@@ -93,7 +93,9 @@ export const threadMachine = setup({
       enqueue.assign({ msr: event.pasid, activated: true });
     }),
     exitThread: enqueueActions(({ context, enqueue }) => {
-      enqueue.emit({ type: 'mm.thread_exit', thread: context.name, activated: context.activated, to: toMm(context) });
+      // deactivate_mm(): the thread's ref (seed-2021) is the one it took by its fixup in this mm. After
+      // exec the flag is stale but the MSR was reset, so it holds no ref in the new mm (SPEC §2).
+      enqueue.emit({ type: 'mm.thread_exit', thread: context.name, fixedUp: context.msr !== null, to: toMm(context) });
     }),
     /** A syscall or instruction on a thread that has exited. */
     answerEsrch: enqueueActions(({ context, enqueue }) => {

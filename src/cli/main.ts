@@ -76,11 +76,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     switch (command) {
       case undefined:
+        throw new UsageError('svasim: missing command (expected run or list; see svasim --help)');
       case '-h':
       case '--help':
       case 'help':
         io.stdout.write(`${HELP['main']}\n`);
-        return command === undefined ? 2 : 0;
+        return 0;
       case 'run':
         return cmdRun(rest, io);
       case 'list':

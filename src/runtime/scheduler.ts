@@ -67,24 +67,40 @@ export class FifoScheduler implements Scheduler {
 }
 
 /**
- * Delivers the pending message at the index a policy picks. `choose` sees every pending message (oldest
- * first) and returns an index; exploration and custom interleavings plug in here.
+ * Delivers the message a policy picks among the eligible ones. Messages between the same sender and
+ * receiver stay in order (as in any actor system), so only the oldest pending message of each
+ * (from, to) pair is eligible; `choose` sees those, oldest first, and returns an index into them.
+ * Exploration and custom interleavings plug in here.
  */
 export class ChoiceScheduler implements Scheduler {
   private items: Envelope[] = [];
 
-  constructor(private readonly choose: (pending: readonly Envelope[]) => number) {}
+  constructor(private readonly choose: (eligible: readonly Envelope[]) => number) {}
 
   enqueue(env: Envelope): void {
     this.items.push(env);
   }
 
+  /** The oldest pending message of each (from, to) pair, oldest first. */
+  eligible(): Envelope[] {
+    const seen = new Set<string>();
+    const out: Envelope[] = [];
+    for (const e of this.items) {
+      const key = `${e.from}\u0000${e.to}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(e);
+    }
+    return out;
+  }
+
   next(): Envelope | undefined {
     if (this.items.length === 0) return undefined;
-    const i = this.choose(this.items);
-    const env = this.items[i];
-    if (env === undefined) throw new RangeError(`scheduler chose ${i} of ${this.items.length} pending messages`);
-    this.items.splice(i, 1);
+    const eligible = this.eligible();
+    const i = this.choose(eligible);
+    const env = eligible[i];
+    if (env === undefined) throw new RangeError(`scheduler chose ${i} of ${eligible.length} eligible messages`);
+    this.items.splice(this.items.indexOf(env), 1);
     return env;
   }
 

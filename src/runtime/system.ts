@@ -85,6 +85,28 @@ function stateName(value: unknown): string {
   return String(value);
 }
 
+/** Structural equality of two xstate state values (strings or small nested objects). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/** A read-only view of one actor: its address, current state (dotted) and context. */
+class View<C> implements ActorView<C> {
+  constructor(
+    readonly address: Address,
+    private readonly value: unknown,
+    readonly context: C,
+  ) {}
+  get state(): string {
+    return stateName(this.value);
+  }
+}
+
 export class System {
   /** Every delivered message, in delivery order. */
   readonly delivered$ = new Subject<Delivered>();
@@ -109,8 +131,8 @@ export class System {
     if (snapshot) {
       this.seq = snapshot.seq;
       for (const a of snapshot.actors) this.cells.set(a.address, this.makeCell(a.kind, a.address, undefined, a.snapshot));
-      scheduler.reset(snapshot.pending);
-      for (const env of snapshot.deferred) this.defer(env);
+      scheduler.reset(snapshot.pending.map((e) => ({ ...e })));
+      for (const env of snapshot.deferred) this.defer({ ...env });
     } else {
       this.cells.set('kernel', this.makeCell('kernel', 'kernel', undefined));
       this.cells.set(
@@ -201,7 +223,7 @@ export class System {
       this.defer(env);
       return undefined;
     }
-    if (after.context !== before.context || after.value !== before.value) this.changed.add(env.to);
+    if (after.context !== before.context || !sameValue(after.value, before.value)) this.changed.add(env.to);
     const d = this.record(env);
     if (after !== before) this.retryDeferred(env.to);
     return d;
@@ -261,8 +283,8 @@ export class System {
     return {
       seq: this.seq,
       actors,
-      pending: this.scheduler.pending(),
-      deferred: [...this.deferred.values()].flat(),
+      pending: this.scheduler.pending().map((e) => ({ ...e })),
+      deferred: [...this.deferred.values()].flat().map((e) => ({ ...e })),
     };
   }
 
@@ -278,13 +300,7 @@ export class System {
     const c = this.cells.get(address);
     if (!c) return undefined;
     const s = c.snapshot();
-    return {
-      address,
-      get state() {
-        return stateName(s.value);
-      },
-      context: s.context as C,
-    };
+    return new View<C>(address, s.value, s.context as C);
   }
 
   thread(name: string): ActorView<ThreadContext> | undefined {
