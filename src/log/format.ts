@@ -19,21 +19,37 @@ export function headerLine(scenario: Scenario): string {
   return JSON.stringify(header);
 }
 
+/** JSON string literals of addresses, cached: a run has few distinct ones and they recur constantly. */
+const quoted = new Map<string, string>();
+function q(a: string): string {
+  let v = quoted.get(a);
+  if (v === undefined) {
+    v = JSON.stringify(a);
+    if (quoted.size < 100_000) quoted.set(a, v);
+  }
+  return v;
+}
+
 /**
  * One record as a JSON line (without the newline). Keys in the SPEC's order; payload after `step`.
  * Fast path: messages are built with `type` first and the routing `to` last, so one JSON.stringify of the
  * message gives the payload by trimming both ends; anything else takes the general path.
  */
 export function recordLine(d: Delivered): string {
-  let head = `{"seq":${d.seq},"type":"${d.msg.type}","from":${JSON.stringify(d.from)},"to":${JSON.stringify(d.to)}`;
+  const type = d.msg.type;
+  let head = `{"seq":${d.seq},"type":"${type}","from":${q(d.from)},"to":${q(d.to)}`;
   if (d.cause !== undefined) head += `,"cause":${d.cause}`;
   head += `,"step":${d.step}`;
   const json = JSON.stringify(d.msg);
-  const prefix = `{"type":"${d.msg.type}"`;
-  const routed = 'to' in d.msg;
-  const suffix = routed ? `,"to":${JSON.stringify((d.msg as { to: string }).to)}}` : '}';
-  if (json.startsWith(prefix) && json.endsWith(suffix) && (!routed || json.indexOf('"to":') === json.length - suffix.length + 1)) {
-    return head + json.slice(prefix.length, json.length - suffix.length) + '}';
+  const routedTo = (d.msg as { to?: string }).to;
+  const suffixLength = routedTo === undefined ? 1 : q(routedTo).length + 7; // ,"to":…}
+  const prefixLength = type.length + 10; // {"type":"…"
+  if (
+    json.charCodeAt(prefixLength - 1) === 34 &&
+    json.startsWith(type, 9) &&
+    (routedTo === undefined || json.lastIndexOf(',"to":') === json.length - suffixLength)
+  ) {
+    return head + json.slice(prefixLength, json.length - suffixLength) + '}';
   }
   let s = head;
   const m = d.msg as unknown as Record<string, unknown>;

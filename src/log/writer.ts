@@ -6,37 +6,41 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';
 import { recordLine } from './format.ts';
 
-const FLUSH_AT = 64 * 1024;
+const CHUNK = 256 * 1024;
 
 export class LogWriter {
   private readonly fd: number;
-  private buf: string[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
   bytes = 0;
 
   constructor(readonly path: string, header: string) {
     this.fd = openSync(path, 'w');
-    this.push(header);
+    this.line(header);
     this.flush();
   }
 
-  private push(line: string): void {
-    this.buf.push(line);
-    this.size += line.length + 1;
-    if (this.size >= FLUSH_AT) this.flush();
+  /** Append one line; lines are never split across writes. */
+  private line(text: string): void {
+    const max = text.length * 3 + 1;
+    if (this.pos + max > this.buf.length) {
+      this.flush();
+      if (max > this.buf.length) this.buf = Buffer.allocUnsafe(max);
+    }
+    this.pos += this.buf.write(text, this.pos, 'utf8');
+    this.buf[this.pos++] = 10;
   }
 
   write(d: Delivered): void {
-    this.push(recordLine(d));
+    this.line(recordLine(d));
   }
 
   flush(): void {
-    if (this.buf.length === 0) return;
-    const chunk = this.buf.join('\n') + '\n';
-    this.buf = [];
-    this.size = 0;
-    this.bytes += Buffer.byteLength(chunk);
-    writeSync(this.fd, chunk);
+    if (this.pos === 0) return;
+    let off = 0;
+    while (off < this.pos) off += writeSync(this.fd, this.buf, off, this.pos - off);
+    this.bytes += this.pos;
+    this.pos = 0;
   }
 
   close(): void {
