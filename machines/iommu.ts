@@ -51,37 +51,55 @@ export function lowestFreePasid(owner: Readonly<Record<string, number>>, [min, m
   return null;
 }
 
-/** Mutable working copy of the context for one handler; committed with a single assign. */
-interface Draft {
+/**
+ * Working copy of the context for one handler, committed with a single assign. Each table is copied on
+ * its first write only (the allocator can hold a million PASIDs; most handlers touch one or two tables).
+ */
+class Draft {
+  private readonly copied = new Set<string>();
   owner: Record<string, number>;
   refs: Record<string, number>;
   bonds: Record<string, number>;
   tables: Record<string, Record<string, PasidEntry>>;
-  out: Outgoing[];
+  readonly out: Outgoing[] = [];
+
+  constructor(c: IommuContext) {
+    this.owner = c.owner as Record<string, number>;
+    this.refs = c.refs as Record<string, number>;
+    this.bonds = c.bonds as Record<string, number>;
+    this.tables = c.tables as Record<string, Record<string, PasidEntry>>;
+  }
+
+  /** The named table, made private to this draft before its first change. */
+  w<K extends 'owner' | 'refs' | 'bonds' | 'tables'>(k: K): Draft[K] {
+    if (!this.copied.has(k)) {
+      this.copied.add(k);
+      this[k] = { ...this[k] };
+    }
+    return this[k];
+  }
 }
 
-function draftOf(c: IommuContext): Draft {
-  return { owner: { ...c.owner }, refs: { ...c.refs }, bonds: { ...c.bonds }, tables: { ...c.tables }, out: [] };
-}
+const draftOf = (c: IommuContext): Draft => new Draft(c);
 
 function setEntry(d: Draft, device: string, pasid: number, entry: PasidEntry | undefined): void {
   const table = { ...d.tables[device] };
   if (entry === undefined) delete table[pasid];
   else table[pasid] = entry;
-  d.tables[device] = table;
+  d.w('tables')[device] = table;
 }
 
 /** Drop one reference (seed-2021); free the PASID at zero. */
 function putRef(d: Draft, pasid: number, mm: number): void {
   const refs = (d.refs[pasid] ?? 0) - 1;
-  d.refs[pasid] = refs;
+  d.w('refs')[pasid] = refs;
   d.out.push({ type: 'pasid.put', pasid, refs, to: mmAddr(mm) });
   if (refs <= 0) freePasid(d, pasid, mm);
 }
 
 function freePasid(d: Draft, pasid: number, mm: number): void {
-  delete d.owner[pasid];
-  delete d.refs[pasid];
+  delete d.w('owner')[pasid];
+  delete d.w('refs')[pasid];
   d.out.push({ type: 'pasid.free', pasid, to: mmAddr(mm) });
 }
 
@@ -111,17 +129,17 @@ export const iommuMachine = setup({
           enqueue.emit({ type: 'iommu.bind_failed', device: event.device, errno: context.policy === 'seed-2021' ? 'ENOMEM' : 'ENOSPC', to });
           return;
         }
-        d.owner[pasid] = event.mm;
-        if (context.policy === 'seed-2021') d.refs[pasid] = 1; // the first bind's own reference
+        d.w('owner')[pasid] = event.mm;
+        if (context.policy === 'seed-2021') d.w('refs')[pasid] = 1; // the first bind's own reference
         d.out.push({ type: 'pasid.alloc', pasid, mm: event.mm, to });
       } else if (context.policy === 'seed-2021') {
         const refs = (d.refs[pasid] ?? 0) + 1;
-        d.refs[pasid] = refs;
+        d.w('refs')[pasid] = refs;
         d.out.push({ type: 'pasid.get', pasid, refs, to });
       }
       const key = bondKey(event.device, pasid);
       const users = (d.bonds[key] ?? 0) + 1;
-      d.bonds[key] = users;
+      d.w('bonds')[key] = users;
       if (users === 1) {
         setEntry(d, event.device, pasid, { present: true, fpd: false });
         d.out.push({ type: 'pasidtable.set', device: event.device, pasid, to });
@@ -136,9 +154,9 @@ export const iommuMachine = setup({
       const to = mmAddr(event.mm);
       const key = bondKey(event.device, event.pasid);
       const users = (d.bonds[key] ?? 0) - event.count;
-      if (users > 0) d.bonds[key] = users;
+      if (users > 0) d.w('bonds')[key] = users;
       else {
-        delete d.bonds[key];
+        delete d.w('bonds')[key];
         const entry = d.tables[event.device]?.[event.pasid];
         if (entry !== undefined) {
           setEntry(d, event.device, event.pasid, undefined);

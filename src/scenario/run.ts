@@ -252,20 +252,21 @@ function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
 }
 
 function summarize(sys: System): ProcessSummary[] {
-  const out: ProcessSummary[] = [];
   const refs = sys.iommu().context.refs;
+  const threadsOf = new Map<string, ProcessSummary['threads'][number][]>();
+  for (const a of sys.addresses()) {
+    const t = a.kind === 'thread' ? sys.thread(a.address.slice(7)) : undefined;
+    if (!t) continue;
+    const list = threadsOf.get(t.context.process) ?? [];
+    list.push({ name: t.context.name, state: t.state, msr: t.context.msr, activated: t.context.activated });
+    threadsOf.set(t.context.process, list);
+  }
+  const out: ProcessSummary[] = [];
   for (const [process, id] of Object.entries(sys.kernel().context.processes)) {
     const mm = sys.mm(id);
     if (!mm) continue;
-    const threads: ProcessSummary['threads'][number][] = [];
-    for (const a of sys.addresses()) {
-      const t = a.kind === 'thread' ? sys.thread(a.address.slice(7)) : undefined;
-      if (t && t.context.process === process) {
-        threads.push({ name: t.context.name, state: t.state, msr: t.context.msr, activated: t.context.activated });
-      }
-    }
     const pasid = mm.context.pasid;
-    out.push({ process, mm: id, state: mm.state, pasid, refs: pasid === null ? null : (refs[pasid] ?? null), threads });
+    out.push({ process, mm: id, state: mm.state, pasid, refs: pasid === null ? null : (refs[pasid] ?? null), threads: threadsOf.get(process) ?? [] });
   }
   return out;
 }
