@@ -114,7 +114,9 @@ export class InvariantMonitor {
       this.checkMm(sys, id, mm.state, c, v);
     }
 
-    for (const p of pasids) {
+    // G4-G6 relate IOMMU state to mm state: they can only break in a step that changed either.
+    const allocatorTouched = mms.size > 0 || changed.has('iommu');
+    for (const p of allocatorTouched ? pasids : []) {
       const owner = iommu.owner[p];
       if (owner !== undefined) {
         if (p < min || p > max || p === 0) v('G4', `PASID ${p} allocated outside [${min}, ${max}]`);
@@ -124,8 +126,8 @@ export class InvariantMonitor {
         }
         if (policy.pasid === 'seed-2021' && !((iommu.refs[p] ?? 0) > 0)) v('S2', `PASID ${p} is allocated with refcount ${iommu.refs[p] ?? 0}`);
       }
-      for (const [device, table] of Object.entries(iommu.tables)) {
-        const entry = table[p];
+      for (const device in iommu.tables) {
+        const entry = iommu.tables[device]?.[p];
         if (!entry?.present) continue;
         if (owner === undefined) {
           v('G6', `freed PASID ${p} still has a present PASID-table entry on ${device}`);
