@@ -2,6 +2,7 @@
  * The `svasim` command line (SPEC §8). Exit codes: 0 all expectations hold, 1 an expectation or invariant
  * failed, 2 bad input (one line on stderr, no stack trace).
  */
+import { closeSync, openSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Policy } from '../../machines/protocol.ts';
@@ -9,6 +10,7 @@ import { loadScenarioFile, parsePolicyOverride, ScenarioError } from '../scenari
 import { runScenario, type RunResult } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
+import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter } from './trace.ts';
 
 export interface Io {
@@ -67,7 +69,9 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(command: strin
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`svasim ${command}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    const msg = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
+    const unknown = /^Unknown option '([^']+)'/.exec(msg);
+    throw new UsageError(`svasim ${command}: ${unknown ? `unknown option ${unknown[1]} (see svasim ${command} --help)` : msg}`);
   }
 }
 
@@ -77,6 +81,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     switch (command) {
       case undefined:
         throw new UsageError('svasim: missing command (expected run or list; see svasim --help)');
+      case '--version':
+      case '-V':
+        io.stdout.write(`svasim ${MODEL_VERSION} (log format ${LOG_FORMAT_VERSION})\n`);
+        return 0;
       case '-h':
       case '--help':
       case 'help':
@@ -106,14 +114,45 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** A file path, or the name of a built-in scenario. */
-function resolveScenario(arg: string, override: Partial<Policy>): { scenario: Scenario; name: string } {
+/** A file path, or the name of a built-in scenario; the override applied on top of the file's policy. */
+function resolveScenario(arg: string, override: Partial<Policy>): { scenario: Scenario; filePolicy: Policy; name: string } {
   const builtin = builtinPath(arg);
-  if (builtin && !arg.endsWith('.json')) return { scenario: loadScenarioFile(builtin, override), name: arg };
-  if (!arg.endsWith('.json') && !arg.includes('/')) {
+  let name: string;
+  let loaded: Scenario;
+  if (builtin && !arg.endsWith('.json')) {
+    loaded = loadScenarioFile(builtin);
+    name = arg;
+  } else if (!arg.endsWith('.json') && !arg.includes('/')) {
     throw new UsageError(`svasim run: "${arg}" is neither a scenario file nor a built-in scenario (see svasim list)`);
+  } else {
+    loaded = loadScenarioFile(arg);
+    name = basename(arg).replace(/\.json$/, '');
   }
-  return { scenario: loadScenarioFile(arg, override), name: basename(arg).replace(/\.json$/, '') };
+  return { scenario: { ...loaded, policy: { ...loaded.policy, ...override } }, filePolicy: loaded.policy, name };
+}
+
+/** Fail early, as bad input, when the log cannot be written. */
+function checkWritable(path: string): void {
+  try {
+    closeSync(openSync(path, 'w'));
+  } catch (e) {
+    const reason = e instanceof Error && 'code' in e ? describeFsError(String(e.code)) : String(e);
+    throw new UsageError(`${path}: cannot write the log: ${reason}`);
+  }
+}
+
+function describeFsError(code: string): string {
+  switch (code) {
+    case 'ENOENT':
+      return 'no such directory';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return code;
+  }
 }
 
 function cmdRun(args: string[], io: Io): number {
@@ -129,7 +168,7 @@ function cmdRun(args: string[], io: Io): number {
   }
   if (positionals.length !== 1) throw new UsageError('svasim run: expected one scenario file or built-in name (see svasim run --help)');
   if (values.log !== undefined && values['no-log']) throw new UsageError('svasim run: --log and --no-log exclude each other');
-  const { scenario, name } = resolveScenario(positionals[0] ?? '', override);
+  const { scenario, filePolicy, name } = resolveScenario(positionals[0] ?? '', override);
   const log = values['no-log'] ? undefined : (values.log ?? `${name}.jsonl`);
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
@@ -137,20 +176,12 @@ function cmdRun(args: string[], io: Io): number {
   };
   const tracing = !values.json && !values.quiet;
   const printer = new TracePrinter(out, st);
-  let pendingHeader = 0;
+  if (log !== undefined) checkWritable(log);
   const result = runScenario(scenario, {
     ...(log === undefined ? {} : { log }),
-    onRecord: tracing
-      ? (d) => {
-          if (d.cause === undefined && d.step === pendingHeader) {
-            const step = scenario.steps[d.step];
-            if (step) printer.stepHeader(d.step, step);
-            pendingHeader++;
-          }
-          printer.record(d);
-        }
-      : undefined,
-    onStep: tracing ? (o) => printer.stepResult(o) : undefined,
+    filePolicy,
+    onRecord: tracing ? (d) => printer.record(d) : undefined,
+    onStep: tracing ? (o) => printer.endStep(o) : undefined,
   });
   if (values.json) {
     out(JSON.stringify(jsonResult(result, log), null, 2));

@@ -3,6 +3,13 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// A reader that stops early (`svasim run x | head`) is not an error of the run.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 const { main } = await import('./main.ts');
 process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout,

@@ -24,8 +24,10 @@ export const COLOR: Style = {
 const id = (s: string): string => s;
 export const PLAIN: Style = { bold: id, dim: id, red: id, green: id, yellow: id, cyan: id, magenta: id };
 
+/** Colour only on a terminal, and not with a non-empty NO_COLOR (no-color.org) or TERM=dumb. */
 export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
-  return stream.isTTY === true && env['NO_COLOR'] === undefined ? COLOR : PLAIN;
+  const noColor = env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '';
+  return stream.isTTY === true && !noColor && env['TERM'] !== 'dumb' ? COLOR : PLAIN;
 }
 
 /** How a message type is shown: the kernel events stand out, internal requests recede. */
@@ -71,33 +73,58 @@ export function formatPayload(d: Delivered): string {
     .join(' ');
 }
 
-/** Prints messages as they are delivered, indented under their cause. */
+/**
+ * Prints each step as a tree of causes: a message is printed under the message whose handling sent it,
+ * children in delivery order. (Delivery order interleaves branches, e.g. an exec's teardown and its
+ * ref drops; the tree keeps every line under its real cause, and `#seq` keeps the delivery order.)
+ */
 export class TracePrinter {
-  private depth = new Map<number, number>();
+  private records: Delivered[] = [];
 
   constructor(
     private readonly write: (line: string) => void,
     private readonly st: Style,
   ) {}
 
-  stepHeader(index: number, step: Step): void {
-    this.depth.clear();
-    this.write(this.st.bold(`step ${index}: ${describeStep(step)}`));
+  /** Collect one delivered message of the current step. */
+  record(d: Delivered): void {
+    this.records.push(d);
   }
 
-  record(d: Delivered): void {
-    const depth = d.cause === undefined ? 0 : (this.depth.get(d.cause) ?? 0) + 1;
-    this.depth.set(d.seq, depth);
+  /** Print the step's header, its messages as a cause tree, and its result. */
+  endStep(o: StepOutcome): void {
+    this.write(this.st.bold(`step ${o.index}: ${describeStep(o.step)}`));
+    const children = new Map<number, Delivered[]>();
+    const roots: Delivered[] = [];
+    const inStep = new Set(this.records.map((d) => d.seq));
+    for (const d of this.records) {
+      if (d.cause === undefined || !inStep.has(d.cause)) roots.push(d);
+      else {
+        const list = children.get(d.cause);
+        if (list) list.push(d);
+        else children.set(d.cause, [d]);
+      }
+    }
+    const walk = (d: Delivered, depth: number): void => {
+      this.line(d, depth);
+      for (const c of children.get(d.seq) ?? []) walk(c, depth + 1);
+    };
+    for (const r of roots) walk(r, 0);
+    this.records = [];
+    this.stepResult(o);
+  }
+
+  private line(d: Delivered, depth: number): void {
     const route = this.st.dim(`${d.from} → ${d.to}`);
     const payload = formatPayload(d);
     this.write(`${'  '.repeat(depth + 1)}${this.st.dim(`#${d.seq}`)} ${paintType(d.msg.type, d, this.st)} ${route}${payload ? ` ${payload}` : ''}`);
   }
 
-  stepResult(o: StepOutcome): void {
+  private stepResult(o: StepOutcome): void {
     const r = o.result;
     const painted = r === 'ok' || r === 'accepted' ? this.st.green(r) : r === 'retry' ? this.st.yellow(r) : this.st.red(r);
     const value = o.value === undefined ? '' : ` value=${formatValue(o.value)}`;
-    this.write(`  = ${painted}${value}${o.pasid === null ? '' : ` (pasid ${o.pasid})`}`);
+    this.write(`  = ${painted}${value}${o.pasid === null ? '' : ` (mm PASID ${o.pasid})`}`);
   }
 }
 
@@ -111,23 +138,27 @@ function describeStepAt(r: RunResult, i: number): string {
   return s ? describeStep(s) : '?';
 }
 
+/** The top-level state of an actor ("alive", "exiting", "dead"), without substates. */
+const topState = (state: string): string => state.split('.')[0] ?? state;
+
 export function summaryLines(r: RunResult, st: Style): string[] {
   const c = (t: string): number => r.counts[t] ?? 0;
   const lines: string[] = [];
   lines.push(st.bold(`summary: ${r.scenario.name}`));
   lines.push(`  policy pasid=${r.scenario.policy.pasid} lam=${r.scenario.policy.lam}; ${r.steps.length} steps, ${r.messages} messages`);
-  const dmar = c('fault.dmar');
+  const suppressed = r.suppressedDmar;
   lines.push(
-    `  #GP traps ${c('trap.gp')}, fixups ${c('gp.fixup')}, SIGSEGV ${c('signal.sigsegv')}, DMAR faults ${dmar}` +
-      `, ENQCMD accepted ${c('wq.accept')} / retry ${c('wq.retry')}, completions ${c('wq.complete')}`,
+    `  #GP traps ${c('trap.gp')}, fixups ${c('gp.fixup')}, SIGSEGV ${c('signal.sigsegv')}, ` +
+      `DMAR faults ${c('fault.dmar') - suppressed} reported${suppressed > 0 ? ` + ${suppressed} suppressed (entry torn down at exit)` : ''}`,
   );
+  lines.push(`  ENQCMD accepted ${c('wq.accept')} / retry ${c('wq.retry')}, completions ${c('wq.complete')}`);
   lines.push(`  PASID allocs ${c('pasid.alloc')}, gets ${c('pasid.get')}, puts ${c('pasid.put')}, frees ${c('pasid.free')}`);
   for (const p of r.processes) {
-    const refs = r.scenario.policy.pasid === 'seed-2021' && p.pasid !== null ? ` refs ${p.refs ?? 0}` : '';
+    const refs = r.scenario.policy.pasid === 'seed-2021' && p.pasid !== null ? `, refs ${p.refs ?? 0}` : '';
     const threads = p.threads
-      .map((t) => `${t.name}${t.state === 'exited' ? '(exited)' : ''} msr=${t.msr ?? '-'}${t.activated ? '*' : ''}`)
-      .join(', ');
-    lines.push(`  process ${p.process}: mm:${p.mm} ${p.state}, pasid ${p.pasid ?? 'none'}${refs}; threads ${threads}`);
+      .map((t) => (t.state === 'exited' ? `${t.name} exited` : `${t.name} IA32_PASID=${t.msr ?? 'unset'}${t.activated ? ' activated' : ''}`))
+      .join('; ');
+    lines.push(`  process ${p.process} (mm:${p.mm} ${topState(p.state)}): PASID ${p.pasid ?? 'none'}${refs} — ${threads}`);
   }
   return lines;
 }

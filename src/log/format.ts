@@ -14,8 +14,9 @@ export interface LogHeader {
   readonly scenario: Scenario;
 }
 
-export function headerLine(scenario: Scenario): string {
-  const header: LogHeader = { log: 'svasim', version: LOG_FORMAT_VERSION, model: MODEL_VERSION, policy: scenario.policy, scenario };
+/** The header: the scenario as written (its own policy) and the effective policy of this run. */
+export function headerLine(scenario: Scenario, policy: Scenario['policy']): string {
+  const header: LogHeader = { log: 'svasim', version: LOG_FORMAT_VERSION, model: MODEL_VERSION, policy, scenario };
   return JSON.stringify(header);
 }
 

@@ -47,6 +47,8 @@ export interface RunResult {
   readonly failures: readonly Failure[];
   readonly violations: readonly Delivered[];
   readonly counts: Readonly<Record<string, number>>;
+  /** DMAR faults on entries torn down at exit (fault processing disabled: the kernel logs nothing). */
+  readonly suppressedDmar: number;
   readonly processes: readonly ProcessSummary[];
   readonly logBytes: number;
 }
@@ -59,6 +61,8 @@ export interface RunOptions {
   /** Called after each step with its outcome. */
   readonly onStep?: (o: StepOutcome) => void;
   readonly scheduler?: Scheduler;
+  /** The scenario file's own policy when a command-line override changed it (kept in the log header). */
+  readonly filePolicy?: Scenario['policy'];
 }
 
 export function systemConfig(s: Scenario): SystemConfig {
@@ -137,6 +141,16 @@ function inOrder(want: readonly MessageType[], got: readonly MessageType[]): boo
   return i === want.length;
 }
 
+/** Which expected event is missing, and after what: "pasid.get missing after trap.gp". */
+function missingEvent(want: readonly MessageType[], got: readonly MessageType[]): string {
+  let i = 0;
+  for (const t of got) if (i < want.length && t === want[i]) i++;
+  const missing = want[i];
+  const before = i > 0 ? want[i - 1] : undefined;
+  const elsewhere = missing !== undefined && got.includes(missing);
+  return `${missing ?? '?'} ${elsewhere ? 'only before' : 'missing'}${before ? ` ${elsewhere ? '' : 'after '}${before}` : ''}`.replace('  ', ' ');
+}
+
 export function describeStep(step: Step): string {
   return match(step)
     .with({ op: 'spawn' }, (s) => `spawn ${s.process}`)
@@ -151,7 +165,8 @@ export function describeStep(step: Step): string {
 export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResult {
   const sys = new System(systemConfig(scenario), opts.scheduler);
   const monitor = new InvariantMonitor();
-  const writer = opts.log ? new LogWriter(opts.log, headerLine(scenario)) : null;
+  const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
+  const writer = opts.log ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy)) : null;
   const failures: Failure[] = [];
   const violations: Delivered[] = [];
   const outcomes: StepOutcome[] = [];
@@ -159,6 +174,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
   const forbidden = new Set<string>(scenario.forbid);
   const forbidSeen = new Set<string>();
   let stepMsgs: Delivered[] = [];
+  let suppressedDmar = 0;
 
   sys.delivered$.subscribe((d) => {
     stepMsgs.push(d);
@@ -166,6 +182,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
     writer?.write(d);
     opts.onRecord?.(d);
     if (d.msg.type === 'invariant.violation') violations.push(d);
+    else if (d.msg.type === 'fault.dmar' && d.msg.suppressed === true) suppressedDmar++;
     if (forbidden.has(d.msg.type) && !forbidSeen.has(d.msg.type)) {
       forbidSeen.add(d.msg.type);
       failures.push({ step: d.step, what: `forbid: ${d.msg.type}`, expected: 'never', got: `seq ${d.seq}` });
@@ -206,6 +223,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
     failures,
     violations,
     counts,
+    suppressedDmar,
     processes: summarize(sys),
     logBytes: writer?.bytes ?? 0,
   };
@@ -223,7 +241,7 @@ function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failu
   if (e.value !== undefined && normValue(e.value) !== normValue(o.value)) fail('value', show(e.value), show(o.value));
   if (e.pasid !== undefined && e.pasid !== o.pasid) fail('pasid', show(e.pasid), show(o.pasid));
   const types = msgs.map((d) => d.msg.type);
-  if (e.events && !inOrder(e.events, types)) fail('events', `${e.events.join(', ')} (in this order)`, types.join(', '));
+  if (e.events && !inOrder(e.events, types)) fail('events', `${e.events.join(', ')} (in this order)`, `${missingEvent(e.events, types)}; the step caused ${types.join(', ')}`);
   if (e.noEvents) {
     const bad = e.noEvents.filter((t) => types.includes(t));
     if (bad.length > 0) fail('noEvents', `none of ${e.noEvents.join(', ')}`, bad.join(', '));

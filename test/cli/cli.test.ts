@@ -186,13 +186,25 @@ describe('event log', () => {
     expect(records.map((x) => x.type)).toContain('fault.dmar');
   });
 
-  it('the header holds the effective policy after --policy', async () => {
+  it('the header holds the effective policy after --policy, and the scenario with its own policy', async () => {
     const file = scenarioFile(EXAMPLE);
     const log = join(dir, 'policy.jsonl');
     await cli(['run', file, '--policy', 'pasid=merged', '--log', log]);
     const header = JSON.parse(readFileSync(log, 'utf8').split('\n')[0] ?? '') as { policy: unknown; scenario: { policy: unknown } };
     expect(header.policy).toStrictEqual({ pasid: 'merged', lam: 'poc-2022' });
-    expect(header.scenario.policy).toStrictEqual({ pasid: 'merged', lam: 'poc-2022' });
+    expect(header.scenario.policy).toStrictEqual({ pasid: 'seed-2021', lam: 'poc-2022' });
+  });
+
+  it('an unwritable --log is bad input: one line, exit 2, nothing run', async () => {
+    const file = scenarioFile(EXAMPLE);
+    const r = await cli(['run', file, '--log', join(dir, 'no-such-dir', 'x.jsonl')]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toContain('cannot write the log: no such directory');
+    const r2 = await cli(['run', file, '--log', dir]);
+    expect(r2.code).toBe(2);
+    expect(r2.err).toContain('is a directory');
   });
 });
 
