@@ -8,9 +8,13 @@
  * 3. Scaling: messages/s of the same ENQCMD traffic with 10 and with 10,000 live threads.
  * 4. Memory: bytes per idle thread actor (heap delta over 10,000 threads, after GC).
  *
+ * Each measurement runs in a fresh Node process (`--part NAME`), so none pays for another's heap or JIT.
+ *
  * Options: --processes N (default 1000) --threads N (8) --enqcmds N (20) --quick (small sizes for a smoke run).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +31,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     enqcmds: { type: 'string' },
     quick: { type: 'boolean' },
+    part: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -87,21 +92,19 @@ function fmt(n: number, digits = 0): string {
 }
 
 // ---- 1. large workload with the log on ----
-const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
-const logPath = join(dir, 'bench.jsonl');
-const big = workload(P, T, E);
-gc();
-const t0 = performance.now();
-const r = runScenario(big, { log: logPath });
-const runMs = performance.now() - t0;
-const logBytes = statSync(logPath).size;
-const peakRssMb = process.resourceUsage().maxRSS / 1024;
-if (!r.ok) {
-  console.error(`bench workload failed: ${r.failures.slice(0, 3).map((f) => `${f.what}: ${f.got}`).join('; ')}`);
-  process.exitCode = 1;
+function bigRun(): Record<string, number> {
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
+  const logPath = join(dir, 'bench.jsonl');
+  const big = workload(P, T, E);
+  gc();
+  const t0 = performance.now();
+  const r = runScenario(big, { log: logPath });
+  const runMs = performance.now() - t0;
+  const logBytes = statSync(logPath).size;
+  rmSync(dir, { recursive: true, force: true });
+  if (!r.ok) throw new Error(`bench workload failed: ${r.failures.slice(0, 3).map((f) => `${f.what}: ${f.got}`).join('; ')}`);
+  return { messages: r.messages, rate: r.messages / (runMs / 1000), bytesPerMessage: logBytes / r.messages, peakRssMb: process.resourceUsage().maxRSS / 1024 };
 }
-const liveRate = r.messages / (runMs / 1000);
-rmSync(dir, { recursive: true, force: true });
 
 // ---- 2. bare xstate actor.send loop on the thread machine ----
 /**
@@ -138,9 +141,6 @@ function bareSendRate(sends: number, actors: number): number {
   if (emitted < rounds) throw new Error('bare loop did not run the machine');
   return (rounds * 3) / (ms / 1000);
 }
-bareSendRate(300_000, 1); // warm up
-const bareRate = bareSendRate(3_000_000, 1);
-const bareRateMany = bareSendRate(3_000_000, P * T);
 
 // ---- 3. scaling with live threads ----
 function scalingRate(liveThreads: number, totalEnqcmds: number): number {
@@ -178,13 +178,12 @@ function scalingRate(liveThreads: number, totalEnqcmds: number): number {
   return (lastSeq - firstSeq) / ((endMs - startMs) / 1000);
 }
 const enqForScaling = quick ? 20_000 : 100_000;
-scalingRate(10, 5_000); // warm up
-const rate10 = scalingRate(10, enqForScaling);
-const rate10k = scalingRate(quick ? 1_000 : 10_000, enqForScaling);
+const manyThreads = quick ? 1_000 : 10_000;
 
 // ---- 4. bytes per idle thread actor ----
 function bytesPerThread(n: number): number {
-  const sys = new System({ policy: big.policy, cpu: big.cpu, pasidRange: big.iommu.pasidRange, devices: big.devices });
+  const cfg = baseScenario('memory', []);
+  const sys = new System({ policy: cfg.policy, cpu: cfg.cpu, pasidRange: cfg.iommu.pasidRange, devices: cfg.devices });
   sys.input({ type: 'sys.spawn', process: 'root' }, 'kernel', 0);
   sys.runToQuiescence();
   gc();
@@ -198,24 +197,70 @@ function bytesPerThread(n: number): number {
   if (sys.thread(`t${n - 1}`) === undefined) throw new Error('threads were not created');
   return (after - before) / n;
 }
-const perThread = bytesPerThread(10_000);
+// ---- each part in its own process ----
+const PARTS: Record<string, () => Record<string, number>> = {
+  big: bigRun,
+  bare1: () => {
+    bareSendRate(300_000, 1); // warm up
+    return { rate: bareSendRate(3_000_000, 1) };
+  },
+  bareMany: () => {
+    bareSendRate(300_000, 1);
+    return { rate: bareSendRate(3_000_000, P * T) };
+  },
+  scaleFew: () => {
+    scalingRate(10, 5_000); // warm up
+    return { rate: scalingRate(10, enqForScaling) };
+  },
+  scaleMany: () => {
+    scalingRate(10, 5_000);
+    return { rate: scalingRate(manyThreads, enqForScaling) };
+  },
+  memory: () => ({ bytesPerThread: bytesPerThread(10_000) }),
+};
 
-const rows: [string, string, string][] = [
-  ['workload', `${fmt(P)} processes × ${T} threads × ${E} ENQCMDs (bind, submit, unbind, exit)`, ''],
-  ['messages', fmt(r.messages), '≥ 1,000,000'],
-  ['messages/s, log written to a file', fmt(liveRate), '≥ 100,000'],
-  ['bare xstate actor.send/s, 1 thread actor (no bus, no log)', fmt(bareRate), ''],
-  ['ratio svasim / bare send (1 actor)', fmt(liveRate / bareRate, 2), '≥ 0.5'],
-  [`bare xstate actor.send/s, ${fmt(P * T)} thread actors round-robin`, fmt(bareRateMany), ''],
-  [`ratio svasim / bare send (${fmt(P * T)} actors)`, fmt(liveRate / bareRateMany, 2), ''],
-  ['log bytes/message', fmt(logBytes / r.messages, 1), ''],
-  ['peak RSS (MiB)', fmt(peakRssMb), ''],
-  ['messages/s with 10 live threads', fmt(rate10), ''],
-  [`messages/s with ${quick ? '1,000' : '10,000'} live threads`, fmt(rate10k), ''],
-  ['ratio many / few threads', fmt(rate10k / rate10, 2), '≥ 0.8'],
-  ['bytes per idle thread actor', fmt(perThread), ''],
-];
-console.log(`svasim bench — node ${process.version}, ${quick ? 'quick sizes' : 'full sizes'}\n`);
-console.log('| measure | value | target |');
-console.log('|---|---|---|');
-for (const [k, v, target] of rows) console.log(`| ${k} | ${v} | ${target} |`);
+function runPart(name: string): Record<string, number> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--part', name, '--processes', String(P), '--threads', String(T), '--enqcmds', String(E)];
+  if (quick) args.push('--quick');
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+}
+
+const num = (r: Record<string, number>, k: string): number => {
+  const v = r[k];
+  if (v === undefined) throw new Error(`bench part did not report ${k}`);
+  return v;
+};
+
+if (values.part !== undefined) {
+  const part = PARTS[values.part];
+  if (!part) throw new Error(`unknown --part ${values.part}`);
+  console.log(JSON.stringify(part()));
+} else {
+  const big = runPart('big');
+  const bare1 = num(runPart('bare1'), 'rate');
+  const bareMany = num(runPart('bareMany'), 'rate');
+  const few = num(runPart('scaleFew'), 'rate');
+  const many = num(runPart('scaleMany'), 'rate');
+  const perThread = num(runPart('memory'), 'bytesPerThread');
+  const liveRate = num(big, 'rate');
+  const rows: [string, string, string][] = [
+    ['workload', `${fmt(P)} processes × ${T} threads × ${E} ENQCMDs (bind, submit, unbind, exit)`, ''],
+    ['messages', fmt(num(big, 'messages')), '≥ 1,000,000'],
+    ['messages/s, log written to a file', fmt(liveRate), '≥ 100,000'],
+    ['bare xstate actor.send/s, 1 thread actor (no bus, no log)', fmt(bare1), ''],
+    ['ratio svasim / bare send (1 actor)', fmt(liveRate / bare1, 2), '≥ 0.5'],
+    [`bare xstate actor.send/s, ${fmt(P * T)} thread actors round-robin`, fmt(bareMany), ''],
+    [`ratio svasim / bare send (${fmt(P * T)} actors)`, fmt(liveRate / bareMany, 2), ''],
+    ['log bytes/message', fmt(num(big, 'bytesPerMessage'), 1), ''],
+    ['peak RSS (MiB)', fmt(num(big, 'peakRssMb')), ''],
+    ['messages/s with 10 live threads', fmt(few), ''],
+    [`messages/s with ${fmt(manyThreads)} live threads`, fmt(many), ''],
+    ['ratio many / few threads', fmt(many / few, 2), '≥ 0.8'],
+    ['bytes per idle thread actor', fmt(perThread), ''],
+  ];
+  console.log(`svasim bench — node ${process.version}, ${quick ? 'quick sizes' : 'full sizes'}, each row group in a fresh process\n`);
+  console.log('| measure | value | target |');
+  console.log('|---|---|---|');
+  for (const [k, v, target] of rows) console.log(`| ${k} | ${v} | ${target} |`);
+}
