@@ -13,6 +13,9 @@ import { recordLine } from '../src/log/format.ts';
 import type { Delivered } from '../src/runtime/system.ts';
 import { parseScenario } from '../src/scenario/load.ts';
 import { runScenario, type RunResult } from '../src/scenario/run.ts';
+import { headerLine } from '../src/log/format.ts';
+import { parseLog } from '../src/log/reader.ts';
+import { replay } from '../src/replay/replay.ts';
 import { OPS, type Op, type Scenario } from '../src/scenario/types.ts';
 
 /** One step before names are resolved: the op, and numbers that pick its operands. */
@@ -157,10 +160,10 @@ const pretty = (text: string): string => {
 };
 
 /**
- * Found by this property (shrunk): under seed-2021 a thread that took the #GP fixup and then exec'd keeps
- * its (stale) activated flag; it holds no reference in its new mm, yet its exit (or a second exec) drops
- * one there. The new mm's PASID is freed while still bound, the PASID-table entry stays present for a
- * freed PASID (G6), and the teardown then skips the unbind (the bond leaks).
+ * Found by this property (shrunk), now fixed: under seed-2021 a thread that took the #GP fixup and then
+ * exec'd keeps its (stale) activated flag; it holds no reference in its new mm, yet its exit (or a second
+ * exec) used to drop one there, freeing the new mm's PASID while still bound (G6). SPEC §2: exec drops
+ * the thread's ref once; the model now reports `fixedUp` (MSR valid in this mm) on exit and exec.
  */
 const EXEC_THEN_EXIT = JSON.stringify({
   scenario: 1,
@@ -233,6 +236,19 @@ describe('property: random valid scenarios', () => {
       }),
       // The shrunk counterexamples run first, every time; then 200 random scenarios.
       { numRuns: 200, examples: [[EXEC_THEN_EXIT], [EXEC_TWICE]] },
+    );
+  });
+
+  it('replay(log(run)) is identical', () => {
+    fc.assert(
+      fc.property(scenarioArb, (text) => {
+        const scenario = parseScenario(text, 'generated.json');
+        const { lines } = runCollect(scenario);
+        const log = parseLog(`${[headerLine(scenario, scenario.policy), ...lines].join('\n')}\n`, 'generated.jsonl');
+        const r = replay(log);
+        expect(r, `replay diverged\nscenario:\n${pretty(text)}`).toStrictEqual({ identical: true, records: lines.length });
+      }),
+      { numRuns: 100 },
     );
   });
 });

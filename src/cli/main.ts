@@ -11,6 +11,8 @@ import { runScenario, type RunResult } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
+import { LogError, readLog } from '../log/reader.ts';
+import { replay } from '../replay/replay.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter } from './trace.ts';
 
 export interface Io {
@@ -30,8 +32,9 @@ usage: svasim <command> [options]
 commands:
   run <scenario.json|builtin-name>   run a scenario, print its trace and summary, write its event log
   run --all                          run every built-in scenario, one verdict line each
+  replay <log.jsonl>                 re-execute a log in its recorded order and check every message
   list                               list the built-in scenarios
-  replay, inspect, explore           (planned: see the README)
+  inspect, explore                   (not in this version: see the README)
 
 Run 'svasim <command> --help' for a command's options.`,
   run: `usage: svasim run <scenario.json|builtin-name> [options]
@@ -50,6 +53,18 @@ options:
   -h, --help               this help
 
 exit status: 0 all expectations hold, 1 an expectation or invariant failed, 2 bad input`,
+  replay: `usage: svasim replay <log.jsonl> [options]
+
+Re-executes the log's inputs in its recorded delivery order (any interleaving) and checks that every
+actor sends exactly the logged messages. On the first difference, shows the seq, the logged and the
+re-executed record, and the chain of logged causes that led there.
+
+options:
+  --allow-truncated   replay the complete prefix of a log whose last line was cut short
+  --json              print a machine-readable result
+  -h, --help          this help
+
+exit status: 0 identical, 1 diverged, 2 bad input (unreadable, malformed or damaged log)`,
   list: `usage: svasim list [--json]
 
 Lists the built-in scenarios with their policies and titles.`,
@@ -95,6 +110,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'list':
         return cmdList(rest, io);
       case 'replay':
+        return cmdReplay(rest, io);
       case 'inspect':
       case 'explore':
         if (rest.includes('--help') || rest.includes('-h')) {
@@ -106,7 +122,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         throw new UsageError(`svasim: unknown command "${command}" (expected run, list; see svasim --help)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ScenarioError) {
+    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof LogError) {
       io.stderr.write(`${e.message}\n`);
       return 2;
     }
@@ -231,6 +247,47 @@ function runAll(io: Io, override: Partial<Policy>): number {
   }
   io.stdout.write(`${names.length - failed} passed, ${failed} failed\n`);
   return failed === 0 ? 0 : 1;
+}
+
+function cmdReplay(args: string[], io: Io): number {
+  const { values, positionals } = parse('replay', args, {
+    'allow-truncated': { type: 'boolean' },
+    json: { type: 'boolean' },
+    until: { type: 'string' },
+    policy: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(`${HELP['replay']}\n`);
+    return 0;
+  }
+  if (values.until !== undefined || values.policy !== undefined) {
+    throw new UsageError(`svasim replay: ${values.until !== undefined ? '--until' : '--policy'} is not implemented in this version yet`);
+  }
+  if (positionals.length !== 1) throw new UsageError('svasim replay: expected one log file (see svasim replay --help)');
+  const log = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true });
+  const r = replay(log);
+  const st = styleFor(io.stdout, io.env);
+  const out = (line: string): void => {
+    io.stdout.write(`${line}\n`);
+  };
+  if (values.json) {
+    out(JSON.stringify({ log: log.source, truncated: log.truncated, ...r }, null, 2));
+    return r.identical ? 0 : 1;
+  }
+  if (log.truncated > 0) out(st.yellow(`${log.source}: the last line was cut short: ${log.truncated} record lost; replaying the ${log.records.length} complete records`));
+  if (r.identical) {
+    out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
+    return 0;
+  }
+  out(st.bold(st.red(`diverged at seq ${r.seq}`)));
+  out(`  logged:   ${r.expected ?? '(the log ends here)'}`);
+  out(`  replayed: ${r.actual ?? '(nothing)'}`);
+  if (r.causes.length > 0) {
+    out('  caused by (logged):');
+    for (const c of r.causes) out(`    ${c}`);
+  }
+  return 1;
 }
 
 function cmdList(args: string[], io: Io): number {

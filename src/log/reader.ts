@@ -1,0 +1,126 @@
+/**
+ * Reads an event log (SPEC §7): validates the header and every record, and reports a malformed or
+ * truncated line, or damage (a seq gap, a cause that points forward), by file and line number.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { MESSAGE_TYPES, type Address, type Message } from '../../machines/protocol.ts';
+import type { Delivered } from '../runtime/system.ts';
+import { parseScenario, ScenarioError } from '../scenario/load.ts';
+import type { Scenario } from '../scenario/types.ts';
+import { LOG_FORMAT_VERSION } from '../version.ts';
+import type { LogHeader } from './format.ts';
+
+/** A log that cannot be used: the message is the one line to print (file:line: what). */
+export class LogError extends Error {
+  override readonly name = 'LogError';
+}
+
+export interface ParsedLog {
+  readonly source: string;
+  readonly header: LogHeader;
+  /** The scenario with the effective policy of the logged run. */
+  readonly scenario: Scenario;
+  readonly records: readonly Delivered[];
+  /** The record lines exactly as written (records[i] is lines[i]). */
+  readonly lines: readonly string[];
+  /** Records lost at the end: a last line cut short (only with `allowTruncated`). */
+  readonly truncated: number;
+}
+
+const policySchema = z.object({ pasid: z.enum(['seed-2021', 'merged']), lam: z.enum(['poc-2022', 'v6.4', 'off']) }).strict();
+const headerSchema = z
+  .object({ log: z.literal('svasim'), version: z.number().int(), model: z.string(), policy: policySchema, scenario: z.record(z.string(), z.unknown()) })
+  .strict();
+const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+)$/, 'an actor address');
+const recordSchema = z
+  .object({
+    seq: z.number().int().min(1),
+    type: z.enum(MESSAGE_TYPES),
+    from: addressSchema,
+    to: addressSchema,
+    cause: z.number().int().min(1).optional(),
+    step: z.number().int().min(0),
+  })
+  .passthrough();
+
+function firstIssue(e: z.ZodError): string {
+  const i = e.issues[0];
+  if (!i) return 'invalid';
+  const path = i.path.length > 0 ? `${i.path.join('.')}: ` : '';
+  return `${path}${i.message}`;
+}
+
+/** Parse a log's text. `allowTruncated` accepts a last line cut short (a crash mid-write). */
+export function parseLog(text: string, source: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
+  const raw = text.split('\n');
+  const endsClean = text.endsWith('\n');
+  if (endsClean) raw.pop();
+  if (raw.length === 0 || raw[0] === '') throw new LogError(`${source}:1: empty log: no header line`);
+  let headerJson: unknown;
+  try {
+    headerJson = JSON.parse(raw[0] ?? '');
+  } catch {
+    throw new LogError(`${source}:1: malformed header: not JSON`);
+  }
+  if (typeof headerJson === 'object' && headerJson !== null && (headerJson as { log?: unknown }).log === 'svasim') {
+    const v = (headerJson as { version?: unknown }).version;
+    if (typeof v === 'number' && v !== LOG_FORMAT_VERSION) {
+      throw new LogError(`${source}:1: log format version ${v} is not supported (this svasim reads version ${LOG_FORMAT_VERSION})`);
+    }
+  }
+  const h = headerSchema.safeParse(headerJson);
+  if (!h.success) throw new LogError(`${source}:1: not an svasim log header: ${firstIssue(h.error)}`);
+  let scenario: Scenario;
+  try {
+    scenario = { ...parseScenario(JSON.stringify(h.data.scenario), `${source}:1 (header scenario)`), policy: h.data.policy };
+  } catch (e) {
+    if (e instanceof ScenarioError) throw new LogError(`${source}:1: the header's scenario is invalid: ${e.message}`);
+    throw e;
+  }
+  const header = { ...h.data, scenario } as LogHeader;
+
+  const records: Delivered[] = [];
+  const lines: string[] = [];
+  let truncated = 0;
+  for (let i = 1; i < raw.length; i++) {
+    const lineNo = i + 1;
+    const line = raw[i] ?? '';
+    const last = i === raw.length - 1;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      if (last && !endsClean) {
+        if (opts.allowTruncated) {
+          truncated = 1;
+          break;
+        }
+        throw new LogError(`${source}:${lineNo}: truncated record (the last line is cut short; --allow-truncated replays the complete prefix)`);
+      }
+      throw new LogError(`${source}:${lineNo}: malformed record: not JSON`);
+    }
+    const r = recordSchema.safeParse(json);
+    if (!r.success) throw new LogError(`${source}:${lineNo}: malformed record: ${firstIssue(r.error)}`);
+    const { seq, type, from, to, cause, step, ...payload } = r.data;
+    if (seq !== records.length + 1) {
+      throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} where ${records.length + 1} was expected (a record is missing or out of order)`);
+    }
+    if (cause !== undefined && cause >= seq) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names cause ${cause}, which is not earlier`);
+    const msg = { type, ...payload } as unknown as Message;
+    records.push({ msg, from: from as Address, to: to as Address, cause, step, seq });
+    lines.push(line);
+  }
+  return { source, header, scenario, records, lines, truncated };
+}
+
+export function readLog(path: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = e instanceof Error && 'code' in e ? String(e.code) : '';
+    throw new LogError(`${path}: cannot read file: ${code === 'ENOENT' ? 'no such file or directory' : code || String(e)}`);
+  }
+  return parseLog(text, path, opts);
+}

@@ -1,0 +1,144 @@
+/**
+ * Replay: re-execute a log in its recorded delivery order and check that every actor sends exactly what
+ * the log says. Inputs (records without a cause) are fed from the log; every other record must be a
+ * message the system itself has pending, sent by the record's `from` as a consequence of its `cause`.
+ * Any interleaving replays, not only FIFO: the replay scheduler delivers whatever the log delivered next.
+ */
+import { recordLine } from '../log/format.ts';
+import type { ParsedLog } from '../log/reader.ts';
+import { InvariantMonitor } from '../runtime/monitor.ts';
+import type { Envelope, Scheduler } from '../runtime/scheduler.ts';
+import { System, type Delivered } from '../runtime/system.ts';
+import { systemConfig } from '../scenario/run.ts';
+
+export type ReplayResult =
+  | { readonly identical: true; readonly records: number }
+  | {
+      readonly identical: false;
+      readonly records: number;
+      /** The seq where the replay first differs. */
+      readonly seq: number;
+      /** The logged record, or `null` when the log ended but the system had more to deliver. */
+      readonly expected: string | null;
+      /** What the system delivered or had pending instead (`null`: nothing). */
+      readonly actual: string | null;
+      /** The logged records from the step's input down to the differing record's cause. */
+      readonly causes: readonly string[];
+    };
+
+/** Delivers, among the pending messages, the one the log says comes next. */
+class ReplayScheduler implements Scheduler {
+  private items: Envelope[] = [];
+  /** The record to deliver next; set by the replayer before each delivery. */
+  want: Delivered | null = null;
+
+  enqueue(env: Envelope): void {
+    this.items.push(env);
+  }
+
+  /** The pending message that is the wanted record: same cause, sender, type, and receiver. */
+  find(w: Delivered): number {
+    return this.items.findIndex(
+      (e) => e.cause === w.cause && e.from === w.from && e.msg.type === w.msg.type && (e.to === w.to || (w.to === 'kernel' && e.from === 'user')),
+    );
+  }
+
+  next(): Envelope | undefined {
+    const w = this.want;
+    if (w === null) return undefined;
+    const i = this.find(w);
+    if (i < 0) return undefined;
+    const [env] = this.items.splice(i, 1);
+    return env;
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  pending(): readonly Envelope[] {
+    return [...this.items];
+  }
+
+  reset(pending: readonly Envelope[]): void {
+    this.items = [...pending];
+  }
+}
+
+/** The chain of logged causes of record `seq` (oldest first). */
+function causeChain(log: ParsedLog, seq: number | undefined): string[] {
+  const chain: string[] = [];
+  let s = seq;
+  while (s !== undefined) {
+    const r = log.records[s - 1];
+    const line = log.lines[s - 1];
+    if (!r || line === undefined) break;
+    chain.unshift(line);
+    s = r.cause;
+  }
+  return chain;
+}
+
+/** Re-execute `log` and compare every delivered message with the record at its seq. */
+export function replay(log: ParsedLog): ReplayResult {
+  const sched = new ReplayScheduler();
+  const sys = new System(systemConfig(log.scenario), sched);
+  const monitor = new InvariantMonitor();
+  let stepMsgs: Delivered[] = [];
+  let checkedStep = -1;
+  let currentStep = -1;
+  sys.delivered$.subscribe((d) => stepMsgs.push(d));
+
+  /** As `run` does: when a step has run, the monitors look at it and may post violations. */
+  const endStep = (): void => {
+    if (currentStep < 0 || checkedStep === currentStep) return;
+    checkedStep = currentStep;
+    for (const v of monitor.check(sys, stepMsgs, sys.takeChanged())) {
+      sys.post({ type: 'invariant.violation', invariant: v.invariant, detail: v.detail }, 'monitor', 'user', v.at, currentStep);
+    }
+  };
+  const diverged = (seq: number, expected: string | null, actual: string | null, cause: number | undefined): ReplayResult => {
+    return { identical: false, records: log.records.length, seq, expected, actual, causes: causeChain(log, cause) };
+  };
+
+  try {
+    for (let i = 0; i < log.records.length; i++) {
+      const want = log.records[i];
+      const line = log.lines[i];
+      if (want === undefined || line === undefined) break;
+      const isInput = want.cause === undefined && want.from === 'user';
+      // A new step's input at quiescence: the previous step is over (as in `run`). In an interleaved log
+      // (exploration) steps overlap and the per-step monitor pass does not apply.
+      if (isInput && want.step !== currentStep && sched.size === 0) {
+        endStep();
+        if (sched.size === 0) {
+          currentStep = want.step;
+          stepMsgs = [];
+        }
+      }
+      if (want.from === 'monitor') endStep();
+      if (isInput) sys.input(want.msg, want.to, want.step);
+      sched.want = want;
+      const got = sys.step();
+      if (got === undefined) {
+        const pending = sched.pending();
+        const near = pending.find((e) => e.cause === want.cause) ?? pending[0];
+        return diverged(want.seq, line, near ? `(pending instead) ${describe(near)}` : '(nothing pending)', want.cause);
+      }
+      const gotLine = recordLine(got);
+      if (gotLine !== line) return diverged(want.seq, line, gotLine, want.cause);
+    }
+    endStep();
+    if (log.truncated === 0 && sched.size > 0) {
+      const extra = sched.pending()[0];
+      return diverged(log.records.length + 1, null, extra ? describe(extra) : null, extra?.cause);
+    }
+  } finally {
+    sys.stop();
+  }
+  return { identical: true, records: log.records.length };
+}
+
+function describe(e: Envelope): string {
+  return recordLine({ ...e, seq: 0 }).replace('"seq":0,', '');
+}

@@ -1,0 +1,135 @@
+/**
+ * Replay (src/replay/replay.ts) and the log reader (src/log/reader.ts): every built-in scenario's log
+ * replays identically; tampering is caught as divergence (changed content) or damage (structure).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LogError, parseLog } from '../../src/log/reader.ts';
+import { replay } from '../../src/replay/replay.ts';
+import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { runScenario } from '../../src/scenario/run.ts';
+import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'svasim-replay-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Run a built-in scenario with a log and return the log's text. */
+function logOf(name: string, policy?: { pasid?: 'seed-2021' | 'merged' }): string {
+  const path = builtinPath(name);
+  if (!path) throw new Error(`no built-in ${name}`);
+  const loaded = loadScenarioFile(path);
+  const scenario = policy ? { ...loaded, policy: { ...loaded.policy, ...policy } } : loaded;
+  const log = join(dir, `${name}-${policy?.pasid ?? 'own'}.jsonl`);
+  runScenario(scenario, { log, ...(policy ? { filePolicy: loaded.policy } : {}) });
+  return readFileSync(log, 'utf8');
+}
+
+const lines = (text: string): string[] => text.split('\n').filter((l) => l !== '');
+const join1 = (ls: string[]): string => `${ls.join('\n')}\n`;
+
+describe('replay of built-in scenarios', () => {
+  it.each(builtinNames())('%s replays identically', (name) => {
+    const r = replay(parseLog(logOf(name), `${name}.jsonl`));
+    expect(r).toStrictEqual({ identical: true, records: lines(logOf(name)).length - 1 });
+  });
+
+  it('a run under a command-line policy replays under that policy (the header keeps both)', () => {
+    const text = logOf('seed-a-unbind-dmar', { pasid: 'merged' });
+    const log = parseLog(text, 'x.jsonl');
+    expect(log.header.policy.pasid).toBe('merged');
+    expect(log.scenario.policy.pasid).toBe('merged');
+    expect(replay(log).identical).toBe(true);
+  });
+});
+
+describe('tampered logs', () => {
+  const text = logOf('seed-a-unbind-dmar');
+  const ls = lines(text);
+
+  it('a changed payload diverges at that seq, showing both records and the causes', () => {
+    const i = ls.findIndex((l) => l.includes('"type":"pasid.put"'));
+    const seq = i; // line i holds seq i (line 0 is the header)
+    const tampered = [...ls];
+    tampered[i] = (tampered[i] ?? '').replace('"refs":1', '"refs":5');
+    const r = replay(parseLog(join1(tampered), 't.jsonl'));
+    expect(r.identical).toBe(false);
+    if (r.identical) return;
+    expect(r.seq).toBe(seq);
+    expect(r.expected).toContain('"refs":5');
+    expect(r.actual).toContain('"refs":1');
+    expect(r.causes[0]).toContain('"type":"sys.unbind"');
+  });
+
+  it('a changed message type diverges: the system had another message pending', () => {
+    const i = ls.findIndex((l) => l.includes('"type":"wq.complete"'));
+    const tampered = [...ls];
+    tampered[i] = (tampered[i] ?? '').replace('"type":"wq.complete"', '"type":"wq.retry"');
+    const r = replay(parseLog(join1(tampered), 't.jsonl'));
+    expect(r.identical).toBe(false);
+    if (!r.identical) {
+      expect(r.seq).toBe(i);
+      expect(r.actual).toContain('"type":"wq.complete"');
+    }
+  });
+
+  it('a removed record is damage, reported by line', () => {
+    const tampered = [...ls];
+    tampered.splice(10, 1);
+    expect(() => parseLog(join1(tampered), 't.jsonl')).toThrow(new LogError('t.jsonl:11: damaged log: seq 11 where 10 was expected (a record is missing or out of order)'));
+  });
+
+  it('reordered records are damage', () => {
+    const tampered = [...ls];
+    const a = tampered[5] ?? '';
+    tampered[5] = tampered[6] ?? '';
+    tampered[6] = a;
+    expect(() => parseLog(join1(tampered), 't.jsonl')).toThrow(/t\.jsonl:6: damaged log: seq 6 where 5 was expected/);
+  });
+
+  it('a cause pointing forward is damage', () => {
+    const tampered = [...ls];
+    tampered[8] = (tampered[8] ?? '').replace(/"cause":\d+/, '"cause":30');
+    expect(() => parseLog(join1(tampered), 't.jsonl')).toThrow(/t\.jsonl:9: damaged log: seq 8 names cause 30, which is not earlier/);
+  });
+
+  it('a truncated last line is reported by line; --allow-truncated replays the prefix and counts the loss', () => {
+    const cut = text.slice(0, text.length - 20);
+    const n = lines(cut).length;
+    expect(() => parseLog(cut, 't.jsonl')).toThrow(new RegExp(`t\\.jsonl:${n}: truncated record`));
+    const log = parseLog(cut, 't.jsonl', { allowTruncated: true });
+    expect(log.truncated).toBe(1);
+    expect(log.records).toHaveLength(n - 2);
+    expect(replay(log).identical).toBe(true);
+  });
+
+  it('a malformed line in the middle is reported by line', () => {
+    const tampered = [...ls];
+    tampered[3] = '{"seq":3,';
+    expect(() => parseLog(join1(tampered), 't.jsonl')).toThrow('t.jsonl:4: malformed record: not JSON');
+  });
+
+  it('an unknown message type or address is malformed', () => {
+    const bad = [...ls];
+    bad[2] = (bad[2] ?? '').replace(/"type":"[^"]+"/, '"type":"bogus.type"');
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(/t\.jsonl:3: malformed record: type/);
+    const bad2 = [...ls];
+    bad2[2] = (bad2[2] ?? '').replace(/"to":"[^"]+"/, '"to":"nowhere"');
+    expect(() => parseLog(join1(bad2), 't.jsonl')).toThrow(/t\.jsonl:3: malformed record: to/);
+  });
+
+  it('an unknown log format version is rejected with a clear message', () => {
+    const bad = [ls[0]?.replace('"version":1', '"version":2') ?? '', ...ls.slice(1)];
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow('t.jsonl:1: log format version 2 is not supported (this svasim reads version 1)');
+  });
+
+  it('a log that ends early (records removed from the end) diverges: the system had more to deliver', () => {
+    const r = replay(parseLog(join1(ls.slice(0, ls.length - 2)), 't.jsonl'));
+    expect(r.identical).toBe(false);
+    if (!r.identical) {
+      expect(r.expected).toBeNull();
+      expect(r.seq).toBe(ls.length - 2);
+    }
+  });
+});
