@@ -13,6 +13,8 @@ import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { LogError, readLog } from '../log/reader.ts';
 import { replay } from '../replay/replay.ts';
+import { formatWhatIf, whatIf } from '../replay/whatif.ts';
+import { formatState, systemState, type SystemState } from '../runtime/state.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter } from './trace.ts';
 
 export interface Io {
@@ -60,8 +62,15 @@ actor sends exactly the logged messages. On the first difference, shows the seq,
 re-executed record, and the chain of logged causes that led there.
 
 options:
+  --until SEQ         replay up to SEQ (checking every record on the way) and print the whole system
+                      state there: processes, threads (MSR, activated), mms (PASID, bindings, portals,
+                      LAM), PASIDs and refs, device PASID tables, work queues
+  --policy pasid=P,lam=L
+                      what-if: re-run the log's scenario under another policy and show, step by step,
+                      where results, traps, fixups, signals, refcounts, frees and DMAR faults differ
+                      (exit 0 no difference, 1 some step differs)
   --allow-truncated   replay the complete prefix of a log whose last line was cut short
-  --json              print a machine-readable result
+  --json              print a machine-readable result (with --until: the state as JSON)
   -h, --help          this help
 
 exit status: 0 identical, 1 diverged, 2 bad input (unreadable, malformed or damaged log)`,
@@ -261,12 +270,30 @@ function cmdReplay(args: string[], io: Io): number {
     io.stdout.write(`${HELP['replay']}\n`);
     return 0;
   }
-  if (values.until !== undefined || values.policy !== undefined) {
-    throw new UsageError(`svasim replay: ${values.until !== undefined ? '--until' : '--policy'} is not implemented in this version yet`);
-  }
   if (positionals.length !== 1) throw new UsageError('svasim replay: expected one log file (see svasim replay --help)');
+  if (values.policy !== undefined) {
+    if (values.until !== undefined) throw new UsageError('svasim replay: --policy and --until exclude each other');
+    const override = parsePolicyOverride(values.policy);
+    const w = whatIf(readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true }), override);
+    io.stdout.write(values.json ? `${JSON.stringify(w, null, 2)}\n` : `${formatWhatIf(w).join('\n')}\n`);
+    return w.differing === 0 ? 0 : 1;
+  }
+  let until: number | undefined;
+  if (values.until !== undefined) {
+    until = Number(values.until);
+    if (!/^\d+$/.test(values.until) || until < 1) throw new UsageError(`svasim replay: --until expects a seq (a positive integer), got "${values.until}"`);
+  }
   const log = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true });
-  const r = replay(log);
+  if (until !== undefined && until > log.records.length) {
+    throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
+  }
+  let state: SystemState | undefined;
+  const r = replay(log, { ...(until === undefined ? {} : { until }), onStop: (sys) => (state = systemState(sys)) });
+  if (until !== undefined && r.identical) {
+    if (!state) throw new Error('replay stopped without a state');
+    io.stdout.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${formatState(state).join('\n')}\n`);
+    return 0;
+  }
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
     io.stdout.write(`${line}\n`);

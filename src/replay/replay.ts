@@ -79,8 +79,14 @@ function causeChain(log: ParsedLog, seq: number | undefined): string[] {
   return chain;
 }
 
+export interface ReplayOptions {
+  /** Stop after this seq; `onStop` sees the system there (time travel). */
+  readonly until?: number;
+  readonly onStop?: (sys: System) => void;
+}
+
 /** Re-execute `log` and compare every delivered message with the record at its seq. */
-export function replay(log: ParsedLog): ReplayResult {
+export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
   const sched = new ReplayScheduler();
   const sys = new System(systemConfig(log.scenario), sched);
   const monitor = new InvariantMonitor();
@@ -102,7 +108,8 @@ export function replay(log: ParsedLog): ReplayResult {
   };
 
   try {
-    for (let i = 0; i < log.records.length; i++) {
+    const end = Math.min(log.records.length, opts.until ?? log.records.length);
+    for (let i = 0; i < end; i++) {
       const want = log.records[i];
       const line = log.lines[i];
       if (want === undefined || line === undefined) break;
@@ -128,7 +135,12 @@ export function replay(log: ParsedLog): ReplayResult {
       const gotLine = recordLine(got);
       if (gotLine !== line) return diverged(want.seq, line, gotLine, want.cause);
     }
+    if (opts.until !== undefined && opts.until < log.records.length) {
+      opts.onStop?.(sys);
+      return { identical: true, records: end };
+    }
     endStep();
+    opts.onStop?.(sys);
     if (log.truncated === 0 && sched.size > 0) {
       const extra = sched.pending()[0];
       return diverged(log.records.length + 1, null, extra ? describe(extra) : null, extra?.cause);

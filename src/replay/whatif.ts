@@ -1,0 +1,119 @@
+/**
+ * What-if: re-run a log's scenario under another policy and compare, step by step, what the kernel did:
+ * the step's result and its notable events (traps, fixups, signals, refcounts, frees, table entries,
+ * queue answers, DMAR faults). The log's own run is read from its records, not re-executed.
+ */
+import type { Policy } from '../../machines/protocol.ts';
+import type { ParsedLog } from '../log/reader.ts';
+import type { Delivered } from '../runtime/system.ts';
+import { describeStep, runScenario, stepResult } from '../scenario/run.ts';
+
+export interface StepDigest {
+  readonly result: string;
+  /** Notable events in delivery order, compact: `pasid.get(refs 2)`, `fault.dmar(0x59)`. */
+  readonly events: readonly string[];
+}
+
+export interface WhatIfRow {
+  readonly index: number;
+  readonly step: string;
+  readonly logged: StepDigest;
+  readonly rerun: StepDigest;
+  readonly differs: boolean;
+}
+
+export interface WhatIfResult {
+  readonly logged: Policy;
+  readonly rerun: Policy;
+  readonly rows: readonly WhatIfRow[];
+  readonly differing: number;
+  /** Totals of the kernel-visible outcomes, logged vs re-run. */
+  readonly totals: readonly { readonly what: string; readonly logged: number; readonly rerun: number }[];
+}
+
+function notable(d: Delivered): string | null {
+  const m = d.msg;
+  switch (m.type) {
+    case 'trap.gp':
+    case 'gp.fixup':
+    case 'wq.accept':
+    case 'wq.retry':
+    case 'wq.complete':
+      return m.type;
+    case 'signal.sigsegv':
+      return `signal.sigsegv(${m.reason})`;
+    case 'msr.write':
+      return `msr.write(${m.pasid})`;
+    case 'pasid.alloc':
+      return `pasid.alloc(${m.pasid})`;
+    case 'pasid.get':
+    case 'pasid.put':
+      return `${m.type}(refs ${m.refs})`;
+    case 'pasid.free':
+      return `pasid.free(${m.pasid})`;
+    case 'pasidtable.set':
+      return `pasidtable.set(${m.device})`;
+    case 'pasidtable.clear':
+      return `pasidtable.clear(${m.device}${m.silent ? ', silent' : ''})`;
+    case 'fault.dmar':
+      return `fault.dmar(0x${m.reason.toString(16)}${m.suppressed ? ', suppressed' : ''})`;
+    case 'invariant.violation':
+      return `invariant.violation(${m.invariant})`;
+    default:
+      return null;
+  }
+}
+
+const TOTALS: readonly [string, (d: Delivered) => boolean][] = [
+  ['DMAR faults reported', (d) => d.msg.type === 'fault.dmar' && d.msg.suppressed !== true],
+  ['DMAR faults suppressed', (d) => d.msg.type === 'fault.dmar' && d.msg.suppressed === true],
+  ['SIGSEGV', (d) => d.msg.type === 'signal.sigsegv'],
+  ['#GP fixups', (d) => d.msg.type === 'gp.fixup'],
+  ['PASID allocations', (d) => d.msg.type === 'pasid.alloc'],
+  ['PASID frees', (d) => d.msg.type === 'pasid.free'],
+  ['refcount gets/puts', (d) => d.msg.type === 'pasid.get' || d.msg.type === 'pasid.put'],
+  ['completions', (d) => d.msg.type === 'wq.complete'],
+  ['invariant violations', (d) => d.msg.type === 'invariant.violation'],
+];
+
+function byStep(records: readonly Delivered[], steps: number): Delivered[][] {
+  const out: Delivered[][] = Array.from({ length: steps }, () => []);
+  for (const d of records) out[d.step]?.push(d);
+  return out;
+}
+
+export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult {
+  const scenario = log.scenario;
+  const rerunPolicy: Policy = { ...scenario.policy, ...override };
+  const rerunRecords: Delivered[] = [];
+  runScenario({ ...scenario, policy: rerunPolicy }, { onRecord: (d) => rerunRecords.push(d) });
+  const a = byStep(log.records, scenario.steps.length);
+  const b = byStep(rerunRecords, scenario.steps.length);
+  const rows: WhatIfRow[] = scenario.steps.map((step, index) => {
+    const digest = (msgs: readonly Delivered[]): StepDigest => ({
+      result: stepResult(step, msgs).result,
+      events: msgs.map(notable).filter((e): e is string => e !== null),
+    });
+    const logged = digest(a[index] ?? []);
+    const rerun = digest(b[index] ?? []);
+    const differs = logged.result !== rerun.result || logged.events.join(' ') !== rerun.events.join(' ');
+    return { index, step: describeStep(step), logged, rerun, differs };
+  });
+  const totals = TOTALS.map(([what, f]) => ({ what, logged: log.records.filter(f).length, rerun: rerunRecords.filter(f).length }));
+  return { logged: scenario.policy, rerun: rerunPolicy, rows, differing: rows.filter((r) => r.differs).length, totals };
+}
+
+export function formatWhatIf(w: WhatIfResult): string[] {
+  const name = (p: Policy): string => `pasid=${p.pasid} lam=${p.lam}`;
+  const out = [`what-if: logged under ${name(w.logged)}; re-run under ${name(w.rerun)}`];
+  const width = Math.max(name(w.logged).length, name(w.rerun).length);
+  for (const r of w.rows) {
+    if (!r.differs) continue;
+    out.push(`step ${r.index}: ${r.step}`);
+    out.push(`  ${name(w.logged).padEnd(width)}  ${r.logged.result} · ${r.logged.events.join(' ') || '-'}`);
+    out.push(`  ${name(w.rerun).padEnd(width)}  ${r.rerun.result} · ${r.rerun.events.join(' ') || '-'}`);
+  }
+  out.push(`${w.differing} of ${w.rows.length} steps differ`);
+  for (const t of w.totals) if (t.logged !== 0 || t.rerun !== 0) out.push(`  ${t.what.padEnd(24)} ${String(t.logged).padStart(4)} → ${t.rerun}`);
+  return out;
+}

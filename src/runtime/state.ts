@@ -1,0 +1,109 @@
+/**
+ * The whole system state as plain data: every process, thread, mm, the IOMMU (PASIDs, refs, device
+ * tables) and every work queue. For time travel (`replay --until`), reports and inspectors.
+ */
+import type { PasidEntry } from '../../machines/iommu.ts';
+import type { LamState } from '../../machines/protocol.ts';
+import type { System } from './system.ts';
+
+export interface SystemState {
+  readonly seq: number;
+  readonly processes: readonly { readonly process: string; readonly mm: number }[];
+  readonly threads: readonly {
+    readonly name: string;
+    readonly process: string;
+    readonly state: string;
+    readonly mm: number;
+    readonly msr: number | null;
+    readonly activated: boolean;
+  }[];
+  readonly mms: readonly {
+    readonly id: number;
+    readonly process: string;
+    readonly state: string;
+    readonly pasid: number | null;
+    readonly users: readonly string[];
+    readonly bindings: Readonly<Record<string, number>>;
+    readonly portals: readonly string[];
+    readonly lam: LamState;
+  }[];
+  readonly iommu: {
+    readonly pasids: readonly { readonly pasid: number; readonly mm: number; readonly refs: number | null }[];
+    readonly tables: Readonly<Record<string, Readonly<Record<string, PasidEntry>>>>;
+  };
+  readonly wqs: readonly {
+    readonly device: string;
+    readonly occupancy: number;
+    readonly threshold: number;
+    readonly inflight: number;
+    readonly accepted: number;
+    readonly retried: number;
+    readonly completed: number;
+    readonly faulted: number;
+  }[];
+}
+
+export function systemState(sys: System): SystemState {
+  const threads: SystemState['threads'][number][] = [];
+  const mms: SystemState['mms'][number][] = [];
+  const wqs: SystemState['wqs'][number][] = [];
+  for (const { address, kind } of sys.addresses()) {
+    if (kind === 'thread') {
+      const t = sys.thread(address.slice('thread:'.length));
+      if (t) threads.push({ name: t.context.name, process: t.context.process, state: t.state, mm: t.context.mm, msr: t.context.msr, activated: t.context.activated });
+    } else if (kind === 'mm') {
+      const m = sys.mm(Number(address.slice('mm:'.length)));
+      if (m) {
+        const c = m.context;
+        mms.push({ id: c.id, process: c.process, state: m.state, pasid: c.pasid, users: c.users, bindings: c.bindings, portals: c.portals, lam: c.lam });
+      }
+    } else if (kind === 'wq') {
+      const w = sys.wq(address.slice('wq:'.length));
+      if (w) {
+        const c = w.context;
+        const inflight = Object.values(c.inflight).reduce((a, b) => a + b, 0);
+        wqs.push({ device: c.device, occupancy: c.queue.length, threshold: c.threshold, inflight, accepted: c.accepted, retried: c.retried, completed: c.completed, faulted: c.faulted });
+      }
+    }
+  }
+  const io = sys.iommu().context;
+  const pasids = Object.entries(io.owner)
+    .map(([p, mm]) => ({ pasid: Number(p), mm, refs: io.policy === 'seed-2021' ? (io.refs[p] ?? 0) : null }))
+    .sort((a, b) => a.pasid - b.pasid);
+  const processes = Object.entries(sys.kernel().context.processes).map(([process, mm]) => ({ process, mm }));
+  return { seq: sys.lastSeq, processes, threads, mms, iommu: { pasids, tables: io.tables }, wqs };
+}
+
+/** The state as readable text, one block per kind of actor. */
+export function formatState(s: SystemState): string[] {
+  const out: string[] = [`state after seq ${s.seq}`];
+  out.push('processes:');
+  for (const p of s.processes) out.push(`  ${p.process}: mm:${p.mm}`);
+  out.push('threads:');
+  for (const t of s.threads) {
+    out.push(`  ${t.name} (${t.process}, mm:${t.mm}) ${t.state}: IA32_PASID ${t.msr ?? 'unset'}${t.activated ? ', activated' : ''}`);
+  }
+  out.push('mms:');
+  for (const m of s.mms) {
+    const binds = Object.entries(m.bindings).filter(([, n]) => n > 0).map(([d, n]) => `${d}×${n}`).join(' ') || 'none';
+    const lam = m.lam.enabled ? 'LAM_U57' : 'LAM off';
+    const flags = [m.lam.lockLam ? 'LOCK_LAM' : '', m.lam.force ? 'FORCE_TAGGED_SVA' : ''].filter((f) => f !== '').join(' ');
+    out.push(
+      `  mm:${m.id} (${m.process}) ${m.state}: PASID ${m.pasid ?? 'none'}; users ${m.users.join(' ') || 'none'}; binds ${binds}; ` +
+        `portals ${m.portals.join(' ') || 'none'}; ${lam}${flags ? ` ${flags}` : ''}`,
+    );
+  }
+  out.push('iommu:');
+  out.push(`  PASIDs ${s.iommu.pasids.map((p) => `${p.pasid}→mm:${p.mm}${p.refs === null ? '' : ` refs ${p.refs}`}`).join(', ') || 'none allocated'}`);
+  for (const [device, table] of Object.entries(s.iommu.tables)) {
+    const entries = Object.entries(table).map(([p, e]) => `${p}${e.present ? '' : e.fpd ? ' (torn down, FPD)' : ' (not present)'}`);
+    out.push(`  ${device} PASID table: ${entries.join(', ') || 'empty'}`);
+  }
+  out.push('work queues:');
+  for (const w of s.wqs) {
+    out.push(
+      `  ${w.device}: occupancy ${w.occupancy}/${w.threshold}, in flight ${w.inflight}; accepted ${w.accepted}, retry ${w.retried}, completed ${w.completed}, DMAR-faulted ${w.faulted}`,
+    );
+  }
+  return out;
+}
