@@ -7,7 +7,7 @@
 import { recordLine } from '../log/format.ts';
 import type { ParsedLog } from '../log/reader.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
-import type { Envelope, Scheduler } from '../runtime/scheduler.ts';
+import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered } from '../runtime/system.ts';
 import { systemConfig } from '../scenario/run.ts';
 
@@ -27,41 +27,17 @@ export type ReplayResult =
     };
 
 /** Delivers, among the pending messages, the one the log says comes next. */
-class ReplayScheduler implements Scheduler {
-  private items: Envelope[] = [];
+class ReplayScheduler extends ListScheduler {
   /** The record to deliver next; set by the replayer before each delivery. */
   want: Delivered | null = null;
 
-  enqueue(env: Envelope): void {
-    this.items.push(env);
-  }
-
   /** The pending message that is the wanted record: same cause, sender, type, and receiver. */
-  find(w: Delivered): number {
-    return this.items.findIndex(
+  protected pick(items: readonly Envelope[]): number {
+    const w = this.want;
+    if (w === null) return -1;
+    return items.findIndex(
       (e) => e.cause === w.cause && e.from === w.from && e.msg.type === w.msg.type && (e.to === w.to || (w.to === 'kernel' && e.from === 'user')),
     );
-  }
-
-  next(): Envelope | undefined {
-    const w = this.want;
-    if (w === null) return undefined;
-    const i = this.find(w);
-    if (i < 0) return undefined;
-    const [env] = this.items.splice(i, 1);
-    return env;
-  }
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  pending(): readonly Envelope[] {
-    return [...this.items];
-  }
-
-  reset(pending: readonly Envelope[]): void {
-    this.items = [...pending];
   }
 }
 

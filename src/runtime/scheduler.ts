@@ -66,19 +66,47 @@ export class FifoScheduler implements Scheduler {
   }
 }
 
+/** Pending messages in a list, delivered at the index `pick` returns (-1: none can be delivered now). */
+export abstract class ListScheduler implements Scheduler {
+  protected items: Envelope[] = [];
+
+  /** The index in `items` of the message to deliver next, or -1. */
+  protected abstract pick(items: readonly Envelope[]): number;
+
+  enqueue(env: Envelope): void {
+    this.items.push(env);
+  }
+
+  next(): Envelope | undefined {
+    if (this.items.length === 0) return undefined;
+    const i = this.pick(this.items);
+    if (i < 0) return undefined;
+    const [env] = this.items.splice(i, 1);
+    return env;
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  pending(): readonly Envelope[] {
+    return [...this.items];
+  }
+
+  reset(pending: readonly Envelope[]): void {
+    this.items = [...pending];
+  }
+}
+
 /**
  * Delivers the message a policy picks among the eligible ones. Messages between the same sender and
  * receiver stay in order (as in any actor system), so only the oldest pending message of each
  * (from, to) pair is eligible; `choose` sees those, oldest first, and returns an index into them.
  * Exploration and custom interleavings plug in here.
  */
-export class ChoiceScheduler implements Scheduler {
-  private items: Envelope[] = [];
-
-  constructor(private readonly choose: (eligible: readonly Envelope[]) => number) {}
-
-  enqueue(env: Envelope): void {
-    this.items.push(env);
+export class ChoiceScheduler extends ListScheduler {
+  constructor(private readonly choose: (eligible: readonly Envelope[]) => number) {
+    super();
   }
 
   /** The oldest pending message of each (from, to) pair, oldest first. */
@@ -94,25 +122,11 @@ export class ChoiceScheduler implements Scheduler {
     return out;
   }
 
-  next(): Envelope | undefined {
-    if (this.items.length === 0) return undefined;
+  protected pick(items: readonly Envelope[]): number {
     const eligible = this.eligible();
     const i = this.choose(eligible);
     const env = eligible[i];
     if (env === undefined) throw new RangeError(`scheduler chose ${i} of ${eligible.length} eligible messages`);
-    this.items.splice(this.items.indexOf(env), 1);
-    return env;
-  }
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  pending(): readonly Envelope[] {
-    return [...this.items];
-  }
-
-  reset(pending: readonly Envelope[]): void {
-    this.items = [...pending];
+    return items.indexOf(env);
   }
 }
