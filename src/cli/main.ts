@@ -284,6 +284,10 @@ function cmdReplay(args: string[], io: Io): number {
     if (!/^\d+$/.test(values.until) || until < 1) throw new UsageError(`svasim replay: --until expects a seq (a positive integer), got "${values.until}"`);
   }
   const log = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true });
+  if (log.upcastFrom !== null) io.stderr.write(`note: ${log.source} is in log format ${log.upcastFrom}; converted to format ${LOG_FORMAT_VERSION}\n`);
+  if (log.otherModel) {
+    io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
+  }
   if (until !== undefined && until > log.records.length) {
     throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
   }
@@ -307,7 +311,7 @@ function cmdReplay(args: string[], io: Io): number {
     out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
     return 0;
   }
-  out(st.bold(st.red(`diverged at seq ${r.seq}`)));
+  out(st.bold(st.red(`diverged at seq ${r.seq}${log.otherModel ? ` (the log is from model ${log.header.model}: this may be a model change)` : ''}`)));
   out(`  logged:   ${r.expected ?? '(the log ends here)'}`);
   out(`  replayed: ${r.actual ?? '(nothing)'}`);
   if (r.causes.length > 0) {

@@ -8,8 +8,9 @@ import { MESSAGE_TYPES, type Address, type Message } from '../../machines/protoc
 import type { Delivered } from '../runtime/system.ts';
 import { parseScenario, ScenarioError } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/types.ts';
-import { LOG_FORMAT_VERSION } from '../version.ts';
-import type { LogHeader } from './format.ts';
+import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
+import { recordLine, type LogHeader } from './format.ts';
+import { chainFrom, type Upcaster } from './upcast.ts';
 
 /** A log that cannot be used: the message is the one line to print (file:line: what). */
 export class LogError extends Error {
@@ -26,6 +27,10 @@ export interface ParsedLog {
   readonly lines: readonly string[];
   /** Records lost at the end: a last line cut short (only with `allowTruncated`). */
   readonly truncated: number;
+  /** The format version the log was converted from, or `null` when it was written in the current one. */
+  readonly upcastFrom: number | null;
+  /** The model that wrote the log differs from this one: divergences may be model changes. */
+  readonly otherModel: boolean;
 }
 
 const policySchema = z.object({ pasid: z.enum(['seed-2021', 'merged']), lam: z.enum(['poc-2022', 'v6.4', 'off']) }).strict();
@@ -63,10 +68,14 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
   } catch {
     throw new LogError(`${source}:1: malformed header: not JSON`);
   }
+  let chain: Upcaster[] = [];
   if (typeof headerJson === 'object' && headerJson !== null && (headerJson as { log?: unknown }).log === 'svasim') {
     const v = (headerJson as { version?: unknown }).version;
     if (typeof v === 'number' && v !== LOG_FORMAT_VERSION) {
-      throw new LogError(`${source}:1: log format version ${v} is not supported (this svasim reads version ${LOG_FORMAT_VERSION})`);
+      const found = chainFrom(v, LOG_FORMAT_VERSION);
+      if (!found) throw new LogError(`${source}:1: log format version ${v} is not supported (this svasim reads versions 0 to ${LOG_FORMAT_VERSION})`);
+      chain = found;
+      for (const u of chain) headerJson = u.header(headerJson as Record<string, unknown>);
     }
   }
   const h = headerSchema.safeParse(headerJson);
@@ -100,6 +109,7 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
       }
       throw new LogError(`${source}:${lineNo}: malformed record: not JSON`);
     }
+    for (const u of chain) json = typeof json === 'object' && json !== null ? u.record(json as Record<string, unknown>) : json;
     const r = recordSchema.safeParse(json);
     if (!r.success) throw new LogError(`${source}:${lineNo}: malformed record: ${firstIssue(r.error)}`);
     const { seq, type, from, to, cause, step, ...payload } = r.data;
@@ -109,9 +119,9 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
     if (cause !== undefined && cause >= seq) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names cause ${cause}, which is not earlier`);
     const msg = { type, ...payload } as unknown as Message;
     records.push({ msg, from: from as Address, to: to as Address, cause, step, seq });
-    lines.push(line);
+    lines.push(chain.length === 0 ? line : recordLine(records[records.length - 1] as Delivered));
   }
-  return { source, header, scenario, records, lines, truncated };
+  return { source, header, scenario, records, lines, truncated, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null) };
 }
 
 export function readLog(path: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {

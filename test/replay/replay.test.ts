@@ -123,7 +123,7 @@ describe('tampered logs', () => {
 
   it('an unknown log format version is rejected with a clear message', () => {
     const bad = [ls[0]?.replace('"version":1', '"version":2') ?? '', ...ls.slice(1)];
-    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow('t.jsonl:1: log format version 2 is not supported (this svasim reads version 1)');
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow('t.jsonl:1: log format version 2 is not supported (this svasim reads versions 0 to 1)');
   });
 
   it('a log that ends early (records removed from the end) diverges: the system had more to deliver', () => {
