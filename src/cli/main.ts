@@ -14,7 +14,8 @@ import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { LogError, readLog } from '../log/reader.ts';
 import { replay } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
-import { formatState, systemState, type SystemState } from '../runtime/state.ts';
+import { formatState } from '../runtime/state.ts';
+import { SeekableLog } from '../replay/checkpoints.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter } from './trace.ts';
 
 export interface Io {
@@ -62,9 +63,10 @@ actor sends exactly the logged messages. On the first difference, shows the seq,
 re-executed record, and the chain of logged causes that led there.
 
 options:
-  --until SEQ         replay up to SEQ (checking every record on the way) and print the whole system
-                      state there: processes, threads (MSR, activated), mms (PASID, bindings, portals,
-                      LAM), PASIDs and refs, device PASID tables, work queues
+  --until SEQ         print the whole system state right after record SEQ: processes, threads (MSR,
+                      activated), mms (PASID, bindings, portals, LAM), PASIDs and refs, device PASID
+                      tables, work queues. Seeks from checkpoints kept in a sidecar index <log>.idx,
+                      built on first use and rebuilt when the log changes
   --policy pasid=P,lam=L
                       what-if: re-run the log's scenario under another policy and show, step by step,
                       where results, traps, fixups, signals, refcounts, frees and DMAR faults differ
@@ -283,21 +285,19 @@ function cmdReplay(args: string[], io: Io): number {
     until = Number(values.until);
     if (!/^\d+$/.test(values.until) || until < 1) throw new UsageError(`svasim replay: --until expects a seq (a positive integer), got "${values.until}"`);
   }
-  const log = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true });
+  const allowTruncated = values['allow-truncated'] === true;
+  const log = readLog(positionals[0] ?? '', { allowTruncated });
   if (log.upcastFrom !== null) io.stderr.write(`note: ${log.source} is in log format ${log.upcastFrom}; converted to format ${LOG_FORMAT_VERSION}\n`);
   if (log.otherModel) {
     io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
   }
-  if (until !== undefined && until > log.records.length) {
-    throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
-  }
-  let state: SystemState | undefined;
-  const r = replay(log, { ...(until === undefined ? {} : { until }), onStop: (sys) => (state = systemState(sys)) });
-  if (until !== undefined && r.identical) {
-    if (!state) throw new Error('replay stopped without a state');
+  if (until !== undefined) {
+    if (until > log.records.length) throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
+    const state = SeekableLog.open(log.source, { allowTruncated }).stateAt(until);
     io.stdout.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${formatState(state).join('\n')}\n`);
     return 0;
   }
+  const r = replay(log);
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
     io.stdout.write(`${line}\n`);

@@ -124,13 +124,16 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
   return { source, header, scenario, records, lines, truncated, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null) };
 }
 
-export function readLog(path: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
-  let text: string;
+/** The text of a log file; an unreadable file is a LogError. */
+export function readLogText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
     const code = e instanceof Error && 'code' in e ? String(e.code) : '';
     throw new LogError(`${path}: cannot read file: ${code === 'ENOENT' ? 'no such file or directory' : code || String(e)}`);
   }
-  return parseLog(text, path, opts);
+}
+
+export function readLog(path: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
+  return parseLog(readLogText(path), path, opts);
 }

@@ -6,9 +6,9 @@
  */
 import { recordLine } from '../log/format.ts';
 import type { ParsedLog } from '../log/reader.ts';
-import { InvariantMonitor } from '../runtime/monitor.ts';
+import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
-import { System, type Delivered } from '../runtime/system.ts';
+import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
 import { systemConfig } from '../scenario/run.ts';
 
 export type ReplayResult =
@@ -59,16 +59,33 @@ export interface ReplayOptions {
   /** Stop after this seq; `onStop` sees the system there (time travel). */
   readonly until?: number;
   readonly onStop?: (sys: System) => void;
+  /** Resume from a checkpoint instead of the log's start. */
+  readonly from?: Checkpoint;
+  /**
+   * Called at every step boundary (quiescent, monitors done) with the number of records delivered so
+   * far and a function that captures a checkpoint there.
+   */
+  readonly onBoundary?: (seq: number, take: () => Checkpoint) => void;
+}
+
+/** Everything needed to resume a replay at a step boundary: actor snapshots, monitor memory, step. */
+export interface Checkpoint {
+  readonly seq: number;
+  readonly step: number;
+  readonly checkedStep: number;
+  readonly system: SystemSnapshot;
+  readonly monitor: MonitorState;
 }
 
 /** Re-execute `log` and compare every delivered message with the record at its seq. */
 export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
   const sched = new ReplayScheduler();
-  const sys = new System(systemConfig(log.scenario), sched);
-  const monitor = new InvariantMonitor();
+  const from = opts.from;
+  const sys = new System(systemConfig(log.scenario), sched, from?.system);
+  const monitor = new InvariantMonitor(from?.monitor);
   let stepMsgs: Delivered[] = [];
-  let checkedStep = -1;
-  let currentStep = -1;
+  let checkedStep = from?.checkedStep ?? -1;
+  let currentStep = from?.step ?? -1;
   sys.delivered$.subscribe((d) => stepMsgs.push(d));
 
   /** As `run` does: when a step has run, the monitors look at it and may post violations. */
@@ -85,7 +102,7 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
 
   try {
     const end = Math.min(log.records.length, opts.until ?? log.records.length);
-    for (let i = 0; i < end; i++) {
+    for (let i = from?.seq ?? 0; i < end; i++) {
       const want = log.records[i];
       const line = log.lines[i];
       if (want === undefined || line === undefined) break;
@@ -95,6 +112,10 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
       if (isInput && want.step !== currentStep && sched.size === 0) {
         endStep();
         if (sched.size === 0) {
+          if (opts.onBoundary) {
+            const step = currentStep;
+            opts.onBoundary(i, () => ({ seq: i, step, checkedStep, system: sys.snapshot(), monitor: monitor.state() }));
+          }
           currentStep = want.step;
           stepMsgs = [];
         }

@@ -60,6 +60,8 @@ export interface RunOptions {
   readonly onRecord?: (d: Delivered) => void;
   /** Called after each step with its outcome. */
   readonly onStep?: (o: StepOutcome) => void;
+  /** Called after each step, at quiescence, with the live system (read it; do not send). */
+  readonly onSettled?: (sys: System) => void;
   readonly scheduler?: Scheduler;
   /** The scenario file's own policy when a command-line override changed it (kept in the log header). */
   readonly filePolicy?: Scenario['policy'];
@@ -205,6 +207,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
       outcomes.push(outcome);
       checkExpect(outcome, msgs, failures);
       opts.onStep?.(outcome);
+      opts.onSettled?.(sys);
     });
     checkFinal(sys, scenario, failures);
   } finally {

@@ -1,0 +1,148 @@
+/**
+ * Checkpoints for seeking in a log: the persisted state of every actor (plus monitor memory) at step
+ * boundaries every `every` records, kept in a sidecar index `<log>.idx` next to the log. The index names
+ * the log's size and SHA-1 and is rebuilt when it is missing, stale or unreadable. `stateAt` restores the
+ * nearest checkpoint at or before a seq and replays only the records after it.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { from, type Observable } from 'rxjs';
+import { LogError, parseLog, readLogText, type ParsedLog } from '../log/reader.ts';
+import { systemState, type SystemState } from '../runtime/state.ts';
+import type { Delivered } from '../runtime/system.ts';
+import { MODEL_VERSION } from '../version.ts';
+import { replay, type Checkpoint } from './replay.ts';
+
+export const DEFAULT_CHECKPOINT_EVERY = 20_000;
+const INDEX_KIND = 'svasim-checkpoints';
+const INDEX_VERSION = 1;
+
+interface IndexHeader {
+  readonly index: typeof INDEX_KIND;
+  readonly version: number;
+  readonly model: string;
+  readonly logBytes: number;
+  readonly logSha1: string;
+  readonly every: number;
+}
+
+export const indexPathOf = (logPath: string): string => `${logPath}.idx`;
+
+/** Replay the whole log once and capture a checkpoint at the first step boundary after every `every` records. */
+export function buildCheckpoints(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): Checkpoint[] {
+  const out: Checkpoint[] = [];
+  let last = 0;
+  const r = replay(log, {
+    onBoundary: (seq, take) => {
+      if (seq - last >= every) {
+        out.push(take());
+        last = seq;
+      }
+    },
+  });
+  if (!r.identical) throw new LogError(`${log.source}: the log diverges from the model at seq ${r.seq}: no checkpoints can be made past it`);
+  return out;
+}
+
+/** A log opened for seeking: its records and checkpoints, with `stateAt(seq)`. */
+export class SeekableLog {
+  private constructor(
+    readonly log: ParsedLog,
+    readonly checkpoints: readonly Checkpoint[],
+    /** Whether the index had to be (re)built when the log was opened. */
+    readonly rebuilt: boolean,
+  ) {}
+
+  /** Open `path`, using its sidecar index, or building (and writing) a new one if it is missing or stale. */
+  static open(path: string, opts: { every?: number; writeIndex?: boolean; allowTruncated?: boolean } = {}): SeekableLog {
+    const text = readLogText(path);
+    const log = parseLog(text, path, { allowTruncated: opts.allowTruncated === true });
+    const every = opts.every ?? DEFAULT_CHECKPOINT_EVERY;
+    const header: IndexHeader = {
+      index: INDEX_KIND,
+      version: INDEX_VERSION,
+      model: MODEL_VERSION,
+      logBytes: Buffer.byteLength(text),
+      logSha1: createHash('sha1').update(text).digest('hex'),
+      every,
+    };
+    const cached = readIndex(indexPathOf(path), header);
+    if (cached) return new SeekableLog(log, cached, false);
+    const checkpoints = buildCheckpoints(log, every);
+    if (opts.writeIndex !== false) {
+      try {
+        writeFileSync(indexPathOf(path), [JSON.stringify(header), ...checkpoints.map((c) => JSON.stringify(c))].join('\n') + '\n');
+      } catch {
+        // A read-only place: seeking still works from the checkpoints in memory.
+      }
+    }
+    return new SeekableLog(log, checkpoints, true);
+  }
+
+  /** A log already in memory (no sidecar). */
+  static of(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): SeekableLog {
+    return new SeekableLog(log, buildCheckpoints(log, every), true);
+  }
+
+  /** The whole system state right after record `seq` (0 = before the first record). */
+  stateAt(seq: number): SystemState {
+    const n = this.log.records.length;
+    if (!Number.isInteger(seq) || seq < 0 || seq > n) throw new RangeError(`seq ${seq} is outside the log (0..${n})`);
+    const cp = this.nearest(seq);
+    let state: SystemState | undefined;
+    const r = replay(this.log, { ...(cp ? { from: cp } : {}), until: seq, onStop: (sys) => (state = systemState(sys)) });
+    if (!r.identical) throw new LogError(`${this.log.source}: the log diverges from the model at seq ${r.seq}, before seq ${seq}`);
+    if (!state) throw new Error(`no state at seq ${seq}`);
+    return state;
+  }
+
+  /** The last checkpoint at or before `seq`. */
+  nearest(seq: number): Checkpoint | undefined {
+    let lo = 0;
+    let hi = this.checkpoints.length - 1;
+    let best: Checkpoint | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = this.checkpoints[mid];
+      if (c === undefined) break;
+      if (c.seq <= seq) {
+        best = c;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  /** The records as an Observable (for inspectors and foreign tools). */
+  records$(): Observable<Delivered> {
+    return from(this.log.records);
+  }
+}
+
+/** The checkpoints of a valid, current index for this log; `null` if missing, stale or unreadable. */
+function readIndex(path: string, want: IndexHeader): Checkpoint[] | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n').filter((l) => l !== '');
+  try {
+    const h = JSON.parse(lines[0] ?? '') as Partial<IndexHeader>;
+    if (
+      h.index !== INDEX_KIND || h.version !== INDEX_VERSION || h.model !== want.model || h.logBytes !== want.logBytes ||
+      h.logSha1 !== want.logSha1 || h.every !== want.every
+    ) {
+      return null;
+    }
+    return lines.slice(1).map((l) => JSON.parse(l) as Checkpoint);
+  } catch {
+    return null;
+  }
+}
+
+/** The whole system state after record `seq` of the log at `path` (using and maintaining its index). */
+export function stateAt(path: string, seq: number): SystemState {
+  return SeekableLog.open(path).stateAt(seq);
+}
