@@ -7,6 +7,7 @@
  *    no log), on one actor and round-robin over as many actors as (1) has threads: sends/s, and ratios.
  * 3. Scaling: messages/s of the same ENQCMD traffic with 10 and with 10,000 live threads.
  * 4. Memory: bytes per idle thread actor (heap delta over 10,000 threads, after GC).
+ * 5. Replay of the large log: messages/s, checkpoint index build time and size, stateAt seek times.
  *
  * Each measurement runs in a fresh Node process (`--part NAME`), so none pays for another's heap or JIT.
  *
@@ -24,6 +25,9 @@ import type { Outgoing } from '../machines/protocol.ts';
 import { runScenario } from '../src/scenario/run.ts';
 import type { Scenario, Step } from '../src/scenario/types.ts';
 import { System } from '../src/runtime/system.ts';
+import { readLog } from '../src/log/reader.ts';
+import { replay } from '../src/replay/replay.ts';
+import { SeekableLog } from '../src/replay/checkpoints.ts';
 
 const { values } = parseArgs({
   options: {
@@ -104,6 +108,46 @@ function bigRun(): Record<string, number> {
   rmSync(dir, { recursive: true, force: true });
   if (!r.ok) throw new Error(`bench workload failed: ${r.failures.slice(0, 3).map((f) => `${f.what}: ${f.got}`).join('; ')}`);
   return { messages: r.messages, rate: r.messages / (runMs / 1000), bytesPerMessage: logBytes / r.messages, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+}
+
+// ---- 1b. replay, checkpoint index and seeks on the same large log ----
+function replayRun(): Record<string, number> {
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
+  const logPath = join(dir, 'bench.jsonl');
+  runScenario(workload(P, T, E), { log: logPath });
+  gc();
+  let t = performance.now();
+  const log = readLog(logPath);
+  const parseMs = performance.now() - t;
+  t = performance.now();
+  const r = replay(log);
+  const replayMs = performance.now() - t;
+  if (!r.identical) throw new Error(`bench log did not replay: seq ${r.seq}`);
+  t = performance.now();
+  const seek = SeekableLog.open(logPath);
+  const indexMs = performance.now() - t;
+  const indexBytes = statSync(`${logPath}.idx`).size;
+  // Seeks at seqs spread over the log (deterministic: a fixed stride, not Math.random).
+  const n = log.records.length;
+  const times: number[] = [];
+  for (let k = 1; k <= 15; k++) {
+    const seq = Math.floor((n * ((k * 7919) % 97)) / 97) + 1;
+    t = performance.now();
+    seek.stateAt(Math.min(seq, n));
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    records: n,
+    parseMs,
+    replayRate: n / (replayMs / 1000),
+    indexMs,
+    indexMb: indexBytes / 2 ** 20,
+    checkpoints: seek.checkpoints.length,
+    seekMedianMs: times[Math.floor(times.length / 2)] ?? 0,
+    seekMaxMs: times[times.length - 1] ?? 0,
+  };
 }
 
 // ---- 2. bare xstate actor.send loop on the thread machine ----
@@ -200,6 +244,7 @@ function bytesPerThread(n: number): number {
 // ---- each part in its own process ----
 const PARTS: Record<string, () => Record<string, number>> = {
   big: bigRun,
+  replay: replayRun,
   bare1: () => {
     bareSendRate(300_000, 1); // warm up
     return { rate: bareSendRate(3_000_000, 1) };
@@ -243,6 +288,7 @@ if (values.part !== undefined) {
   const few = num(runPart('scaleFew'), 'rate');
   const many = num(runPart('scaleMany'), 'rate');
   const perThread = num(runPart('memory'), 'bytesPerThread');
+  const rep = runPart('replay');
   const liveRate = num(big, 'rate');
   const rows: [string, string, string][] = [
     ['workload', `${fmt(P)} processes × ${T} threads × ${E} ENQCMDs (bind, submit, unbind, exit)`, ''],
@@ -258,6 +304,12 @@ if (values.part !== undefined) {
     [`messages/s with ${fmt(manyThreads)} live threads`, fmt(many), ''],
     ['ratio many / few threads', fmt(many / few, 2), '≥ 0.8'],
     ['bytes per idle thread actor', fmt(perThread), ''],
+    ['replay: messages/s re-executing and checking the large log', fmt(num(rep, 'replayRate')), '≥ live rate'],
+    ['replay: reading and validating the log (s)', fmt(num(rep, 'parseMs') / 1000, 1), ''],
+    [`checkpoint index: build time (s), ${fmt(num(rep, 'checkpoints'))} checkpoints`, fmt(num(rep, 'indexMs') / 1000, 1), ''],
+    ['checkpoint index: size (MiB)', fmt(num(rep, 'indexMb'), 1), ''],
+    ['stateAt at 15 spread seqs: median (ms)', fmt(num(rep, 'seekMedianMs')), '≤ 200'],
+    ['stateAt: slowest of the 15 (ms)', fmt(num(rep, 'seekMaxMs')), ''],
   ];
   console.log(`svasim bench — node ${process.version}, ${quick ? 'quick sizes' : 'full sizes'}, each row group in a fresh process\n`);
   console.log('| measure | value | target |');
