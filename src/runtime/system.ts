@@ -55,6 +55,8 @@ export type ActorKind = 'kernel' | 'iommu' | 'thread' | 'mm' | 'wq';
 /** One actor behind a uniform face, so the bus can route any message to any actor. */
 interface Cell {
   readonly kind: ActorKind;
+  /** Restored actors: create the xstate actor now (before a delivery compares snapshots). */
+  wake?(): void;
   send(msg: Message): void;
   snapshot(): { readonly value: unknown; readonly context: unknown; readonly status: string; can(e: Message): boolean; readonly error?: unknown };
   persisted(): unknown;
@@ -130,7 +132,9 @@ export class System {
     this.scheduler = scheduler;
     if (snapshot) {
       this.seq = snapshot.seq;
-      for (const a of snapshot.actors) this.cells.set(a.address, this.makeCell(a.kind, a.address, undefined, a.snapshot));
+      // Actors come back lazily: an xstate actor is only created for one that receives a message, so
+      // restoring a checkpoint of thousands of actors costs only the few that the seek touches.
+      for (const a of snapshot.actors) this.cells.set(a.address, this.lazyCell(a.kind, a.address, a.snapshot));
       scheduler.reset(snapshot.pending.map((e) => ({ ...e })));
       for (const env of snapshot.deferred) this.defer({ ...env });
     } else {
@@ -208,6 +212,7 @@ export class System {
       }
       if (cell === undefined) throw new Error(`no actor ${env.to} for ${env.msg.type} (from ${env.from})`);
     }
+    cell.wake?.();
     const before = cell.snapshot();
     this.currentSeq = this.seq + 1;
     this.currentStep = env.step;
@@ -277,9 +282,27 @@ export class System {
     };
   }
 
+  /** A restored actor that stays data until it is sent a message. */
+  private lazyCell(kind: ActorKind, address: Address, persisted: unknown): Cell {
+    let live: Cell | null = null;
+    const wake = (): Cell => (live ??= this.makeCell(kind, address, undefined, persisted));
+    const data = persisted as { readonly value: unknown; readonly context: unknown; readonly status: string };
+    const dormant = { value: data.value, context: data.context, status: data.status, can: (e: Message) => wake().snapshot().can(e) };
+    return {
+      kind,
+      wake: () => void wake(),
+      send: (msg) => wake().send(msg),
+      snapshot: () => (live ? live.snapshot() : dormant),
+      persisted: () => (live ? live.persisted() : persisted),
+      stop: () => live?.stop(),
+    };
+  }
+
   /** Persist every actor and the pending messages. */
   snapshot(): SystemSnapshot {
-    const actors = [...this.cells.entries()].map(([address, c]) => ({ address, kind: c.kind, snapshot: structuredClone(c.persisted()) }));
+    // Machine contexts are immutable values (every update makes a new object), so a persisted snapshot
+    // can share them: no deep copy needed for the snapshot to stay a value.
+    const actors = [...this.cells.entries()].map(([address, c]) => ({ address, kind: c.kind, snapshot: c.persisted() }));
     return {
       seq: this.seq,
       actors,
