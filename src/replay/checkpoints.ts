@@ -1,21 +1,25 @@
 /**
- * Checkpoints for seeking in a log: the persisted state of every actor (plus monitor memory) at step
- * boundaries every `every` records, kept in a sidecar index `<log>.idx` next to the log. The index names
- * the log's size and SHA-1 and is rebuilt when it is missing, stale or unreadable. `stateAt` restores the
- * nearest checkpoint at or before a seq and replays only the records after it.
+ * Checkpoints for seeking in a log, taken at step boundaries every `every` records and kept in a sidecar
+ * index `<log>.idx` next to the log. Like key frames in a video, every `KEYFRAME_EVERY`-th checkpoint
+ * holds every actor; the ones between hold only the actors that changed since the previous checkpoint.
+ * The index names the log's size and SHA-1 and is rebuilt when it is missing, stale or unreadable.
+ * `stateAt` composes the nearest checkpoint at or before a seq (its key frame plus the deltas after it),
+ * restores it (actors stay data until a message reaches them) and replays only the records after it.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { from, type Observable } from 'rxjs';
 import { LogError, parseLog, readLogText, type ParsedLog } from '../log/reader.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
-import type { Delivered } from '../runtime/system.ts';
+import type { Delivered, SystemSnapshot } from '../runtime/system.ts';
 import { MODEL_VERSION } from '../version.ts';
 import { replay, type Checkpoint } from './replay.ts';
 
-export const DEFAULT_CHECKPOINT_EVERY = 20_000;
+export const DEFAULT_CHECKPOINT_EVERY = 4_000;
+/** One full checkpoint in this many; the others are deltas. */
+export const KEYFRAME_EVERY = 10;
 const INDEX_KIND = 'svasim-checkpoints';
-const INDEX_VERSION = 1;
+const INDEX_VERSION = 2;
 
 interface IndexHeader {
   readonly index: typeof INDEX_KIND;
@@ -35,7 +39,7 @@ export function buildCheckpoints(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVER
   const r = replay(log, {
     onBoundary: (seq, take) => {
       if (seq - last >= every) {
-        out.push(take());
+        out.push(take(out.length % KEYFRAME_EVERY === 0));
         last = seq;
       }
     },
@@ -88,7 +92,7 @@ export class SeekableLog {
   stateAt(seq: number): SystemState {
     const n = this.log.records.length;
     if (!Number.isInteger(seq) || seq < 0 || seq > n) throw new RangeError(`seq ${seq} is outside the log (0..${n})`);
-    const cp = this.nearest(seq);
+    const cp = this.composed(seq);
     let state: SystemState | undefined;
     const r = replay(this.log, { ...(cp ? { from: cp } : {}), until: seq, onStop: (sys) => (state = systemState(sys)) });
     if (!r.identical) throw new LogError(`${this.log.source}: the log diverges from the model at seq ${r.seq}, before seq ${seq}`);
@@ -96,17 +100,33 @@ export class SeekableLog {
     return state;
   }
 
-  /** The last checkpoint at or before `seq`. */
+  /** The nearest checkpoint at or before `seq`, made whole: its key frame with the deltas up to it laid over. */
+  composed(seq: number): Checkpoint | undefined {
+    const i = this.indexOf(seq);
+    const cp = this.checkpoints[i];
+    if (cp === undefined || cp.full) return cp;
+    let k = i;
+    while (k > 0 && !this.checkpoints[k]?.full) k--;
+    const actors = new Map<string, SystemSnapshot['actors'][number]>();
+    for (let j = k; j <= i; j++) for (const a of this.checkpoints[j]?.system.actors ?? []) actors.set(a.address, a);
+    return { ...cp, full: true, system: { ...cp.system, actors: [...actors.values()] } };
+  }
+
+  /** The last checkpoint at or before `seq` (as stored: possibly a delta). */
   nearest(seq: number): Checkpoint | undefined {
+    return this.checkpoints[this.indexOf(seq)];
+  }
+
+  private indexOf(seq: number): number {
     let lo = 0;
     let hi = this.checkpoints.length - 1;
-    let best: Checkpoint | undefined;
+    let best = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const c = this.checkpoints[mid];
       if (c === undefined) break;
       if (c.seq <= seq) {
-        best = c;
+        best = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }

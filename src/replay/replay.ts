@@ -65,11 +65,15 @@ export interface ReplayOptions {
    * Called at every step boundary (quiescent, monitors done) with the number of records delivered so
    * far and a function that captures a checkpoint there.
    */
-  readonly onBoundary?: (seq: number, take: () => Checkpoint) => void;
+  readonly onBoundary?: (seq: number, take: (full: boolean) => Checkpoint) => void;
 }
 
-/** Everything needed to resume a replay at a step boundary: actor snapshots, monitor memory, step. */
+/**
+ * Everything needed to resume a replay at a step boundary: actor snapshots, monitor memory, step. A
+ * checkpoint that is not `full` holds only the actors that changed since the previous checkpoint.
+ */
 export interface Checkpoint {
+  readonly full: boolean;
   readonly seq: number;
   readonly step: number;
   readonly checkedStep: number;
@@ -114,7 +118,7 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
         if (sched.size === 0) {
           if (opts.onBoundary) {
             const step = currentStep;
-            opts.onBoundary(i, () => ({ seq: i, step, checkedStep, system: sys.snapshot(), monitor: monitor.state() }));
+            opts.onBoundary(i, (full) => ({ full, seq: i, step, checkedStep, system: sys.snapshot({ onlyDirty: !full }), monitor: monitor.state() }));
           }
           currentStep = want.step;
           stepMsgs = [];

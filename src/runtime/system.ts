@@ -116,6 +116,8 @@ export class System {
   private readonly deferred = new Map<Address, Envelope[]>();
   private deferredCount = 0;
   private changed = new Set<Address>();
+  /** Actors whose state changed since the last `snapshot({ since: 'dirty' })` (incremental checkpoints). */
+  private dirty = new Set<Address>();
   private seq = 0;
   /** Messages emitted so far (to tell a handled-but-silent delivery from an unhandled one). */
   private emittedCount = 0;
@@ -198,12 +200,14 @@ export class System {
         const m = env.msg;
         this.cells.set(to, this.makeCell('mm', to, { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu }));
         this.changed.add(to);
+        this.dirty.add(to);
         return this.record(env);
       }
       if (env.msg.type === 'thread.start' && to.startsWith('thread:')) {
         const m = env.msg;
         this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm }));
         this.changed.add(to);
+        this.dirty.add(to);
         return this.record(env);
       }
       if (env.from === 'user' && to.startsWith('thread:')) {
@@ -228,7 +232,10 @@ export class System {
       this.defer(env);
       return undefined;
     }
-    if (after.context !== before.context || !sameValue(after.value, before.value)) this.changed.add(env.to);
+    if (after.context !== before.context || !sameValue(after.value, before.value)) {
+      this.changed.add(env.to);
+      this.dirty.add(env.to);
+    }
     const d = this.record(env);
     if (after !== before) this.retryDeferred(env.to);
     return d;
@@ -298,11 +305,18 @@ export class System {
     };
   }
 
-  /** Persist every actor and the pending messages. */
-  snapshot(): SystemSnapshot {
+  /**
+   * Persist the actors and the pending messages: every actor, or with `onlyDirty` only those whose state
+   * changed since the previous snapshot (a delta to lay over an earlier full snapshot). Either way the
+   * set of changed actors starts afresh.
+   */
+  snapshot(opts: { onlyDirty?: boolean } = {}): SystemSnapshot {
     // Machine contexts are immutable values (every update makes a new object), so a persisted snapshot
     // can share them: no deep copy needed for the snapshot to stay a value.
-    const actors = [...this.cells.entries()].map(([address, c]) => ({ address, kind: c.kind, snapshot: c.persisted() }));
+    const entries = opts.onlyDirty ? [...this.dirty].map((a) => [a, this.cells.get(a)] as const) : [...this.cells.entries()];
+    this.dirty = new Set();
+    const actors: SystemSnapshot['actors'][number][] = [];
+    for (const [address, c] of entries) if (c) actors.push({ address, kind: c.kind, snapshot: c.persisted() });
     return {
       seq: this.seq,
       actors,

@@ -76,7 +76,7 @@ describe('seeking', () => {
     expect(again.log.scenario.name).toBe(scenarioOf('seed-a-unbind-dmar').name);
     writeFileSync(indexPathOf(path), '{"index":"svasim-checkpoints"');
     expect(SeekableLog.open(path, { every: 20 }).rebuilt).toBe(true);
-    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":1')).toBe(true);
+    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":2')).toBe(true);
   });
 
   it('seq outside the log is a RangeError', () => {
@@ -97,5 +97,28 @@ describe('seeking', () => {
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('incremental checkpoints', () => {
+  it('key frames hold every actor, deltas only the changed ones, and a composed delta equals a full checkpoint', () => {
+    const p = builtinPath('fork-exec-clone');
+    if (!p) throw new Error('no built-in');
+    const path = join(dir, 'incremental.jsonl');
+    runScenario(loadScenarioFile(p), { log: path });
+    const seek = SeekableLog.open(path, { every: 1, writeIndex: false });
+    const full = seek.checkpoints.filter((c) => c.full);
+    const deltas = seek.checkpoints.filter((c) => !c.full);
+    expect(full.length).toBeGreaterThan(0);
+    expect(deltas.length).toBeGreaterThan(0);
+    const allActors = full[full.length - 1]?.system.actors.length ?? 0;
+    expect(deltas.every((d) => d.system.actors.length < allActors)).toBe(true);
+    for (const d of deltas) {
+      const composed = seek.composed(d.seq);
+      expect(composed?.full).toBe(true);
+      // The same actors as a full snapshot would list at that point: every actor created so far.
+      const created = new Set(seek.log.records.filter((r) => r.seq <= d.seq && (r.msg.type === 'mm.create' || r.msg.type === 'thread.start')).map((r) => r.to));
+      for (const a of created) expect(composed?.system.actors.some((x) => x.address === a), `${a} at ${d.seq}`).toBe(true);
+    }
   });
 });
