@@ -11,15 +11,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { from, type Observable } from 'rxjs';
 import { LogError, parseLog, readLogText, type ParsedLog } from '../log/reader.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
+import type { MonitorState } from '../runtime/monitor.ts';
 import type { Delivered, SystemSnapshot } from '../runtime/system.ts';
 import { MODEL_VERSION } from '../version.ts';
 import { replay, type Checkpoint } from './replay.ts';
 
-export const DEFAULT_CHECKPOINT_EVERY = 4_000;
+export const DEFAULT_CHECKPOINT_EVERY = 2_500;
 /** One full checkpoint in this many; the others are deltas. */
-export const KEYFRAME_EVERY = 10;
+export const KEYFRAME_EVERY = 20;
 const INDEX_KIND = 'svasim-checkpoints';
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
 
 interface IndexHeader {
   readonly index: typeof INDEX_KIND;
@@ -36,16 +37,30 @@ export const indexPathOf = (logPath: string): string => `${logPath}.idx`;
 export function buildCheckpoints(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): Checkpoint[] {
   const out: Checkpoint[] = [];
   let last = 0;
+  // The monitor's memory only grows (sticky flags, first PASIDs): a delta keeps what was added since.
+  let seen: MonitorState = { firstPasid: {}, activated: [], lockLam: [] };
   const r = replay(log, {
     onBoundary: (seq, take) => {
       if (seq - last >= every) {
-        out.push(take(out.length % KEYFRAME_EVERY === 0));
+        const full = out.length % KEYFRAME_EVERY === 0;
+        const cp = take(full);
+        out.push(full ? cp : { ...cp, monitor: monitorAdded(seen, cp.monitor) });
+        seen = cp.monitor;
         last = seq;
       }
     },
   });
   if (!r.identical) throw new LogError(`${log.source}: the log diverges from the model at seq ${r.seq}: no checkpoints can be made past it`);
   return out;
+}
+
+/** What `now` has that `before` had not (the monitor's memory only grows). */
+function monitorAdded(before: MonitorState, now: MonitorState): MonitorState {
+  const had = new Set(before.activated);
+  const hadLock = new Set(before.lockLam);
+  const firstPasid: Record<string, number> = {};
+  for (const [k, v] of Object.entries(now.firstPasid)) if (before.firstPasid[k] === undefined) firstPasid[k] = v;
+  return { firstPasid, activated: now.activated.filter((t) => !had.has(t)), lockLam: now.lockLam.filter((m) => !hadLock.has(m)) };
 }
 
 /** A log opened for seeking: its records and checkpoints, with `stateAt(seq)`. */
@@ -108,8 +123,18 @@ export class SeekableLog {
     let k = i;
     while (k > 0 && !this.checkpoints[k]?.full) k--;
     const actors = new Map<string, SystemSnapshot['actors'][number]>();
-    for (let j = k; j <= i; j++) for (const a of this.checkpoints[j]?.system.actors ?? []) actors.set(a.address, a);
-    return { ...cp, full: true, system: { ...cp.system, actors: [...actors.values()] } };
+    const firstPasid: Record<string, number> = {};
+    const activated: string[] = [];
+    const lockLam: string[] = [];
+    for (let j = k; j <= i; j++) {
+      const c = this.checkpoints[j];
+      if (!c) continue;
+      for (const a of c.system.actors) actors.set(a.address, a);
+      Object.assign(firstPasid, c.monitor.firstPasid);
+      activated.push(...c.monitor.activated);
+      lockLam.push(...c.monitor.lockLam);
+    }
+    return { ...cp, full: true, system: { ...cp.system, actors: [...actors.values()] }, monitor: { firstPasid, activated, lockLam } };
   }
 
   /** The last checkpoint at or before `seq` (as stored: possibly a delta). */
