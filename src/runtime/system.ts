@@ -109,6 +109,47 @@ class View<C> implements ActorView<C> {
   }
 }
 
+/**
+ * A restored actor kept as data until it is needed (a class, not closures: a checkpoint can restore
+ * thousands of them and most are never woken).
+ */
+class LazyCell implements Cell {
+  private live: Cell | null = null;
+
+  constructor(
+    readonly kind: ActorKind,
+    private readonly data: unknown,
+    private readonly create: () => Cell,
+  ) {}
+
+  wake(): void {
+    this.live ??= this.create();
+  }
+
+  private awake(): Cell {
+    this.live ??= this.create();
+    return this.live;
+  }
+
+  send(msg: Message): void {
+    this.awake().send(msg);
+  }
+
+  snapshot(): ReturnType<Cell['snapshot']> {
+    if (this.live) return this.live.snapshot();
+    const d = this.data as { readonly value: unknown; readonly context: unknown; readonly status: string };
+    return { value: d.value, context: d.context, status: d.status, can: (e: Message) => this.awake().snapshot().can(e) };
+  }
+
+  persisted(): unknown {
+    return this.live ? this.live.persisted() : this.data;
+  }
+
+  stop(): void {
+    this.live?.stop();
+  }
+}
+
 export class System {
   /** Every delivered message, in delivery order. */
   readonly delivered$ = new Subject<Delivered>();
@@ -291,18 +332,7 @@ export class System {
 
   /** A restored actor that stays data until it is sent a message. */
   private lazyCell(kind: ActorKind, address: Address, persisted: unknown): Cell {
-    let live: Cell | null = null;
-    const wake = (): Cell => (live ??= this.makeCell(kind, address, undefined, persisted));
-    const data = persisted as { readonly value: unknown; readonly context: unknown; readonly status: string };
-    const dormant = { value: data.value, context: data.context, status: data.status, can: (e: Message) => wake().snapshot().can(e) };
-    return {
-      kind,
-      wake: () => void wake(),
-      send: (msg) => wake().send(msg),
-      snapshot: () => (live ? live.snapshot() : dormant),
-      persisted: () => (live ? live.persisted() : persisted),
-      stop: () => live?.stop(),
-    };
+    return new LazyCell(kind, persisted, () => this.makeCell(kind, address, undefined, persisted));
   }
 
   /**
