@@ -7,9 +7,8 @@ import { enqueueActions, setup } from 'xstate';
 import { LAM_OFF, mmAddr, threadAddr, type Message, type Outgoing } from './protocol.ts';
 
 export interface KernelContext {
+  /** The id the next new mm gets. (Which mm each process uses is known from `mm.create` messages.) */
   readonly nextMm: number;
-  /** Each process's current mm id. */
-  readonly processes: Readonly<Record<string, number>>;
 }
 
 type KernelEvent = Extract<
@@ -32,7 +31,7 @@ export const kernelMachine = setup({
     spawn: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'sys.spawn') return;
       const mm = context.nextMm;
-      enqueue.assign({ nextMm: mm + 1, processes: { ...context.processes, [event.process]: mm } });
+      enqueue.assign({ nextMm: mm + 1 });
       enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: LAM_OFF, to: mmAddr(mm) });
       enqueue.emit({ type: 'thread.start', process: event.process, mm, to: threadAddr(event.process) });
       enqueue.emit({ type: 'sys.return', thread: event.process, to: 'user' });
@@ -41,7 +40,7 @@ export const kernelMachine = setup({
     fork: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kernel.fork') return;
       const mm = context.nextMm;
-      enqueue.assign({ nextMm: mm + 1, processes: { ...context.processes, [event.process]: mm } });
+      enqueue.assign({ nextMm: mm + 1 });
       enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: event.lam, to: mmAddr(mm) });
       enqueue.emit({ type: 'thread.start', process: event.process, mm, to: threadAddr(event.process) });
       enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
@@ -50,7 +49,7 @@ export const kernelMachine = setup({
     exec: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kernel.exec') return;
       const mm = context.nextMm;
-      enqueue.assign({ nextMm: mm + 1, processes: { ...context.processes, [event.process]: mm } });
+      enqueue.assign({ nextMm: mm + 1 });
       enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.thread], lam: LAM_OFF, to: mmAddr(mm) });
       enqueue.emit({ type: 'thread.exec', mm, to: threadAddr(event.thread) });
       enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
@@ -61,7 +60,7 @@ export const kernelMachine = setup({
   },
 }).createMachine({
   id: 'kernel',
-  context: { nextMm: 1, processes: {} },
+  context: { nextMm: 1 },
   initial: 'up',
   states: {
     up: {

@@ -70,7 +70,7 @@ export function systemState(sys: System): SystemState {
   const pasids = Object.entries(io.owner)
     .map(([p, mm]) => ({ pasid: Number(p), mm, refs: io.policy === 'seed-2021' ? (io.refs[p] ?? 0) : null }))
     .sort((a, b) => a.pasid - b.pasid);
-  const processes = Object.entries(sys.kernel().context.processes).map(([process, mm]) => ({ process, mm }));
+  const processes = sys.processes().map(([process, mm]) => ({ process, mm }));
   return { seq: sys.lastSeq, processes, threads, mms, iommu: { pasids, tables: io.tables }, wqs };
 }
 

@@ -157,6 +157,8 @@ export class System {
   private readonly deferred = new Map<Address, Envelope[]>();
   private deferredCount = 0;
   private changed = new Set<Address>();
+  /** Each process's current mm (the last `mm.create` for it), in order of first appearance. */
+  private readonly processMms = new Map<string, number>();
   /** Actors whose state changed since the last `snapshot({ since: 'dirty' })` (incremental checkpoints). */
   private dirty = new Set<Address>();
   private seq = 0;
@@ -177,7 +179,13 @@ export class System {
       this.seq = snapshot.seq;
       // Actors come back lazily: an xstate actor is only created for one that receives a message, so
       // restoring a checkpoint of thousands of actors costs only the few that the seek touches.
-      for (const a of snapshot.actors) this.cells.set(a.address, this.lazyCell(a.kind, a.address, a.snapshot));
+      for (const a of snapshot.actors) {
+        this.cells.set(a.address, this.lazyCell(a.kind, a.address, a.snapshot));
+        if (a.kind === 'mm') {
+          const c = (a.snapshot as { context: { id: number; process: string } }).context;
+          this.processMms.set(c.process, c.id);
+        }
+      }
       scheduler.reset(snapshot.pending.map((e) => ({ ...e })));
       for (const env of snapshot.deferred) this.defer({ ...env });
     } else {
@@ -239,6 +247,7 @@ export class System {
       if (env.msg.type === 'mm.create' && to.startsWith('mm:')) {
         const id = Number(to.slice(3));
         const m = env.msg;
+        this.processMms.set(m.process, id);
         this.cells.set(to, this.makeCell('mm', to, { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu }));
         this.changed.add(to);
         this.dirty.add(to);
@@ -397,7 +406,12 @@ export class System {
 
   /** The mm a process currently uses (after exec, the new one). */
   processMm(process: string): ActorView<MmContext> | undefined {
-    const id = this.kernel().context.processes[process];
+    const id = this.processMms.get(process);
     return id === undefined ? undefined : this.mm(id);
+  }
+
+  /** Every process and the id of its current mm, in order of creation. */
+  processes(): [string, number][] {
+    return [...this.processMms];
   }
 }

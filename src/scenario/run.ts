@@ -283,7 +283,7 @@ function summarize(sys: System): ProcessSummary[] {
     threadsOf.set(t.context.process, list);
   }
   const out: ProcessSummary[] = [];
-  for (const [process, id] of Object.entries(sys.kernel().context.processes)) {
+  for (const [process, id] of sys.processes()) {
     const mm = sys.mm(id);
     if (!mm) continue;
     const pasid = mm.context.pasid;
