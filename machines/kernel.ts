@@ -1,5 +1,5 @@
 /**
- * The kernel's process table: creates processes and address spaces (spawn, fork, exec) and gives each
+ * The kernel's process creation: makes processes and address spaces (spawn, fork, exec) and gives each
  * new mm the next id. Ids come from this actor's context, so they are deterministic and replayable.
  * It also answers syscalls naming a thread that does not exist (yet): ESRCH.
  */

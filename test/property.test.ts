@@ -16,6 +16,8 @@ import { runScenario, type RunResult } from '../src/scenario/run.ts';
 import { headerLine } from '../src/log/format.ts';
 import { parseLog } from '../src/log/reader.ts';
 import { replay } from '../src/replay/replay.ts';
+import { SeekableLog } from '../src/replay/checkpoints.ts';
+import { systemState, type SystemState } from '../src/runtime/state.ts';
 import { OPS, type Op, type Scenario } from '../src/scenario/types.ts';
 
 /** One step before names are resolved: the op, and numbers that pick its operands. */
@@ -236,6 +238,21 @@ describe('property: random valid scenarios', () => {
       }),
       // The shrunk counterexamples run first, every time; then 200 random scenarios.
       { numRuns: 200, examples: [[EXEC_THEN_EXIT], [EXEC_TWICE]] },
+    );
+  });
+
+  it('the state at every checkpoint (and at every step end) equals the live state at that seq', () => {
+    fc.assert(
+      fc.property(scenarioArb, fc.integer({ min: 1, max: 12 }), (text, every) => {
+        const scenario = parseScenario(text, 'generated.json');
+        const lines: string[] = [];
+        const live = new Map<number, SystemState>();
+        runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)), onSettled: (sys) => live.set(sys.lastSeq, systemState(sys)) });
+        const seek = SeekableLog.of(parseLog(`${[headerLine(scenario, scenario.policy), ...lines].join('\n')}\n`, 'generated.jsonl'), every);
+        for (const cp of seek.checkpoints) expect(seek.stateAt(cp.seq), `checkpoint ${cp.seq}\nscenario:\n${pretty(text)}`).toStrictEqual(live.get(cp.seq));
+        for (const [seq, state] of live) expect(seek.stateAt(seq), `seq ${seq}\nscenario:\n${pretty(text)}`).toStrictEqual(state);
+      }),
+      { numRuns: 60 },
     );
   });
 

@@ -92,6 +92,8 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
   const records: Delivered[] = [];
   const lines: string[] = [];
   let truncated = 0;
+  // Actors that exist so far: the fixed ones, then every mm and thread as its creation message arrives.
+  const actors = new Set<string>(['user', 'kernel', 'iommu', 'monitor', ...scenario.devices.map((d) => `wq:${d.name}`)]);
   for (let i = 1; i < raw.length; i++) {
     const lineNo = i + 1;
     const line = raw[i] ?? '';
@@ -117,6 +119,10 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} where ${records.length + 1} was expected (a record is missing or out of order)`);
     }
     if (cause !== undefined && cause >= seq) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names cause ${cause}, which is not earlier`);
+    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:'))) actors.add(to);
+    for (const a of [from, to]) {
+      if (!actors.has(a)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${a}, an actor that does not exist at that point`);
+    }
     const msg = { type, ...payload } as unknown as Message;
     records.push({ msg, from: from as Address, to: to as Address, cause, step, seq });
     lines.push(chain.length === 0 ? line : recordLine(records[records.length - 1] as Delivered));

@@ -182,3 +182,19 @@ describe('time travel and what-if', () => {
     expect(w.differing).toBe(0);
   });
 });
+
+describe('damage: actors that do not exist', () => {
+  const ls = lines(logOf('seed-a-unbind-dmar'));
+  it('a record addressed to an actor never created is damage, not divergence', () => {
+    const bad = [...ls];
+    const i = bad.findIndex((l) => l.includes('"to":"thread:A1"') && !l.includes('thread.start'));
+    bad[i] = (bad[i] ?? '').replace('"to":"thread:A1"', '"to":"thread:ZZ"');
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(new RegExp(`t\\.jsonl:${i + 1}: damaged log: seq ${i} involves thread:ZZ, an actor that does not exist at that point`));
+  });
+  it('a record from an mm before its creation is damage', () => {
+    const bad = [...ls];
+    const i = bad.findIndex((l) => l.includes('"from":"mm:1"'));
+    bad[i] = (bad[i] ?? '').replace('"from":"mm:1"', '"from":"mm:9"');
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(/damaged log: .* involves mm:9, an actor that does not exist/);
+  });
+});
