@@ -1,6 +1,7 @@
 /**
- * Writes the event log as the run goes. Lines are buffered and written whole (at every step boundary and
- * whenever the buffer passes 64 KiB), so a crash leaves a valid prefix ending at a complete record.
+ * Writes the event log as the run goes. Lines are buffered and written whole — when the runner flushes at
+ * the end of every step, and whenever the buffer would pass 256 KiB — so a crash leaves a valid prefix
+ * ending at a complete record, and a killed run loses at most the step it was in.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';

@@ -206,6 +206,8 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
       const outcome: StepOutcome = { index, step, result, ...(value === undefined ? {} : { value }), pasid: pasidAfter(sys, step), messages: msgs.length };
       outcomes.push(outcome);
       checkExpect(outcome, msgs, failures);
+      // Each finished step reaches the file: a crash (even a kill) leaves every complete step's records.
+      writer?.flush();
       opts.onStep?.(outcome);
       opts.onSettled?.(sys);
     });
