@@ -11,12 +11,12 @@ import { runScenario, type RunResult } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
-import { LogError, readLog } from '../log/reader.ts';
-import { replay } from '../replay/replay.ts';
+import { LogError, readLog, type ParsedLog } from '../log/reader.ts';
+import { replay, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState } from '../runtime/state.ts';
-import { SeekableLog } from '../replay/checkpoints.ts';
-import { formatFailure, styleFor, summaryLines, TracePrinter } from './trace.ts';
+import { DivergenceError, SeekableLog } from '../replay/checkpoints.ts';
+import { formatFailure, styleFor, summaryLines, TracePrinter, type Style } from './trace.ts';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
@@ -276,7 +276,10 @@ function cmdReplay(args: string[], io: Io): number {
   if (values.policy !== undefined) {
     if (values.until !== undefined) throw new UsageError('svasim replay: --policy and --until exclude each other');
     const override = parsePolicyOverride(values.policy);
-    const w = whatIf(readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true }), override);
+    const wlog = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true });
+    const check = replay(wlog, { allowIncomplete: values['allow-truncated'] === true });
+    if (!check.identical) io.stderr.write(`warning: ${wlog.source} does not replay (diverges at seq ${check.seq}): the logged side below is what the log says, not what this model does\n`);
+    const w = whatIf(wlog, override);
     io.stdout.write(values.json ? `${JSON.stringify(w, null, 2)}\n` : `${formatWhatIf(w).join('\n')}\n`);
     return w.differing === 0 ? 0 : 1;
   }
@@ -291,34 +294,45 @@ function cmdReplay(args: string[], io: Io): number {
   if (log.otherModel) {
     io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
   }
-  if (until !== undefined) {
-    if (until > log.records.length) throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
-    const state = SeekableLog.open(log.source, { allowTruncated }).stateAt(until);
-    io.stdout.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${formatState(state).join('\n')}\n`);
-    return 0;
-  }
-  const r = replay(log);
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
     io.stdout.write(`${line}\n`);
   };
+  if (log.truncated > 0) out(st.yellow(`${log.source}: the last line was cut short: ${log.truncated} record lost; using the ${log.records.length} complete records`));
+  if (until !== undefined) {
+    if (until > log.records.length) throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
+    try {
+      const state = SeekableLog.open(log.source, { allowTruncated }).stateAt(until);
+      io.stdout.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${formatState(state).join('\n')}\n`);
+      return 0;
+    } catch (e) {
+      if (!(e instanceof DivergenceError)) throw e;
+      out(st.bold(st.red(`cannot show seq ${until}: the log diverges from the model before it`)));
+      printDivergence(e.result, log, out, st);
+      return 1;
+    }
+  }
+  const r = replay(log, { allowIncomplete: allowTruncated });
   if (values.json) {
     out(JSON.stringify({ log: log.source, truncated: log.truncated, ...r }, null, 2));
     return r.identical ? 0 : 1;
   }
-  if (log.truncated > 0) out(st.yellow(`${log.source}: the last line was cut short: ${log.truncated} record lost; replaying the ${log.records.length} complete records`));
   if (r.identical) {
     out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
     return 0;
   }
+  printDivergence(r, log, out, st);
+  return 1;
+}
+
+function printDivergence(r: Extract<ReplayResult, { identical: false }>, log: ParsedLog, out: (line: string) => void, st: Style): void {
   out(st.bold(st.red(`diverged at seq ${r.seq}${log.otherModel ? ` (the log is from model ${log.header.model}: this may be a model change)` : ''}`)));
-  out(`  logged:   ${r.expected ?? '(the log ends here)'}`);
+  out(`  logged:   ${r.expected ?? '(the log ends here; --allow-truncated accepts a log cut short)'}`);
   out(`  replayed: ${r.actual ?? '(nothing)'}`);
   if (r.causes.length > 0) {
     out('  caused by (logged):');
     for (const c of r.causes) out(`    ${c}`);
   }
-  return 1;
 }
 
 function cmdList(args: string[], io: Io): number {

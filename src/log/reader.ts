@@ -66,7 +66,7 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
   try {
     headerJson = JSON.parse(raw[0] ?? '');
   } catch {
-    throw new LogError(`${source}:1: malformed header: not JSON`);
+    throw new LogError(`${source}:1: not an svasim log: line 1 is not a JSON log header${source.endsWith('.json') ? ' (a scenario file? use svasim run)' : ''}`);
   }
   let chain: Upcaster[] = [];
   if (typeof headerJson === 'object' && headerJson !== null && (headerJson as { log?: unknown }).log === 'svasim') {
@@ -123,6 +123,14 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
     for (const a of [from, to]) {
       if (!actors.has(a)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${a}, an actor that does not exist at that point`);
     }
+    const device = (payload as { device?: unknown }).device;
+    if (device !== undefined && !actors.has(`wq:${String(device)}`)) {
+      throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names device ${JSON.stringify(device)}, which the scenario does not have`);
+    }
+    const thread = (payload as { thread?: unknown }).thread;
+    if (from === 'user' && cause === undefined && to.startsWith('thread:') && thread !== to.slice('thread:'.length)) {
+      throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} is a syscall of thread ${JSON.stringify(thread)} delivered to ${to}`);
+    }
     const msg = { type, ...payload } as unknown as Message;
     records.push({ msg, from: from as Address, to: to as Address, cause, step, seq });
     lines.push(chain.length === 0 ? line : recordLine(records[records.length - 1] as Delivered));
@@ -136,7 +144,8 @@ export function readLogText(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const code = e instanceof Error && 'code' in e ? String(e.code) : '';
-    throw new LogError(`${path}: cannot read file: ${code === 'ENOENT' ? 'no such file or directory' : code || String(e)}`);
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code || String(e);
+    throw new LogError(`${path}: cannot read file: ${why}`);
   }
 }
 

@@ -9,12 +9,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { from, type Observable } from 'rxjs';
-import { LogError, parseLog, readLogText, type ParsedLog } from '../log/reader.ts';
+import { parseLog, readLogText, type ParsedLog } from '../log/reader.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
 import type { MonitorState } from '../runtime/monitor.ts';
 import type { Delivered, SystemSnapshot } from '../runtime/system.ts';
 import { MODEL_VERSION } from '../version.ts';
-import { replay, type Checkpoint } from './replay.ts';
+import { replay, type Checkpoint, type ReplayResult } from './replay.ts';
 
 export const DEFAULT_CHECKPOINT_EVERY = 2_500;
 /** One full checkpoint in this many; the others are deltas. */
@@ -33,8 +33,19 @@ interface IndexHeader {
 
 export const indexPathOf = (logPath: string): string => `${logPath}.idx`;
 
-/** Replay the whole log once and capture a checkpoint at the first step boundary after every `every` records. */
-export function buildCheckpoints(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): Checkpoint[] {
+/** A seek past the point where the log stops matching the model. */
+export class DivergenceError extends Error {
+  override readonly name = 'DivergenceError';
+  constructor(readonly result: Extract<ReplayResult, { identical: false }>) {
+    super(`the log diverges from the model at seq ${result.seq}`);
+  }
+}
+
+/**
+ * Replay the whole log once and capture a checkpoint at the first step boundary after every `every`
+ * records. Checkpoints stop where the log diverges (`result` says where).
+ */
+export function buildCheckpoints(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): { checkpoints: Checkpoint[]; result: ReplayResult } {
   const out: Checkpoint[] = [];
   let last = 0;
   // The monitor's memory only grows (sticky flags, first PASIDs): a delta keeps what was added since.
@@ -50,8 +61,7 @@ export function buildCheckpoints(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVER
       }
     },
   });
-  if (!r.identical) throw new LogError(`${log.source}: the log diverges from the model at seq ${r.seq}: no checkpoints can be made past it`);
-  return out;
+  return { checkpoints: r.identical ? out : out.filter((c) => c.seq < r.seq), result: r };
 }
 
 /** What `now` has that `before` had not (the monitor's memory only grows). */
@@ -70,6 +80,8 @@ export class SeekableLog {
     readonly checkpoints: readonly Checkpoint[],
     /** Whether the index had to be (re)built when the log was opened. */
     readonly rebuilt: boolean,
+    /** Where the log stops matching the model, if it does (seeks past it fail). */
+    readonly divergence: Extract<ReplayResult, { identical: false }> | null = null,
   ) {}
 
   /** Open `path`, using its sidecar index, or building (and writing) a new one if it is missing or stale. */
@@ -87,7 +99,8 @@ export class SeekableLog {
     };
     const cached = readIndex(indexPathOf(path), header);
     if (cached) return new SeekableLog(log, cached, false);
-    const checkpoints = buildCheckpoints(log, every);
+    const { checkpoints, result } = buildCheckpoints(log, every);
+    if (!result.identical) return new SeekableLog(log, checkpoints, true, result);
     if (opts.writeIndex !== false) {
       try {
         writeFileSync(indexPathOf(path), [JSON.stringify(header), ...checkpoints.map((c) => JSON.stringify(c))].join('\n') + '\n');
@@ -100,17 +113,19 @@ export class SeekableLog {
 
   /** A log already in memory (no sidecar). */
   static of(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): SeekableLog {
-    return new SeekableLog(log, buildCheckpoints(log, every), true);
+    const { checkpoints, result } = buildCheckpoints(log, every);
+    return new SeekableLog(log, checkpoints, true, result.identical ? null : result);
   }
 
   /** The whole system state right after record `seq` (0 = before the first record). */
   stateAt(seq: number): SystemState {
     const n = this.log.records.length;
     if (!Number.isInteger(seq) || seq < 0 || seq > n) throw new RangeError(`seq ${seq} is outside the log (0..${n})`);
+    if (this.divergence && seq >= this.divergence.seq) throw new DivergenceError(this.divergence);
     const cp = this.composed(seq);
     let state: SystemState | undefined;
-    const r = replay(this.log, { ...(cp ? { from: cp } : {}), until: seq, onStop: (sys) => (state = systemState(sys)) });
-    if (!r.identical) throw new LogError(`${this.log.source}: the log diverges from the model at seq ${r.seq}, before seq ${seq}`);
+    const r = replay(this.log, { ...(cp ? { from: cp } : {}), until: seq, allowIncomplete: true, onStop: (sys) => (state = systemState(sys)) });
+    if (!r.identical) throw new DivergenceError(r);
     if (!state) throw new Error(`no state at seq ${seq}`);
     return state;
   }

@@ -89,12 +89,16 @@ export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult 
   runScenario({ ...scenario, policy: rerunPolicy }, { onRecord: (d) => rerunRecords.push(d) });
   const a = byStep(log.records, scenario.steps.length);
   const b = byStep(rerunRecords, scenario.steps.length);
+  const lastLogged = log.records.reduce((m, d) => Math.max(m, d.step), -1);
   const rows: WhatIfRow[] = scenario.steps.map((step, index) => {
-    const digest = (msgs: readonly Delivered[]): StepDigest => ({
-      result: stepResult(step, msgs).result,
-      events: msgs.map(notable).filter((e): e is string => e !== null),
-    });
-    const logged = digest(a[index] ?? []);
+    const digest = (msgs: readonly Delivered[]): StepDigest => {
+      const r = stepResult(step, msgs);
+      return {
+        result: r.value === undefined ? r.result : `${r.result} value=${r.value}`,
+        events: msgs.map(notable).filter((e): e is string => e !== null),
+      };
+    };
+    const logged = index > lastLogged ? { result: '(not in the log)', events: [] } : digest(a[index] ?? []);
     const rerun = digest(b[index] ?? []);
     const differs = logged.result !== rerun.result || logged.events.join(' ') !== rerun.events.join(' ');
     return { index, step: describeStep(step), logged, rerun, differs };

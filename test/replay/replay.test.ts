@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LogError, parseLog } from '../../src/log/reader.ts';
 import { replay } from '../../src/replay/replay.ts';
+import { DivergenceError, SeekableLog } from '../../src/replay/checkpoints.ts';
 import { formatWhatIf, whatIf } from '../../src/replay/whatif.ts';
 import { formatState, systemState, type SystemState } from '../../src/runtime/state.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
@@ -196,5 +197,44 @@ describe('damage: actors that do not exist', () => {
     const i = bad.findIndex((l) => l.includes('"from":"mm:1"'));
     bad[i] = (bad[i] ?? '').replace('"from":"mm:1"', '"from":"mm:9"');
     expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(/damaged log: .* involves mm:9, an actor that does not exist/);
+  });
+});
+
+describe('review fixes', () => {
+  const ls = lines(logOf('seed-a-unbind-dmar'));
+
+  it('seeking before a divergence works; at or past it is a DivergenceError', () => {
+    const i = ls.findIndex((l) => l.includes('"type":"pasid.put"'));
+    const bad = [...ls];
+    bad[i] = (bad[i] ?? '').replace('"refs":1', '"refs":7');
+    const seek = SeekableLog.of(parseLog(join1(bad), 't.jsonl'), 5);
+    expect(seek.divergence?.seq).toBe(i);
+    expect(seek.stateAt(i - 1).seq).toBe(i - 1);
+    expect(() => seek.stateAt(i)).toThrow(DivergenceError);
+  });
+
+  it('what-if compares returned values too (LAM untag mask under v6.4 vs poc-2022 after enabling)', () => {
+    const w = whatIf(parseLog(logOf('lam-v6.4'), 'l.jsonl'), { lam: 'poc-2022' });
+    expect(w.rows.some((r) => r.differs && r.logged.result.includes('value=') && r.logged.result !== r.rerun.result)).toBe(true);
+  });
+
+  it('a payload naming a device the scenario does not have is damage', () => {
+    const bad = [...ls];
+    const i = bad.findIndex((l) => l.includes('"type":"insn.enqcmd"'));
+    bad[i] = (bad[i] ?? '').replace('"device":"dsa0"', '"device":"dsa9"');
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(`t.jsonl:${i + 1}: damaged log: seq ${i} names device "dsa9", which the scenario does not have`);
+  });
+
+  it("a syscall input whose thread is not its receiver is damage", () => {
+    const bad = [...ls];
+    const i = bad.findIndex((l) => l.includes('"type":"insn.enqcmd"'));
+    bad[i] = (bad[i] ?? '').replace('"thread":"A1"', '"thread":"A"');
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(/damaged log: seq \d+ is a syscall of thread "A" delivered to thread:A1/);
+  });
+
+  it('allowIncomplete accepts a log that ends mid-step', () => {
+    const cut = parseLog(join1(ls.slice(0, ls.length - 2)), 't.jsonl');
+    expect(replay(cut).identical).toBe(false);
+    expect(replay(cut, { allowIncomplete: true })).toStrictEqual({ identical: true, records: ls.length - 3 });
   });
 });
