@@ -2,45 +2,27 @@
  * The whole system state as plain data: every process, thread, mm, the IOMMU (PASIDs, refs, device
  * tables) and every work queue. For time travel (`replay --until`), reports and inspectors.
  */
-import type { PasidEntry } from '../../machines/iommu.ts';
-import type { LamState } from '../../machines/protocol.ts';
+import type { IommuContext } from '../../machines/iommu.ts';
+import type { MmContext } from '../../machines/mm.ts';
+import type { ThreadContext } from '../../machines/thread.ts';
+import type { WqContext } from '../../machines/wq.ts';
 import type { System } from './system.ts';
 
 export interface SystemState {
   readonly seq: number;
   readonly processes: readonly { readonly process: string; readonly mm: number }[];
-  readonly threads: readonly {
-    readonly name: string;
-    readonly process: string;
-    readonly state: string;
-    readonly mm: number;
-    readonly msr: number | null;
-    readonly activated: boolean;
-  }[];
-  readonly mms: readonly {
-    readonly id: number;
-    readonly process: string;
-    readonly state: string;
-    readonly pasid: number | null;
-    readonly users: readonly string[];
-    readonly bindings: Readonly<Record<string, number>>;
-    readonly portals: readonly string[];
-    readonly lam: LamState;
-  }[];
+  readonly threads: readonly (Pick<ThreadContext, 'name' | 'process' | 'mm' | 'msr' | 'activated'> & { readonly state: string })[];
+  readonly mms: readonly (Pick<MmContext, 'id' | 'process' | 'pasid' | 'users' | 'bindings' | 'portals' | 'lam'> & { readonly state: string })[];
   readonly iommu: {
     readonly pasids: readonly { readonly pasid: number; readonly mm: number; readonly refs: number | null }[];
-    readonly tables: Readonly<Record<string, Readonly<Record<string, PasidEntry>>>>;
+    readonly tables: IommuContext['tables'];
   };
-  readonly wqs: readonly {
-    readonly device: string;
+  readonly wqs: readonly (Pick<WqContext, 'device' | 'threshold' | 'accepted' | 'retried' | 'completed' | 'faulted'> & {
+    /** Accepted descriptors waiting in the queue. */
     readonly occupancy: number;
-    readonly threshold: number;
+    /** Descriptors dispatched and waiting for their translation. */
     readonly inflight: number;
-    readonly accepted: number;
-    readonly retried: number;
-    readonly completed: number;
-    readonly faulted: number;
-  }[];
+  })[];
 }
 
 export function systemState(sys: System): SystemState {
