@@ -5,7 +5,7 @@
  * Any interleaving replays, not only FIFO: the replay scheduler delivers whatever the log delivered next.
  */
 import { recordLine } from '../log/format.ts';
-import type { ParsedLog } from '../log/reader.ts';
+import { LogError, type ParsedLog } from '../log/reader.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
@@ -38,6 +38,14 @@ class ReplayScheduler extends ListScheduler {
     return items.findIndex(
       (e) => e.cause === w.cause && e.from === w.from && e.msg.type === w.msg.type && (e.to === w.to || (w.to === 'kernel' && e.from === 'user')),
     );
+  }
+
+  /** An older pending message on the same (from, to) channel that the wanted record would overtake. */
+  overtaken(): Envelope | undefined {
+    const i = this.pick(this.items);
+    const e = this.items[i];
+    if (e === undefined) return undefined;
+    return this.items.slice(0, i).find((o) => o.from === e.from && o.to === e.to);
   }
 }
 
@@ -129,6 +137,12 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
       if (want.from === 'monitor') endStep();
       if (isInput) sys.input(want.msg, want.to, want.step);
       sched.want = want;
+      const older = sched.overtaken();
+      if (older) {
+        throw new LogError(
+          `${log.source}:${want.seq + 1}: damaged log: seq ${want.seq} (${want.msg.type}) overtakes ${older.msg.type} on the channel ${older.from} → ${older.to}; messages between two actors are delivered in the order they were sent`,
+        );
+      }
       const got = sys.step();
       if (got === undefined) {
         const pending = sched.pending();

@@ -238,3 +238,18 @@ describe('review fixes', () => {
     expect(replay(cut, { allowIncomplete: true })).toStrictEqual({ identical: true, records: ls.length - 3 });
   });
 });
+
+describe('channel order', () => {
+  it('a record that overtakes an older message on the same channel is damage, naming both', () => {
+    const ls = lines(logOf('seed-a-unbind-dmar'));
+    const i = ls.findIndex((l) => l.includes('"type":"msr.write"'));
+    const j = ls.findIndex((l) => l.includes('"type":"gp.fixup"'));
+    expect(j).toBe(i + 1);
+    const bad = [...ls];
+    // Swap them and renumber, so only the order is wrong.
+    bad[i] = (ls[j] ?? '').replace(`"seq":${j}`, `"seq":${i}`);
+    bad[j] = (ls[i] ?? '').replace(`"seq":${i}`, `"seq":${j}`);
+    const log = parseLog(join1(bad), 't.jsonl');
+    expect(() => replay(log)).toThrow(`t.jsonl:${i + 1}: damaged log: seq ${i} (gp.fixup) overtakes msr.write on the channel mm:1 → thread:A1`);
+  });
+});
