@@ -289,7 +289,9 @@ function cmdReplay(args: string[], io: Io): number {
     if (!/^\d+$/.test(values.until) || until < 1) throw new UsageError(`svasim replay: --until expects a seq (a positive integer), got "${values.until}"`);
   }
   const allowTruncated = values['allow-truncated'] === true;
-  const log = readLog(positionals[0] ?? '', { allowTruncated });
+  // --until opens the log for seeking (one read and parse, with its checkpoint index).
+  const seekable = until === undefined ? null : SeekableLog.open(positionals[0] ?? '', { allowTruncated });
+  const log = seekable ? seekable.log : readLog(positionals[0] ?? '', { allowTruncated });
   if (log.upcastFrom !== null) io.stderr.write(`note: ${log.source} is in log format ${log.upcastFrom}; converted to format ${LOG_FORMAT_VERSION}\n`);
   if (log.otherModel) {
     io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
@@ -299,10 +301,10 @@ function cmdReplay(args: string[], io: Io): number {
     io.stdout.write(`${line}\n`);
   };
   if (log.truncated > 0) out(st.yellow(`${log.source}: the last line was cut short: ${log.truncated} record lost; using the ${log.records.length} complete records`));
-  if (until !== undefined) {
+  if (until !== undefined && seekable) {
     if (until > log.records.length) throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
     try {
-      const state = SeekableLog.open(log.source, { allowTruncated }).stateAt(until);
+      const state = seekable.stateAt(until);
       io.stdout.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${formatState(state).join('\n')}\n`);
       return 0;
     } catch (e) {
