@@ -15,6 +15,13 @@ import { LogError, readLog, type ParsedLog } from '../log/reader.ts';
 import { replay, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState } from '../runtime/state.ts';
+import type { AnyStateMachine } from 'xstate';
+import { iommuMachine } from '../../machines/iommu.ts';
+import { kernelMachine } from '../../machines/kernel.ts';
+import { mmMachine } from '../../machines/mm.ts';
+import { threadMachine } from '../../machines/thread.ts';
+import { wqMachine } from '../../machines/wq.ts';
+import { machineDiagram, sequenceDiagram } from '../inspect/mermaid.ts';
 import { DivergenceError, SeekableLog } from '../replay/checkpoints.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter, type Style } from './trace.ts';
 
@@ -37,6 +44,8 @@ commands:
   run --all                          run every built-in scenario, one verdict line each
   replay <log.jsonl>                 re-execute a log in its recorded order and check every message
   list                               list the built-in scenarios
+  diagram [machine|all]              Mermaid stateDiagram of the machines (thread, mm, iommu, wq, kernel)
+  diagram --log FILE [--from N --to M]  Mermaid sequenceDiagram of log records
   inspect, explore                   (not in this version: see the README)
 
 Run 'svasim <command> --help' for a command's options.`,
@@ -76,6 +85,13 @@ options:
   -h, --help          this help
 
 exit status: 0 identical, 1 diverged, 2 bad input (unreadable, malformed or damaged log)`,
+  diagram: `usage: svasim diagram [thread|mm|iommu|wq|kernel|all]
+       svasim diagram --log FILE [--from SEQ] [--to SEQ]
+
+Writes Mermaid text to stdout: a stateDiagram-v2 per machine, read from the machine definitions
+(arrows for transitions that change state; in-place handlers listed under each state), or a
+sequenceDiagram of a log's records with one lane per actor (#GP traps, SIGSEGV and DMAR faults drawn
+as lost messages).`,
   list: `usage: svasim list [--json]
 
 Lists the built-in scenarios with their policies and titles.`,
@@ -122,6 +138,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return cmdList(rest, io);
       case 'replay':
         return cmdReplay(rest, io);
+      case 'diagram':
+        return cmdDiagram(rest, io);
       case 'inspect':
       case 'explore':
         if (rest.includes('--help') || rest.includes('-h')) {
@@ -335,6 +353,42 @@ function printDivergence(r: Extract<ReplayResult, { identical: false }>, log: Pa
     out('  caused by (logged):');
     for (const c of r.causes) out(`    ${c}`);
   }
+}
+
+const MACHINES = { thread: threadMachine, mm: mmMachine, iommu: iommuMachine, wq: wqMachine, kernel: kernelMachine } as const;
+
+function cmdDiagram(args: string[], io: Io): number {
+  const { values, positionals } = parse('diagram', args, {
+    log: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(`${HELP['diagram']}\n`);
+    return 0;
+  }
+  const seqOpt = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new UsageError(`svasim diagram: --${name} expects a seq (a positive integer), got "${v}"`);
+    return Number(v);
+  };
+  if (values.log !== undefined) {
+    if (positionals.length > 0) throw new UsageError('svasim diagram: --log takes no machine name');
+    const log = readLog(values.log);
+    io.stdout.write(sequenceDiagram(log.records, seqOpt('from', values.from) ?? 1, seqOpt('to', values.to) ?? Number.POSITIVE_INFINITY));
+    return 0;
+  }
+  if (values.from !== undefined || values.to !== undefined) throw new UsageError('svasim diagram: --from/--to need --log');
+  const which = positionals[0] ?? 'all';
+  if (positionals.length > 1) throw new UsageError('svasim diagram: expected at most one machine name');
+  const names = which === 'all' ? Object.keys(MACHINES) : [which];
+  for (const name of names) {
+    const m = (MACHINES as Record<string, AnyStateMachine>)[name];
+    if (!m) throw new UsageError(`svasim diagram: unknown machine "${name}" (expected ${Object.keys(MACHINES).join(', ')} or all)`);
+    io.stdout.write(`${names.length > 1 ? `%% ${name}\n` : ''}${machineDiagram(m)}`);
+  }
+  return 0;
 }
 
 function cmdList(args: string[], io: Io): number {
