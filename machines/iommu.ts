@@ -32,8 +32,8 @@ export interface IommuContext {
   readonly owner: Readonly<Record<string, number>>;
   /** seed-2021: references per allocated PASID (binds + fixed-up tasks). Empty under merged. */
   readonly refs: Readonly<Record<string, number>>;
-  /** SVA bonds (sdev / handle users) per `device/pasid`. */
-  readonly bonds: Readonly<Record<string, number>>;
+  /** SVA bonds (sdev / handle users): device -> PASID -> users. (Per device and keyed by number: cheap to copy.) */
+  readonly bonds: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Per-device PASID tables: device -> PASID -> entry. */
   readonly tables: Readonly<Record<string, Readonly<Record<string, PasidEntry>>>>;
 }
@@ -43,7 +43,6 @@ type IommuEvent = Extract<
   { type: 'iommu.bind' | 'iommu.unbind' | 'iommu.get' | 'iommu.put' | 'iommu.teardown' | 'iommu.free' | 'iommu.translate' }
 >;
 
-const bondKey = (device: string, pasid: number): string => `${device}/${pasid}`;
 
 /** Lowest free PASID in the inclusive range (ioasid xarray / IDA both hand out the lowest free id). */
 export function lowestFreePasid(owner: Readonly<Record<string, number>>, [min, max]: readonly [number, number]): number | null {
@@ -59,14 +58,14 @@ class Draft {
   private readonly copied = new Set<string>();
   owner: Record<string, number>;
   refs: Record<string, number>;
-  bonds: Record<string, number>;
+  bonds: Record<string, Record<string, number>>;
   tables: Record<string, Record<string, PasidEntry>>;
   readonly out: Outgoing[] = [];
 
   constructor(c: IommuContext) {
     this.owner = c.owner as Record<string, number>;
     this.refs = c.refs as Record<string, number>;
-    this.bonds = c.bonds as Record<string, number>;
+    this.bonds = c.bonds as Record<string, Record<string, number>>;
     this.tables = c.tables as Record<string, Record<string, PasidEntry>>;
   }
 
@@ -81,6 +80,14 @@ class Draft {
 }
 
 const draftOf = (c: IommuContext): Draft => new Draft(c);
+
+/** Set (or with 0, remove) the bond count of (device, pasid). */
+function setBond(d: Draft, device: string, pasid: number, users: number): void {
+  const perDevice = { ...d.bonds[device] };
+  if (users > 0) perDevice[pasid] = users;
+  else delete perDevice[pasid];
+  d.w('bonds')[device] = perDevice;
+}
 
 function setEntry(d: Draft, device: string, pasid: number, entry: PasidEntry | undefined): void {
   const table = { ...d.tables[device] };
@@ -137,9 +144,8 @@ export const iommuMachine = setup({
         d.w('refs')[pasid] = refs;
         d.out.push({ type: 'pasid.get', pasid, refs, to });
       }
-      const key = bondKey(event.device, pasid);
-      const users = (d.bonds[key] ?? 0) + 1;
-      d.w('bonds')[key] = users;
+      const users = (d.bonds[event.device]?.[pasid] ?? 0) + 1;
+      setBond(d, event.device, pasid, users);
       if (users === 1) {
         setEntry(d, event.device, pasid, { present: true, fpd: false });
         d.out.push({ type: 'pasidtable.set', device: event.device, pasid, to });
@@ -152,11 +158,9 @@ export const iommuMachine = setup({
       if (event.type !== 'iommu.unbind') return;
       const d = draftOf(context);
       const to = mmAddr(event.mm);
-      const key = bondKey(event.device, event.pasid);
-      const users = (d.bonds[key] ?? 0) - event.count;
-      if (users > 0) d.w('bonds')[key] = users;
-      else {
-        delete d.w('bonds')[key];
+      const users = (d.bonds[event.device]?.[event.pasid] ?? 0) - event.count;
+      setBond(d, event.device, event.pasid, users);
+      if (users <= 0) {
         const entry = d.tables[event.device]?.[event.pasid];
         if (entry !== undefined) {
           setEntry(d, event.device, event.pasid, undefined);
@@ -238,7 +242,7 @@ export const iommuMachine = setup({
     pasidRange: input.pasidRange,
     owner: {},
     refs: {},
-    bonds: {},
+    bonds: Object.fromEntries(input.devices.map((d) => [d, {}])),
     tables: Object.fromEntries(input.devices.map((d) => [d, {}])),
   }),
   initial: 'enabled',

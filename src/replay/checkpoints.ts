@@ -20,7 +20,7 @@ export const DEFAULT_CHECKPOINT_EVERY = 2_500;
 /** One full checkpoint in this many; the others are deltas. */
 export const KEYFRAME_EVERY = 20;
 const INDEX_KIND = 'svasim-checkpoints';
-const INDEX_VERSION = 3;
+const INDEX_VERSION = 4;
 
 interface IndexHeader {
   readonly index: typeof INDEX_KIND;

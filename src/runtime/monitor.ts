@@ -133,7 +133,7 @@ export class InvariantMonitor {
           v('G6', `freed PASID ${p} still has a present PASID-table entry on ${device}`);
           continue;
         }
-        if (!((iommu.bonds[`${device}/${p}`] ?? 0) > 0)) v('G5', `present entry ${device}/${p} has no bond`);
+        if (!((iommu.bonds[device]?.[p] ?? 0) > 0)) v('G5', `present entry ${device}/${p} has no bond`);
         const mm = sys.mm(owner);
         if (!mm || !isMmAlive(mm.state)) v('G5', `present entry ${device}/${p} belongs to mm:${owner}, which is ${mm?.state ?? 'gone'}`);
       }

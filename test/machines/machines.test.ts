@@ -347,15 +347,15 @@ describe.each(['seed-2021', 'merged'] as const)('iommu (%s): bonds and the PASID
     expect(types(io.bind(1, 'd0'))).toContain('pasidtable.set');
     expect(types(io.bind(1, 'd0', 1))).not.toContain('pasidtable.set');
     expect(types(io.bind(1, 'd1', 1))).toContain('pasidtable.set');
-    expect(io.ctx().bonds).toStrictEqual({ 'd0/1': 2, 'd1/1': 1 });
+    expect(io.ctx().bonds).toStrictEqual({ d0: { 1: 2 }, d1: { 1: 1 } });
     expect(types(io.unbind(1, 'd0', 1))).not.toContain('pasidtable.clear');
     expect(io.ctx().tables['d0']?.[1]).toStrictEqual({ present: true, fpd: false });
-    expect(io.ctx().bonds).toStrictEqual({ 'd0/1': 1, 'd1/1': 1 });
+    expect(io.ctx().bonds).toStrictEqual({ d0: { 1: 1 }, d1: { 1: 1 } });
     const last = io.unbind(1, 'd0', 1);
     expect(last).toContainEqual({ type: 'pasidtable.clear', device: 'd0', pasid: 1, to: 'mm:1' });
     expect(io.ctx().tables['d0']).toStrictEqual({});
     expect(io.ctx().tables['d1']?.[1]).toStrictEqual({ present: true, fpd: false });
-    expect(io.ctx().bonds).toStrictEqual({ 'd1/1': 1 });
+    expect(io.ctx().bonds).toStrictEqual({ d0: {}, d1: { 1: 1 } });
   });
 
   it('translate: a present entry translates, a missing entry is DMAR fault 0x59 (not suppressed)', () => {

@@ -76,7 +76,7 @@ describe('seeking', () => {
     expect(again.log.scenario.name).toBe(scenarioOf('seed-a-unbind-dmar').name);
     writeFileSync(indexPathOf(path), '{"index":"svasim-checkpoints"');
     expect(SeekableLog.open(path, { every: 20 }).rebuilt).toBe(true);
-    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":3')).toBe(true);
+    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":4')).toBe(true);
   });
 
   it('seq outside the log is a RangeError', () => {
