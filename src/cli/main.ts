@@ -318,7 +318,7 @@ function cmdReplay(args: string[], io: Io): number {
   const out = (line: string): void => {
     io.stdout.write(`${line}\n`);
   };
-  if (log.truncated > 0) out(st.yellow(`${log.source}: the last line was cut short: ${log.truncated} record lost; using the ${log.records.length} complete records`));
+  if (log.truncated > 0) io.stderr.write(`note: ${log.source}: the last line was cut short: ${log.truncated} record lost; using the ${log.records.length} complete records\n`);
   if (until !== undefined && seekable) {
     if (until > log.records.length) throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
     try {
