@@ -35,7 +35,9 @@ export interface Scheduler {
 
 /** First in, first out: each message is delivered in the order it was sent. */
 export class FifoScheduler implements Scheduler {
-  private items: Envelope[] = [];
+  /** Delivered slots are cleared at once: a queue must not keep delivered messages alive (they would
+   * outlive young-generation collections and be promoted, the main cost of GC in long runs). */
+  private items: (Envelope | undefined)[] = [];
   private head = 0;
 
   enqueue(env: Envelope): void {
@@ -43,8 +45,15 @@ export class FifoScheduler implements Scheduler {
   }
 
   next(): Envelope | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const env = this.items[this.head++];
+    if (this.head >= this.items.length) {
+      if (this.head > 0) {
+        this.items.length = 0;
+        this.head = 0;
+      }
+      return undefined;
+    }
+    const env = this.items[this.head];
+    this.items[this.head++] = undefined;
     if (this.head > 4096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -57,7 +66,7 @@ export class FifoScheduler implements Scheduler {
   }
 
   pending(): readonly Envelope[] {
-    return this.items.slice(this.head);
+    return this.items.slice(this.head) as Envelope[];
   }
 
   reset(pending: readonly Envelope[]): void {

@@ -14,7 +14,7 @@
  *   after that actor next changes; it gets its seq only when it is finally taken.
  */
 import { Subject } from 'rxjs';
-import { createActor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
+import { createActor, createMachine, type AnyActorScope, type AnyStateMachine, type Snapshot } from 'xstate';
 import { iommuMachine, type IommuContext } from '../../machines/iommu.ts';
 import { kernelMachine, type KernelContext } from '../../machines/kernel.ts';
 import { mmMachine, type MmContext } from '../../machines/mm.ts';
@@ -150,6 +150,101 @@ class LazyCell implements Cell {
   }
 }
 
+const LOGIC: Record<ActorKind, AnyStateMachine> = { kernel: kernelMachine, iommu: iommuMachine, thread: threadMachine, mm: mmMachine, wq: wqMachine };
+
+/**
+ * Runs every actor of one machine kind. An actor is its machine snapshot, advanced by the machine's own
+ * `transition(snapshot, event, scope)` — xstate's ActorLogic interface, the same call an xstate `Actor`
+ * makes. The bus already is each actor's mailbox and the log its observer, so svasim does not wrap each
+ * snapshot in an xstate `Actor` (with its own system, mailbox, listener maps and bound methods: several
+ * KiB per actor, and the main cost of garbage collection with thousands of threads). One scope per kind
+ * executes actions at once, as a running `Actor` does, and routes `emit`s to the bus under the address
+ * of the actor being stepped. Machines here do not spawn or invoke children (a scope has none to give).
+ */
+class Engine {
+  readonly scope: AnyActorScope;
+  private readonly deferred: (() => void)[] = [];
+  /** The actor being stepped: emitted messages are sent from it. */
+  private current: Address | null = null;
+
+  constructor(
+    readonly logic: AnyStateMachine,
+    emit: (from: Address, out: Outgoing) => void,
+  ) {
+    // `self` and `system` come from one idle, empty host actor: actions may read them, none of ours does.
+    const host = createActor(createMachine({}));
+    const scope: AnyActorScope = {
+      self: host,
+      id: '',
+      sessionId: '',
+      logger: () => {},
+      system: host.system,
+      stopChild: () => {
+        throw new Error('svasim machines have no child actors');
+      },
+      defer: (fn) => {
+        this.deferred.push(fn);
+      },
+      emit: (ev) => {
+        if (this.current === null) throw new Error(`${logic.id} emitted ${ev.type} while no actor of it was stepped`);
+        emit(this.current, ev as Outgoing);
+      },
+      actionExecutor: (action) => {
+        action.exec?.(action.info, action.params);
+      },
+    };
+    this.scope = scope;
+  }
+
+  /** Run `fn` as `address`: actions execute, then the deferred emits go out in order. */
+  run<T>(address: Address, fn: () => T): T {
+    this.current = address;
+    try {
+      const out = fn();
+      for (let i = 0; i < this.deferred.length; i++) this.deferred[i]?.();
+      return out;
+    } finally {
+      this.deferred.length = 0;
+      this.current = null;
+    }
+  }
+}
+
+type MachineSnapshot = ReturnType<AnyStateMachine['transition']>;
+
+/** One actor: an address and its current machine snapshot. */
+class MachineCell implements Cell {
+  private snap: MachineSnapshot;
+
+  constructor(
+    readonly kind: ActorKind,
+    private readonly engine: Engine,
+    private readonly address: Address,
+    input: unknown,
+    persisted?: unknown,
+  ) {
+    const { logic, scope } = engine;
+    this.snap = engine.run(address, () =>
+      persisted === undefined ? logic.getInitialSnapshot(scope, input) : logic.restoreSnapshot(persisted as Snapshot<unknown>, scope),
+    ) as MachineSnapshot;
+  }
+
+  send(msg: Message): void {
+    const { logic, scope } = this.engine;
+    this.snap = this.engine.run(this.address, () => logic.transition(this.snap, msg, scope));
+  }
+
+  snapshot(): MachineSnapshot {
+    return this.snap;
+  }
+
+  persisted(): unknown {
+    return this.engine.logic.getPersistedSnapshot(this.snap);
+  }
+
+  stop(): void {}
+}
+
 export class System {
   /** Every delivered message, in delivery order. */
   readonly delivered$ = new Subject<Delivered>();
@@ -162,6 +257,7 @@ export class System {
   /** Actors whose state changed since the last `snapshot({ since: 'dirty' })` (incremental checkpoints). */
   private dirty = new Set<Address>();
   private seq = 0;
+  private readonly engines = new Map<ActorKind, Engine>();
   /** Messages emitted so far (to tell a handled-but-silent delivery from an unhandled one). */
   private emittedCount = 0;
   /** The delivery being handled (seq 0: none): emitted messages take their cause and step from it. */
@@ -325,18 +421,18 @@ export class System {
     this.scheduler.enqueue({ msg: out, from, to: out.to, cause: this.currentSeq, step: this.currentStep, seq: 0 });
   }
 
-  private makeCell(kind: ActorKind, address: Address, input: unknown, snapshot?: unknown): Cell {
-    const logic: AnyStateMachine = ({ kernel: kernelMachine, iommu: iommuMachine, thread: threadMachine, mm: mmMachine, wq: wqMachine } as const)[kind];
-    const actor = createActor(logic, snapshot === undefined ? { input } : { input, snapshot: snapshot as SnapshotFrom<AnyStateMachine> });
-    actor.on('*', (e: unknown) => this.onEmit(address, e as Outgoing));
-    actor.start();
-    return {
-      kind,
-      send: (msg) => actor.send(msg),
-      snapshot: () => actor.getSnapshot(),
-      persisted: () => actor.getPersistedSnapshot(),
-      stop: () => actor.stop(),
-    };
+  private makeCell(kind: ActorKind, address: Address, input: unknown, persisted?: unknown): Cell {
+    return new MachineCell(kind, this.engine(kind), address, input, persisted);
+  }
+
+  /** The shared engine of one machine kind (created on first use). */
+  private engine(kind: ActorKind): Engine {
+    let e = this.engines.get(kind);
+    if (e === undefined) {
+      e = new Engine(LOGIC[kind], (from, out) => this.onEmit(from, out));
+      this.engines.set(kind, e);
+    }
+    return e;
   }
 
   /** A restored actor that stays data until it is sent a message. */
