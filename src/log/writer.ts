@@ -13,6 +13,7 @@ export class LogWriter {
   private readonly fd: number;
   private buf = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
+  private closed = false;
   bytes = 0;
 
   constructor(readonly path: string, header: string) {
@@ -45,6 +46,8 @@ export class LogWriter {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.flush();
     closeSync(this.fd);
   }

@@ -164,76 +164,121 @@ export function describeStep(step: Step): string {
     .exhaustive();
 }
 
-export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResult {
-  const sys = new System(systemConfig(scenario), opts.scheduler);
-  const monitor = new InvariantMonitor();
-  const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
-  const writer = opts.log ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy)) : null;
-  const failures: Failure[] = [];
-  const violations: Delivered[] = [];
-  const outcomes: StepOutcome[] = [];
-  const counts: Record<string, number> = {};
-  const forbidden = new Set<string>(scenario.forbid);
-  const forbidSeen = new Set<string>();
-  let stepMsgs: Delivered[] = [];
-  let suppressedDmar = 0;
+/**
+ * A scenario run that advances one step at a time (the inspector's live mode); `runScenario` runs one
+ * to the end. Every step runs to quiescence, then the monitors check it and its `expect`.
+ */
+export class ScenarioRun {
+  readonly sys: System;
+  private readonly monitor = new InvariantMonitor();
+  private readonly writer: LogWriter | null;
+  private readonly failures: Failure[] = [];
+  private readonly violations: Delivered[] = [];
+  private readonly outcomes: StepOutcome[] = [];
+  private readonly counts: Record<string, number> = {};
+  private readonly forbidden: Set<string>;
+  private readonly forbidSeen = new Set<string>();
+  private stepMsgs: Delivered[] = [];
+  private suppressedDmar = 0;
+  private index = 0;
+  private finished: RunResult | null = null;
 
-  sys.delivered$.subscribe((d) => {
-    stepMsgs.push(d);
-    counts[d.msg.type] = (counts[d.msg.type] ?? 0) + 1;
-    writer?.write(d);
-    opts.onRecord?.(d);
-    if (d.msg.type === 'invariant.violation') violations.push(d);
-    else if (d.msg.type === 'fault.dmar' && d.msg.suppressed === true) suppressedDmar++;
-    if (forbidden.has(d.msg.type) && !forbidSeen.has(d.msg.type)) {
-      forbidSeen.add(d.msg.type);
-      failures.push({ step: d.step, what: `forbid: ${d.msg.type}`, expected: 'never', got: `seq ${d.seq}` });
-    }
-  });
+  constructor(
+    readonly scenario: Scenario,
+    private readonly opts: RunOptions = {},
+  ) {
+    this.sys = new System(systemConfig(scenario), opts.scheduler);
+    const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
+    this.writer = opts.log ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy)) : null;
+    this.forbidden = new Set<string>(scenario.forbid);
+    this.sys.delivered$.subscribe((d) => {
+      this.stepMsgs.push(d);
+      this.counts[d.msg.type] = (this.counts[d.msg.type] ?? 0) + 1;
+      this.writer?.write(d);
+      opts.onRecord?.(d);
+      if (d.msg.type === 'invariant.violation') this.violations.push(d);
+      else if (d.msg.type === 'fault.dmar' && d.msg.suppressed === true) this.suppressedDmar++;
+      if (this.forbidden.has(d.msg.type) && !this.forbidSeen.has(d.msg.type)) {
+        this.forbidSeen.add(d.msg.type);
+        this.failures.push({ step: d.step, what: `forbid: ${d.msg.type}`, expected: 'never', got: `seq ${d.seq}` });
+      }
+    });
+  }
 
-  try {
-    scenario.steps.forEach((step, index) => {
-      stepMsgs = [];
-      const { msg, to } = stepInput(step);
+  /** The index of the next step to run (`scenario.steps.length` when all have run). */
+  get nextStep(): number {
+    return this.index;
+  }
+
+  get done(): boolean {
+    return this.index >= this.scenario.steps.length;
+  }
+
+  /** Run the next step to quiescence, check it, and return its outcome and records. */
+  step(): { outcome: StepOutcome; records: readonly Delivered[] } {
+    const step = this.scenario.steps[this.index];
+    if (step === undefined || this.finished) throw new Error(`scenario ${this.scenario.name} has no step ${this.index}`);
+    const index = this.index++;
+    const sys = this.sys;
+    this.stepMsgs = [];
+    const { msg, to } = stepInput(step);
+    try {
       sys.input(msg, to, index);
       sys.runToQuiescence();
-      for (const viol of monitor.check(sys, stepMsgs, sys.takeChanged())) {
+      for (const viol of this.monitor.check(sys, this.stepMsgs, sys.takeChanged())) {
         sys.post({ type: 'invariant.violation', invariant: viol.invariant, detail: viol.detail }, 'monitor', 'user', viol.at, index);
       }
       sys.runToQuiescence();
-      const msgs = stepMsgs;
-      const { result, value } = stepResult(step, msgs);
-      const outcome: StepOutcome = { index, step, result, ...(value === undefined ? {} : { value }), pasid: pasidAfter(sys, step), messages: msgs.length };
-      outcomes.push(outcome);
-      checkExpect(outcome, msgs, failures);
-      // Each finished step reaches the file: a crash (even a kill) leaves every complete step's records.
-      writer?.flush();
-      opts.onStep?.(outcome);
-      opts.onSettled?.(sys);
-    });
-    checkFinal(sys, scenario, failures);
-  } finally {
-    writer?.close();
+    } catch (e) {
+      this.writer?.close();
+      throw e;
+    }
+    const msgs = this.stepMsgs;
+    const { result, value } = stepResult(step, msgs);
+    const outcome: StepOutcome = { index, step, result, ...(value === undefined ? {} : { value }), pasid: pasidAfter(sys, step), messages: msgs.length };
+    this.outcomes.push(outcome);
+    checkExpect(outcome, msgs, this.failures);
+    // Each finished step reaches the file: a crash (even a kill) leaves every complete step's records.
+    this.writer?.flush();
+    this.opts.onStep?.(outcome);
+    this.opts.onSettled?.(sys);
+    return { outcome, records: msgs };
   }
 
-  for (const d of violations) {
-    const m = d.msg;
-    if (m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
+  /** Check `final` and the invariants, close the log and stop the actors. Runs no further step. */
+  finish(): RunResult {
+    if (this.finished) return this.finished;
+    try {
+      checkFinal(this.sys, this.scenario, this.failures);
+    } finally {
+      this.writer?.close();
+    }
+    const failures = this.failures;
+    for (const d of this.violations) {
+      const m = d.msg;
+      if (m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
+    }
+    this.finished = {
+      scenario: this.scenario,
+      ok: failures.length === 0,
+      messages: this.sys.lastSeq,
+      steps: this.outcomes,
+      failures,
+      violations: this.violations,
+      counts: this.counts,
+      suppressedDmar: this.suppressedDmar,
+      processes: summarize(this.sys),
+      logBytes: this.writer?.bytes ?? 0,
+    };
+    this.sys.stop();
+    return this.finished;
   }
-  const result: RunResult = {
-    scenario,
-    ok: failures.length === 0,
-    messages: sys.lastSeq,
-    steps: outcomes,
-    failures,
-    violations,
-    counts,
-    suppressedDmar,
-    processes: summarize(sys),
-    logBytes: writer?.bytes ?? 0,
-  };
-  sys.stop();
-  return result;
+}
+
+export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResult {
+  const run = new ScenarioRun(scenario, opts);
+  while (!run.done) run.step();
+  return run.finish();
 }
 
 function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failure[]): void {
