@@ -11,7 +11,7 @@ import { runScenario, type RunResult } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
-import { LogError, readLog, type ParsedLog } from '../log/reader.ts';
+import { LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
 import { replay, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState } from '../runtime/state.ts';
@@ -23,12 +23,18 @@ import { threadMachine } from '../../machines/thread.ts';
 import { wqMachine } from '../../machines/wq.ts';
 import { machineDiagram, sequenceDiagram } from '../inspect/mermaid.ts';
 import { DivergenceError, SeekableLog } from '../replay/checkpoints.ts';
+import { looksLikeLog, serve, writeReport } from './inspect.ts';
+import { LiveSession, LogSession } from '../inspect/session.ts';
+import { sendToStately } from '../inspect/stately.ts';
+import { headerLine, recordLine } from '../log/format.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter, type Style } from './trace.ts';
 
 export interface Io {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
   readonly stderr: { write(s: string): unknown; isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
+  /** Long-running commands (inspect) stop when this resolves; by default on SIGINT/SIGTERM. */
+  readonly until?: Promise<unknown>;
 }
 
 /** A user mistake: printed as one line, exit 2. */
@@ -46,7 +52,9 @@ commands:
   list                               list the built-in scenarios
   diagram [machine|all]              Mermaid stateDiagram of the machines (thread, mm, iommu, wq, kernel)
   diagram --log FILE [--from N --to M]  Mermaid sequenceDiagram of log records
-  inspect, explore                   (not in this version: see the README)
+  inspect <scenario|log> [--port N]  the offline inspector: statecharts, sequence, time travel, live steps
+  report <log> [--out FILE]          one self-contained HTML file (sequence view and final state)
+  explore                            (not in this version: see the README)
 
 Run 'svasim <command> --help' for a command's options.`,
   run: `usage: svasim run <scenario.json|builtin-name> [options]
@@ -92,6 +100,27 @@ Writes Mermaid text to stdout: a stateDiagram-v2 per machine, read from the mach
 (arrows for transitions that change state; in-place handlers listed under each state), or a
 sequenceDiagram of a log's records with one lane per actor (#GP traps, SIGSEGV and DMAR faults drawn
 as lost messages).`,
+  inspect: `usage: svasim inspect <scenario.json|builtin-name|log.jsonl> [options]
+
+Serves the inspector page on 127.0.0.1 (nothing leaves the machine: no CDN, no fonts, no telemetry)
+and prints its URL. The page shows every actor as its statechart with the current state and context,
+a message sequence diagram (click a message for its payload and chain of causes), a timeline to step,
+jump and play through the records, and filters by process, thread, device and message type.
+A scenario runs live: "Next step" runs its next step and the new messages stream into open pages.
+A log is scrubbed with replay's time travel (checkpoints in the sidecar <log>.idx).
+
+options:
+  --port N                 listen on port N (default: any free port)
+  --policy pasid=P,lam=L   run a scenario under another policy
+  --stately                send the run to Stately's online inspector instead (needs the internet;
+                           uses @statelyai/inspect, the xstate v5 successor of @xstate/inspect)
+  -h, --help               this help
+
+Ctrl-C stops the server.`,
+  report: `usage: svasim report <log.jsonl> [--out FILE]
+
+Writes one HTML file (default: <log>.html) that opens from disk with no server and no network: the
+inspector page with the log's sequence view, the state after each step and the final state inlined.`,
   list: `usage: svasim list [--json]
 
 Lists the built-in scenarios with their policies and titles.`,
@@ -141,6 +170,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'diagram':
         return cmdDiagram(rest, io);
       case 'inspect':
+        return await cmdInspect(rest, io);
+      case 'report':
+        return await cmdReport(rest, io);
       case 'explore':
         if (rest.includes('--help') || rest.includes('-h')) {
           io.stdout.write(`svasim ${command}: planned (see the README's roadmap); not in this version yet\n`);
@@ -160,7 +192,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 /** A file path, or the name of a built-in scenario; the override applied on top of the file's policy. */
-function resolveScenario(arg: string, override: Partial<Policy>): { scenario: Scenario; filePolicy: Policy; name: string } {
+function resolveScenario(arg: string, override: Partial<Policy>, command = 'run'): { scenario: Scenario; filePolicy: Policy; name: string } {
   const builtin = builtinPath(arg);
   let name: string;
   let loaded: Scenario;
@@ -168,7 +200,7 @@ function resolveScenario(arg: string, override: Partial<Policy>): { scenario: Sc
     loaded = loadScenarioFile(builtin);
     name = arg;
   } else if (!arg.endsWith('.json') && !arg.includes('/')) {
-    throw new UsageError(`svasim run: "${arg}" is neither a scenario file nor a built-in scenario (see svasim list)`);
+    throw new UsageError(`svasim ${command}: "${arg}" is neither a scenario file, a log nor a built-in scenario (see svasim list)`);
   } else {
     loaded = loadScenarioFile(arg);
     name = basename(arg).replace(/\.json$/, '');
@@ -388,6 +420,68 @@ function cmdDiagram(args: string[], io: Io): number {
     if (!m) throw new UsageError(`svasim diagram: unknown machine "${name}" (expected ${Object.keys(MACHINES).join(', ')} or all)`);
     io.stdout.write(`${names.length > 1 ? `%% ${name}\n` : ''}${machineDiagram(m)}`);
   }
+  return 0;
+}
+
+async function cmdInspect(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse('inspect', args, {
+    port: { type: 'string' },
+    policy: { type: 'string' },
+    stately: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(`${HELP['inspect']}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('svasim inspect: expected one scenario, built-in name or log (see svasim inspect --help)');
+  const source = positionals[0] ?? '';
+  let port = 0;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d{1,5}$/.test(values.port) || port > 65535) throw new UsageError(`svasim inspect: --port expects a port number (0-65535), got "${values.port}"`);
+  }
+  const override = values.policy === undefined ? {} : parsePolicyOverride(values.policy);
+  const isLog = looksLikeLog(source);
+  if (isLog && values.policy !== undefined) throw new UsageError('svasim inspect: --policy applies to a scenario, not a log (for a what-if use svasim replay --policy)');
+  if (values.stately) return stately(source, isLog, override, io);
+  const session = isLog
+    ? new LogSession(source)
+    : (() => {
+        const { scenario, filePolicy } = resolveScenario(source, override, 'inspect');
+        return new LiveSession(scenario, filePolicy);
+      })();
+  return serve(session, { port, write: (line) => io.stdout.write(`${line}\n`), ...(io.until ? { until: io.until } : {}) });
+}
+
+async function stately(source: string, isLog: boolean, override: Partial<Policy>, io: Io): Promise<number> {
+  let log: ParsedLog;
+  if (isLog) log = readLog(source);
+  else {
+    const { scenario, filePolicy } = resolveScenario(source, override, 'inspect');
+    const lines: string[] = [];
+    runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)) });
+    log = parseLog([headerLine({ ...scenario, policy: filePolicy }, scenario.policy), ...lines].join('\n') + '\n', scenario.name);
+  }
+  io.stdout.write(`svasim inspect --stately: sending ${log.records.length} records of "${log.scenario.name}" to Stately's inspector (online)\n`);
+  const { events } = await sendToStately(log);
+  io.stdout.write(`  sent ${events} inspection events\n`);
+  return 0;
+}
+
+async function cmdReport(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse('report', args, { out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help) {
+    io.stdout.write(`${HELP['report']}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('svasim report: expected one log file (see svasim report --help)');
+  const path = positionals[0] ?? '';
+  const out = values.out ?? `${path.replace(/\.jsonl$/, '')}.html`;
+  checkWritable(out);
+  const session = new LogSession(path);
+  const { bytes } = await writeReport(session, out);
+  io.stdout.write(`wrote ${out} (${Math.round(bytes / 1024)} KiB, ${session.lastSeq} records): open it in a browser, no server needed\n`);
   return 0;
 }
 

@@ -12,7 +12,7 @@ import { from, type Observable } from 'rxjs';
 import { parseLog, readLogText, type ParsedLog } from '../log/reader.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
 import type { MonitorState } from '../runtime/monitor.ts';
-import type { Delivered, SystemSnapshot } from '../runtime/system.ts';
+import type { Delivered, System, SystemSnapshot } from '../runtime/system.ts';
 import { MODEL_VERSION } from '../version.ts';
 import { replay, type Checkpoint, type ReplayResult } from './replay.ts';
 
@@ -119,15 +119,23 @@ export class SeekableLog {
 
   /** The whole system state right after record `seq` (0 = before the first record). */
   stateAt(seq: number): SystemState {
+    return this.at(seq, systemState);
+  }
+
+  /**
+   * Read the live system right after record `seq` (0 = before the first record): restored from the
+   * nearest checkpoint and replayed up to `seq`. `read` must copy what it keeps; the system is discarded.
+   */
+  at<T>(seq: number, read: (sys: System) => T): T {
     const n = this.log.records.length;
     if (!Number.isInteger(seq) || seq < 0 || seq > n) throw new RangeError(`seq ${seq} is outside the log (0..${n})`);
     if (this.divergence && seq >= this.divergence.seq) throw new DivergenceError(this.divergence);
     const cp = this.composed(seq);
-    let state: SystemState | undefined;
-    const r = replay(this.log, { ...(cp ? { from: cp } : {}), until: seq, allowIncomplete: true, onStop: (sys) => (state = systemState(sys)) });
+    let out: { value: T } | undefined;
+    const r = replay(this.log, { ...(cp ? { from: cp } : {}), until: seq, allowIncomplete: true, onStop: (sys) => (out = { value: read(sys) }) });
     if (!r.identical) throw new DivergenceError(r);
-    if (!state) throw new Error(`no state at seq ${seq}`);
-    return state;
+    if (!out) throw new Error(`no state at seq ${seq}`);
+    return out.value;
   }
 
   /** The nearest checkpoint at or before `seq`, made whole: its key frame with the deltas up to it laid over. */

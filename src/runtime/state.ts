@@ -6,7 +6,7 @@ import type { IommuContext } from '../../machines/iommu.ts';
 import type { MmContext } from '../../machines/mm.ts';
 import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
-import type { System } from './system.ts';
+import type { ActorKind, System } from './system.ts';
 
 export interface SystemState {
   readonly seq: number;
@@ -86,6 +86,32 @@ export function formatState(s: SystemState): string[] {
     out.push(
       `  ${w.device}: occupancy ${w.occupancy}/${w.threshold}, in flight ${w.inflight}; accepted ${w.accepted}, retry ${w.retried}, completed ${w.completed}, DMAR-faulted ${w.faulted}`,
     );
+  }
+  return out;
+}
+
+/** One actor as the inspector shows it: where it belongs, its current state and its whole context. */
+export interface ActorState {
+  readonly address: string;
+  readonly kind: ActorKind;
+  /** The process a thread or mm belongs to. */
+  readonly process: string | null;
+  /** The device of a work queue. */
+  readonly device: string | null;
+  readonly state: string;
+  readonly context: unknown;
+}
+
+/** Every actor's state and context, in creation order. */
+export function actorStates(sys: System): ActorState[] {
+  const out: ActorState[] = [];
+  for (const { address } of sys.addresses()) {
+    const a = sys.actor(address);
+    if (!a) continue;
+    const c = a.context as { process?: unknown; device?: unknown };
+    const process = (a.kind === 'thread' || a.kind === 'mm') && typeof c.process === 'string' ? c.process : null;
+    const device = a.kind === 'wq' && typeof c.device === 'string' ? c.device : null;
+    out.push({ address, kind: a.kind, process, device, state: a.state, context: a.context });
   }
   return out;
 }

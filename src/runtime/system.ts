@@ -495,6 +495,14 @@ export class System {
     return v;
   }
 
+  /** Any actor's kind, state (dotted) and context; `undefined` when no actor has that address. */
+  actor(address: Address): (ActorView<unknown> & { readonly kind: ActorKind }) | undefined {
+    const c = this.cells.get(address);
+    if (!c) return undefined;
+    const s = c.snapshot();
+    return { address, kind: c.kind, state: stateName(s.value), context: s.context };
+  }
+
   /** Every actor's address and kind, in creation order. */
   addresses(): { address: Address; kind: ActorKind }[] {
     return [...this.cells.entries()].map(([address, c]) => ({ address, kind: c.kind }));

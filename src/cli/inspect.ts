@@ -1,0 +1,74 @@
+/**
+ * `svasim inspect` (the offline inspector server) and `svasim report` (one self-contained HTML file).
+ */
+import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import type { InspectSession } from '../inspect/session.ts';
+import { pageAssets, startInspector } from '../inspect/server.ts';
+
+/** Is `path` an event log (by name, or by its first bytes) rather than a scenario? */
+export function looksLikeLog(path: string): boolean {
+  if (path.endsWith('.jsonl')) return true;
+  if (!path.includes('/') && !path.endsWith('.json')) return false;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const buf = Buffer.alloc(32);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return /^\{\s*"log"\s*:\s*"svasim"/.test(buf.subarray(0, n).toString('utf8'));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface ServeOptions {
+  readonly port: number;
+  readonly write: (line: string) => void;
+  /** Resolves when the server should stop (Ctrl-C); by default SIGINT or SIGTERM. */
+  readonly until?: Promise<unknown>;
+}
+
+/** Serve `session` until stopped; returns the exit code. */
+export async function serve(session: InspectSession, opts: ServeOptions): Promise<number> {
+  const server = await startInspector(session, { port: opts.port });
+  opts.write(`svasim inspect: ${session.source === 'log' ? 'log' : 'scenario'} "${session.scenario.name}" (${session.lastSeq} records${session.live ? `, ${session.scenario.steps.length} steps to run live` : ''})`);
+  opts.write(`  open ${server.url}  (127.0.0.1 only; Ctrl-C stops)`);
+  const stop =
+    opts.until ??
+    new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+  await stop;
+  await server.close();
+  opts.write('svasim inspect: stopped');
+  return 0;
+}
+
+
+/**
+ * One HTML file that opens from disk: the inspector page with its script, stylesheet and data inlined
+ * (the records, the session, the state after each step — or only the final state for long logs).
+ */
+export async function writeReport(session: InspectSession, out: string): Promise<{ bytes: number }> {
+  const page = pageAssets();
+  const info = await session.info();
+  const states: Record<number, unknown> = {};
+  const stepEnds = new Map<number, number>();
+  const records = JSON.parse(session.recordsJson()) as { seq: number; step: number }[];
+  for (const r of records) stepEnds.set(r.step, r.seq);
+  const seqs = stepEnds.size <= 200 ? [...stepEnds.values()] : [];
+  for (const seq of [...seqs, session.lastSeq]) states[seq] = session.stateAt(seq);
+  // JSON inside <script>: `<` escaped so no `</script>` (or `<!--`) in the data can end the element.
+  const data = JSON.stringify({ session: info, records, states }).replace(/</g, '\\u003c');
+  const js = page.js.replace(/<\/script/gi, '<\\/script');
+  const html = page.html
+    .replace(/<link[^>]*href="\/?style\.css"[^>]*>/, () => `<style>\n${page.css}\n</style>`)
+    .replace(/<script[^>]*src="\/?app\.js"[^>]*><\/script>/, () => `<script>window.SVASIM_DATA = ${data};</script>\n<script>\n${js}\n</script>`);
+  if (!html.includes('window.SVASIM_DATA')) throw new Error('the inspector page has no app.js script tag to inline');
+  writeFileSync(out, html);
+  return { bytes: Buffer.byteLength(html) };
+}

@@ -1,0 +1,186 @@
+/**
+ * The inspector's HTTP server: the page, its JSON API and a server-sent-events stream for live steps.
+ *
+ * Safety: it listens on 127.0.0.1 only; it serves a fixed table of its own assets (no path is ever
+ * mapped to the file system, so `..` in a URL cannot reach a file); requests with another Host are
+ * refused (DNS rebinding); URLs and bodies are bounded; the page's Content-Security-Policy allows
+ * nothing but this origin, so no request leaves the machine.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+import { DivergenceError } from '../replay/checkpoints.ts';
+import { NoStepLeft, type InspectSession } from './session.ts';
+
+const PAGE_DIR = fileURLToPath(new URL('./page/', import.meta.url));
+const MAX_URL = 2048;
+const MAX_BODY = 1024;
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+export interface PageAssets {
+  readonly html: string;
+  readonly js: string;
+  readonly css: string;
+}
+
+let assets: PageAssets | null = null;
+
+/** The page: index.html, the bundled app (esbuild, once per process) and the stylesheet. */
+export function pageAssets(): PageAssets {
+  if (assets) return assets;
+  const built = buildSync({
+    entryPoints: [`${PAGE_DIR}app.ts`],
+    bundle: true,
+    format: 'iife',
+    target: 'es2022',
+    platform: 'browser',
+    write: false,
+    minify: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const js = built.outputFiles[0]?.text;
+  if (js === undefined) throw new Error('bundling the inspector page produced nothing');
+  assets = { html: readFileSync(`${PAGE_DIR}index.html`, 'utf8'), js, css: readFileSync(`${PAGE_DIR}style.css`, 'utf8') };
+  return assets;
+}
+
+export interface InspectorServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stop accepting, end open streams, and resolve when the server is closed. */
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Start serving `session` on 127.0.0.1:`port` (0: any free port). */
+export async function startInspector(session: InspectSession, opts: { port?: number } = {}): Promise<InspectorServer> {
+  const page = pageAssets();
+  const streams = new Set<ServerResponse>();
+  let port = 0;
+
+  const send = (res: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void => {
+    res.writeHead(status, {
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': CSP,
+      'referrer-policy': 'no-referrer',
+      ...extra,
+    });
+    res.end(body);
+  };
+  const json = (res: ServerResponse, status: number, body: string): void => send(res, status, 'application/json; charset=utf-8', body);
+
+  const seqParam = (q: URLSearchParams, name: string): number | undefined => {
+    const v = q.get(name);
+    if (v === null) return undefined;
+    if (!/^\d{1,12}$/.test(v)) throw new HttpError(400, `${name} must be a non-negative integer`);
+    return Number(v);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const rawUrl = req.url ?? '/';
+    if (rawUrl.length > MAX_URL) throw new HttpError(414, 'URL too long');
+    const host = req.headers.host ?? '';
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) throw new HttpError(403, 'unexpected Host header');
+    const url = new URL(rawUrl, `http://127.0.0.1:${port}`);
+    const method = req.method ?? 'GET';
+    const route = `${method} ${url.pathname}`;
+    if (method === 'POST') await readBody(req);
+    switch (route) {
+      case 'GET /':
+      case 'GET /index.html':
+        return send(res, 200, 'text/html; charset=utf-8', page.html);
+      case 'GET /app.js':
+        return send(res, 200, 'text/javascript; charset=utf-8', page.js);
+      case 'GET /style.css':
+        return send(res, 200, 'text/css; charset=utf-8', page.css);
+      case 'GET /api/session':
+        return json(res, 200, JSON.stringify(await session.info()));
+      case 'GET /api/records': {
+        const from = seqParam(url.searchParams, 'from') ?? 1;
+        const to = seqParam(url.searchParams, 'to') ?? Number.POSITIVE_INFINITY;
+        return json(res, 200, `{"records":${session.recordsJson(from, to)}}`);
+      }
+      case 'GET /api/state': {
+        const seq = seqParam(url.searchParams, 'seq') ?? session.lastSeq;
+        if (seq > session.lastSeq) throw new HttpError(400, `seq ${seq} is past the last record (${session.lastSeq})`);
+        return json(res, 200, JSON.stringify(session.stateAt(seq)));
+      }
+      case 'POST /api/step': {
+        if (!session.live) throw new HttpError(409, 'this session shows a log: there are no steps to run');
+        const u = session.step();
+        const body = `{"records":${u.recordsJson},"actors":${JSON.stringify(u.actors)},"nextStep":${u.nextStep},"lastSeq":${u.lastSeq}}`;
+        for (const s of streams) s.write(`event: step\ndata: ${body}\n\n`);
+        return json(res, 200, body);
+      }
+      case 'GET /api/events': {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+        res.write(`event: hello\ndata: {"lastSeq":${session.lastSeq},"nextStep":${session.nextStep}}\n\n`);
+        streams.add(res);
+        req.on('close', () => streams.delete(res));
+        return;
+      }
+      default:
+        if (method !== 'GET' && method !== 'POST') throw new HttpError(405, `method ${method} not allowed`);
+        throw new HttpError(404, `no such page: ${url.pathname}`);
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : e instanceof NoStepLeft ? 409 : e instanceof DivergenceError ? 422 : e instanceof RangeError ? 400 : 500;
+      const message = e instanceof Error ? e.message : String(e);
+      if (status === 500) process.stderr.write(`svasim inspect: ${e instanceof Error ? (e.stack ?? message) : message}\n`);
+      if (!res.headersSent) json(res, status, JSON.stringify({ error: message }));
+      else res.end();
+    });
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.maxHeadersCount = 50;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of streams) s.end();
+        streams.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,172 @@
+/**
+ * What the inspector shows: a log (scrubbing through a finished run) or a scenario run live, one step at
+ * a time. Either way the records are log records and the state at any seq comes from replay's time
+ * travel (`SeekableLog.at`), so the page cannot show anything the log does not reproduce.
+ */
+import { headerLine, recordLine } from '../log/format.ts';
+import { parseLog } from '../log/reader.ts';
+import { SeekableLog } from '../replay/checkpoints.ts';
+import { actorStates, systemState, type ActorState, type SystemState } from '../runtime/state.ts';
+import type { ActorKind, System } from '../runtime/system.ts';
+import { describeStep, ScenarioRun } from '../scenario/run.ts';
+import type { Scenario } from '../scenario/types.ts';
+import { machineLayouts, type MachineLayout } from './layout.ts';
+
+export interface ActorInfo {
+  readonly address: string;
+  readonly kind: ActorKind;
+  readonly process: string | null;
+  readonly device: string | null;
+}
+
+export interface SessionInfo {
+  readonly title: string;
+  readonly source: 'scenario' | 'log';
+  readonly live: boolean;
+  readonly policy: Scenario['policy'];
+  readonly steps: readonly { readonly index: number; readonly text: string }[];
+  readonly nextStep: number;
+  readonly lastSeq: number;
+  readonly machines: Record<ActorKind, MachineLayout>;
+  readonly actors: readonly ActorInfo[];
+}
+
+export interface StateAt {
+  readonly seq: number;
+  readonly actors: readonly ActorState[];
+  readonly system: SystemState;
+}
+
+/** A step run in live mode: its records as JSON text (an array), and who exists now. */
+export interface StepUpdate {
+  readonly recordsJson: string;
+  readonly actors: readonly ActorInfo[];
+  readonly nextStep: number;
+  readonly lastSeq: number;
+}
+
+const infoOf = (a: ActorState): ActorInfo => ({ address: a.address, kind: a.kind, process: a.process, device: a.device });
+const readState = (sys: System): StateAt => ({ seq: sys.lastSeq, actors: actorStates(sys), system: systemState(sys) });
+
+export abstract class InspectSession {
+  abstract readonly source: 'scenario' | 'log';
+  abstract readonly scenario: Scenario;
+  abstract get live(): boolean;
+  abstract get nextStep(): number;
+  abstract get lastSeq(): number;
+  protected abstract lines(): readonly string[];
+  protected abstract seekable(): SeekableLog;
+  protected abstract currentActors(): readonly ActorInfo[];
+
+  async info(): Promise<SessionInfo> {
+    return {
+      title: this.scenario.name,
+      source: this.source,
+      live: this.live,
+      policy: this.scenario.policy,
+      steps: this.scenario.steps.map((s, index) => ({ index, text: describeStep(s) })),
+      nextStep: this.nextStep,
+      lastSeq: this.lastSeq,
+      machines: await machineLayouts(),
+      actors: this.currentActors(),
+    };
+  }
+
+  /** Records `from..to` (inclusive seqs, clamped) as the JSON text of an array of log records. */
+  recordsJson(from = 1, to = Number.POSITIVE_INFINITY): string {
+    const lines = this.lines();
+    const a = Math.max(1, Math.floor(from));
+    const b = Math.min(lines.length, Math.floor(to));
+    return b < a ? '[]' : `[${lines.slice(a - 1, b).join(',')}]`;
+  }
+
+  /** Every actor's state, and the system state, right after record `seq`. */
+  stateAt(seq: number): StateAt {
+    return this.seekable().at(seq, readState);
+  }
+
+  /** Live mode: run the next scenario step. */
+  step(): StepUpdate {
+    throw new Error(`a ${this.source} session has no steps to run`);
+  }
+}
+
+/** A finished run's log. */
+export class LogSession extends InspectSession {
+  readonly source = 'log';
+  private readonly log: SeekableLog;
+  private readonly actors: readonly ActorInfo[];
+
+  constructor(path: string) {
+    super();
+    this.log = SeekableLog.open(path);
+    this.actors = this.log.at(this.log.log.records.length, actorStates).map(infoOf);
+  }
+
+  get scenario(): Scenario {
+    return this.log.log.scenario;
+  }
+  get live(): boolean {
+    return false;
+  }
+  get nextStep(): number {
+    return this.scenario.steps.length;
+  }
+  get lastSeq(): number {
+    return this.log.log.records.length;
+  }
+  protected lines(): readonly string[] {
+    return this.log.log.lines;
+  }
+  protected seekable(): SeekableLog {
+    return this.log;
+  }
+  protected currentActors(): readonly ActorInfo[] {
+    return this.actors;
+  }
+}
+
+/** A scenario run step by step as the user asks; its log is kept in memory. */
+export class LiveSession extends InspectSession {
+  readonly source = 'scenario';
+  private readonly run: ScenarioRun;
+  private readonly header: string;
+  private readonly recordLines: string[] = [];
+  private cached: SeekableLog | null = null;
+
+  constructor(readonly scenario: Scenario, filePolicy?: Scenario['policy']) {
+    super();
+    this.header = headerLine(filePolicy ? { ...scenario, policy: filePolicy } : scenario, scenario.policy);
+    this.run = new ScenarioRun(scenario, { onRecord: (d) => this.recordLines.push(recordLine(d)) });
+  }
+
+  get live(): boolean {
+    return true;
+  }
+  get nextStep(): number {
+    return this.run.nextStep;
+  }
+  get lastSeq(): number {
+    return this.recordLines.length;
+  }
+  protected lines(): readonly string[] {
+    return this.recordLines;
+  }
+  protected seekable(): SeekableLog {
+    this.cached ??= SeekableLog.of(parseLog([this.header, ...this.recordLines].join('\n') + '\n', `${this.scenario.name} (live)`));
+    return this.cached;
+  }
+  protected currentActors(): readonly ActorInfo[] {
+    return actorStates(this.run.sys).map(infoOf);
+  }
+
+  override step(): StepUpdate {
+    if (this.run.done) throw new NoStepLeft(`all ${this.scenario.steps.length} steps have run`);
+    const before = this.recordLines.length;
+    this.run.step();
+    this.cached = null;
+    return { recordsJson: this.recordsJson(before + 1), actors: this.currentActors(), nextStep: this.run.nextStep, lastSeq: this.lastSeq };
+  }
+}
+
+export class NoStepLeft extends Error {}

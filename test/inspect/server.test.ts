@@ -1,0 +1,214 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeReport } from '../../src/cli/inspect.ts';
+import { LiveSession, LogSession } from '../../src/inspect/session.ts';
+import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
+import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { runScenario } from '../../src/scenario/run.ts';
+import { builtinPath } from '../../src/scenarios/index.ts';
+
+const seedA = (): ReturnType<typeof loadScenarioFile> => {
+  const p = builtinPath('seed-a-unbind-dmar');
+  if (!p) throw new Error('no built-in seed-a-unbind-dmar');
+  return loadScenarioFile(p);
+};
+
+interface Raw {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw HTTP request (no URL normalisation, any Host header, any body). */
+function raw(port: number, path: string, opts: { method?: string; host?: string; body?: string } = {}): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host: opts.host ?? `127.0.0.1:${port}` } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    if (opts.body !== undefined) req.write(opts.body);
+    req.end();
+  });
+}
+
+describe('inspector server: live scenario', () => {
+  let server: InspectorServer;
+  beforeAll(async () => {
+    server = await startInspector(new LiveSession(seedA()));
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('listens on 127.0.0.1 only and serves the page with a same-origin-only CSP', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const r = await raw(server.port, '/');
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('app.js');
+    expect(String(r.headers['content-security-policy'])).toContain("default-src 'none'");
+    expect(String(r.headers['content-security-policy'])).toContain("connect-src 'self'");
+    const js = await raw(server.port, '/app.js');
+    expect(js.status).toBe(200);
+    expect(js.body).not.toMatch(/https?:\/\/(?!127\.0\.0\.1|localhost|www\.w3\.org)/);
+  });
+
+  it('describes the session: live, steps, machine layouts from the definitions', async () => {
+    const info = JSON.parse((await raw(server.port, '/api/session')).body) as {
+      live: boolean;
+      nextStep: number;
+      steps: { text: string }[];
+      machines: Record<string, { nodes: { id: string }[]; edges: { source: string; target: string }[] }>;
+    };
+    expect(info.live).toBe(true);
+    expect(info.nextStep).toBe(0);
+    expect(info.steps.length).toBe(seedA().steps.length);
+    expect(info.machines['thread']?.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(['running', 'trapping', 'enqueuing', 'exited']));
+    expect(info.machines['thread']?.edges).toContainEqual(expect.objectContaining({ source: 'running', target: 'trapping' }));
+    expect(info.machines['mm']?.nodes.map((n) => n.id)).toContain('alive.idle');
+  });
+
+  it('runs steps live, streams them to open event streams, and refuses a step past the end', async () => {
+    const events: string[] = [];
+    const stream = request({ host: '127.0.0.1', port: server.port, path: '/api/events', headers: { host: `127.0.0.1:${server.port}` } });
+    const got = new Promise<void>((resolve) => {
+      stream.on('response', (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          events.push(c);
+          if (events.join('').includes('event: step')) resolve();
+        });
+      });
+    });
+    stream.end();
+    await new Promise((r) => setTimeout(r, 50));
+    const first = JSON.parse((await raw(server.port, '/api/step', { method: 'POST' })).body) as { records: { seq: number; type: string }[]; nextStep: number; actors: { address: string }[] };
+    expect(first.nextStep).toBe(1);
+    expect(first.records[0]?.seq).toBe(1);
+    expect(first.actors.map((a) => a.address)).toContain('mm:1');
+    await got;
+    expect(events.join('')).toContain('"nextStep":1');
+    stream.destroy();
+
+    const n = seedA().steps.length;
+    let faults = 0;
+    for (let i = 1; i < n; i++) {
+      const r = JSON.parse((await raw(server.port, '/api/step', { method: 'POST' })).body) as { records: { type: string }[] };
+      faults += r.records.filter((x) => x.type === 'fault.dmar').length;
+    }
+    expect(faults).toBeGreaterThan(0);
+    const past = await raw(server.port, '/api/step', { method: 'POST' });
+    expect(past.status).toBe(409);
+    expect(past.body).toContain('steps have run');
+  });
+
+  it('answers the state at any seq, after the steps have run', async () => {
+    const s = JSON.parse((await raw(server.port, '/api/state?seq=1')).body) as { seq: number; actors: { address: string; state: string }[] };
+    expect(s.seq).toBe(1);
+    const bad = await raw(server.port, '/api/state?seq=99999');
+    expect(bad.status).toBe(400);
+    const junk = await raw(server.port, '/api/state?seq=-1');
+    expect(junk.status).toBe(400);
+  });
+});
+
+describe('inspector server: safety', () => {
+  let server: InspectorServer;
+  beforeAll(async () => {
+    server = await startInspector(new LiveSession(seedA()));
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('serves only its own assets: traversal attempts get 404 and no file content', async () => {
+    const pkg = readFileSync('package.json', 'utf8');
+    for (const path of ['/../package.json', '/%2e%2e/package.json', '/..%2f..%2fpackage.json', '/page/app.ts', '/src/inspect/server.ts', '//etc/passwd', '/app.js/../../package.json']) {
+      const r = await raw(server.port, path);
+      expect(r.status, path).toBe(404);
+      expect(r.body).not.toContain(pkg.slice(0, 40));
+    }
+  });
+
+  it('refuses other Host headers (DNS rebinding), long URLs, large bodies and other methods', async () => {
+    expect((await raw(server.port, '/api/session', { host: 'evil.example:80' })).status).toBe(403);
+    expect((await raw(server.port, `/api/records?x=${'a'.repeat(3000)}`)).status).toBe(414);
+    expect((await raw(server.port, '/api/step', { method: 'POST', body: 'x'.repeat(5000) })).status).toBe(413);
+    expect((await raw(server.port, '/api/session', { method: 'DELETE' })).status).toBe(405);
+  });
+});
+
+describe('log sessions and reports', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-inspect-'));
+  const log = join(dir, 'seed-a.jsonl');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a log session pages records and seeks states with replay', async () => {
+    const r = runScenario(seedA(), { log });
+    const s = new LogSession(log);
+    expect(s.live).toBe(false);
+    expect(s.lastSeq).toBe(r.messages);
+    const page = JSON.parse(s.recordsJson(2, 3)) as { seq: number }[];
+    expect(page.map((x) => x.seq)).toEqual([2, 3]);
+    const dmar = (JSON.parse(s.recordsJson()) as { seq: number; type: string }[]).find((x) => x.type === 'fault.dmar');
+    if (!dmar) throw new Error('seed-a has no DMAR fault');
+    const at = s.stateAt(dmar.seq);
+    expect(at.seq).toBe(dmar.seq);
+    expect(at.actors.find((a) => a.address === 'iommu')).toBeDefined();
+    expect(() => s.step()).toThrow(/no steps/);
+  });
+
+  it('a report is one HTML file with the page and the data inlined, nothing fetched', async () => {
+    const out = join(dir, 'seed-a.html');
+    await writeReport(new LogSession(log), out);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('window.SVASIM_DATA');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<link[^>]+href=/);
+    expect(html).toContain('fault.dmar');
+    expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1|localhost|www\.w3\.org)/);
+  });
+});
+
+describe('svasim inspect (the command)', () => {
+  it('prints its URL, serves, and stops cleanly on Ctrl-C (SIGINT), exit 0', async () => {
+    const child = spawn(process.execPath, ['src/cli/svasim.mjs', 'inspect', 'seed-a-unbind-dmar', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no URL printed: ${out} ${err}`)), 20_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m?.[1]) {
+          clearTimeout(t);
+          resolve(m[1]);
+        }
+      });
+    });
+    const res = await fetch(`${url}api/session`);
+    expect(res.status).toBe(200);
+    const code = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    child.kill('SIGINT');
+    expect(await code).toBe(0);
+    expect(out).toContain('stopped');
+    expect(err).toBe('');
+  }, 30_000);
+
+  it('bad input: an unknown source or port is one line and exit 2', async () => {
+    const { main } = await import('../../src/cli/main.ts');
+    const lines: string[] = [];
+    const io = { stdout: { write: (s: string) => lines.push(s) }, stderr: { write: (s: string) => lines.push(`ERR ${s}`) }, env: {} };
+    expect(await main(['inspect', 'no-such-scenario'], io)).toBe(2);
+    expect(await main(['inspect', 'seed-a-unbind-dmar', '--port', 'http'], io)).toBe(2);
+    expect(lines.filter((l) => l.startsWith('ERR')).length).toBe(2);
+    expect(lines.join('')).toContain('--port expects a port number');
+  });
+});
