@@ -2,7 +2,8 @@
  * Checkpoints for seeking in a log, taken at step boundaries every `every` records and kept in a sidecar
  * index `<log>.idx` next to the log. Like key frames in a video, every `KEYFRAME_EVERY`-th checkpoint
  * holds every actor; the ones between hold only the actors that changed since the previous checkpoint.
- * The index names the log's size and SHA-1 and is rebuilt when it is missing, stale or unreadable.
+ * The index names the log's size and SHA-1 and its own body's SHA-1, and is rebuilt when it is missing,
+ * stale, damaged or unreadable.
  * `stateAt` composes the nearest checkpoint at or before a seq (its key frame plus the deltas after it),
  * restores it (actors stay data until a message reaches them) and replays only the records after it.
  */
@@ -20,7 +21,7 @@ export const DEFAULT_CHECKPOINT_EVERY = 2_500;
 /** One full checkpoint in this many; the others are deltas. */
 export const KEYFRAME_EVERY = 20;
 const INDEX_KIND = 'svasim-checkpoints';
-const INDEX_VERSION = 4;
+const INDEX_VERSION = 5;
 
 interface IndexHeader {
   readonly index: typeof INDEX_KIND;
@@ -29,6 +30,8 @@ interface IndexHeader {
   readonly logBytes: number;
   readonly logSha1: string;
   readonly every: number;
+  /** SHA-1 of the checkpoint lines after the header: a damaged or edited checkpoint is not trusted. */
+  readonly bodySha1?: string;
 }
 
 export const indexPathOf = (logPath: string): string => `${logPath}.idx`;
@@ -103,7 +106,9 @@ export class SeekableLog {
     if (!result.identical) return new SeekableLog(log, checkpoints, true, result);
     if (opts.writeIndex !== false) {
       try {
-        writeFileSync(indexPathOf(path), [JSON.stringify(header), ...checkpoints.map((c) => JSON.stringify(c))].join('\n') + '\n');
+        const body = checkpoints.map((c) => `${JSON.stringify(c)}\n`).join('');
+        const bodySha1 = createHash('sha1').update(body).digest('hex');
+        writeFileSync(indexPathOf(path), `${JSON.stringify({ ...header, bodySha1 })}\n${body}`);
       } catch {
         // A read-only place: seeking still works from the checkpoints in memory.
       }
@@ -195,16 +200,21 @@ function readIndex(path: string, want: IndexHeader): Checkpoint[] | null {
   } catch {
     return null;
   }
-  const lines = text.split('\n').filter((l) => l !== '');
+  const nl = text.indexOf('\n');
+  if (nl < 0) return null;
+  const body = text.slice(nl + 1);
   try {
-    const h = JSON.parse(lines[0] ?? '') as Partial<IndexHeader>;
+    const h = JSON.parse(text.slice(0, nl)) as Partial<IndexHeader>;
     if (
       h.index !== INDEX_KIND || h.version !== INDEX_VERSION || h.model !== want.model || h.logBytes !== want.logBytes ||
-      h.logSha1 !== want.logSha1 || h.every !== want.every
+      h.logSha1 !== want.logSha1 || h.every !== want.every || h.bodySha1 !== createHash('sha1').update(body).digest('hex')
     ) {
       return null;
     }
-    return lines.slice(1).map((l) => JSON.parse(l) as Checkpoint);
+    return body
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Checkpoint);
   } catch {
     return null;
   }

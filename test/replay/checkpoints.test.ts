@@ -76,7 +76,22 @@ describe('seeking', () => {
     expect(again.log.scenario.name).toBe(scenarioOf('seed-a-unbind-dmar').name);
     writeFileSync(indexPathOf(path), '{"index":"svasim-checkpoints"');
     expect(SeekableLog.open(path, { every: 20 }).rebuilt).toBe(true);
-    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":4')).toBe(true);
+    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":5')).toBe(true);
+  });
+
+  it('a checkpoint edited in the index (same log) is not trusted: the index is rebuilt and seeks stay right', () => {
+    const { path } = runLive(scenarioOf('seed-refcount-lazy-free'), 'tampered-index');
+    const honest = SeekableLog.open(path, { every: 5 });
+    const seq = honest.log.records.length;
+    const want = honest.stateAt(seq);
+    const text = readFileSync(indexPathOf(path), 'utf8');
+    // Change a PASID inside a stored checkpoint, keep the header (log size and SHA-1 still match).
+    const tampered = text.replace(/"pasid":1([,}])/, '"pasid":7$1');
+    expect(tampered).not.toBe(text);
+    writeFileSync(indexPathOf(path), tampered);
+    const reopened = SeekableLog.open(path, { every: 5 });
+    expect(reopened.rebuilt).toBe(true);
+    expect(reopened.stateAt(seq)).toStrictEqual(want);
   });
 
   it('seq outside the log is a RangeError', () => {
