@@ -26,6 +26,7 @@ import { DivergenceError, SeekableLog } from '../replay/checkpoints.ts';
 import { looksLikeLog, serve, writeReport } from './inspect.ts';
 import { LiveSession, LogSession } from '../inspect/session.ts';
 import { sendToStately } from '../inspect/stately.ts';
+import { createSkyInspector } from '@statelyai/inspect';
 import { headerLine, recordLine } from '../log/format.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter, type Style } from './trace.ts';
 
@@ -35,6 +36,8 @@ export interface Io {
   readonly env: NodeJS.ProcessEnv;
   /** Long-running commands (inspect) stop when this resolves; by default on SIGINT/SIGTERM. */
   readonly until?: Promise<unknown>;
+  /** How long `inspect --stately` waits for the online inspector to connect and take the events. */
+  readonly statelyGraceMs?: number;
 }
 
 /** A user mistake: printed as one line, exit 2. */
@@ -463,9 +466,28 @@ async function stately(source: string, isLog: boolean, override: Partial<Policy>
     runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)) });
     log = parseLog([headerLine({ ...scenario, policy: filePolicy }, scenario.policy), ...lines].join('\n') + '\n', scenario.name);
   }
+  // Check before sending: a log the model does not reproduce would be cut off mid-way.
+  const check = replay(log, {});
+  if (!check.identical) throw new UsageError(`svasim inspect --stately: ${log.source} does not replay on this model (diverges at seq ${check.seq}); see svasim replay`);
   io.stdout.write(`svasim inspect --stately: sending ${log.records.length} records of "${log.scenario.name}" to Stately's inspector (online)\n`);
-  const { events } = await sendToStately(log);
-  io.stdout.write(`  sent ${events} inspection events\n`);
+  // The Sky socket reports its first failure here (it would otherwise retry and print forever).
+  let failed: ((why: string) => void) | null = null;
+  const failure = new Promise<string>((resolve) => (failed = resolve));
+  const sky = createSkyInspector({
+    onerror: (e: unknown) => {
+      const err = (e as { error?: { message?: string }; message?: string }).error?.message ?? (e as { message?: string }).message ?? String(e);
+      failed?.(err);
+    },
+  });
+  const { events } = await sendToStately(log, sky.adapter);
+  // Give the socket time to connect and drain (the link is printed by @statelyai/inspect when connected).
+  const outcome = await Promise.race([failure, new Promise<null>((resolve) => setTimeout(() => resolve(null), io.statelyGraceMs ?? 8_000))]);
+  sky.stop();
+  if (outcome !== null) {
+    io.stderr.write(`svasim inspect --stately: cannot reach Stately's inspector (${outcome}); --stately needs the internet — svasim inspect without it is fully offline\n`);
+    return 2;
+  }
+  io.stdout.write(`  sent ${events} inspection events (actors, messages, snapshots) to the Sky session linked above\n`);
   return 0;
 }
 

@@ -13,8 +13,11 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 const { main } = await import('./main.ts');
-process.exitCode = await main(process.argv.slice(2), {
+const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
 });
+// Exit now: a library socket (the Stately bridge's, which retries forever) must not keep the process up.
+// stdout and stderr are synchronous for files and pipes on Linux, so nothing written is lost.
+process.exit(code);
