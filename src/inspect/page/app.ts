@@ -1,0 +1,128 @@
+/**
+ * svasim inspector page: wires the data source, the model and the panels (timeline, filters and legend,
+ * statecharts, sequence diagram, details). Bundled by the server with esbuild into `app.js`.
+ */
+import { createSource } from './api.ts';
+import { chartDefs } from './chart.ts';
+import { byId, h } from './dom.ts';
+import { DetailsPanel } from './details.ts';
+import { FilterBar } from './filters.ts';
+import { Model } from './model.ts';
+import { SequencePanel, type LaneMode } from './sequence.ts';
+import { StatechartsPanel } from './statecharts.ts';
+import { Timeline } from './timeline.ts';
+import type { Session } from './types.ts';
+
+function hashSeq(): number | null {
+  const m = /(?:^#|&)seq=(\d+)/.exec(location.hash);
+  return m?.[1] === undefined ? null : Number(m[1]);
+}
+
+function header(session: Session, kind: 'http' | 'inline'): void {
+  document.title = `svasim inspect · ${session.title}`;
+  byId('title').textContent = session.title;
+  byId('title').title = session.title;
+  const badges = byId('badges');
+  badges.replaceChildren(h('span', { class: 'badge', title: 'PASID policy' }, `pasid=${session.policy.pasid}`),
+    h('span', { class: 'badge', title: 'LAM policy' }, `lam=${session.policy.lam}`),
+    h('span', { class: 'badge', title: 'what this session shows' }, kind === 'inline' ? 'report' : session.source),
+  );
+  if (session.live && kind === 'http') badges.append(h('span', { class: 'badge live', id: 'live-badge', title: 'steps run on demand' }, 'live'));
+}
+
+/** Drag handles between panels: set a CSS variable on the layout. */
+function splitter(handle: HTMLElement, layout: HTMLElement, prop: string, axis: 'x' | 'y', min: number, fromEnd: boolean): void {
+  handle.addEventListener('pointerdown', (e) => {
+    e.preventDefault();
+    handle.setPointerCapture(e.pointerId);
+    const rect = layout.getBoundingClientRect();
+    const move = (ev: PointerEvent): void => {
+      const pos = axis === 'x' ? ev.clientX - rect.left : ev.clientY - rect.top;
+      const total = axis === 'x' ? rect.width : rect.height;
+      const v = Math.max(min, Math.min(total - min, fromEnd ? total - pos : pos));
+      layout.style.setProperty(prop, `${Math.round(v)}px`);
+    };
+    const up = (): void => {
+      handle.removeEventListener('pointermove', move);
+      handle.removeEventListener('pointerup', up);
+      window.dispatchEvent(new Event('resize'));
+    };
+    handle.addEventListener('pointermove', move);
+    handle.addEventListener('pointerup', up);
+  });
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const source = createSource();
+  const status = byId('status');
+  let session: Session;
+  try {
+    session = await source.session();
+  } catch (e) {
+    status.textContent = `cannot load the session: ${(e as Error).message}`;
+    status.classList.add('error');
+    return;
+  }
+  document.body.append(chartDefs());
+  header(session, source.kind);
+  const m = new Model(source, session);
+  const want = hashSeq();
+  if (want !== null) m.current = Math.max(0, Math.min(session.lastSeq, want));
+  document.body.classList.toggle('is-live', session.live && source.kind === 'http');
+  document.body.classList.toggle('is-report', source.kind === 'inline');
+
+  m.on('status', () => {
+    status.textContent = m.status;
+    status.classList.toggle('error', m.statusError);
+  });
+
+  const timeline = new Timeline(m);
+  new FilterBar(m, byId('filters'), byId('legend'));
+  const charts = new StatechartsPanel(m, byId('statecharts'), byId('statecharts-scroll'), byId('statecharts-tools'));
+  const seq = new SequencePanel(m, byId('sequence'), byId('sequence-scroll'), (lane) => {
+    if (lane.id.startsWith('process:') && lane.process !== null) m.setFilter('process', new Set([lane.process]));
+    else charts.reveal(lane.id);
+  });
+  const laneMode = byId<HTMLSelectElement>('lane-mode');
+  laneMode.addEventListener('change', () => {
+    const v = laneMode.value;
+    if (v === 'auto' || v === 'actors' || v === 'processes') seq.setMode(v satisfies LaneMode);
+  });
+  new DetailsPanel(m, byId('details'));
+
+  // The selection follows the current seq: the details panel shows the message just delivered.
+  const follow = (): void => {
+    m.select(m.current > 0 ? m.current : null);
+    const h2 = `#seq=${m.current}`;
+    if (location.hash !== h2 && source.kind === 'http') history.replaceState(null, '', h2);
+  };
+  m.on('seq', follow);
+  follow();
+  m.requestState(m.current);
+
+  if (session.live && source.kind === 'http') {
+    const badge = document.getElementById('live-badge');
+    source.subscribe(
+      (s) => m.applyStep(s),
+      (ok) => badge?.classList.toggle('offline', !ok),
+    );
+  }
+
+  const layout = byId('main');
+  splitter(byId('split-v'), layout, '--left-w', 'x', 220, false);
+  splitter(byId('split-h'), byId('right'), '--details-h', 'y', 80, true);
+
+  // Prefetch neighbouring states when idle (stepping back and forth is then instant).
+  m.on('state', () => {
+    if (!timeline.playing) m.prefetch([m.current - 1, m.current + 1]);
+  });
+
+  await m.loadAll();
+  const ms = Math.round(performance.now() - t0);
+  document.body.dataset['ready'] = 'true';
+  document.body.dataset['loadMs'] = String(ms);
+  if (!m.statusError) m.setStatus(`${m.loadedCount.toLocaleString('en-US')} messages · ${m.actors.length.toLocaleString('en-US')} actors · loaded in ${ms} ms`);
+}
+
+void main();

@@ -1,0 +1,143 @@
+/**
+ * One machine's statechart as SVG, built once per machine from the server's elk layout and cloned per
+ * actor. Compound states are rounded containers, edges are the layout's polylines with their events.
+ */
+import { s } from './dom.ts';
+import type { LayoutEdge, MachineLayout } from './types.ts';
+
+export interface ChartInstance {
+  readonly svg: SVGSVGElement;
+  readonly nodes: ReadonlyMap<string, SVGGElement>;
+  readonly edges: readonly { readonly el: SVGGElement; readonly edge: LayoutEdge }[];
+}
+
+/** The global `<defs>` (arrow markers) every chart refers to: put once in the page. */
+export function chartDefs(): SVGSVGElement {
+  const mk = (id: string): SVGMarkerElement =>
+    s(
+      'marker',
+      { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse', markerUnits: 'userSpaceOnUse' },
+      s('path', { d: 'M0,0 L10,5 L0,10 z', class: id }),
+    );
+  return s(
+    'svg',
+    { width: 0, height: 0, 'aria-hidden': 'true', style: 'position:absolute;width:0;height:0;overflow:hidden' },
+    s('defs', {}, mk('sc-arrow'), mk('sc-arrow-hot')),
+  );
+}
+
+const depth = (id: string): number => id.split('.').length;
+
+/** Where an edge's label goes: the middle of its longest segment. */
+function labelSpot(points: LayoutEdge['points']): { x: number; y: number; vertical: boolean } {
+  let best = { x: 0, y: 0, vertical: false };
+  let len = -1;
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1];
+    const b = points[i];
+    if (!a || !b) continue;
+    const l = Math.hypot(b.x - a.x, b.y - a.y);
+    if (l > len) {
+      len = l;
+      best = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2, vertical: Math.abs(b.x - a.x) < Math.abs(b.y - a.y) };
+    }
+  }
+  return best;
+}
+
+function eventsLabel(events: readonly string[]): string {
+  if (events.length <= 2) return events.join(', ');
+  return `${events.slice(0, 2).join(', ')} +${events.length - 2}`;
+}
+
+/** The template SVG for a machine (clone it with `instantiate`). */
+export function buildTemplate(layout: MachineLayout): SVGSVGElement {
+  const pad = 14;
+  const svg = s('svg', {
+    class: 'sc',
+    viewBox: `${-pad} ${-pad} ${layout.width + 2 * pad} ${layout.height + 2 * pad}`,
+    'data-machine': layout.id,
+    role: 'img',
+  });
+  const nodesG = s('g', { class: 'sc-nodes' });
+  const sorted = [...layout.nodes].sort((a, b) => Number(b.compound) - Number(a.compound) || depth(a.id) - depth(b.id));
+  for (const n of sorted) {
+    const g = s('g', { class: `sc-node${n.compound ? ' compound' : ''}${n.final ? ' final' : ''}`, 'data-node': n.id });
+    g.append(s('rect', { x: n.x, y: n.y, width: n.width, height: n.height, rx: n.compound ? 8 : 6 }));
+    if (n.final) g.append(s('rect', { class: 'inner', x: n.x + 3, y: n.y + 3, width: Math.max(0, n.width - 6), height: Math.max(0, n.height - 6), rx: 4 }));
+    if (n.compound) g.append(s('text', { x: n.x + 8, y: n.y + 15, class: 'sc-label compound-label' }, n.label));
+    else g.append(s('text', { x: n.x + n.width / 2, y: n.y + n.height / 2 + 4, class: 'sc-label', 'text-anchor': 'middle' }, n.label));
+    if (n.initial) {
+      const cy = n.compound ? n.y + 10 : n.y + n.height / 2;
+      g.append(s('circle', { class: 'initial', cx: n.x - 9, cy, r: 3.5 }), s('path', { class: 'initial-line', d: `M${n.x - 6},${cy} L${n.x},${cy}` }));
+    }
+    g.append(s('title', {}, n.description ? `${n.id}: ${n.description}` : n.id));
+    nodesG.append(g);
+  }
+  const edgesG = s('g', { class: 'sc-edges' });
+  for (const e of layout.edges) {
+    if (e.points.length < 2) continue;
+    const d = e.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' ');
+    const spot = labelSpot(e.points);
+    const g = s('g', { class: 'sc-edge', 'data-edge': e.id, 'data-events': e.events.join(' ') });
+    g.append(s('path', { d, 'marker-end': 'url(#sc-arrow)' }));
+    g.append(
+      s(
+        'text',
+        spot.vertical
+          ? { x: spot.x + 4, y: spot.y + 3, class: 'sc-edge-label' }
+          : { x: spot.x, y: spot.y - 3, class: 'sc-edge-label', 'text-anchor': 'middle' },
+        eventsLabel(e.events),
+      ),
+    );
+    g.append(s('title', {}, `${e.source} → ${e.target}\n${e.events.join('\n')}`));
+    edgesG.append(g);
+  }
+  svg.append(nodesG, edgesG);
+  return svg;
+}
+
+export function instantiate(template: SVGSVGElement, layout: MachineLayout, scale: number): ChartInstance {
+  const svg = template.cloneNode(true) as SVGSVGElement;
+  const vb = svg.viewBox.baseVal;
+  svg.setAttribute('width', String(Math.round(vb.width * scale)));
+  svg.setAttribute('height', String(Math.round(vb.height * scale)));
+  const nodes = new Map<string, SVGGElement>();
+  for (const g of svg.querySelectorAll<SVGGElement>('g.sc-node')) {
+    const id = g.getAttribute('data-node');
+    if (id !== null) nodes.set(id, g);
+  }
+  const byId = new Map(layout.edges.map((e) => [e.id, e]));
+  const edges: { el: SVGGElement; edge: LayoutEdge }[] = [];
+  for (const g of svg.querySelectorAll<SVGGElement>('g.sc-edge')) {
+    const e = byId.get(g.getAttribute('data-edge') ?? '');
+    if (e) edges.push({ el: g, edge: e });
+  }
+  return { svg, nodes, edges };
+}
+
+/** The active state ids of a dotted state value: `alive.closing.draining` → alive, alive.closing, alive.closing.draining (parallel regions split on `,`). */
+export function activeIds(state: string): Set<string> {
+  const out = new Set<string>();
+  for (const part of state.split(',')) {
+    const segs = part.split('.');
+    for (let i = 1; i <= segs.length; i++) out.add(segs.slice(0, i).join('.'));
+  }
+  return out;
+}
+
+/** Highlight the active states (and the leaf), and the edges the last message to this actor may have taken. */
+export function highlight(c: ChartInstance, state: string | null, lastEvent: string | null): void {
+  const active = state === null ? new Set<string>() : activeIds(state);
+  const leaves = new Set(state === null ? [] : state.split(','));
+  for (const [id, g] of c.nodes) {
+    g.classList.toggle('active', active.has(id));
+    g.classList.toggle('leaf', leaves.has(id));
+  }
+  for (const { el, edge } of c.edges) {
+    const hot = lastEvent !== null && edge.events.includes(lastEvent) && active.has(edge.target);
+    el.classList.toggle('taken', hot);
+    const path = el.querySelector('path');
+    path?.setAttribute('marker-end', hot ? 'url(#sc-arrow-hot)' : 'url(#sc-arrow)');
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The page's state: the session, the records loaded so far (in chunks, in the background), the states
+ * fetched per seq (an LRU cache), the current seq, the selected record and the filters. Views subscribe
+ * to its events and read from it; nothing else fetches.
+ */
+import type { DataSource } from './api.ts';
+import type { ActorInfo, LogRecord, Session, StateAt, StepResult } from './types.ts';
+
+export interface Filters {
+  readonly process: ReadonlySet<string>;
+  readonly thread: ReadonlySet<string>;
+  readonly device: ReadonlySet<string>;
+  /** Message types; `pasid.*` style globs allowed. */
+  readonly type: ReadonlySet<string>;
+  /** Visual classes (`msg-fault`…), toggled from the legend. */
+  readonly kind: ReadonlySet<string>;
+}
+export type FilterKey = keyof Filters;
+export const FILTER_KEYS: readonly FilterKey[] = ['process', 'thread', 'device', 'type', 'kind'];
+
+export interface ModelEvents {
+  /** The current seq changed. */
+  seq: void;
+  /** The state for the current seq arrived (or the current seq's state is cached). */
+  state: void;
+  selection: void;
+  /** More records were loaded (or appended by a live step). */
+  records: void;
+  /** The set of actors changed (a live step created some). */
+  actors: void;
+  filters: void;
+  /** Session-level change: lastSeq / nextStep (live). */
+  session: void;
+  /** A message for the status line. */
+  status: void;
+}
+type Listener = () => void;
+
+const CHUNK = 20_000;
+
+export class Model {
+  session: Session;
+  lastSeq: number;
+  nextStep: number;
+  actors: ActorInfo[];
+  readonly actorIndex = new Map<string, ActorInfo>();
+  /** records[seq] (index 0 unused). */
+  readonly records: (LogRecord | undefined)[] = [];
+  loadedCount = 0;
+  /** cause seq → the seqs it caused. */
+  readonly children = new Map<number, number[]>();
+  /** Addresses that occur in records but are no actor (user, monitor, …). */
+  readonly pseudo = new Set<string>(['user']);
+  current: number;
+  selected: number | null = null;
+  filters: Filters = { process: new Set(), thread: new Set(), device: new Set(), type: new Set(), kind: new Set() };
+  status = '';
+  statusError = false;
+
+  private readonly listeners = new Map<keyof ModelEvents, Set<Listener>>();
+  private readonly states = new Map<number, StateAt>();
+  private stateCap = 200;
+  private inflightState: number | null = null;
+  private wantedState: number | null = null;
+  /** The state shown before the current one (for "changed" marks). */
+  previousState: StateAt | null = null;
+  shownState: StateAt | null = null;
+  private loadedChunks = new Set<number>();
+  private loading = false;
+
+  constructor(
+    readonly source: DataSource,
+    session: Session,
+  ) {
+    this.session = session;
+    this.lastSeq = session.lastSeq;
+    this.nextStep = session.nextStep;
+    this.actors = [...session.actors];
+    for (const a of this.actors) this.actorIndex.set(a.address, a);
+    this.current = session.lastSeq;
+    this.records.length = session.lastSeq + 1;
+    // Large systems: each state is big, keep fewer.
+    this.stateCap = Math.max(8, Math.min(300, Math.floor(200_000 / Math.max(1, this.actors.length))));
+  }
+
+  on<K extends keyof ModelEvents>(ev: K, fn: Listener): void {
+    let set = this.listeners.get(ev);
+    if (!set) this.listeners.set(ev, (set = new Set()));
+    set.add(fn);
+  }
+  emit<K extends keyof ModelEvents>(ev: K): void {
+    for (const fn of this.listeners.get(ev) ?? []) fn();
+  }
+
+  setStatus(text: string, error = false): void {
+    this.status = text;
+    this.statusError = error;
+    this.emit('status');
+  }
+
+  // ---- records ----
+
+  record(seq: number): LogRecord | undefined {
+    return this.records[seq];
+  }
+
+  private addRecords(rs: readonly LogRecord[]): void {
+    for (const r of rs) {
+      if (!Number.isInteger(r.seq) || r.seq < 1) continue;
+      if (this.records[r.seq] !== undefined) continue;
+      this.records[r.seq] = r;
+      this.loadedCount++;
+      if (r.cause !== undefined) {
+        const c = this.children.get(r.cause);
+        if (c) c.push(r.seq);
+        else this.children.set(r.cause, [r.seq]);
+      }
+      if (!this.actorIndex.has(r.from)) this.pseudo.add(r.from);
+      if (!this.actorIndex.has(r.to)) this.pseudo.add(r.to);
+    }
+  }
+
+  get fullyLoaded(): boolean {
+    return this.loadedCount >= this.lastSeq;
+  }
+
+  /** Load every record, chunk by chunk: the current seq's chunk first, then the rest in order. */
+  async loadAll(): Promise<void> {
+    if (this.loading) return;
+    this.loading = true;
+    const complete = (i: number): boolean => {
+      if (this.loadedChunks.has(i)) return true;
+      const to = Math.min(this.lastSeq, (i + 1) * CHUNK);
+      for (let s = i * CHUNK + 1; s <= to; s++) if (this.records[s] === undefined) return false;
+      // Only a full chunk stays complete: the last one grows with a live log.
+      if (to === (i + 1) * CHUNK) this.loadedChunks.add(i);
+      return true;
+    };
+    try {
+      for (;;) {
+        const n = Math.ceil(this.lastSeq / CHUNK);
+        const first = Math.floor(Math.max(0, this.current - 1) / CHUNK);
+        const order = [first, ...Array.from({ length: n }, (_, i) => i).filter((i) => i !== first)];
+        const next = order.find((i) => i < n && !complete(i));
+        if (next === undefined) break;
+        const rs = await this.source.records(next * CHUNK + 1, Math.min(this.lastSeq, (next + 1) * CHUNK));
+        this.addRecords(rs);
+        this.emit('records');
+        if (rs.length === 0) break;
+      }
+    } catch (e) {
+      this.setStatus(`could not load records: ${(e as Error).message}`, true);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  /** One record, fetched if it is not loaded yet. */
+  async fetchRecord(seq: number): Promise<LogRecord | undefined> {
+    const have = this.records[seq];
+    if (have) return have;
+    if (seq < 1 || seq > this.lastSeq) return undefined;
+    const rs = await this.source.records(seq, seq);
+    this.addRecords(rs);
+    return this.records[seq];
+  }
+
+  /** Apply a live step (from our POST or from the event stream); idempotent. */
+  applyStep(s: StepResult): void {
+    const grew = s.lastSeq > this.lastSeq;
+    const follow = this.current === this.lastSeq;
+    if (s.lastSeq >= this.lastSeq) {
+      this.lastSeq = s.lastSeq;
+      if (this.records.length < s.lastSeq + 1) this.records.length = s.lastSeq + 1;
+    }
+    this.nextStep = Math.max(this.nextStep, s.nextStep);
+    this.addRecords(s.records);
+    const before = this.actors.length;
+    if (s.actors.length >= this.actors.length) {
+      this.actors = [...s.actors];
+      for (const a of this.actors) this.actorIndex.set(a.address, a);
+      for (const a of this.actors) this.pseudo.delete(a.address);
+    }
+    this.session = { ...this.session, lastSeq: this.lastSeq, nextStep: this.nextStep, actors: this.actors };
+    this.emit('session');
+    if (this.actors.length !== before) this.emit('actors');
+    this.emit('records');
+    // Records the event did not carry (e.g. several steps in another tab): fetch them.
+    if (!this.fullyLoaded) void this.fetchMissing();
+    if (grew && follow) this.setCurrent(this.lastSeq);
+  }
+
+  private async fetchMissing(): Promise<void> {
+    let from = 0;
+    for (let s = 1; s <= this.lastSeq; s++) {
+      if (this.records[s] === undefined) {
+        from = s;
+        break;
+      }
+    }
+    if (from === 0) return;
+    try {
+      const rs = await this.source.records(from, this.lastSeq);
+      this.addRecords(rs);
+      this.emit('records');
+    } catch (e) {
+      this.setStatus(`could not load records: ${(e as Error).message}`, true);
+    }
+  }
+
+  // ---- actors ----
+
+  /** The process an address belongs to (threads and mms), else null. */
+  processOf(address: string): string | null {
+    return this.actorIndex.get(address)?.process ?? null;
+  }
+
+  // ---- current seq and states ----
+
+  setCurrent(seq: number): void {
+    const s = Math.max(0, Math.min(this.lastSeq, Math.round(seq)));
+    if (s === this.current) return;
+    this.current = s;
+    this.emit('seq');
+    this.requestState(s);
+  }
+
+  /** The cached state for a seq, if any. */
+  cachedState(seq: number): StateAt | undefined {
+    const st = this.states.get(seq);
+    if (st) {
+      // LRU: move to the end.
+      this.states.delete(seq);
+      this.states.set(seq, st);
+    }
+    return st;
+  }
+
+  /**
+   * Ask for the state at `seq`. At most one request is in flight; while it runs, only the latest wanted
+   * seq is remembered (playing or scrubbing never queues up requests).
+   */
+  requestState(seq: number): void {
+    const hit = this.cachedState(seq);
+    if (hit) {
+      this.show(hit);
+      return;
+    }
+    this.wantedState = seq;
+    if (this.inflightState !== null) return;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    while (this.wantedState !== null) {
+      const seq = this.wantedState;
+      this.wantedState = null;
+      this.inflightState = seq;
+      try {
+        const st = await this.source.state(seq);
+        this.states.set(seq, st);
+        while (this.states.size > this.stateCap) {
+          const oldest = this.states.keys().next();
+          if (oldest.done) break;
+          this.states.delete(oldest.value);
+        }
+        if (seq === this.current) this.show(st);
+        if (this.statusError) this.setStatus('');
+      } catch (e) {
+        if (seq === this.current) this.setStatus(`state at #${seq}: ${(e as Error).message}`, true);
+      } finally {
+        this.inflightState = null;
+      }
+    }
+  }
+
+  private show(st: StateAt): void {
+    if (this.shownState !== st) {
+      this.previousState = this.shownState;
+      this.shownState = st;
+    }
+    this.emit('state');
+  }
+
+  /** Prefetch the states around the current seq (cheap insurance for stepping back and forth). */
+  prefetch(seqs: readonly number[]): void {
+    for (const s of seqs) if (s >= 0 && s <= this.lastSeq && !this.states.has(s) && this.wantedState === null && this.inflightState === null) this.requestStatePassive(s);
+  }
+  private requestStatePassive(seq: number): void {
+    this.inflightState = seq;
+    void this.source
+      .state(seq)
+      .then((st) => {
+        this.states.set(seq, st);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.inflightState = null;
+        if (this.wantedState !== null) void this.pump();
+      });
+  }
+
+  // ---- selection and filters ----
+
+  select(seq: number | null): void {
+    if (seq === this.selected) return;
+    this.selected = seq;
+    this.emit('selection');
+  }
+
+  setFilter(key: FilterKey, values: ReadonlySet<string>): void {
+    this.filters = { ...this.filters, [key]: values };
+    this.emit('filters');
+  }
+
+  get filtering(): boolean {
+    return FILTER_KEYS.some((k) => this.filters[k].size > 0);
+  }
+
+  /** The step index of the record at `seq` (or of the last record before it). */
+  stepAt(seq: number): number | null {
+    for (let s = seq; s >= 1; s--) {
+      const r = this.records[s];
+      if (r) return r.step;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * The sequence diagram (`#sequence`): one lane per actor, one fixed-height row per message, an arrow from
+ * the sender's lane to the receiver's, labelled with the type and a payload summary. Rows are virtualised
+ * (only the visible ones are in the DOM, from a small pool), so 100k-record logs scroll freely. With more
+ * than `MAX_LANES` lanes, each process's threads and mms share one lane unless it is filtered to.
+ */
+import { h } from './dom.ts';
+import { recordFilter } from './filters.ts';
+import { kindOf } from './kinds.ts';
+import type { Model } from './model.ts';
+import type { LogRecord } from './types.ts';
+
+export const ROW_H = 22;
+const GUTTER = 74;
+const HEAD_H = 38;
+const MAX_LANES = 30;
+const OVERSCAN = 8;
+
+interface Lane {
+  readonly id: string;
+  readonly label: string;
+  readonly sub: string;
+  readonly title: string;
+  readonly cls: string;
+  /** The process whose actors this lane gathers (collapsed lanes). */
+  readonly process: string | null;
+}
+
+export type LaneMode = 'auto' | 'actors' | 'processes';
+
+interface RowEl {
+  readonly el: HTMLDivElement;
+  readonly seqEl: HTMLSpanElement;
+  readonly stepEl: HTMLSpanElement;
+  readonly arrow: HTMLSpanElement;
+  readonly label: HTMLSpanElement;
+  readonly typeEl: HTMLSpanElement;
+  readonly payloadEl: HTMLSpanElement;
+  seq: number;
+}
+
+const ROUTING = new Set(['seq', 'type', 'from', 'to', 'cause', 'step']);
+
+/** `k=v` pairs of a record's payload, as in the CLI trace (DMAR reasons in hex). */
+export function payloadText(r: LogRecord, max = 90): string {
+  let out = '';
+  for (const k in r) {
+    if (ROUTING.has(k)) continue;
+    const v = r[k];
+    if (v === undefined) continue;
+    const text = k === 'reason' && typeof v === 'number' ? `0x${v.toString(16)}` : typeof v === 'string' ? v : JSON.stringify(v);
+    out += `${out === '' ? '' : ' '}${k}=${text}`;
+    if (out.length > max) return `${out.slice(0, max)}…`;
+  }
+  return out;
+}
+
+const KIND_ORDER: Record<string, number> = { user: 0, kernel: 1, thread: 3, mm: 4, wq: 5, iommu: 6, monitor: 7 };
+
+export class SequencePanel {
+  private lanes: Lane[] = [];
+  private readonly laneOf = new Map<string, number>();
+  private rows: Int32Array | null = null;
+  private pool: RowEl[] = [];
+  private laneW = 120;
+  private mode: LaneMode = 'auto';
+  private collapsed = false;
+  private readonly head: HTMLDivElement;
+  private readonly canvas: HTMLDivElement;
+  private readonly note: HTMLDivElement;
+  private raf = 0;
+  private lastFiltered = -1;
+  private filterFn: ((r: LogRecord) => boolean) | null = null;
+
+  constructor(
+    private readonly m: Model,
+    private readonly root: HTMLElement,
+    private readonly scroller: HTMLElement,
+    private readonly onLaneClick: (lane: { id: string; process: string | null }) => void,
+  ) {
+    this.head = h('div', { class: 'seq-head' });
+    this.canvas = h('div', { class: 'seq-canvas' });
+    this.note = h('div', { class: 'seq-note', hidden: true });
+    scroller.replaceChildren(this.head, this.canvas, this.note);
+    scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
+    this.canvas.addEventListener('click', (e) => {
+      const row = (e.target as HTMLElement).closest<HTMLElement>('.msg-row');
+      const seq = Number(row?.dataset['seq']);
+      if (row && Number.isInteger(seq) && seq > 0) this.m.setCurrent(seq);
+    });
+    if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => this.relayout(false)).observe(scroller);
+    m.on('records', () => this.onRecords());
+    m.on('filters', () => {
+      this.filterFn = recordFilter(this.m);
+      this.recompute();
+      this.reveal(true);
+    });
+    m.on('actors', () => this.recompute());
+    m.on('session', () => this.recompute());
+    m.on('seq', () => {
+      this.render();
+      this.reveal(false);
+    });
+    m.on('selection', () => this.render());
+    this.filterFn = recordFilter(m);
+    this.recompute();
+  }
+
+  setMode(mode: LaneMode): void {
+    this.mode = mode;
+    this.recompute();
+  }
+
+  private onRecords(): void {
+    // Without filters rows are 1..lastSeq (placeholders fill in): only new lanes (e.g. `monitor`) or a
+    // grown log need a relayout. With filters, new records may add rows.
+    const laneSource = this.m.pseudo.size + this.m.actors.length;
+    if (this.filterFn !== null || laneSource !== this.lastLaneSource || this.canvasRows !== this.rowCount) this.recompute();
+    else this.render();
+  }
+  private lastLaneSource = -1;
+  private canvasRows = -1;
+
+  /** Rows and lanes from scratch (filters, lane mode, actors or record set changed). */
+  private recompute(): void {
+    const f = this.filterFn;
+    if (f === null) this.rows = null;
+    else {
+      const out: number[] = [];
+      const rs = this.m.records;
+      for (let s = 1; s <= this.m.lastSeq; s++) {
+        const r = rs[s];
+        if (r !== undefined && f(r)) out.push(s);
+      }
+      this.rows = Int32Array.from(out);
+    }
+    this.lastFiltered = this.m.loadedCount;
+    this.lastLaneSource = this.m.pseudo.size + this.m.actors.length;
+    this.computeLanes();
+    this.relayout(true);
+  }
+
+  private get rowCount(): number {
+    return this.rows === null ? this.m.lastSeq : this.rows.length;
+  }
+  private seqAt(i: number): number {
+    return this.rows === null ? i + 1 : (this.rows[i] ?? 0);
+  }
+  /** Index of the last row whose seq is ≤ seq (-1 if none). */
+  private indexAtOrBefore(seq: number): number {
+    if (this.rows === null) return Math.min(seq, this.m.lastSeq) - 1;
+    let lo = 0;
+    let hi = this.rows.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.rows[mid] ?? 0) <= seq) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  private computeLanes(): void {
+    const m = this.m;
+    const f = m.filters;
+    const focus = new Set<string>(f.process);
+    for (const t of f.thread) {
+      const p = m.processOf(`thread:${t}`);
+      if (p !== null) focus.add(p);
+    }
+    const pseudo = [...m.pseudo];
+    const full = 1 + m.actors.length + pseudo.length;
+    this.collapsed = this.mode === 'processes' || (this.mode === 'auto' && full > MAX_LANES);
+    // Canonical order: user, kernel, processes (their threads, then mms), devices, iommu, monitor.
+    type Entry = { address: string; kind: string; process: string | null; order: number };
+    const entries: Entry[] = [];
+    const procOrder = new Map<string, number>();
+    let i = 0;
+    for (const a of m.actors) {
+      i++;
+      if (a.process !== null && !procOrder.has(a.process)) procOrder.set(a.process, i);
+      entries.push({ address: a.address, kind: a.kind, process: a.process, order: i });
+    }
+    for (const p of pseudo) entries.push({ address: p, kind: p === 'user' ? 'user' : p === 'monitor' ? 'monitor' : 'other', process: null, order: 0 });
+    entries.sort((a, b) => {
+      const ka = a.process !== null ? 2 : (KIND_ORDER[a.kind] ?? 8);
+      const kb = b.process !== null ? 2 : (KIND_ORDER[b.kind] ?? 8);
+      if (ka !== kb) return ka - kb;
+      if (a.process !== null && b.process !== null && a.process !== b.process) return (procOrder.get(a.process) ?? 0) - (procOrder.get(b.process) ?? 0);
+      if (a.kind !== b.kind) return (KIND_ORDER[a.kind] ?? 8) - (KIND_ORDER[b.kind] ?? 8);
+      return a.order - b.order;
+    });
+    // Which lanes the visible rows touch (when filtering, others are hidden).
+    let used: Set<string> | null = null;
+    if (this.rows !== null) {
+      used = new Set(['user']);
+      for (const s of this.rows) {
+        const r = m.records[s];
+        if (r) {
+          used.add(r.from);
+          used.add(r.to);
+        }
+      }
+    }
+    const lanes: Lane[] = [];
+    this.laneOf.clear();
+    const procLane = new Map<string, number>();
+    const counts = new Map<string, number>();
+    if (this.collapsed) for (const e of entries) if (e.process !== null) counts.set(e.process, (counts.get(e.process) ?? 0) + 1);
+    for (const e of entries) {
+      if (used !== null && !used.has(e.address)) continue;
+      if (this.collapsed && e.process !== null && !focus.has(e.process)) {
+        const have = procLane.get(e.process);
+        if (have !== undefined) {
+          this.laneOf.set(e.address, have);
+          continue;
+        }
+        procLane.set(e.process, lanes.length);
+        this.laneOf.set(e.address, lanes.length);
+        lanes.push({
+          id: `process:${e.process}`,
+          label: e.process,
+          sub: `process · ${counts.get(e.process) ?? 0}`,
+          title: `process ${e.process}: its threads and mms in one lane (filter to the process to split it)`,
+          cls: 'lane-process',
+          process: e.process,
+        });
+        continue;
+      }
+      const colon = e.address.indexOf(':');
+      const name = colon < 0 ? e.address : e.address.slice(colon + 1);
+      const kind = colon < 0 ? e.address : e.address.slice(0, colon);
+      this.laneOf.set(e.address, lanes.length);
+      lanes.push({
+        id: e.address,
+        label: kind === 'mm' ? e.address : name,
+        sub: kind === 'thread' || kind === 'mm' ? `${kind}${e.process !== null && e.process !== name ? ` · ${e.process}` : ''}` : kind === name ? '' : kind,
+        title: e.address,
+        cls: `lane-${kind}`,
+        process: e.process,
+      });
+    }
+    this.lanes = lanes;
+  }
+
+  /** Sizes, lane headers and the spacer; then rows. */
+  private relayout(force: boolean): void {
+    const n = Math.max(1, this.lanes.length);
+    const avail = this.scroller.clientWidth - GUTTER - 2;
+    const w = Math.max(96, Math.min(200, Math.floor(avail / n)));
+    if (!force && w === this.laneW) {
+      this.render();
+      return;
+    }
+    this.laneW = w;
+    const width = GUTTER + n * w;
+    this.root.style.setProperty('--lane-w', `${w}px`);
+    this.root.style.setProperty('--gutter', `${GUTTER}px`);
+    this.head.style.width = `${width}px`;
+    this.canvas.style.width = `${width}px`;
+    this.canvas.style.height = `${this.rowCount * ROW_H}px`;
+    this.canvasRows = this.rowCount;
+    this.head.replaceChildren(
+      h('div', { class: 'lane-gutter' }, this.collapsed ? 'lanes: processes' : 'seq · step'),
+      ...this.lanes.map((l, i) => {
+        const el = h(
+          'div',
+          { class: `lane-head ${l.cls}`, style: `left:${GUTTER + i * w}px;width:${w}px`, title: l.title, 'data-lane': l.id },
+          h('span', { class: 'lane-name' }, l.label),
+          h('span', { class: 'lane-sub' }, l.sub),
+        );
+        el.addEventListener('click', () => this.onLaneClick({ id: l.id, process: l.process }));
+        return el;
+      }),
+    );
+    const empty = this.rowCount === 0;
+    this.note.hidden = !empty;
+    this.note.textContent = empty ? (this.m.filtering ? 'no message matches the filters' : 'no messages yet') : '';
+    this.root.dataset['lanes'] = String(this.lanes.length);
+    this.root.classList.toggle('collapsed-lanes', this.collapsed);
+    this.render();
+  }
+
+  private schedule(): void {
+    if (this.raf !== 0) return;
+    this.raf = requestAnimationFrame(() => {
+      this.raf = 0;
+      this.render();
+    });
+  }
+
+  private makeRow(): RowEl {
+    const seqEl = h('span', { class: 'seq' });
+    const stepEl = h('span', { class: 'step' });
+    const gutter = h('span', { class: 'gutter' }, h('span', { class: 'mark' }), seqEl, stepEl);
+    const arrow = h('span', { class: 'arrow' });
+    const typeEl = h('span', { class: 'type' });
+    const payloadEl = h('span', { class: 'payload' });
+    const label = h('span', { class: 'label' }, typeEl, payloadEl);
+    const el = h('div', { class: 'msg-row' }, gutter, arrow, label);
+    return { el, seqEl, stepEl, arrow, label, typeEl, payloadEl, seq: 0 };
+  }
+
+  /** Draw the visible rows (reusing the pool). */
+  render(): void {
+    if (this.m.loadedCount !== this.lastFiltered && this.filterFn !== null) {
+      this.recompute();
+      return;
+    }
+    const top = Math.max(0, this.scroller.scrollTop - HEAD_H);
+    const height = this.scroller.clientHeight;
+    const count = this.rowCount;
+    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+    const last = Math.min(count - 1, Math.ceil((top + height) / ROW_H) + OVERSCAN);
+    const need = Math.max(0, last - first + 1);
+    while (this.pool.length < need) {
+      const r = this.makeRow();
+      this.pool.push(r);
+      this.canvas.append(r.el);
+    }
+    const w = this.laneW;
+    const x = (lane: number): number => GUTTER + lane * w + w / 2;
+    const cur = this.m.current;
+    const sel = this.m.selected;
+    for (let k = 0; k < this.pool.length; k++) {
+      const row = this.pool[k];
+      if (!row) continue;
+      const i = first + k;
+      if (k >= need) {
+        if (!row.el.hidden) row.el.hidden = true;
+        continue;
+      }
+      row.el.hidden = false;
+      const seq = this.seqAt(i);
+      const r = this.m.records[seq];
+      row.seq = seq;
+      row.el.style.transform = `translateY(${i * ROW_H}px)`;
+      row.el.dataset['seq'] = String(seq);
+      row.seqEl.textContent = `#${seq}`;
+      if (!r) {
+        row.el.className = 'msg-row loading';
+        delete row.el.dataset['type'];
+        row.stepEl.textContent = '';
+        row.typeEl.textContent = 'loading…';
+        row.payloadEl.textContent = '';
+        row.arrow.style.display = 'none';
+        row.label.style.left = `${GUTTER + 6}px`;
+        continue;
+      }
+      const prev = i > 0 ? this.m.records[this.seqAt(i - 1)] : undefined;
+      const stepStart = prev === undefined || prev.step !== r.step;
+      const kind = kindOf(r.type);
+      let cls = `msg-row ${kind.cls}`;
+      if (stepStart) cls += ' step-start';
+      if (seq === cur) cls += ' current';
+      else if (seq > cur) cls += ' future';
+      if (seq === sel) cls += ' selected';
+      if (r['suppressed'] === true) cls += ' suppressed';
+      if (r.cause === undefined) cls += ' input';
+      row.el.className = cls;
+      row.el.dataset['type'] = r.type;
+      row.stepEl.textContent = stepStart ? `s${r.step}` : '';
+      row.stepEl.title = stepStart ? `step ${r.step}: ${this.m.session.steps[r.step]?.text ?? ''}` : '';
+      const a = this.laneOf.get(r.from);
+      const b = this.laneOf.get(r.to);
+      row.typeEl.textContent = r.type;
+      row.payloadEl.textContent = payloadText(r);
+      row.el.title = `#${seq} ${r.type}  ${r.from} → ${r.to}${r.cause !== undefined ? `  (cause #${r.cause})` : ''}`;
+      const st = row.arrow.style;
+      if (a === undefined || b === undefined) {
+        st.display = 'none';
+        row.label.style.left = `${GUTTER + 6}px`;
+        continue;
+      }
+      st.display = '';
+      if (a === b) {
+        row.arrow.className = 'arrow self';
+        st.left = `${x(a)}px`;
+        st.width = '14px';
+        row.label.style.left = `${x(a) + 20}px`;
+      } else {
+        const x1 = x(a);
+        const x2 = x(b);
+        row.arrow.className = `arrow ${x2 > x1 ? 'ltr' : 'rtl'}`;
+        st.left = `${Math.min(x1, x2)}px`;
+        st.width = `${Math.abs(x2 - x1)}px`;
+        row.label.style.left = `${Math.min(x1, x2) + 8}px`;
+      }
+    }
+    this.markLanes();
+  }
+
+  private markLanes(): void {
+    const r = this.m.record(this.m.current);
+    const from = r ? this.laneOf.get(r.from) : undefined;
+    const to = r ? this.laneOf.get(r.to) : undefined;
+    const heads = this.head.children;
+    for (let i = 1; i < heads.length; i++) {
+      const el = heads[i];
+      if (!el) continue;
+      el.classList.toggle('from', from === i - 1);
+      el.classList.toggle('to', to === i - 1);
+    }
+  }
+
+  /** Keep the current seq's row in view (centre it if it is out of view, or always with `force`). */
+  reveal(force: boolean): void {
+    const i = this.indexAtOrBefore(this.m.current);
+    if (i < 0) {
+      if (force) this.scroller.scrollTop = 0;
+      return;
+    }
+    const y = HEAD_H + i * ROW_H;
+    const top = this.scroller.scrollTop;
+    const h = this.scroller.clientHeight;
+    if (force || y < top + HEAD_H || y + ROW_H > top + h) {
+      this.scroller.scrollTop = Math.max(0, y - h / 2);
+    }
+    this.render();
+  }
+
+  /** The seq of the previous / next visible row (for keyboard navigation within filters). */
+  neighbour(seq: number, dir: 1 | -1): number | null {
+    if (this.rows === null) {
+      const s = seq + dir;
+      return s >= 1 && s <= this.m.lastSeq ? s : null;
+    }
+    const i = this.indexAtOrBefore(seq);
+    const j = dir === 1 ? (this.rows[i] === seq ? i + 1 : i + 1) : this.rows[i] === seq ? i - 1 : i;
+    const s = this.rows[j];
+    return s === undefined ? null : s;
+  }
+}

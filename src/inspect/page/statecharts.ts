@@ -1,0 +1,396 @@
+/**
+ * The statecharts panel (`#statecharts`): every actor, grouped by process (its mms and threads), then the
+ * devices, the IOMMU and the kernel. Each actor is one `.actor[data-actor][data-state]` element: a pill
+ * (name, state, key facts) always, and when its group is open and it scrolls into view, its statechart
+ * with the current state highlighted and its context beside it. Collapsed groups show only the pills.
+ */
+import { buildTemplate, highlight, instantiate, type ChartInstance } from './chart.ts';
+import { compact, h, shortName } from './dom.ts';
+import { actorFilter } from './filters.ts';
+import type { Model } from './model.ts';
+import type { ActorInfo, ActorKind, ActorState, MachineLayout } from './types.ts';
+
+interface Card {
+  readonly info: ActorInfo;
+  readonly el: HTMLElement;
+  readonly stateEl: HTMLElement;
+  readonly factEl: HTMLElement;
+  body: HTMLElement | null;
+  chart: ChartInstance | null;
+  ctxEl: HTMLElement | null;
+  group: Group;
+  shownKey: string;
+}
+
+interface Group {
+  readonly key: string;
+  readonly title: string;
+  readonly el: HTMLElement;
+  readonly body: HTMLElement;
+  readonly countEl: HTMLElement;
+  readonly summaryEl: HTMLElement;
+  readonly cards: Card[];
+  open: boolean;
+}
+
+/** Context keys not worth a line (fixed for the whole run, or shown in the header). */
+const HIDDEN: Partial<Record<ActorKind, ReadonlySet<string>>> = {
+  thread: new Set(['name', 'process']),
+  mm: new Set(['id', 'process', 'policy', 'cpu']),
+  iommu: new Set(['policy']),
+  wq: new Set(['device']),
+};
+const LABEL: Record<string, string> = { msr: 'IA32_PASID', activated: 'activated', bindings: 'binds', users: 'users (mm_users)' };
+
+function contextRows(kind: ActorKind, ctx: unknown): [string, string, string][] {
+  if (ctx === null || typeof ctx !== 'object') return [['context', compact(ctx), '']];
+  const hidden = HIDDEN[kind];
+  const rows: [string, string, string][] = [];
+  for (const [k, v] of Object.entries(ctx as Record<string, unknown>)) {
+    if (hidden?.has(k)) continue;
+    let text = compact(v, 10);
+    if (kind === 'thread' && k === 'msr') text = v === null ? 'unset' : `${String(v)}  (MSR 0x${((Number(v) | 0x80000000) >>> 0).toString(16)})`;
+    if (kind === 'mm' && k === 'pasid' && v === null) text = 'none';
+    if (kind === 'wq' && k === 'queue' && Array.isArray(v)) text = `${v.length} queued${v.length > 0 ? ` ${compact(v, 4)}` : ''}`;
+    rows.push([LABEL[k] ?? k, text, JSON.stringify(v) ?? '']);
+  }
+  return rows;
+}
+
+/** A few words for the pill: the facts a kernel engineer looks for first. */
+function facts(kind: ActorKind, ctx: unknown): string {
+  if (ctx === null || typeof ctx !== 'object') return '';
+  const c = ctx as Record<string, unknown>;
+  switch (kind) {
+    case 'thread':
+      return c['msr'] === null || c['msr'] === undefined ? 'MSR unset' : `MSR ${String(c['msr'])}${c['activated'] === true ? '' : ' (!act)'}`;
+    case 'mm':
+      return c['pasid'] === null || c['pasid'] === undefined ? 'no PASID' : `PASID ${String(c['pasid'])}`;
+    case 'wq': {
+      const q = Array.isArray(c['queue']) ? c['queue'].length : 0;
+      return `occ ${q}/${String(c['threshold'] ?? '?')}`;
+    }
+    case 'iommu': {
+      const owner = c['owner'];
+      const n = owner !== null && typeof owner === 'object' ? Object.keys(owner).length : 0;
+      return `${n} PASID${n === 1 ? '' : 's'}`;
+    }
+    default:
+      return '';
+  }
+}
+
+const KIND_ORDER: Record<ActorKind, number> = { mm: 0, thread: 1, wq: 2, iommu: 3, kernel: 4 };
+
+export class StatechartsPanel {
+  private groups: Group[] = [];
+  private readonly cards = new Map<string, Card>();
+  private readonly templates = new Map<ActorKind, SVGSVGElement>();
+  private readonly observer: IntersectionObserver | null;
+  private readonly userToggled = new Map<string, boolean>();
+  private zoom = 0.8;
+  private readonly list: HTMLElement;
+
+  constructor(
+    private readonly m: Model,
+    private readonly root: HTMLElement,
+    private readonly scroller: HTMLElement,
+    zoomEl: HTMLElement | null,
+  ) {
+    this.list = h('div', { class: 'groups' });
+    root.replaceChildren(this.list);
+    this.observer =
+      typeof IntersectionObserver === 'undefined'
+        ? null
+        : new IntersectionObserver((entries) => this.onVisible(entries), { root: scroller, rootMargin: '300px 0px' });
+    if (zoomEl) this.buildZoom(zoomEl);
+    this.build();
+    m.on('actors', () => this.build());
+    m.on('state', () => this.update());
+    m.on('seq', () => this.update());
+    m.on('filters', () => this.applyFilter(true));
+  }
+
+  private buildZoom(el: HTMLElement): void {
+    const out = h('span', { class: 'zoom-value' }, `${Math.round(this.zoom * 100)}%`);
+    const set = (z: number): void => {
+      this.zoom = Math.max(0.3, Math.min(1.5, Math.round(z * 10) / 10));
+      out.textContent = `${Math.round(this.zoom * 100)}%`;
+      for (const c of this.cards.values()) this.dropBody(c);
+      this.observeAll();
+    };
+    const minus = h('button', { type: 'button', class: 'btn small', title: 'smaller charts', id: 'btn-zoom-out' }, '−');
+    const plus = h('button', { type: 'button', class: 'btn small', title: 'larger charts', id: 'btn-zoom-in' }, '+');
+    minus.addEventListener('click', () => set(this.zoom - 0.1));
+    plus.addEventListener('click', () => set(this.zoom + 0.1));
+    const expand = h('button', { type: 'button', class: 'btn small', title: 'open every group shown' }, 'open all');
+    const collapse = h('button', { type: 'button', class: 'btn small', title: 'close every group' }, 'close all');
+    expand.addEventListener('click', () => this.setAll(true));
+    collapse.addEventListener('click', () => this.setAll(false));
+    el.replaceChildren(expand, collapse, minus, out, plus);
+  }
+
+  private setAll(open: boolean): void {
+    for (const g of this.groups) {
+      if (g.el.hidden) continue;
+      this.userToggled.set(g.key, open);
+      this.setOpen(g, open);
+    }
+  }
+
+  private layout(kind: ActorKind): MachineLayout | undefined {
+    return this.m.session.machines[kind];
+  }
+
+  private template(kind: ActorKind): SVGSVGElement | null {
+    let t = this.templates.get(kind);
+    if (t) return t;
+    const l = this.layout(kind);
+    if (!l || l.nodes.length === 0) return null;
+    t = buildTemplate(l);
+    this.templates.set(kind, t);
+    return t;
+  }
+
+  /** (Re)build groups and cards from the actor list, keeping open/closed state. */
+  private build(): void {
+    const wasOpen = new Map(this.groups.map((g) => [g.key, g.open]));
+    this.observer?.disconnect();
+    this.cards.clear();
+    const byKey = new Map<string, { title: string; actors: ActorInfo[]; order: number }>();
+    const add = (key: string, title: string, order: number, a: ActorInfo): void => {
+      let g = byKey.get(key);
+      if (!g) byKey.set(key, (g = { title, actors: [], order }));
+      g.actors.push(a);
+    };
+    let i = 0;
+    for (const a of this.m.actors) {
+      i++;
+      if ((a.kind === 'thread' || a.kind === 'mm') && a.process !== null) add(`proc:${a.process}`, `process ${a.process}`, i, a);
+      else if (a.kind === 'wq') add('devices', 'devices', 1e9, a);
+      else if (a.kind === 'iommu') add('iommu', 'IOMMU', 1e9 + 1, a);
+      else if (a.kind === 'kernel') add('kernel', 'kernel', 1e9 + 2, a);
+      else add('other', 'other', 1e9 + 3, a);
+    }
+    const many = this.m.actors.length > 60;
+    this.groups = [...byKey.entries()]
+      .sort((a, b) => a[1].order - b[1].order)
+      .map(([key, g]) => {
+        const open = this.userToggled.get(key) ?? wasOpen.get(key) ?? (!many || !key.startsWith('proc:'));
+        const countEl = h('span', { class: 'group-count' });
+        const summaryEl = h('span', { class: 'group-summary' });
+        const toggle = h('button', { type: 'button', class: 'group-toggle', 'aria-expanded': String(open) }, h('span', { class: 'caret' }), g.title);
+        const head = h('div', { class: 'group-head' }, toggle, countEl, summaryEl);
+        if (key.startsWith('proc:')) {
+          const proc = key.slice(5);
+          const only = h('button', { type: 'button', class: 'btn tiny', title: `filter everything to process ${proc}` }, 'filter');
+          only.addEventListener('click', () => this.m.setFilter('process', new Set([proc])));
+          head.append(only);
+        }
+        const body = h('div', { class: 'group-body' });
+        const el = h('section', { class: `group${open ? '' : ' collapsed'}`, 'data-group': key }, head, body);
+        const group: Group = { key, title: g.title, el, body, countEl, summaryEl, cards: [], open };
+        toggle.addEventListener('click', () => {
+          this.userToggled.set(key, !group.open);
+          this.setOpen(group, !group.open);
+        });
+        const actors = [...g.actors].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+        for (const a of actors) {
+          const card = this.makeCard(a, group);
+          group.cards.push(card);
+          body.append(card.el);
+          this.cards.set(a.address, card);
+        }
+        countEl.textContent = `${group.cards.length}`;
+        return group;
+      });
+    this.list.replaceChildren(...this.groups.map((g) => g.el));
+    this.applyFilter(false);
+    this.update();
+  }
+
+  private makeCard(a: ActorInfo, group: Group): Card {
+    const stateEl = h('span', { class: 'state-pill' });
+    const factEl = h('span', { class: 'facts' });
+    const name = h('span', { class: 'actor-name', title: a.address }, a.kind === 'thread' ? shortName(a.address) : a.address);
+    const head = h('div', { class: 'actor-head' }, h('span', { class: `kind-badge k-${a.kind}` }, a.kind), name, stateEl, factEl);
+    const el = h('div', { class: `actor k-${a.kind}`, 'data-actor': a.address, 'data-kind': a.kind, 'data-state': '' }, head);
+    const card: Card = { info: a, el, stateEl, factEl, body: null, chart: null, ctxEl: null, group, shownKey: '' };
+    head.addEventListener('click', () => {
+      if (!group.open) {
+        this.userToggled.set(group.key, true);
+        this.setOpen(group, true);
+        requestAnimationFrame(() => el.scrollIntoView({ block: 'nearest' }));
+      }
+    });
+    return card;
+  }
+
+  private setOpen(g: Group, open: boolean): void {
+    g.open = open;
+    g.el.classList.toggle('collapsed', !open);
+    g.el.querySelector('.group-toggle')?.setAttribute('aria-expanded', String(open));
+    if (open) for (const c of g.cards) this.observe(c);
+    else for (const c of g.cards) this.observer?.unobserve(c.el);
+  }
+
+  private observe(c: Card): void {
+    if (c.body) return;
+    if (this.observer) this.observer.observe(c.el);
+    else this.renderBody(c);
+  }
+
+  private observeAll(): void {
+    for (const g of this.groups) if (g.open && !g.el.hidden) for (const c of g.cards) this.observe(c);
+  }
+
+  private onVisible(entries: IntersectionObserverEntry[]): void {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      const c = this.cards.get((e.target as HTMLElement).dataset['actor'] ?? '');
+      if (!c || !c.group.open) continue;
+      this.observer?.unobserve(e.target);
+      this.renderBody(c);
+    }
+  }
+
+  private chartScale(l: MachineLayout): number {
+    const avail = Math.max(240, this.scroller.clientWidth - 300);
+    return Math.max(0.45, Math.min(this.zoom, avail / (l.width + 28)));
+  }
+
+  private renderBody(c: Card): void {
+    if (c.body) return;
+    const kind = c.info.kind;
+    const t = this.template(kind);
+    const l = this.layout(kind);
+    const chartBox = h('div', { class: 'chart' });
+    if (t && l && l.nodes.length > 1) {
+      c.chart = instantiate(t, l, this.chartScale(l));
+      chartBox.append(c.chart.svg);
+    } else {
+      c.chart = null;
+      chartBox.classList.add('trivial');
+    }
+    c.ctxEl = h('dl', { class: 'ctx' });
+    c.body = h('div', { class: 'actor-body' }, chartBox, c.ctxEl);
+    c.el.append(c.body);
+    c.shownKey = '';
+    this.updateCard(c, this.stateIndex(), this.prevIndex());
+  }
+
+  private dropBody(c: Card): void {
+    c.body?.remove();
+    c.body = null;
+    c.chart = null;
+    c.ctxEl = null;
+  }
+
+  private stateIndex(): Map<string, ActorState> | null {
+    const st = this.m.shownState;
+    if (!st) return null;
+    return new Map(st.actors.map((a) => [a.address, a]));
+  }
+  private prevIndex(): Map<string, ActorState> | null {
+    const st = this.m.previousState;
+    if (!st) return null;
+    return new Map(st.actors.map((a) => [a.address, a]));
+  }
+
+  private update(): void {
+    const idx = this.stateIndex();
+    const prev = this.prevIndex();
+    for (const c of this.cards.values()) this.updateCard(c, idx, prev);
+    const st = this.m.shownState;
+    const stale = st !== null && st.seq !== this.m.current;
+    this.root.classList.toggle('stale', stale);
+    const note = document.getElementById('statecharts-seq');
+    if (note) {
+      note.textContent = st === null ? 'loading state…' : stale ? `state at #${st.seq} (loading #${this.m.current}…)` : `state after #${st.seq}`;
+      note.classList.toggle('warn', stale);
+    }
+    // Group summaries: alive threads, PASID of the live mm.
+    for (const g of this.groups) {
+      if (!g.key.startsWith('proc:')) continue;
+      let threads = 0;
+      let alive = 0;
+      const pasids: string[] = [];
+      for (const c of g.cards) {
+        const a = idx?.get(c.info.address);
+        if (c.info.kind === 'thread') {
+          threads++;
+          if (a && a.state !== 'exited') alive++;
+        } else if (c.info.kind === 'mm' && a) {
+          const ctx = a.context as { pasid?: unknown } | null;
+          if (ctx && ctx.pasid !== null && ctx.pasid !== undefined && !a.state.startsWith('dead')) pasids.push(String(ctx.pasid));
+        }
+      }
+      g.summaryEl.textContent = `${alive}/${threads} threads live${pasids.length > 0 ? ` · PASID ${pasids.join(', ')}` : ''}`;
+    }
+  }
+
+  private updateCard(c: Card, idx: Map<string, ActorState> | null, prev: Map<string, ActorState> | null): void {
+    const a = idx?.get(c.info.address);
+    const state = a ? a.state : '';
+    const rec = this.m.record(this.m.current);
+    const receiving = rec !== undefined && rec.to === c.info.address;
+    const sending = rec !== undefined && rec.from === c.info.address;
+    if (c.el.dataset['state'] !== state) c.el.dataset['state'] = state;
+    c.el.classList.toggle('absent', !a && idx !== null);
+    c.el.classList.toggle('receiving', receiving);
+    c.el.classList.toggle('sending', sending);
+    const stateText = a ? state : idx === null ? '…' : 'not yet created';
+    if (c.stateEl.textContent !== stateText) c.stateEl.textContent = stateText;
+    c.stateEl.className = `state-pill s-${(state.split('.')[0] ?? '').replace(/[^\w-]/g, '')}`;
+    const f = a ? facts(c.info.kind, a.context) : '';
+    if (c.factEl.textContent !== f) c.factEl.textContent = f;
+    if (!c.body) return;
+    const key = `${this.m.shownState?.seq ?? -1}|${this.m.current}`;
+    if (c.shownKey === key) return;
+    c.shownKey = key;
+    if (c.chart) highlight(c.chart, a ? state : null, receiving && rec ? rec.type : null);
+    if (c.ctxEl) {
+      if (!a) {
+        c.ctxEl.replaceChildren(h('div', { class: 'muted' }, idx === null ? 'loading…' : `does not exist at #${this.m.shownState?.seq ?? '?'}`));
+        return;
+      }
+      const before = prev?.get(c.info.address);
+      const beforeRows = new Map(before ? contextRows(c.info.kind, before.context).map(([k, , j]) => [k, j]) : []);
+      const rows = contextRows(c.info.kind, a.context);
+      c.ctxEl.replaceChildren(
+        ...rows.flatMap(([k, v, j]) => {
+          const changed = before !== undefined && beforeRows.get(k) !== j;
+          return [h('dt', { class: changed ? 'changed' : null }, k), h('dd', { class: changed ? 'changed' : null, title: v.length > 40 ? v : null }, v)];
+        }),
+      );
+    }
+  }
+
+  private applyFilter(fromUser: boolean): void {
+    const pred = actorFilter(this.m);
+    let shownGroups = 0;
+    for (const g of this.groups) {
+      let any = false;
+      for (const c of g.cards) {
+        const show = pred === null || pred(c.info);
+        c.el.hidden = !show;
+        if (show) any = true;
+      }
+      g.el.hidden = !any;
+      if (any) shownGroups++;
+    }
+    // Filtering down to a few processes opens them (unless the user closed them on purpose).
+    if (fromUser && pred !== null && shownGroups <= 8) {
+      for (const g of this.groups) if (!g.el.hidden && !g.open && this.userToggled.get(g.key) !== false) this.setOpen(g, true);
+    }
+    this.observeAll();
+  }
+
+  /** Scroll the panel to an actor (opening its group). */
+  reveal(address: string): void {
+    const c = this.cards.get(address);
+    if (!c) return;
+    if (!c.group.open) this.setOpen(c.group, true);
+    c.el.scrollIntoView({ block: 'nearest' });
+  }
+}

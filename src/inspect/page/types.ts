@@ -1,0 +1,104 @@
+/**
+ * The inspector's HTTP API as the page sees it (JSON shapes of `api/session`, `api/records`,
+ * `api/state`, `api/step` and the `step` server-sent event), and the inline data of a report.
+ */
+import type { SystemState } from '../../runtime/state.ts';
+
+export type ActorKind = 'thread' | 'mm' | 'iommu' | 'wq' | 'kernel';
+
+export interface ActorInfo {
+  readonly address: string;
+  readonly kind: ActorKind;
+  readonly process: string | null;
+  readonly device: string | null;
+}
+
+export interface LayoutNode {
+  /** Dotted state path, e.g. `alive.idle`. */
+  readonly id: string;
+  readonly label: string;
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  readonly parent: string | null;
+  readonly compound: boolean;
+  readonly initial: boolean;
+  readonly final: boolean;
+  readonly description: string | null;
+}
+
+export interface LayoutEdge {
+  readonly id: string;
+  readonly source: string;
+  readonly target: string;
+  readonly events: readonly string[];
+  readonly points: readonly { readonly x: number; readonly y: number }[];
+}
+
+export interface MachineLayout {
+  readonly id: string;
+  readonly width: number;
+  readonly height: number;
+  readonly nodes: readonly LayoutNode[];
+  readonly edges: readonly LayoutEdge[];
+}
+
+export interface Session {
+  readonly title: string;
+  readonly source: 'scenario' | 'log';
+  readonly live: boolean;
+  readonly policy: { readonly pasid: string; readonly lam: string };
+  readonly steps: readonly { readonly index: number; readonly text: string }[];
+  readonly nextStep: number;
+  readonly lastSeq: number;
+  readonly machines: Partial<Record<ActorKind, MachineLayout>>;
+  readonly actors: readonly ActorInfo[];
+}
+
+/** One log line (SPEC §7): routing fields plus the message's payload. */
+export interface LogRecord {
+  readonly seq: number;
+  readonly type: string;
+  readonly from: string;
+  readonly to: string;
+  readonly cause?: number;
+  readonly step: number;
+  readonly [payload: string]: unknown;
+}
+
+export interface ActorState {
+  readonly address: string;
+  readonly kind: ActorKind;
+  /** Dotted state value, e.g. `alive.idle` or `running`. */
+  readonly state: string;
+  readonly context: unknown;
+}
+
+export interface StateAt {
+  readonly seq: number;
+  readonly actors: readonly ActorState[];
+  readonly system: SystemState;
+}
+
+/** `POST api/step` and the `step` server-sent event. */
+export interface StepResult {
+  readonly records: readonly LogRecord[];
+  readonly actors: readonly ActorInfo[];
+  readonly nextStep: number;
+  readonly lastSeq: number;
+}
+
+/** What a self-contained report inlines as `window.SVASIM_DATA`. */
+export interface InlineData {
+  readonly session: Session;
+  readonly records: readonly LogRecord[];
+  /** States by seq (keys are decimal seqs), or just the final state. */
+  readonly states: Readonly<Record<string, StateAt>> | StateAt;
+}
+
+declare global {
+  interface Window {
+    SVASIM_DATA?: InlineData;
+  }
+}
