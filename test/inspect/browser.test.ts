@@ -66,10 +66,11 @@ describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
     expect(await page.locator('#statecharts svg').count()).toBeGreaterThan(0);
   }, 60_000);
 
+  let faultSeq = 0;
   it('selecting the fault shows its payload and its chain of causes', async () => {
     const fault = page.locator('#sequence .msg-row[data-type="fault.dmar"]').first();
-    const seq = Number(await fault.getAttribute('data-seq'));
-    expect(seq).toBeGreaterThan(1);
+    faultSeq = Number(await fault.getAttribute('data-seq'));
+    expect(faultSeq).toBeGreaterThan(1);
     await fault.click();
     const payload = await page.locator('#details-payload').innerText();
     expect(payload).toContain('fault.dmar');
@@ -93,8 +94,11 @@ describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
   it('no request left the machine, the page raised no error; a screenshot is saved', async () => {
     const dir = join(tmpdir(), 'svasim-browser');
     mkdirSync(dir, { recursive: true });
-    const fault = page.locator('#sequence .msg-row[data-type="fault.dmar"]').first();
-    await fault.click();
+    // Back to the fault (the sequence scrolls to it), selected, for the picture.
+    await page.fill('#seq-input', String(faultSeq));
+    await page.click('#btn-jump');
+    await page.waitForFunction((s) => new RegExp(`\\b${s}\\b`).test(document.querySelector('#seq-current')?.textContent ?? ''), faultSeq);
+    await page.locator(`#sequence .msg-row[data-seq="${faultSeq}"]`).first().click();
     const shot = join(dir, 'inspector-seed-a.png');
     await page.screenshot({ path: shot, fullPage: false });
     expect(existsSync(shot)).toBe(true);

@@ -170,7 +170,7 @@ describe('log sessions and reports', () => {
     const html = readFileSync(out, 'utf8');
     expect(html).toContain('window.SVASIM_DATA');
     expect(html).not.toMatch(/<script[^>]+src=/);
-    expect(html).not.toMatch(/<link[^>]+href=/);
+    expect(html).not.toMatch(/<link[^>]+href="(?!data:)/);
     expect(html).toContain('fault.dmar');
     expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1|localhost|www\.w3\.org)/);
   });
