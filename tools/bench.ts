@@ -14,7 +14,7 @@
  * Options: --processes N (default 1000) --threads N (8) --enqcmds N (20) --quick (small sizes for a smoke run).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,10 @@ import { System } from '../src/runtime/system.ts';
 import { readLog } from '../src/log/reader.ts';
 import { replay } from '../src/replay/replay.ts';
 import { SeekableLog } from '../src/replay/checkpoints.ts';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/inspect/browser.ts';
+import { LogSession } from '../src/inspect/session.ts';
+import { startInspector } from '../src/inspect/server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     enqcmds: { type: 'string' },
     quick: { type: 'boolean' },
     part: { type: 'string' },
+    log: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -111,10 +116,13 @@ function bigRun(): Record<string, number> {
 }
 
 // ---- 1b. replay, checkpoint index and seeks on the same large log ----
-function replayRun(): Record<string, number> {
-  const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
-  const logPath = join(dir, 'bench.jsonl');
-  runScenario(workload(P, T, E), { log: logPath });
+/** Write the large workload's log (in its own process, so the replay below starts as `svasim replay` does). */
+function replayGen(logPath: string): Record<string, number> {
+  const r = runScenario(workload(P, T, E), { log: logPath });
+  return { messages: r.messages };
+}
+
+function replayRun(logPath: string): Record<string, number> {
   gc();
   let t = performance.now();
   const log = readLog(logPath);
@@ -137,7 +145,6 @@ function replayRun(): Record<string, number> {
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
-  rmSync(dir, { recursive: true, force: true });
   return {
     records: n,
     parseMs,
@@ -254,9 +261,44 @@ function bytesPerThread(n: number): number {
   return (after - before) / n;
 }
 // ---- each part in its own process ----
-const PARTS: Record<string, () => Record<string, number>> = {
+// ---- 6. the inspector: first render of a ~100k-message log in chromium ----
+async function inspectRender(logPath: string): Promise<Record<string, number>> {
+  let t = performance.now();
+  const session = new LogSession(logPath);
+  const openMs = performance.now() - t;
+  const server = await startInspector(session);
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    t = performance.now();
+    await page.goto(server.url);
+    await page.waitForSelector('#sequence .msg-row');
+    await page.waitForSelector('#statecharts [data-actor]');
+    const renderMs = performance.now() - t;
+    // A jump to the middle of the log: every panel follows.
+    const mid = Math.floor(session.lastSeq / 2);
+    t = performance.now();
+    await page.fill('#seq-input', String(mid));
+    await page.click('#btn-jump');
+    await page.waitForFunction((s) => (document.querySelector('#seq-current')?.textContent ?? '').trim() === String(s), mid);
+    await page.waitForSelector(`#sequence .msg-row[data-seq="${mid}"]`);
+    const jumpMs = performance.now() - t;
+    return { records: session.lastSeq, openMs, renderMs, jumpMs };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+const logArg = (): string => {
+  if (values.log === undefined) throw new Error('this part needs --log');
+  return values.log;
+};
+const PARTS: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
+  inspect: () => inspectRender(logArg()),
   big: bigRun,
-  replay: replayRun,
+  replayGen: () => replayGen(logArg()),
+  replay: () => replayRun(logArg()),
   bare1: () => {
     bareSendRate(300_000, 1); // warm up
     return { rate: bareSendRate(3_000_000, 1) };
@@ -280,8 +322,8 @@ const PARTS: Record<string, () => Record<string, number>> = {
   memory: () => ({ bytesPerThread: bytesPerThread(10_000) }),
 };
 
-function runPart(name: string): Record<string, number> {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--part', name, '--processes', String(P), '--threads', String(T), '--enqcmds', String(E)];
+function runPart(name: string, extra: string[] = []): Record<string, number> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--part', name, '--processes', String(P), '--threads', String(T), '--enqcmds', String(E), ...extra];
   if (quick) args.push('--quick');
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>;
@@ -307,7 +349,7 @@ const num = (r: Record<string, number>, k: string): number => {
 if (values.part !== undefined) {
   const part = PARTS[values.part];
   if (!part) throw new Error(`unknown --part ${values.part}`);
-  console.log(JSON.stringify(part()));
+  console.log(JSON.stringify(await part()));
 } else {
   const big = medianPart('big', 'rate');
   const bare1 = num(medianPart('bare1', 'rate'), 'rate');
@@ -316,7 +358,21 @@ if (values.part !== undefined) {
   const few = num(medianPart('scaleFew', 'rate'), 'rate');
   const many = num(medianPart('scaleMany', 'rate'), 'rate');
   const perThread = num(runPart('memory'), 'bytesPerThread');
-  const rep = runPart('replay');
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
+  const logPath = join(dir, 'bench.jsonl');
+  let rep: Record<string, number>;
+  let insp: Record<string, number> | null;
+  try {
+    runPart('replayGen', ['--log', logPath]);
+    rep = runPart('replay', ['--log', logPath]);
+    rmSync(logPath, { force: true });
+    rmSync(`${logPath}.idx`, { force: true });
+    // The inspector on a ~100k-message log (80 processes: a tenth of the large workload).
+    execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--part', 'replayGen', '--processes', String(Math.max(1, Math.round(P / 12.5))), '--threads', String(T), '--enqcmds', String(E), '--log', logPath]);
+    insp = existsSync(CHROMIUM_PATH) ? runPart('inspect', ['--log', logPath]) : null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const liveRate = num(big, 'rate');
   const rows: [string, string, string][] = [
     ['workload', `${fmt(P)} processes × ${T} threads × ${E} ENQCMDs (bind, submit, unbind, exit)`, ''],
@@ -340,6 +396,13 @@ if (values.part !== undefined) {
     ['checkpoint index: size (MiB)', fmt(num(rep, 'indexMb'), 1), ''],
     ['stateAt at 15 spread seqs: median (ms)', fmt(num(rep, 'seekMedianMs')), '≤ 200'],
     ['stateAt: slowest of the 15 (ms)', fmt(num(rep, 'seekMaxMs')), ''],
+    ...(insp
+      ? ([
+          [`inspect: open a ${fmt(num(insp, 'records'))}-record log (index build) (s)`, fmt(num(insp, 'openMs') / 1000, 1), ''],
+          ['inspect: first render in chromium (s)', fmt(num(insp, 'renderMs') / 1000, 2), '< 2'],
+          ['inspect: jump to the middle seq, every panel updated (ms)', fmt(num(insp, 'jumpMs')), ''],
+        ] as [string, string, string][])
+      : ([['inspect: first render', `not measured: ${CHROMIUM_PATH} is missing`, '< 2']] as [string, string, string][])),
   ];
   console.log(`svasim bench — node ${process.version} ${process.execArgv.filter((a) => a.startsWith('--max')).join(' ')}, ${quick ? 'quick sizes' : 'full sizes'}, each part in a fresh process, rates are the median of 3 runs\n`);
   console.log('| measure | value | target |');

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { DivergenceError } from '../replay/checkpoints.ts';
+import { machineLayouts } from './layout.ts';
 import { NoStepLeft, type InspectSession } from './session.ts';
 
 const PAGE_DIR = fileURLToPath(new URL('./page/', import.meta.url));
@@ -66,6 +67,8 @@ class HttpError extends Error {
 /** Start serving `session` on 127.0.0.1:`port` (0: any free port). */
 export async function startInspector(session: InspectSession, opts: { port?: number } = {}): Promise<InspectorServer> {
   const page = pageAssets();
+  // The statechart layouts (elkjs) are computed before the first page asks for them.
+  await machineLayouts();
   const streams = new Set<ServerResponse>();
   let port = 0;
 

@@ -8,17 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../src/inspect/browser.ts';
 import { LiveSession } from '../../src/inspect/session.ts';
 import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = CHROMIUM_PATH;
 const required = process.env['SVASIM_REQUIRE_BROWSER'] === '1';
 const available = existsSync(CHROMIUM);
 if (required && !available) throw new Error(`SVASIM_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing (apt-get install chromium)`);
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
   let server: InspectorServer;
@@ -31,7 +31,7 @@ describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
     const path = builtinPath('seed-a-unbind-dmar');
     if (!path) throw new Error('no built-in seed-a-unbind-dmar');
     server = await startInspector(new LiveSession(loadScenarioFile(path)));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     // Nothing may leave the machine: any request to another origin is recorded and aborted.
     await page.route('**/*', (route) => {
