@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   let session: Session;
   try {
     session = await source.session();
+    performance.mark('svasim:session');
   } catch (e) {
     status.textContent = `cannot load the session: ${(e as Error).message}`;
     status.classList.add('error');
@@ -69,6 +70,9 @@ async function main(): Promise<void> {
   const m = new Model(source, session);
   const want = hashSeq();
   if (want !== null) m.current = Math.max(0, Math.min(session.lastSeq, want));
+  // Start the requests first: the panels build while the records and the state are on their way.
+  const loading = m.loadAll();
+  m.requestState(m.current);
   document.body.classList.toggle('is-live', session.live && source.kind === 'http');
   document.body.classList.toggle('is-report', source.kind === 'inline');
 
@@ -79,7 +83,9 @@ async function main(): Promise<void> {
 
   const timeline = new Timeline(m);
   new FilterBar(m, byId('filters'), byId('legend'));
+  performance.mark('svasim:filters');
   const charts = new StatechartsPanel(m, byId('statecharts'), byId('statecharts-scroll'), byId('statecharts-tools'));
+  performance.mark('svasim:statecharts');
   const seq = new SequencePanel(m, byId('sequence'), byId('sequence-scroll'), (lane) => {
     if (lane.id.startsWith('process:') && lane.process !== null) m.setFilter('process', new Set([lane.process]));
     else charts.reveal(lane.id);
@@ -90,6 +96,7 @@ async function main(): Promise<void> {
     if (v === 'auto' || v === 'actors' || v === 'processes') seq.setMode(v satisfies LaneMode);
   });
   new DetailsPanel(m, byId('details'));
+  performance.mark('svasim:panels');
 
   // The selection follows the current seq: the details panel shows the message just delivered.
   const follow = (): void => {
@@ -99,7 +106,6 @@ async function main(): Promise<void> {
   };
   m.on('seq', follow);
   follow();
-  m.requestState(m.current);
 
   if (session.live && source.kind === 'http') {
     const badge = document.getElementById('live-badge');
@@ -118,7 +124,9 @@ async function main(): Promise<void> {
     if (!timeline.playing) m.prefetch([m.current - 1, m.current + 1]);
   });
 
-  await m.loadAll();
+  m.on('records', () => performance.mark('svasim:records'));
+  await loading;
+  performance.mark('svasim:ready');
   const ms = Math.round(performance.now() - t0);
   document.body.dataset['ready'] = 'true';
   document.body.dataset['loadMs'] = String(ms);

@@ -70,7 +70,7 @@ export class DetailsPanel {
       this.effectsEl.replaceChildren();
       return;
     }
-    const r = this.m.record(seq) ?? (await this.m.fetchRecord(seq).catch(() => undefined));
+    const r = this.m.record(seq) ?? (this.m.busy ? undefined : await this.m.fetchRecord(seq).catch(() => undefined));
     if (token !== this.token) return;
     if (!r) {
       this.headEl.replaceChildren(h('span', { class: 'muted' }, `#${seq}: loading…`));
@@ -90,14 +90,14 @@ export class DetailsPanel {
     const seen = new Set<number>();
     while (c !== undefined && !seen.has(c) && chain.length < 1000) {
       seen.add(c);
-      const cr = this.m.record(c) ?? (await this.m.fetchRecord(c).catch(() => undefined));
+      const cr = this.m.record(c) ?? (this.m.busy ? undefined : await this.m.fetchRecord(c).catch(() => undefined));
       if (token !== this.token) return;
       if (!cr) break;
       chain.push(cr);
       c = cr.cause;
     }
     this.causesEl.replaceChildren(
-      ...(chain.length === 0 ? [h('li', { class: 'muted' }, 'none: this is the step input')] : chain.map((x) => h('li', {}, this.link(x)))),
+      ...(chain.length === 0 ? [h('li', { class: 'muted' }, r.from === 'user' ? 'none: this is the step input' : 'none (no cause recorded)')] : chain.map((x) => h('li', {}, this.link(x)))),
     );
     const kids = (this.m.children.get(r.seq) ?? []).map((s) => this.m.record(s)).filter((x): x is LogRecord => x !== undefined);
     this.effectsEl.replaceChildren(...(kids.length === 0 ? [h('li', { class: 'muted' }, 'none')] : kids.map((x) => h('li', {}, this.link(x)))));

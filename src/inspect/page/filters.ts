@@ -134,7 +134,7 @@ export class FilterBar {
     }
     const clear = h('button', { id: 'btn-clear-filters', type: 'button', class: 'btn small', title: 'remove every filter' }, 'clear');
     clear.addEventListener('click', () => {
-      for (const k of ['process', 'thread', 'device', 'type', 'kind'] as const) this.m.filters[k].size > 0 && this.m.setFilter(k, new Set());
+      for (const k of ['process', 'thread', 'device', 'type', 'kind'] as const) if (this.m.filters[k].size > 0) this.m.setFilter(k, new Set());
     });
     root.append(clear);
 
@@ -209,10 +209,9 @@ export class FilterBar {
   }
 
   private fillTypes(): void {
-    if (this.m.loadedCount === this.knownTypes) return;
-    this.knownTypes = this.m.loadedCount;
-    const types = new Set<string>();
-    for (const r of this.m.records) if (r) types.add(r.type);
+    if (this.m.types.size === this.knownTypes) return;
+    this.knownTypes = this.m.types.size;
+    const types = this.m.types;
     const prefixes = new Set([...types].map((t) => `${t.split('.')[0] ?? t}.*`));
     this.setOptions('type', [...[...types].sort(), ...[...prefixes].sort()]);
   }

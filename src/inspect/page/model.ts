@@ -51,6 +51,8 @@ export class Model {
   readonly children = new Map<number, number[]>();
   /** Addresses that occur in records but are no actor (user, monitor, …). */
   readonly pseudo = new Set<string>(['user']);
+  /** Every message type seen in the loaded records. */
+  readonly types = new Set<string>();
   current: number;
   selected: number | null = null;
   filters: Filters = { process: new Set(), thread: new Set(), device: new Set(), type: new Set(), kind: new Set() };
@@ -62,7 +64,7 @@ export class Model {
   private stateCap = 200;
   private inflightState: number | null = null;
   private wantedState: number | null = null;
-  /** The state shown before the current one (for "changed" marks). */
+  /** The state right before the shown one (seq - 1), when known: for "changed" marks. */
   previousState: StateAt | null = null;
   shownState: StateAt | null = null;
   private loadedChunks = new Set<number>();
@@ -110,6 +112,7 @@ export class Model {
       if (this.records[r.seq] !== undefined) continue;
       this.records[r.seq] = r;
       this.loadedCount++;
+      this.types.add(r.type);
       if (r.cause !== undefined) {
         const c = this.children.get(r.cause);
         if (c) c.push(r.seq);
@@ -120,11 +123,19 @@ export class Model {
     }
   }
 
+  /** Chunks are being loaded (a missing record will arrive with them: no need to fetch it alone). */
+  get busy(): boolean {
+    return this.loading;
+  }
+
   get fullyLoaded(): boolean {
     return this.loadedCount >= this.lastSeq;
   }
 
-  /** Load every record, chunk by chunk: the current seq's chunk first, then the rest in order. */
+  /**
+   * Load every record, chunk by chunk (two requests in flight): the current seq's chunk first, then the
+   * rest in order. Called again after a live step, it fetches only what is missing.
+   */
   async loadAll(): Promise<void> {
     if (this.loading) return;
     this.loading = true;
@@ -136,18 +147,23 @@ export class Model {
       if (to === (i + 1) * CHUNK) this.loadedChunks.add(i);
       return true;
     };
-    try {
+    const taken = new Set<number>();
+    const worker = async (): Promise<void> => {
       for (;;) {
         const n = Math.ceil(this.lastSeq / CHUNK);
         const first = Math.floor(Math.max(0, this.current - 1) / CHUNK);
         const order = [first, ...Array.from({ length: n }, (_, i) => i).filter((i) => i !== first)];
-        const next = order.find((i) => i < n && !complete(i));
-        if (next === undefined) break;
+        const next = order.find((i) => i < n && !taken.has(i) && !complete(i));
+        if (next === undefined) return;
+        taken.add(next);
         const rs = await this.source.records(next * CHUNK + 1, Math.min(this.lastSeq, (next + 1) * CHUNK));
         this.addRecords(rs);
         this.emit('records');
-        if (rs.length === 0) break;
+        if (rs.length === 0) return;
       }
+    };
+    try {
+      await Promise.all([worker(), worker()]);
     } catch (e) {
       this.setStatus(`could not load records: ${(e as Error).message}`, true);
     } finally {
@@ -275,10 +291,11 @@ export class Model {
   }
 
   private show(st: StateAt): void {
-    if (this.shownState !== st) {
-      this.previousState = this.shownState;
-      this.shownState = st;
-    }
+    this.shownState = st;
+    // "Changed" marks compare with the state just before this message (fetched if not cached).
+    const before = st.seq > 0 ? this.states.get(st.seq - 1) : undefined;
+    this.previousState = before ?? null;
+    if (!before && st.seq > 0) this.prefetch([st.seq - 1]);
     this.emit('state');
   }
 
@@ -292,6 +309,10 @@ export class Model {
       .state(seq)
       .then((st) => {
         this.states.set(seq, st);
+        if (this.shownState !== null && this.shownState.seq === seq + 1 && this.previousState === null) {
+          this.previousState = st;
+          this.emit('state');
+        }
       })
       .catch(() => undefined)
       .finally(() => {

@@ -63,6 +63,8 @@ export class SequencePanel {
   private rows: Int32Array | null = null;
   private pool: RowEl[] = [];
   private laneW = 120;
+  /** Total width of the diagram (gutter and lanes). */
+  private width = 0;
   private mode: LaneMode = 'auto';
   private collapsed = false;
   private readonly head: HTMLDivElement;
@@ -71,6 +73,8 @@ export class SequencePanel {
   private raf = 0;
   private lastFiltered = -1;
   private filterFn: ((r: LogRecord) => boolean) | null = null;
+  /** Scroller geometry, cached (read only when layout is clean: resize and scroll callbacks). */
+  private dims = { w: 0, h: 0, top: 0, left: 0 };
 
   constructor(
     private readonly m: Model,
@@ -82,13 +86,35 @@ export class SequencePanel {
     this.canvas = h('div', { class: 'seq-canvas' });
     this.note = h('div', { class: 'seq-note', hidden: true });
     scroller.replaceChildren(this.head, this.canvas, this.note);
-    scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
+    // Geometry comes from the ResizeObserver (after layout); a rough guess until then.
+    this.dims = { w: Math.max(400, window.innerWidth * 0.55), h: Math.max(200, window.innerHeight - 400), top: 0, left: 0 };
+    scroller.addEventListener(
+      'scroll',
+      () => {
+        this.dims.top = scroller.scrollTop;
+        this.dims.left = scroller.scrollLeft;
+        this.schedule();
+      },
+      { passive: true },
+    );
+    this.head.addEventListener('click', (e) => {
+      const el = (e.target as HTMLElement).closest<HTMLElement>('.lane-head');
+      const lane = this.lanes.find((l) => l.id === el?.dataset['lane']);
+      if (lane) this.onLaneClick({ id: lane.id, process: lane.process });
+    });
     this.canvas.addEventListener('click', (e) => {
       const row = (e.target as HTMLElement).closest<HTMLElement>('.msg-row');
       const seq = Number(row?.dataset['seq']);
       if (row && Number.isInteger(seq) && seq > 0) this.m.setCurrent(seq);
     });
-    if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => this.relayout(false)).observe(scroller);
+    if (typeof ResizeObserver !== 'undefined') {
+      new ResizeObserver(() => {
+        this.dims.w = scroller.clientWidth;
+        this.dims.h = scroller.clientHeight;
+        this.relayout(false);
+        this.revealPending();
+      }).observe(scroller);
+    }
     m.on('records', () => this.onRecords());
     m.on('filters', () => {
       this.filterFn = recordFilter(this.m);
@@ -98,12 +124,14 @@ export class SequencePanel {
     m.on('actors', () => this.recompute());
     m.on('session', () => this.recompute());
     m.on('seq', () => {
+      this.pendingReveal = false;
       this.render();
       this.reveal(false);
     });
     m.on('selection', () => this.render());
     this.filterFn = recordFilter(m);
     this.recompute();
+    this.reveal(true);
   }
 
   setMode(mode: LaneMode): void {
@@ -111,7 +139,17 @@ export class SequencePanel {
     this.recompute();
   }
 
+  /** The first reveal waits for the real geometry and the current record (for the sideways part). */
+  private pendingReveal = true;
+  private revealPending(): void {
+    if (!this.pendingReveal || this.dims.h === 0) return;
+    if (this.m.current > 0 && this.m.record(this.m.current) === undefined) return;
+    this.pendingReveal = false;
+    this.reveal(true);
+  }
+
   private onRecords(): void {
+    this.revealPending();
     // Without filters rows are 1..lastSeq (placeholders fill in): only new lanes (e.g. `monitor`) or a
     // grown log need a relayout. With filters, new records may add rows.
     const laneSource = this.m.pseudo.size + this.m.actors.length;
@@ -248,14 +286,17 @@ export class SequencePanel {
   /** Sizes, lane headers and the spacer; then rows. */
   private relayout(force: boolean): void {
     const n = Math.max(1, this.lanes.length);
-    const avail = this.scroller.clientWidth - GUTTER - 2;
-    const w = Math.max(96, Math.min(200, Math.floor(avail / n)));
+    const avail = this.dims.w - GUTTER - 2;
+    // Many lanes (hundreds of processes): narrower, the view follows the current message sideways.
+    const min = n > MAX_LANES ? 64 : 76;
+    const w = Math.max(min, Math.min(200, Math.floor(avail / n)));
     if (!force && w === this.laneW) {
       this.render();
       return;
     }
     this.laneW = w;
     const width = GUTTER + n * w;
+    this.width = width;
     this.root.style.setProperty('--lane-w', `${w}px`);
     this.root.style.setProperty('--gutter', `${GUTTER}px`);
     this.head.style.width = `${width}px`;
@@ -263,16 +304,14 @@ export class SequencePanel {
     this.canvas.style.height = `${this.rowCount * ROW_H}px`;
     this.canvasRows = this.rowCount;
     this.head.replaceChildren(
-      h('div', { class: 'lane-gutter' }, this.collapsed ? 'lanes: processes' : 'seq · step'),
+      h('div', { class: 'lane-gutter' }, this.collapsed ? 'seq · per process' : 'seq · step'),
       ...this.lanes.map((l, i) => {
-        const el = h(
+        return h(
           'div',
           { class: `lane-head ${l.cls}`, style: `left:${GUTTER + i * w}px;width:${w}px`, title: l.title, 'data-lane': l.id },
           h('span', { class: 'lane-name' }, l.label),
           h('span', { class: 'lane-sub' }, l.sub),
         );
-        el.addEventListener('click', () => this.onLaneClick({ id: l.id, process: l.process }));
-        return el;
       }),
     );
     const empty = this.rowCount === 0;
@@ -287,7 +326,7 @@ export class SequencePanel {
     if (this.raf !== 0) return;
     this.raf = requestAnimationFrame(() => {
       this.raf = 0;
-      this.render();
+      this.draw();
     });
   }
 
@@ -303,14 +342,19 @@ export class SequencePanel {
     return { el, seqEl, stepEl, arrow, label, typeEl, payloadEl, seq: 0 };
   }
 
-  /** Draw the visible rows (reusing the pool). */
+  /** Draw the visible rows at the next frame (calls within a frame coalesce). */
   render(): void {
+    this.schedule();
+  }
+
+  /** Draw the visible rows (reusing the pool). */
+  private draw(): void {
     if (this.m.loadedCount !== this.lastFiltered && this.filterFn !== null) {
       this.recompute();
       return;
     }
-    const top = Math.max(0, this.scroller.scrollTop - HEAD_H);
-    const height = this.scroller.clientHeight;
+    const top = Math.max(0, this.dims.top - HEAD_H);
+    const height = this.dims.h;
     const count = this.rowCount;
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(count - 1, Math.ceil((top + height) / ROW_H) + OVERSCAN);
@@ -379,14 +423,23 @@ export class SequencePanel {
         row.arrow.className = 'arrow self';
         st.left = `${x(a)}px`;
         st.width = '14px';
-        row.label.style.left = `${x(a) + 20}px`;
+        const est = 7 * (r.type.length + row.payloadEl.textContent.length + 2) + 12;
+        row.label.style.left = `${x(a) + 20 + est > this.width ? Math.max(GUTTER + 4, x(a) - est - 4) : x(a) + 20}px`;
       } else {
         const x1 = x(a);
         const x2 = x(b);
         row.arrow.className = `arrow ${x2 > x1 ? 'ltr' : 'rtl'}`;
-        st.left = `${Math.min(x1, x2)}px`;
-        st.width = `${Math.abs(x2 - x1)}px`;
-        row.label.style.left = `${Math.min(x1, x2) + 8}px`;
+        const lo = Math.min(x1, x2);
+        const hi = Math.max(x1, x2);
+        st.left = `${lo}px`;
+        st.width = `${hi - lo}px`;
+        // Long arrows scrolled half out of view keep their label in view.
+        const viewLeft = this.dims.left + GUTTER + 8;
+        let left = Math.max(lo + 8, viewLeft);
+        // Near the right end of the diagram: pull the label left so it is not cut off.
+        const est = 7 * (r.type.length + row.payloadEl.textContent.length + 2) + 12;
+        if (left + est > this.width) left = Math.max(GUTTER + 4, this.width - est);
+        row.label.style.left = `${left}px`;
       }
     }
     this.markLanes();
@@ -409,14 +462,39 @@ export class SequencePanel {
   reveal(force: boolean): void {
     const i = this.indexAtOrBefore(this.m.current);
     if (i < 0) {
-      if (force) this.scroller.scrollTop = 0;
+      if (force) {
+        this.scroller.scrollTop = 0;
+        this.dims.top = 0;
+      }
+      this.render();
       return;
     }
     const y = HEAD_H + i * ROW_H;
-    const top = this.scroller.scrollTop;
-    const h = this.scroller.clientHeight;
+    const top = this.dims.top;
+    const h = this.dims.h;
     if (force || y < top + HEAD_H || y + ROW_H > top + h) {
-      this.scroller.scrollTop = Math.max(0, y - h / 2);
+      const want = Math.max(0, Math.min(y - h / 2, HEAD_H + this.rowCount * ROW_H - h));
+      this.scroller.scrollTop = want;
+      this.dims.top = want;
+    }
+    // Sideways: keep the current message's arrow (or at least its receiver) in view.
+    const r = this.m.record(this.seqAt(i));
+    const a = r ? this.laneOf.get(r.from) : undefined;
+    const b = r ? this.laneOf.get(r.to) : undefined;
+    if (a !== undefined && b !== undefined) {
+      const w = this.laneW;
+      const lo = GUTTER + Math.min(a, b) * w;
+      const hi = GUTTER + (Math.max(a, b) + 1) * w;
+      const left = this.dims.left;
+      const view = this.dims.w - GUTTER;
+      if (lo < left + GUTTER || hi > left + this.dims.w) {
+        const target = hi - lo <= view ? lo - GUTTER - (view - (hi - lo)) / 2 : GUTTER + b * w - GUTTER - view / 2;
+        const want = Math.max(0, Math.round(target));
+        if (Math.abs(want - left) > 1) {
+          this.scroller.scrollLeft = want;
+          this.dims.left = want;
+        }
+      }
     }
     this.render();
   }

@@ -20,6 +20,8 @@ interface Card {
   ctxEl: HTMLElement | null;
   group: Group;
   shownKey: string;
+  /** The state the chart was last scrolled to. */
+  scrolledTo: string | null;
 }
 
 interface Group {
@@ -89,7 +91,11 @@ export class StatechartsPanel {
   private readonly observer: IntersectionObserver | null;
   private readonly userToggled = new Map<string, boolean>();
   private zoom = 0.8;
+  private follow = true;
+  private zoomed: { card: Card; chart: ChartInstance; el: HTMLElement; title: HTMLElement; onKey: (e: KeyboardEvent) => void } | null = null;
   private readonly list: HTMLElement;
+  /** The panel's width, cached from a ResizeObserver (no forced layout per chart). */
+  private width = 600;
 
   constructor(
     private readonly m: Model,
@@ -103,11 +109,16 @@ export class StatechartsPanel {
       typeof IntersectionObserver === 'undefined'
         ? null
         : new IntersectionObserver((entries) => this.onVisible(entries), { root: scroller, rootMargin: '300px 0px' });
+    this.width = Math.max(300, window.innerWidth * 0.4);
+    if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => (this.width = scroller.clientWidth)).observe(scroller);
     if (zoomEl) this.buildZoom(zoomEl);
     this.build();
     m.on('actors', () => this.build());
     m.on('state', () => this.update());
-    m.on('seq', () => this.update());
+    m.on('seq', () => {
+      this.update();
+      this.followCurrent();
+    });
     m.on('filters', () => this.applyFilter(true));
   }
 
@@ -123,11 +134,14 @@ export class StatechartsPanel {
     const plus = h('button', { type: 'button', class: 'btn small', title: 'larger charts', id: 'btn-zoom-in' }, '+');
     minus.addEventListener('click', () => set(this.zoom - 0.1));
     plus.addEventListener('click', () => set(this.zoom + 0.1));
+    const follow = h('input', { type: 'checkbox', id: 'follow-actor', checked: true });
+    follow.addEventListener('change', () => (this.follow = follow.checked));
+    const followLabel = h('label', { class: 'check', title: 'scroll to the actor receiving the current message' }, follow, 'follow');
     const expand = h('button', { type: 'button', class: 'btn small', title: 'open every group shown' }, 'open all');
     const collapse = h('button', { type: 'button', class: 'btn small', title: 'close every group' }, 'close all');
     expand.addEventListener('click', () => this.setAll(true));
     collapse.addEventListener('click', () => this.setAll(false));
-    el.replaceChildren(expand, collapse, minus, out, plus);
+    el.replaceChildren(followLabel, expand, collapse, minus, out, plus);
   }
 
   private setAll(open: boolean): void {
@@ -215,7 +229,7 @@ export class StatechartsPanel {
     const name = h('span', { class: 'actor-name', title: a.address }, a.kind === 'thread' ? shortName(a.address) : a.address);
     const head = h('div', { class: 'actor-head' }, h('span', { class: `kind-badge k-${a.kind}` }, a.kind), name, stateEl, factEl);
     const el = h('div', { class: `actor k-${a.kind}`, 'data-actor': a.address, 'data-kind': a.kind, 'data-state': '' }, head);
-    const card: Card = { info: a, el, stateEl, factEl, body: null, chart: null, ctxEl: null, group, shownKey: '' };
+    const card: Card = { info: a, el, stateEl, factEl, body: null, chart: null, ctxEl: null, group, shownKey: '', scrolledTo: null };
     head.addEventListener('click', () => {
       if (!group.open) {
         this.userToggled.set(group.key, true);
@@ -254,9 +268,11 @@ export class StatechartsPanel {
     }
   }
 
+  /** Fit beside the context if that keeps the chart readable; otherwise readable and scrollable sideways. */
   private chartScale(l: MachineLayout): number {
-    const avail = Math.max(240, this.scroller.clientWidth - 300);
-    return Math.max(0.45, Math.min(this.zoom, avail / (l.width + 28)));
+    const beside = Math.max(240, this.width - 300);
+    const fit = beside / (l.width + 28);
+    return fit >= this.zoom * 0.75 ? Math.min(this.zoom, fit) : Math.max(this.zoom * 0.75, Math.min(this.zoom, (this.width - 40) / (l.width + 28)));
   }
 
   private renderBody(c: Card): void {
@@ -268,6 +284,8 @@ export class StatechartsPanel {
     if (t && l && l.nodes.length > 1) {
       c.chart = instantiate(t, l, this.chartScale(l));
       chartBox.append(c.chart.svg);
+      chartBox.title = 'click to enlarge';
+      chartBox.addEventListener('click', () => this.enlarge(c));
     } else {
       c.chart = null;
       chartBox.classList.add('trivial');
@@ -279,11 +297,68 @@ export class StatechartsPanel {
     this.updateCard(c, this.stateIndex(), this.prevIndex());
   }
 
+  /** The chart of one actor at full size in an overlay (follows the current seq until closed). */
+  private enlarge(c: Card): void {
+    const t = this.template(c.info.kind);
+    const l = this.layout(c.info.kind);
+    if (!t || !l) return;
+    this.closeZoom();
+    const chart = instantiate(t, l, Math.min(1.4, Math.max(1, (window.innerWidth - 120) / (l.width + 28))));
+    const title = h('span', { class: 'overlay-title' });
+    const close = h('button', { type: 'button', class: 'btn small', id: 'btn-overlay-close' }, 'close (Esc)');
+    const el = h(
+      'div',
+      { class: 'overlay', id: 'chart-overlay', role: 'dialog', 'aria-label': `statechart of ${c.info.address}` },
+      h('div', { class: 'overlay-box' }, h('div', { class: 'overlay-head' }, title, close), h('div', { class: 'overlay-chart' }, chart.svg)),
+    );
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape') this.closeZoom();
+    };
+    close.addEventListener('click', () => this.closeZoom());
+    el.addEventListener('click', (e) => {
+      if (e.target === el) this.closeZoom();
+    });
+    document.addEventListener('keydown', onKey);
+    document.body.append(el);
+    this.zoomed = { card: c, chart, el, title, onKey };
+    this.updateZoom(this.stateIndex());
+  }
+
+  private closeZoom(): void {
+    if (!this.zoomed) return;
+    this.zoomed.el.remove();
+    document.removeEventListener('keydown', this.zoomed.onKey);
+    this.zoomed = null;
+  }
+
+  private updateZoom(idx: Map<string, ActorState> | null): void {
+    const z = this.zoomed;
+    if (!z) return;
+    const a = idx?.get(z.card.info.address);
+    const rec = this.m.record(this.m.current);
+    highlight(z.chart, a ? a.state : null, rec && rec.to === z.card.info.address ? rec.type : null);
+    z.title.textContent = `${z.card.info.address} · ${a ? a.state : 'not created'} · after #${this.m.shownState?.seq ?? '?'}`;
+  }
+
+  /** A chart wider than its box scrolls sideways to show the active state. */
+  private scrollToLeaf(c: Card, state: string | null): void {
+    const l = this.layout(c.info.kind);
+    const box = c.chart?.svg.parentElement;
+    if (!l || !box || state === null || state === c.scrolledTo) return;
+    c.scrolledTo = state;
+    const leaf = l.nodes.find((n) => n.id === state.split(',')[0]);
+    const w = Number(c.chart?.svg.getAttribute('width'));
+    if (!leaf || !(w > this.width - 40)) return;
+    const scale = w / (l.width + 28);
+    box.scrollLeft = Math.max(0, (leaf.x + leaf.width / 2 + 14) * scale - (this.width - 40) / 2);
+  }
+
   private dropBody(c: Card): void {
     c.body?.remove();
     c.body = null;
     c.chart = null;
     c.ctxEl = null;
+    c.scrolledTo = null;
   }
 
   private stateIndex(): Map<string, ActorState> | null {
@@ -301,6 +376,7 @@ export class StatechartsPanel {
     const idx = this.stateIndex();
     const prev = this.prevIndex();
     for (const c of this.cards.values()) this.updateCard(c, idx, prev);
+    this.updateZoom(idx);
     const st = this.m.shownState;
     const stale = st !== null && st.seq !== this.m.current;
     this.root.classList.toggle('stale', stale);
@@ -345,10 +421,13 @@ export class StatechartsPanel {
     const f = a ? facts(c.info.kind, a.context) : '';
     if (c.factEl.textContent !== f) c.factEl.textContent = f;
     if (!c.body) return;
-    const key = `${this.m.shownState?.seq ?? -1}|${this.m.current}`;
+    const key = `${this.m.shownState?.seq ?? -1}|${this.m.current}|${this.m.previousState?.seq ?? -1}`;
     if (c.shownKey === key) return;
     c.shownKey = key;
-    if (c.chart) highlight(c.chart, a ? state : null, receiving && rec ? rec.type : null);
+    if (c.chart) {
+      highlight(c.chart, a ? state : null, receiving && rec ? rec.type : null);
+      this.scrollToLeaf(c, a ? state : null);
+    }
     if (c.ctxEl) {
       if (!a) {
         c.ctxEl.replaceChildren(h('div', { class: 'muted' }, idx === null ? 'loading…' : `does not exist at #${this.m.shownState?.seq ?? '?'}`));
@@ -384,6 +463,20 @@ export class StatechartsPanel {
       for (const g of this.groups) if (!g.el.hidden && !g.open && this.userToggled.get(g.key) !== false) this.setOpen(g, true);
     }
     this.observeAll();
+  }
+
+  /** Keep the receiver of the current message in view (without opening its group). */
+  private followCurrent(): void {
+    if (!this.follow) return;
+    const r = this.m.record(this.m.current);
+    const c = r ? this.cards.get(r.to) : undefined;
+    if (!c || c.el.hidden) return;
+    const target = c.body ?? c.el;
+    const panel = this.scroller.getBoundingClientRect();
+    const box = target.getBoundingClientRect();
+    if (box.top >= panel.top && box.bottom <= panel.bottom) return;
+    if (box.height > panel.height) c.el.scrollIntoView({ block: 'start' });
+    else target.scrollIntoView({ block: 'nearest' });
   }
 
   /** Scroll the panel to an actor (opening its group). */
