@@ -84,6 +84,8 @@ export class FilterBar {
   private readonly chipBoxes = new Map<string, HTMLElement>();
   private readonly legendItems = new Map<string, HTMLButtonElement>();
   private knownTypes = 0;
+  /** Process, thread and device suggestions are built on first focus (thousands of options). */
+  private optionsStale = true;
 
   constructor(
     private readonly m: Model,
@@ -128,6 +130,12 @@ export class FilterBar {
         }
       });
       input.addEventListener('change', add);
+      input.addEventListener('focus', () => {
+        if (this.optionsStale) {
+          this.optionsStale = false;
+          this.fillOptions();
+        }
+      });
       this.lists.set(key, dl);
       this.chipBoxes.set(key, chips);
       root.append(h('div', { class: 'filter', 'data-filter': key }, h('span', { class: 'filter-label' }, LABELS[key]), chips, input, dl));
@@ -157,9 +165,8 @@ export class FilterBar {
     }
 
     m.on('filters', () => this.renderChips());
-    m.on('actors', () => this.fillOptions());
+    m.on('actors', () => (this.optionsStale = true));
     m.on('records', () => this.fillTypes());
-    this.fillOptions();
     this.fillTypes();
     this.renderChips();
   }

@@ -6,28 +6,28 @@ export interface MsgKind {
   /** CSS class on `.msg-row` (and the legend swatch). */
   readonly cls: string;
   readonly label: string;
-  /** The message types, as shown in the legend's tooltip. */
+  /** What the kind stands for and its message types (the legend's tooltip). */
   readonly types: string;
   readonly test: (type: string) => boolean;
 }
 
 export const KINDS: readonly MsgKind[] = [
-  { cls: 'msg-invariant', label: 'invariant violation', types: 'invariant.violation', test: (t) => t === 'invariant.violation' },
-  { cls: 'msg-fault', label: 'DMAR fault', types: 'fault.dmar', test: (t) => t === 'fault.dmar' },
+  { cls: 'msg-invariant', label: 'invariant', types: 'invariant.violation: a kernel-semantics invariant broke', test: (t) => t === 'invariant.violation' },
+  { cls: 'msg-fault', label: 'DMAR fault', types: 'fault.dmar: VT-d fault (PASID entry not present)', test: (t) => t === 'fault.dmar' },
   { cls: 'msg-signal', label: 'SIGSEGV', types: 'signal.sigsegv', test: (t) => t.startsWith('signal.') },
-  { cls: 'msg-gp', label: '#GP trap / fixup', types: 'trap.gp, gp.fixup', test: (t) => t === 'trap.gp' || t.startsWith('gp.') },
-  { cls: 'msg-msr', label: 'IA32_PASID write', types: 'msr.write', test: (t) => t === 'msr.write' },
-  { cls: 'msg-ref', label: 'PASID alloc / get / put / free', types: 'pasid.alloc, pasid.get, pasid.put, pasid.free', test: (t) => t.startsWith('pasid.') },
-  { cls: 'msg-table', label: 'PASID table set / clear', types: 'pasidtable.set, pasidtable.clear', test: (t) => t.startsWith('pasidtable.') },
-  { cls: 'msg-wq', label: 'WQ accept / retry / complete', types: 'wq.accept, wq.retry, wq.complete', test: (t) => t === 'wq.accept' || t === 'wq.retry' || t === 'wq.complete' },
+  { cls: 'msg-gp', label: '#GP trap/fixup', types: 'trap.gp, gp.fixup', test: (t) => t === 'trap.gp' || t.startsWith('gp.') },
+  { cls: 'msg-msr', label: 'MSR write', types: 'msr.write: IA32_PASID loaded', test: (t) => t === 'msr.write' },
+  { cls: 'msg-ref', label: 'PASID alloc/get/put/free', types: 'pasid.alloc, pasid.get, pasid.put, pasid.free', test: (t) => t.startsWith('pasid.') },
+  { cls: 'msg-table', label: 'PASID table', types: 'pasidtable.set, pasidtable.clear: device PASID-table entries', test: (t) => t.startsWith('pasidtable.') },
+  { cls: 'msg-wq', label: 'WQ accept/retry/done', types: 'wq.accept, wq.retry, wq.complete', test: (t) => t === 'wq.accept' || t === 'wq.retry' || t === 'wq.complete' },
   {
     cls: 'msg-input',
-    label: 'step input (syscall, ENQCMD)',
-    types: 'sys.spawn … sys.arch_prctl, insn.enqcmd, wq.execute',
+    label: 'step input',
+    types: 'step inputs: sys.spawn … sys.arch_prctl, insn.enqcmd, wq.execute',
     test: (t) => (t.startsWith('sys.') && t !== 'sys.return') || t.startsWith('insn.') || t === 'wq.execute',
   },
-  { cls: 'msg-return', label: 'syscall return', types: 'sys.return', test: (t) => t === 'sys.return' },
-  { cls: 'msg-internal', label: 'internal request / reply', types: 'mm.*, iommu.*, kernel.*, thread.*, portal.store, wq.submit, wq.drain…', test: () => true },
+  { cls: 'msg-return', label: 'return', types: 'sys.return: the syscall returns', test: (t) => t === 'sys.return' },
+  { cls: 'msg-internal', label: 'internal', types: 'mm.*, iommu.*, kernel.*, thread.*, portal.store, wq.submit, wq.drain…', test: () => true },
 ];
 
 const cache = new Map<string, MsgKind>();

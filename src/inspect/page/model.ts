@@ -169,6 +169,7 @@ export class Model {
     } finally {
       this.loading = false;
     }
+    this.nextPrefetch();
   }
 
   /** One record, fetched if it is not loaded yet. */
@@ -274,12 +275,7 @@ export class Model {
       this.inflightState = seq;
       try {
         const st = await this.source.state(seq);
-        this.states.set(seq, st);
-        while (this.states.size > this.stateCap) {
-          const oldest = this.states.keys().next();
-          if (oldest.done) break;
-          this.states.delete(oldest.value);
-        }
+        this.cache(seq, st);
         if (seq === this.current) this.show(st);
         if (this.statusError) this.setStatus('');
       } catch (e) {
@@ -287,6 +283,16 @@ export class Model {
       } finally {
         this.inflightState = null;
       }
+    }
+    this.nextPrefetch();
+  }
+
+  private cache(seq: number, st: StateAt): void {
+    this.states.set(seq, st);
+    while (this.states.size > this.stateCap) {
+      const oldest = this.states.keys().next();
+      if (oldest.done) break;
+      this.states.delete(oldest.value);
     }
   }
 
@@ -299,17 +305,33 @@ export class Model {
     this.emit('state');
   }
 
-  /** Prefetch the states around the current seq (cheap insurance for stepping back and forth). */
+  /**
+   * Prefetch states (the previous seq for "changed" marks, the neighbours for stepping), one request at a
+   * time and only while nothing else is wanted. A new call replaces the queue.
+   */
   prefetch(seqs: readonly number[]): void {
-    for (const s of seqs) if (s >= 0 && s <= this.lastSeq && !this.states.has(s) && this.wantedState === null && this.inflightState === null) this.requestStatePassive(s);
+    this.prefetchQueue = seqs.filter((s) => s >= 0 && s <= this.lastSeq);
+    // Not while the records load: the server answers one request at a time.
+    if (!this.loading) this.nextPrefetch();
   }
-  private requestStatePassive(seq: number): void {
-    this.inflightState = seq;
+  private prefetchQueue: number[] = [];
+
+  private nextPrefetch(): void {
+    if (this.wantedState !== null) {
+      void this.pump();
+      return;
+    }
+    if (this.inflightState !== null || this.loading) return;
+    let seq: number | undefined;
+    while ((seq = this.prefetchQueue.shift()) !== undefined && this.states.has(seq));
+    if (seq === undefined) return;
+    const want = seq;
+    this.inflightState = want;
     void this.source
-      .state(seq)
+      .state(want)
       .then((st) => {
-        this.states.set(seq, st);
-        if (this.shownState !== null && this.shownState.seq === seq + 1 && this.previousState === null) {
+        this.cache(want, st);
+        if (this.shownState !== null && this.shownState.seq === want + 1 && this.previousState === null) {
           this.previousState = st;
           this.emit('state');
         }
@@ -317,7 +339,7 @@ export class Model {
       .catch(() => undefined)
       .finally(() => {
         this.inflightState = null;
-        if (this.wantedState !== null) void this.pump();
+        this.nextPrefetch();
       });
   }
 

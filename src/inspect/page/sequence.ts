@@ -288,7 +288,7 @@ export class SequencePanel {
     const n = Math.max(1, this.lanes.length);
     const avail = this.dims.w - GUTTER - 2;
     // Many lanes (hundreds of processes): narrower, the view follows the current message sideways.
-    const min = n > MAX_LANES ? 64 : 76;
+    const min = n > MAX_LANES ? 64 : 58;
     const w = Math.max(min, Math.min(200, Math.floor(avail / n)));
     if (!force && w === this.laneW) {
       this.render();
@@ -368,11 +368,14 @@ export class SequencePanel {
     const x = (lane: number): number => GUTTER + lane * w + w / 2;
     const cur = this.m.current;
     const sel = this.m.selected;
-    for (let k = 0; k < this.pool.length; k++) {
+    // Row i always uses pool element i % size: while a row stays in range it keeps its element (a
+    // click or a test that scrolls a row into view still finds the same element).
+    const size = this.pool.length;
+    for (let k = 0; k < size; k++) {
       const row = this.pool[k];
       if (!row) continue;
-      const i = first + k;
-      if (k >= need) {
+      const i = first + ((((k - first) % size) + size) % size);
+      if (i > last) {
         if (!row.el.hidden) row.el.hidden = true;
         continue;
       }
@@ -390,7 +393,7 @@ export class SequencePanel {
         row.typeEl.textContent = 'loading…';
         row.payloadEl.textContent = '';
         row.arrow.style.display = 'none';
-        row.label.style.left = `${GUTTER + 6}px`;
+        this.placeLabel(row, GUTTER + 6, '');
         continue;
       }
       const prev = i > 0 ? this.m.records[this.seqAt(i - 1)] : undefined;
@@ -415,7 +418,7 @@ export class SequencePanel {
       const st = row.arrow.style;
       if (a === undefined || b === undefined) {
         st.display = 'none';
-        row.label.style.left = `${GUTTER + 6}px`;
+        this.placeLabel(row, GUTTER + 6, r.type);
         continue;
       }
       st.display = '';
@@ -423,8 +426,7 @@ export class SequencePanel {
         row.arrow.className = 'arrow self';
         st.left = `${x(a)}px`;
         st.width = '14px';
-        const est = 7 * (r.type.length + row.payloadEl.textContent.length + 2) + 12;
-        row.label.style.left = `${x(a) + 20 + est > this.width ? Math.max(GUTTER + 4, x(a) - est - 4) : x(a) + 20}px`;
+        this.placeLabel(row, x(a) + 20, r.type);
       } else {
         const x1 = x(a);
         const x2 = x(b);
@@ -435,14 +437,21 @@ export class SequencePanel {
         st.width = `${hi - lo}px`;
         // Long arrows scrolled half out of view keep their label in view.
         const viewLeft = this.dims.left + GUTTER + 8;
-        let left = Math.max(lo + 8, viewLeft);
-        // Near the right end of the diagram: pull the label left so it is not cut off.
-        const est = 7 * (r.type.length + row.payloadEl.textContent.length + 2) + 12;
-        if (left + est > this.width) left = Math.max(GUTTER + 4, this.width - est);
-        row.label.style.left = `${left}px`;
+        this.placeLabel(row, Math.max(lo + 8, viewLeft), r.type);
       }
     }
     this.markLanes();
+  }
+
+  /**
+   * Put a row's label at `left`, but near the right end of the diagram pull it left just enough for the
+   * type to show; the payload is cut with an ellipsis.
+   */
+  private placeLabel(row: RowEl, left: number, type: string): void {
+    const typeW = 7.4 * type.length + 12;
+    const x = left + typeW > this.width ? Math.max(GUTTER + 4, this.width - typeW) : left;
+    row.label.style.left = `${x}px`;
+    row.label.style.maxWidth = `${Math.max(40, this.width - x - 2)}px`;
   }
 
   private markLanes(): void {

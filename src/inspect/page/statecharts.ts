@@ -105,6 +105,7 @@ export class StatechartsPanel {
   ) {
     this.list = h('div', { class: 'groups' });
     root.replaceChildren(this.list);
+    this.list.addEventListener('click', (e) => this.onCardClick(e));
     this.observer =
       typeof IntersectionObserver === 'undefined'
         ? null
@@ -137,8 +138,8 @@ export class StatechartsPanel {
     const follow = h('input', { type: 'checkbox', id: 'follow-actor', checked: true });
     follow.addEventListener('change', () => (this.follow = follow.checked));
     const followLabel = h('label', { class: 'check', title: 'scroll to the actor receiving the current message' }, follow, 'follow');
-    const expand = h('button', { type: 'button', class: 'btn small', title: 'open every group shown' }, 'open all');
-    const collapse = h('button', { type: 'button', class: 'btn small', title: 'close every group' }, 'close all');
+    const expand = h('button', { type: 'button', class: 'btn small', title: 'open every group shown', id: 'btn-open-all' }, '▾ all');
+    const collapse = h('button', { type: 'button', class: 'btn small', title: 'close every group', id: 'btn-close-all' }, '▸ all');
     expand.addEventListener('click', () => this.setAll(true));
     collapse.addEventListener('click', () => this.setAll(false));
     el.replaceChildren(followLabel, expand, collapse, minus, out, plus);
@@ -223,21 +224,37 @@ export class StatechartsPanel {
     this.update();
   }
 
+  /** One card's skeleton, cloned per actor (much cheaper than building thousands element by element). */
+  private cardTemplate: HTMLElement | null = null;
+
   private makeCard(a: ActorInfo, group: Group): Card {
-    const stateEl = h('span', { class: 'state-pill' });
-    const factEl = h('span', { class: 'facts' });
-    const name = h('span', { class: 'actor-name', title: a.address }, a.kind === 'thread' ? shortName(a.address) : a.address);
-    const head = h('div', { class: 'actor-head' }, h('span', { class: `kind-badge k-${a.kind}` }, a.kind), name, stateEl, factEl);
-    const el = h('div', { class: `actor k-${a.kind}`, 'data-actor': a.address, 'data-kind': a.kind, 'data-state': '' }, head);
-    const card: Card = { info: a, el, stateEl, factEl, body: null, chart: null, ctxEl: null, group, shownKey: '', scrolledTo: null };
-    head.addEventListener('click', () => {
-      if (!group.open) {
-        this.userToggled.set(group.key, true);
-        this.setOpen(group, true);
-        requestAnimationFrame(() => el.scrollIntoView({ block: 'nearest' }));
-      }
-    });
-    return card;
+    this.cardTemplate ??= h(
+      'div',
+      { class: 'actor', 'data-state': '' },
+      h('div', { class: 'actor-head' }, h('span', { class: 'kind-badge' }), h('span', { class: 'actor-name' }), h('span', { class: 'state-pill' }), h('span', { class: 'facts' })),
+    );
+    const el = this.cardTemplate.cloneNode(true) as HTMLElement;
+    el.className = `actor k-${a.kind}`;
+    el.dataset['actor'] = a.address;
+    el.dataset['kind'] = a.kind;
+    const head = el.firstElementChild as HTMLElement;
+    const [badge, name, stateEl, factEl] = [...head.children] as HTMLElement[];
+    if (!badge || !name || !stateEl || !factEl) throw new Error('card template');
+    badge.textContent = a.kind;
+    name.textContent = a.kind === 'thread' ? shortName(a.address) : a.address;
+    name.title = a.address;
+    return { info: a, el, stateEl, factEl, body: null, chart: null, ctxEl: null, group, shownKey: '', scrolledTo: null };
+  }
+
+  /** A click on a pill in a closed group opens the group (one listener for the whole panel). */
+  private onCardClick(e: MouseEvent): void {
+    const head = (e.target as HTMLElement).closest('.actor-head');
+    const el = head?.parentElement;
+    const c = el ? this.cards.get(el.dataset['actor'] ?? '') : undefined;
+    if (!c || c.group.open) return;
+    this.userToggled.set(c.group.key, true);
+    this.setOpen(c.group, true);
+    requestAnimationFrame(() => c.el.scrollIntoView({ block: 'nearest' }));
   }
 
   private setOpen(g: Group, open: boolean): void {
@@ -382,7 +399,15 @@ export class StatechartsPanel {
     this.root.classList.toggle('stale', stale);
     const note = document.getElementById('statecharts-seq');
     if (note) {
-      note.textContent = st === null ? 'loading state…' : stale ? `state at #${st.seq} (loading #${this.m.current}…)` : `state after #${st.seq}`;
+      const inline = this.m.source.kind === 'inline';
+      note.textContent =
+        st === null
+          ? 'loading state…'
+          : !stale
+            ? `state after #${st.seq}`
+            : inline
+              ? `state after #${st.seq} (the report holds none for #${this.m.current})`
+              : `state at #${st.seq} (loading #${this.m.current}…)`;
       note.classList.toggle('warn', stale);
     }
     // Group summaries: alive threads, PASID of the live mm.
