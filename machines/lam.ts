@@ -23,9 +23,11 @@ export interface ArchPrctlOutcome {
   readonly errno?: Errno;
   readonly value?: SysValue;
   readonly lam: LamState;
+  /** Which kernel check refused it (for people: traces, what-if), when `errno` is set. */
+  readonly why?: string;
 }
 
-const fail = (errno: Errno, lam: LamState): ArchPrctlOutcome => ({ errno, lam });
+const fail = (errno: Errno, lam: LamState, why: string): ArchPrctlOutcome => ({ errno, lam, why });
 
 /** `arch_prctl(code, arg)` issued by a thread of an mm whose LAM state is `lam` and PASID is `pasid`. */
 export function archPrctl(
@@ -36,7 +38,7 @@ export function archPrctl(
   code: number,
   arg: number | undefined,
 ): ArchPrctlOutcome {
-  if (policy === 'off') return fail('EINVAL', lam);
+  if (policy === 'off') return fail('EINVAL', lam, 'no LAM in this kernel (lam=off): the LAM codes are unknown to arch_prctl');
   switch (code) {
     case ARCH_CODES.ARCH_GET_UNTAG_MASK:
       return { value: lam.enabled ? UNTAG_MASK_U57 : UNTAG_MASK_OFF, lam };
@@ -47,7 +49,7 @@ export function archPrctl(
     case ARCH_CODES.ARCH_ENABLE_TAGGED_ADDR:
       return enableTaggedAddr(policy, cpu, lam, hasPasid, arg ?? 0);
     default:
-      return fail('EINVAL', lam);
+      return fail('EINVAL', lam, `unknown arch_prctl code 0x${code.toString(16)}`);
   }
 }
 
@@ -58,16 +60,17 @@ function enableTaggedAddr(
   hasPasid: boolean,
   nrBits: number,
 ): ArchPrctlOutcome {
-  if (!cpu.lam) return fail('ENODEV', lam);
+  if (!cpu.lam) return fail('ENODEV', lam, 'the CPU has no LAM (X86_FEATURE_LAM)');
+  const badBits = `nr_bits ${nrBits}: LAM_U57 takes 1 to ${LAM_U57_BITS}`;
   if (policy === 'poc-2022') {
-    if (lam.enabled) return fail('EBUSY', lam); // "Already enabled?"
-    if (hasPasid && !lam.force) return fail('EBUSY', lam);
-    if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam);
+    if (lam.enabled) return fail('EBUSY', lam, 'LAM is already enabled'); // "Already enabled?"
+    if (hasPasid && !lam.force) return fail('EBUSY', lam, 'the mm has a PASID and ARCH_FORCE_TAGGED_SVA was not set');
+    if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam, badBits);
     return { lam: { ...lam, enabled: true } };
   }
-  if (hasPasid && !lam.force) return fail('EINVAL', lam); // fca1fdd2b0a6
-  if (lam.lockLam) return fail('EBUSY', lam); // also covers "already enabled"
-  if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam);
+  if (hasPasid && !lam.force) return fail('EINVAL', lam, 'mm_valid_pasid() and ARCH_FORCE_TAGGED_SVA not set, since fca1fdd2b0a6'); // fca1fdd2b0a6
+  if (lam.lockLam) return fail('EBUSY', lam, 'MM_CONTEXT_LOCK_LAM is set: a thread was created, or LAM is already enabled'); // also covers "already enabled"
+  if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam, badBits);
   return { lam: { ...lam, enabled: true, lockLam: true } };
 }
 

@@ -6,10 +6,16 @@
 import type { Policy } from '../../machines/protocol.ts';
 import type { ParsedLog } from '../log/reader.ts';
 import type { Delivered } from '../runtime/system.ts';
-import { describeStep, runScenario, stepResult } from '../scenario/run.ts';
+import { archPrctl } from '../../machines/lam.ts';
+import type { MmContext } from '../../machines/mm.ts';
+import type { System } from '../runtime/system.ts';
+import { describeStep, runScenario, ScenarioRun, stepResult } from '../scenario/run.ts';
+import type { Scenario } from '../scenario/types.ts';
 
 export interface StepDigest {
   readonly result: string;
+  /** Why the kernel refused an arch_prctl (LAM) call, when it did. */
+  readonly why?: string;
   /** Notable events in delivery order, compact: `pasid.get(refs 2)`, `fault.dmar(0x59)`. */
   readonly events: readonly string[];
 }
@@ -82,24 +88,57 @@ function byStep(records: readonly Delivered[], steps: number): Delivered[][] {
   return out;
 }
 
+/**
+ * Why each arch_prctl step of a run under `policy` was refused: the LAM rules (machines/lam.ts) asked
+ * again with the mm's LAM state and PASID as they were just before the step.
+ */
+function lamReasons(scenario: Scenario, policy: Policy): Map<number, string> {
+  const out = new Map<number, string>();
+  let index = 0;
+  const peek = (sys: System): { lam: MmContext['lam']; hasPasid: boolean } | null => {
+    const step = scenario.steps[index];
+    if (step?.op !== 'arch_prctl') return null;
+    const t = sys.thread(step.thread);
+    const mm = t ? sys.mm(t.context.mm) : undefined;
+    return mm ? { lam: mm.context.lam, hasPasid: mm.context.pasid !== null } : null;
+  };
+  const run = new ScenarioRun({ ...scenario, policy });
+  while (!run.done) {
+    const step = scenario.steps[index];
+    const b = peek(run.sys);
+    run.step();
+    if (step?.op === 'arch_prctl' && b !== null) {
+      const o = archPrctl(policy.lam, scenario.cpu, b.lam, b.hasPasid, step.code, step.arg);
+      if (o.why !== undefined) out.set(index, o.why);
+    }
+    index++;
+  }
+  run.finish();
+  return out;
+}
+
 export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult {
   const scenario = log.scenario;
   const rerunPolicy: Policy = { ...scenario.policy, ...override };
   const rerunRecords: Delivered[] = [];
   runScenario({ ...scenario, policy: rerunPolicy }, { onRecord: (d) => rerunRecords.push(d) });
+  const hasLam = scenario.steps.some((s) => s.op === 'arch_prctl');
+  const whyLogged = hasLam ? lamReasons(scenario, scenario.policy) : new Map<number, string>();
+  const whyRerun = hasLam ? lamReasons(scenario, rerunPolicy) : new Map<number, string>();
   const a = byStep(log.records, scenario.steps.length);
   const b = byStep(rerunRecords, scenario.steps.length);
   const lastLogged = log.records.reduce((m, d) => Math.max(m, d.step), -1);
   const rows: WhatIfRow[] = scenario.steps.map((step, index) => {
-    const digest = (msgs: readonly Delivered[]): StepDigest => {
+    const digest = (msgs: readonly Delivered[], why: string | undefined): StepDigest => {
       const r = stepResult(step, msgs);
       return {
         result: r.value === undefined ? r.result : `${r.result} value=${r.value}`,
+        ...(why !== undefined && r.result !== 'ok' ? { why } : {}),
         events: msgs.map(notable).filter((e): e is string => e !== null),
       };
     };
-    const logged = index > lastLogged ? { result: '(not in the log)', events: [] } : digest(a[index] ?? []);
-    const rerun = digest(b[index] ?? []);
+    const logged = index > lastLogged ? { result: '(not in the log)', events: [] } : digest(a[index] ?? [], whyLogged.get(index));
+    const rerun = digest(b[index] ?? [], whyRerun.get(index));
     const differs = logged.result !== rerun.result || logged.events.join(' ') !== rerun.events.join(' ');
     return { index, step: describeStep(step), logged, rerun, differs };
   });
@@ -114,8 +153,9 @@ export function formatWhatIf(w: WhatIfResult): string[] {
   for (const r of w.rows) {
     if (!r.differs) continue;
     out.push(`step ${r.index}: ${r.step}`);
-    out.push(`  ${name(w.logged).padEnd(width)}  ${r.logged.result} · ${r.logged.events.join(' ') || '-'}`);
-    out.push(`  ${name(w.rerun).padEnd(width)}  ${r.rerun.result} · ${r.rerun.events.join(' ') || '-'}`);
+    const result = (d: StepDigest): string => (d.why === undefined ? d.result : `${d.result} (${d.why})`);
+    out.push(`  ${name(w.logged).padEnd(width)}  ${result(r.logged)} · ${r.logged.events.join(' ') || '-'}`);
+    out.push(`  ${name(w.rerun).padEnd(width)}  ${result(r.rerun)} · ${r.rerun.events.join(' ') || '-'}`);
   }
   out.push(`${w.differing} of ${w.rows.length} steps differ`);
   for (const t of w.totals) if (t.logged !== 0 || t.rerun !== 0) out.push(`  ${t.what.padEnd(24)} ${String(t.logged).padStart(4)} → ${t.rerun}`);

@@ -218,6 +218,19 @@ describe('review fixes', () => {
     expect(w.rows.some((r) => r.differs && r.logged.result.includes('value=') && r.logged.result !== r.rerun.result)).toBe(true);
   });
 
+  it('what-if says which kernel check refused a LAM call under each policy', () => {
+    const w = whatIf(parseLog(logOf('lam-v6.4'), 'l.jsonl'), { lam: 'poc-2022' });
+    // Enabling LAM in an mm that has a PASID (not forced): v6.4 says EINVAL (fca1fdd2b0a6), the 2022 PoC EBUSY.
+    const pasidRow = w.rows.find((r) => r.logged.result === 'EINVAL' && r.rerun.result === 'EBUSY');
+    expect(pasidRow?.logged.why).toMatch(/mm_valid_pasid\(\).*fca1fdd2b0a6/);
+    expect(pasidRow?.rerun.why).toMatch(/has a PASID.*ARCH_FORCE_TAGGED_SVA/);
+    // After a thread was created, v6.4's LOCK_LAM refuses what the PoC allows.
+    const lockRow = w.rows.find((r) => r.logged.result === 'EBUSY' && r.rerun.result === 'ok');
+    expect(lockRow?.logged.why).toMatch(/MM_CONTEXT_LOCK_LAM/);
+    expect(lockRow?.rerun.why).toBeUndefined();
+    expect(formatWhatIf(w).join('\n')).toContain('EBUSY (MM_CONTEXT_LOCK_LAM is set');
+  });
+
   it('a payload naming a device the scenario does not have is damage', () => {
     const bad = [...ls];
     const i = bad.findIndex((l) => l.includes('"type":"insn.enqcmd"'));
