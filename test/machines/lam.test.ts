@@ -95,29 +95,29 @@ describe.each(['poc-2022', 'v6.4'] as const)('%s: options other than enable', (p
 
   it.each([0, 0x1001, 0x4000, 0x4005, 0x4104, 0xffff])('unknown code %s -> EINVAL, state unchanged', (code) => {
     const state = lam({ force: true });
-    expect(archPrctl(policy, CPU, state, true, code, 6)).toStrictEqual({ errno: 'EINVAL', lam: state });
+    expect(archPrctl(policy, CPU, state, true, code, 6)).toStrictEqual({ errno: 'EINVAL', lam: state, why: expect.any(String) });
   });
 });
 
 describe('poc-2022: ARCH_ENABLE_TAGGED_ADDR check order', () => {
   it('1. no LAM CPU feature -> ENODEV, before every other check', () => {
     expect(enable('poc-2022', ENABLED_POC, true, 0, NO_LAM_CPU).errno).toBe('ENODEV');
-    expect(enable('poc-2022', LAM_OFF, false, 6, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: LAM_OFF });
+    expect(enable('poc-2022', LAM_OFF, false, 6, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: LAM_OFF, why: expect.any(String) });
   });
 
   it('2. already enabled -> EBUSY, before the PASID and nr_bits checks', () => {
-    expect(enable('poc-2022', ENABLED_POC, true, 0)).toStrictEqual({ errno: 'EBUSY', lam: ENABLED_POC });
+    expect(enable('poc-2022', ENABLED_POC, true, 0)).toStrictEqual({ errno: 'EBUSY', lam: ENABLED_POC, why: expect.any(String) });
     expect(enable('poc-2022', lam({ enabled: true, force: true }), false, 6).errno).toBe('EBUSY');
   });
 
   it('3. PASID without the force flag -> EBUSY (not EINVAL), before nr_bits', () => {
-    expect(enable('poc-2022', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EBUSY', lam: LAM_OFF });
+    expect(enable('poc-2022', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EBUSY', lam: LAM_OFF, why: expect.any(String) });
     expect(enable('poc-2022', LAM_OFF, true, 0).errno).toBe('EBUSY');
     expect(enable('poc-2022', LAM_OFF, true, 7).errno).toBe('EBUSY');
   });
 
   it('4. nr_bits 0, missing or > 6 -> EINVAL', () => {
-    expect(enable('poc-2022', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF });
+    expect(enable('poc-2022', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, why: expect.any(String) });
     expect(enable('poc-2022', LAM_OFF, false, undefined).errno).toBe('EINVAL');
     expect(enable('poc-2022', LAM_OFF, false, 7).errno).toBe('EINVAL');
     expect(enable('poc-2022', lam({ force: true }), true, 0).errno).toBe('EINVAL');
@@ -139,26 +139,26 @@ describe('poc-2022: ARCH_ENABLE_TAGGED_ADDR check order', () => {
 
 describe('v6.4: ARCH_ENABLE_TAGGED_ADDR check order', () => {
   it('1. no LAM CPU feature -> ENODEV, before every other check', () => {
-    expect(enable('v6.4', ENABLED_V64, true, 0, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: ENABLED_V64 });
+    expect(enable('v6.4', ENABLED_V64, true, 0, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: ENABLED_V64, why: expect.any(String) });
     expect(enable('v6.4', LAM_OFF, false, 6, NO_LAM_CPU).errno).toBe('ENODEV');
   });
 
   it('2. PASID without the force flag -> EINVAL (fca1fdd2b0a6), before LOCK_LAM', () => {
-    expect(enable('v6.4', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF });
+    expect(enable('v6.4', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, why: expect.any(String) });
     // EINVAL from the PASID check, even though LOCK_LAM would give EBUSY.
     expect(enable('v6.4', lam({ lockLam: true }), true, 6).errno).toBe('EINVAL');
     expect(enable('v6.4', ENABLED_V64, true, 6).errno).toBe('EINVAL');
   });
 
   it('3. LOCK_LAM -> EBUSY, before nr_bits; also covers "already enabled"', () => {
-    expect(enable('v6.4', lam({ lockLam: true }), false, 0)).toStrictEqual({ errno: 'EBUSY', lam: lam({ lockLam: true }) });
+    expect(enable('v6.4', lam({ lockLam: true }), false, 0)).toStrictEqual({ errno: 'EBUSY', lam: lam({ lockLam: true }), why: expect.any(String) });
     expect(enable('v6.4', lam({ lockLam: true }), false, 7).errno).toBe('EBUSY');
     expect(enable('v6.4', ENABLED_V64, false, 6).errno).toBe('EBUSY');
     expect(enable('v6.4', lam({ lockLam: true, force: true }), true, 6).errno).toBe('EBUSY');
   });
 
   it('4. nr_bits 0, missing or > 6 -> EINVAL', () => {
-    expect(enable('v6.4', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF });
+    expect(enable('v6.4', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, why: expect.any(String) });
     expect(enable('v6.4', LAM_OFF, false, undefined).errno).toBe('EINVAL');
     expect(enable('v6.4', LAM_OFF, false, 7).errno).toBe('EINVAL');
     expect(enable('v6.4', lam({ force: true }), true, 0).errno).toBe('EINVAL');
@@ -174,7 +174,7 @@ describe('v6.4: ARCH_ENABLE_TAGGED_ADDR check order', () => {
   it('enabling twice: the second call fails with EBUSY', () => {
     const first = enable('v6.4', LAM_OFF, false, 6);
     expect(first.errno).toBeUndefined();
-    expect(enable('v6.4', first.lam, false, 6)).toStrictEqual({ errno: 'EBUSY', lam: first.lam });
+    expect(enable('v6.4', first.lam, false, 6)).toStrictEqual({ errno: 'EBUSY', lam: first.lam, why: expect.any(String) });
   });
 });
 
