@@ -130,7 +130,14 @@ async function main(): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   document.body.dataset['ready'] = 'true';
   document.body.dataset['loadMs'] = String(ms);
-  if (!m.statusError) m.setStatus(`${m.loadedCount.toLocaleString('en-US')} messages · ${m.actors.length.toLocaleString('en-US')} actors · loaded in ${ms} ms`);
+  const n = (x: number): string => x.toLocaleString('en-US');
+  if (!m.statusError) {
+    m.setStatus(
+      m.partial
+        ? `${n(m.lastSeq)} messages (large log: records load as you scroll; filters see the loaded ones) · ${n(m.actors.length)} actors`
+        : `${n(m.loadedCount)} messages · ${n(m.actors.length)} actors · loaded in ${ms} ms`,
+    );
+  }
 }
 
 void main();

@@ -76,12 +76,12 @@ export class DetailsPanel {
       this.headEl.replaceChildren(h('span', { class: 'muted' }, `#${seq}: loading…`));
       return;
     }
-    const step = this.m.session.steps[r.step];
+    const step = this.m.stepText(r.step);
     this.headEl.replaceChildren(
       h('span', { class: `tag ${kindOf(r.type).cls}` }, r.type),
       h('span', { class: 'seq' }, `#${r.seq}`),
       h('span', { class: 'route' }, `${r.from} → ${r.to}`),
-      h('span', { class: 'muted' }, `step ${r.step}${step ? `: ${step.text}` : ''}`),
+      h('span', { class: 'muted' }, `step ${r.step}${step !== null ? `: ${step}` : ''}`),
     );
     this.payloadEl.textContent = JSON.stringify(r, null, 2);
     // The chain: cause, its cause, … (records may still be loading: fetch what is missing).

@@ -37,6 +37,8 @@ export interface ModelEvents {
 type Listener = () => void;
 
 const CHUNK = 20_000;
+/** Logs up to this many records are loaded whole in the background; larger ones as they are viewed. */
+const BACKGROUND_MAX = 400_000;
 
 export class Model {
   session: Session;
@@ -133,43 +135,99 @@ export class Model {
   }
 
   /**
-   * Load every record, chunk by chunk (two requests in flight): the current seq's chunk first, then the
-   * rest in order. Called again after a live step, it fetches only what is missing.
+   * Load the records, chunk by chunk, two requests in flight: the current seq's chunk first, then (for
+   * logs up to `BACKGROUND_MAX` records) every other chunk in order; larger logs load the chunks the
+   * view asks for (`ensure`). Resolves when nothing more is to be loaded for now. Called again after a
+   * live step, it fetches only what is missing.
    */
-  async loadAll(): Promise<void> {
-    if (this.loading) return;
-    this.loading = true;
-    const complete = (i: number): boolean => {
-      if (this.loadedChunks.has(i)) return true;
-      const to = Math.min(this.lastSeq, (i + 1) * CHUNK);
-      for (let s = i * CHUNK + 1; s <= to; s++) if (this.records[s] === undefined) return false;
-      // Only a full chunk stays complete: the last one grows with a live log.
-      if (to === (i + 1) * CHUNK) this.loadedChunks.add(i);
-      return true;
-    };
-    const taken = new Set<number>();
-    const worker = async (): Promise<void> => {
-      for (;;) {
-        const n = Math.ceil(this.lastSeq / CHUNK);
-        const first = Math.floor(Math.max(0, this.current - 1) / CHUNK);
-        const order = [first, ...Array.from({ length: n }, (_, i) => i).filter((i) => i !== first)];
-        const next = order.find((i) => i < n && !taken.has(i) && !complete(i));
-        if (next === undefined) return;
-        taken.add(next);
-        const rs = await this.source.records(next * CHUNK + 1, Math.min(this.lastSeq, (next + 1) * CHUNK));
-        this.addRecords(rs);
-        this.emit('records');
-        if (rs.length === 0) return;
+  loadAll(): Promise<void> {
+    this.background = this.lastSeq <= BACKGROUND_MAX;
+    this.demand.unshift(this.chunkOf(this.current));
+    const p = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.pumpChunks();
+    return p;
+  }
+
+  /** Ask for the records `from`..`to` (on-demand loading of very large logs; cheap when loaded). */
+  ensure(from: number, to: number): void {
+    const a = this.chunkOf(Math.max(1, from));
+    const b = this.chunkOf(Math.min(this.lastSeq, to));
+    let added = false;
+    for (let i = a; i <= b; i++) {
+      if (!this.chunkDone(i) && !this.chunkLoading.has(i) && !this.demand.includes(i)) {
+        this.demand.push(i);
+        added = true;
       }
-    };
-    try {
-      await Promise.all([worker(), worker()]);
-    } catch (e) {
-      this.setStatus(`could not load records: ${(e as Error).message}`, true);
-    } finally {
-      this.loading = false;
     }
-    this.nextPrefetch();
+    if (added) this.pumpChunks();
+  }
+
+  /** Every record is loaded only for logs small enough to load in the background. */
+  get partial(): boolean {
+    return !this.background && !this.fullyLoaded;
+  }
+
+  private background = true;
+  private readonly demand: number[] = [];
+  private readonly chunkLoading = new Set<number>();
+  private idleWaiters: (() => void)[] = [];
+
+  private chunkOf(seq: number): number {
+    return Math.floor(Math.max(0, seq - 1) / CHUNK);
+  }
+
+  private chunkDone(i: number): boolean {
+    if (this.loadedChunks.has(i)) return true;
+    const to = Math.min(this.lastSeq, (i + 1) * CHUNK);
+    for (let s = i * CHUNK + 1; s <= to; s++) if (this.records[s] === undefined) return false;
+    // Only a full chunk stays complete: the last one grows with a live log.
+    if (to === (i + 1) * CHUNK) this.loadedChunks.add(i);
+    return true;
+  }
+
+  private nextChunk(): number | undefined {
+    const n = Math.ceil(this.lastSeq / CHUNK);
+    while (this.demand.length > 0) {
+      const i = this.demand.shift();
+      if (i !== undefined && i < n && !this.chunkLoading.has(i) && !this.chunkDone(i)) return i;
+    }
+    if (!this.background) return undefined;
+    const first = this.chunkOf(this.current);
+    if (first < n && !this.chunkLoading.has(first) && !this.chunkDone(first)) return first;
+    for (let i = 0; i < n; i++) if (!this.chunkLoading.has(i) && !this.chunkDone(i)) return i;
+    return undefined;
+  }
+
+  private pumpChunks(): void {
+    while (this.chunkLoading.size < 2) {
+      const i = this.nextChunk();
+      if (i === undefined) break;
+      this.chunkLoading.add(i);
+      this.loading = true;
+      void this.source
+        .records(i * CHUNK + 1, Math.min(this.lastSeq, (i + 1) * CHUNK))
+        .then((rs) => {
+          this.addRecords(rs);
+          // A server that answers less than asked: do not ask again and again.
+          if (rs.length === 0) this.loadedChunks.add(i);
+          this.emit('records');
+        })
+        .catch((e: unknown) => {
+          this.loadedChunks.add(i);
+          this.setStatus(`could not load records: ${(e as Error).message}`, true);
+        })
+        .finally(() => {
+          this.chunkLoading.delete(i);
+          this.pumpChunks();
+        });
+    }
+    if (this.chunkLoading.size === 0) {
+      this.loading = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+      this.nextPrefetch();
+    }
   }
 
   /** One record, fetched if it is not loaded yet. */
@@ -203,26 +261,8 @@ export class Model {
     if (this.actors.length !== before) this.emit('actors');
     this.emit('records');
     // Records the event did not carry (e.g. several steps in another tab): fetch them.
-    if (!this.fullyLoaded) void this.fetchMissing();
+    if (!this.fullyLoaded) void this.loadAll();
     if (grew && follow) this.setCurrent(this.lastSeq);
-  }
-
-  private async fetchMissing(): Promise<void> {
-    let from = 0;
-    for (let s = 1; s <= this.lastSeq; s++) {
-      if (this.records[s] === undefined) {
-        from = s;
-        break;
-      }
-    }
-    if (from === 0) return;
-    try {
-      const rs = await this.source.records(from, this.lastSeq);
-      this.addRecords(rs);
-      this.emit('records');
-    } catch (e) {
-      this.setStatus(`could not load records: ${(e as Error).message}`, true);
-    }
   }
 
   // ---- actors ----
@@ -358,6 +398,13 @@ export class Model {
 
   get filtering(): boolean {
     return FILTER_KEYS.some((k) => this.filters[k].size > 0);
+  }
+
+  /** The text of scenario step `index` (`spawn A`, `enqcmd A1 dsa0`…), or `null`. */
+  stepText(index: number): string | null {
+    const direct = this.session.steps[index];
+    if (direct && direct.index === index) return direct.text;
+    return this.session.steps.find((s) => s.index === index)?.text ?? null;
   }
 
   /** The step index of the record at `seq` (or of the last record before it). */

@@ -11,7 +11,6 @@ import type { Model } from './model.ts';
 import type { LogRecord } from './types.ts';
 
 export const ROW_H = 22;
-const GUTTER = 74;
 const HEAD_H = 38;
 const MAX_LANES = 30;
 const OVERSCAN = 8;
@@ -63,6 +62,8 @@ export class SequencePanel {
   private rows: Int32Array | null = null;
   private pool: RowEl[] = [];
   private laneW = 120;
+  /** Width of the seq · step column (grows with the number of digits). */
+  private gutter = 64;
   /** Total width of the diagram (gutter and lanes). */
   private width = 0;
   private mode: LaneMode = 'auto';
@@ -286,7 +287,13 @@ export class SequencePanel {
   /** Sizes, lane headers and the spacer; then rows. */
   private relayout(force: boolean): void {
     const n = Math.max(1, this.lanes.length);
-    const avail = this.dims.w - GUTTER - 2;
+    const lastStep = this.m.session.steps.length;
+    const gutter = Math.max(64, 22 + 7 * (String(this.m.lastSeq).length + 1) + 7 * (String(lastStep).length + 1));
+    if (gutter !== this.gutter) {
+      this.gutter = gutter;
+      force = true;
+    }
+    const avail = this.dims.w - this.gutter - 2;
     // Many lanes (hundreds of processes): narrower, the view follows the current message sideways.
     const min = n > MAX_LANES ? 64 : 58;
     const w = Math.max(min, Math.min(200, Math.floor(avail / n)));
@@ -295,10 +302,11 @@ export class SequencePanel {
       return;
     }
     this.laneW = w;
-    const width = GUTTER + n * w;
+    const width = this.gutter + n * w;
     this.width = width;
     this.root.style.setProperty('--lane-w', `${w}px`);
-    this.root.style.setProperty('--gutter', `${GUTTER}px`);
+    this.root.style.setProperty('--gutter', `${this.gutter}px`);
+    this.root.style.setProperty('--seq-w', `${7 * (String(this.m.lastSeq).length + 1) + 4}px`);
     this.head.style.width = `${width}px`;
     this.canvas.style.width = `${width}px`;
     this.canvas.style.height = `${this.rowCount * ROW_H}px`;
@@ -308,7 +316,7 @@ export class SequencePanel {
       ...this.lanes.map((l, i) => {
         return h(
           'div',
-          { class: `lane-head ${l.cls}`, style: `left:${GUTTER + i * w}px;width:${w}px`, title: l.title, 'data-lane': l.id },
+          { class: `lane-head ${l.cls}`, style: `left:${this.gutter + i * w}px;width:${w}px`, title: l.title, 'data-lane': l.id },
           h('span', { class: 'lane-name' }, l.label),
           h('span', { class: 'lane-sub' }, l.sub),
         );
@@ -359,13 +367,14 @@ export class SequencePanel {
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(count - 1, Math.ceil((top + height) / ROW_H) + OVERSCAN);
     const need = Math.max(0, last - first + 1);
+    if (need > 0 && !this.m.fullyLoaded) this.m.ensure(this.seqAt(first), this.seqAt(last));
     while (this.pool.length < need) {
       const r = this.makeRow();
       this.pool.push(r);
       this.canvas.append(r.el);
     }
     const w = this.laneW;
-    const x = (lane: number): number => GUTTER + lane * w + w / 2;
+    const x = (lane: number): number => this.gutter + lane * w + w / 2;
     const cur = this.m.current;
     const sel = this.m.selected;
     // Row i always uses pool element i % size: while a row stays in range it keeps its element (a
@@ -393,7 +402,7 @@ export class SequencePanel {
         row.typeEl.textContent = 'loading…';
         row.payloadEl.textContent = '';
         row.arrow.style.display = 'none';
-        this.placeLabel(row, GUTTER + 6, '');
+        this.placeLabel(row, this.gutter + 6, '');
         continue;
       }
       const prev = i > 0 ? this.m.records[this.seqAt(i - 1)] : undefined;
@@ -409,7 +418,7 @@ export class SequencePanel {
       row.el.className = cls;
       row.el.dataset['type'] = r.type;
       row.stepEl.textContent = stepStart ? `s${r.step}` : '';
-      row.stepEl.title = stepStart ? `step ${r.step}: ${this.m.session.steps[r.step]?.text ?? ''}` : '';
+      row.stepEl.title = stepStart ? `step ${r.step}: ${this.m.stepText(r.step) ?? ''}` : '';
       const a = this.laneOf.get(r.from);
       const b = this.laneOf.get(r.to);
       row.typeEl.textContent = r.type;
@@ -418,7 +427,7 @@ export class SequencePanel {
       const st = row.arrow.style;
       if (a === undefined || b === undefined) {
         st.display = 'none';
-        this.placeLabel(row, GUTTER + 6, r.type);
+        this.placeLabel(row, this.gutter + 6, r.type);
         continue;
       }
       st.display = '';
@@ -436,7 +445,7 @@ export class SequencePanel {
         st.left = `${lo}px`;
         st.width = `${hi - lo}px`;
         // Long arrows scrolled half out of view keep their label in view.
-        const viewLeft = this.dims.left + GUTTER + 8;
+        const viewLeft = this.dims.left + this.gutter + 8;
         this.placeLabel(row, Math.max(lo + 8, viewLeft), r.type);
       }
     }
@@ -449,7 +458,7 @@ export class SequencePanel {
    */
   private placeLabel(row: RowEl, left: number, type: string): void {
     const typeW = 7.4 * type.length + 12;
-    const x = left + typeW > this.width ? Math.max(GUTTER + 4, this.width - typeW) : left;
+    const x = left + typeW > this.width ? Math.max(this.gutter + 4, this.width - typeW) : left;
     row.label.style.left = `${x}px`;
     row.label.style.maxWidth = `${Math.max(40, this.width - x - 2)}px`;
   }
@@ -492,12 +501,12 @@ export class SequencePanel {
     const b = r ? this.laneOf.get(r.to) : undefined;
     if (a !== undefined && b !== undefined) {
       const w = this.laneW;
-      const lo = GUTTER + Math.min(a, b) * w;
-      const hi = GUTTER + (Math.max(a, b) + 1) * w;
+      const lo = this.gutter + Math.min(a, b) * w;
+      const hi = this.gutter + (Math.max(a, b) + 1) * w;
       const left = this.dims.left;
-      const view = this.dims.w - GUTTER;
-      if (lo < left + GUTTER || hi > left + this.dims.w) {
-        const target = hi - lo <= view ? lo - GUTTER - (view - (hi - lo)) / 2 : GUTTER + b * w - GUTTER - view / 2;
+      const view = this.dims.w - this.gutter;
+      if (lo < left + this.gutter || hi > left + this.dims.w) {
+        const target = hi - lo <= view ? lo - this.gutter - (view - (hi - lo)) / 2 : this.gutter + b * w - this.gutter - view / 2;
         const want = Math.max(0, Math.round(target));
         if (Math.abs(want - left) > 1) {
           this.scroller.scrollLeft = want;

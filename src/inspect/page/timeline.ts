@@ -47,7 +47,7 @@ export class Timeline {
     this.render();
   }
 
-  /** Move by one message (or to the neighbouring visible row when filters hide some). */
+  /** Move by one message (filters hide rows, not messages: the state is always the one after `seq`). */
   move(dir: 1 | -1): void {
     this.m.setCurrent(this.m.current + dir);
   }
@@ -164,7 +164,7 @@ export class Timeline {
     if (document.activeElement !== this.input) this.input.value = String(m.current);
     this.input.max = String(m.lastSeq);
     const steps = m.session.steps;
-    const next = steps[m.nextStep];
+    const next = steps.find((s) => s.index === m.nextStep) ?? steps[m.nextStep];
     this.nextText.textContent = next ? `step ${next.index}: ${next.text}` : 'no step left';
     this.next.disabled = this.stepping || next === undefined;
     this.renderStep();
@@ -175,8 +175,8 @@ export class Timeline {
     if (this.m.current === 0) this.stepLabel.textContent = 'before the first message';
     else if (!r) this.stepLabel.textContent = '';
     else {
-      const st = this.m.session.steps[r.step];
-      this.stepLabel.textContent = `step ${r.step}${st ? `: ${st.text}` : ''}`;
+      const st = this.m.stepText(r.step);
+      this.stepLabel.textContent = `step ${r.step}${st !== null ? `: ${st}` : ''}`;
       this.stepLabel.title = `#${r.seq} ${r.type} ${r.from} → ${r.to}`;
     }
   }
