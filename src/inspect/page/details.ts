@@ -46,6 +46,7 @@ export class DetailsPanel {
     });
     m.on('selection', () => void this.render());
     m.on('records', () => void this.render());
+    m.on('loaded', () => void this.render());
     void this.render();
   }
 

@@ -33,6 +33,8 @@ export interface ModelEvents {
   session: void;
   /** A message for the status line. */
   status: void;
+  /** Record loading went idle (what was asked for is loaded). */
+  loaded: void;
 }
 type Listener = () => void;
 
@@ -84,7 +86,7 @@ export class Model {
     this.current = session.lastSeq;
     this.records.length = session.lastSeq + 1;
     // Large systems: each state is big, keep fewer.
-    this.stateCap = Math.max(8, Math.min(300, Math.floor(200_000 / Math.max(1, this.actors.length))));
+    this.stateCap = Math.max(8, Math.min(300, Math.floor(50_000 / Math.max(1, this.actors.length))));
   }
 
   on<K extends keyof ModelEvents>(ev: K, fn: Listener): void {
@@ -222,7 +224,9 @@ export class Model {
         });
     }
     if (this.chunkLoading.size === 0) {
+      const was = this.loading;
       this.loading = false;
+      if (was) this.emit('loaded');
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();

@@ -312,7 +312,7 @@ export class SequencePanel {
     this.canvas.style.height = `${this.rowCount * ROW_H}px`;
     this.canvasRows = this.rowCount;
     this.head.replaceChildren(
-      h('div', { class: 'lane-gutter' }, this.collapsed ? 'seq · per process' : 'seq · step'),
+      h('div', { class: 'lane-gutter' }, this.lanes.some((l) => l.process !== null && l.id.startsWith('process:')) ? 'seq · per process' : 'seq · step'),
       ...this.lanes.map((l, i) => {
         return h(
           'div',
@@ -515,17 +515,5 @@ export class SequencePanel {
       }
     }
     this.render();
-  }
-
-  /** The seq of the previous / next visible row (for keyboard navigation within filters). */
-  neighbour(seq: number, dir: 1 | -1): number | null {
-    if (this.rows === null) {
-      const s = seq + dir;
-      return s >= 1 && s <= this.m.lastSeq ? s : null;
-    }
-    const i = this.indexAtOrBefore(seq);
-    const j = dir === 1 ? (this.rows[i] === seq ? i + 1 : i + 1) : this.rows[i] === seq ? i - 1 : i;
-    const s = this.rows[j];
-    return s === undefined ? null : s;
   }
 }
