@@ -28,21 +28,34 @@ export function chartDefs(): SVGSVGElement {
 
 const depth = (id: string): number => id.split('.').length;
 
-/** Where an edge's label goes: the middle of its longest segment. */
-function labelSpot(points: LayoutEdge['points']): { x: number; y: number; vertical: boolean } {
-  let best = { x: 0, y: 0, vertical: false };
-  let len = -1;
+interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+}
+const overlaps = (a: Box, b: Box): boolean => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/**
+ * Where an edge's label goes: the middle of one of its segments, the longest first, skipping spots where
+ * the label would cover a state or a label already placed.
+ */
+function labelSpot(points: LayoutEdge['points'], width: number, avoid: Box[]): { x: number; y: number; vertical: boolean } {
+  const segs: { x: number; y: number; vertical: boolean; len: number }[] = [];
   for (let i = 1; i < points.length; i++) {
     const a = points[i - 1];
     const b = points[i];
     if (!a || !b) continue;
-    const l = Math.hypot(b.x - a.x, b.y - a.y);
-    if (l > len) {
-      len = l;
-      best = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2, vertical: Math.abs(b.x - a.x) < Math.abs(b.y - a.y) };
-    }
+    segs.push({ x: (a.x + b.x) / 2, y: (a.y + b.y) / 2, vertical: Math.abs(b.x - a.x) < Math.abs(b.y - a.y), len: Math.hypot(b.x - a.x, b.y - a.y) });
   }
-  return best;
+  segs.sort((p, q) => q.len - p.len);
+  const boxOf = (sp: { x: number; y: number; vertical: boolean }): Box =>
+    sp.vertical ? { x: sp.x + 3, y: sp.y - 8, w: width, h: 12 } : { x: sp.x - width / 2, y: sp.y - 13, w: width, h: 12 };
+  const first = segs[0];
+  if (!first) return { x: 0, y: 0, vertical: false };
+  const pick = segs.find((sp) => !avoid.some((b) => overlaps(boxOf(sp), b))) ?? first;
+  avoid.push(boxOf(pick));
+  return pick;
 }
 
 function eventsLabel(events: readonly string[]): string {
@@ -75,10 +88,13 @@ export function buildTemplate(layout: MachineLayout): SVGSVGElement {
     nodesG.append(g);
   }
   const edgesG = s('g', { class: 'sc-edges' });
+  // Labels keep off the simple states (compound ones are big containers: labels may sit inside).
+  const avoid: Box[] = layout.nodes.filter((n) => !n.compound).map((n) => ({ x: n.x, y: n.y, w: n.width, h: n.height }));
   for (const e of layout.edges) {
     if (e.points.length < 2) continue;
     const d = e.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' ');
-    const spot = labelSpot(e.points);
+    const text = eventsLabel(e.events);
+    const spot = labelSpot(e.points, text.length * 6.7 + 4, avoid);
     const g = s('g', { class: 'sc-edge', 'data-edge': e.id, 'data-events': e.events.join(' ') });
     g.append(s('path', { d, 'marker-end': 'url(#sc-arrow)' }));
     g.append(
@@ -87,7 +103,7 @@ export function buildTemplate(layout: MachineLayout): SVGSVGElement {
         spot.vertical
           ? { x: spot.x + 4, y: spot.y + 3, class: 'sc-edge-label' }
           : { x: spot.x, y: spot.y - 3, class: 'sc-edge-label', 'text-anchor': 'middle' },
-        eventsLabel(e.events),
+        text,
       ),
     );
     g.append(s('title', {}, `${e.source} → ${e.target}\n${e.events.join('\n')}`));
@@ -136,8 +152,11 @@ export function highlight(c: ChartInstance, state: string | null, lastEvent: str
   }
   for (const { el, edge } of c.edges) {
     const hot = lastEvent !== null && edge.events.includes(lastEvent) && active.has(edge.target);
+    if (el.classList.contains('taken') === hot) continue;
     el.classList.toggle('taken', hot);
-    const path = el.querySelector('path');
-    path?.setAttribute('marker-end', hot ? 'url(#sc-arrow-hot)' : 'url(#sc-arrow)');
+    el.querySelector('path')?.setAttribute('marker-end', hot ? 'url(#sc-arrow-hot)' : 'url(#sc-arrow)');
+    // A taken edge names the event that fired (its label may list several).
+    const label = el.querySelector('text');
+    if (label && lastEvent !== null && edge.events.length > 1) label.textContent = hot ? lastEvent : eventsLabel(edge.events);
   }
 }

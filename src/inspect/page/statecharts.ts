@@ -111,7 +111,21 @@ export class StatechartsPanel {
         ? null
         : new IntersectionObserver((entries) => this.onVisible(entries), { root: scroller, rootMargin: '300px 0px' });
     this.width = Math.max(300, window.innerWidth * 0.4);
-    if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => (this.width = scroller.clientWidth)).observe(scroller);
+    if (typeof ResizeObserver !== 'undefined') {
+      let drawnAt = this.width;
+      let timer = 0;
+      new ResizeObserver(() => {
+        this.width = scroller.clientWidth;
+        // A much wider or narrower panel: redraw the charts at a scale that fits (once resizing settles).
+        if (Math.abs(this.width - drawnAt) < 80) return;
+        window.clearTimeout(timer);
+        timer = window.setTimeout(() => {
+          drawnAt = this.width;
+          for (const c of this.cards.values()) this.dropBody(c);
+          this.observeAll();
+        }, 200);
+      }).observe(scroller);
+    }
     if (zoomEl) this.buildZoom(zoomEl);
     this.build();
     m.on('actors', () => this.build());

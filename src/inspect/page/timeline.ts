@@ -141,7 +141,11 @@ export class Timeline {
     } else if (e.key === 'ArrowRight' || e.key === 'ArrowDown' || e.key === 'j') {
       if (e.shiftKey) this.moveStep(1);
       else this.move(1);
-    } else if (e.key === ' ') this.toggle();
+    } else if (e.key === ' ') {
+      // Space on a focused button is that button's click.
+      if (t?.tagName === 'BUTTON') return;
+      this.toggle();
+    }
     else if (e.key === 'Home') this.m.setCurrent(0);
     else if (e.key === 'End') this.m.setCurrent(this.m.lastSeq);
     else return;
