@@ -203,7 +203,7 @@ function resolveScenario(arg: string, override: Partial<Policy>, command = 'run'
     loaded = loadScenarioFile(builtin);
     name = arg;
   } else if (!arg.endsWith('.json') && !arg.includes('/')) {
-    throw new UsageError(`svasim ${command}: "${arg}" is neither a scenario file, a log nor a built-in scenario (see svasim list)`);
+    throw new UsageError(`svasim ${command}: "${arg}" is neither a scenario file${command === 'inspect' ? ', a log' : ''} nor a built-in scenario (see svasim list)`);
   } else {
     loaded = loadScenarioFile(arg);
     name = basename(arg).replace(/\.json$/, '');

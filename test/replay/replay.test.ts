@@ -68,7 +68,7 @@ describe('tampered logs', () => {
   it('a changed message type diverges: the system had another message pending', () => {
     const i = ls.findIndex((l) => l.includes('"type":"wq.complete"'));
     const tampered = [...ls];
-    tampered[i] = (tampered[i] ?? '').replace('"type":"wq.complete"', '"type":"wq.retry"');
+    tampered[i] = (tampered[i] ?? '').replace('"type":"wq.complete"', '"type":"wq.submit"'); // same payload shape: the reader accepts it
     const r = replay(parseLog(join1(tampered), 't.jsonl'));
     expect(r.identical).toBe(false);
     if (!r.identical) {
