@@ -18,8 +18,15 @@ export interface DataSource {
   state(seq: number): Promise<StateAt>;
   /** Live mode: run the next scenario step. */
   step(): Promise<StepResult>;
-  /** Live mode: steps run by this or another tab. Returns an unsubscribe function. */
-  subscribe(onStep: (s: StepResult) => void, onStatus?: (connected: boolean) => void): () => void;
+  /**
+   * Live mode: steps run by this or another tab. `onHello` gets the server's position each time the
+   * stream (re)connects (steps may have run while it was down). Returns an unsubscribe function.
+   */
+  subscribe(
+    onStep: (s: StepResult) => void,
+    onStatus?: (connected: boolean) => void,
+    onHello?: (at: { lastSeq: number; nextStep: number }) => void,
+  ): () => void;
 }
 
 export class ApiError extends Error {
@@ -62,9 +69,21 @@ export class HttpSource implements DataSource {
   async step(): Promise<StepResult> {
     return json<StepResult>(await fetch('api/step', { method: 'POST', cache: 'no-store' }));
   }
-  subscribe(onStep: (s: StepResult) => void, onStatus?: (connected: boolean) => void): () => void {
+  subscribe(
+    onStep: (s: StepResult) => void,
+    onStatus?: (connected: boolean) => void,
+    onHello?: (at: { lastSeq: number; nextStep: number }) => void,
+  ): () => void {
     if (typeof EventSource === 'undefined') return () => undefined;
     const es = new EventSource('api/events');
+    es.addEventListener('hello', (e: MessageEvent<string>) => {
+      try {
+        const at = JSON.parse(e.data) as { lastSeq?: unknown; nextStep?: unknown };
+        if (typeof at.lastSeq === 'number' && typeof at.nextStep === 'number') onHello?.({ lastSeq: at.lastSeq, nextStep: at.nextStep });
+      } catch {
+        // not ours: ignore
+      }
+    });
     es.addEventListener('step', (e: MessageEvent<string>) => {
       try {
         onStep(JSON.parse(e.data) as StepResult);

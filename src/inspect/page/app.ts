@@ -112,6 +112,14 @@ async function main(): Promise<void> {
     source.subscribe(
       (s) => m.applyStep(s),
       (ok) => badge?.classList.toggle('offline', !ok),
+      (at) => {
+        // Steps ran while the stream was down: catch up (new actors from the session, records by loading).
+        if (at.lastSeq <= m.lastSeq && at.nextStep <= m.nextStep) return;
+        source
+          .session()
+          .then((s) => m.applyStep({ records: [], actors: s.actors, nextStep: s.nextStep, lastSeq: s.lastSeq }))
+          .catch(() => undefined);
+      },
     );
   }
 

@@ -9,6 +9,8 @@ export interface ChartInstance {
   readonly svg: SVGSVGElement;
   readonly nodes: ReadonlyMap<string, SVGGElement>;
   readonly edges: readonly { readonly el: SVGGElement; readonly edge: LayoutEdge }[];
+  /** Per state: the events it handles in place. */
+  readonly internal: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** The global `<defs>` (arrow markers) every chart refers to: put once in the page. */
@@ -64,6 +66,14 @@ function eventsLabel(events: readonly string[]): string {
 }
 
 /** The template SVG for a machine (clone it with `instantiate`). */
+/** The event of a transition label: `insn.enqcmd [guard]` → `insn.enqcmd`. */
+export const eventName = (label: string): string => {
+  const i = label.indexOf(' [');
+  return i < 0 ? label : label.slice(0, i);
+};
+
+const LINE_H = 14;
+
 export function buildTemplate(layout: MachineLayout): SVGSVGElement {
   const pad = 14;
   const svg = s('svg', {
@@ -72,40 +82,57 @@ export function buildTemplate(layout: MachineLayout): SVGSVGElement {
     'data-machine': layout.id,
     role: 'img',
   });
+  if (layout.rootEvents && layout.rootEvents.length > 0) svg.append(s('title', {}, `${layout.id}: in every state: ${layout.rootEvents.join(', ')}`));
   const nodesG = s('g', { class: 'sc-nodes' });
   const sorted = [...layout.nodes].sort((a, b) => Number(b.compound) - Number(a.compound) || depth(a.id) - depth(b.id));
   for (const n of sorted) {
     const g = s('g', { class: `sc-node${n.compound ? ' compound' : ''}${n.final ? ' final' : ''}`, 'data-node': n.id });
     g.append(s('rect', { x: n.x, y: n.y, width: n.width, height: n.height, rx: n.compound ? 8 : 6 }));
     if (n.final) g.append(s('rect', { class: 'inner', x: n.x + 3, y: n.y + 3, width: Math.max(0, n.width - 6), height: Math.max(0, n.height - 6), rx: 4 }));
-    if (n.compound) g.append(s('text', { x: n.x + 8, y: n.y + 15, class: 'sc-label compound-label' }, n.label));
-    else g.append(s('text', { x: n.x + n.width / 2, y: n.y + n.height / 2 + 4, class: 'sc-label', 'text-anchor': 'middle' }, n.label));
+    if (n.compound) g.append(s('text', { x: n.x + 8, y: n.y + 16, class: 'sc-label compound-label' }, n.label));
+    else g.append(s('text', { x: n.x + n.width / 2, y: n.y + n.height / 2 + 4.5, class: 'sc-label', 'text-anchor': 'middle' }, n.label));
+    const internal = n.internal ?? [];
+    if (internal.length > 0 && !n.compound) {
+      // A small mark: this state handles some events in place (listed in the tooltip).
+      g.append(s('circle', { class: 'internal-mark', cx: n.x + n.width - 6, cy: n.y + 6, r: 2.5 }));
+    }
     if (n.initial) {
-      const cy = n.compound ? n.y + 10 : n.y + n.height / 2;
+      const cy = n.compound ? n.y + 11 : n.y + n.height / 2;
       g.append(s('circle', { class: 'initial', cx: n.x - 9, cy, r: 3.5 }), s('path', { class: 'initial-line', d: `M${n.x - 6},${cy} L${n.x},${cy}` }));
     }
-    g.append(s('title', {}, n.description ? `${n.id}: ${n.description}` : n.id));
+    const tip = [n.description ? `${n.id}: ${n.description}` : n.id];
+    if (internal.length > 0) tip.push(`handled in place: ${internal.join(', ')}`);
+    g.append(s('title', {}, tip.join('\n')));
     nodesG.append(g);
   }
   const edgesG = s('g', { class: 'sc-edges' });
-  // Labels keep off the simple states (compound ones are big containers: labels may sit inside).
+  // Heuristic labels (no box from the layout) keep off the simple states and each other.
   const avoid: Box[] = layout.nodes.filter((n) => !n.compound).map((n) => ({ x: n.x, y: n.y, w: n.width, h: n.height }));
   for (const e of layout.edges) {
     if (e.points.length < 2) continue;
     const d = e.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' ');
-    const text = eventsLabel(e.events);
-    const spot = labelSpot(e.points, text.length * 6.7 + 4, avoid);
-    const g = s('g', { class: 'sc-edge', 'data-edge': e.id, 'data-events': e.events.join(' ') });
+    const g = s('g', { class: 'sc-edge', 'data-edge': e.id, 'data-events': e.events.map(eventName).join(' ') });
     g.append(s('path', { d, 'marker-end': 'url(#sc-arrow)' }));
-    g.append(
-      s(
-        'text',
-        spot.vertical
-          ? { x: spot.x + 4, y: spot.y + 3, class: 'sc-edge-label' }
-          : { x: spot.x, y: spot.y - 3, class: 'sc-edge-label', 'text-anchor': 'middle' },
-        text,
-      ),
-    );
+    if (e.label) {
+      // The layout reserved a box: one line per event.
+      const t = s('text', { class: 'sc-edge-label boxed' });
+      e.events.forEach((ev, i) => {
+        if (e.label) t.append(s('tspan', { x: e.label.x + 4, y: e.label.y + 12 + i * LINE_H, 'data-ev': eventName(ev) }, ev));
+      });
+      g.append(t);
+    } else {
+      const text = eventsLabel(e.events);
+      const spot = labelSpot(e.points, text.length * 6.7 + 4, avoid);
+      g.append(
+        s(
+          'text',
+          spot.vertical
+            ? { x: spot.x + 4, y: spot.y + 3, class: 'sc-edge-label' }
+            : { x: spot.x, y: spot.y - 3, class: 'sc-edge-label', 'text-anchor': 'middle' },
+          text,
+        ),
+      );
+    }
     g.append(s('title', {}, `${e.source} → ${e.target}\n${e.events.join('\n')}`));
     edgesG.append(g);
   }
@@ -124,12 +151,13 @@ export function instantiate(template: SVGSVGElement, layout: MachineLayout, scal
     if (id !== null) nodes.set(id, g);
   }
   const byId = new Map(layout.edges.map((e) => [e.id, e]));
+  const internal = new Map(layout.nodes.map((n) => [n.id, new Set((n.internal ?? []).map(eventName))]));
   const edges: { el: SVGGElement; edge: LayoutEdge }[] = [];
   for (const g of svg.querySelectorAll<SVGGElement>('g.sc-edge')) {
     const e = byId.get(g.getAttribute('data-edge') ?? '');
     if (e) edges.push({ el: g, edge: e });
   }
-  return { svg, nodes, edges };
+  return { svg, nodes, edges, internal };
 }
 
 /** The active state ids of a dotted state value: `alive.closing.draining` → alive, alive.closing, alive.closing.draining (parallel regions split on `,`). */
@@ -142,21 +170,35 @@ export function activeIds(state: string): Set<string> {
   return out;
 }
 
-/** Highlight the active states (and the leaf), and the edges the last message to this actor may have taken. */
+/**
+ * Highlight the active states (and the leaf), the edges the last message to this actor may have taken,
+ * and the active state that handled it in place (no transition).
+ */
 export function highlight(c: ChartInstance, state: string | null, lastEvent: string | null): void {
   const active = state === null ? new Set<string>() : activeIds(state);
   const leaves = new Set(state === null ? [] : state.split(','));
+  let tookEdge = false;
+  for (const { el, edge } of c.edges) {
+    const hot = lastEvent !== null && active.has(edge.target) && edge.events.some((e) => eventName(e) === lastEvent);
+    if (hot) tookEdge = true;
+    if (el.classList.contains('taken') !== hot) {
+      el.classList.toggle('taken', hot);
+      el.querySelector('path')?.setAttribute('marker-end', hot ? 'url(#sc-arrow-hot)' : 'url(#sc-arrow)');
+    }
+    const text = el.querySelector('text');
+    if (!text) continue;
+    if (text.classList.contains('boxed')) {
+      for (const t of text.querySelectorAll('tspan')) t.classList.toggle('hot', hot && t.getAttribute('data-ev') === lastEvent);
+    } else if (edge.events.length > 1) {
+      // A taken edge names the event that fired (its short label may not list it).
+      const want = hot && lastEvent !== null ? lastEvent : eventsLabel(edge.events);
+      if (text.textContent !== want) text.textContent = want;
+    }
+  }
   for (const [id, g] of c.nodes) {
     g.classList.toggle('active', active.has(id));
     g.classList.toggle('leaf', leaves.has(id));
-  }
-  for (const { el, edge } of c.edges) {
-    const hot = lastEvent !== null && edge.events.includes(lastEvent) && active.has(edge.target);
-    if (el.classList.contains('taken') === hot) continue;
-    el.classList.toggle('taken', hot);
-    el.querySelector('path')?.setAttribute('marker-end', hot ? 'url(#sc-arrow-hot)' : 'url(#sc-arrow)');
-    // A taken edge names the event that fired (its label may list several).
-    const label = el.querySelector('text');
-    if (label && lastEvent !== null && edge.events.length > 1) label.textContent = hot ? lastEvent : eventsLabel(edge.events);
+    const inPlace = !tookEdge && lastEvent !== null && active.has(id) && (c.internal.get(id)?.has(lastEvent) ?? false);
+    g.classList.toggle('handled', inPlace);
   }
 }

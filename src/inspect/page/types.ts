@@ -26,6 +26,8 @@ export interface LayoutNode {
   readonly initial: boolean;
   readonly final: boolean;
   readonly description: string | null;
+  /** Events handled without leaving the state (targetless transitions), e.g. `pasid.get [guard]`. */
+  readonly internal?: readonly string[];
 }
 
 export interface LayoutEdge {
@@ -34,6 +36,8 @@ export interface LayoutEdge {
   readonly target: string;
   readonly events: readonly string[];
   readonly points: readonly { readonly x: number; readonly y: number }[];
+  /** Top-left corner of the label box the layout reserved (one line per event), if it placed one. */
+  readonly label?: { readonly x: number; readonly y: number } | null;
 }
 
 export interface MachineLayout {
@@ -42,6 +46,8 @@ export interface MachineLayout {
   readonly height: number;
   readonly nodes: readonly LayoutNode[];
   readonly edges: readonly LayoutEdge[];
+  /** Events the machine handles in every state (root-level transitions). */
+  readonly rootEvents?: readonly string[];
 }
 
 export interface Session {
