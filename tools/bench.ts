@@ -26,7 +26,7 @@ import { runScenario } from '../src/scenario/run.ts';
 import type { Scenario, Step } from '../src/scenario/types.ts';
 import { System } from '../src/runtime/system.ts';
 import { readLog } from '../src/log/reader.ts';
-import { replay } from '../src/replay/replay.ts';
+import { replayFile } from '../src/replay/replay.ts';
 import { SeekableLog } from '../src/replay/checkpoints.ts';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/inspect/browser.ts';
@@ -124,13 +124,16 @@ function replayGen(logPath: string): Record<string, number> {
 
 function replayRun(logPath: string): Record<string, number> {
   gc();
+  // What `svasim replay` does: stream the log, checking and re-executing each record (nothing kept).
   let t = performance.now();
-  const log = readLog(logPath);
-  const parseMs = performance.now() - t;
-  t = performance.now();
-  const r = replay(log);
+  const r = replayFile(logPath);
   const replayMs = performance.now() - t;
   if (!r.identical) throw new Error(`bench log did not replay: seq ${r.seq}`);
+  gc();
+  // Reading the whole log into memory (what seeking and the inspector start from).
+  t = performance.now();
+  const log = readLog(logPath);
+  const parseMs = performance.now() - t;
   t = performance.now();
   const seek = SeekableLog.open(logPath);
   const indexMs = performance.now() - t;
@@ -390,8 +393,8 @@ if (values.part !== undefined) {
     [`messages/s with ${fmt(manyThreads)} live threads`, fmt(many), ''],
     ['ratio many / few threads', fmt(many / few, 2), '≥ 0.8'],
     ['bytes per idle thread actor', fmt(perThread), ''],
-    ['replay: messages/s re-executing and checking the large log', fmt(num(rep, 'replayRate')), '≥ live rate'],
-    ['replay: reading and validating the log (s)', fmt(num(rep, 'parseMs') / 1000, 1), ''],
+    ['replay: messages/s, `svasim replay` of the large log (read, check, re-execute, streamed)', fmt(num(rep, 'replayRate')), '≥ live rate'],
+    ['reading and schema-checking the whole log into memory (s)', fmt(num(rep, 'parseMs') / 1000, 1), ''],
     [`checkpoint index: build time (s), ${fmt(num(rep, 'checkpoints'))} checkpoints`, fmt(num(rep, 'indexMs') / 1000, 1), ''],
     ['checkpoint index: size (MiB)', fmt(num(rep, 'indexMb'), 1), ''],
     ['stateAt at 15 spread seqs: median (ms)', fmt(num(rep, 'seekMedianMs')), '≤ 200'],

@@ -12,7 +12,7 @@ import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
-import { replay, type ReplayResult } from '../replay/replay.ts';
+import { replay, replayFile, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState } from '../runtime/state.ts';
 import type { AnyStateMachine } from 'xstate';
@@ -342,19 +342,25 @@ function cmdReplay(args: string[], io: Io): number {
     if (!/^\d+$/.test(values.until) || until < 1) throw new UsageError(`svasim replay: --until expects a seq (a positive integer), got "${values.until}"`);
   }
   const allowTruncated = values['allow-truncated'] === true;
-  // --until opens the log for seeking (one read and parse, with its checkpoint index).
-  const seekable = until === undefined ? null : SeekableLog.open(positionals[0] ?? '', { allowTruncated });
-  const log = seekable ? seekable.log : readLog(positionals[0] ?? '', { allowTruncated });
-  if (log.upcastFrom !== null) io.stderr.write(`note: ${log.source} is in log format ${log.upcastFrom}; converted to format ${LOG_FORMAT_VERSION}\n`);
-  if (log.otherModel) {
-    io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
-  }
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
     io.stdout.write(`${line}\n`);
   };
-  if (log.truncated > 0) io.stderr.write(`note: ${log.source}: the last line was cut short: ${log.truncated} record lost; using the ${log.records.length} complete records\n`);
-  if (until !== undefined && seekable) {
+  const notes = (log: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header'>): void => {
+    if (log.upcastFrom !== null) io.stderr.write(`note: ${log.source} is in log format ${log.upcastFrom}; converted to format ${LOG_FORMAT_VERSION}\n`);
+    if (log.otherModel) {
+      io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
+    }
+  };
+  const truncationNote = (source: string, truncated: number, kept: number): void => {
+    if (truncated > 0) io.stderr.write(`note: ${source}: the last line was cut short: ${truncated} record lost; using the ${kept} complete records\n`);
+  };
+  if (until !== undefined) {
+    // --until opens the log for seeking (one read and parse, with its checkpoint index).
+    const seekable = SeekableLog.open(positionals[0] ?? '', { allowTruncated });
+    const log = seekable.log;
+    notes(log);
+    truncationNote(log.source, log.truncated, log.records.length);
     if (until > log.records.length) throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
     try {
       const state = seekable.stateAt(until);
@@ -367,9 +373,17 @@ function cmdReplay(args: string[], io: Io): number {
       return 1;
     }
   }
-  const r = replay(log, { allowIncomplete: allowTruncated });
+  // A whole replay streams the log: records are checked and re-executed one at a time, not kept.
+  let head: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario'> | null = null;
+  const r = replayFile(positionals[0] ?? '', { allowTruncated, onHead: (h) => {
+    head = h;
+    notes(h);
+  } });
+  const log = head as Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario'> | null;
+  if (log === null) throw new Error('replayFile did not report the log header');
+  truncationNote(log.source, r.truncated, r.records);
   if (values.json) {
-    out(JSON.stringify({ log: log.source, truncated: log.truncated, ...r }, null, 2));
+    out(JSON.stringify({ log: log.source, ...r }, null, 2));
     return r.identical ? 0 : 1;
   }
   if (r.identical) {
@@ -380,7 +394,7 @@ function cmdReplay(args: string[], io: Io): number {
   return 1;
 }
 
-function printDivergence(r: Extract<ReplayResult, { identical: false }>, log: ParsedLog, out: (line: string) => void, st: Style): void {
+function printDivergence(r: Extract<ReplayResult, { identical: false }>, log: Pick<ParsedLog, 'otherModel' | 'header'>, out: (line: string) => void, st: Style): void {
   out(st.bold(st.red(`diverged at seq ${r.seq}${log.otherModel ? ` (the log is from model ${log.header.model}: this may be a model change)` : ''}`)));
   out(`  logged:   ${r.expected ?? '(the log ends here; --allow-truncated accepts a log cut short)'}`);
   out(`  replayed: ${r.actual ?? '(nothing)'}`);

@@ -3,7 +3,7 @@
  * by its type's schema in schema.ts), and reports a malformed or truncated line, or damage (a seq gap,
  * a cause that points forward), by file and line number.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { MESSAGE_TYPES, type Address, type Message } from '../../machines/protocol.ts';
 import type { Delivered } from '../runtime/system.ts';
@@ -70,15 +70,20 @@ function firstIssue(e: z.ZodError): string {
   return `${path}${i.message}`;
 }
 
-/** Parse a log's text. `allowTruncated` accepts a last line cut short (a crash mid-write). */
-export function parseLog(text: string, source: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
-  const raw = text.split('\n');
-  const endsClean = text.endsWith('\n');
-  if (endsClean) raw.pop();
-  if (raw.length === 0 || raw[0] === '') throw new LogError(`${source}:1: empty log: no header line`);
+/** What a log's header line gives: the header, the scenario (with the run's policy), the upcasters. */
+export interface LogHead {
+  readonly source: string;
+  readonly header: LogHeader;
+  readonly scenario: Scenario;
+  readonly chain: readonly Upcaster[];
+}
+
+/** Parse and check line 1 (upcasting an older format). */
+export function parseHead(first: string | undefined, source: string): LogHead {
+  if (first === undefined || first === '') throw new LogError(`${source}:1: empty log: no header line`);
   let headerJson: unknown;
   try {
-    headerJson = JSON.parse(raw[0] ?? '');
+    headerJson = JSON.parse(first);
   } catch {
     throw new LogError(`${source}:1: not an svasim log: line 1 is not a JSON log header${source.endsWith('.json') ? ' (a scenario file? use svasim run)' : ''}`);
   }
@@ -101,26 +106,37 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
     if (e instanceof ScenarioError) throw new LogError(`${source}:1: the header's scenario is invalid: ${e.message}`);
     throw e;
   }
-  const header = { ...h.data, scenario } as LogHeader;
+  return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain };
+}
 
-  const records: Delivered[] = [];
-  const lines: string[] = [];
-  let truncated = 0;
-  // Actors that exist so far: the fixed ones, then every mm and thread as its creation message arrives.
-  const actors = new Set<string>(['user', 'kernel', 'iommu', 'monitor', ...scenario.devices.map((d) => `wq:${d.name}`)]);
-  for (let i = 1; i < raw.length; i++) {
-    const lineNo = i + 1;
-    const line = raw[i] ?? '';
-    const last = i === raw.length - 1;
+/**
+ * Checks records one line at a time, in order: envelope and payload schemas, contiguous seqs, causes
+ * that point back, and actors and devices that exist at that point. Holds only what those checks need
+ * (the set of actors), so a log can be streamed through it.
+ */
+export class RecordParser {
+  /** Records accepted so far. */
+  count = 0;
+  private readonly actors: Set<string>;
+
+  constructor(private readonly head: LogHead) {
+    // Actors that exist so far: the fixed ones, then every mm and thread as its creation message arrives.
+    this.actors = new Set<string>(['user', 'kernel', 'iommu', 'monitor', ...head.scenario.devices.map((d) => `wq:${d.name}`)]);
+  }
+
+  /**
+   * The record on line `lineNo`, and its line as the current format writes it. `cutShort`: this is the
+   * file's last line and it has no newline — if it is not JSON it was cut short (`null` with
+   * `allowTruncated`, else a LogError).
+   */
+  parse(line: string, lineNo: number, cutShort: boolean, allowTruncated: boolean): { record: Delivered; line: string } | null {
+    const { source, chain } = this.head;
     let json: unknown;
     try {
       json = JSON.parse(line);
     } catch {
-      if (last && !endsClean) {
-        if (opts.allowTruncated) {
-          truncated = 1;
-          break;
-        }
+      if (cutShort) {
+        if (allowTruncated) return null;
         throw new LogError(`${source}:${lineNo}: truncated record (the last line is cut short; --allow-truncated replays the complete prefix)`);
       }
       throw new LogError(`${source}:${lineNo}: malformed record: not JSON`);
@@ -129,14 +145,14 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
     const { seq, type, from, to, cause, step, ...payload } = envelope(json, source, lineNo);
     const issue = payloadIssue(type, payload);
     if (issue !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${type}: ${issue}`);
-    if (seq !== records.length + 1) {
-      throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} where ${records.length + 1} was expected (a record is missing or out of order)`);
+    if (seq !== this.count + 1) {
+      throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} where ${this.count + 1} was expected (a record is missing or out of order)`);
     }
     if (cause !== undefined && cause >= seq) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names cause ${cause}, which is not earlier`);
+    const actors = this.actors;
     if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:'))) actors.add(to);
-    for (const a of [from, to]) {
-      if (!actors.has(a)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${a}, an actor that does not exist at that point`);
-    }
+    if (!actors.has(from)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${from}, an actor that does not exist at that point`);
+    if (!actors.has(to)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${to}, an actor that does not exist at that point`);
     const device = (payload as { device?: unknown }).device;
     if (device !== undefined && !actors.has(`wq:${String(device)}`)) {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names device ${JSON.stringify(device)}, which the scenario does not have`);
@@ -145,11 +161,130 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
     if (from === 'user' && cause === undefined && to.startsWith('thread:') && thread !== to.slice('thread:'.length)) {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} is a syscall of thread ${JSON.stringify(thread)} delivered to ${to}`);
     }
-    const msg = { type, ...payload } as unknown as Message;
-    records.push({ msg, from: from as Address, to: to as Address, cause, step, seq });
-    lines.push(chain.length === 0 ? line : recordLine(records[records.length - 1] as Delivered));
+    this.count++;
+    const record: Delivered = { msg: { type, ...payload } as unknown as Message, from: from as Address, to: to as Address, cause, step, seq };
+    return { record, line: chain.length === 0 ? line : recordLine(record) };
   }
-  return { source, header, scenario, records, lines, truncated, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null) };
+}
+
+/** Parse a log's text. `allowTruncated` accepts a last line cut short (a crash mid-write). */
+export function parseLog(text: string, source: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
+  const raw = text.split('\n');
+  const endsClean = text.endsWith('\n');
+  if (endsClean) raw.pop();
+  const head = parseHead(raw[0], source);
+  const parser = new RecordParser(head);
+  const records: Delivered[] = [];
+  const lines: string[] = [];
+  let truncated = 0;
+  for (let i = 1; i < raw.length; i++) {
+    const got = parser.parse(raw[i] ?? '', i + 1, i === raw.length - 1 && !endsClean, opts.allowTruncated === true);
+    if (got === null) {
+      truncated = 1;
+      break;
+    }
+    records.push(got.record);
+    lines.push(got.line);
+  }
+  return { ...logFields(head), records, lines, truncated };
+}
+
+function logFields(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'> {
+  const { source, header, scenario, chain } = head;
+  return { source, header, scenario, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null) };
+}
+
+/** A log read as a stream: its head now, its records one at a time (nothing kept). */
+export interface LogStream {
+  readonly log: Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'>;
+  /** Each record with its line; checked as `parseLog` checks them. */
+  records(): Generator<{ readonly record: Delivered; readonly line: string }, void, undefined>;
+  /** After `records()` is done: 1 when a last line cut short was dropped (`allowTruncated`). */
+  readonly truncated: number;
+}
+
+const CHUNK = 1 << 20;
+
+/** Open `path` as a stream of checked records, read in 1 MiB chunks. */
+export function streamLog(path: string, opts: { allowTruncated?: boolean } = {}): LogStream {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw fsError(path, e);
+  }
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let pending = '';
+  let eof = false;
+  const decoder = new TextDecoder('utf-8');
+  /** The next complete line, or the last piece (no newline) at the end, or `null`. */
+  const nextLine = (): { line: string; cutShort: boolean } | null => {
+    for (;;) {
+      const nl = pending.indexOf('\n');
+      if (nl >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        return { line, cutShort: false };
+      }
+      if (eof) {
+        if (pending === '') return null;
+        const line = pending;
+        pending = '';
+        return { line, cutShort: true };
+      }
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, CHUNK, null);
+      } catch (e) {
+        eof = true;
+        closeSync(fd);
+        throw fsError(path, e);
+      }
+      if (n === 0) {
+        eof = true;
+        pending += decoder.decode();
+        closeSync(fd);
+      } else pending += decoder.decode(buf.subarray(0, n), { stream: true });
+    }
+  };
+  let head: LogHead;
+  try {
+    head = parseHead(nextLine()?.line, path);
+  } catch (e) {
+    if (!eof) closeSync(fd);
+    throw e;
+  }
+  const stream = {
+    log: logFields(head),
+    truncated: 0,
+    *records(): Generator<{ readonly record: Delivered; readonly line: string }, void, undefined> {
+      const parser = new RecordParser(head);
+      let lineNo = 1;
+      try {
+        for (let l = nextLine(); l !== null; l = nextLine()) {
+          lineNo++;
+          const got = parser.parse(l.line, lineNo, l.cutShort, opts.allowTruncated === true);
+          if (got === null) {
+            stream.truncated = 1;
+            return;
+          }
+          yield got;
+        }
+      } finally {
+        if (!eof) {
+          eof = true;
+          closeSync(fd);
+        }
+      }
+    },
+  };
+  return stream;
+}
+
+function fsError(path: string, e: unknown): LogError {
+  const code = e instanceof Error && 'code' in e ? String(e.code) : '';
+  const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code || String(e);
+  return new LogError(`${path}: cannot read file: ${why}`);
 }
 
 /** The text of a log file; an unreadable file is a LogError. */
@@ -157,9 +292,7 @@ export function readLogText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    const code = e instanceof Error && 'code' in e ? String(e.code) : '';
-    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code || String(e);
-    throw new LogError(`${path}: cannot read file: ${why}`);
+    throw fsError(path, e);
   }
 }
 

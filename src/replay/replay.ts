@@ -5,7 +5,7 @@
  * Any interleaving replays, not only FIFO: the replay scheduler delivers whatever the log delivered next.
  */
 import { recordLine } from '../log/format.ts';
-import { LogError, type ParsedLog } from '../log/reader.ts';
+import { LogError, readLog, streamLog, type LogStream, type ParsedLog } from '../log/reader.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
@@ -91,8 +91,69 @@ export interface Checkpoint {
   readonly monitor: MonitorState;
 }
 
+/** What the replayer reads: the log's head, its records in order (from where it starts), the causes. */
+interface ReplaySource {
+  readonly scenario: ParsedLog['scenario'];
+  readonly source: string;
+  readonly records: Iterable<{ readonly record: Delivered; readonly line: string }>;
+  /** Records in the log: known up front for a parsed log, at the end for a stream. */
+  total(): number;
+  truncated(): number;
+  /** The logged causes of a record (only asked on a divergence). */
+  causes(seq: number | undefined): string[];
+}
+
 /** Re-execute `log` and compare every delivered message with the record at its seq. */
 export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
+  const start = opts.from?.seq ?? 0;
+  const end = Math.min(log.records.length, opts.until ?? log.records.length);
+  function* records(): Generator<{ record: Delivered; line: string }> {
+    for (let i = start; i < end; i++) {
+      const record = log.records[i];
+      const line = log.lines[i];
+      if (record === undefined || line === undefined) return;
+      yield { record, line };
+    }
+  }
+  return replayFrom(
+    { scenario: log.scenario, source: log.source, records: records(), total: () => log.records.length, truncated: () => log.truncated, causes: (seq) => causeChain(log, seq) },
+    opts,
+  );
+}
+
+/**
+ * Replay a log file as a stream: records are read, checked and re-executed one at a time and not kept,
+ * so memory stays the size of the system, not of the log (the log is read again only to show the causes
+ * of a divergence). Checkpoints (`from`) and `until` are for parsed logs (`replay`).
+ */
+export function replayFile(
+  path: string,
+  opts: { allowIncomplete?: boolean; allowTruncated?: boolean; onHead?: (log: LogStream['log']) => void } = {},
+): ReplayResult & { truncated: number } {
+  const stream = streamLog(path, { allowTruncated: opts.allowTruncated === true });
+  opts.onHead?.(stream.log);
+  let count = 0;
+  function* records(): Generator<{ readonly record: Delivered; readonly line: string }> {
+    for (const r of stream.records()) {
+      count++;
+      yield r;
+    }
+  }
+  const r = replayFrom(
+    {
+      scenario: stream.log.scenario,
+      source: path,
+      records: records(),
+      total: () => count,
+      truncated: () => stream.truncated,
+      causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true }), seq),
+    },
+    { allowIncomplete: opts.allowIncomplete === true || opts.allowTruncated === true },
+  );
+  return { ...r, truncated: stream.truncated };
+}
+
+function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
   const sched = new ReplayScheduler();
   const from = opts.from;
   const sys = new System(systemConfig(log.scenario), sched, from?.system);
@@ -111,15 +172,17 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
     }
   };
   const diverged = (seq: number, expected: string | null, actual: string | null, cause: number | undefined): ReplayResult => {
-    return { identical: false, records: log.records.length, seq, expected, actual, causes: causeChain(log, cause) };
+    return { identical: false, records: log.total(), seq, expected, actual, causes: log.causes(cause) };
   };
 
   try {
-    const end = Math.min(log.records.length, opts.until ?? log.records.length);
-    for (let i = from?.seq ?? 0; i < end; i++) {
-      const want = log.records[i];
-      const line = log.lines[i];
-      if (want === undefined || line === undefined) break;
+    let i = from?.seq ?? 0;
+    let stoppedEarly = false;
+    for (const { record: want, line } of log.records) {
+      if (opts.until !== undefined && i >= opts.until) {
+        stoppedEarly = true;
+        break;
+      }
       const isInput = want.cause === undefined && want.from === 'user';
       // A new step's input at quiescence: the previous step is over (as in `run`). In an interleaved log
       // (exploration) steps overlap and the per-step monitor pass does not apply.
@@ -128,7 +191,8 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
         if (sched.size === 0) {
           if (opts.onBoundary) {
             const step = currentStep;
-            opts.onBoundary(i, (full) => ({ full, seq: i, step, checkedStep, system: sys.snapshot({ onlyDirty: !full }), monitor: monitor.state() }));
+            const at = i;
+            opts.onBoundary(i, (full) => ({ full, seq: at, step, checkedStep, system: sys.snapshot({ onlyDirty: !full }), monitor: monitor.state() }));
           }
           currentStep = want.step;
           stepMsgs = [];
@@ -151,21 +215,22 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
       }
       const gotLine = recordLine(got);
       if (gotLine !== line) return diverged(want.seq, line, gotLine, want.cause);
+      i++;
     }
-    if (opts.until !== undefined && opts.until < log.records.length) {
+    if (opts.until !== undefined && (stoppedEarly || opts.until < log.total())) {
       opts.onStop?.(sys);
-      return { identical: true, records: end };
+      return { identical: true, records: Math.min(opts.until, log.total()) };
     }
     endStep();
     opts.onStop?.(sys);
-    if (log.truncated === 0 && opts.allowIncomplete !== true && sched.size > 0) {
+    if (log.truncated() === 0 && opts.allowIncomplete !== true && sched.size > 0) {
       const extra = sched.pending()[0];
-      return diverged(log.records.length + 1, null, extra ? describe(extra) : null, extra?.cause);
+      return diverged(log.total() + 1, null, extra ? describe(extra) : null, extra?.cause);
     }
   } finally {
     sys.stop();
   }
-  return { identical: true, records: log.records.length };
+  return { identical: true, records: log.total() };
 }
 
 function describe(e: Envelope): string {

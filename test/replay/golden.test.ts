@@ -3,12 +3,12 @@
  * model still writes them byte for byte: a difference is a model change (regenerate the goldens and
  * bump MODEL_VERSION when it is intended). Also: a log in the older format 0 is upcast and replays.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLog } from '../../src/log/reader.ts';
-import { replay } from '../../src/replay/replay.ts';
+import { replay, replayFile } from '../../src/replay/replay.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
@@ -24,12 +24,58 @@ describe('golden logs', () => {
     expect(replay(log)).toStrictEqual({ identical: true, records: log.records.length });
   });
 
+  it.each(GOLDEN)('%s replays identically as a stream (replayFile: records not kept)', (name) => {
+    const path = join(GOLDEN_DIR, `${name}.jsonl`);
+    expect(replayFile(path)).toStrictEqual({ identical: true, records: readLog(path).records.length, truncated: 0 });
+  });
+
   it.each(GOLDEN)('%s is what the model writes today, byte for byte', (name) => {
     const path = builtinPath(name);
     if (!path) throw new Error(`no built-in ${name}`);
     const out = join(dir, `${name}.jsonl`);
     runScenario(loadScenarioFile(path), { log: out });
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(GOLDEN_DIR, `${name}.jsonl`), 'utf8'));
+  });
+});
+
+describe('streamed replay of damaged and diverging logs', () => {
+  const golden = (): string[] => readFileSync(join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl'), 'utf8').split('\n');
+  const write = (name: string, text: string): string => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('a malformed line in the middle is a LogError naming the line', () => {
+    const ls = golden();
+    ls[10] = '{"seq":10,';
+    expect(() => replayFile(write('mid.jsonl', ls.join('\n')))).toThrow(/mid\.jsonl:11: malformed record: not JSON/);
+  });
+
+  it('a last line cut short: damage, or with allowTruncated the complete prefix and the count lost', () => {
+    const ls = golden().filter((l) => l !== '');
+    const cut = `${ls.slice(0, -1).join('\n')}\n${(ls[ls.length - 1] ?? '').slice(0, 20)}`;
+    const p = write('cut.jsonl', cut);
+    expect(() => replayFile(p)).toThrow(/cut\.jsonl:\d+: truncated record/);
+    const r = replayFile(p, { allowTruncated: true });
+    expect(r).toMatchObject({ identical: true, truncated: 1, records: ls.length - 2 });
+  });
+
+  it('a changed payload diverges at its seq, with the logged causes (the log is read again for them)', () => {
+    const ls = golden();
+    const i = ls.findIndex((l) => l.includes('"type":"msr.write"'));
+    ls[i] = (ls[i] ?? '').replace('"pasid":1', '"pasid":2');
+    const r = replayFile(write('payload.jsonl', ls.join('\n')));
+    expect(r.identical).toBe(false);
+    if (!r.identical) {
+      expect(r.seq).toBe(i);
+      expect(r.causes[0]).toContain('"type":"insn.enqcmd"');
+    }
+  });
+
+  it('an unreadable file is a LogError', () => {
+    expect(() => replayFile(join(dir, 'missing.jsonl'))).toThrow(/cannot read file: no such file/);
+    expect(() => replayFile(dir)).toThrow(/cannot read file: is a directory/);
   });
 });
 
@@ -41,6 +87,7 @@ describe('older log formats', () => {
     expect(log.header.version).toBe(1);
     expect(log.lines[0]).toMatch(/^\{"seq":1,"type":"sys.spawn","from":"user","to":"kernel","step":0,"process":"A"\}$/);
     expect(replay(log)).toStrictEqual({ identical: true, records: log.records.length });
+    expect(replayFile(join(GOLDEN_DIR, '..', 'format0-seed-b.jsonl'))).toStrictEqual({ identical: true, records: log.records.length, truncated: 0 });
     // Same records as the current-format golden of the same scenario.
     expect(log.lines).toStrictEqual(readLog(join(GOLDEN_DIR, 'seed-b-fixup-then-dmar.jsonl')).lines);
   });
