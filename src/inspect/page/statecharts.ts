@@ -367,7 +367,7 @@ export class StatechartsPanel {
     if (!z) return;
     const a = idx?.get(z.card.info.address);
     const rec = this.m.record(this.m.current);
-    highlight(z.chart, a ? a.state : null, rec && rec.to === z.card.info.address ? rec.type : null);
+    highlight(z.chart, a ? a.state : null, rec && rec.to === z.card.info.address && this.m.shownState?.seq === rec.seq ? rec.type : null);
     z.title.textContent = `${z.card.info.address} · ${a ? a.state : 'not created'} · after #${this.m.shownState?.seq ?? '?'}`;
   }
 
@@ -464,7 +464,7 @@ export class StatechartsPanel {
     if (c.shownKey === key) return;
     c.shownKey = key;
     if (c.chart) {
-      highlight(c.chart, a ? state : null, receiving && rec ? rec.type : null);
+      highlight(c.chart, a ? state : null, receiving && rec && this.m.shownState?.seq === rec.seq ? rec.type : null);
       this.scrollToLeaf(c, a ? state : null);
     }
     if (c.ctxEl) {

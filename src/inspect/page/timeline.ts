@@ -5,9 +5,12 @@
  */
 import { ApiError } from './api.ts';
 import { byId } from './dom.ts';
+import { recordFilter } from './filters.ts';
+import { kindOf } from './kinds.ts';
 import type { Model } from './model.ts';
 
 const PLAY_MS = 150;
+const NOTABLE = new Set(['msg-gp', 'msg-fault', 'msg-signal', 'msg-invariant']);
 
 export class Timeline {
   private timer: number | null = null;
@@ -18,6 +21,8 @@ export class Timeline {
   private readonly backStep = byId<HTMLButtonElement>('btn-back-step');
   private readonly fwdStep = byId<HTMLButtonElement>('btn-forward-step');
   private readonly play = byId<HTMLButtonElement>('btn-play');
+  private readonly prevNotable = byId<HTMLButtonElement>('btn-prev-notable');
+  private readonly nextNotable = byId<HTMLButtonElement>('btn-next-notable');
   private readonly input = byId<HTMLInputElement>('seq-input');
   private readonly jump = byId<HTMLButtonElement>('btn-jump');
   private readonly slider = byId<HTMLInputElement>('seq-slider');
@@ -33,6 +38,8 @@ export class Timeline {
     this.backStep.addEventListener('click', () => this.moveStep(-1));
     this.fwdStep.addEventListener('click', () => this.moveStep(1));
     this.play.addEventListener('click', () => this.toggle());
+    this.prevNotable.addEventListener('click', () => this.notable(-1));
+    this.nextNotable.addEventListener('click', () => this.notable(1));
     this.jump.addEventListener('click', () => this.jumpTo());
     this.input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') this.jumpTo();
@@ -74,6 +81,24 @@ export class Timeline {
       while (s >= 1 && m.record(s)?.step === here) s--;
       m.setCurrent(s);
     }
+  }
+
+  /**
+   * To the previous / next notable message (#GP, DMAR fault, SIGSEGV, invariant violation), or with
+   * filters on, the previous / next message they let through (among the loaded records).
+   */
+  notable(dir: 1 | -1): void {
+    const m = this.m;
+    const f = recordFilter(m) ?? ((r: { type: string }): boolean => NOTABLE.has(kindOf(r.type).cls));
+    for (let s = m.current + dir; s >= 1 && s <= m.lastSeq; s += dir) {
+      const r = m.record(s);
+      if (r && f(r)) {
+        this.stop();
+        m.setCurrent(s);
+        return;
+      }
+    }
+    m.setStatus(`no ${m.filtering ? 'matching' : 'notable'} message ${dir === 1 ? 'after' : 'before'} #${m.current}${m.fullyLoaded ? '' : ' (among the loaded records)'}`);
   }
 
   toggle(): void {
@@ -146,6 +171,8 @@ export class Timeline {
       if (t?.tagName === 'BUTTON') return;
       this.toggle();
     }
+    else if (e.key === 'n') this.notable(1);
+    else if (e.key === 'p') this.notable(-1);
     else if (e.key === 'Home') this.m.setCurrent(0);
     else if (e.key === 'End') this.m.setCurrent(this.m.lastSeq);
     else return;
