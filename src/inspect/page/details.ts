@@ -17,7 +17,7 @@ export class DetailsPanel {
 
   constructor(
     private readonly m: Model,
-    root: HTMLElement,
+    private readonly root: HTMLElement,
   ) {
     this.headEl = h('div', { class: 'details-head', id: 'details-head' });
     this.payloadEl = h('pre', { id: 'details-payload', class: 'payload-json' });
@@ -64,6 +64,7 @@ export class DetailsPanel {
   private async render(): Promise<void> {
     const token = ++this.token;
     const seq = this.m.selected;
+    this.root.classList.toggle('empty', seq === null);
     if (seq === null) {
       this.headEl.replaceChildren(h('span', { class: 'muted' }, 'Select a message (click a row) to see its payload and causes.'));
       this.payloadEl.textContent = '';

@@ -184,6 +184,8 @@ export class StatechartsPanel {
   /** (Re)build groups and cards from the actor list, keeping open/closed state. */
   private build(): void {
     const wasOpen = new Map(this.groups.map((g) => [g.key, g.open]));
+    // Live steps add actors: the cards that exist already (and their drawn charts) are kept.
+    const old = new Map(this.cards);
     this.observer?.disconnect();
     this.cards.clear();
     const byKey = new Map<string, { title: string; actors: ActorInfo[]; order: number }>();
@@ -225,7 +227,9 @@ export class StatechartsPanel {
         });
         const actors = [...g.actors].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
         for (const a of actors) {
-          const card = this.makeCard(a, group);
+          const had = old.get(a.address);
+          const card = had && had.info.kind === a.kind ? had : this.makeCard(a, group);
+          card.group = group;
           group.cards.push(card);
           body.append(card.el);
           this.cards.set(a.address, card);
