@@ -445,6 +445,7 @@ export class StatechartsPanel {
         }
       }
       g.summaryEl.textContent = `${alive}/${threads} threads live${pasids.length > 0 ? ` · PASID ${pasids.join(', ')}` : ''}`;
+      g.el.classList.toggle('absent', idx !== null && g.cards.every((c) => !idx.has(c.info.address)));
     }
   }
 
@@ -514,12 +515,13 @@ export class StatechartsPanel {
     const r = this.m.record(this.m.current);
     const c = r ? this.cards.get(r.to) : undefined;
     if (!c || c.el.hidden) return;
-    const target = c.body ?? c.el;
-    const panel = this.scroller.getBoundingClientRect();
-    const box = target.getBoundingClientRect();
-    if (box.top >= panel.top && box.bottom <= panel.bottom) return;
-    if (box.height > panel.height) c.el.scrollIntoView({ block: 'start' });
-    else target.scrollIntoView({ block: 'nearest' });
+    // After this frame's layout (groups scrolled into view render and may change height).
+    requestAnimationFrame(() => {
+      const panel = this.scroller.getBoundingClientRect();
+      const box = c.el.getBoundingClientRect();
+      if (box.top >= panel.top + 30 && box.bottom <= panel.bottom) return;
+      c.el.scrollIntoView({ block: box.height > panel.height - 40 ? 'start' : 'nearest' });
+    });
   }
 
   /** Scroll the panel to an actor (opening its group). */
