@@ -41,6 +41,8 @@ type Listener = () => void;
 const CHUNK = 20_000;
 /** Logs up to this many records are loaded whole in the background; larger ones as they are viewed. */
 const BACKGROUND_MAX = 400_000;
+/** The background chunks wait for the first state at most this long. */
+const HOLD_MAX_MS = 3_000;
 
 export class Model {
   session: Session;
@@ -144,6 +146,12 @@ export class Model {
    */
   loadAll(): Promise<void> {
     this.background = this.lastSeq <= BACKGROUND_MAX;
+    // The first load: the current seq's chunk now, the others once the first state is drawn (they would
+    // compete with it for the server and for this thread while the page first renders).
+    if (this.holdBackground === null) {
+      this.holdBackground = this.source.kind === 'http' && this.background && this.lastSeq > CHUNK;
+      if (this.holdBackground) window.setTimeout(() => this.releaseBackground(), HOLD_MAX_MS);
+    }
     this.demand.unshift(this.chunkOf(this.current));
     const p = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.pumpChunks();
@@ -170,6 +178,26 @@ export class Model {
   }
 
   private background = true;
+  /** Background chunks wait for the first state (null: not decided yet). */
+  private holdBackground: boolean | null = null;
+  private releaseBackground(): void {
+    if (this.holdBackground !== true) return;
+    this.holdBackground = false;
+    this.pumpChunks();
+  }
+  /** Release the background chunks once the first state is painted (a frame later). */
+  private releaseAfterPaint(): void {
+    if (this.holdBackground !== true) return;
+    let done = false;
+    const go = (): void => {
+      if (done) return;
+      done = true;
+      this.releaseBackground();
+    };
+    requestAnimationFrame(() => window.setTimeout(go, 0));
+    // No frames in a background tab: do not wait for one.
+    window.setTimeout(go, 250);
+  }
   private readonly demand: number[] = [];
   private readonly chunkLoading = new Set<number>();
   private idleWaiters: (() => void)[] = [];
@@ -193,7 +221,7 @@ export class Model {
       const i = this.demand.shift();
       if (i !== undefined && i < n && !this.chunkLoading.has(i) && !this.chunkDone(i)) return i;
     }
-    if (!this.background) return undefined;
+    if (!this.background || this.holdBackground === true) return undefined;
     const first = this.chunkOf(this.current);
     if (first < n && !this.chunkLoading.has(first) && !this.chunkDone(first)) return first;
     for (let i = 0; i < n; i++) if (!this.chunkLoading.has(i) && !this.chunkDone(i)) return i;
@@ -224,6 +252,8 @@ export class Model {
         });
     }
     if (this.chunkLoading.size === 0) {
+      // Held back: still loading (the rest follows the first state); prefetches wait as before.
+      if (this.holdBackground === true && !this.fullyLoaded) return;
       const was = this.loading;
       this.loading = false;
       if (was) this.emit('loaded');
@@ -324,6 +354,7 @@ export class Model {
         if (this.statusError) this.setStatus('');
       } catch (e) {
         if (seq === this.current) this.setStatus(`state at #${seq}: ${(e as Error).message}`, true);
+        this.releaseAfterPaint();
       } finally {
         this.inflightState = null;
       }
@@ -342,6 +373,7 @@ export class Model {
 
   private show(st: StateAt): void {
     this.shownState = st;
+    this.releaseAfterPaint();
     // "Changed" marks compare with the state just before this message (fetched if not cached).
     const before = st.seq > 0 ? this.states.get(st.seq - 1) : undefined;
     this.previousState = before ?? null;
