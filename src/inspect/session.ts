@@ -58,13 +58,18 @@ export abstract class InspectSession {
   protected abstract seekable(): SeekableLog;
   protected abstract currentActors(): readonly ActorInfo[];
 
+  private stepTexts: SessionInfo['steps'] | null = null;
+  /** Recently asked states (stepping back and forth asks the same few seqs again). */
+  private readonly recent = new Map<number, StateAt>();
+
   async info(): Promise<SessionInfo> {
+    this.stepTexts ??= this.scenario.steps.map((s, index) => ({ index, text: describeStep(s) }));
     return {
       title: this.scenario.name,
       source: this.source,
       live: this.live,
       policy: this.scenario.policy,
-      steps: this.scenario.steps.map((s, index) => ({ index, text: describeStep(s) })),
+      steps: this.stepTexts,
       nextStep: this.nextStep,
       lastSeq: this.lastSeq,
       machines: await machineLayouts(),
@@ -82,7 +87,24 @@ export abstract class InspectSession {
 
   /** Every actor's state, and the system state, right after record `seq`. */
   stateAt(seq: number): StateAt {
-    return this.seekable().at(seq, readState);
+    const hit = this.recent.get(seq);
+    if (hit) return hit;
+    const state = this.seekable().at(seq, readState);
+    this.remember(state);
+    return state;
+  }
+
+  protected remember(state: StateAt): void {
+    if (this.recent.size >= 32) {
+      const oldest = this.recent.keys().next();
+      if (!oldest.done) this.recent.delete(oldest.value);
+    }
+    this.recent.set(state.seq, state);
+  }
+
+  /** A live step changes what the later seqs hold: forget the cached states. */
+  protected forget(): void {
+    this.recent.clear();
   }
 
   /** Live mode: run the next scenario step. */
@@ -100,7 +122,10 @@ export class LogSession extends InspectSession {
   constructor(path: string) {
     super();
     this.log = SeekableLog.open(path);
-    this.actors = this.log.at(this.log.log.records.length, actorStates).map(infoOf);
+    // The last state is what the page shows first: computed once, with the actor list.
+    const last = this.log.at(this.log.log.records.length, readState);
+    this.remember(last);
+    this.actors = last.actors.map(infoOf);
   }
 
   get scenario(): Scenario {
@@ -165,6 +190,7 @@ export class LiveSession extends InspectSession {
     const before = this.recordLines.length;
     this.run.step();
     this.cached = null;
+    this.forget();
     return { recordsJson: this.recordsJson(before + 1), actors: this.currentActors(), nextStep: this.run.nextStep, lastSeq: this.lastSeq };
   }
 }
