@@ -61,7 +61,8 @@ export async function writeReport(session: InspectSession, out: string): Promise
   const records = JSON.parse(session.recordsJson()) as { seq: number; step: number }[];
   for (const r of records) stepEnds.set(r.step, r.seq);
   const seqs = stepEnds.size <= 200 ? [...stepEnds.values()] : [];
-  for (const seq of [...seqs, session.lastSeq]) states[seq] = session.stateAt(seq);
+  // Seq 0 (nothing has happened), each step's end, the end — up to where the model reproduces the log.
+  for (const seq of [0, ...seqs, session.lastSeq]) if (seq <= session.lastShowable) states[seq] = session.stateAt(seq);
   // JSON inside <script>: `<` escaped so no `</script>` (or `<!--`) in the data can end the element.
   const data = JSON.stringify({ session: info, records, states }).replace(/</g, '\\u003c');
   const js = page.js.replace(/<\/script/gi, '<\\/script');

@@ -115,12 +115,13 @@ A log is scrubbed with replay's time travel (checkpoints in the sidecar <log>.id
 options:
   --port N                 listen on port N (default: any free port)
   --policy pasid=P,lam=L   run a scenario under another policy
+  --allow-truncated        open a log whose last line was cut short (a crashed run): its complete prefix
   --stately                send the run to Stately's online inspector instead (needs the internet;
                            uses @statelyai/inspect, the xstate v5 successor of @xstate/inspect)
   -h, --help               this help
 
 Ctrl-C stops the server.`,
-  report: `usage: svasim report <log.jsonl> [--out FILE]
+  report: `usage: svasim report <log.jsonl> [--out FILE] [--allow-truncated]
 
 Writes one HTML file (default: <log>.html) that opens from disk with no server and no network: the
 inspector page with the log's sequence view, the state after each step and the final state inlined.`,
@@ -154,7 +155,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     switch (command) {
       case undefined:
-        throw new UsageError('svasim: missing command (expected run or list; see svasim --help)');
+        throw new UsageError('svasim: missing command (expected run, list, replay, inspect, report or diagram; see svasim --help)');
       case '--version':
       case '-V':
         io.stdout.write(`svasim ${MODEL_VERSION} (log format ${LOG_FORMAT_VERSION})\n`);
@@ -183,7 +184,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         }
         throw new UsageError(`svasim ${command}: not implemented in this version yet (see the README's roadmap)`);
       default:
-        throw new UsageError(`svasim: unknown command "${command}" (expected run, list; see svasim --help)`);
+        throw new UsageError(`svasim: unknown command "${command}" (expected run, list, replay, inspect, report or diagram; see svasim --help)`);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof ScenarioError || e instanceof LogError) {
@@ -212,12 +213,12 @@ function resolveScenario(arg: string, override: Partial<Policy>, command = 'run'
 }
 
 /** Fail early, as bad input, when the log cannot be written. */
-function checkWritable(path: string): void {
+function checkWritable(path: string, what = 'the log'): void {
   try {
     closeSync(openSync(path, 'w'));
   } catch (e) {
     const reason = e instanceof Error && 'code' in e ? describeFsError(String(e.code)) : String(e);
-    throw new UsageError(`${path}: cannot write the log: ${reason}`);
+    throw new UsageError(`${path}: cannot write ${what}: ${reason}`);
   }
 }
 
@@ -388,6 +389,11 @@ function cmdReplay(args: string[], io: Io): number {
   }
   if (r.identical) {
     out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
+    if (r.incomplete) {
+      const { pending, missingSteps } = r.incomplete;
+      const parts = [pending > 0 ? `${pending} message${pending > 1 ? 's' : ''} still pending at its end (records lost from the last step)` : '', missingSteps > 0 ? `no record of the last ${missingSteps} step${missingSteps > 1 ? 's' : ''}` : ''].filter((x) => x !== '');
+      io.stderr.write(`note: ${log.source} ends early: ${parts.join('; ')}\n`);
+    }
     return 0;
   }
   printDivergence(r, log, out, st);
@@ -445,6 +451,7 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
     port: { type: 'string' },
     policy: { type: 'string' },
     stately: { type: 'boolean' },
+    'allow-truncated': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -463,12 +470,26 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
   if (isLog && values.policy !== undefined) throw new UsageError('svasim inspect: --policy applies to a scenario, not a log (for a what-if use svasim replay --policy)');
   if (values.stately) return stately(source, isLog, override, io);
   const session = isLog
-    ? new LogSession(source)
+    ? openLogSession(source, values['allow-truncated'] === true, io)
     : (() => {
         const { scenario, filePolicy } = resolveScenario(source, override, 'inspect');
         return new LiveSession(scenario, filePolicy);
       })();
-  return serve(session, { port, write: (line) => io.stdout.write(`${line}\n`), ...(io.until ? { until: io.until } : {}) });
+  try {
+    return await serve(session, { port, write: (line) => io.stdout.write(`${line}\n`), ...(io.until ? { until: io.until } : {}) });
+  } catch (e) {
+    const code = e instanceof Error && 'code' in e ? String(e.code) : '';
+    if (code === 'EADDRINUSE') throw new UsageError(`svasim inspect: port ${port} is already in use (--port 0 picks a free one)`);
+    if (code === 'EACCES') throw new UsageError(`svasim inspect: no permission to listen on port ${port}`);
+    throw e;
+  }
+}
+
+/** A log for the inspector or a report; what it cannot show is said on stderr, once. */
+function openLogSession(path: string, allowTruncated: boolean, io: Io): LogSession {
+  const session = new LogSession(path, { allowTruncated });
+  for (const w of session.warnings) io.stderr.write(`warning: ${w}\n`);
+  return session;
 }
 
 async function stately(source: string, isLog: boolean, override: Partial<Policy>, io: Io): Promise<number> {
@@ -506,7 +527,7 @@ async function stately(source: string, isLog: boolean, override: Partial<Policy>
 }
 
 async function cmdReport(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse('report', args, { out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } });
+  const { values, positionals } = parse('report', args, { out: { type: 'string', short: 'o' }, 'allow-truncated': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     io.stdout.write(`${HELP['report']}\n`);
     return 0;
@@ -514,8 +535,8 @@ async function cmdReport(args: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('svasim report: expected one log file (see svasim report --help)');
   const path = positionals[0] ?? '';
   const out = values.out ?? `${path.replace(/\.jsonl$/, '')}.html`;
-  checkWritable(out);
-  const session = new LogSession(path);
+  checkWritable(out, 'the report');
+  const session = openLogSession(path, values['allow-truncated'] === true, io);
   const { bytes } = await writeReport(session, out);
   io.stdout.write(`wrote ${out} (${Math.round(bytes / 1024)} KiB, ${session.lastSeq} records): open it in a browser, no server needed\n`);
   return 0;

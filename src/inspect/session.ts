@@ -54,6 +54,10 @@ export abstract class InspectSession {
   abstract get live(): boolean;
   abstract get nextStep(): number;
   abstract get lastSeq(): number;
+  /** The last seq whose state can be shown (before a divergence from the model, if any). */
+  get lastShowable(): number {
+    return this.lastSeq;
+  }
   protected abstract lines(): readonly string[];
   protected abstract seekable(): SeekableLog;
   protected abstract currentActors(): readonly ActorInfo[];
@@ -118,12 +122,19 @@ export class LogSession extends InspectSession {
   readonly source = 'log';
   private readonly log: SeekableLog;
   private readonly actors: readonly ActorInfo[];
+  /** What this log cannot show (a divergence from the model, records lost at the end). */
+  readonly warnings: readonly string[];
 
-  constructor(path: string) {
+  constructor(path: string, opts: { allowTruncated?: boolean } = {}) {
     super();
-    this.log = SeekableLog.open(path);
+    this.log = SeekableLog.open(path, { allowTruncated: opts.allowTruncated === true });
+    const d = this.log.divergence;
+    const warnings: string[] = [];
+    if (this.log.log.truncated > 0) warnings.push(`${path}: the last line was cut short: ${this.log.log.truncated} record lost; showing the ${this.log.log.records.length} complete records`);
+    if (d) warnings.push(`${path} diverges from this model at seq ${d.seq}: every record is listed, but states can be shown only up to seq ${d.seq - 1} (see svasim replay ${path})`);
+    this.warnings = warnings;
     // The last state is what the page shows first: computed once, with the actor list.
-    const last = this.log.at(this.log.log.records.length, readState);
+    const last = this.log.at(d ? d.seq - 1 : this.log.log.records.length, readState);
     this.remember(last);
     this.actors = last.actors.map(infoOf);
   }
@@ -139,6 +150,10 @@ export class LogSession extends InspectSession {
   }
   get lastSeq(): number {
     return this.log.log.records.length;
+  }
+  override get lastShowable(): number {
+    const d = this.log.divergence;
+    return d ? d.seq - 1 : this.lastSeq;
   }
   protected lines(): readonly string[] {
     return this.log.log.lines;

@@ -4,7 +4,7 @@
  * message the system itself has pending, sent by the record's `from` as a consequence of its `cause`.
  * Any interleaving replays, not only FIFO: the replay scheduler delivers whatever the log delivered next.
  */
-import { recordLine } from '../log/format.ts';
+import { payloadOf, recordLine } from '../log/format.ts';
 import { LogError, readLog, streamLog, type LogStream, type ParsedLog } from '../log/reader.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
@@ -12,7 +12,12 @@ import { System, type Delivered, type SystemSnapshot } from '../runtime/system.t
 import { systemConfig } from '../scenario/run.ts';
 
 export type ReplayResult =
-  | { readonly identical: true; readonly records: number }
+  | {
+      readonly identical: true;
+      readonly records: number;
+      /** Accepted as a prefix (`allowIncomplete`): messages still pending at its end, steps with no record. */
+      readonly incomplete?: { readonly pending: number; readonly missingSteps: number };
+    }
   | {
       readonly identical: false;
       readonly records: number;
@@ -178,7 +183,9 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
   try {
     let i = from?.seq ?? 0;
     let stoppedEarly = false;
+    let lastStep = from?.step ?? -1;
     for (const { record: want, line } of log.records) {
+      if (want.step > lastStep) lastStep = want.step;
       if (opts.until !== undefined && i >= opts.until) {
         stoppedEarly = true;
         break;
@@ -214,7 +221,9 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
         return diverged(want.seq, line, near ? `(pending instead) ${describe(near)}` : '(nothing pending)', want.cause);
       }
       const gotLine = recordLine(got);
-      if (gotLine !== line) return diverged(want.seq, line, gotLine, want.cause);
+      // Byte-equal in the canonical format, or else equal as data (a log edited or re-serialized with
+      // other key order, spacing or line ends is not a model difference).
+      if (gotLine !== line && !sameRecord(got, want)) return diverged(want.seq, line, gotLine, want.cause);
       i++;
     }
     if (opts.until !== undefined && (stoppedEarly || opts.until < log.total())) {
@@ -223,14 +232,40 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     }
     endStep();
     opts.onStop?.(sys);
-    if (log.truncated() === 0 && opts.allowIncomplete !== true && sched.size > 0) {
-      const extra = sched.pending()[0];
-      return diverged(log.total() + 1, null, extra ? describe(extra) : null, extra?.cause);
+    // Every scenario step puts at least its input on the bus, so a log without a record of some steps
+    // ended early (a crash between steps), even when no message was pending.
+    const missingSteps = Math.max(0, log.scenario.steps.length - 1 - lastStep);
+    const pending = sched.size;
+    if (pending > 0 || missingSteps > 0) {
+      if (log.truncated() === 0 && opts.allowIncomplete !== true) {
+        const extra = sched.pending()[0];
+        if (extra) return diverged(log.total() + 1, null, describe(extra), extra.cause);
+        return diverged(log.total() + 1, null, `(the log ends early: no record of step${missingSteps > 1 ? 's' : ''} ${lastStep + 1}${missingSteps > 1 ? `..${log.scenario.steps.length - 1}` : ''} of the scenario's ${log.scenario.steps.length})`, undefined);
+      }
+      return { identical: true, records: log.total(), incomplete: { pending, missingSteps } };
     }
   } finally {
     sys.stop();
   }
   return { identical: true, records: log.total() };
+}
+
+/** Two records with the same envelope and the same payload (as data, in any key order). */
+function sameRecord(a: Delivered, b: Delivered): boolean {
+  if (a.seq !== b.seq || a.from !== b.from || a.to !== b.to || a.cause !== b.cause || a.step !== b.step) return false;
+  const pa = payloadOf(a);
+  const pb = payloadOf(b);
+  return a.msg.type === b.msg.type && sameData(pa, pb);
+}
+
+function sameData(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x) !== Array.isArray(y)) return false;
+  const kx = Object.keys(x).filter((k) => (x as Record<string, unknown>)[k] !== undefined);
+  const ky = Object.keys(y).filter((k) => (y as Record<string, unknown>)[k] !== undefined);
+  if (kx.length !== ky.length) return false;
+  return kx.every((k) => sameData((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]));
 }
 
 function describe(e: Envelope): string {

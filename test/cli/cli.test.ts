@@ -299,7 +299,7 @@ describe('bad input: exit 2, one line on stderr', () => {
   });
 
   it('unknown command', async () => {
-    expect(badInput(await cli(['frobnicate']))).toBe('svasim: unknown command "frobnicate" (expected run, list; see svasim --help)');
+    expect(badInput(await cli(['frobnicate']))).toBe('svasim: unknown command "frobnicate" (expected run, list, replay, inspect, report or diagram; see svasim --help)');
   });
 
   it('unknown flag', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +164,16 @@ describe('log sessions and reports', () => {
     expect(() => s.step()).toThrow(/no steps/);
   });
 
+  it('a log that diverges from the model opens with a warning; states up to the divergence, an error after', () => {
+    const bad = join(dir, 'diverges.jsonl');
+    writeFileSync(bad, readFileSync(log, 'utf8').replace('"refs":1', '"refs":7'));
+    const s = new LogSession(bad);
+    expect(s.warnings.join('\n')).toMatch(/diverges from this model at seq \d+/);
+    expect(s.lastShowable).toBeLessThan(s.lastSeq);
+    expect(s.stateAt(s.lastShowable).seq).toBe(s.lastShowable);
+    expect(() => s.stateAt(s.lastSeq)).toThrow(/diverges/);
+  });
+
   it('a report is one HTML file with the page and the data inlined, nothing fetched', async () => {
     const out = join(dir, 'seed-a.html');
     await writeReport(new LogSession(log), out);
@@ -210,5 +220,18 @@ describe('svasim inspect (the command)', () => {
     expect(await main(['inspect', 'seed-a-unbind-dmar', '--port', 'http'], io)).toBe(2);
     expect(lines.filter((l) => l.startsWith('ERR')).length).toBe(2);
     expect(lines.join('')).toContain('--port expects a port number');
+  });
+
+  it('a port already in use is one line and exit 2', async () => {
+    const { main } = await import('../../src/cli/main.ts');
+    const busy = await startInspector(new LiveSession(seedA()));
+    try {
+      const lines: string[] = [];
+      const io = { stdout: { write: (s: string) => lines.push(s) }, stderr: { write: (s: string) => lines.push(`ERR ${s}`) }, env: {}, until: Promise.resolve() };
+      expect(await main(['inspect', 'seed-a-unbind-dmar', '--port', String(busy.port)], io)).toBe(2);
+      expect(lines.filter((l) => l.startsWith('ERR'))).toEqual([`ERR svasim inspect: port ${busy.port} is already in use (--port 0 picks a free one)\n`]);
+    } finally {
+      await busy.close();
+    }
   });
 });
