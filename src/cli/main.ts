@@ -146,6 +146,12 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(command: strin
   } catch (e) {
     const msg = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
     const unknown = /^Unknown option '([^']+)'/.exec(msg);
+    const ambiguous = /^Option '([^']+)' argument is ambiguous/.exec(msg);
+    if (ambiguous) {
+      const opt = ambiguous[1]?.split(/[ ,]/)[0] ?? '';
+      const i = args.indexOf(opt);
+      throw new UsageError(`svasim ${command}: ${opt} got "${args[i + 1] ?? ''}", which looks like an option (write ${opt}=VALUE if you mean it)`);
+    }
     throw new UsageError(`svasim ${command}: ${unknown ? `unknown option ${unknown[1]} (see svasim ${command} --help)` : msg}`);
   }
 }
@@ -431,7 +437,11 @@ function cmdDiagram(args: string[], io: Io): number {
   if (values.log !== undefined) {
     if (positionals.length > 0) throw new UsageError('svasim diagram: --log takes no machine name');
     const log = readLog(values.log);
-    io.stdout.write(sequenceDiagram(log.records, seqOpt('from', values.from) ?? 1, seqOpt('to', values.to) ?? Number.POSITIVE_INFINITY));
+    const from = seqOpt('from', values.from) ?? 1;
+    const to = seqOpt('to', values.to) ?? Number.POSITIVE_INFINITY;
+    if (to < from) throw new UsageError(`svasim diagram: --to ${to} is before --from ${from}`);
+    if (from > log.records.length) throw new UsageError(`svasim diagram: --from ${from} is past the end of ${log.source} (${log.records.length} records)`);
+    io.stdout.write(sequenceDiagram(log.records, from, to));
     return 0;
   }
   if (values.from !== undefined || values.to !== undefined) throw new UsageError('svasim diagram: --from/--to need --log');

@@ -99,7 +99,8 @@ export async function startInspector(session: InspectSession, opts: { port?: num
     const host = req.headers.host ?? '';
     if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) throw new HttpError(403, 'unexpected Host header');
     const url = new URL(rawUrl, `http://127.0.0.1:${port}`);
-    const method = req.method ?? 'GET';
+    // HEAD is answered as GET without the body (Node drops it).
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const route = `${method} ${url.pathname}`;
     if (method === 'POST') await readBody(req);
     switch (route) {

@@ -302,6 +302,14 @@ describe('bad input: exit 2, one line on stderr', () => {
     expect(badInput(await cli(['frobnicate']))).toBe('svasim: unknown command "frobnicate" (expected run, list, replay, inspect, report or diagram; see svasim --help)');
   });
 
+  it('an option value that looks like an option, and a reversed diagram range', async () => {
+    const log = join(dir, 'opt.jsonl');
+    expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
+    expect(badInput(await cli(['replay', log, '--until', '-1']))).toBe('svasim replay: --until got "-1", which looks like an option (write --until=VALUE if you mean it)');
+    expect(badInput(await cli(['replay', log, '--until=-1']))).toBe('svasim replay: --until expects a seq (a positive integer), got "-1"');
+    expect(badInput(await cli(['diagram', '--log', log, '--from', '30', '--to', '10']))).toBe('svasim diagram: --to 10 is before --from 30');
+  });
+
   it('unknown flag', async () => {
     const line = badInput(await cli(['run', '--frob', 'x.json']));
     expect(line).toMatch(/^svasim run: .*--frob/);

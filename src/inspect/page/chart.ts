@@ -171,15 +171,22 @@ export function activeIds(state: string): Set<string> {
 }
 
 /**
- * Highlight the active states (and the leaf), the edges the last message to this actor may have taken,
- * and the active state that handled it in place (no transition).
+ * Highlight the active states (and the leaf), the edges the last message to this actor may have taken
+ * (with `before`, the state before it: only edges from that state to the current one), and the active
+ * state that handled it in place (no transition).
  */
-export function highlight(c: ChartInstance, state: string | null, lastEvent: string | null): void {
+export function highlight(c: ChartInstance, state: string | null, lastEvent: string | null, before?: string | null): void {
   const active = state === null ? new Set<string>() : activeIds(state);
   const leaves = new Set(state === null ? [] : state.split(','));
+  // The state before the message (seq - 1), when known: only an edge leaving it can have been taken.
+  const was = before === undefined || before === null ? null : activeIds(before);
   let tookEdge = false;
   for (const { el, edge } of c.edges) {
-    const hot = lastEvent !== null && active.has(edge.target) && edge.events.some((e) => eventName(e) === lastEvent);
+    const hot =
+      lastEvent !== null &&
+      active.has(edge.target) &&
+      (was === null || was.has(edge.source)) &&
+      edge.events.some((e) => eventName(e) === lastEvent);
     if (hot) tookEdge = true;
     if (el.classList.contains('taken') !== hot) {
       el.classList.toggle('taken', hot);

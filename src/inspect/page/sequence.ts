@@ -402,7 +402,7 @@ export class SequencePanel {
         row.typeEl.textContent = 'loading…';
         row.payloadEl.textContent = '';
         row.arrow.style.display = 'none';
-        this.placeLabel(row, this.gutter + 6, '');
+        this.placeLabel(row, this.gutter + 6, 'loading…', '', null);
         continue;
       }
       const prev = i > 0 ? this.m.records[this.seqAt(i - 1)] : undefined;
@@ -427,7 +427,7 @@ export class SequencePanel {
       const st = row.arrow.style;
       if (a === undefined || b === undefined) {
         st.display = 'none';
-        this.placeLabel(row, this.gutter + 6, r.type);
+        this.placeLabel(row, this.gutter + 6, r.type, row.payloadEl.textContent, null);
         continue;
       }
       st.display = '';
@@ -435,7 +435,7 @@ export class SequencePanel {
         row.arrow.className = 'arrow self';
         st.left = `${x(a)}px`;
         st.width = '14px';
-        this.placeLabel(row, x(a) + 20, r.type);
+        this.placeLabel(row, x(a) + 20, r.type, row.payloadEl.textContent, x(a) - 6);
       } else {
         const x1 = x(a);
         const x2 = x(b);
@@ -446,21 +446,33 @@ export class SequencePanel {
         st.width = `${hi - lo}px`;
         // Long arrows scrolled half out of view keep their label in view.
         const viewLeft = this.dims.left + this.gutter + 8;
-        this.placeLabel(row, Math.max(lo + 8, viewLeft), r.type);
+        this.placeLabel(row, Math.max(lo + 8, viewLeft), r.type, row.payloadEl.textContent, lo - 8);
       }
     }
     this.markLanes();
   }
 
   /**
-   * Put a row's label at `left`, but near the right end of the diagram pull it left just enough for the
-   * type to show; the payload is cut with an ellipsis.
+   * Put a row's label at `left`. If the whole label (type and payload, estimated) would run past the
+   * visible right edge, it goes on the left of the arrow instead (right-aligned to `leftEnd`, the arrow's
+   * left end) when that side has room, else as far left as needed, so the text stays readable. The
+   * payload is cut with an ellipsis only when neither side has room.
    */
-  private placeLabel(row: RowEl, left: number, type: string): void {
+  private placeLabel(row: RowEl, left: number, type: string, payload: string | null, leftEnd: number | null): void {
+    const st = row.label.style;
     const typeW = 7.4 * type.length + 12;
-    const x = left + typeW > this.width ? Math.max(this.gutter + 4, this.width - typeW) : left;
-    row.label.style.left = `${x}px`;
-    row.label.style.maxWidth = `${Math.max(40, this.width - x - 2)}px`;
+    const fullW = typeW + (payload ? 6 + 6.7 * payload.length : 0);
+    const viewLeft = this.dims.left + this.gutter + 4;
+    const viewRight = Math.min(this.width, this.dims.left + (this.dims.w > 0 ? this.dims.w : this.width)) - 4;
+    let x = left;
+    if (left + fullW > viewRight) {
+      if (leftEnd !== null && leftEnd - fullW >= viewLeft) x = leftEnd - fullW;
+      else x = Math.max(viewLeft, Math.min(left, viewRight - fullW));
+    }
+    // Never past the diagram's right end.
+    if (x + typeW > this.width) x = Math.max(this.gutter + 4, this.width - typeW);
+    st.left = `${Math.round(x)}px`;
+    st.maxWidth = `${Math.max(40, this.width - x - 2)}px`;
   }
 
   private markLanes(): void {
@@ -480,7 +492,8 @@ export class SequencePanel {
   reveal(force: boolean): void {
     const i = this.indexAtOrBefore(this.m.current);
     if (i < 0) {
-      if (force) {
+      // Before the first row (seq 0, or every shown row is later): the top of the diagram.
+      if (force || this.dims.top !== 0 || this.scroller.scrollTop !== 0) {
         this.scroller.scrollTop = 0;
         this.dims.top = 0;
       }

@@ -469,7 +469,9 @@ export class StatechartsPanel {
     if (c.shownKey === key) return;
     c.shownKey = key;
     if (c.chart) {
-      highlight(c.chart, a ? state : null, receiving && rec && this.m.shownState?.seq === rec.seq ? rec.type : null);
+      const prevSt = this.m.previousState;
+      const was = prevSt !== null && rec !== undefined && prevSt.seq === rec.seq - 1 ? (prev?.get(c.info.address)?.state ?? null) : null;
+      highlight(c.chart, a ? state : null, receiving && rec && this.m.shownState?.seq === rec.seq ? rec.type : null, was);
       this.scrollToLeaf(c, a ? state : null);
     }
     if (c.ctxEl) {
