@@ -172,6 +172,8 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
   const raw = text.split('\n');
   const endsClean = text.endsWith('\n');
   if (endsClean) raw.pop();
+  // Blank lines at the very end (an editor's, a shell's) are not records; elsewhere they are malformed.
+  while (endsClean && raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
   const head = parseHead(raw[0], source);
   const parser = new RecordParser(head);
   const records: Delivered[] = [];
@@ -260,9 +262,16 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
     *records(): Generator<{ readonly record: Delivered; readonly line: string }, void, undefined> {
       const parser = new RecordParser(head);
       let lineNo = 1;
+      /** The first of a run of blank lines: fine at the very end, malformed before a record. */
+      let blankAt: number | null = null;
       try {
         for (let l = nextLine(); l !== null; l = nextLine()) {
           lineNo++;
+          if (l.line === '' && !l.cutShort) {
+            blankAt ??= lineNo;
+            continue;
+          }
+          if (blankAt !== null) throw new LogError(`${path}:${blankAt}: malformed record: not JSON`);
           const got = parser.parse(l.line, lineNo, l.cutShort, opts.allowTruncated === true);
           if (got === null) {
             stream.truncated = 1;

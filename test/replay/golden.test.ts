@@ -73,6 +73,18 @@ describe('streamed replay of damaged and diverging logs', () => {
     }
   });
 
+  it('blank lines at the very end are not records; a blank line before a record is malformed (both readers)', () => {
+    const text = golden().join('\n');
+    const tail = write('tail.jsonl', `${text}\n\n`);
+    expect(replayFile(tail).identical).toBe(true);
+    expect(readLog(tail).records.length).toBe(readLog(join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl')).records.length);
+    const ls = golden();
+    ls.splice(9, 0, '');
+    const mid = write('blank-mid.jsonl', ls.join('\n'));
+    expect(() => replayFile(mid)).toThrow(/blank-mid\.jsonl:10: malformed record: not JSON/);
+    expect(() => readLog(mid)).toThrow(/blank-mid\.jsonl:10: malformed record: not JSON/);
+  });
+
   it('an unreadable file is a LogError', () => {
     expect(() => replayFile(join(dir, 'missing.jsonl'))).toThrow(/cannot read file: no such file/);
     expect(() => replayFile(dir)).toThrow(/cannot read file: is a directory/);
