@@ -109,9 +109,52 @@ async function main(): Promise<void> {
 
   if (session.live && source.kind === 'http') {
     const badge = document.getElementById('live-badge');
+    // The server stopped: say so at once (not at the next click) and disable the live controls.
+    const bannerText = h('span', {});
+    const banner = h(
+      'div',
+      { id: 'server-banner', class: 'server-banner', role: 'alert', hidden: true },
+      bannerText,
+      h('button', { type: 'button', class: 'btn', id: 'btn-reload' }, 'reload'),
+    );
+    banner.querySelector('button')?.addEventListener('click', () => location.reload());
+    document.body.append(banner);
+    let down = false;
+    const setDown = (): void => {
+      if (down) return;
+      down = true;
+      document.body.classList.add('server-down');
+      badge?.classList.add('offline');
+      if (badge) badge.textContent = 'server stopped';
+      bannerText.textContent = 'server stopped — restart svasim inspect and reload (what is loaded can still be browsed)';
+      banner.hidden = false;
+      timeline.setOffline(true);
+      m.setStatus('server stopped — restart svasim inspect and reload', true);
+    };
+    let probing = false;
+    const probe = (): void => {
+      if (probing || down) return;
+      probing = true;
+      fetch('api/session', { cache: 'no-store' })
+        .then((r) => {
+          if (!r.ok) setDown();
+        })
+        .catch(() => setDown())
+        .finally(() => {
+          probing = false;
+        });
+    };
+    timeline.onFetchFailed = probe;
     source.subscribe(
       (s) => m.applyStep(s),
-      (ok) => badge?.classList.toggle('offline', !ok),
+      (ok) => {
+        if (!down) badge?.classList.toggle('offline', !ok);
+        if (!ok) probe();
+        else if (down) {
+          // A server answers again, but it is a new run: this page's session is stale.
+          bannerText.textContent = 'svasim inspect answers again, but this page shows the previous run — reload the page.';
+        }
+      },
       (at) => {
         // Steps ran while the stream was down: catch up (new actors from the session, records by loading).
         if (at.lastSeq <= m.lastSeq && at.nextStep <= m.nextStep) return;

@@ -6,14 +6,73 @@ import { h } from './dom.ts';
 import { kindOf } from './kinds.ts';
 import type { Model } from './model.ts';
 import { payloadText } from './sequence.ts';
-import type { LogRecord } from './types.ts';
+import type { LogRecord, StateAt } from './types.ts';
+
+/** VT-d fault reasons the model emits (`DMAR_REASON_*` in machines/protocol.ts). */
+const DMAR_REASONS: Readonly<Record<number, string>> = {
+  0x59: 'SM: Present bit in PASID Table Entry is clear',
+};
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** A readable line for a `fault.dmar` record's reason (and whether it was suppressed). */
+export function dmarLines(r: LogRecord): string[] {
+  const out: string[] = [];
+  const reason = r['reason'];
+  if (typeof reason === 'number') out.push(`reason ${hex(reason)}: ${DMAR_REASONS[reason] ?? 'unknown VT-d fault reason'}`);
+  if (r['suppressed'] === true) {
+    out.push('suppressed: fault processing was disabled (FPD) at exit teardown — nothing logged by the kernel');
+  } else {
+    out.push('not suppressed: the kernel logs this DMAR fault');
+  }
+  return out;
+}
+
+/** The state behind a `fault.dmar`: the device's PASID-table entry, the PASID's owner, the thread's MSR. */
+export function dmarContext(r: LogRecord, st: StateAt): string[] {
+  const sys = st.system;
+  const device = typeof r['device'] === 'string' ? r['device'] : null;
+  const pasid = typeof r['pasid'] === 'number' ? r['pasid'] : null;
+  const thread = typeof r['thread'] === 'string' ? r['thread'] : null;
+  const out: string[] = [];
+  if (device !== null && pasid !== null) {
+    const table = sys.iommu.tables[device];
+    const entry = table?.[String(pasid)];
+    const n = table ? Object.keys(table).length : 0;
+    out.push(
+      entry === undefined
+        ? `${device} PASID table: no entry for PASID ${pasid} (table has ${n === 0 ? 'no entries' : `${n} entr${n === 1 ? 'y' : 'ies'}`})`
+        : `${device} PASID table: PASID ${pasid} → ${entry.present ? 'present' : 'not present'}${entry.fpd ? ', FPD (faults not reported)' : ''}`,
+    );
+  }
+  if (pasid !== null) {
+    const p = sys.iommu.pasids.find((x) => x.pasid === pasid);
+    const mm = p ? sys.mms.find((x) => x.id === p.mm) : undefined;
+    out.push(
+      p === undefined
+        ? `PASID ${pasid}: not allocated (freed)`
+        : `PASID ${pasid}: owned by mm ${p.mm}${mm ? ` (${mm.state}, process ${mm.process})` : ''}${p.refs !== null ? `, refs ${p.refs}` : ''}`,
+    );
+  }
+  if (thread !== null) {
+    const t = sys.threads.find((x) => x.name === thread);
+    out.push(
+      t === undefined
+        ? `thread ${thread}: gone`
+        : `thread ${thread} (${t.state}): IA32_PASID ${t.msr === null ? 'unset' : `${t.msr} (valid)`}${t.msr !== null && pasid !== null && t.msr === pasid ? ' — still submits with it' : ''}`,
+    );
+  }
+  return out;
+}
 
 export class DetailsPanel {
   private readonly headEl: HTMLElement;
   private readonly payloadEl: HTMLElement;
   private readonly causesEl: HTMLElement;
   private readonly effectsEl: HTMLElement;
+  private readonly summaryEl: HTMLElement;
   private token = 0;
+  private shown: LogRecord | null = null;
 
   constructor(
     private readonly m: Model,
@@ -23,8 +82,10 @@ export class DetailsPanel {
     this.payloadEl = h('pre', { id: 'details-payload', class: 'payload-json' });
     this.causesEl = h('ol', { id: 'details-causes', class: 'chain' });
     this.effectsEl = h('ul', { id: 'details-effects', class: 'chain' });
+    this.summaryEl = h('div', { id: 'details-summary', class: 'details-summary', hidden: true });
     root.replaceChildren(
       this.headEl,
+      this.summaryEl,
       h(
         'div',
         { class: 'details-cols' },
@@ -47,6 +108,7 @@ export class DetailsPanel {
     m.on('selection', () => void this.render());
     m.on('records', () => void this.render());
     m.on('loaded', () => void this.render());
+    m.on('state', () => this.renderSummary());
     void this.render();
   }
 
@@ -61,6 +123,30 @@ export class DetailsPanel {
     );
   }
 
+  /** Readable lines above the record: for a DMAR fault, its reason and the state that caused it. */
+  private renderSummary(): void {
+    const r = this.shown;
+    if (r === null || r.type !== 'fault.dmar') {
+      this.summaryEl.hidden = true;
+      this.summaryEl.replaceChildren();
+      return;
+    }
+    const lines = dmarLines(r).map((t, i) => h('div', { class: i === 0 ? 'sum-reason' : 'sum-note' }, t));
+    const st = this.m.shownState?.seq === r.seq ? this.m.shownState : this.m.cachedState(r.seq);
+    if (st) {
+      lines.push(
+        h(
+          'div',
+          { class: 'sum-context', title: 'from the state right after this message' },
+          h('span', { class: 'sum-label' }, `context at #${r.seq}: `),
+          dmarContext(r, st).join(' · '),
+        ),
+      );
+    } else lines.push(h('div', { class: 'sum-context muted' }, `context: state at #${r.seq} not loaded (go to #${r.seq} to see it)`));
+    this.summaryEl.replaceChildren(...lines);
+    this.summaryEl.hidden = false;
+  }
+
   private async render(): Promise<void> {
     const token = ++this.token;
     const seq = this.m.selected;
@@ -70,6 +156,8 @@ export class DetailsPanel {
       this.payloadEl.textContent = '';
       this.causesEl.replaceChildren();
       this.effectsEl.replaceChildren();
+      this.shown = null;
+      this.renderSummary();
       return;
     }
     const r = this.m.record(seq) ?? (this.m.busy ? undefined : await this.m.fetchRecord(seq).catch(() => undefined));
@@ -86,6 +174,8 @@ export class DetailsPanel {
       h('span', { class: 'muted' }, `step ${r.step}${step !== null ? `: ${step}` : ''}`),
     );
     this.payloadEl.textContent = JSON.stringify(r, null, 2);
+    this.shown = r;
+    this.renderSummary();
     // The chain: cause, its cause, … (records may still be loading: fetch what is missing).
     const chain: LogRecord[] = [];
     let c = r.cause;

@@ -461,7 +461,8 @@ export class SequencePanel {
   private placeLabel(row: RowEl, left: number, type: string, payload: string | null, leftEnd: number | null): void {
     const st = row.label.style;
     const typeW = 7.4 * type.length + 12;
-    const fullW = typeW + (payload ? 6 + 6.7 * payload.length : 0);
+    // Monospace at 12px (type) and 11px (payload): about 0.6em a character, plus padding and the gap.
+    const fullW = 7.25 * type.length + 8 + (payload ? 6 + 6.65 * payload.length : 0);
     const viewLeft = this.dims.left + this.gutter + 4;
     const viewRight = Math.min(this.width, this.dims.left + (this.dims.w > 0 ? this.dims.w : this.width)) - 4;
     let x = left;

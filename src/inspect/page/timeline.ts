@@ -31,6 +31,10 @@ export class Timeline {
   private readonly next = byId<HTMLButtonElement>('btn-next-step');
   private readonly nextText = byId('next-step-text');
   private stepping = false;
+  /** The live server is gone: the live controls stay disabled. */
+  private offline = false;
+  /** A request failed without an answer (the server may have stopped). */
+  onFetchFailed: (() => void) | null = null;
 
   constructor(private readonly m: Model) {
     this.back.addEventListener('click', () => this.move(-1));
@@ -125,6 +129,13 @@ export class Timeline {
     this.render();
   }
 
+  /** The live server stopped (or came back): disable (enable) "Next step". */
+  setOffline(offline: boolean): void {
+    this.offline = offline;
+    this.next.title = offline ? 'the server stopped: restart svasim inspect and reload the page' : 'run the next scenario step';
+    this.render();
+  }
+
   get playing(): boolean {
     return this.timer !== null;
   }
@@ -150,6 +161,7 @@ export class Timeline {
       this.m.setStatus(`step ${r.nextStep - 1} ran: ${r.records.length} message${r.records.length === 1 ? '' : 's'}`);
     } catch (e) {
       this.m.setStatus(e instanceof ApiError && e.status === 409 ? `no step left: ${e.message}` : `step failed: ${(e as Error).message}`, true);
+      if (!(e instanceof ApiError)) this.onFetchFailed?.();
     } finally {
       this.stepping = false;
       this.render();
@@ -197,7 +209,7 @@ export class Timeline {
     const steps = m.session.steps;
     const next = steps.find((s) => s.index === m.nextStep) ?? steps[m.nextStep];
     this.nextText.textContent = next ? `step ${next.index}: ${next.text}` : 'no step left';
-    this.next.disabled = this.stepping || next === undefined;
+    this.next.disabled = this.stepping || this.offline || next === undefined;
     this.renderStep();
   }
 
