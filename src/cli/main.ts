@@ -14,7 +14,7 @@ import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
 import { replay, replayFile, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
-import { formatState } from '../runtime/state.ts';
+import { formatState, systemState } from '../runtime/state.ts';
 import type { AnyStateMachine } from 'xstate';
 import { iommuMachine } from '../../machines/iommu.ts';
 import { kernelMachine } from '../../machines/kernel.ts';
@@ -363,7 +363,21 @@ function cmdReplay(args: string[], io: Io): number {
     if (truncated > 0) io.stderr.write(`note: ${source}: the last line was cut short: ${truncated} record lost; using the ${kept} complete records\n`);
   };
   if (until !== undefined) {
-    // --until opens the log for seeking (one read and parse, with its checkpoint index).
+    // With a current index, read only the nearest checkpoint and the records after it.
+    if (!allowTruncated) {
+      try {
+        const fast = SeekableLog.seekFile(positionals[0] ?? '', until, systemState);
+        if (fast) {
+          notes(fast.log);
+          io.stdout.write(values.json ? `${JSON.stringify(fast.value, null, 2)}\n` : `${formatState(fast.value).join('\n')}\n`);
+          return 0;
+        }
+      } catch (e) {
+        // Past the end, or a divergence: the full path below reports it with the whole log at hand.
+        if (!(e instanceof RangeError || e instanceof DivergenceError || e instanceof LogError)) throw e;
+      }
+    }
+    // Otherwise open the log for seeking (one read and parse; the index is built or reused).
     const seekable = SeekableLog.open(positionals[0] ?? '', { allowTruncated });
     const log = seekable.log;
     notes(log);

@@ -119,9 +119,14 @@ export class RecordParser {
   count = 0;
   private readonly actors: Set<string>;
 
-  constructor(private readonly head: LogHead) {
+  /** `from`: start after `count` records, with these actors already created (resuming at a checkpoint). */
+  constructor(
+    private readonly head: LogHead,
+    from?: { readonly count: number; readonly actors: readonly string[] },
+  ) {
     // Actors that exist so far: the fixed ones, then every mm and thread as its creation message arrives.
-    this.actors = new Set<string>(['user', 'kernel', 'iommu', 'monitor', ...head.scenario.devices.map((d) => `wq:${d.name}`)]);
+    this.actors = new Set<string>(['user', 'kernel', 'iommu', 'monitor', ...head.scenario.devices.map((d) => `wq:${d.name}`), ...(from?.actors ?? [])]);
+    this.count = from?.count ?? 0;
   }
 
   /**
@@ -188,10 +193,10 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
     records.push(got.record);
     lines.push(got.line);
   }
-  return { ...logFields(head), records, lines, truncated };
+  return { ...logFieldsOf(head), records, lines, truncated };
 }
 
-function logFields(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'> {
+export function logFieldsOf(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'> {
   const { source, header, scenario, chain } = head;
   return { source, header, scenario, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null) };
 }
@@ -257,7 +262,7 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
     throw e;
   }
   const stream = {
-    log: logFields(head),
+    log: logFieldsOf(head),
     truncated: 0,
     *records(): Generator<{ readonly record: Delivered; readonly line: string }, void, undefined> {
       const parser = new RecordParser(head);

@@ -8,9 +8,9 @@
  * restores it (actors stay data until a message reaches them) and replays only the records after it.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { from, type Observable } from 'rxjs';
-import { parseLog, readLogText, type ParsedLog } from '../log/reader.ts';
+import { logFieldsOf, parseHead, parseLog, readLogText, RecordParser, type ParsedLog } from '../log/reader.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
 import type { MonitorState } from '../runtime/monitor.ts';
 import type { Delivered, System, SystemSnapshot } from '../runtime/system.ts';
@@ -21,7 +21,7 @@ export const DEFAULT_CHECKPOINT_EVERY = 2_500;
 /** One full checkpoint in this many; the others are deltas. */
 export const KEYFRAME_EVERY = 20;
 const INDEX_KIND = 'svasim-checkpoints';
-const INDEX_VERSION = 5;
+const INDEX_VERSION = 6;
 
 interface IndexHeader {
   readonly index: typeof INDEX_KIND;
@@ -32,6 +32,80 @@ interface IndexHeader {
   readonly every: number;
   /** SHA-1 of the checkpoint lines after the header: a damaged or edited checkpoint is not trusted. */
   readonly bodySha1?: string;
+  /** For seeking without reading the whole log (`seekFile`): */
+  readonly records?: number;
+  /** The log's size, mtime and SHA-1 of its first and last 64 KiB: a cheap identity. */
+  readonly quick?: QuickKey;
+  /** Per checkpoint: its seq, byte offset in the log of record seq+1's line, byte offset and length of
+   * the checkpoint's line in the index body, and that line's SHA-1. */
+  readonly spans?: readonly (readonly [number, number, number, number, string])[];
+}
+
+interface QuickKey {
+  readonly bytes: number;
+  readonly mtimeMs: number;
+  readonly ends: string;
+}
+
+const ENDS = 64 * 1024;
+
+/** The cheap identity of a log file: size, mtime and a hash of both ends. */
+function quickKey(path: string): QuickKey | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    const head = Buffer.alloc(Math.min(ENDS, st.size));
+    readSync(fd, head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(ENDS, st.size));
+    readSync(fd, tail, 0, tail.length, st.size - tail.length);
+    return { bytes: st.size, mtimeMs: st.mtimeMs, ends: createHash('sha1').update(head).update(tail).digest('hex') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read `length` bytes of `path` at `offset`. */
+function readAt(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, buf, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The first line of a file (up to `max` bytes), without reading the rest. */
+function firstLine(path: string, max = 16 << 20): string | null {
+  const fd = openSync(path, 'r');
+  try {
+    let text = '';
+    const buf = Buffer.alloc(64 * 1024);
+    let pos = 0;
+    const decoder = new TextDecoder('utf-8');
+    while (pos < max) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) return null;
+      text += decoder.decode(buf.subarray(0, n), { stream: true });
+      pos += n;
+      const nl = text.indexOf('\n');
+      if (nl >= 0) return text.slice(0, nl);
+    }
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export const indexPathOf = (logPath: string): string => `${logPath}.idx`;
@@ -106,14 +180,119 @@ export class SeekableLog {
     if (!result.identical) return new SeekableLog(log, checkpoints, true, result);
     if (opts.writeIndex !== false) {
       try {
-        const body = checkpoints.map((c) => `${JSON.stringify(c)}\n`).join('');
+        const lines = checkpoints.map((c) => `${JSON.stringify(c)}\n`);
+        const body = lines.join('');
         const bodySha1 = createHash('sha1').update(body).digest('hex');
-        writeFileSync(indexPathOf(path), `${JSON.stringify({ ...header, bodySha1 })}\n${body}`);
+        const extra: { -readonly [K in keyof IndexHeader]?: IndexHeader[K] } = {};
+        const quick = quickKey(path);
+        if (quick && log.upcastFrom === null && log.truncated === 0) {
+          // Byte offsets of every record line in the log (line 1 is the header).
+          const bytes = Buffer.from(text);
+          const lineStart: number[] = [];
+          for (let at = bytes.indexOf(10); at >= 0 && lineStart.length < log.records.length + 1; at = bytes.indexOf(10, at + 1)) lineStart.push(at + 1);
+          let idxAt = 0;
+          extra.records = log.records.length;
+          extra.quick = quick;
+          extra.spans = checkpoints.map((c, i) => {
+            const line = lines[i] ?? '';
+            const len = Buffer.byteLength(line);
+            const span = [c.seq, lineStart[c.seq] ?? bytes.length, idxAt, len, createHash('sha1').update(line).digest('hex')] as const;
+            idxAt += len;
+            return span;
+          });
+        }
+        writeFileSync(indexPathOf(path), `${JSON.stringify({ ...header, bodySha1, ...extra })}\n${body}`);
       } catch {
         // A read-only place: seeking still works from the checkpoints in memory.
       }
     }
     return new SeekableLog(log, checkpoints, true);
+  }
+
+  /**
+   * Read the system right after record `seq` of the log at `path` without reading the whole log: from a
+   * current index, the composed checkpoint's lines are read from the index (each checked against its
+   * SHA-1) and only the log's records after that checkpoint up to `seq` are read, checked and replayed.
+   * The index must match the log's cheap identity (size, mtime, SHA-1 of both 64 KiB ends); `null`
+   * when it does not, or has no byte offsets (then `open` reads, checks and indexes the whole log).
+   */
+  static seekFile<T>(path: string, seq: number, read: (sys: System) => T): { value: T; log: ParsedLog } | null {
+    const quick = quickKey(path);
+    if (!quick) return null;
+    let h: IndexHeader;
+    let first: string | null;
+    try {
+      first = firstLine(indexPathOf(path));
+      if (first === null) return null;
+      h = JSON.parse(first) as IndexHeader;
+    } catch {
+      return null;
+    }
+    const spans = h.spans;
+    if (
+      h.index !== INDEX_KIND || h.version !== INDEX_VERSION || h.model !== MODEL_VERSION || !spans || h.records === undefined || !h.quick ||
+      h.quick.bytes !== quick.bytes || h.quick.mtimeMs !== quick.mtimeMs || h.quick.ends !== quick.ends
+    ) {
+      return null;
+    }
+    const total = h.records;
+    if (!Number.isInteger(seq) || seq < 0 || seq > total) throw new RangeError(`seq ${seq} is outside the log (0..${total})`);
+    const logHead = firstLine(path);
+    if (logHead === null) return null;
+    const head = parseHead(logHead, path);
+    if (head.chain.length > 0) return null;
+    // The checkpoint at or before seq, and the key frame it builds on (every KEYFRAME_EVERY-th).
+    let k = -1;
+    for (let i = 0; i < spans.length && (spans[i]?.[0] ?? Infinity) <= seq; i++) k = i;
+    const bodyStart = Buffer.byteLength(first) + 1;
+    let from: Checkpoint | undefined;
+    if (k >= 0) {
+      const key = k - (k % KEYFRAME_EVERY);
+      const cps: Checkpoint[] = [];
+      for (let j = key; j <= k; j++) {
+        const sp = spans[j];
+        if (!sp) return null;
+        const [, , at, len, sha1] = sp;
+        const line = readAt(indexPathOf(path), bodyStart + at, len).toString('utf8');
+        if (createHash('sha1').update(line).digest('hex') !== sha1) return null;
+        cps.push(JSON.parse(line) as Checkpoint);
+      }
+      from = SeekableLog.compose(cps);
+    }
+    // The log's records after the checkpoint, up to seq: read, checked and laid into a sparse log.
+    const start = from?.seq ?? 0;
+    const offset = k >= 0 ? (spans[k]?.[1] ?? 0) : Buffer.byteLength(logHead) + 1;
+    const known = from ? from.system.actors.map((a) => a.address) : [];
+    const parser = new RecordParser(head, { count: start, actors: known });
+    const records: Delivered[] = new Array<Delivered>(total);
+    const lines: string[] = new Array<string>(total);
+    let pos = offset;
+    let pending = '';
+    let lineNo = start + 2;
+    const chunk = 1 << 20;
+    for (let i = start; i < seq; ) {
+      const nl = pending.indexOf('\n');
+      if (nl < 0) {
+        const buf = readAt(path, pos, chunk);
+        if (buf.length === 0) return null;
+        pos += buf.length;
+        pending += buf.toString('latin1');
+        continue;
+      }
+      const raw = Buffer.from(pending.slice(0, nl), 'latin1').toString('utf8');
+      pending = pending.slice(nl + 1);
+      const got = parser.parse(raw, lineNo++, false, false);
+      if (got === null) return null;
+      records[i] = got.record;
+      lines[i] = got.line;
+      i++;
+    }
+    const log: ParsedLog = { ...logFieldsOf(head), records, lines, truncated: 0 };
+    let out: { value: T } | undefined;
+    const r = replay(log, { ...(from ? { from } : {}), until: seq, allowIncomplete: true, onStop: (sys) => (out = { value: read(sys) }) });
+    if (!r.identical) throw new DivergenceError(r);
+    if (!out) return null;
+    return { value: out.value, log };
   }
 
   /** A log already in memory (no sidecar). */
@@ -150,13 +329,18 @@ export class SeekableLog {
     if (cp === undefined || cp.full) return cp;
     let k = i;
     while (k > 0 && !this.checkpoints[k]?.full) k--;
+    return SeekableLog.compose(this.checkpoints.slice(k, i + 1));
+  }
+
+  /** A key frame and the deltas after it, in order, laid over each other into one full checkpoint. */
+  static compose(cps: readonly Checkpoint[]): Checkpoint | undefined {
+    const cp = cps[cps.length - 1];
+    if (cp === undefined || cp.full) return cp;
     const actors = new Map<string, SystemSnapshot['actors'][number]>();
     const firstPasid: Record<string, number> = {};
     const activated: string[] = [];
     const lockLam: string[] = [];
-    for (let j = k; j <= i; j++) {
-      const c = this.checkpoints[j];
-      if (!c) continue;
+    for (const c of cps) {
       for (const a of c.system.actors) actors.set(a.address, a);
       Object.assign(firstPasid, c.monitor.firstPasid);
       activated.push(...c.monitor.activated);

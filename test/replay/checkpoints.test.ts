@@ -76,7 +76,7 @@ describe('seeking', () => {
     expect(again.log.scenario.name).toBe(scenarioOf('seed-a-unbind-dmar').name);
     writeFileSync(indexPathOf(path), '{"index":"svasim-checkpoints"');
     expect(SeekableLog.open(path, { every: 20 }).rebuilt).toBe(true);
-    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":5')).toBe(true);
+    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":6')).toBe(true);
   });
 
   it('a checkpoint edited in the index (same log) is not trusted: the index is rebuilt and seeks stay right', () => {
@@ -92,6 +92,33 @@ describe('seeking', () => {
     const reopened = SeekableLog.open(path, { every: 5 });
     expect(reopened.rebuilt).toBe(true);
     expect(reopened.stateAt(seq)).toStrictEqual(want);
+  });
+
+  it('seekFile reads only the checkpoint and the records after it, and gives the same state as a full open', () => {
+    for (const name of ['seed-a-unbind-dmar', 'fork-exec-clone', 'lam-v6.4', 'pasid-exhaustion']) {
+      const { path } = runLive(scenarioOf(name), `seekfile-${name}`);
+      const full = SeekableLog.open(path, { every: 7 });
+      const n = full.log.records.length;
+      for (let seq = 0; seq <= n; seq++) {
+        const fast = SeekableLog.seekFile(path, seq, systemState);
+        expect(fast, `${name} seq ${seq}`).not.toBeNull();
+        expect(fast?.value).toStrictEqual(full.stateAt(seq));
+      }
+      expect(() => SeekableLog.seekFile(path, n + 1, systemState)).toThrow(RangeError);
+    }
+  });
+
+  it('seekFile declines (null) when the log changed, or a checkpoint line in the index was edited', () => {
+    const { path } = runLive(scenarioOf('seed-refcount-lazy-free'), 'seekfile-stale');
+    const full = SeekableLog.open(path, { every: 5 });
+    const seq = full.log.records.length;
+    expect(SeekableLog.seekFile(path, seq, systemState)).not.toBeNull();
+    const idx = readFileSync(indexPathOf(path), 'utf8');
+    writeFileSync(indexPathOf(path), idx.replace(/"pasid":1([,}])/, '"pasid":7$1'));
+    expect(SeekableLog.seekFile(path, seq, systemState)).toBeNull();
+    writeFileSync(indexPathOf(path), idx);
+    writeFileSync(path, `${readFileSync(path, 'utf8')}\n`);
+    expect(SeekableLog.seekFile(path, seq, systemState)).toBeNull();
   });
 
   it('seq outside the log is a RangeError', () => {
