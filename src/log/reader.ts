@@ -103,7 +103,11 @@ export function parseHead(first: string | undefined, source: string): LogHead {
   try {
     scenario = { ...parseScenario(JSON.stringify(h.data.scenario), `${source}:1 (header scenario)`), policy: h.data.policy };
   } catch (e) {
-    if (e instanceof ScenarioError) throw new LogError(`${source}:1: the header's scenario is invalid: ${e.message}`);
+    // The scenario's own position (in its re-serialized JSON) means nothing here: keep the JSON path.
+    if (e instanceof ScenarioError) {
+      const what = e.message.replace(/^.*?\(header scenario\)(:\d+:\d+)?:\s*/, '');
+      throw new LogError(`${source}:1: the header's scenario is invalid: scenario.${what}`);
+    }
     throw e;
   }
   return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain };

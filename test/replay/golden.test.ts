@@ -85,6 +85,13 @@ describe('streamed replay of damaged and diverging logs', () => {
     expect(() => readLog(mid)).toThrow(/blank-mid\.jsonl:10: malformed record: not JSON/);
   });
 
+  it("an invalid scenario in the header is reported by its JSON path, once", () => {
+    const ls = golden();
+    ls[0] = (ls[0] ?? '').replace('"thread":"A","device":"dsa0"', '"thread":"A","device":"dsa9"');
+    const p = write('header.jsonl', ls.join('\n'));
+    expect(() => readLog(p)).toThrow(/^.*header\.jsonl:1: the header's scenario is invalid: scenario\.steps\[\d+\]\.device: unknown device "dsa9"$/);
+  });
+
   it('an unreadable file is a LogError', () => {
     expect(() => replayFile(join(dir, 'missing.jsonl'))).toThrow(/cannot read file: no such file/);
     expect(() => replayFile(dir)).toThrow(/cannot read file: is a directory/);
