@@ -85,6 +85,24 @@ describe('streamed replay of damaged and diverging logs', () => {
     expect(() => readLog(mid)).toThrow(/blank-mid\.jsonl:10: malformed record: not JSON/);
   });
 
+  it('damage in lines the model also writes (the fast path skips parsing them) is still damage, by line', () => {
+    const base = golden();
+    const i = base.findIndex((l) => l.includes('"type":"msr.write"'));
+    const cases: [string, (ls: string[]) => void, RegExp][] = [
+      ['removed', (ls) => ls.splice(i, 1), /damaged log: seq \d+ where \d+ was expected/],
+      ['forward cause', (ls) => (ls[i] = (ls[i] ?? '').replace(/"cause":\d+/, '"cause":99')), /names cause 99, which is not earlier/],
+      ['unknown actor', (ls) => (ls[i] = (ls[i] ?? '').replace('"to":"thread:A1"', '"to":"thread:Z9"')), /involves thread:Z9, an actor that does not exist/],
+      ['wrong payload type', (ls) => (ls[i] = (ls[i] ?? '').replace('"pasid":1', '"pasid":"1"')), /malformed record: msr\.write: pasid/],
+    ];
+    for (const [name, edit, want] of cases) {
+      const ls = [...base];
+      edit(ls);
+      const p = write(`fast-${name.replace(/ /g, '-')}.jsonl`, ls.join('\n'));
+      expect(() => replayFile(p), name).toThrow(want);
+      expect(() => replayFile(p), name).toThrow(new RegExp(`fast-${name.replace(/ /g, '-')}\\.jsonl:${i + 1}:`));
+    }
+  });
+
   it("an invalid scenario in the header is reported by its JSON path, once", () => {
     const ls = golden();
     ls[0] = (ls[0] ?? '').replace('"thread":"A","device":"dsa0"', '"thread":"A","device":"dsa9"');
