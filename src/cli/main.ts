@@ -346,7 +346,7 @@ function cmdReplay(args: string[], io: Io): number {
   let until: number | undefined;
   if (values.until !== undefined) {
     until = Number(values.until);
-    if (!/^\d+$/.test(values.until) || until < 1) throw new UsageError(`svasim replay: --until expects a seq (a positive integer), got "${values.until}"`);
+    if (!/^\d+$/.test(values.until)) throw new UsageError(`svasim replay: --until expects a seq (0 for the state before the first record), got "${values.until}"`);
   }
   const allowTruncated = values['allow-truncated'] === true;
   const st = styleFor(io.stdout, io.env);
@@ -411,7 +411,10 @@ function cmdReplay(args: string[], io: Io): number {
     out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
     if (r.incomplete) {
       const { pending, missingSteps } = r.incomplete;
-      const parts = [pending > 0 ? `${pending} message${pending > 1 ? 's' : ''} still pending at its end (records lost from the last step)` : '', missingSteps > 0 ? `no record of the last ${missingSteps} step${missingSteps > 1 ? 's' : ''}` : ''].filter((x) => x !== '');
+      const parts = [
+        pending > 0 ? `it stops inside its last step, with ${pending} message${pending > 1 ? 's' : ''} still to deliver (at least that many records lost)` : '',
+        missingSteps > 0 ? `the scenario's last ${missingSteps} step${missingSteps > 1 ? 's have' : ' has'} no record` : '',
+      ].filter((x) => x !== '');
       io.stderr.write(`note: ${log.source} ends early: ${parts.join('; ')}\n`);
     }
     return 0;

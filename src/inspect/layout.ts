@@ -212,7 +212,37 @@ export async function layoutMachine(machine: AnyStateMachine): Promise<MachineLa
       label: l && l.x !== undefined && l.y !== undefined ? { x: o.x + l.x, y: o.y + l.y } : null,
     };
   });
-  return { id: machine.id, width: laid.width ?? 0, height: laid.height ?? 0, nodes, edges: out, rootEvents: rootInternal };
+  // ELK may place an edge label or bend a little outside the graph's box: shift everything so the
+  // drawing starts at (PAD, PAD) and grow the box to hold it all.
+  const PAD = 4;
+  let minX = 0;
+  let minY = 0;
+  let maxX = laid.width ?? 0;
+  let maxY = laid.height ?? 0;
+  const see = (x: number, y: number, w = 0, h = 0): void => {
+    minX = Math.min(minX, x);
+    minY = Math.min(minY, y);
+    maxX = Math.max(maxX, x + w);
+    maxY = Math.max(maxY, y + h);
+  };
+  for (const n of nodes) see(n.x, n.y, n.width, n.height);
+  for (const e of allEdges) {
+    const l = e.labels?.[0];
+    const src = out.find((o) => o.id === e.id);
+    if (l && src?.label) see(src.label.x, src.label.y, l.width ?? 0, l.height ?? 0);
+  }
+  for (const e of out) for (const p of e.points) see(p.x, p.y);
+  const dx = minX < 0 ? PAD - minX : 0;
+  const dy = minY < 0 ? PAD - minY : 0;
+  const moved = (p: { readonly x: number; readonly y: number }): { x: number; y: number } => ({ x: p.x + dx, y: p.y + dy });
+  return {
+    id: machine.id,
+    width: maxX + dx + (dx > 0 ? PAD : 0),
+    height: maxY + dy + (dy > 0 ? PAD : 0),
+    nodes: dx === 0 && dy === 0 ? nodes : nodes.map((n) => ({ ...n, ...moved(n) })),
+    edges: dx === 0 && dy === 0 ? out : out.map((e) => ({ ...e, points: e.points.map(moved), label: e.label ? moved(e.label) : null })),
+    rootEvents: rootInternal,
+  };
 }
 
 let cached: Promise<Record<ActorKind, MachineLayout>> | null = null;

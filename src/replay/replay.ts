@@ -240,7 +240,11 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
       if (log.truncated() === 0 && opts.allowIncomplete !== true) {
         const extra = sched.pending()[0];
         if (extra) return diverged(log.total() + 1, null, describe(extra), extra.cause);
-        return diverged(log.total() + 1, null, `(the log ends early: no record of step${missingSteps > 1 ? 's' : ''} ${lastStep + 1}${missingSteps > 1 ? `..${log.scenario.steps.length - 1}` : ''} of the scenario's ${log.scenario.steps.length})`, undefined);
+        // No step can leave no record (its input is one), so this is a log cut short, not a model change.
+        const n = log.scenario.steps.length;
+        throw new LogError(
+          `${log.source}: incomplete log: it ends after step ${lastStep} of the scenario's ${n} (${missingSteps > 1 ? `steps ${lastStep + 1}..${n - 1} have` : `step ${lastStep + 1} has`} no record: a run cut short?); --allow-truncated replays it as a prefix`,
+        );
       }
       return { identical: true, records: log.total(), incomplete: { pending, missingSteps } };
     }

@@ -139,7 +139,7 @@ export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult 
     };
     const logged = index > lastLogged ? { result: '(not in the log)', events: [] } : digest(a[index] ?? [], whyLogged.get(index));
     const rerun = digest(b[index] ?? [], whyRerun.get(index));
-    const differs = logged.result !== rerun.result || logged.events.join(' ') !== rerun.events.join(' ');
+    const differs = logged.result !== rerun.result || logged.why !== rerun.why || logged.events.join(' ') !== rerun.events.join(' ');
     return { index, step: describeStep(step), logged, rerun, differs };
   });
   const totals = TOTALS.map(([what, f]) => ({ what, logged: log.records.filter(f).length, rerun: rerunRecords.filter(f).length }));
@@ -154,8 +154,9 @@ export function formatWhatIf(w: WhatIfResult): string[] {
     if (!r.differs) continue;
     out.push(`step ${r.index}: ${r.step}`);
     const result = (d: StepDigest): string => (d.why === undefined ? d.result : `${d.result} (${d.why})`);
-    out.push(`  ${name(w.logged).padEnd(width)}  ${result(r.logged)} · ${r.logged.events.join(' ') || '-'}`);
-    out.push(`  ${name(w.rerun).padEnd(width)}  ${result(r.rerun)} · ${r.rerun.events.join(' ') || '-'}`);
+    const events = (d: StepDigest): string => (d.events.length > 0 ? ` · ${d.events.join(' ')}` : '');
+    out.push(`  ${name(w.logged).padEnd(width)}  ${result(r.logged)}${events(r.logged)}`);
+    out.push(`  ${name(w.rerun).padEnd(width)}  ${result(r.rerun)}${events(r.rerun)}`);
   }
   out.push(`${w.differing} of ${w.rows.length} steps differ`);
   for (const t of w.totals) if (t.logged !== 0 || t.rerun !== 0) out.push(`  ${t.what.padEnd(24)} ${String(t.logged).padStart(4)} → ${t.rerun}`);

@@ -306,7 +306,7 @@ describe('bad input: exit 2, one line on stderr', () => {
     const log = join(dir, 'opt.jsonl');
     expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
     expect(badInput(await cli(['replay', log, '--until', '-1']))).toBe('svasim replay: --until got "-1", which looks like an option (write --until=VALUE if you mean it)');
-    expect(badInput(await cli(['replay', log, '--until=-1']))).toBe('svasim replay: --until expects a seq (a positive integer), got "-1"');
+    expect(badInput(await cli(['replay', log, '--until=-1']))).toBe('svasim replay: --until expects a seq (0 for the state before the first record), got "-1"');
     expect(badInput(await cli(['diagram', '--log', log, '--from', '30', '--to', '10']))).toBe('svasim diagram: --to 10 is before --from 30');
   });
 
