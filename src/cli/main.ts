@@ -16,12 +16,8 @@ import { replay, replayFile, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState, systemState } from '../runtime/state.ts';
 import type { AnyStateMachine } from 'xstate';
-import { iommuMachine } from '../../machines/iommu.ts';
-import { kernelMachine } from '../../machines/kernel.ts';
-import { mmMachine } from '../../machines/mm.ts';
-import { threadMachine } from '../../machines/thread.ts';
-import { wqMachine } from '../../machines/wq.ts';
 import { machineDiagram, sequenceDiagram } from '../inspect/mermaid.ts';
+import { MACHINES } from '../../machines/index.ts';
 import { DivergenceError, SeekableLog } from '../replay/checkpoints.ts';
 import { looksLikeLog, serve, writeReport } from './inspect.ts';
 import { LiveSession, LogSession } from '../inspect/session.ts';
@@ -432,8 +428,6 @@ function printDivergence(r: Extract<ReplayResult, { identical: false }>, log: Pi
     for (const c of r.causes) out(`    ${c}`);
   }
 }
-
-const MACHINES = { thread: threadMachine, mm: mmMachine, iommu: iommuMachine, wq: wqMachine, kernel: kernelMachine } as const;
 
 function cmdDiagram(args: string[], io: Io): number {
   const { values, positionals } = parse('diagram', args, {

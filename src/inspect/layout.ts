@@ -6,12 +6,7 @@
 import { createRequire } from 'node:module';
 import type { ELK as ElkInstance, ELKConstructorArguments, ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { AnyStateMachine } from 'xstate';
-import { iommuMachine } from '../../machines/iommu.ts';
-import { kernelMachine } from '../../machines/kernel.ts';
-import { mmMachine } from '../../machines/mm.ts';
-import { threadMachine } from '../../machines/thread.ts';
-import { wqMachine } from '../../machines/wq.ts';
-import type { ActorKind } from '../runtime/system.ts';
+import { MACHINES, type ActorKind } from '../../machines/index.ts';
 
 // elkjs is CommonJS: its module.exports is the ELK class (the bundled build runs in-process, no worker).
 const ELK = createRequire(import.meta.url)('elkjs/lib/elk.bundled.js') as new (args?: ELKConstructorArguments) => ElkInstance;
@@ -52,13 +47,6 @@ export interface MachineLayout {
   readonly rootEvents: readonly string[];
 }
 
-export const MACHINES: Readonly<Record<ActorKind, AnyStateMachine>> = {
-  thread: threadMachine,
-  mm: mmMachine,
-  iommu: iommuMachine,
-  wq: wqMachine,
-  kernel: kernelMachine,
-};
 
 /** The parts of an xstate v5 state node read here. */
 interface StateNodeLike {

@@ -25,8 +25,8 @@
  *   context }` (the xstate state value, e.g. `{ alive: 'idle' }`, and the full context), with the
  *   record's message as `event`.
  * - Identity and time come from the log, never from the clock or a random source: `createdAt` is the
- *   record's seq in the format `createInspector` uses (`Date.now().toString()`, milliseconds since the
- *   Unix epoch), i.e. the epoch + seq ms; `id` is `<seq>:event`, `<seq>:snapshot` or
+ *   record's seq in the format `createInspector` uses (a string of milliseconds since the Unix epoch),
+ *   i.e. the epoch + seq ms; `id` is `<seq>:event`, `<seq>:snapshot` or
  *   `<seq>:actor:<address>`; `rootId` is the actor's own address (every svasim actor is a root: none is
  *   spawned by another), `parentId` is absent. The same log always gives byte-identical events.
  *

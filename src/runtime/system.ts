@@ -15,9 +15,10 @@
  */
 import { Subject } from 'rxjs';
 import { createActor, createMachine, type AnyActorScope, type AnyStateMachine, type Snapshot } from 'xstate';
-import { iommuMachine, type IommuContext } from '../../machines/iommu.ts';
-import { kernelMachine, type KernelContext } from '../../machines/kernel.ts';
-import { mmMachine, type MmContext } from '../../machines/mm.ts';
+import type { IommuContext } from '../../machines/iommu.ts';
+import { MACHINES, type ActorKind } from '../../machines/index.ts';
+import type { KernelContext } from '../../machines/kernel.ts';
+import type { MmContext } from '../../machines/mm.ts';
 import {
   type Address,
   type CpuFeatures,
@@ -29,8 +30,8 @@ import {
   threadAddr,
   wqAddr,
 } from '../../machines/protocol.ts';
-import { threadMachine, type ThreadContext } from '../../machines/thread.ts';
-import { wqMachine, type WqContext } from '../../machines/wq.ts';
+import type { ThreadContext } from '../../machines/thread.ts';
+import type { WqContext } from '../../machines/wq.ts';
 import { FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
 
 export interface DeviceSpec {
@@ -50,7 +51,7 @@ export interface SystemConfig {
 /** A delivered message: what one log record holds. */
 export type Delivered = Readonly<Envelope>;
 
-export type ActorKind = 'kernel' | 'iommu' | 'thread' | 'mm' | 'wq';
+export type { ActorKind } from '../../machines/index.ts';
 
 /** One actor behind a uniform face, so the bus can route any message to any actor. */
 interface Cell {
@@ -150,7 +151,6 @@ class LazyCell implements Cell {
   }
 }
 
-const LOGIC: Record<ActorKind, AnyStateMachine> = { kernel: kernelMachine, iommu: iommuMachine, thread: threadMachine, mm: mmMachine, wq: wqMachine };
 
 /**
  * Runs every actor of one machine kind. An actor is its machine snapshot, advanced by the machine's own
@@ -429,7 +429,7 @@ export class System {
   private engine(kind: ActorKind): Engine {
     let e = this.engines.get(kind);
     if (e === undefined) {
-      e = new Engine(LOGIC[kind], (from, out) => this.onEmit(from, out));
+      e = new Engine(MACHINES[kind], (from, out) => this.onEmit(from, out));
       this.engines.set(kind, e);
     }
     return e;

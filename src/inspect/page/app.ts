@@ -53,7 +53,6 @@ function splitter(handle: HTMLElement, layout: HTMLElement, prop: string, axis: 
 }
 
 async function main(): Promise<void> {
-  const t0 = performance.now();
   const source = createSource();
   const status = byId('status');
   let session: Session;
@@ -178,15 +177,13 @@ async function main(): Promise<void> {
   m.on('records', () => performance.mark('svasim:records'));
   await loading;
   performance.mark('svasim:ready');
-  const ms = Math.round(performance.now() - t0);
   document.body.dataset['ready'] = 'true';
-  document.body.dataset['loadMs'] = String(ms);
   const n = (x: number): string => x.toLocaleString('en-US');
   if (!m.statusError) {
     m.setStatus(
       m.partial
         ? `${n(m.lastSeq)} messages (large log: records load as you scroll; filters see the loaded ones) · ${n(m.actors.length)} actors`
-        : `${n(m.loadedCount)} messages · ${n(m.actors.length)} actors · loaded in ${ms} ms`,
+        : `${n(m.loadedCount)} messages · ${n(m.actors.length)} actors`,
     );
   }
 }

@@ -4,51 +4,13 @@
  */
 import type { SystemState } from '../../runtime/state.ts';
 
-export type ActorKind = 'thread' | 'mm' | 'iommu' | 'wq' | 'kernel';
-
-export interface ActorInfo {
-  readonly address: string;
-  readonly kind: ActorKind;
-  readonly process: string | null;
-  readonly device: string | null;
-}
-
-export interface LayoutNode {
-  /** Dotted state path, e.g. `alive.idle`. */
-  readonly id: string;
-  readonly label: string;
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  readonly parent: string | null;
-  readonly compound: boolean;
-  readonly initial: boolean;
-  readonly final: boolean;
-  readonly description: string | null;
-  /** Events handled without leaving the state (targetless transitions), e.g. `pasid.get [guard]`. */
-  readonly internal?: readonly string[];
-}
-
-export interface LayoutEdge {
-  readonly id: string;
-  readonly source: string;
-  readonly target: string;
-  readonly events: readonly string[];
-  readonly points: readonly { readonly x: number; readonly y: number }[];
-  /** Top-left corner of the label box the layout reserved (one line per event), if it placed one. */
-  readonly label?: { readonly x: number; readonly y: number } | null;
-}
-
-export interface MachineLayout {
-  readonly id: string;
-  readonly width: number;
-  readonly height: number;
-  readonly nodes: readonly LayoutNode[];
-  readonly edges: readonly LayoutEdge[];
-  /** Events the machine handles in every state (root-level transitions). */
-  readonly rootEvents?: readonly string[];
-}
+// The same shapes the server sends (type-only imports: nothing of the server enters the bundle).
+export type { ActorKind } from '../../runtime/system.ts';
+export type { LayoutEdge, LayoutNode, MachineLayout } from '../layout.ts';
+export type { ActorInfo } from '../session.ts';
+import type { ActorInfo } from '../session.ts';
+import type { MachineLayout } from '../layout.ts';
+import type { ActorKind } from '../../runtime/system.ts';
 
 export interface Session {
   readonly title: string;
