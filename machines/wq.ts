@@ -24,14 +24,41 @@ export interface Descriptor {
 export interface WqContext extends WqInput {
   /** Accepted descriptors not yet dispatched: the occupancy is its length. */
   readonly queue: readonly Descriptor[];
-  /** Dispatched descriptors awaiting translation, per PASID. */
-  readonly inflight: Readonly<Record<string, number>>;
+  /**
+   * Dispatched descriptors awaiting translation, per PASID (oldest PASID first). A short list, not an
+   * object keyed by PASID: V8 stores such an object's numeric keys as an array as long as the largest
+   * PASID, so every copy of a one-entry object for PASID 1000 would copy kilobytes.
+   */
+  readonly inflight: readonly InFlight[];
   /** Drain-PASID commands waiting for that PASID's descriptors to finish. */
   readonly drains: readonly { readonly pasid: number; readonly mm: number }[];
   readonly accepted: number;
   readonly retried: number;
   readonly completed: number;
   readonly faulted: number;
+}
+
+export interface InFlight {
+  readonly pasid: number;
+  readonly count: number;
+}
+
+/** How many descriptors of `pasid` are in flight. */
+export const inflightOf = (c: Pick<WqContext, 'inflight'>, pasid: number): number => c.inflight.find((f) => f.pasid === pasid)?.count ?? 0;
+
+/** `list` with `pasid`'s count changed by `delta` (an entry at zero is dropped). */
+function addInflight(list: readonly InFlight[], pasid: number, delta: number): InFlight[] {
+  const out: InFlight[] = [];
+  let found = false;
+  for (const f of list) {
+    if (f.pasid !== pasid) out.push(f);
+    else {
+      found = true;
+      if (f.count + delta > 0) out.push({ pasid, count: f.count + delta });
+    }
+  }
+  if (!found && delta > 0) out.push({ pasid, count: delta });
+  return out;
 }
 
 type WqEvent = Extract<Message, { type: 'wq.submit' | 'wq.execute' | 'wq.drain' | 'iommu.translated' | 'fault.dmar' }>;
@@ -42,10 +69,10 @@ interface Emitter {
 }
 
 /** Send descriptors to the engines: each DMA goes through the IOMMU with the descriptor's PASID. */
-function dispatch(c: WqContext, picked: readonly Descriptor[], enqueue: Emitter): Record<string, number> {
-  const inflight = { ...c.inflight };
+function dispatch(c: WqContext, picked: readonly Descriptor[], enqueue: Emitter): readonly InFlight[] {
+  let inflight = c.inflight;
   for (const d of picked) {
-    inflight[d.pasid] = (inflight[d.pasid] ?? 0) + 1;
+    inflight = addInflight(inflight, d.pasid, 1);
     enqueue.emit({ type: 'iommu.translate', device: c.device, pasid: d.pasid, thread: d.thread, to: 'iommu' });
   }
   return inflight;
@@ -53,12 +80,10 @@ function dispatch(c: WqContext, picked: readonly Descriptor[], enqueue: Emitter)
 
 /** One descriptor finished (completed or faulted): release drains waiting on its PASID. */
 function finish(c: WqContext, pasid: number, enqueue: Emitter): Pick<WqContext, 'inflight' | 'drains'> {
-  const left = (c.inflight[pasid] ?? 0) - 1;
-  const inflight = { ...c.inflight };
-  if (left > 0) inflight[pasid] = left;
-  else delete inflight[pasid];
+  const inflight = addInflight(c.inflight, pasid, -1);
+  if (c.drains.length === 0) return { inflight, drains: c.drains };
   const drains = c.drains.filter((w) => {
-    const done = inflight[w.pasid] === undefined && !c.queue.some((d) => d.pasid === w.pasid);
+    const done = inflightOf({ inflight }, w.pasid) === 0 && !c.queue.some((d) => d.pasid === w.pasid);
     if (done) enqueue.emit({ type: 'wq.drained', device: c.device, pasid: w.pasid, to: mmAddr(w.mm) });
     return !done;
   });
@@ -99,7 +124,7 @@ export const wqMachine = setup({
       const mine = c.queue.filter((d) => d.pasid === event.pasid);
       const inflight = dispatch(c, mine, enqueue);
       const queue = c.queue.filter((d) => d.pasid !== event.pasid);
-      if (inflight[event.pasid] === undefined) {
+      if (inflightOf({ inflight }, event.pasid) === 0) {
         enqueue.emit({ type: 'wq.drained', device: c.device, pasid: event.pasid, to: mmAddr(event.mm) });
         enqueue.assign({ queue, inflight });
       } else {
@@ -122,7 +147,7 @@ export const wqMachine = setup({
   context: ({ input }) => ({
     ...input,
     queue: [],
-    inflight: {},
+    inflight: [],
     drains: [],
     accepted: 0,
     retried: 0,

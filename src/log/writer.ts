@@ -1,19 +1,50 @@
 /**
- * Writes the event log as the run goes. Lines are buffered and written whole — when the runner flushes at
- * the end of every step, and whenever the buffer would pass 256 KiB — so a crash leaves a valid prefix
- * ending at a complete record, and a killed run loses at most the step it was in.
+ * Writes the event log as the run goes. Records are encoded straight into a buffer and written whole —
+ * when the runner flushes at the end of every step, and whenever the buffer would pass 256 KiB — so a
+ * crash leaves a valid prefix ending at a complete record, and a killed run loses at most the step it
+ * was in.
+ *
+ * The bytes are exactly `recordLine(d)` plus a newline (test/log/writer.test.ts checks this). They are
+ * built without intermediate strings: numbers are written digit by digit and the fixed parts of a record
+ * (keys, type, addresses) are encoded once and copied. Besides the copying this saves, converting each new
+ * seq to a string would go through V8's number-to-string cache, an old-generation table that keeps every
+ * such string alive past young-generation collections.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';
-import { recordLine } from './format.ts';
+import { payloadFields, payloadSpan, recordLine } from './format.ts';
 
 const CHUNK = 256 * 1024;
+/** Room for a record's fixed parts besides the cached pieces and the payload: seq, cause, step, brackets. */
+const SLACK = 96;
+
+const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+const SEQ = utf8('{"seq":');
+const CAUSE = utf8(',"cause":');
+const STEP = utf8(',"step":');
+
+/** Encoded pieces that recur in every run (message types, addresses), each kept once. */
+class Pieces {
+  private readonly map = new Map<string, Uint8Array>();
+  constructor(private readonly make: (key: string) => string) {}
+  get(key: string): Uint8Array {
+    let b = this.map.get(key);
+    if (b === undefined) {
+      b = utf8(this.make(key));
+      if (this.map.size < 100_000) this.map.set(key, b);
+    }
+    return b;
+  }
+}
 
 export class LogWriter {
   private readonly fd: number;
   private buf = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
   private closed = false;
+  private readonly types = new Pieces((t) => `,"type":${JSON.stringify(t)}`);
+  private readonly froms = new Pieces((a) => `,"from":${JSON.stringify(a)}`);
+  private readonly tos = new Pieces((a) => `,"to":${JSON.stringify(a)}`);
   bytes = 0;
 
   constructor(readonly path: string, header: string) {
@@ -22,19 +53,67 @@ export class LogWriter {
     this.flush();
   }
 
-  /** Append one line; lines are never split across writes. */
-  private line(text: string): void {
-    const max = text.length * 3 + 1;
-    if (this.pos + max > this.buf.length) {
+  /** Make room for `n` more bytes (records are never split across writes). */
+  private room(n: number): void {
+    if (this.pos + n > this.buf.length) {
       this.flush();
-      if (max > this.buf.length) this.buf = Buffer.allocUnsafe(max);
+      if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
     }
+  }
+
+  /** Append one line. */
+  private line(text: string): void {
+    this.room(text.length * 3 + 1);
     this.pos += this.buf.write(text, this.pos, 'utf8');
     this.buf[this.pos++] = 10;
   }
 
+  private put(b: Uint8Array): void {
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < b.length; i++) buf[pos++] = b[i] as number;
+    this.pos = pos;
+  }
+
+  /** A non-negative integer's decimal digits. */
+  private uint(n: number): void {
+    const buf = this.buf;
+    let end = this.pos;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) end++;
+    this.pos = end + 1;
+    let t = n;
+    do {
+      buf[end--] = 48 + (t % 10);
+      t = Math.floor(t / 10);
+    } while (t > 0);
+  }
+
   write(d: Delivered): void {
-    this.line(recordLine(d));
+    const msg = d.msg;
+    const json = JSON.stringify(msg);
+    const span = payloadSpan(msg.type, json, (msg as { to?: string }).to);
+    if (span === null || !Number.isSafeInteger(d.seq) || !Number.isSafeInteger(d.step) || (d.cause !== undefined && !Number.isSafeInteger(d.cause)) || d.seq < 0 || d.step < 0 || (d.cause ?? 0) < 0) {
+      this.line(recordLine(d));
+      return;
+    }
+    const type = this.types.get(msg.type);
+    const from = this.froms.get(d.from);
+    const to = this.tos.get(d.to);
+    this.room(SLACK + type.length + from.length + to.length + (span[1] - span[0]) * 3);
+    this.put(SEQ);
+    this.uint(d.seq);
+    this.put(type);
+    this.put(from);
+    this.put(to);
+    if (d.cause !== undefined) {
+      this.put(CAUSE);
+      this.uint(d.cause);
+    }
+    this.put(STEP);
+    this.uint(d.step);
+    if (span[1] > span[0]) this.pos += this.buf.write(json.slice(span[0], span[1]), this.pos, 'utf8');
+    this.buf[this.pos++] = 125; // }
+    this.buf[this.pos++] = 10;
   }
 
   flush(): void {

@@ -21,7 +21,8 @@ export const DEFAULT_CHECKPOINT_EVERY = 2_500;
 /** One full checkpoint in this many; the others are deltas. */
 export const KEYFRAME_EVERY = 20;
 const INDEX_KIND = 'svasim-checkpoints';
-const INDEX_VERSION = 6;
+/** 7: work-queue contexts keep `inflight` as a list of { pasid, count }. */
+const INDEX_VERSION = 7;
 
 interface IndexHeader {
   readonly index: typeof INDEX_KIND;

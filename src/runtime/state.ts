@@ -43,7 +43,7 @@ export function systemState(sys: System): SystemState {
       const w = sys.wq(address.slice('wq:'.length));
       if (w) {
         const c = w.context;
-        const inflight = Object.values(c.inflight).reduce((a, b) => a + b, 0);
+        const inflight = c.inflight.reduce((a, f) => a + f.count, 0);
         wqs.push({ device: c.device, occupancy: c.queue.length, threshold: c.threshold, inflight, accepted: c.accepted, retried: c.retried, completed: c.completed, faulted: c.faulted });
       }
     }

@@ -450,7 +450,7 @@ describe('wq', () => {
     q.actor.send({ type: 'wq.execute', device: 'dsa0', count: 10 });
     expect(q.take().map((o) => (o.type === 'iommu.translate' ? o.thread : o.type))).toStrictEqual(['B', 'C', 'D']);
     expect(q.ctx().queue).toStrictEqual([]);
-    expect(q.ctx().inflight).toStrictEqual({ 1: 1, 2: 1, 3: 1, 4: 1 });
+    expect(q.ctx().inflight).toStrictEqual([1, 2, 3, 4].map((pasid) => ({ pasid, count: 1 })));
     q.actor.send({ type: 'wq.execute', device: 'dsa0' });
     expect(q.take()).toStrictEqual([]);
   });
@@ -461,7 +461,7 @@ describe('wq', () => {
     q.submit('A', 1);
     q.actor.send({ type: 'wq.execute', device: 'dsa0' });
     expect(types(q.take())).toStrictEqual(['iommu.translate', 'iommu.translate']);
-    expect(q.ctx().inflight).toStrictEqual({ 1: 2 });
+    expect(q.ctx().inflight).toStrictEqual([{ pasid: 1, count: 2 }]);
   });
 
   it('autoComplete dispatches each accepted descriptor to the IOMMU at once', () => {
@@ -484,7 +484,7 @@ describe('wq', () => {
     expect(q.take()).toStrictEqual([{ type: 'wq.complete', thread: 'A', pasid: 1, to: 'thread:A' }]);
     q.actor.send({ type: 'fault.dmar', device: 'dsa0', pasid: 2, reason: 0x59, thread: 'B' });
     expect(q.take()).toStrictEqual([]);
-    expect(q.ctx()).toMatchObject({ completed: 1, faulted: 1, inflight: {} });
+    expect(q.ctx()).toMatchObject({ completed: 1, faulted: 1, inflight: [] });
   });
 
   it('drain with nothing of that PASID answers at once', () => {

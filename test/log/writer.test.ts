@@ -1,0 +1,92 @@
+/**
+ * The log writer encodes records straight into its buffer; its bytes must be exactly `recordLine(d)`
+ * plus a newline for every record (any names, any payload, with and without a cause), records are never
+ * split across writes, and a buffer that fills up is flushed before the next record.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Message, Outgoing } from '../../machines/protocol.ts';
+import { recordLine } from '../../src/log/format.ts';
+import { LogWriter } from '../../src/log/writer.ts';
+import type { Delivered } from '../../src/runtime/system.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'svasim-writer-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function written(records: readonly Delivered[], header = '{"log":"svasim"}'): string {
+  const path = join(dir, `w${n++}.jsonl`);
+  const w = new LogWriter(path, header);
+  for (const d of records) w.write(d);
+  w.close();
+  return readFileSync(path, 'utf8');
+}
+
+const expected = (records: readonly Delivered[], header = '{"log":"svasim"}'): string => [header, ...records.map(recordLine)].join('\n') + '\n';
+
+const rec = (msg: Message | Outgoing, over: Partial<Delivered> = {}): Delivered => ({ msg, from: 'thread:a', to: 'mm:1', cause: 3, step: 2, seq: 4, ...over });
+
+describe('LogWriter', () => {
+  it('writes exactly recordLine for typical records (routed, unrouted, no cause, zero step)', () => {
+    const records: Delivered[] = [
+      rec({ type: 'portal.store', thread: 'a', device: 'dsa0', pasid: 1, to: 'mm:1' }),
+      rec({ type: 'insn.enqcmd', thread: 'a', device: 'dsa0' }, { from: 'user', to: 'thread:a', cause: undefined, step: 0, seq: 1 }),
+      rec({ type: 'sys.return', thread: 'a', errno: 'ESRCH', to: 'user' }, { seq: 1234567890, cause: 1234567889, step: 98765 }),
+      rec({ type: 'wq.execute', device: 'dsa0' }, { from: 'user', to: 'wq:dsa0', cause: undefined }),
+      rec({ type: 'fault.dmar', device: 'd', pasid: 7, reason: 0x59, suppressed: true, thread: 'a', to: 'wq:d' }, { seq: 10, cause: 9 }),
+    ];
+    expect(written(records)).toBe(expected(records));
+  });
+
+  it('writes a message whose fields are not in the usual order the general way, with the same bytes', () => {
+    const odd = { to: 'mm:1', thread: 'a', type: 'trap.gp', activated: false } as unknown as Message;
+    const records = [rec(odd)];
+    expect(written(records)).toBe(expected(records));
+    expect(written(records)).toContain('{"seq":4,"type":"trap.gp","from":"thread:a","to":"mm:1","cause":3,"step":2,"thread":"a","activated":false}');
+  });
+
+  it('property: any names and numbers give recordLine bytes', () => {
+    const name = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            thread: name,
+            device: name,
+            pasid: fc.integer({ min: 0, max: 0xfffff }),
+            seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+            cause: fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined }),
+            step: fc.integer({ min: 0, max: 10 ** 9 }),
+          }),
+          { maxLength: 20 },
+        ),
+        (xs) => {
+          const records = xs.map((x) =>
+            rec({ type: 'portal.store', thread: x.thread, device: x.device, pasid: x.pasid, to: `mm:${x.pasid}` }, { from: `thread:${x.thread}`, to: `mm:${x.pasid}`, seq: x.seq, cause: x.cause, step: x.step }),
+          );
+          expect(written(records)).toBe(expected(records));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('flushes a full buffer between records, never inside one', () => {
+    const big = 'x'.repeat(5000);
+    const records = Array.from({ length: 200 }, (_, i) => rec({ type: 'portal.store', thread: big, device: `d${i}`, pasid: i, to: 'mm:1' }, { seq: i + 1 }));
+    const text = written(records);
+    expect(text).toBe(expected(records));
+    expect(text.length).toBeGreaterThan(256 * 1024);
+  });
+
+  it('counts the bytes it wrote', () => {
+    const path = join(dir, 'bytes.jsonl');
+    const w = new LogWriter(path, '{}');
+    w.write(rec({ type: 'wq.execute', device: 'é' }, { to: 'wq:é' }));
+    w.close();
+    expect(w.bytes).toBe(readFileSync(path).length);
+  });
+});
