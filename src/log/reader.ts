@@ -7,11 +7,11 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { MESSAGE_TYPES, type Address, type Message } from '../../machines/protocol.ts';
 import type { Delivered } from '../runtime/system.ts';
-import { parseScenario, ScenarioError } from '../scenario/load.ts';
+import { scenarioFromValue, ScenarioError } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { recordLine, type LogHeader } from './format.ts';
-import { payloadIssue } from './schema.ts';
+import { messageIssue } from './schema.ts';
 import { chainFrom, type Upcaster } from './upcast.ts';
 
 /** A log that cannot be used: the message is the one line to print (file:line: what). */
@@ -101,7 +101,7 @@ export function parseHead(first: string | undefined, source: string): LogHead {
   if (!h.success) throw new LogError(`${source}:1: not an svasim log header: ${firstIssue(h.error)}`);
   let scenario: Scenario;
   try {
-    scenario = { ...parseScenario(JSON.stringify(h.data.scenario), `${source}:1 (header scenario)`), policy: h.data.policy };
+    scenario = { ...scenarioFromValue(h.data.scenario, `${source}:1 (header scenario)`), policy: h.data.policy };
   } catch (e) {
     // The scenario's own position (in its re-serialized JSON) means nothing here: keep the JSON path.
     if (e instanceof ScenarioError) {
@@ -122,6 +122,7 @@ export class RecordParser {
   /** Records accepted so far. */
   count = 0;
   private readonly actors: Set<string>;
+  private readonly devices: Set<string>;
 
   /** `from`: start after `count` records, with these actors already created (resuming at a checkpoint). */
   constructor(
@@ -130,6 +131,7 @@ export class RecordParser {
   ) {
     // Actors that exist so far: the fixed ones, then every mm and thread as its creation message arrives.
     this.actors = new Set<string>(['user', 'kernel', 'iommu', 'monitor', ...head.scenario.devices.map((d) => `wq:${d.name}`), ...(from?.actors ?? [])]);
+    this.devices = new Set(head.scenario.devices.map((d) => d.name));
     this.count = from?.count ?? 0;
   }
 
@@ -151,8 +153,18 @@ export class RecordParser {
       throw new LogError(`${source}:${lineNo}: malformed record: not JSON`);
     }
     for (const u of chain) json = typeof json === 'object' && json !== null ? u.record(json as Record<string, unknown>) : json;
-    const { seq, type, from, to, cause, step, ...payload } = envelope(json, source, lineNo);
-    const issue = payloadIssue(type, payload);
+    const env = envelope(json, source, lineNo);
+    const { seq, type, from, to, cause, step } = env;
+    // The message: `type`, then the payload (every field but the envelope's), in one pass.
+    const msg: Record<string, unknown> = { type };
+    for (const k in env) {
+      if (k === 'seq' || k === 'type' || k === 'from' || k === 'to' || k === 'cause' || k === 'step') continue;
+      const v = (env as Record<string, unknown>)[k];
+      // A "__proto__" field must stay a field (and be reported as unknown), not become the prototype.
+      if (k === '__proto__') Object.defineProperty(msg, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else msg[k] = v;
+    }
+    const issue = messageIssue(msg as { type: string });
     if (issue !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${type}: ${issue}`);
     if (seq !== this.count + 1) {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} where ${this.count + 1} was expected (a record is missing or out of order)`);
@@ -162,16 +174,16 @@ export class RecordParser {
     if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:'))) actors.add(to);
     if (!actors.has(from)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${from}, an actor that does not exist at that point`);
     if (!actors.has(to)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${to}, an actor that does not exist at that point`);
-    const device = (payload as { device?: unknown }).device;
-    if (device !== undefined && !actors.has(`wq:${String(device)}`)) {
+    const device = msg['device'];
+    if (device !== undefined && !this.devices.has(device as string)) {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names device ${JSON.stringify(device)}, which the scenario does not have`);
     }
-    const thread = (payload as { thread?: unknown }).thread;
+    const thread = msg['thread'];
     if (from === 'user' && cause === undefined && to.startsWith('thread:') && thread !== to.slice('thread:'.length)) {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} is a syscall of thread ${JSON.stringify(thread)} delivered to ${to}`);
     }
     this.count++;
-    const record: Delivered = { msg: { type, ...payload } as unknown as Message, from: from as Address, to: to as Address, cause, step, seq };
+    const record: Delivered = { msg: msg as unknown as Message, from: from as Address, to: to as Address, cause, step, seq };
     return { record, line: chain.length === 0 ? line : recordLine(record) };
   }
 }

@@ -111,6 +111,8 @@ void _noExtraSchemas;
 interface PayloadCheck {
   /** The compiled, assert-only validator: true when the payload is valid. */
   readonly valid: (payload: unknown) => boolean;
+  /** The same for a whole message (its payload plus `type`, which must be this type). */
+  readonly validMessage: (msg: unknown) => boolean;
   /** The runtime parser, run only on a payload `valid` rejected, for the issue. */
   readonly schema: z.ZodType;
 }
@@ -118,7 +120,8 @@ interface PayloadCheck {
 const CHECKS = new Map<string, PayloadCheck>();
 for (const [type, schema] of Object.entries(PAYLOAD_SCHEMAS) as [MessageType, z.ZodType][]) {
   const compiled = z.compile(schema);
-  CHECKS.set(type, { valid: (payload) => compiled.validate(payload), schema });
+  const whole = z.compile((schema as z.ZodObject).extend({ type: z.literal(type) }));
+  CHECKS.set(type, { valid: (payload) => compiled.validate(payload), validMessage: (msg) => whole.validate(msg), schema });
 }
 
 /** `path: message` of a zod issue; an unknown field's path is the field. */
@@ -131,6 +134,18 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * What is wrong with a record's payload (its fields but the envelope's), as `path: message`, or `null`
  * when it is valid for `type`. A type that is not a message type is an issue too.
  */
+/**
+ * `payloadIssue` for a whole message (`type` plus payload, as the reader builds it): the same answer,
+ * without first copying the payload out of the message.
+ */
+export function messageIssue(msg: { readonly type: string }): string | null {
+  const check = CHECKS.get(msg.type);
+  if (check === undefined) return `type: not a message type`;
+  if (check.validMessage(msg)) return null;
+  const { type, ...payload } = msg;
+  return payloadIssue(type, payload);
+}
+
 export function payloadIssue(type: string, payload: Record<string, unknown>): string | null {
   const check = CHECKS.get(type);
   if (check === undefined) return `type: not a message type`;

@@ -466,6 +466,18 @@ export function parseScenario(text: string, source: string, override?: Partial<P
   return normalize(result.data, override);
 }
 
+/**
+ * A scenario that is already a JSON value (a log header's): checked by the same schema and reference
+ * rules. When it has a problem it is re-read from its JSON text, so the error names the same JSON path
+ * as `parseScenario` would.
+ */
+export function scenarioFromValue(value: unknown, source: string, override?: Partial<Policy>): Scenario {
+  const result = scenarioFileSchema.safeParse(value);
+  // Positions are only needed to report an issue; a valid scenario never asks for one.
+  if (result.success && referenceIssues(value, { start: 0, end: 0 }).length === 0) return normalize(result.data, override);
+  return parseScenario(JSON.stringify(value), source, override);
+}
+
 /** Reads and parses a scenario file; errors name `path` as the source. */
 export function loadScenarioFile(path: string, override?: Partial<Policy>): Scenario {
   let text: string;

@@ -111,6 +111,13 @@ describe('payload validation: a tampered field is a malformed record at its line
     );
   });
 
+  it('a "__proto__" field is an unknown field, not a prototype', () => {
+    const i = lineOf(ls, 'wq.accept');
+    const lines = [...ls];
+    lines[i] = (lines[i] ?? '').replace(/}$/, ',"__proto__":{"pasid":"x"}}');
+    expect(logError(text(lines))).toBe(`t.jsonl:${i + 1}: malformed record: wq.accept: __proto__: Unrecognized key: "__proto__"`);
+  });
+
   it('a PASID that is not an integer', () => {
     const i = lineOf(ls, 'pasid.alloc');
     expect(logError(tampered(ls, i, (r) => (r['pasid'] = 1.5)))).toBe(
