@@ -34,8 +34,8 @@ function q(a: string): string {
 /**
  * A number's decimal digits. `JSON.stringify` writes them directly, where `String(n)` or a template goes
  * through V8's number-to-string cache: a heap-wide table in the old generation that would keep every
- * new seq's string alive past young-generation collections (promoted, then collected by full GCs — in a
- * long run this alone made a fifth of all time garbage collection).
+ * new seq's string alive past young-generation collections (promoted, then collected by full GCs:
+ * measured ~5 MB promoted per young collection in a long run, against ~0.1 MB without).
  */
 const digits = (n: number): string => JSON.stringify(n);
 
