@@ -62,16 +62,25 @@ const copyBonds = (t: Readonly<Record<string, number>> | undefined): Record<stri
 const copyEntries = (t: Readonly<Record<string, PasidEntry>> | undefined): Record<string, PasidEntry> => ({ ...t });
 const copyPerDevice = <T>(t: Readonly<Record<string, T>>): Record<string, T> => ({ ...t });
 
+type Tables = Pick<Draft, 'owner' | 'refs' | 'bonds' | 'tables'>;
+/** The copy function of each table of the context (each its own spread site, as said above). */
+const COPY: { readonly [K in keyof Tables]: (t: Tables[K]) => Tables[K] } = {
+  owner: copyOwner,
+  refs: copyRefs,
+  bonds: copyPerDevice,
+  tables: copyPerDevice,
+};
+
 /**
  * Working copy of the context for one handler, committed with a single assign. Each table is copied on
  * its first write only (the allocator can hold a million PASIDs; most handlers touch one or two tables).
  */
 class Draft {
+  private readonly copied = new Set<keyof Tables>();
   owner: Record<string, number>;
   refs: Record<string, number>;
   bonds: Record<string, Record<string, number>>;
   tables: Record<string, Record<string, PasidEntry>>;
-  private copied = 0;
   readonly out: Outgoing[] = [];
 
   constructor(c: IommuContext) {
@@ -81,37 +90,13 @@ class Draft {
     this.tables = c.tables as Record<string, Record<string, PasidEntry>>;
   }
 
-  /** The owner table, made private to this draft before its first change. */
-  wOwner(): Record<string, number> {
-    if (!(this.copied & 1)) {
-      this.copied |= 1;
-      this.owner = copyOwner(this.owner);
+  /** The named table, made private to this draft before its first change. */
+  w<K extends keyof Tables>(k: K): Tables[K] {
+    if (!this.copied.has(k)) {
+      this.copied.add(k);
+      (this as Tables)[k] = COPY[k]((this as Tables)[k]);
     }
-    return this.owner;
-  }
-
-  wRefs(): Record<string, number> {
-    if (!(this.copied & 2)) {
-      this.copied |= 2;
-      this.refs = copyRefs(this.refs);
-    }
-    return this.refs;
-  }
-
-  wBonds(): Record<string, Record<string, number>> {
-    if (!(this.copied & 4)) {
-      this.copied |= 4;
-      this.bonds = copyPerDevice(this.bonds);
-    }
-    return this.bonds;
-  }
-
-  wTables(): Record<string, Record<string, PasidEntry>> {
-    if (!(this.copied & 8)) {
-      this.copied |= 8;
-      this.tables = copyPerDevice(this.tables);
-    }
-    return this.tables;
+    return (this as Tables)[k];
   }
 }
 
@@ -122,27 +107,27 @@ function setBond(d: Draft, device: string, pasid: number, users: number): void {
   const perDevice = copyBonds(d.bonds[device]);
   if (users > 0) perDevice[pasid] = users;
   else delete perDevice[pasid];
-  d.wBonds()[device] = perDevice;
+  d.w('bonds')[device] = perDevice;
 }
 
 function setEntry(d: Draft, device: string, pasid: number, entry: PasidEntry | undefined): void {
   const table = copyEntries(d.tables[device]);
   if (entry === undefined) delete table[pasid];
   else table[pasid] = entry;
-  d.wTables()[device] = table;
+  d.w('tables')[device] = table;
 }
 
 /** Drop one reference (seed-2021); free the PASID at zero. */
 function putRef(d: Draft, pasid: number, mm: number): void {
   const refs = (d.refs[pasid] ?? 0) - 1;
-  d.wRefs()[pasid] = refs;
+  d.w('refs')[pasid] = refs;
   d.out.push({ type: 'pasid.put', pasid, refs, to: mmAddr(mm) });
   if (refs <= 0) freePasid(d, pasid, mm);
 }
 
 function freePasid(d: Draft, pasid: number, mm: number): void {
-  delete d.wOwner()[pasid];
-  delete d.wRefs()[pasid];
+  delete d.w('owner')[pasid];
+  delete d.w('refs')[pasid];
   d.out.push({ type: 'pasid.free', pasid, to: mmAddr(mm) });
 }
 
@@ -172,12 +157,12 @@ export const iommuMachine = setup({
           enqueue.emit({ type: 'iommu.bind_failed', device: event.device, errno: context.policy === 'seed-2021' ? 'ENOMEM' : 'ENOSPC', to });
           return;
         }
-        d.wOwner()[pasid] = event.mm;
-        if (context.policy === 'seed-2021') d.wRefs()[pasid] = 1; // the first bind's own reference
+        d.w('owner')[pasid] = event.mm;
+        if (context.policy === 'seed-2021') d.w('refs')[pasid] = 1; // the first bind's own reference
         d.out.push({ type: 'pasid.alloc', pasid, mm: event.mm, to });
       } else if (context.policy === 'seed-2021') {
         const refs = (d.refs[pasid] ?? 0) + 1;
-        d.wRefs()[pasid] = refs;
+        d.w('refs')[pasid] = refs;
         d.out.push({ type: 'pasid.get', pasid, refs, to });
       }
       const users = (d.bonds[event.device]?.[pasid] ?? 0) + 1;

@@ -44,7 +44,7 @@ export interface InFlight {
 }
 
 /** How many descriptors of `pasid` are in flight. */
-export const inflightOf = (c: Pick<WqContext, 'inflight'>, pasid: number): number => c.inflight.find((f) => f.pasid === pasid)?.count ?? 0;
+const inflightOf = (list: readonly InFlight[], pasid: number): number => list.find((f) => f.pasid === pasid)?.count ?? 0;
 
 /** `list` with `pasid`'s count changed by `delta` (an entry at zero is dropped). */
 function addInflight(list: readonly InFlight[], pasid: number, delta: number): InFlight[] {
@@ -83,7 +83,7 @@ function finish(c: WqContext, pasid: number, enqueue: Emitter): Pick<WqContext, 
   const inflight = addInflight(c.inflight, pasid, -1);
   if (c.drains.length === 0) return { inflight, drains: c.drains };
   const drains = c.drains.filter((w) => {
-    const done = inflightOf({ inflight }, w.pasid) === 0 && !c.queue.some((d) => d.pasid === w.pasid);
+    const done = inflightOf(inflight, w.pasid) === 0 && !c.queue.some((d) => d.pasid === w.pasid);
     if (done) enqueue.emit({ type: 'wq.drained', device: c.device, pasid: w.pasid, to: mmAddr(w.mm) });
     return !done;
   });
@@ -124,7 +124,7 @@ export const wqMachine = setup({
       const mine = c.queue.filter((d) => d.pasid === event.pasid);
       const inflight = dispatch(c, mine, enqueue);
       const queue = c.queue.filter((d) => d.pasid !== event.pasid);
-      if (inflightOf({ inflight }, event.pasid) === 0) {
+      if (inflightOf(inflight, event.pasid) === 0) {
         enqueue.emit({ type: 'wq.drained', device: c.device, pasid: event.pasid, to: mmAddr(event.mm) });
         enqueue.assign({ queue, inflight });
       } else {
