@@ -11,6 +11,7 @@ import { scenarioFromValue, ScenarioError } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { recordLine, type LogHeader } from './format.ts';
+import { RecordEncoder, type RecordFields } from './writer.ts';
 import { messageIssue } from './schema.ts';
 import { chainFrom, type Upcaster } from './upcast.ts';
 
@@ -186,7 +187,17 @@ export class RecordParser {
     const record: Delivered = { msg: msg as unknown as Message, from: from as Address, to: to as Address, cause, step, seq };
     return { record, line: chain.length === 0 ? line : recordLine(record) };
   }
+
+  /**
+   * Count a record that is known to be well-formed and undamaged (one the model itself would write at
+   * the next seq), keeping track of the actors it creates.
+   */
+  accept(type: string, to: string): void {
+    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:'))) this.actors.add(to);
+    this.count++;
+  }
 }
+
 
 /** Parse a log's text. `allowTruncated` accepts a last line cut short (a crash mid-write). */
 export function parseLog(text: string, source: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
@@ -220,15 +231,88 @@ export function logFieldsOf(head: LogHead): Pick<ParsedLog, 'source' | 'header' 
 /** A log read as a stream: its head now, its records one at a time (nothing kept). */
 export interface LogStream {
   readonly log: Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'>;
-  /** Each record with its line; checked as `parseLog` checks them. */
-  records(): Generator<{ readonly record: Delivered; readonly line: string }, void, undefined>;
-  /** After `records()` is done: 1 when a last line cut short was dropped (`allowTruncated`). */
+  /**
+   * The next record, checked as `parseLog` checks it, or `null` at the end. `guess` is the message the
+   * reader of the stream expects next: when the line is byte for byte that message as the writer would
+   * log it at this seq, `guess` itself is returned, unparsed (a line the model itself would write is
+   * well-formed and undamaged by construction). Any other line is parsed and checked.
+   */
+  next(guess?: RecordFields): Delivered | RecordFields | null;
+  /** The line of the record `next` returned last, as the current format writes it. */
+  line(): string;
+  /** At the end: 1 when a last line cut short was dropped (`allowTruncated`). */
   readonly truncated: number;
 }
 
-const CHUNK = 1 << 20;
+/** A file's lines as byte ranges of one buffer, read in 1 MiB chunks. */
+class ByteLines {
+  buf = Buffer.allocUnsafe(1 << 20);
+  /** The current line: `buf[start, end)`, without its newline; `cutShort` when the file ended without one. */
+  start = 0;
+  end = 0;
+  cutShort = false;
+  private from = 0;
+  private to = 0;
+  private eof = false;
 
-/** Open `path` as a stream of checked records, read in 1 MiB chunks. */
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+  ) {}
+
+  /** Move to the next line; `false` at the end of the file. */
+  next(): boolean {
+    for (;;) {
+      const nl = this.from < this.to ? this.buf.indexOf(10, this.from) : -1;
+      if (nl >= 0 && nl < this.to) {
+        this.start = this.from;
+        this.end = nl;
+        this.from = nl + 1;
+        return true;
+      }
+      if (this.eof) {
+        if (this.from === this.to) return false;
+        this.start = this.from;
+        this.end = this.to;
+        this.from = this.to;
+        this.cutShort = true;
+        return true;
+      }
+      if (this.from > 0) {
+        this.buf.copyWithin(0, this.from, this.to);
+        this.to -= this.from;
+        this.from = 0;
+      }
+      if (this.to === this.buf.length) {
+        const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+        this.buf.copy(bigger, 0, 0, this.to);
+        this.buf = bigger;
+      }
+      let n: number;
+      try {
+        n = readSync(this.fd, this.buf, this.to, this.buf.length - this.to, null);
+      } catch (e) {
+        this.close();
+        throw fsError(this.path, e);
+      }
+      if (n === 0) this.close();
+      else this.to += n;
+    }
+  }
+
+  /** The current line as text. */
+  text(): string {
+    return this.buf.toString('utf8', this.start, this.end);
+  }
+
+  close(): void {
+    if (this.eof) return;
+    this.eof = true;
+    closeSync(this.fd);
+  }
+}
+
+/** Open `path` as a stream of checked records. */
 export function streamLog(path: string, opts: { allowTruncated?: boolean } = {}): LogStream {
   let fd: number;
   try {
@@ -236,76 +320,60 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
   } catch (e) {
     throw fsError(path, e);
   }
-  const buf = Buffer.allocUnsafe(CHUNK);
-  let pending = '';
-  let eof = false;
-  const decoder = new TextDecoder('utf-8');
-  /** The next complete line, or the last piece (no newline) at the end, or `null`. */
-  const nextLine = (): { line: string; cutShort: boolean } | null => {
-    for (;;) {
-      const nl = pending.indexOf('\n');
-      if (nl >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        return { line, cutShort: false };
-      }
-      if (eof) {
-        if (pending === '') return null;
-        const line = pending;
-        pending = '';
-        return { line, cutShort: true };
-      }
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, CHUNK, null);
-      } catch (e) {
-        eof = true;
-        closeSync(fd);
-        throw fsError(path, e);
-      }
-      if (n === 0) {
-        eof = true;
-        pending += decoder.decode();
-        closeSync(fd);
-      } else pending += decoder.decode(buf.subarray(0, n), { stream: true });
-    }
-  };
+  const lines = new ByteLines(fd, path);
   let head: LogHead;
   try {
-    head = parseHead(nextLine()?.line, path);
+    const first = lines.next() ? lines.text() : undefined;
+    // A byte order mark (an editor's) is not part of the header.
+    head = parseHead(first?.charCodeAt(0) === 0xfeff ? first.slice(1) : first, path);
   } catch (e) {
-    if (!eof) closeSync(fd);
+    lines.close();
     throw e;
   }
-  const stream = {
+  const parser = new RecordParser(head);
+  // Lines can be compared with the model's records only in the current format.
+  const encoder = head.chain.length === 0 ? new RecordEncoder() : null;
+  const allowTruncated = opts.allowTruncated === true;
+  let lineNo = 1;
+  /** The first of a run of blank lines: fine at the very end, malformed before a record. */
+  let blankAt: number | null = null;
+  let last: { line: string } | RecordFields | null = null;
+  const stream: LogStream = {
     log: logFieldsOf(head),
     truncated: 0,
-    *records(): Generator<{ readonly record: Delivered; readonly line: string }, void, undefined> {
-      const parser = new RecordParser(head);
-      let lineNo = 1;
-      /** The first of a run of blank lines: fine at the very end, malformed before a record. */
-      let blankAt: number | null = null;
+    next(guess) {
       try {
-        for (let l = nextLine(); l !== null; l = nextLine()) {
+        for (;;) {
+          if (!lines.next()) return null;
           lineNo++;
-          if (l.line === '' && !l.cutShort) {
+          if (lines.start === lines.end && !lines.cutShort) {
             blankAt ??= lineNo;
             continue;
           }
           if (blankAt !== null) throw new LogError(`${path}:${blankAt}: malformed record: not JSON`);
-          const got = parser.parse(l.line, lineNo, l.cutShort, opts.allowTruncated === true);
-          if (got === null) {
-            stream.truncated = 1;
-            return;
+          if (guess !== undefined && encoder !== null && !lines.cutShort && encoder.matches(guess, parser.count + 1, lines.buf, lines.start, lines.end)) {
+            parser.accept(guess.msg.type, guess.to);
+            last = guess;
+            return guess;
           }
-          yield got;
+          const got = parser.parse(lines.text(), lineNo, lines.cutShort, allowTruncated);
+          if (got === null) {
+            (stream as { truncated: number }).truncated = 1;
+            lines.close();
+            return null;
+          }
+          last = got;
+          return got.record;
         }
-      } finally {
-        if (!eof) {
-          eof = true;
-          closeSync(fd);
-        }
+      } catch (e) {
+        lines.close();
+        throw e;
       }
+    },
+    line() {
+      if (last === null) throw new Error('LogStream.line() before a record');
+      if ('line' in last) return last.line;
+      return recordLine({ ...last, seq: parser.count });
     },
   };
   return stream;

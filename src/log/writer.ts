@@ -12,7 +12,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';
-import { payloadFields, payloadSpan, recordLine } from './format.ts';
+import { payloadSpan, recordLine } from './format.ts';
 
 const CHUNK = 256 * 1024;
 /** Room for a record's fixed parts besides the cached pieces and the payload: seq, cause, step, brackets. */
@@ -37,32 +37,43 @@ class Pieces {
   }
 }
 
-export class LogWriter {
-  private readonly fd: number;
-  private buf = Buffer.allocUnsafe(CHUNK);
-  private pos = 0;
-  private closed = false;
+/** The fields of a record besides its seq (a delivered message, or a pending one about to be). */
+export interface RecordFields {
+  readonly msg: Delivered['msg'];
+  readonly from: Delivered['from'];
+  readonly to: Delivered['to'];
+  readonly cause: number | undefined;
+  readonly step: number;
+}
+
+/**
+ * Encodes records as log lines into a buffer. The log writer writes the buffer out; replay encodes the
+ * record the model would deliver next and compares it with the logged line's bytes.
+ */
+export class RecordEncoder {
+  protected buf = Buffer.allocUnsafe(CHUNK);
+  protected pos = 0;
   private readonly types = new Pieces((t) => `,"type":${JSON.stringify(t)}`);
   private readonly froms = new Pieces((a) => `,"from":${JSON.stringify(a)}`);
   private readonly tos = new Pieces((a) => `,"to":${JSON.stringify(a)}`);
-  bytes = 0;
 
-  constructor(readonly path: string, header: string) {
-    this.fd = openSync(path, 'w');
-    this.line(header);
-    this.flush();
+  /** The buffer has no room for `n` more bytes: make some (the writer writes out what it holds). */
+  protected full(n: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
   }
 
   /** Make room for `n` more bytes (records are never split across writes). */
   private room(n: number): void {
     if (this.pos + n > this.buf.length) {
-      this.flush();
-      if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+      this.full(n);
+      if (this.pos + n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
     }
   }
 
   /** Append one line. */
-  private line(text: string): void {
+  protected line(text: string): void {
     this.room(text.length * 3 + 1);
     this.pos += this.buf.write(text, this.pos, 'utf8');
     this.buf[this.pos++] = 10;
@@ -88,12 +99,13 @@ export class LogWriter {
     } while (t > 0);
   }
 
-  write(d: Delivered): void {
+  /** Append the record `d` would be at `seq`: exactly `recordLine` and a newline. */
+  record(d: RecordFields, seq: number): void {
     const msg = d.msg;
     const json = JSON.stringify(msg);
     const span = payloadSpan(msg.type, json, (msg as { to?: string }).to);
-    if (span === null || !Number.isSafeInteger(d.seq) || !Number.isSafeInteger(d.step) || (d.cause !== undefined && !Number.isSafeInteger(d.cause)) || d.seq < 0 || d.step < 0 || (d.cause ?? 0) < 0) {
-      this.line(recordLine(d));
+    if (span === null || !Number.isSafeInteger(seq) || !Number.isSafeInteger(d.step) || (d.cause !== undefined && !Number.isSafeInteger(d.cause)) || seq < 0 || d.step < 0 || (d.cause ?? 0) < 0) {
+      this.line(recordLine({ ...d, seq }));
       return;
     }
     const type = this.types.get(msg.type);
@@ -101,7 +113,7 @@ export class LogWriter {
     const to = this.tos.get(d.to);
     this.room(SLACK + type.length + from.length + to.length + (span[1] - span[0]) * 3);
     this.put(SEQ);
-    this.uint(d.seq);
+    this.uint(seq);
     this.put(type);
     this.put(from);
     this.put(to);
@@ -114,6 +126,38 @@ export class LogWriter {
     if (span[1] > span[0]) this.pos += this.buf.write(json.slice(span[0], span[1]), this.pos, 'utf8');
     this.buf[this.pos++] = 125; // }
     this.buf[this.pos++] = 10;
+  }
+
+  /**
+   * Whether `line[start, end)` (without its newline) is exactly the record `d` would be at `seq`. The
+   * buffer holds only that record afterwards.
+   */
+  matches(d: RecordFields, seq: number, line: Buffer, start: number, end: number): boolean {
+    this.pos = 0;
+    this.record(d, seq);
+    return this.pos - 1 === end - start && this.buf.compare(line, start, end, 0, this.pos - 1) === 0;
+  }
+}
+
+/** Writes the event log (see the top of this file). */
+export class LogWriter extends RecordEncoder {
+  private readonly fd: number;
+  private closed = false;
+  bytes = 0;
+
+  constructor(readonly path: string, header: string) {
+    super();
+    this.fd = openSync(path, 'w');
+    this.line(header);
+    this.flush();
+  }
+
+  protected override full(): void {
+    this.flush();
+  }
+
+  write(d: Delivered): void {
+    this.record(d, d.seq);
   }
 
   flush(): void {

@@ -6,10 +6,11 @@
  */
 import { recordLine } from '../log/format.ts';
 import { LogError, readLog, streamLog, type LogStream, type ParsedLog } from '../log/reader.ts';
+import type { RecordFields } from '../log/writer.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
-import { systemConfig } from '../scenario/run.ts';
+import { stepInput, systemConfig } from '../scenario/run.ts';
 
 export type ReplayResult =
   | {
@@ -50,6 +51,11 @@ class ReplayScheduler extends ListScheduler {
       if (e && e.cause === w.cause && e.from === w.from && e.msg.type === w.msg.type && (e.to === w.to || (w.to === 'kernel' && e.from === 'user'))) return i;
     }
     return -1;
+  }
+
+  /** The oldest pending message (the FIFO choice). */
+  head(): Envelope | undefined {
+    return this.items[0];
   }
 
   /** An older pending message on the same (from, to) channel that the wanted record would overtake. */
@@ -112,7 +118,13 @@ export interface Checkpoint {
 interface ReplaySource {
   readonly scenario: ParsedLog['scenario'];
   readonly source: string;
-  readonly records: Iterable<{ readonly record: Delivered; readonly line: string }>;
+  /**
+   * The next record (`null`: no more). `guess` is the pending message the model would deliver next in
+   * FIFO order; a source may return it as the record when the log's line is exactly that message.
+   */
+  next(guess: Envelope | undefined): Delivered | RecordFields | null;
+  /** The line of the record `next` returned last. */
+  line(): string;
   /** Records in the log: known up front for a parsed log, at the end for a stream. */
   total(): number;
   truncated(): number;
@@ -122,18 +134,18 @@ interface ReplaySource {
 
 /** Re-execute `log` and compare every delivered message with the record at its seq. */
 export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
-  const start = opts.from?.seq ?? 0;
+  let i = opts.from?.seq ?? 0;
   const end = Math.min(log.records.length, opts.until ?? log.records.length);
-  function* records(): Generator<{ record: Delivered; line: string }> {
-    for (let i = start; i < end; i++) {
-      const record = log.records[i];
-      const line = log.lines[i];
-      if (record === undefined || line === undefined) return;
-      yield { record, line };
-    }
-  }
   return replayFrom(
-    { scenario: log.scenario, source: log.source, records: records(), total: () => log.records.length, truncated: () => log.truncated, causes: (seq) => causeChain(log, seq) },
+    {
+      scenario: log.scenario,
+      source: log.source,
+      next: () => (i < end ? (log.records[i++] ?? null) : null),
+      line: () => log.lines[i - 1] ?? '',
+      total: () => log.records.length,
+      truncated: () => log.truncated,
+      causes: (seq) => causeChain(log, seq),
+    },
     opts,
   );
 }
@@ -142,6 +154,10 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
  * Replay a log file as a stream: records are read, checked and re-executed one at a time and not kept,
  * so memory stays the size of the system, not of the log (the log is read again only to show the causes
  * of a divergence). Checkpoints (`from`) and `until` are for parsed logs (`replay`).
+ *
+ * A line that is byte for byte the record the model would deliver next is taken as that record without
+ * being parsed: the model's own records are well-formed, so only lines that differ from them (inputs,
+ * other interleavings, other formatting, damage) go through the parser and its checks.
  */
 export function replayFile(
   path: string,
@@ -150,17 +166,16 @@ export function replayFile(
   const stream = streamLog(path, { allowTruncated: opts.allowTruncated === true });
   opts.onHead?.(stream.log);
   let count = 0;
-  function* records(): Generator<{ readonly record: Delivered; readonly line: string }> {
-    for (const r of stream.records()) {
-      count++;
-      yield r;
-    }
-  }
   const r = replayFrom(
     {
       scenario: stream.log.scenario,
       source: path,
-      records: records(),
+      next: (guess) => {
+        const got = stream.next(guess);
+        if (got !== null) count++;
+        return got;
+      },
+      line: () => stream.line(),
       total: () => count,
       truncated: () => stream.truncated,
       causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true }), seq),
@@ -192,16 +207,54 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     return { identical: false, records: log.total(), seq, expected, actual, causes: log.causes(cause) };
   };
 
+  /** The input message of step `step`, as the scenario puts it on the bus (`undefined`: no such step). */
+  const nextInput = (step: number): Envelope | undefined => {
+    const s = log.scenario.steps[step];
+    if (s === undefined) return undefined;
+    const { msg, to } = stepInput(s);
+    return { msg, from: 'user', to, cause: undefined, step, seq: 0 };
+  };
+  /** The logged record could not be delivered: show what is pending instead. */
+  const undelivered = (want: Delivered): ReplayResult => {
+    const pending = sched.pending();
+    const near = pending.find((e) => e.cause === want.cause) ?? pending[0];
+    return diverged(want.seq, log.line(), near ? `(pending instead) ${describe(near)}` : '(nothing pending)', want.cause);
+  };
+
   try {
     let i = from?.seq ?? 0;
     let stoppedEarly = false;
     let lastStep = from?.step ?? -1;
-    for (const { record: want, line } of log.records) {
-      if (want.step > lastStep) lastStep = want.step;
+    for (;;) {
+      // The model's FIFO choice, offered to the source (not for inputs, which the log supplies, nor for
+      // monitor reports, which come at step ends).
+      const head = sched.head();
+      const guess = head !== undefined && head.cause !== undefined && head.from !== 'monitor' ? head : undefined;
+      // At quiescence the log goes on with the next step's input (or a monitor report).
+      const inputGuess = head === undefined ? nextInput(currentStep + 1) : undefined;
+      const next = log.next(guess ?? inputGuess);
+      if (next === null) break;
       if (opts.until !== undefined && i >= opts.until) {
         stoppedEarly = true;
         break;
       }
+      if (next === guess) {
+        // The line is exactly the record of `guess` delivered at seq i + 1.
+        sched.want = guess;
+        const got = sys.step();
+        if (got === guess && got.seq === i + 1) {
+          i++;
+          continue;
+        }
+        const want: Delivered = { msg: guess.msg, from: guess.from, to: guess.to, cause: guess.cause, step: guess.step, seq: i + 1 };
+        if (got === undefined) return undelivered(want);
+        if (!sameRecord(got, want)) return diverged(want.seq, log.line(), recordLine(got), want.cause);
+        i++;
+        continue;
+      }
+      // An input: exactly the scenario's next step (its line not parsed), or as parsed from the log.
+      const want: Delivered = next === inputGuess && inputGuess !== undefined ? { ...inputGuess, seq: i + 1 } : (next as Delivered);
+      if (want.step > lastStep) lastStep = want.step;
       const isInput = want.cause === undefined && want.from === 'user';
       // A new step's input at quiescence: the previous step is over (as in `run`). In an interleaved log
       // (exploration) steps overlap and the per-step monitor pass does not apply.
@@ -227,14 +280,10 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
         );
       }
       const got = sys.step();
-      if (got === undefined) {
-        const pending = sched.pending();
-        const near = pending.find((e) => e.cause === want.cause) ?? pending[0];
-        return diverged(want.seq, line, near ? `(pending instead) ${describe(near)}` : '(nothing pending)', want.cause);
-      }
+      if (got === undefined) return undelivered(want);
       // Equal as data (so a log re-serialized with other key order, spacing or line ends is no model
       // difference); the line is only built to show a difference.
-      if (!sameRecord(got, want)) return diverged(want.seq, line, recordLine(got), want.cause);
+      if (!sameRecord(got, want)) return diverged(want.seq, log.line(), recordLine(got), want.cause);
       i++;
     }
     if (opts.until !== undefined && (stoppedEarly || opts.until < log.total())) {

@@ -90,6 +90,7 @@ export abstract class ListScheduler implements Scheduler {
     if (this.items.length === 0) return undefined;
     const i = this.pick(this.items);
     if (i < 0) return undefined;
+    if (i === 0) return this.items.shift();
     const [env] = this.items.splice(i, 1);
     return env;
   }

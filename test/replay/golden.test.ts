@@ -6,8 +6,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { readLog } from '../../src/log/reader.ts';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { readLog, RecordParser } from '../../src/log/reader.ts';
 import { replay, replayFile } from '../../src/replay/replay.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
@@ -101,6 +101,41 @@ describe('streamed replay of damaged and diverging logs', () => {
       expect(() => replayFile(p), name).toThrow(want);
       expect(() => replayFile(p), name).toThrow(new RegExp(`fast-${name.replace(/ /g, '-')}\\.jsonl:${i + 1}:`));
     }
+  });
+
+  it('a line that is exactly the record the model delivers next is not parsed; any other line is', () => {
+    const parse = vi.spyOn(RecordParser.prototype, 'parse');
+    try {
+      const path = join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl');
+      expect(replayFile(path).identical).toBe(true);
+      // Inputs are the scenario's steps, the rest the model's own messages: a FIFO log of today's model
+      // needs no parsing at all.
+      expect(parse).toHaveBeenCalledTimes(0);
+      // Lines written otherwise (other key order, CRLF) are parsed, checked, and compared as data.
+      const ls = golden();
+      const changed = ls.map((l, n) => (n > 0 && /"pasid":\d+,"refs":\d+/.test(l) ? l.replace(/"pasid":(\d+),"refs":(\d+)/, '"refs":$2,"pasid":$1') : l));
+      const input = ls.findIndex((l) => l.includes('"type":"sys.bind"'));
+      changed[input] = `${changed[input] ?? ''}\r`;
+      const n = changed.filter((l, k) => l !== ls[k]).length;
+      expect(n).toBeGreaterThan(2);
+      parse.mockClear();
+      expect(replayFile(write('reserialized.jsonl', changed.join('\n'))).identical).toBe(true);
+      expect(parse).toHaveBeenCalledTimes(n);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('a changed input is re-executed as logged: it diverges at its first consequence, or is damage', () => {
+    const base = golden();
+    const i = base.findIndex((l) => l.includes('"type":"insn.enqcmd"') && l.includes('"thread":"A1"'));
+    expect(i).toBeGreaterThan(0);
+    const other = [...base];
+    other[i] = (other[i] ?? '').replace('"to":"thread:A1"', '"to":"thread:A"').replace('"thread":"A1"', '"thread":"A"');
+    expect(replayFile(write('input-thread.jsonl', other.join('\n')))).toMatchObject({ identical: false, seq: i + 1 });
+    const unknown = [...base];
+    unknown[i] = (unknown[i] ?? '').replace('"device":"dsa0"', '"device":"dsa9"');
+    expect(() => replayFile(write('input-device.jsonl', unknown.join('\n')))).toThrow(`input-device.jsonl:${i + 1}: damaged log: seq ${i} names device "dsa9"`);
   });
 
   it("an invalid scenario in the header is reported by its JSON path, once", () => {
