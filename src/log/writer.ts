@@ -1,29 +1,32 @@
 /**
  * Writes the event log as the run goes. Records are encoded straight into a buffer and written whole —
- * when the runner flushes at the end of every step, and whenever the buffer would pass 256 KiB — so a
- * crash leaves a valid prefix ending at a complete record, and a killed run loses at most the step it
- * was in.
+ * when the runner flushes at the end of every step, and whenever the buffer fills up — so a crash leaves
+ * a valid prefix ending at a complete record, and a killed run loses at most the step it was in.
  *
  * The bytes are exactly `recordLine(d)` plus a newline (test/log/writer.test.ts checks this). They are
- * built without intermediate strings: numbers are written digit by digit and the fixed parts of a record
- * (keys, type, addresses) are encoded once and copied. Besides the copying this saves, converting each new
- * seq to a string would go through V8's number-to-string cache, an old-generation table that keeps every
- * such string alive past young-generation collections.
+ * built without intermediate strings: numbers are written digit by digit, and the parts that recur (keys,
+ * types, addresses, names) are encoded once and copied. Besides the copying this saves, converting each
+ * new seq to a string would go through V8's number-to-string cache, an old-generation table that keeps
+ * every such string alive past young-generation collections.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';
-import { payloadSpan, recordLine } from './format.ts';
+import { recordLine } from './format.ts';
 
 const CHUNK = 256 * 1024;
-/** Room for a record's fixed parts besides the cached pieces and the payload: seq, cause, step, brackets. */
+/** Room for a record's envelope besides its cached pieces: seq, cause, step, braces, newline. */
 const SLACK = 96;
+/** Room for `,"key":` (cached piece) and a safe integer. */
+const NUMBER = 24;
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const SEQ = utf8('{"seq":');
 const CAUSE = utf8(',"cause":');
 const STEP = utf8(',"step":');
+const TRUE = utf8('true');
+const FALSE = utf8('false');
 
-/** Encoded pieces that recur in every run (message types, addresses), each kept once. */
+/** Encoded pieces that recur in every run (types, addresses, keys, names), each kept once. */
 class Pieces {
   private readonly map = new Map<string, Uint8Array>();
   constructor(private readonly make: (key: string) => string) {}
@@ -46,6 +49,8 @@ export interface RecordFields {
   readonly step: number;
 }
 
+const envelopeSafe = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
 /**
  * Encodes records as log lines into a buffer. The log writer writes the buffer out; replay encodes the
  * record the model would deliver next and compares it with the logged line's bytes.
@@ -53,30 +58,39 @@ export interface RecordFields {
 export class RecordEncoder {
   protected buf = Buffer.allocUnsafe(CHUNK);
   protected pos = 0;
+  /** Where the record being encoded starts (everything before it is complete records). */
+  protected mark = 0;
   private readonly types = new Pieces((t) => `,"type":${JSON.stringify(t)}`);
   private readonly froms = new Pieces((a) => `,"from":${JSON.stringify(a)}`);
   private readonly tos = new Pieces((a) => `,"to":${JSON.stringify(a)}`);
+  private readonly keys = new Pieces((k) => `,${JSON.stringify(k)}:`);
+  private readonly strings = new Pieces((s) => JSON.stringify(s));
 
-  /** The buffer has no room for `n` more bytes: make some (the writer writes out what it holds). */
+  /**
+   * The buffer has no room for `n` more bytes: make some, keeping the record being encoded (from `mark`)
+   * whole. The writer first writes out the complete records before it.
+   */
   protected full(n: number): void {
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(bigger, 0, 0, this.pos);
     this.buf = bigger;
   }
 
-  /** Make room for `n` more bytes (records are never split across writes). */
   private room(n: number): void {
-    if (this.pos + n > this.buf.length) {
-      this.full(n);
-      if (this.pos + n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
-    }
+    if (this.pos + n > this.buf.length) this.full(n);
   }
 
   /** Append one line. */
   protected line(text: string): void {
-    this.room(text.length * 3 + 1);
-    this.pos += this.buf.write(text, this.pos, 'utf8');
+    this.mark = this.pos;
+    this.text(text);
+    this.room(1);
     this.buf[this.pos++] = 10;
+  }
+
+  private text(text: string): void {
+    this.room(text.length * 3);
+    this.pos += this.buf.write(text, this.pos, 'utf8');
   }
 
   private put(b: Uint8Array): void {
@@ -99,19 +113,22 @@ export class RecordEncoder {
     } while (t > 0);
   }
 
-  /** Append the record `d` would be at `seq`: exactly `recordLine` and a newline. */
+  /**
+   * Append the record `d` would be at `seq`: exactly `recordLine` and a newline. The payload is every
+   * field of the message but `type` and the routing `to`, in the message's order, each value as
+   * `JSON.stringify` writes it (fields it would leave out are left out).
+   */
   record(d: RecordFields, seq: number): void {
-    const msg = d.msg;
-    const json = JSON.stringify(msg);
-    const span = payloadSpan(msg.type, json, (msg as { to?: string }).to);
-    if (span === null || !Number.isSafeInteger(seq) || !Number.isSafeInteger(d.step) || (d.cause !== undefined && !Number.isSafeInteger(d.cause)) || seq < 0 || d.step < 0 || (d.cause ?? 0) < 0) {
+    if (!envelopeSafe(seq) || !envelopeSafe(d.step) || (d.cause !== undefined && !envelopeSafe(d.cause))) {
       this.line(recordLine({ ...d, seq }));
       return;
     }
+    this.mark = this.pos;
+    const msg = d.msg;
     const type = this.types.get(msg.type);
     const from = this.froms.get(d.from);
     const to = this.tos.get(d.to);
-    this.room(SLACK + type.length + from.length + to.length + (span[1] - span[0]) * 3);
+    this.room(SLACK + type.length + from.length + to.length);
     this.put(SEQ);
     this.uint(seq);
     this.put(type);
@@ -123,7 +140,53 @@ export class RecordEncoder {
     }
     this.put(STEP);
     this.uint(d.step);
-    if (span[1] > span[0]) this.pos += this.buf.write(json.slice(span[0], span[1]), this.pos, 'utf8');
+    const m = msg as unknown as Record<string, unknown>;
+    for (const k in m) {
+      if (k === 'type' || k === 'to') continue;
+      const v = m[k];
+      switch (typeof v) {
+        case 'string': {
+          const key = this.keys.get(k);
+          const s = this.strings.get(v);
+          this.room(key.length + s.length);
+          this.put(key);
+          this.put(s);
+          break;
+        }
+        case 'number': {
+          const key = this.keys.get(k);
+          if (Number.isSafeInteger(v) && v >= 0) {
+            this.room(key.length + NUMBER);
+            this.put(key);
+            this.uint(v);
+          } else {
+            this.room(key.length);
+            this.put(key);
+            this.text(JSON.stringify(v));
+          }
+          break;
+        }
+        case 'boolean': {
+          const key = this.keys.get(k);
+          this.room(key.length + 5);
+          this.put(key);
+          this.put(v ? TRUE : FALSE);
+          break;
+        }
+        case 'undefined':
+        case 'function':
+        case 'symbol':
+          break;
+        default: {
+          // null, arrays, objects (and a bigint, which JSON.stringify refuses as it would in recordLine).
+          const key = this.keys.get(k);
+          this.room(key.length);
+          this.put(key);
+          this.text(JSON.stringify(v));
+        }
+      }
+    }
+    this.room(2);
     this.buf[this.pos++] = 125; // }
     this.buf[this.pos++] = 10;
   }
@@ -152,20 +215,32 @@ export class LogWriter extends RecordEncoder {
     this.flush();
   }
 
-  protected override full(): void {
-    this.flush();
+  /** Write out the complete records, move the one being encoded to the front, and grow if need be. */
+  protected override full(n: number): void {
+    const mark = this.mark;
+    this.writeOut(mark);
+    this.buf.copyWithin(0, mark, this.pos);
+    this.pos -= mark;
+    this.mark = 0;
+    if (this.pos + n > this.buf.length) super.full(n);
   }
 
   write(d: Delivered): void {
     this.record(d, d.seq);
   }
 
+  private writeOut(end: number): void {
+    let off = 0;
+    while (off < end) off += writeSync(this.fd, this.buf, off, end - off);
+    this.bytes += end;
+  }
+
+  /** Write out every complete record. */
   flush(): void {
     if (this.pos === 0) return;
-    let off = 0;
-    while (off < this.pos) off += writeSync(this.fd, this.buf, off, this.pos - off);
-    this.bytes += this.pos;
+    this.writeOut(this.pos);
     this.pos = 0;
+    this.mark = 0;
   }
 
   close(): void {

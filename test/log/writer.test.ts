@@ -7,11 +7,22 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Message, Outgoing } from '../../machines/protocol.ts';
 import { recordLine } from '../../src/log/format.ts';
 import { LogWriter } from '../../src/log/writer.ts';
 import type { Delivered } from '../../src/runtime/system.ts';
+
+/** The last byte of each write the log writer made. */
+const writes: number[] = [];
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const writeSync = (fd: number, buf: Uint8Array, off: number, len: number): number => {
+    writes.push(buf[off + len - 1] ?? -1);
+    return fs.writeSync(fd, buf, off, len);
+  };
+  return { ...fs, default: { ...fs, writeSync }, writeSync };
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'svasim-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,12 +85,41 @@ describe('LogWriter', () => {
     );
   });
 
-  it('flushes a full buffer between records, never inside one', () => {
+  it('property: any payload values (strings, numbers of every kind, booleans, null, nested JSON, undefined) give recordLine bytes', () => {
+    const value = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 8 }),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }), value, { maxKeys: 6 }),
+        fc.option(fc.string({ maxLength: 6 }), { nil: undefined }),
+        (payload, routed) => {
+          const { type: _t, to: _to, ...rest } = payload as Record<string, unknown>;
+          const msg = { type: 'portal.store', ...rest, ...(routed === undefined ? {} : { to: `mm:${routed}` }) } as unknown as Message;
+          expect(written([rec(msg)])).toBe(expected([rec(msg)]));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('flushes a full buffer between records, never inside one (also a record larger than the buffer)', () => {
     const big = 'x'.repeat(5000);
     const records = Array.from({ length: 200 }, (_, i) => rec({ type: 'portal.store', thread: big, device: `d${i}`, pasid: i, to: 'mm:1' }, { seq: i + 1 }));
+    records.splice(100, 0, rec({ type: 'portal.store', thread: 'y'.repeat(600 * 1024), device: 'huge', pasid: 1, to: 'mm:1' }, { seq: 1000 }));
+    writes.length = 0;
     const text = written(records);
     expect(text).toBe(expected(records));
     expect(text.length).toBeGreaterThan(256 * 1024);
+    // Every write ends at the end of a record.
+    expect(writes.length).toBeGreaterThan(3);
+    expect(writes.filter((last) => last !== 10)).toStrictEqual([]);
   });
 
   it('counts the bytes it wrote', () => {
