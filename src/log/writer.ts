@@ -192,14 +192,136 @@ export class RecordEncoder {
   }
 
   /**
-   * Whether `line[start, end)` (without its newline) is exactly the record `d` would be at `seq`. The
-   * buffer holds only that record afterwards.
+   * Whether `line[start, end)` (without its newline) is exactly the record `d` would be at `seq`. Read in
+   * place when every part is plain (ASCII names that need no escaping, safe integers, booleans), else by
+   * encoding the record and comparing the bytes.
    */
-  matches(d: RecordFields, seq: number, line: Buffer, start: number, end: number): boolean {
+  matches(d: RecordFields, seq: number, line: Uint8Array, start: number, end: number): boolean {
+    const plain = matchPlain(d, seq, line, start, end);
+    if (plain !== undefined) return plain;
     this.pos = 0;
     this.record(d, seq);
-    return this.pos - 1 === end - start && this.buf.compare(line, start, end, 0, this.pos - 1) === 0;
+    const buf = this.buf;
+    const n = this.pos - 1;
+    if (n !== end - start) return false;
+    for (let i = 0; i < n; i++) if (buf[i] !== line[start + i]) return false;
+    return true;
   }
+}
+
+/** Reads a line in place, part by part, against what the encoder would write. */
+class LineReader {
+  line: Uint8Array = new Uint8Array(0);
+  p = 0;
+  end = 0;
+  /** A part that is not plain was met: the caller must encode to decide. */
+  unsure = false;
+
+  /** The bytes of an ASCII literal. */
+  lit(s: string): boolean {
+    const line = this.line;
+    let p = this.p;
+    if (p + s.length > this.end) return false;
+    for (let i = 0; i < s.length; i++) if (line[p++] !== s.charCodeAt(i)) return false;
+    this.p = p;
+    return true;
+  }
+
+  /** A JSON string literal of `s`, when `s` needs no escaping and is ASCII (else `unsure`). */
+  str(s: string): boolean {
+    const line = this.line;
+    let p = this.p;
+    if (p + s.length + 2 > this.end || line[p++] !== 34) return false;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 34 || c === 92 || c >= 0x80) {
+        this.unsure = true;
+        return false;
+      }
+      if (line[p++] !== c) return false;
+    }
+    if (line[p++] !== 34) return false;
+    this.p = p;
+    return true;
+  }
+
+  /** A non-negative safe integer's digits. */
+  uint(n: number): boolean {
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    const line = this.line;
+    let q = this.p + digits - 1;
+    if (q >= this.end) return false;
+    let t = n;
+    do {
+      if (line[q--] !== 48 + (t % 10)) return false;
+      t = Math.floor(t / 10);
+    } while (t > 0);
+    this.p += digits;
+    return true;
+  }
+
+  /** `,"key":` */
+  key(k: string): boolean {
+    if (this.p >= this.end || this.line[this.p] !== 44) return false;
+    this.p++;
+    if (!this.str(k)) return false;
+    if (this.p >= this.end || this.line[this.p] !== 58) return false;
+    this.p++;
+    return true;
+  }
+}
+
+const reader = new LineReader();
+
+/** `matches`, read in place: `undefined` when some part is not plain and only encoding can tell. */
+function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: number, end: number): boolean | undefined {
+  if (!envelopeSafe(seq) || !envelopeSafe(d.step) || (d.cause !== undefined && !envelopeSafe(d.cause))) return undefined;
+  const r = reader;
+  r.line = line;
+  r.p = start;
+  r.end = end;
+  r.unsure = false;
+  const same = readRecord(r, d, seq);
+  r.line = EMPTY;
+  if (r.unsure) return undefined;
+  return same && r.p === end;
+}
+const EMPTY = new Uint8Array(0);
+
+function readRecord(r: LineReader, d: RecordFields, seq: number): boolean {
+  const msg = d.msg;
+  if (!(r.lit('{"seq":') && r.uint(seq) && r.lit(',"type":') && r.str(msg.type) && r.lit(',"from":') && r.str(d.from) && r.lit(',"to":') && r.str(d.to))) return false;
+  if (d.cause !== undefined && !(r.lit(',"cause":') && r.uint(d.cause))) return false;
+  if (!(r.lit(',"step":') && r.uint(d.step))) return false;
+  const m = msg as unknown as Record<string, unknown>;
+  for (const k in m) {
+    if (k === 'type' || k === 'to') continue;
+    const v = m[k];
+    switch (typeof v) {
+      case 'string':
+        if (!(r.key(k) && r.str(v))) return false;
+        break;
+      case 'number':
+        if (!(Number.isSafeInteger(v) && v >= 0)) {
+          r.unsure = true;
+          return false;
+        }
+        if (!(r.key(k) && r.uint(v))) return false;
+        break;
+      case 'boolean':
+        if (!(r.key(k) && r.lit(v ? 'true' : 'false'))) return false;
+        break;
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        break;
+      default:
+        r.unsure = true;
+        return false;
+    }
+  }
+  return r.lit('}');
 }
 
 /** Writes the event log (see the top of this file). */

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Message, Outgoing } from '../../machines/protocol.ts';
 import { recordLine } from '../../src/log/format.ts';
-import { LogWriter } from '../../src/log/writer.ts';
+import { LogWriter, RecordEncoder } from '../../src/log/writer.ts';
 import type { Delivered } from '../../src/runtime/system.ts';
 
 /** The last byte of each write the log writer made. */
@@ -106,6 +106,38 @@ describe('LogWriter', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('property: matches(record, line) is true exactly when the line is the record\'s bytes (read in place or encoded)', () => {
+    const value = fc.oneof(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ maxLength: 6 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.jsonValue({ maxDepth: 1 }));
+    const enc = new RecordEncoder();
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 5 }), value, { maxKeys: 5 }),
+        fc.string({ maxLength: 6 }),
+        fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined }),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 255 }),
+        (payload, who, cause, seq, at, how, byte) => {
+          const { type: _t, to: _to, ...rest } = payload as Record<string, unknown>;
+          const d = rec({ type: 'portal.store', ...rest, to: `mm:${who}` } as unknown as Message, { cause, seq, from: `thread:${who}`, to: `mm:${who}` });
+          const line = Buffer.from(recordLine(d), 'utf8');
+          expect(enc.matches(d, seq, line, 0, line.length)).toBe(true);
+          // The line inside a larger buffer.
+          const framed = Buffer.concat([Buffer.from('xy'), line, Buffer.from('\nz')]);
+          expect(enc.matches(d, seq, framed, 2, 2 + line.length)).toBe(true);
+          expect(enc.matches(d, seq + 1, line, 0, line.length)).toBe(false);
+          // A changed, cut or lengthened line.
+          const i = at % line.length;
+          const other =
+            how === 0 ? Buffer.from(line).fill(byte, i, i + 1) : how === 1 ? line.subarray(0, i) : how === 2 ? Buffer.concat([line, Buffer.from([byte])]) : Buffer.concat([line.subarray(0, i), Buffer.from([byte]), line.subarray(i)]);
+          expect(enc.matches(d, seq, other, 0, other.length)).toBe(other.equals(line));
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 
