@@ -4,41 +4,30 @@
  * a valid prefix ending at a complete record, and a killed run loses at most the step it was in.
  *
  * The bytes are exactly `recordLine(d)` plus a newline (test/log/writer.test.ts checks this). They are
- * built without intermediate strings: numbers are written digit by digit, and the parts that recur (keys,
- * types, addresses, names) are encoded once and copied. Besides the copying this saves, converting each
- * new seq to a string would go through V8's number-to-string cache, an old-generation table that keeps
- * every such string alive past young-generation collections.
+ * built without intermediate strings: numbers are written digit by digit, plain ASCII strings char by
+ * char. Besides the copying this saves, converting each new seq to a string would go through V8's
+ * number-to-string cache, an old-generation table that keeps every such string alive past
+ * young-generation collections.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';
 import { recordLine } from './format.ts';
 
 const CHUNK = 256 * 1024;
-/** Room for a record's envelope besides its cached pieces: seq, cause, step, braces, newline. */
-const SLACK = 96;
-/** Room for `,"key":` (cached piece) and a safe integer. */
-const NUMBER = 24;
+/** Room for the envelope's literal parts between two strings, with their safe integers. */
+const SLACK = 64;
+/** Room for a safe integer. */
+const NUMBER = 16;
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const SEQ = utf8('{"seq":');
 const CAUSE = utf8(',"cause":');
 const STEP = utf8(',"step":');
+const TYPE = utf8(',"type":');
+const FROM = utf8(',"from":');
+const TO = utf8(',"to":');
 const TRUE = utf8('true');
 const FALSE = utf8('false');
-
-/** Encoded pieces that recur in every run (types, addresses, keys, names), each kept once. */
-class Pieces {
-  private readonly map = new Map<string, Uint8Array>();
-  constructor(private readonly make: (key: string) => string) {}
-  get(key: string): Uint8Array {
-    let b = this.map.get(key);
-    if (b === undefined) {
-      b = utf8(this.make(key));
-      if (this.map.size < 100_000) this.map.set(key, b);
-    }
-    return b;
-  }
-}
 
 /** The fields of a record besides its seq (a delivered message, or a pending one about to be). */
 export interface RecordFields {
@@ -60,11 +49,6 @@ export class RecordEncoder {
   protected pos = 0;
   /** Where the record being encoded starts (everything before it is complete records). */
   protected mark = 0;
-  private readonly types = new Pieces((t) => `,"type":${JSON.stringify(t)}`);
-  private readonly froms = new Pieces((a) => `,"from":${JSON.stringify(a)}`);
-  private readonly tos = new Pieces((a) => `,"to":${JSON.stringify(a)}`);
-  private readonly keys = new Pieces((k) => `,${JSON.stringify(k)}:`);
-  private readonly strings = new Pieces((s) => JSON.stringify(s));
 
   /**
    * The buffer has no room for `n` more bytes: make some, keeping the record being encoded (from `mark`)
@@ -100,6 +84,38 @@ export class RecordEncoder {
     this.pos = pos;
   }
 
+  /**
+   * A JSON string literal. ASCII that needs no escaping (names, types, addresses, keys: nearly every
+   * string of a run) is copied char by char; anything else is written as `JSON.stringify` has it.
+   */
+  private str(s: string): void {
+    this.room(s.length + 2);
+    const buf = this.buf;
+    const start = this.pos;
+    let pos = start;
+    buf[pos++] = 34;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 34 || c === 92 || c >= 0x80) {
+        this.pos = start;
+        this.text(JSON.stringify(s));
+        return;
+      }
+      buf[pos++] = c;
+    }
+    buf[pos++] = 34;
+    this.pos = pos;
+  }
+
+  /** `,"key":` */
+  private key(k: string): void {
+    this.room(1);
+    this.buf[this.pos++] = 44;
+    this.str(k);
+    this.room(1);
+    this.buf[this.pos++] = 58;
+  }
+
   /** A non-negative integer's decimal digits. */
   private uint(n: number): void {
     const buf = this.buf;
@@ -125,15 +141,18 @@ export class RecordEncoder {
     }
     this.mark = this.pos;
     const msg = d.msg;
-    const type = this.types.get(msg.type);
-    const from = this.froms.get(d.from);
-    const to = this.tos.get(d.to);
-    this.room(SLACK + type.length + from.length + to.length);
+    this.room(SLACK);
     this.put(SEQ);
     this.uint(seq);
-    this.put(type);
-    this.put(from);
-    this.put(to);
+    this.put(TYPE);
+    this.str(msg.type);
+    this.room(SLACK);
+    this.put(FROM);
+    this.str(d.from);
+    this.room(SLACK);
+    this.put(TO);
+    this.str(d.to);
+    this.room(SLACK);
     if (d.cause !== undefined) {
       this.put(CAUSE);
       this.uint(d.cause);
@@ -145,45 +164,30 @@ export class RecordEncoder {
       if (k === 'type' || k === 'to') continue;
       const v = m[k];
       switch (typeof v) {
-        case 'string': {
-          const key = this.keys.get(k);
-          const s = this.strings.get(v);
-          this.room(key.length + s.length);
-          this.put(key);
-          this.put(s);
+        case 'string':
+          this.key(k);
+          this.str(v);
           break;
-        }
-        case 'number': {
-          const key = this.keys.get(k);
+        case 'number':
+          this.key(k);
           if (Number.isSafeInteger(v) && v >= 0) {
-            this.room(key.length + NUMBER);
-            this.put(key);
+            this.room(NUMBER);
             this.uint(v);
-          } else {
-            this.room(key.length);
-            this.put(key);
-            this.text(JSON.stringify(v));
-          }
+          } else this.text(JSON.stringify(v));
           break;
-        }
-        case 'boolean': {
-          const key = this.keys.get(k);
-          this.room(key.length + 5);
-          this.put(key);
+        case 'boolean':
+          this.key(k);
+          this.room(5);
           this.put(v ? TRUE : FALSE);
           break;
-        }
         case 'undefined':
         case 'function':
         case 'symbol':
           break;
-        default: {
+        default:
           // null, arrays, objects (and a bigint, which JSON.stringify refuses as it would in recordLine).
-          const key = this.keys.get(k);
-          this.room(key.length);
-          this.put(key);
+          this.key(k);
           this.text(JSON.stringify(v));
-        }
       }
     }
     this.room(2);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { Message, Outgoing } from '../../machines/protocol.ts';
+import type { Address, Message, Outgoing } from '../../machines/protocol.ts';
 import { recordLine } from '../../src/log/format.ts';
 import { LogWriter, RecordEncoder } from '../../src/log/writer.ts';
 import type { Delivered } from '../../src/runtime/system.ts';
@@ -123,7 +123,7 @@ describe('LogWriter', () => {
         fc.integer({ min: 0, max: 255 }),
         (payload, who, cause, seq, at, how, byte) => {
           const { type: _t, to: _to, ...rest } = payload as Record<string, unknown>;
-          const d = rec({ type: 'portal.store', ...rest, to: `mm:${who}` } as unknown as Message, { cause, seq, from: `thread:${who}`, to: `mm:${who}` });
+          const d = rec({ type: 'portal.store', ...rest, to: `mm:${who}` } as unknown as Message, { cause, seq, from: `thread:${who}`, to: `mm:${who}` as Address });
           const line = Buffer.from(recordLine(d), 'utf8');
           expect(enc.matches(d, seq, line, 0, line.length)).toBe(true);
           // The line inside a larger buffer.
