@@ -23,6 +23,18 @@ export interface MonitorState {
 
 const isMmAlive = (state: string): boolean => state.startsWith('alive');
 
+/** Collects the violations found after one step. */
+class Reporter {
+  constructor(
+    private readonly out: Violation[],
+    private readonly at: number,
+  ) {}
+
+  report(invariant: string, detail: string): void {
+    this.out.push({ invariant, detail, at: this.at });
+  }
+}
+
 export class InvariantMonitor {
   private firstPasid = new Map<number, number>();
   private activated = new Set<string>();
@@ -51,10 +63,8 @@ export class InvariantMonitor {
   check(sys: System, messages: readonly Delivered[], changed: ReadonlySet<Address>): Violation[] {
     const out: Violation[] = [];
     if (messages.length === 0) return out;
-    const at = messages[messages.length - 1]?.seq ?? sys.lastSeq;
-    const v = (invariant: string, detail: string): void => {
-      out.push({ invariant, detail, at });
-    };
+    // No closures on this per-step path (each would cost a keepNames call under tsx).
+    const v = new Reporter(out, messages[messages.length - 1]?.seq ?? sys.lastSeq);
     const policy = sys.config.policy;
     const [min, max] = sys.config.pasidRange;
     const iommu = sys.iommu().context;
@@ -71,38 +81,42 @@ export class InvariantMonitor {
       if ('pasid' in m && typeof m.pasid === 'number') pasids.add(m.pasid);
       // G8: a #GP with no fixup ends in SIGSEGV.
       if (m.type === 'trap.gp') {
-        const answered = messages.some(
-          (e) => e.seq > d.seq && (e.msg.type === 'gp.fixup' || e.msg.type === 'signal.sigsegv') && e.msg.thread === m.thread,
-        );
-        if (!answered) v('G8', `#GP of thread ${m.thread} (seq ${d.seq}) was neither fixed up nor signalled`);
+        let answered = false;
+        for (const e of messages) {
+          if (e.seq > d.seq && (e.msg.type === 'gp.fixup' || e.msg.type === 'signal.sigsegv') && e.msg.thread === m.thread) {
+            answered = true;
+            break;
+          }
+        }
+        if (!answered) v.report('G8', `#GP of thread ${m.thread} (seq ${d.seq}) was neither fixed up nor signalled`);
       }
       // M2: merged frees a PASID only after the last unbind (every bond holds mm_count).
       if (m.type === 'pasid.free' && policy.pasid === 'merged' && d.to.startsWith('mm:')) {
         const mm = sys.mm(Number(d.to.slice(3)));
         const held = mm ? Object.entries(mm.context.bindings).filter(([, n]) => n > 0) : [];
-        if (held.length > 0) v('M2', `PASID ${m.pasid} freed (seq ${d.seq}) while ${d.to} still has bindings on ${held.map(([k]) => k).join(', ')}`);
+        if (held.length > 0) v.report('M2', `PASID ${m.pasid} freed (seq ${d.seq}) while ${d.to} still has bindings on ${held.map(([k]) => k).join(', ')}`);
       }
       // S2: refcounts never go negative.
-      if ((m.type === 'pasid.put' || m.type === 'pasid.get') && m.refs < 0) v('S2', `PASID ${m.pasid} refcount ${m.refs} (seq ${d.seq})`);
+      if ((m.type === 'pasid.put' || m.type === 'pasid.get') && m.refs < 0) v.report('S2', `PASID ${m.pasid} refcount ${m.refs} (seq ${d.seq})`);
     }
 
     for (const name of threads) {
       const t = sys.thread(name);
       if (!t) continue;
       const c = t.context;
-      if (c.msr !== null && !c.activated) v('G1', `thread ${name}: IA32_PASID=${c.msr} but not activated`);
-      if (this.activated.has(name) && !c.activated) v('M3', `thread ${name}: activated flag was cleared`);
+      if (c.msr !== null && !c.activated) v.report('G1', `thread ${name}: IA32_PASID=${c.msr} but not activated`);
+      if (this.activated.has(name) && !c.activated) v.report('M3', `thread ${name}: activated flag was cleared`);
       if (c.activated) this.activated.add(name);
       if (t.state === 'exited') continue;
       const mm = sys.mm(c.mm);
       if (!mm || !isMmAlive(mm.state)) {
-        v('G3', `thread ${name} is live but its mm:${c.mm} is ${mm ? mm.state : 'missing'}`);
+        v.report('G3', `thread ${name} is live but its mm:${c.mm} is ${mm ? mm.state : 'missing'}`);
         continue;
       }
-      if (!mm.context.users.includes(name)) v('G3', `thread ${name} is live but not a user of mm:${c.mm}`);
+      if (!mm.context.users.includes(name)) v.report('G3', `thread ${name} is live but not a user of mm:${c.mm}`);
       // G7 (and "no freed PASID in a live MSR"): a live MSR holds its mm's current PASID.
       if (c.msr !== null && c.msr !== mm.context.pasid) {
-        v('G7', `thread ${name}: IA32_PASID=${c.msr} but mm:${c.mm} has PASID ${mm.context.pasid ?? 'none'}`);
+        v.report('G7', `thread ${name}: IA32_PASID=${c.msr} but mm:${c.mm} has PASID ${mm.context.pasid ?? 'none'}`);
       }
     }
 
@@ -119,56 +133,58 @@ export class InvariantMonitor {
     for (const p of allocatorTouched ? pasids : []) {
       const owner = iommu.owner[p];
       if (owner !== undefined) {
-        if (p < min || p > max || p === 0) v('G4', `PASID ${p} allocated outside [${min}, ${max}]`);
+        if (p < min || p > max || p === 0) v.report('G4', `PASID ${p} allocated outside [${min}, ${max}]`);
         const mm = sys.mm(owner);
         if (!mm || (mm.context.pasid !== p && isMmAlive(mm.state))) {
-          v('G4', `PASID ${p} is allocated to mm:${owner}, which has PASID ${mm?.context.pasid ?? 'none'}`);
+          v.report('G4', `PASID ${p} is allocated to mm:${owner}, which has PASID ${mm?.context.pasid ?? 'none'}`);
         }
-        if (policy.pasid === 'seed-2021' && !((iommu.refs[p] ?? 0) > 0)) v('S2', `PASID ${p} is allocated with refcount ${iommu.refs[p] ?? 0}`);
+        if (policy.pasid === 'seed-2021' && !((iommu.refs[p] ?? 0) > 0)) v.report('S2', `PASID ${p} is allocated with refcount ${iommu.refs[p] ?? 0}`);
       }
       for (const device in iommu.tables) {
         const entry = iommu.tables[device]?.[p];
         if (!entry?.present) continue;
         if (owner === undefined) {
-          v('G6', `freed PASID ${p} still has a present PASID-table entry on ${device}`);
+          v.report('G6', `freed PASID ${p} still has a present PASID-table entry on ${device}`);
           continue;
         }
-        if (!((iommu.bonds[device]?.[p] ?? 0) > 0)) v('G5', `present entry ${device}/${p} has no bond`);
+        if (!((iommu.bonds[device]?.[p] ?? 0) > 0)) v.report('G5', `present entry ${device}/${p} has no bond`);
         const mm = sys.mm(owner);
-        if (!mm || !isMmAlive(mm.state)) v('G5', `present entry ${device}/${p} belongs to mm:${owner}, which is ${mm?.state ?? 'gone'}`);
+        if (!mm || !isMmAlive(mm.state)) v.report('G5', `present entry ${device}/${p} belongs to mm:${owner}, which is ${mm?.state ?? 'gone'}`);
       }
     }
     return out;
   }
 
-  private checkMm(sys: System, id: number, state: string, c: MmContext, v: (inv: string, detail: string) => void): void {
+  private checkMm(sys: System, id: number, state: string, c: MmContext, v: Reporter): void {
     const policy = sys.config.policy;
     const iommu = sys.iommu().context;
     if (c.pasid !== null && iommu.owner[c.pasid] !== id) {
-      v('G4', `mm:${id} has PASID ${c.pasid}, which the IOMMU gives to ${iommu.owner[c.pasid] === undefined ? 'nobody' : `mm:${iommu.owner[c.pasid]}`}`);
+      v.report('G4', `mm:${id} has PASID ${c.pasid}, which the IOMMU gives to ${iommu.owner[c.pasid] === undefined ? 'nobody' : `mm:${iommu.owner[c.pasid]}`}`);
     }
     // M1: merged: the PASID never changes between first allocation and __mmdrop.
     if (policy.pasid === 'merged') {
       const first = this.firstPasid.get(id);
       if (first === undefined && c.pasid !== null) this.firstPasid.set(id, c.pasid);
       else if (first !== undefined && c.pasid !== first && state !== 'dead') {
-        v('M1', `mm:${id} PASID changed from ${first} to ${c.pasid ?? 'none'} before the mm was dropped`);
+        v.report('M1', `mm:${id} PASID changed from ${first} to ${c.pasid ?? 'none'} before the mm was dropped`);
       }
     }
     // S1: refs = bind calls not yet unbound + live tasks that took the fixup in this mm. A task that
     // fixed up and then exec'd keeps has_valid_pasid (stale) but holds no ref in its new mm; its MSR is
     // reset, so "took the fixup here" is "has a valid MSR".
     if (policy.pasid === 'seed-2021' && c.pasid !== null && isMmAlive(state)) {
-      const binds = Object.values(c.bindings).reduce((a, b) => a + b, 0);
-      const tasks = c.users.filter((u) => sys.thread(u)?.context.msr != null).length;
+      let binds = 0;
+      for (const device in c.bindings) binds += c.bindings[device] ?? 0;
+      let tasks = 0;
+      for (const u of c.users) if (sys.thread(u)?.context.msr != null) tasks++;
       const refs = iommu.refs[c.pasid] ?? 0;
-      if (refs !== binds + tasks) v('S1', `PASID ${c.pasid} of mm:${id}: refcount ${refs} but ${binds} bind(s) + ${tasks} fixed-up task(s)`);
+      if (refs !== binds + tasks) v.report('S1', `PASID ${c.pasid} of mm:${id}: refcount ${refs} but ${binds} bind(s) + ${tasks} fixed-up task(s)`);
     }
-    if (policy.pasid === 'seed-2021' && state === 'dead' && c.pasid !== null) v('S2', `mm:${id} is gone but PASID ${c.pasid} was never freed`);
+    if (policy.pasid === 'seed-2021' && state === 'dead' && c.pasid !== null) v.report('S2', `mm:${id} is gone but PASID ${c.pasid} was never freed`);
     // LAM.
-    if (policy.lam === 'v6.4' && c.lam.enabled && !c.lam.lockLam) v('L1', `mm:${id}: LAM enabled without LOCK_LAM`);
-    if (!c.lam.force && c.lam.enabled && c.pasid !== null) v('L2', `mm:${id}: LAM enabled and PASID ${c.pasid} without FORCE_TAGGED_SVA`);
-    if (this.lockLam.has(id) && !c.lam.lockLam) v('L3', `mm:${id}: LOCK_LAM was cleared`);
+    if (policy.lam === 'v6.4' && c.lam.enabled && !c.lam.lockLam) v.report('L1', `mm:${id}: LAM enabled without LOCK_LAM`);
+    if (!c.lam.force && c.lam.enabled && c.pasid !== null) v.report('L2', `mm:${id}: LAM enabled and PASID ${c.pasid} without FORCE_TAGGED_SVA`);
+    if (this.lockLam.has(id) && !c.lam.lockLam) v.report('L3', `mm:${id}: LOCK_LAM was cleared`);
     if (c.lam.lockLam) this.lockLam.add(id);
   }
 }
