@@ -376,11 +376,11 @@ if (values.part !== undefined) {
   // round, and each reported figure is the median over the rounds.
   const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
   const logPath = join(dir, 'bench.jsonl');
-  const ROUNDS = 3;
+  const ROUNDS = 5;
   const bareMany = num(medianPart('bareMany', 'rate'), 'rate');
   const floor = num(medianPart('floor', 'rate'), 'rate');
   // Few and many live threads, paired in rounds too (their ratio is a target).
-  const scaling = Array.from({ length: 3 }, () => ({ few: num(runPart('scaleFew'), 'rate'), many: num(runPart('scaleMany'), 'rate') }));
+  const scaling = Array.from({ length: ROUNDS }, () => ({ few: num(runPart('scaleFew'), 'rate'), many: num(runPart('scaleMany'), 'rate') }));
   const perThread = num(runPart('memory'), 'bytesPerThread');
   const rounds: { live: Record<string, number>; bare1: number; replay: number }[] = [];
   let rep: Record<string, number>;
@@ -424,8 +424,8 @@ if (values.part !== undefined) {
     ['xstate floor: actor.send/s on a 2-state machine with no actions', fmt(floor), ''],
     ['log bytes/message', fmt(num(big, 'bytesPerMessage'), 1), ''],
     ['peak RSS (MiB)', fmt(num(big, 'peakRssMb')), ''],
-    ['messages/s with 10 live threads (median of 3 rounds)', fmt(med(scaling.map((r) => r.few))), ''],
-    [`messages/s with ${fmt(manyThreads)} live threads (median of 3 rounds)`, fmt(med(scaling.map((r) => r.many))), ''],
+    [`messages/s with 10 live threads (median of ${ROUNDS} rounds)`, fmt(med(scaling.map((r) => r.few))), ''],
+    [`messages/s with ${fmt(manyThreads)} live threads (median of ${ROUNDS} rounds)`, fmt(med(scaling.map((r) => r.many))), ''],
     ['ratio many / few threads, median of the rounds\' ratios', fmt(med(scaling.map((r) => r.many / r.few)), 2), '≥ 0.8'],
     ['  each round', scaling.map((r) => fmt(r.many / r.few, 2)).join(' / '), ''],
     ['bytes per idle thread actor', fmt(perThread), ''],

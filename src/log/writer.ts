@@ -119,9 +119,17 @@ export class RecordEncoder {
   /** A non-negative integer's decimal digits. */
   private uint(n: number): void {
     const buf = this.buf;
-    let end = this.pos;
-    for (let t = n; t >= 10; t = Math.floor(t / 10)) end++;
+    let end = this.pos + digitCount(n) - 1;
     this.pos = end + 1;
+    if (n <= 0x7fffffff) {
+      let t = n | 0;
+      do {
+        const next = (t / 10) | 0;
+        buf[end--] = 48 + t - next * 10;
+        t = next;
+      } while (t > 0);
+      return;
+    }
     let t = n;
     do {
       buf[end--] = 48 + (t % 10);
@@ -213,119 +221,126 @@ export class RecordEncoder {
   }
 }
 
-/** Reads a line in place, part by part, against what the encoder would write. */
-class LineReader {
-  line: Uint8Array = new Uint8Array(0);
-  p = 0;
-  end = 0;
-  /** A part that is not plain was met: the caller must encode to decide. */
-  unsure = false;
+// ---- Reading a line in place against a record. Each step takes the position in the line and returns
+// the position after the part, MISMATCH, or UNSURE (a part that is not plain: only encoding can tell).
+const MISMATCH = -1;
+const UNSURE = -2;
+const SEQ_AT = SEQ;
+const STEP_AT = STEP;
+const CAUSE_AT = CAUSE;
 
-  /** The bytes of an ASCII literal. */
-  lit(s: string): boolean {
-    const line = this.line;
-    let p = this.p;
-    if (p + s.length > this.end) return false;
-    for (let i = 0; i < s.length; i++) if (line[p++] !== s.charCodeAt(i)) return false;
-    this.p = p;
-    return true;
-  }
-
-  /** A JSON string literal of `s`, when `s` needs no escaping and is ASCII (else `unsure`). */
-  str(s: string): boolean {
-    const line = this.line;
-    let p = this.p;
-    if (p + s.length + 2 > this.end || line[p++] !== 34) return false;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x20 || c === 34 || c === 92 || c >= 0x80) {
-        this.unsure = true;
-        return false;
-      }
-      if (line[p++] !== c) return false;
-    }
-    if (line[p++] !== 34) return false;
-    this.p = p;
-    return true;
-  }
-
-  /** A non-negative safe integer's digits. */
-  uint(n: number): boolean {
-    let digits = 1;
-    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
-    const line = this.line;
-    let q = this.p + digits - 1;
-    if (q >= this.end) return false;
-    let t = n;
-    do {
-      if (line[q--] !== 48 + (t % 10)) return false;
-      t = Math.floor(t / 10);
-    } while (t > 0);
-    this.p += digits;
-    return true;
-  }
-
-  /** `,"key":` */
-  key(k: string): boolean {
-    if (this.p >= this.end || this.line[this.p] !== 44) return false;
-    this.p++;
-    if (!this.str(k)) return false;
-    if (this.p >= this.end || this.line[this.p] !== 58) return false;
-    this.p++;
-    return true;
-  }
+/** `lit`'s bytes at `p`. */
+function litAt(line: Uint8Array, p: number, end: number, lit: Uint8Array): number {
+  const n = lit.length;
+  if (p + n > end) return MISMATCH;
+  for (let i = 0; i < n; i++) if (line[p + i] !== lit[i]) return MISMATCH;
+  return p + n;
 }
 
-const reader = new LineReader();
+/** A JSON string literal of `s` at `p`, when `s` is ASCII that needs no escaping. */
+function strAt(line: Uint8Array, p: number, end: number, s: string): number {
+  const n = s.length;
+  if (p + n + 2 > end || line[p] !== 34) return MISMATCH;
+  let q = p + 1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 34 || c === 92 || c >= 0x80) return UNSURE;
+    if (line[q++] !== c) return MISMATCH;
+  }
+  return line[q] === 34 ? q + 1 : MISMATCH;
+}
+
+/** A non-negative safe integer's digits at `p`. */
+function uintAt(line: Uint8Array, p: number, end: number, n: number): number {
+  const digits = digitCount(n);
+  let q = p + digits - 1;
+  if (q >= end) return MISMATCH;
+  if (n <= 0x7fffffff) {
+    let t = n | 0;
+    do {
+      const next = (t / 10) | 0;
+      if (line[q--] !== 48 + t - next * 10) return MISMATCH;
+      t = next;
+    } while (t > 0);
+  } else {
+    let t = n;
+    do {
+      if (line[q--] !== 48 + (t % 10)) return MISMATCH;
+      t = Math.floor(t / 10);
+    } while (t > 0);
+  }
+  return p + digits;
+}
+
+function digitCount(n: number): number {
+  if (n < 10) return 1;
+  if (n < 100) return 2;
+  if (n < 1000) return 3;
+  if (n < 10000) return 4;
+  if (n < 100000) return 5;
+  if (n < 1000000) return 6;
+  if (n < 10000000) return 7;
+  if (n < 100000000) return 8;
+  let d = 9;
+  for (let t = Math.floor(n / 1e9); t > 0; t = Math.floor(t / 10)) d++;
+  return d;
+}
+
+/** `,"key":` at `p`. */
+function keyAt(line: Uint8Array, p: number, end: number, k: string): number {
+  if (p >= end || line[p] !== 44) return MISMATCH;
+  const q = strAt(line, p + 1, end, k);
+  if (q < 0) return q;
+  return q < end && line[q] === 58 ? q + 1 : MISMATCH;
+}
 
 /** `matches`, read in place: `undefined` when some part is not plain and only encoding can tell. */
 function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: number, end: number): boolean | undefined {
   if (!envelopeSafe(seq) || !envelopeSafe(d.step) || (d.cause !== undefined && !envelopeSafe(d.cause))) return undefined;
-  const r = reader;
-  r.line = line;
-  r.p = start;
-  r.end = end;
-  r.unsure = false;
-  const same = readRecord(r, d, seq);
-  r.line = EMPTY;
-  if (r.unsure) return undefined;
-  return same && r.p === end;
-}
-const EMPTY = new Uint8Array(0);
-
-function readRecord(r: LineReader, d: RecordFields, seq: number): boolean {
   const msg = d.msg;
-  if (!(r.lit('{"seq":') && r.uint(seq) && r.lit(',"type":') && r.str(msg.type) && r.lit(',"from":') && r.str(d.from) && r.lit(',"to":') && r.str(d.to))) return false;
-  if (d.cause !== undefined && !(r.lit(',"cause":') && r.uint(d.cause))) return false;
-  if (!(r.lit(',"step":') && r.uint(d.step))) return false;
+  let p = litAt(line, start, end, SEQ_AT);
+  if (p >= 0) p = uintAt(line, p, end, seq);
+  if (p >= 0) p = litAt(line, p, end, TYPE);
+  if (p >= 0) p = strAt(line, p, end, msg.type);
+  if (p >= 0) p = litAt(line, p, end, FROM);
+  if (p >= 0) p = strAt(line, p, end, d.from);
+  if (p >= 0) p = litAt(line, p, end, TO);
+  if (p >= 0) p = strAt(line, p, end, d.to);
+  if (p >= 0 && d.cause !== undefined) {
+    p = litAt(line, p, end, CAUSE_AT);
+    if (p >= 0) p = uintAt(line, p, end, d.cause);
+  }
+  if (p >= 0) p = litAt(line, p, end, STEP_AT);
+  if (p >= 0) p = uintAt(line, p, end, d.step);
   const m = msg as unknown as Record<string, unknown>;
   for (const k in m) {
+    if (p < 0) break;
     if (k === 'type' || k === 'to') continue;
     const v = m[k];
     switch (typeof v) {
       case 'string':
-        if (!(r.key(k) && r.str(v))) return false;
+        p = keyAt(line, p, end, k);
+        if (p >= 0) p = strAt(line, p, end, v);
         break;
       case 'number':
-        if (!(Number.isSafeInteger(v) && v >= 0)) {
-          r.unsure = true;
-          return false;
-        }
-        if (!(r.key(k) && r.uint(v))) return false;
+        if (!(Number.isSafeInteger(v) && v >= 0)) return undefined;
+        p = keyAt(line, p, end, k);
+        if (p >= 0) p = uintAt(line, p, end, v);
         break;
       case 'boolean':
-        if (!(r.key(k) && r.lit(v ? 'true' : 'false'))) return false;
+        p = keyAt(line, p, end, k);
+        if (p >= 0) p = litAt(line, p, end, v ? TRUE : FALSE);
         break;
       case 'undefined':
       case 'function':
       case 'symbol':
         break;
       default:
-        r.unsure = true;
-        return false;
+        return undefined;
     }
   }
-  return r.lit('}');
+  if (p === UNSURE) return undefined;
+  return p >= 0 && p + 1 === end && line[p] === 125;
 }
 
 /** Writes the event log (see the top of this file). */

@@ -141,6 +141,20 @@ describe('LogWriter', () => {
     );
   });
 
+  it('numbers at every digit-count and 31-bit boundary: written as recordLine has them, and matched', () => {
+    const edges = [0, 1, 9, 10, 11, 99, 100, 101];
+    for (let d = 3; d <= 15; d++) edges.push(10 ** d - 1, 10 ** d, 10 ** d + 1);
+    edges.push(2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 32, Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER);
+    const records = edges.map((n, i) => rec({ type: 'portal.store', thread: 'a', device: 'dsa0', pasid: n, to: 'mm:1' }, { seq: n, cause: edges[edges.length - 1 - i], step: n }));
+    expect(written(records)).toBe(expected(records));
+    const enc = new RecordEncoder();
+    for (const d of records) {
+      const line = Buffer.from(recordLine(d), 'utf8');
+      expect(enc.matches(d, d.seq, line, 0, line.length), recordLine(d)).toBe(true);
+      expect(enc.matches({ ...d, step: d.step + 1 }, d.seq, line, 0, line.length), recordLine(d)).toBe(false);
+    }
+  });
+
   it('flushes a full buffer between records, never inside one (also a record larger than the buffer)', () => {
     const big = 'x'.repeat(5000);
     const records = Array.from({ length: 200 }, (_, i) => rec({ type: 'portal.store', thread: big, device: `d${i}`, pasid: i, to: 'mm:1' }, { seq: i + 1 }));
