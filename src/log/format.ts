@@ -40,34 +40,27 @@ function q(a: string): string {
 const digits = (n: number): string => JSON.stringify(n);
 
 /**
- * Where a message's payload sits in `JSON.stringify(msg)`: messages are built with `type` first and the
- * routing `to` last, so the payload is that JSON with both ends trimmed. `null` when the message is laid
- * out otherwise (the caller then writes its fields one by one).
+ * The payload fields one by one (`,"k":v…`): the message's own enumerable fields but `type` and the
+ * routing `to`, in order, each value as `JSON.stringify` writes it; a field it would leave out of an
+ * object (undefined, a function, a symbol) is left out.
  */
-export function payloadSpan(type: string, json: string, routedTo: string | undefined): readonly [number, number] | null {
-  const suffixLength = routedTo === undefined ? 1 : q(routedTo).length + 7; // ,"to":…}
-  const prefixLength = type.length + 10; // {"type":"…"
-  if (
-    json.charCodeAt(prefixLength - 1) === 34 &&
-    json.startsWith(type, 9) &&
-    (routedTo === undefined || json.lastIndexOf(',"to":') === json.length - suffixLength)
-  ) {
-    return [prefixLength, json.length - suffixLength];
-  }
-  return null;
-}
-
-/** The payload fields one by one (`,"k":v…`), for a message `payloadSpan` cannot trim. */
 export function payloadFields(msg: object): string {
   let s = '';
   const m = msg as Record<string, unknown>;
-  for (const k in m) {
+  for (const k of Object.keys(m)) {
     if (k === 'type' || k === 'to') continue;
-    const v = m[k];
+    const v: string | undefined = JSON.stringify(m[k]);
     if (v === undefined) continue;
-    s += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    s += `,${JSON.stringify(k)}:${v}`;
   }
   return s;
+}
+
+/** A record's type and addresses are strings: anything else is a programming error. */
+export function checkEnvelope(d: { readonly msg: { readonly type: unknown }; readonly from: unknown; readonly to: unknown }): void {
+  if (typeof d.msg.type !== 'string' || typeof d.from !== 'string' || typeof d.to !== 'string') {
+    throw new TypeError(`a log record needs a string type, from and to (got ${typeof d.msg.type}, ${typeof d.from}, ${typeof d.to})`);
+  }
 }
 
 /**
@@ -75,19 +68,17 @@ export function payloadFields(msg: object): string {
  * (The log writer encodes the same bytes straight into its buffer: src/log/writer.ts.)
  */
 export function recordLine(d: Delivered): string {
-  const type = d.msg.type;
-  let head = '{"seq":' + digits(d.seq) + ',"type":"' + type + '","from":' + q(d.from) + ',"to":' + q(d.to);
+  checkEnvelope(d);
+  let head = '{"seq":' + digits(d.seq) + ',"type":' + q(d.msg.type) + ',"from":' + q(d.from) + ',"to":' + q(d.to);
   if (d.cause !== undefined) head += ',"cause":' + digits(d.cause);
   head += ',"step":' + digits(d.step);
-  const json = JSON.stringify(d.msg);
-  const span = payloadSpan(type, json, (d.msg as { to?: string }).to);
-  return head + (span ? json.slice(span[0], span[1]) : payloadFields(d.msg)) + '}';
+  return head + payloadFields(d.msg) + '}';
 }
 
 /** The payload of a message as shown in traces: every field but `type` and the routing `to`. */
 export function payloadOf(d: Delivered): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const m = d.msg as unknown as Record<string, unknown>;
-  for (const k in m) if (k !== 'type' && k !== 'to' && m[k] !== undefined) out[k] = m[k];
+  for (const k of Object.keys(m)) if (k !== 'type' && k !== 'to' && m[k] !== undefined) out[k] = m[k];
   return out;
 }

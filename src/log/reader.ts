@@ -40,7 +40,8 @@ const policySchema = z.object({ pasid: z.enum(['seed-2021', 'merged']), lam: z.e
 const headerSchema = z
   .object({ log: z.literal('svasim'), version: z.number().int(), model: z.string(), policy: policySchema, scenario: z.record(z.string(), z.unknown()) })
   .strict();
-const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+)$/, 'an actor address');
+// `s`: a name may hold any character, line breaks included (the scenario allows any non-empty name).
+const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+)$/s, 'an actor address');
 const recordSchema = z
   .object({
     seq: z.number().int().min(1),
@@ -201,7 +202,8 @@ export class RecordParser {
 
 /** Parse a log's text. `allowTruncated` accepts a last line cut short (a crash mid-write). */
 export function parseLog(text: string, source: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
-  const raw = text.split('\n');
+  // A byte order mark (an editor's) is not part of the header (streamLog drops it too).
+  const raw = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
   const endsClean = text.endsWith('\n');
   if (endsClean) raw.pop();
   // Blank lines at the very end (an editor's, a shell's) are not records; elsewhere they are malformed.
@@ -240,6 +242,8 @@ export interface LogStream {
   next(guess?: RecordFields): Delivered | RecordFields | null;
   /** The line of the record `next` returned last, as the current format writes it. */
   line(): string;
+  /** Close the file (at the end of the log it already is; call it when stopping before). */
+  close(): void;
   /** At the end: 1 when a last line cut short was dropped (`allowTruncated`). */
   readonly truncated: number;
 }
@@ -369,6 +373,9 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
         lines.close();
         throw e;
       }
+    },
+    close() {
+      lines.close();
     },
     line() {
       if (last === null) throw new Error('LogStream.line() before a record');

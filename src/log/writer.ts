@@ -11,7 +11,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';
-import { recordLine } from './format.ts';
+import { checkEnvelope, recordLine } from './format.ts';
 
 const CHUNK = 256 * 1024;
 /** Room for the envelope's literal parts between two strings, with their safe integers. */
@@ -143,11 +143,22 @@ export class RecordEncoder {
    * `JSON.stringify` writes it (fields it would leave out are left out).
    */
   record(d: RecordFields, seq: number): void {
+    checkEnvelope(d);
     if (!envelopeSafe(seq) || !envelopeSafe(d.step) || (d.cause !== undefined && !envelopeSafe(d.cause))) {
       this.line(recordLine({ ...d, seq }));
       return;
     }
     this.mark = this.pos;
+    try {
+      this.fields(d, seq);
+    } catch (e) {
+      // A value JSON cannot hold (a BigInt, a throwing toJSON): the record is dropped whole.
+      this.pos = this.mark;
+      throw e;
+    }
+  }
+
+  private fields(d: RecordFields, seq: number): void {
     const msg = d.msg;
     this.room(SLACK);
     this.put(SEQ);
@@ -168,7 +179,10 @@ export class RecordEncoder {
     this.put(STEP);
     this.uint(d.step);
     const m = msg as unknown as Record<string, unknown>;
-    for (const k in m) {
+    // Own enumerable fields, as JSON.stringify and recordLine take them.
+    const keys = Object.keys(m);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
       if (k === 'type' || k === 'to') continue;
       const v = m[k];
       switch (typeof v) {
@@ -192,10 +206,13 @@ export class RecordEncoder {
         case 'function':
         case 'symbol':
           break;
-        default:
-          // null, arrays, objects (and a bigint, which JSON.stringify refuses as it would in recordLine).
+        default: {
+          // null, arrays, objects (and a bigint, which JSON.stringify refuses as it does in recordLine).
+          const json: string | undefined = JSON.stringify(v);
+          if (json === undefined) break; // an object whose toJSON gives undefined: left out
           this.key(k);
-          this.text(JSON.stringify(v));
+          this.text(json);
+        }
       }
     }
     this.room(2);
@@ -296,6 +313,7 @@ function keyAt(line: Uint8Array, p: number, end: number, k: string): number {
 
 /** `matches`, read in place: `undefined` when some part is not plain and only encoding can tell. */
 function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: number, end: number): boolean | undefined {
+  if (typeof d.msg.type !== 'string' || typeof d.from !== 'string' || typeof d.to !== 'string') return undefined;
   if (!envelopeSafe(seq) || !envelopeSafe(d.step) || (d.cause !== undefined && !envelopeSafe(d.cause))) return undefined;
   const msg = d.msg;
   let p = litAt(line, start, end, SEQ_AT);
@@ -313,7 +331,9 @@ function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: numbe
   if (p >= 0) p = litAt(line, p, end, STEP_AT);
   if (p >= 0) p = uintAt(line, p, end, d.step);
   const m = msg as unknown as Record<string, unknown>;
-  for (const k in m) {
+  const keys = Object.keys(m);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
     if (p < 0) break;
     if (k === 'type' || k === 'to') continue;
     const v = m[k];

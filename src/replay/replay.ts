@@ -164,25 +164,30 @@ export function replayFile(
   opts: { allowIncomplete?: boolean; allowTruncated?: boolean; onHead?: (log: LogStream['log']) => void } = {},
 ): ReplayResult & { truncated: number } {
   const stream = streamLog(path, { allowTruncated: opts.allowTruncated === true });
-  opts.onHead?.(stream.log);
   let count = 0;
-  const r = replayFrom(
-    {
-      scenario: stream.log.scenario,
-      source: path,
-      next: (guess) => {
-        const got = stream.next(guess);
-        if (got !== null) count++;
-        return got;
+  try {
+    opts.onHead?.(stream.log);
+    const r = replayFrom(
+      {
+        scenario: stream.log.scenario,
+        source: path,
+        next: (guess) => {
+          const got = stream.next(guess);
+          if (got !== null) count++;
+          return got;
+        },
+        line: () => stream.line(),
+        total: () => count,
+        truncated: () => stream.truncated,
+        causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true }), seq),
       },
-      line: () => stream.line(),
-      total: () => count,
-      truncated: () => stream.truncated,
-      causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true }), seq),
-    },
-    { allowIncomplete: opts.allowIncomplete === true || opts.allowTruncated === true },
-  );
-  return { ...r, truncated: stream.truncated };
+      { allowIncomplete: opts.allowIncomplete === true || opts.allowTruncated === true },
+    );
+    return { ...r, truncated: stream.truncated };
+  } finally {
+    // A divergence (or damage) stops the replay before the end of the file.
+    stream.close();
+  }
 }
 
 function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {

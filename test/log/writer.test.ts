@@ -155,6 +155,40 @@ describe('LogWriter', () => {
     }
   });
 
+  it('unusual message objects: the same bytes as recordLine (own fields only, each as JSON.stringify has it)', () => {
+    const inherited = Object.assign(Object.create({ inh: 1 }) as object, { type: 'portal.store', a: 2 });
+    const odd: unknown[] = [
+      inherited,
+      { type: 'portal.store', a: 1, toJSON: () => ({ type: 'portal.store', q: 9 }) },
+      { type: 'portal.store', d: { toJSON: () => undefined }, a: 1 },
+      { a: 1, type: 'portal.store', f: () => 1, s: Symbol('x'), u: undefined },
+      { aaaa: 'portal.store', type: 'portal.store' },
+      { type: 'portal.store', 1: 'abc', 0: 'x', to: 'mm:1' },
+      { type: 'portal.store', to: 'xy', a: { b: 0, to: 'x' } },
+      { type: 'a"b\\c\n\ud800' },
+      { type: 'portal.store', to: () => 1 },
+    ];
+    const records = odd.map((m) => rec(m as Message));
+    const text = written(records);
+    expect(text).toBe(expected(records));
+    for (const line of text.trimEnd().split('\n').slice(1)) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    expect(text).toContain('"a":2}');
+    expect(text).not.toContain('inh');
+    expect(text).toContain('"type":"a\\"b\\\\c\\n\\ud800"');
+  });
+
+  it('a record with a value JSON cannot hold is a programming error, and the log keeps only whole records', () => {
+    const path = join(dir, 'bigint.jsonl');
+    const w = new LogWriter(path, '{}');
+    w.write(rec({ type: 'wq.execute', device: 'd' }, { seq: 1 }));
+    expect(() => w.write(rec({ type: 'wq.execute', device: 'd', big: 1n } as unknown as Message, { seq: 2 }))).toThrow(TypeError);
+    expect(() => w.write(rec({ type: 'wq.execute', device: 'd' }, { from: 5 as unknown as Address }))).toThrow(/string type, from and to/);
+    expect(() => recordLine(rec({ type: 'wq.execute', device: 'd' }, { from: 5 as unknown as Address }))).toThrow(/string type, from and to/);
+    w.write(rec({ type: 'wq.execute', device: 'e' }, { seq: 3 }));
+    w.close();
+    expect(readFileSync(path, 'utf8')).toBe(`{}\n${recordLine(rec({ type: 'wq.execute', device: 'd' }, { seq: 1 }))}\n${recordLine(rec({ type: 'wq.execute', device: 'e' }, { seq: 3 }))}\n`);
+  });
+
   it('flushes a full buffer between records, never inside one (also a record larger than the buffer)', () => {
     const big = 'x'.repeat(5000);
     const records = Array.from({ length: 200 }, (_, i) => rec({ type: 'portal.store', thread: big, device: `d${i}`, pasid: i, to: 'mm:1' }, { seq: i + 1 }));

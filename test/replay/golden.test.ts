@@ -3,13 +3,13 @@
  * model still writes them byte for byte: a difference is a model change (regenerate the goldens and
  * bump MODEL_VERSION when it is intended). Also: a log in the older format 0 is upcast and replays.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readLog, RecordParser } from '../../src/log/reader.ts';
 import { replay, replayFile } from '../../src/replay/replay.ts';
-import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 import { GOLDEN, GOLDEN_DIR } from '../../tools/update-golden.ts';
@@ -136,6 +136,57 @@ describe('streamed replay of damaged and diverging logs', () => {
     const unknown = [...base];
     unknown[i] = (unknown[i] ?? '').replace('"device":"dsa0"', '"device":"dsa9"');
     expect(() => replayFile(write('input-device.jsonl', unknown.join('\n')))).toThrow(`input-device.jsonl:${i + 1}: damaged log: seq ${i} names device "dsa9"`);
+  });
+
+  it('names with line breaks (any non-empty name is valid): the log reads, and replays identically both ways', () => {
+    const scenario = parseScenario(
+      JSON.stringify({
+        scenario: 1,
+        name: 'line breaks',
+        devices: [{ name: 'd\r', autoComplete: false }],
+        steps: [
+          { op: 'spawn', process: 'A\n' },
+          { op: 'bind', thread: 'A\n', device: 'd\r' },
+          { op: 'clone', thread: 'A\n', new: 'B\u2028' },
+          { op: 'enqcmd', thread: 'B\u2028', device: 'd\r' },
+          { op: 'complete', device: 'd\r' },
+          { op: 'exit', thread: 'B\u2028' },
+          { op: 'exit', thread: 'A\n' },
+        ],
+      }),
+      'breaks.json',
+    );
+    const p = join(dir, 'breaks.jsonl');
+    expect(runScenario(scenario, { log: p }).ok).toBe(true);
+    const log = readLog(p);
+    expect(log.records.some((r) => r.to === 'thread:B\u2028')).toBe(true);
+    expect(replay(log)).toStrictEqual({ identical: true, records: log.records.length });
+    expect(replayFile(p)).toStrictEqual({ identical: true, records: log.records.length, truncated: 0 });
+  });
+
+  it('a byte order mark before the header is dropped by both readers', () => {
+    const p = write('bom.jsonl', `\ufeff${golden().join('\n')}`);
+    const n = readLog(join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl')).records.length;
+    expect(readLog(p).records.length).toBe(n);
+    expect(replayFile(p)).toStrictEqual({ identical: true, records: n, truncated: 0 });
+  });
+
+  it('a replay that stops early (divergence, damage) closes the log file', () => {
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const ls = golden();
+    const i = ls.findIndex((l) => l.includes('"type":"msr.write"'));
+    const diverging = [...ls];
+    diverging[i] = (diverging[i] ?? '').replace('"pasid":1', '"pasid":2');
+    const damaged = [...ls];
+    damaged.splice(i, 1);
+    const pd = write('fd-diverge.jsonl', diverging.join('\n'));
+    const pm = write('fd-damage.jsonl', damaged.join('\n'));
+    const before = openFds();
+    for (let k = 0; k < 20; k++) {
+      expect(replayFile(pd).identical).toBe(false);
+      expect(() => replayFile(pm)).toThrow(/damaged log/);
+    }
+    expect(openFds()).toBe(before);
   });
 
   it("an invalid scenario in the header is reported by its JSON path, once", () => {
