@@ -148,7 +148,7 @@ const scenarioArb = fc
 
 /** The same scenarios with every name ending in arbitrary text: quotes, escapes, line breaks, non-ASCII. */
 const oddNamesArb = fc
-  .tuple(configArb, fc.array(intentArb, { minLength: 1, maxLength: 32 }), fc.string({ unit: 'binary', maxLength: 4 }))
+  .tuple(configArb, fc.array(intentArb, { minLength: 1, maxLength: 32 }), fc.string({ unit: fc.oneof(fc.constantFrom('\n', '\r', '\u2028', '\u2029', '"', '\\', '\u0000', 'é', '\ud800', '🙂'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 4 }))
   .map(([config, intents, suffix]) => buildScenario(config, intents, suffix));
 
 /** Runs a scenario collecting every record line. */
