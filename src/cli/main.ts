@@ -66,6 +66,8 @@ options:
   --policy pasid=P,lam=L   override the scenario's policy (pasid: seed-2021|merged; lam: poc-2022|v6.4|off)
   --log FILE               write the event log to FILE (default: <name>.jsonl in the current directory)
   --no-log                 do not write an event log
+  --flush step|record      when records reach the log file: at the end of each step (default: a
+                           killed run loses at most that step) or each as it is delivered
   --json                   print a machine-readable result instead of the trace
   --quiet                  print only the summary and failures
   --all                    run every built-in scenario (one verdict line each)
@@ -130,6 +132,7 @@ const RUN_OPTIONS = {
   policy: { type: 'string' },
   log: { type: 'string' },
   'no-log': { type: 'boolean' },
+  flush: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -251,6 +254,9 @@ function cmdRun(args: string[], io: Io): number {
   }
   if (positionals.length !== 1) throw new UsageError('svasim run: expected one scenario file or built-in name (see svasim run --help)');
   if (values.log !== undefined && values['no-log']) throw new UsageError('svasim run: --log and --no-log exclude each other');
+  const flush = values.flush;
+  if (flush !== undefined && flush !== 'step' && flush !== 'record') throw new UsageError(`svasim run: --flush expects step or record, got "${flush}"`);
+  if (flush !== undefined && values['no-log']) throw new UsageError('svasim run: --flush needs a log (it excludes --no-log)');
   const { scenario, filePolicy, name } = resolveScenario(positionals[0] ?? '', override);
   const log = values['no-log'] ? undefined : (values.log ?? `${name}.jsonl`);
   const st = styleFor(io.stdout, io.env);
@@ -262,6 +268,7 @@ function cmdRun(args: string[], io: Io): number {
   if (log !== undefined) checkWritable(log);
   const result = runScenario(scenario, {
     ...(log === undefined ? {} : { log }),
+    ...(flush === undefined ? {} : { flush }),
     filePolicy,
     onRecord: tracing ? (d) => printer.record(d) : undefined,
     onStep: tracing ? (o) => printer.endStep(o) : undefined,

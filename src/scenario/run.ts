@@ -56,6 +56,8 @@ export interface RunResult {
 export interface RunOptions {
   /** Write the event log here. */
   readonly log?: string;
+  /** When log records reach the file: at the end of every step (default), or each as it is delivered. */
+  readonly flush?: 'step' | 'record';
   /** Called for every delivered message (traces, inspectors). */
   readonly onRecord?: (d: Delivered) => void;
   /** Called after each step with its outcome. */
@@ -189,7 +191,7 @@ export class ScenarioRun {
   ) {
     this.sys = new System(systemConfig(scenario), opts.scheduler);
     const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
-    this.writer = opts.log ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy)) : null;
+    this.writer = opts.log ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy), opts.flush) : null;
     this.forbidden = new Set<string>(scenario.forbid);
     this.sys.delivered$.subscribe((d) => {
       this.stepMsgs.push(d);

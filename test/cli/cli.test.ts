@@ -321,6 +321,16 @@ describe('bad input: exit 2, one line on stderr', () => {
     expect(badInput(await cli(['run', 'a.json', 'b.json']))).toContain('svasim run: expected one scenario file');
     expect(badInput(await cli(['run', '--all', 'a.json']))).toContain('--all takes no scenario argument');
     expect(badInput(await cli(['run', 'a.json', '--log', 'x', '--no-log']))).toContain('--log and --no-log exclude each other');
+    expect(badInput(await cli(['run', 'a.json', '--flush', 'often']))).toBe('svasim run: --flush expects step or record, got "often"');
+    expect(badInput(await cli(['run', 'a.json', '--flush', 'record', '--no-log']))).toBe('svasim run: --flush needs a log (it excludes --no-log)');
+  });
+
+  it('--flush record writes the same log as the default (a record per write instead of a step per write)', async () => {
+    const a = join(dir, 'flush-step.jsonl');
+    const b = join(dir, 'flush-record.jsonl');
+    expect((await cli(['run', 'seed-a-unbind-dmar', '--log', a, '--quiet'])).code).toBe(0);
+    expect((await cli(['run', 'seed-a-unbind-dmar', '--log', b, '--quiet', '--flush', 'record'])).code).toBe(0);
+    expect(readFileSync(b, 'utf8')).toBe(readFileSync(a, 'utf8'));
   });
 
   it('nothing is run and no log is written on bad input', async () => {

@@ -202,6 +202,25 @@ describe('LogWriter', () => {
     expect(writes.filter((last) => last !== 10)).toStrictEqual([]);
   });
 
+  it("flush 'record': each record is in the file as soon as it is written; 'step' (default): at flush", () => {
+    const r1 = rec({ type: 'wq.execute', device: 'd' }, { seq: 1 });
+    const r2 = rec({ type: 'wq.execute', device: 'e' }, { seq: 2 });
+    const each = join(dir, 'each.jsonl');
+    const w = new LogWriter(each, '{}', 'record');
+    w.write(r1);
+    expect(readFileSync(each, 'utf8')).toBe(`{}\n${recordLine(r1)}\n`);
+    w.write(r2);
+    expect(readFileSync(each, 'utf8')).toBe(`{}\n${recordLine(r1)}\n${recordLine(r2)}\n`);
+    w.close();
+    const step = join(dir, 'step.jsonl');
+    const s = new LogWriter(step, '{}');
+    s.write(r1);
+    expect(readFileSync(step, 'utf8')).toBe('{}\n');
+    s.flush();
+    expect(readFileSync(step, 'utf8')).toBe(`{}\n${recordLine(r1)}\n`);
+    s.close();
+  });
+
   it('counts the bytes it wrote', () => {
     const path = join(dir, 'bytes.jsonl');
     const w = new LogWriter(path, '{}');
