@@ -226,6 +226,7 @@ export class RecordEncoder {
    * encoding the record and comparing the bytes.
    */
   matches(d: RecordFields, seq: number, line: Uint8Array, start: number, end: number): boolean {
+    checkEnvelope(d);
     const plain = matchPlain(d, seq, line, start, end);
     if (plain !== undefined) return plain;
     this.pos = 0;
@@ -242,9 +243,6 @@ export class RecordEncoder {
 // the position after the part, MISMATCH, or UNSURE (a part that is not plain: only encoding can tell).
 const MISMATCH = -1;
 const UNSURE = -2;
-const SEQ_AT = SEQ;
-const STEP_AT = STEP;
-const CAUSE_AT = CAUSE;
 
 /** `lit`'s bytes at `p`. */
 function litAt(line: Uint8Array, p: number, end: number, lit: Uint8Array): number {
@@ -313,10 +311,9 @@ function keyAt(line: Uint8Array, p: number, end: number, k: string): number {
 
 /** `matches`, read in place: `undefined` when some part is not plain and only encoding can tell. */
 function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: number, end: number): boolean | undefined {
-  if (typeof d.msg.type !== 'string' || typeof d.from !== 'string' || typeof d.to !== 'string') return undefined;
   if (!envelopeSafe(seq) || !envelopeSafe(d.step) || (d.cause !== undefined && !envelopeSafe(d.cause))) return undefined;
   const msg = d.msg;
-  let p = litAt(line, start, end, SEQ_AT);
+  let p = litAt(line, start, end, SEQ);
   if (p >= 0) p = uintAt(line, p, end, seq);
   if (p >= 0) p = litAt(line, p, end, TYPE);
   if (p >= 0) p = strAt(line, p, end, msg.type);
@@ -325,10 +322,10 @@ function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: numbe
   if (p >= 0) p = litAt(line, p, end, TO);
   if (p >= 0) p = strAt(line, p, end, d.to);
   if (p >= 0 && d.cause !== undefined) {
-    p = litAt(line, p, end, CAUSE_AT);
+    p = litAt(line, p, end, CAUSE);
     if (p >= 0) p = uintAt(line, p, end, d.cause);
   }
-  if (p >= 0) p = litAt(line, p, end, STEP_AT);
+  if (p >= 0) p = litAt(line, p, end, STEP);
   if (p >= 0) p = uintAt(line, p, end, d.step);
   const m = msg as unknown as Record<string, unknown>;
   const keys = Object.keys(m);
