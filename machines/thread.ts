@@ -6,7 +6,7 @@
  *   by the #GP fixup, never cleared (not even by exec — kernel-semantics.md §3.5).
  * - A new thread (clone, fork) starts with msr unset and not activated: nothing is inherited.
  */
-import { enqueueActions, setup } from 'xstate';
+import { assign, emit, setup } from 'xstate';
 import { mmAddr, type Message, type MessageOf, type Outgoing } from './protocol.ts';
 
 /** A message taken on purpose without effect (so the runtime does not defer it). */
@@ -38,7 +38,7 @@ type SyscallInput = MessageOf<
 const toMm = (c: ThreadContext): Outgoing['to'] => mmAddr(c.mm);
 
 /** The request a syscall becomes in the context of current->mm. */
-function syscallToMm(c: ThreadContext, e: SyscallInput): Outgoing | null {
+function syscallToMm(c: ThreadContext, e: SyscallInput): Outgoing {
   const to = toMm(c);
   switch (e.type) {
     case 'sys.clone':
@@ -59,7 +59,7 @@ function syscallToMm(c: ThreadContext, e: SyscallInput): Outgoing | null {
         : { type: 'mm.arch_prctl', thread: c.name, code: e.code, arg: e.arg, to };
     case 'sys.exit':
     case 'insn.enqcmd':
-      return null;
+      throw new Error(`thread ${c.name}: ${e.type} is not a syscall into the mm`);
   }
 }
 
@@ -70,48 +70,34 @@ export const threadMachine = setup({
     events: {} as ThreadEvent,
     emitted: {} as Outgoing,
   },
+  guards: {
+    msrInvalid: ({ context }) => context.msr === null,
+  },
   actions: {
     ignore: () => {},
     /** A syscall enters the kernel and runs against current->mm. */
-    enterSyscall: enqueueActions(({ context, event, enqueue }) => {
-      const req = syscallToMm(context, event as SyscallInput);
-      if (req) enqueue.emit(req);
-    }),
-    /** ENQCMD: the CPU checks IA32_PASID first (#GP if invalid), then stores to the portal. */
-    executeEnqcmd: enqueueActions(({ context, event, enqueue }) => {
+    enterSyscall: emit(({ context, event }) => syscallToMm(context, event as SyscallInput)),
+    /** ENQCMD with IA32_PASID invalid: #GP before any store (the device is kept to re-execute). */
+    raiseGp: emit(({ context }) => ({ type: 'trap.gp', thread: context.name, activated: context.activated, to: toMm(context) }) as const),
+    keepDevice: assign({ device: ({ event }) => (event.type === 'insn.enqcmd' ? event.device : null) }),
+    /** ENQCMD with a valid IA32_PASID (or re-executed after the fixup): the store goes to the portal. */
+    storeToPortal: emit(({ context, event }) => {
       const device = event.type === 'insn.enqcmd' ? event.device : context.device;
-      if (device === null) throw new Error(`thread ${context.name}: ENQCMD re-executed with no device`);
-      enqueue.assign({ device });
-      if (context.msr === null) {
-        enqueue.emit({ type: 'trap.gp', thread: context.name, activated: context.activated, to: toMm(context) });
-      } else {
-        enqueue.emit({ type: 'portal.store', thread: context.name, device, pasid: context.msr, to: toMm(context) });
-      }
+      if (device === null || context.msr === null) throw new Error(`thread ${context.name}: ENQCMD store with no device or no PASID`);
+      return { type: 'portal.store', thread: context.name, device, pasid: context.msr, to: toMm(context) } as const;
     }),
-    writeMsr: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== 'msr.write') return;
-      enqueue.assign({ msr: event.pasid, activated: true });
-    }),
-    exitThread: enqueueActions(({ context, enqueue }) => {
+    writeMsr: assign({ msr: ({ context, event }) => (event.type === 'msr.write' ? event.pasid : context.msr), activated: true }),
+    exitThread: emit(({ context }) => ({
       // deactivate_mm(): the thread's ref (seed-2021) is the one it took by its fixup in this mm. After
       // exec the flag is stale but the MSR was reset, so it holds no ref in the new mm (SPEC §2).
-      enqueue.emit({ type: 'mm.thread_exit', thread: context.name, fixedUp: context.msr !== null, to: toMm(context) });
-    }),
+      type: 'mm.thread_exit', thread: context.name, fixedUp: context.msr !== null, to: toMm(context),
+    }) as const),
     /** A syscall or instruction on a thread that has exited. */
-    answerEsrch: enqueueActions(({ context, enqueue }) => {
-      enqueue.emit({ type: 'sys.return', thread: context.name, errno: 'ESRCH', to: 'user' });
-    }),
+    answerEsrch: emit(({ context }) => ({ type: 'sys.return', thread: context.name, errno: 'ESRCH', to: 'user' }) as const),
     /** Exec: a fresh mm; IA32_PASID back to init (fpu_reset_fpregs); pasid_activated untouched. */
-    execInto: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== 'thread.exec') return;
-      enqueue.assign({ mm: event.mm, msr: null, device: null });
-    }),
-    countCompletion: enqueueActions(({ context, enqueue }) => {
-      enqueue.assign({ completions: context.completions + 1 });
-    }),
-    endEnqcmd: enqueueActions(({ enqueue }) => {
-      enqueue.assign({ device: null });
-    }),
+    execInto: assign(({ context, event }) => (event.type === 'thread.exec' ? { mm: event.mm, msr: null, device: null } : context)),
+    countCompletion: assign({ completions: ({ context }) => context.completions + 1 }),
+    forgetDevice: assign({ device: null }),
   },
 }).createMachine({
   id: 'thread',
@@ -142,8 +128,8 @@ export const threadMachine = setup({
         'sys.arch_prctl': { target: 'syscall', actions: 'enterSyscall' },
         'sys.exit': { target: 'exited', actions: 'exitThread' },
         'insn.enqcmd': [
-          { guard: ({ context }) => context.msr === null, target: 'trapping', actions: 'executeEnqcmd' },
-          { target: 'enqueuing', actions: 'executeEnqcmd' },
+          { guard: 'msrInvalid', target: 'trapping', actions: ['keepDevice', 'raiseGp'] },
+          { target: 'enqueuing', actions: 'storeToPortal' },
         ],
         'thread.kill': { target: 'exited', actions: 'exitThread' },
       },
@@ -160,17 +146,17 @@ export const threadMachine = setup({
       description: 'ENQCMD raised #GP (IA32_PASID invalid); the #GP handler decides: fix up or SIGSEGV.',
       on: {
         'msr.write': { actions: 'writeMsr' },
-        'gp.fixup': { target: 'enqueuing', actions: 'executeEnqcmd' },
-        'signal.sigsegv': { target: 'running', actions: 'endEnqcmd' },
+        'gp.fixup': { target: 'enqueuing', actions: ['storeToPortal', 'forgetDevice'] },
+        'signal.sigsegv': { target: 'running', actions: 'forgetDevice' },
         // thread.kill waits: the #GP handler runs to completion in this thread's context first.
       },
     },
     enqueuing: {
       description: 'The ENQCMD store is on its way to the portal; the work queue answers Success or Retry.',
       on: {
-        'wq.accept': { target: 'running', actions: 'endEnqcmd' },
-        'wq.retry': { target: 'running', actions: 'endEnqcmd' },
-        'signal.sigsegv': { target: 'running', actions: 'endEnqcmd' },
+        'wq.accept': { target: 'running' },
+        'wq.retry': { target: 'running' },
+        'signal.sigsegv': { target: 'running' },
         // thread.kill waits for the instruction to retire.
       },
     },

@@ -32,7 +32,19 @@ import {
 } from '../../machines/protocol.ts';
 import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
+import { CompiledMachine, type CompiledSnapshot } from './compiled.ts';
 import { FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
+
+/**
+ * How actors are stepped: `compiled` (the default) runs each machine definition through svasim's
+ * compiled executor (src/runtime/compiled.ts; a machine it cannot run falls back to xstate), `xstate`
+ * through xstate's own `machine.transition`. Both give the same messages and states (tested).
+ */
+export type EngineKind = 'compiled' | 'xstate';
+
+export interface SystemOptions {
+  readonly engine?: EngineKind;
+}
 
 export interface DeviceSpec {
   readonly name: string;
@@ -166,11 +178,17 @@ class Engine {
   private readonly deferred: (() => void)[] = [];
   /** The actor being stepped: emitted messages are sent from it. */
   private current: Address | null = null;
+  /** The compiled form of `logic` (null: stepped by xstate's `transition`). */
+  readonly compiled: CompiledMachine | null;
+  /** Events a compiled step emitted (reused from step to step). */
+  private readonly out: Outgoing[] = [];
 
   constructor(
     readonly logic: AnyStateMachine,
-    emit: (from: Address, out: Outgoing) => void,
+    private readonly emit: (from: Address, out: Outgoing) => void,
+    kind: EngineKind,
   ) {
+    this.compiled = kind === 'compiled' ? CompiledMachine.compile(logic) : null;
     // `self` and `system` come from one idle, empty host actor: actions may read them, none of ours does.
     const host = createActor(createMachine({}));
     const scope: AnyActorScope = {
@@ -194,6 +212,19 @@ class Engine {
       },
     };
     this.scope = scope;
+  }
+
+  /** Step a compiled actor: the transition, then its emitted messages in order (none if it throws). */
+  step(compiled: CompiledMachine, address: Address, snap: CompiledSnapshot, msg: Message): CompiledSnapshot {
+    const out = this.out;
+    out.length = 0;
+    const next = compiled.transition(snap, msg, this.scope, out);
+    for (let i = 0; i < out.length; i++) {
+      const ev = out[i];
+      if (ev !== undefined) this.emit(address, ev);
+    }
+    out.length = 0;
+    return next;
   }
 
   /** Run `fn` as `address`: actions execute, then the deferred emits go out in order. */
@@ -245,6 +276,46 @@ class MachineCell implements Cell {
   stop(): void {}
 }
 
+/** One actor of a compiled machine: its configuration and context. */
+class CompiledCell implements Cell {
+  private snap: CompiledSnapshot;
+
+  constructor(
+    readonly kind: ActorKind,
+    private readonly engine: Engine,
+    private readonly compiled: CompiledMachine,
+    private readonly address: Address,
+    input: unknown,
+    persisted?: unknown,
+  ) {
+    if (persisted === undefined) {
+      // The initial snapshot comes from xstate itself (context factory, initial entry actions).
+      const { logic, scope } = engine;
+      const first = engine.run(address, () => logic.getInitialSnapshot(scope, input)) as MachineSnapshot;
+      if (first.status !== 'active') throw new Error(`${address}: initial snapshot is ${first.status}`);
+      this.snap = compiled.fromValue(first.value, first.context as Record<string, unknown>);
+    } else {
+      const p = persisted as { readonly value: unknown; readonly context: Record<string, unknown>; readonly status?: string };
+      if (p.status !== undefined && p.status !== 'active') throw new Error(`${address}: cannot restore a ${p.status} snapshot`);
+      this.snap = compiled.fromValue(p.value, p.context);
+    }
+  }
+
+  send(msg: Message): void {
+    this.snap = this.engine.step(this.compiled, this.address, this.snap, msg);
+  }
+
+  snapshot(): CompiledSnapshot {
+    return this.snap;
+  }
+
+  persisted(): unknown {
+    return this.compiled.persisted(this.snap);
+  }
+
+  stop(): void {}
+}
+
 export class System {
   /** Every delivered message, in delivery order. */
   readonly delivered$ = new Subject<Delivered>();
@@ -265,12 +336,16 @@ export class System {
   private currentStep = 0;
   readonly scheduler: Scheduler;
 
+  readonly engineKind: EngineKind;
+
   constructor(
     readonly config: SystemConfig,
     scheduler: Scheduler = new FifoScheduler(),
     snapshot?: SystemSnapshot,
+    options: SystemOptions = {},
   ) {
     this.scheduler = scheduler;
+    this.engineKind = options.engine ?? 'compiled';
     if (snapshot) {
       this.seq = snapshot.seq;
       // Actors come back lazily: an xstate actor is only created for one that receives a message, so
@@ -422,14 +497,16 @@ export class System {
   }
 
   private makeCell(kind: ActorKind, address: Address, input: unknown, persisted?: unknown): Cell {
-    return new MachineCell(kind, this.engine(kind), address, input, persisted);
+    const engine = this.engine(kind);
+    if (engine.compiled) return new CompiledCell(kind, engine, engine.compiled, address, input, persisted);
+    return new MachineCell(kind, engine, address, input, persisted);
   }
 
   /** The shared engine of one machine kind (created on first use). */
   private engine(kind: ActorKind): Engine {
     let e = this.engines.get(kind);
     if (e === undefined) {
-      e = new Engine(MACHINES[kind], (from, out) => this.onEmit(from, out));
+      e = new Engine(MACHINES[kind], (from, out) => this.onEmit(from, out), this.engineKind);
       this.engines.set(kind, e);
     }
     return e;
