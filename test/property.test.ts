@@ -293,6 +293,27 @@ describe('property: random valid scenarios', () => {
     }
   });
 
+  it('the compiled engine and xstate\'s interpreter give the same log and the same states, under random interleavings', () => {
+    fc.assert(
+      fc.property(fc.oneof(scenarioArb, oddNamesArb), fc.array(fc.nat(), { minLength: 1, maxLength: 64 }), (text, picks) => {
+        const scenario = parseScenario(text, 'generated.json');
+        const run = (engine: 'compiled' | 'xstate'): { lines: string[]; states: string[] } => {
+          let k = 0;
+          const scheduler = new ChoiceScheduler((eligible) => (picks[k++ % picks.length] ?? 0) % eligible.length);
+          const lines: string[] = [];
+          const states: string[] = [];
+          runScenario(scenario, { engine, scheduler, onRecord: (d) => lines.push(recordLine(d)), onSettled: (sys) => states.push(JSON.stringify(sys.snapshot())) });
+          return { lines, states };
+        };
+        const x = run('xstate');
+        const c = run('compiled');
+        expect(c.lines, `scenario:\n${pretty(text)}\npicks ${JSON.stringify(picks)}`).toEqual(x.lines);
+        expect(c.states).toEqual(x.states);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('replay(log(run)) is identical', () => {
     fc.assert(
       fc.property(scenarioArb, (text) => {

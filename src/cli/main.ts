@@ -15,6 +15,7 @@ import { LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
 import { replay, replayFile, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState, systemState } from '../runtime/state.ts';
+import type { EngineKind } from '../runtime/system.ts';
 import type { AnyStateMachine } from 'xstate';
 import { machineDiagram, sequenceDiagram } from '../inspect/mermaid.ts';
 import { MACHINES } from '../../machines/index.ts';
@@ -68,6 +69,8 @@ options:
   --no-log                 do not write an event log
   --flush step|record      when records reach the log file: at the end of each step (default: a
                            killed run loses at most that step) or each as it is delivered
+  --engine compiled|xstate how actors are stepped: svasim's compiled executor of the machine
+                           definitions (default) or xstate's own interpreter (same messages, slower)
   --json                   print a machine-readable result instead of the trace
   --quiet                  print only the summary and failures
   --all                    run every built-in scenario (one verdict line each)
@@ -90,6 +93,9 @@ options:
                       where results, traps, fixups, signals, refcounts, frees and DMAR faults differ
                       (exit 0 no difference, 1 some step differs)
   --allow-truncated   replay the complete prefix of a log whose last line was cut short
+  --engine compiled|xstate
+                      how actors are re-executed (whole-log replay): the compiled executor (default)
+                      or xstate's own interpreter
   --json              print a machine-readable result (with --until: the state as JSON)
   -h, --help          this help
 
@@ -133,6 +139,7 @@ const RUN_OPTIONS = {
   log: { type: 'string' },
   'no-log': { type: 'boolean' },
   flush: { type: 'string' },
+  engine: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -248,9 +255,10 @@ function cmdRun(args: string[], io: Io): number {
     return 0;
   }
   const override = values.policy === undefined ? {} : parsePolicyOverride(values.policy);
+  const engine = parseEngine('run', values.engine);
   if (values.all) {
     if (positionals.length > 0) throw new UsageError('svasim run: --all takes no scenario argument');
-    return runAll(io, override);
+    return runAll(io, override, engine);
   }
   if (positionals.length !== 1) throw new UsageError('svasim run: expected one scenario file or built-in name (see svasim run --help)');
   if (values.log !== undefined && values['no-log']) throw new UsageError('svasim run: --log and --no-log exclude each other');
@@ -269,6 +277,7 @@ function cmdRun(args: string[], io: Io): number {
   const result = runScenario(scenario, {
     ...(log === undefined ? {} : { log }),
     ...(flush === undefined ? {} : { flush }),
+    ...(engine === undefined ? {} : { engine }),
     filePolicy,
     onRecord: tracing ? (d) => printer.record(d) : undefined,
     onStep: tracing ? (o) => printer.endStep(o) : undefined,
@@ -303,7 +312,13 @@ function jsonResult(r: RunResult, log: string | undefined): unknown {
   };
 }
 
-function runAll(io: Io, override: Partial<Policy>): number {
+/** `--engine`: how actors are stepped (`undefined`: the default). */
+function parseEngine(command: string, value: string | undefined): EngineKind | undefined {
+  if (value === undefined || value === 'compiled' || value === 'xstate') return value;
+  throw new UsageError(`svasim ${command}: --engine expects compiled or xstate, got "${value}"`);
+}
+
+function runAll(io: Io, override: Partial<Policy>, engine: EngineKind | undefined): number {
   const st = styleFor(io.stdout, io.env);
   let failed = 0;
   const names = builtinNames();
@@ -311,7 +326,7 @@ function runAll(io: Io, override: Partial<Policy>): number {
     const path = builtinPath(name);
     if (!path) continue;
     const scenario = loadScenarioFile(path, override);
-    const r = runScenario(scenario);
+    const r = runScenario(scenario, engine === undefined ? {} : { engine });
     const verdict = r.ok ? st.green('PASS') : st.red('FAIL');
     io.stdout.write(`${verdict} ${name.padEnd(28)} ${st.dim(`pasid=${scenario.policy.pasid} lam=${scenario.policy.lam}`)}  ${scenario.name}\n`);
     if (!r.ok) {
@@ -329,11 +344,16 @@ function cmdReplay(args: string[], io: Io): number {
     json: { type: 'boolean' },
     until: { type: 'string' },
     policy: { type: 'string' },
+    engine: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(`${HELP['replay']}\n`);
     return 0;
+  }
+  const engine = parseEngine('replay', values.engine);
+  if (engine !== undefined && (values.until !== undefined || values.policy !== undefined)) {
+    throw new UsageError('svasim replay: --engine applies to a whole-log replay (not with --until or --policy)');
   }
   if (positionals.length !== 1) throw new UsageError('svasim replay: expected one log file (see svasim replay --help)');
   if (values.policy !== undefined) {
@@ -399,7 +419,7 @@ function cmdReplay(args: string[], io: Io): number {
   }
   // A whole replay streams the log: records are checked and re-executed one at a time, not kept.
   let head: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario'> | null = null;
-  const r = replayFile(positionals[0] ?? '', { allowTruncated, onHead: (h) => {
+  const r = replayFile(positionals[0] ?? '', { allowTruncated, ...(engine === undefined ? {} : { engine }), onHead: (h) => {
     head = h;
     notes(h);
   } });

@@ -9,7 +9,7 @@ import { LogError, readLog, streamLog, type LogStream, type ParsedLog } from '..
 import type { RecordFields } from '../log/writer.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
-import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
+import { System, type Delivered, type EngineKind, type SystemSnapshot } from '../runtime/system.ts';
 import { stepInput, systemConfig } from '../scenario/run.ts';
 
 export type ReplayResult =
@@ -99,6 +99,8 @@ export interface ReplayOptions {
   readonly onBoundary?: (seq: number, take: (full: boolean) => Checkpoint) => void;
   /** The log may end mid-step (cut short): messages still pending at its end are not a divergence. */
   readonly allowIncomplete?: boolean;
+  /** How actors are stepped (default `compiled`). */
+  readonly engine?: EngineKind;
 }
 
 /**
@@ -161,7 +163,7 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
  */
 export function replayFile(
   path: string,
-  opts: { allowIncomplete?: boolean; allowTruncated?: boolean; onHead?: (log: LogStream['log']) => void } = {},
+  opts: { allowIncomplete?: boolean; allowTruncated?: boolean; engine?: EngineKind; onHead?: (log: LogStream['log']) => void } = {},
 ): ReplayResult & { truncated: number } {
   const stream = streamLog(path, { allowTruncated: opts.allowTruncated === true });
   let count = 0;
@@ -181,7 +183,7 @@ export function replayFile(
         truncated: () => stream.truncated,
         causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true }), seq),
       },
-      { allowIncomplete: opts.allowIncomplete === true || opts.allowTruncated === true },
+      { allowIncomplete: opts.allowIncomplete === true || opts.allowTruncated === true, ...(opts.engine === undefined ? {} : { engine: opts.engine }) },
     );
     return { ...r, truncated: stream.truncated };
   } finally {
@@ -193,7 +195,7 @@ export function replayFile(
 function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
   const sched = new ReplayScheduler();
   const from = opts.from;
-  const sys = new System(systemConfig(log.scenario), sched, from?.system);
+  const sys = new System(systemConfig(log.scenario), sched, from?.system, { engine: opts.engine });
   const monitor = new InvariantMonitor(from?.monitor);
   let stepMsgs: Delivered[] = [];
   let checkedStep = from?.checkedStep ?? -1;

@@ -125,10 +125,11 @@ export class CompiledSnapshot {
   }
 }
 
+/** xstate's isDescendant, exactly: with no ancestor (a reentering root transition) every node is one. */
 const isDescendant = (child: Node, ancestor: Node | undefined): boolean => {
-  let m = child.parent;
-  while (m && m !== ancestor) m = m.parent;
-  return m !== undefined && m === ancestor;
+  let m = child;
+  while (m.parent && m.parent !== ancestor) m = m.parent;
+  return m.parent === ancestor;
 };
 
 function properAncestors(n: Node, upTo: Node | undefined): Node[] {

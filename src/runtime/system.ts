@@ -43,7 +43,7 @@ import { FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
 export type EngineKind = 'compiled' | 'xstate';
 
 export interface SystemOptions {
-  readonly engine?: EngineKind;
+  readonly engine?: EngineKind | undefined;
 }
 
 export interface DeviceSpec {

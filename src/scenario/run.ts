@@ -9,7 +9,7 @@ import { LogWriter } from '../log/writer.ts';
 import { headerLine } from '../log/format.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
-import { System, type Delivered, type SystemConfig } from '../runtime/system.ts';
+import { System, type Delivered, type EngineKind, type SystemConfig } from '../runtime/system.ts';
 import type { Scenario, Step } from './types.ts';
 
 export interface Failure {
@@ -65,6 +65,8 @@ export interface RunOptions {
   /** Called after each step, at quiescence, with the live system (read it; do not send). */
   readonly onSettled?: (sys: System) => void;
   readonly scheduler?: Scheduler;
+  /** How actors are stepped (default `compiled`; `xstate`: xstate's own interpreter). */
+  readonly engine?: EngineKind;
   /** The scenario file's own policy when a command-line override changed it (kept in the log header). */
   readonly filePolicy?: Scenario['policy'];
 }
@@ -189,7 +191,7 @@ export class ScenarioRun {
     readonly scenario: Scenario,
     private readonly opts: RunOptions = {},
   ) {
-    this.sys = new System(systemConfig(scenario), opts.scheduler);
+    this.sys = new System(systemConfig(scenario), opts.scheduler, undefined, { engine: opts.engine });
     const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
     this.writer = opts.log ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy), opts.flush) : null;
     this.forbidden = new Set<string>(scenario.forbid);

@@ -333,6 +333,21 @@ describe('bad input: exit 2, one line on stderr', () => {
     expect(readFileSync(b, 'utf8')).toBe(readFileSync(a, 'utf8'));
   });
 
+  it('--engine xstate runs and replays through xstate\'s interpreter with the same log; bad values exit 2', async () => {
+    const a = join(dir, 'engine-compiled.jsonl');
+    const b = join(dir, 'engine-xstate.jsonl');
+    expect((await cli(['run', 'seed-b-fixup-then-dmar', '--log', a, '--quiet'])).code).toBe(0);
+    expect((await cli(['run', 'seed-b-fixup-then-dmar', '--log', b, '--quiet', '--engine', 'xstate'])).code).toBe(0);
+    expect(readFileSync(b, 'utf8')).toBe(readFileSync(a, 'utf8'));
+    const replayed = await cli(['replay', a, '--engine', 'xstate']);
+    expect(replayed.code).toBe(0);
+    expect(replayed.out).toMatch(/^identical: /m);
+    expect((await cli(['run', '--all', '--engine', 'xstate'])).out).toContain(`${builtinNames().length} passed, 0 failed`);
+    expect(badInput(await cli(['run', 'a.json', '--engine', 'fast']))).toBe('svasim run: --engine expects compiled or xstate, got "fast"');
+    expect(badInput(await cli(['replay', a, '--engine', 'v4']))).toBe('svasim replay: --engine expects compiled or xstate, got "v4"');
+    expect(badInput(await cli(['replay', a, '--engine', 'xstate', '--until', '3']))).toBe('svasim replay: --engine applies to a whole-log replay (not with --until or --policy)');
+  });
+
   it('nothing is run and no log is written on bad input', async () => {
     const text = withSteps('{"op":"bind","thread":"A","device":"dsa9"}');
     const log = join(dir, 'never.jsonl');
