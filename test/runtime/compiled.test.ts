@@ -196,7 +196,7 @@ const kitchenSink = setup({
   guards: {
     big: ({ context }) => context.n > 3,
     odd: ({ context }) => context.n % 2 === 1,
-    atLeast: ({ context }, p: { min: number }) => context.n >= p.min,
+    atLeast: ({ context }, p: unknown) => context.n >= (p as { min: number }).min,
     alias: 'odd' as never,
   },
   actions: {
