@@ -210,8 +210,10 @@ const kitchenSink = setup({
     both: enqueueActions(({ context, enqueue, check }) => {
       enqueue.assign({ n: context.n + 2 });
       if (check('odd')) enqueue.emit({ type: 'out', tag: 'odd-before', n: context.n });
-      enqueue('inc');
-      enqueue({ type: 'note', params: { tag: 'enq' } });
+      // Named actions by string and by { type, params } (setup cannot type its own siblings here).
+      const byName = enqueue as unknown as (a: string | { type: string; params: unknown }) => void;
+      byName('inc');
+      byName({ type: 'note', params: { tag: 'enq' } });
       enqueue(({ context: now }) => {
         if (now.n === context.n) throw new Error('assign not applied before a later action');
       });
