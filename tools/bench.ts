@@ -2,7 +2,8 @@
  * svasim benchmark (`npm run bench`). Wall-clock timing lives here only, never in machines/ or src/.
  *
  * 1. Large workload: P processes x T threads that bind, submit ENQCMDs, unbind and exit (>= 1M messages),
- *    run with the event log written to a file: messages/s, log bytes/message, peak RSS.
+ *    run with the event log written to a file: messages/s, log bytes/message, peak RSS. Run with the
+ *    default compiled engine and with `engine: 'xstate'` (xstate's interpreter steps every actor).
  * 2. Baseline: a bare xstate `actor.send` loop on svasim's own thread machine (same machine size, no bus,
  *    no log), on one actor and round-robin over as many actors as (1) has threads: sends/s, and ratios.
  * 3. Scaling: messages/s of the same ENQCMD traffic with 10 and with 10,000 live threads.
@@ -11,7 +12,7 @@
  * 6. The inspector's first render of a ~100k-record log in chromium.
  *
  * Each measurement runs in a fresh Node process (`--part NAME`), so none pays for another's heap or JIT.
- * (1), the one-actor part of (2) and the replay rate of (5) run interleaved in rounds, and the ratios
+ * (1) under both engines, the one-actor part of (2) and the replay rate of (5) run interleaved in rounds, and the ratios
  * between them are taken within each round: this VM's speed drifts by ±20% over minutes.
  *
  * Options: --processes N (default 1000) --threads N (8) --enqcmds N (20) --quick (small sizes for a smoke run).
@@ -27,7 +28,7 @@ import { threadMachine } from '../machines/thread.ts';
 import type { Outgoing } from '../machines/protocol.ts';
 import { runScenario } from '../src/scenario/run.ts';
 import type { Scenario, Step } from '../src/scenario/types.ts';
-import { System } from '../src/runtime/system.ts';
+import { System, type EngineKind } from '../src/runtime/system.ts';
 import { readLog } from '../src/log/reader.ts';
 import { replayFile } from '../src/replay/replay.ts';
 import { SeekableLog } from '../src/replay/checkpoints.ts';
@@ -102,13 +103,13 @@ function fmt(n: number, digits = 0): string {
 }
 
 // ---- 1. large workload with the log on ----
-function bigRun(): Record<string, number> {
+function bigRun(engine: EngineKind): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'svasim-bench-'));
   const logPath = join(dir, 'bench.jsonl');
   const big = workload(P, T, E);
   gc();
   const t0 = performance.now();
-  const r = runScenario(big, { log: logPath });
+  const r = runScenario(big, { log: logPath, engine });
   const runMs = performance.now() - t0;
   const logBytes = statSync(logPath).size;
   rmSync(dir, { recursive: true, force: true });
@@ -315,7 +316,8 @@ const logArg = (): string => {
 };
 const PARTS: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
   inspect: () => inspectRender(logArg()),
-  big: bigRun,
+  big: () => bigRun('compiled'),
+  bigXstate: () => bigRun('xstate'),
   replayGen: () => replayGen(logArg()),
   replay: () => replayRun(logArg()),
   replayRate: () => replayRate(logArg()),
@@ -382,16 +384,17 @@ if (values.part !== undefined) {
   // Few and many live threads, paired in rounds too (their ratio is a target).
   const scaling = Array.from({ length: ROUNDS }, () => ({ few: num(runPart('scaleFew'), 'rate'), many: num(runPart('scaleMany'), 'rate') }));
   const perThread = num(runPart('memory'), 'bytesPerThread');
-  const rounds: { live: Record<string, number>; bare1: number; replay: number }[] = [];
+  const rounds: { live: Record<string, number>; liveX: number; bare1: number; replay: number }[] = [];
   let rep: Record<string, number>;
   let insp: Record<string, number> | null;
   try {
     runPart('replayGen', ['--log', logPath]);
     for (let k = 0; k < ROUNDS; k++) {
       const live = runPart('big');
+      const liveX = num(runPart('bigXstate'), 'rate');
       const bare1 = num(runPart('bare1'), 'rate');
       const replay = num(runPart('replayRate', ['--log', logPath]), 'rate');
-      rounds.push({ live, bare1, replay });
+      rounds.push({ live, liveX, bare1, replay });
     }
     rep = runPart('replay', ['--log', logPath]);
     rmSync(logPath, { force: true });
@@ -416,9 +419,12 @@ if (values.part !== undefined) {
     ['messages', fmt(num(big, 'messages')), '≥ 1,000,000'],
     [`messages/s, log written to a file (median of ${ROUNDS} rounds)`, fmt(liveRate), '≥ 100,000'],
     ['  each round', lives.map((x) => fmt(x)).join(' / '), ''],
+    [`messages/s with \`--engine xstate\` (xstate's interpreter steps every actor; median of ${ROUNDS} rounds)`, fmt(med(rounds.map((r) => r.liveX))), ''],
+    ['  each round', rounds.map((r) => fmt(r.liveX)).join(' / '), ''],
     ['bare xstate actor.send/s, 1 thread actor (no bus, no log)', fmt(bare1), ''],
     ['ratio svasim / bare send (1 actor), median of the rounds\' ratios', fmt(med(rounds.map((r) => num(r.live, 'rate') / r.bare1)), 2), '≥ 0.5'],
     ['  each round', rounds.map((r) => fmt(num(r.live, 'rate') / r.bare1, 2)).join(' / '), ''],
+    ['ratio with `--engine xstate` / bare send (1 actor), median of the rounds\' ratios', fmt(med(rounds.map((r) => r.liveX / r.bare1)), 2), ''],
     [`bare xstate actor.send/s, ${fmt(P * T)} thread actors round-robin`, fmt(bareMany), ''],
     [`ratio svasim / bare send (${fmt(P * T)} actors)`, fmt(liveRate / bareMany, 2), ''],
     ['xstate floor: actor.send/s on a 2-state machine with no actions', fmt(floor), ''],

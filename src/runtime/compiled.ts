@@ -210,6 +210,16 @@ export function unsupported(machine: AnyStateMachine): string | null {
     }
     return null;
   };
+  if (Object.keys(machine.root.states).length === 0) return 'a machine without states';
+  // Every implementation, referenced or not: an `enqueueActions` body may name any of them at run time.
+  for (const name of Object.keys(impl.actions)) {
+    const r = checkAction(name, `action ${name}`);
+    if (r) return r;
+  }
+  for (const name of Object.keys(impl.guards)) {
+    const r = checkGuard(name, `guard ${name}`);
+    if (r) return r;
+  }
   return visit(machine.root);
 }
 
@@ -221,8 +231,11 @@ export class CompiledMachine {
   private readonly byValue = new Map<string, Leaf>();
   private readonly actionImpl: Readonly<Record<string, unknown>>;
   private readonly guardImpl: Readonly<Record<string, unknown>>;
+  /** xstate's `options.maxIterations`: microsteps per macrostep before it reports an infinite loop. */
+  private readonly maxIterations: number;
 
   private constructor(readonly machine: AnyStateMachine) {
+    this.maxIterations = (machine.options as { maxIterations?: number } | undefined)?.maxIterations ?? Number.POSITIVE_INFINITY;
     const impl = machine.implementations as { actions: Record<string, unknown>; guards: Record<string, unknown> };
     this.actionImpl = impl.actions;
     this.guardImpl = impl.guards;
@@ -278,9 +291,30 @@ export class CompiledMachine {
     return this.machine.getPersistedSnapshot(this.machine.resolveState({ value: s.value as never, context: s.context }));
   }
 
-  /** The first enabled candidate (xstate's `StateNode.next`, deepest state first). */
+  /**
+   * The first enabled candidate for an event (xstate's `StateNode.next`, deepest state first); a guard
+   * that throws is reported as xstate reports it.
+   */
   select(candidates: readonly Transition[] | undefined, context: Context, event: EventObject): Transition | undefined {
     if (candidates === undefined) return undefined;
+    for (const t of candidates) {
+      if (t.guard === undefined) return t;
+      let passed: boolean;
+      try {
+        passed = this.guard(t.guard, context, event);
+      } catch (err) {
+        const g = t.guard;
+        const name = typeof g === 'string' ? g : isRecord(g) ? prop(g, 'type') : undefined;
+        const message = err instanceof Error ? err.message : String(err);
+        throw new Error(`Unable to evaluate guard ${name !== undefined ? `'${String(name)}' ` : ''}in transition for event '${event.type}' in state node '${t.source.id}':\n${message}`);
+      }
+      if (passed) return t;
+    }
+    return undefined;
+  }
+
+  /** The first enabled eventless transition (xstate's selectEventlessTransitions: guards unwrapped). */
+  private selectAlways(candidates: readonly Transition[], context: Context, event: EventObject): Transition | undefined {
     for (const t of candidates) if (t.guard === undefined || this.guard(t.guard, context, event)) return t;
     return undefined;
   }
@@ -288,17 +322,28 @@ export class CompiledMachine {
   /**
    * One macrostep: the event's transition, then eventless transitions and done events until stable.
    * Emitted events are appended to `out` (xstate defers them to the end of the step too). Returns `s`
-   * itself when nothing changed (as xstate returns the same snapshot object).
+   * itself when no microstep changed the configuration or the context (xstate then returns the same
+   * snapshot object; the runtime reads that as "not taken").
    */
   transition(s: CompiledSnapshot, event: EventObject, scope: ExecutionScope, out: EventObject[]): CompiledSnapshot {
+    if (event.type === 'xstate.stop' || event.type === 'xstate.init' || event.type.startsWith('xstate.error.')) {
+      // These have meanings of their own in xstate's macrostep (stop, initial, error status).
+      throw new Error(`${this.machine.id}: the compiled engine does not take the reserved event ${event.type} (run with --engine xstate)`);
+    }
     const t = this.select(s.leaf.on.get(event.type), s.context, event);
-    if (t === undefined) return s;
+    // Nothing to do unless an eventless transition may now be enabled (xstate selects them after every
+    // macrostep's first microstep, even an empty one).
+    if (t === undefined && s.leaf.always.length === 0) return s;
     const step = new Step(this, scope, out, s.leaf, s.context);
-    step.micro(t, event);
+    if (t !== undefined) step.micro(t, event);
     let ev = event;
     let eventless = true;
+    let iterations = 0;
     for (;;) {
-      let next: Transition | undefined = eventless ? this.select(step.leaf.always, step.context, ev) : undefined;
+      if (++iterations > this.maxIterations) {
+        throw new Error(`Infinite loop detected: the machine has processed more than ${this.maxIterations} microsteps without reaching a stable state. This usually happens when there's a cycle of transitions (e.g., eventless transitions or raised events causing state A -> B -> C -> A).`);
+      }
+      let next: Transition | undefined = eventless ? this.selectAlways(step.leaf.always, step.context, ev) : undefined;
       const wasEventless: boolean = next !== undefined;
       if (next === undefined) {
         const queued = step.queue.shift();
@@ -306,12 +351,11 @@ export class CompiledMachine {
         ev = queued;
         next = this.select(step.leaf.on.get(ev.type), step.context, ev);
       }
-      const leaf = step.leaf;
-      const context = step.context;
+      const changes = step.changes;
       if (next !== undefined) step.micro(next, ev);
-      eventless = !wasEventless || step.leaf !== leaf || step.context !== context;
+      eventless = !wasEventless || step.changes !== changes;
     }
-    if (step.leaf === s.leaf && step.context === s.context) return s;
+    if (step.changes === 0) return s;
     return new CompiledSnapshot(this, step.leaf, step.context);
   }
 
@@ -372,9 +416,10 @@ export class CompiledMachine {
     const resolved = this.guardImpl[name];
     if (resolved === undefined) throw new Error(`Guard '${name}' is not implemented.'.`);
     if (typeof resolved !== 'function') return this.guard(resolved, context, event);
+    const p = typeof g === 'string' ? undefined : params(g, context, event);
     const check = checkOf(resolved);
     if (check !== undefined) return this.builtinGuard(resolved, check, context, event);
-    return (resolved as (a: { context: Context; event: EventObject }, p: unknown) => boolean)({ context, event }, typeof g === 'string' ? undefined : params(g, context, event));
+    return (resolved as (a: { context: Context; event: EventObject }, p: unknown) => boolean)({ context, event }, p);
   }
 
   private builtinGuard(g: unknown, check: unknown, context: Context, event: EventObject): boolean {
@@ -455,7 +500,17 @@ class Step {
     public context: Context,
   ) {}
 
+  /** How many microsteps changed the configuration or the context (xstate: made a new snapshot). */
+  changes = 0;
+
   micro(t: Transition, event: EventObject): void {
+    const leaf = this.leaf;
+    const context = this.context;
+    this.microstep(t, event);
+    if (this.leaf !== leaf || this.context !== context) this.changes++;
+  }
+
+  private microstep(t: Transition, event: EventObject): void {
     if (t.target === undefined || t.target.length === 0) {
       this.run(t.actions, event);
       return;
@@ -485,8 +540,9 @@ class Step {
       return;
     }
     const fn = this.m.resolveAction(a);
-    if (typeof fn !== 'function') return;
+    // Params first: xstate evaluates them even for an action with no implementation.
     const p = typeof a === 'string' || typeof a === 'function' ? undefined : params(a, this.context, event);
+    if (typeof fn !== 'function') return;
     if (!('resolve' in fn)) {
       (fn as (args: unknown, params: unknown) => void)({ context: this.context, event, self: this.scope.self, system: this.scope.system }, p);
       return;

@@ -324,3 +324,69 @@ describe('machines outside the subset are left to xstate', () => {
     expect(CompiledMachine.compile(machine)).toBeNull();
   });
 });
+
+describe('cases found by review (each compared with xstate)', () => {
+  const go = { type: 'GO' };
+  it('an event with no transition still runs eventless transitions that its guard enables', () => {
+    const m = createMachine({ initial: 'a', states: { a: { always: { guard: ({ event }) => event.type === 'GO', target: 'b' } }, b: {} } });
+    compareRun(m, undefined, [{ type: 'X' }, go]);
+  });
+
+  it('a targetless eventless transition stopped by the unchanged-snapshot rule runs again on the next event', () => {
+    const m = setup({ types: { emitted: {} as { type: 'tick' } } }).createMachine({ initial: 'a', states: { a: { always: { actions: emit({ type: 'tick' }) }, on: { X: {} } } } });
+    compareRun(m, undefined, [{ type: 'X' }, { type: 'Y' }, { type: 'X' }]);
+  });
+
+  it('a round trip (a -> b -> a in one macrostep) is a new snapshot, as in xstate', () => {
+    const m = createMachine({ initial: 'a', states: { a: { on: { GO: 'b' } }, b: { always: 'a' } } });
+    compareRun(m, undefined, [go, go]);
+    const compiled = CompiledMachine.compile(m);
+    if (!compiled) throw new Error('no compile');
+    const s = compiled.fromValue('a', {});
+    expect(compiled.transition(s, go, scopeFor().scope, [])).not.toBe(s);
+  });
+
+  it('options.maxIterations stops an endless eventless loop with xstate\'s error', () => {
+    const m = createMachine({
+      options: { maxIterations: 5 },
+      context: { n: 0 },
+      initial: 'a',
+      states: { a: { on: { GO: 'b' } }, b: { always: { guard: ({ context }) => context.n < 10, actions: assign({ n: ({ context }) => context.n + 1 }) } } },
+    } as Parameters<typeof createMachine>[0]);
+    compareRun(m, undefined, [go]);
+    const compiled = CompiledMachine.compile(m);
+    if (!compiled) throw new Error('no compile');
+    expect(() => compiled.transition(compiled.fromValue('a', { n: 0 }), go, scopeFor().scope, [])).toThrow(/^Infinite loop detected/);
+  });
+
+  it('a guard that throws is reported as xstate reports it', () => {
+    const m = setup({ guards: { bad: () => { throw new Error('boom'); } } }).createMachine({ id: 'g', initial: 'a', states: { a: { on: { GO: { guard: 'bad', target: 'b' } } }, b: {} } });
+    const compiled = CompiledMachine.compile(m);
+    if (!compiled) throw new Error('no compile');
+    const { scope } = scopeFor();
+    const x = m.getInitialSnapshot(scope, undefined);
+    let xerr = '';
+    try {
+      m.transition(x, go, scope);
+    } catch (e) {
+      xerr = (e as Error).message;
+    }
+    expect(xerr).toContain('boom');
+    expect(() => compiled.transition(compiled.fromValue(x.value, x.context), go, scope, [])).toThrow(xerr);
+  });
+
+  it('what the compiler cannot see refuses with a clear error instead of doing something else', () => {
+    const raising = setup({}).createMachine({ initial: 'a', states: { a: { on: { GO: { actions: enqueueActions(({ enqueue }) => enqueue.raise({ type: 'N' })) }, N: 'b' } }, b: {} } });
+    const compiled = CompiledMachine.compile(raising);
+    if (!compiled) throw new Error('no compile');
+    const s = compiled.fromValue('a', {});
+    expect(() => compiled.transition(s, go, scopeFor().scope, [])).toThrow('enqueue.raise is not supported by svasim\'s compiled engine (run with --engine xstate)');
+    expect(() => compiled.transition(s, { type: 'xstate.stop' }, scopeFor().scope, [])).toThrow(/reserved event xstate.stop/);
+  });
+
+  it('a machine without states, and a named raise action only an enqueueActions body could use, are left to xstate', () => {
+    expect(unsupported(createMachine({ context: { n: 0 }, on: { INC: { actions: assign({ n: ({ context }) => context.n + 1 }) } } }))).toBe('a machine without states');
+    const named = setup({ actions: { r: raise({ type: 'N' }) } }).createMachine({ initial: 'a', states: { a: {} } });
+    expect(unsupported(named)).toMatch(/action r: action xstate.raise/);
+  });
+});
