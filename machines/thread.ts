@@ -24,7 +24,7 @@ export interface ThreadContext {
   readonly mm: number;
   readonly msr: number | null;
   readonly activated: boolean;
-  /** The device of the ENQCMD being executed (kept across the #GP trap so it can re-execute). */
+  /** The device of an ENQCMD that raised #GP, kept until the handler answers (fixup: re-executed; SIGSEGV: dropped). */
   readonly device: string | null;
   /** Completion records the devices wrote for this thread. */
   readonly completions: number;

@@ -249,7 +249,7 @@ function scalingRate(liveThreads: number, totalEnqcmds: number): number {
   });
   return (lastSeq - firstSeq) / ((endMs - startMs) / 1000);
 }
-const enqForScaling = quick ? 20_000 : 100_000;
+const enqForScaling = quick ? 20_000 : 400_000;
 const manyThreads = quick ? 1_000 : 10_000;
 
 // ---- 4. bytes per idle thread actor ----

@@ -109,7 +109,6 @@ class Leaf {
 
 /** A snapshot of a compiled actor: its configuration and context (immutable; replaced on change). */
 export class CompiledSnapshot {
-  readonly status = 'active';
   constructor(
     readonly compiled: CompiledMachine,
     readonly leaf: Leaf,
@@ -117,6 +116,10 @@ export class CompiledSnapshot {
   ) {}
   get value(): string | Readonly<Record<string, unknown>> {
     return this.leaf.value;
+  }
+  /** Always active: a compiled machine has no top-level final state, and errors are thrown. */
+  get status(): 'active' {
+    return 'active';
   }
   /** xstate's `snapshot.can(event)`: some enabled transition has a target or actions. */
   can(event: EventObject): boolean {
@@ -271,7 +274,7 @@ export class CompiledMachine {
       let value: string | Record<string, unknown> = n.key;
       for (let i = 1; i < chain.length - 1; i++) {
         const anc = chain[i];
-        if (anc) value = { [anc.key]: value };
+        if (anc) value = Object.freeze({ [anc.key]: value });
       }
       leaf = new Leaf(n, chain, value);
       this.leaves.set(n, leaf);

@@ -90,12 +90,19 @@ export interface ActorView<C> {
   readonly context: C;
 }
 
+/** Dotted names of the compiled engine's state values (shared, frozen objects: one name each). */
+const NAMES = new WeakMap<object, string>();
+
 function stateName(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value !== null && typeof value === 'object') {
-    return Object.entries(value as Record<string, unknown>)
+    const known = NAMES.get(value);
+    if (known !== undefined) return known;
+    const name = Object.entries(value as Record<string, unknown>)
       .map(([k, v]) => `${k}.${stateName(v)}`)
       .join(',');
+    if (Object.isFrozen(value)) NAMES.set(value, name);
+    return name;
   }
   return String(value);
 }
