@@ -332,8 +332,12 @@ export class System {
   private changed = new Set<Address>();
   /** Each process's current mm (the last `mm.create` for it), in order of first appearance. */
   private readonly processMms = new Map<string, number>();
-  /** Actors whose state changed since the last `snapshot({ since: 'dirty' })` (incremental checkpoints). */
-  private dirty = new Set<Address>();
+  /**
+   * Actors whose state changed since the last `snapshot()` (incremental checkpoints). `null` until the
+   * first snapshot: a run that never takes one (most runs) does not track them, and a delta asked for
+   * before any snapshot holds every actor.
+   */
+  private dirty: Set<Address> | null = null;
   private seq = 0;
   private readonly engines = new Map<ActorKind, Engine>();
   /** Messages emitted so far (to tell a handled-but-silent delivery from an unhandled one). */
@@ -428,14 +432,14 @@ export class System {
         this.processMms.set(m.process, id);
         this.cells.set(to, this.makeCell('mm', to, { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu }));
         this.changed.add(to);
-        this.dirty.add(to);
+        this.dirty?.add(to);
         return this.record(env);
       }
       if (env.msg.type === 'thread.start' && to.startsWith('thread:')) {
         const m = env.msg;
         this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm }));
         this.changed.add(to);
-        this.dirty.add(to);
+        this.dirty?.add(to);
         return this.record(env);
       }
       if (env.from === 'user' && to.startsWith('thread:')) {
@@ -462,7 +466,7 @@ export class System {
     }
     if (after.context !== before.context || !sameValue(after.value, before.value)) {
       this.changed.add(env.to);
-      this.dirty.add(env.to);
+      this.dirty?.add(env.to);
     }
     const d = this.record(env);
     if (after !== before) this.retryDeferred(env.to);
@@ -532,7 +536,8 @@ export class System {
   snapshot(opts: { onlyDirty?: boolean } = {}): SystemSnapshot {
     // Machine contexts are immutable values (every update makes a new object), so a persisted snapshot
     // can share them: no deep copy needed for the snapshot to stay a value.
-    const entries = opts.onlyDirty ? [...this.dirty].map((a) => [a, this.cells.get(a)] as const) : [...this.cells.entries()];
+    const dirty = this.dirty;
+    const entries = opts.onlyDirty && dirty !== null ? [...dirty].map((a) => [a, this.cells.get(a)] as const) : [...this.cells.entries()];
     this.dirty = new Set();
     const actors: SystemSnapshot['actors'][number][] = [];
     for (const [address, c] of entries) if (c) actors.push({ address, kind: c.kind, snapshot: c.persisted() });
