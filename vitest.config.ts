@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     allowOnly: false,
     testTimeout: 60_000,
+    // Fails any test during which an unexpected stack trace is printed (a green run prints none).
+    setupFiles: ['test/setup/stack-guard.ts'],
   },
 });

@@ -12,6 +12,7 @@ import { main, type Io } from '../../src/cli/main.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
+import { checkOutput } from '../setup/stack-guard.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(join(tmpdir(), 'svasim-cli-'));
@@ -35,6 +36,7 @@ async function cli(argv: string[], opts: { tty?: boolean; env?: NodeJS.ProcessEn
     env: opts.env ?? {},
   };
   const code = await main(argv, io);
+  checkOutput(err, `svasim ${argv.join(' ')} (stderr)`);
   return { code, out, err };
 }
 
@@ -135,7 +137,7 @@ describe('smoke: the bin', () => {
   it('node src/cli/svasim.mjs list exits 0', () => {
     const p = spawnSync(process.execPath, ['src/cli/svasim.mjs', 'list'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(p.error).toBeUndefined();
-    expect(p.status, p.stderr).toBe(0);
+    expect(p.status, checkOutput(p.stderr, 'svasim list (stderr)')).toBe(0);
     for (const name of builtinNames()) expect(p.stdout).toContain(name);
   });
 });
