@@ -10,7 +10,8 @@ import type { RecordFields } from '../log/writer.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemSnapshot } from '../runtime/system.ts';
-import { stepInput, systemConfig } from '../scenario/run.ts';
+import type { Address, Message } from '../../machines/protocol.ts';
+import { describeStep, stepInput, systemConfig } from '../scenario/run.ts';
 
 export type ReplayResult =
   | {
@@ -221,6 +222,35 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     const { msg, to } = stepInput(s);
     return { msg, from: 'user', to, cause: undefined, step, seq: 0 };
   };
+  /**
+   * Every step puts exactly one input on the bus (a record with no cause), in step order: the last step
+   * whose input the log delivered. A log whose records disagree with its header's steps is damaged —
+   * its header can be edited without touching a record, and then every tool that reads the header
+   * (labels, what-if) would describe steps that were never run.
+   */
+  let lastInput = from?.step ?? -1;
+  const checkInput = (want: Delivered): void => {
+    const steps = log.scenario.steps;
+    const where = `${log.source}:${want.seq + 1}: damaged log: record seq ${want.seq} is the input of step ${want.step}`;
+    const expected = lastInput + 1;
+    if (want.step >= steps.length) {
+      throw new LogError(`${where}, but the header's scenario has ${steps.length === 1 ? 'only step 0' : `steps 0..${steps.length - 1}`}`);
+    }
+    if (want.step !== expected) {
+      const missing = steps[expected];
+      if (want.step > expected && missing !== undefined) {
+        throw new LogError(`${where}, but step ${expected} (${describeStep(missing)}) has no input before it`);
+      }
+      throw new LogError(`${where}, which already had its input (each step has one, in step order; the last input was of step ${lastInput})`);
+    }
+    const step = steps[want.step];
+    if (step === undefined) throw new Error(`unreachable: step ${want.step} checked against ${steps.length} steps`);
+    const input = stepInput(step);
+    if (want.from !== 'user' || want.to !== input.to || want.msg.type !== input.msg.type || !samePayload(want.msg, input.msg)) {
+      throw new LogError(`${where}, which the header says is ${describeStep(step)} but the record is ${describeInput(want, input.to)}`);
+    }
+    lastInput = want.step;
+  };
   /** The logged record could not be delivered: show what is pending instead. */
   const undelivered = (want: Delivered): ReplayResult => {
     const pending = sched.pending();
@@ -262,6 +292,8 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
       // An input: exactly the scenario's next step (its line not parsed), or as parsed from the log.
       const want: Delivered = next === inputGuess && inputGuess !== undefined ? { ...inputGuess, seq: i + 1 } : (next as Delivered);
       if (want.step > lastStep) lastStep = want.step;
+      // Checked for every input, the ones taken unparsed as the scenario's next input included.
+      if (want.cause === undefined) checkInput(want);
       const isInput = want.cause === undefined && want.from === 'user';
       // A new step's input at quiescence: the previous step is over (as in `run`). In an interleaved log
       // (exploration) steps overlap and the per-step monitor pass does not apply.
@@ -324,9 +356,13 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
 /** Two records with the same envelope and the same payload (as data, in any key order). */
 function sameRecord(a: Delivered, b: Delivered): boolean {
   if (a.seq !== b.seq || a.from !== b.from || a.to !== b.to || a.cause !== b.cause || a.step !== b.step || a.msg.type !== b.msg.type) return false;
-  // Payload fields: every field but the type and the routing `to`, undefined ones absent.
-  const ma = a.msg as unknown as Record<string, unknown>;
-  const mb = b.msg as unknown as Record<string, unknown>;
+  return samePayload(a.msg, b.msg);
+}
+
+/** The same payload: every field but the type and the routing `to`, undefined ones absent, as data. */
+function samePayload(a: Message, b: Message): boolean {
+  const ma = a as unknown as Record<string, unknown>;
+  const mb = b as unknown as Record<string, unknown>;
   let na = 0;
   for (const k in ma) {
     if (k === 'type' || k === 'to' || ma[k] === undefined) continue;
@@ -346,6 +382,23 @@ function sameData(x: unknown, y: unknown): boolean {
   const ky = Object.keys(y).filter((k) => (y as Record<string, unknown>)[k] !== undefined);
   if (kx.length !== ky.length) return false;
   return kx.every((k) => sameData((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]));
+}
+
+/**
+ * A logged input as the damage report shows it: its type and payload values (`insn.enqcmd T2 dsa0`),
+ * field names where a value alone would be ambiguous, and its route when it is not the step's.
+ */
+function describeInput(d: Delivered, stepTo: Address): string {
+  const m = d.msg as unknown as Record<string, unknown>;
+  const fields = Object.keys(m)
+    .filter((k) => k !== 'type' && k !== 'to' && m[k] !== undefined)
+    .map((k) => {
+      const v = m[k];
+      const text = k === 'code' && typeof v === 'number' ? `0x${v.toString(16)}` : typeof v === 'string' && /^[\w.:-]+$/.test(v) ? v : JSON.stringify(v);
+      return k === 'thread' || k === 'device' || k === 'process' ? text : `${k}=${text}`;
+    });
+  const route = d.from !== 'user' || d.to !== stepTo ? ` (${d.from} → ${d.to})` : '';
+  return `${[d.msg.type, ...fields].join(' ')}${route}`;
 }
 
 function describe(e: Envelope): string {

@@ -2,16 +2,18 @@
  * Replay (src/replay/replay.ts) and the log reader (src/log/reader.ts): every built-in scenario's log
  * replays identically; tampering is caught as divergence (changed content) or damage (structure).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LogError, parseLog } from '../../src/log/reader.ts';
-import { replay } from '../../src/replay/replay.ts';
+import { headerLine, recordLine } from '../../src/log/format.ts';
+import { replay, replayFile } from '../../src/replay/replay.ts';
+import type { Delivered } from '../../src/runtime/system.ts';
 import { DivergenceError, SeekableLog } from '../../src/replay/checkpoints.ts';
 import { formatWhatIf, whatIf } from '../../src/replay/whatif.ts';
 import { formatState, systemState, type SystemState } from '../../src/runtime/state.ts';
-import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 
@@ -284,5 +286,77 @@ describe('channel order', () => {
     bad[j] = (ls[i] ?? '').replace(`"seq":${i}`, `"seq":${j}`);
     const log = parseLog(join1(bad), 't.jsonl');
     expect(() => replay(log)).toThrow(`t.jsonl:${i + 1}: damaged log: seq ${i} (gp.fixup) overtakes msr.write on the channel mm:1 → thread:A1`);
+  });
+});
+
+describe("the header's steps against the logged inputs", () => {
+  /** The log of a built-in scenario with its header's scenario changed by `edit`. */
+  function withHeader(name: string, edit: (scenario: { steps: Record<string, unknown>[] }) => void): string[] {
+    const ls = lines(logOf(name));
+    const header = JSON.parse(ls[0] ?? '') as { scenario: { steps: Record<string, unknown>[] } };
+    edit(header.scenario);
+    return [JSON.stringify(header), ...ls.slice(1)];
+  }
+  /** The line (1-based) of the input record of `step`. */
+  const inputLine = (ls: readonly string[], step: number): number =>
+    ls.findIndex((l, i) => i > 0 && !l.includes('"cause"') && l.includes(`"step":${step},`)) + 1;
+
+  it('an edited step (the last enqcmd now says exit) is damage at its input, in a parsed and a streamed replay', () => {
+    const ls = withHeader('seed-a-unbind-dmar', (s) => {
+      s.steps[5] = { op: 'exit', thread: 'A1' };
+    });
+    const at = inputLine(ls, 5);
+    const message = `t.jsonl:${at}: damaged log: record seq ${at - 1} is the input of step 5, which the header says is exit A1 but the record is insn.enqcmd A1 dsa0`;
+    expect(() => replay(parseLog(join1(ls), 't.jsonl'))).toThrow(new LogError(message));
+    const path = join(dir, 't.jsonl');
+    writeFileSync(path, join1(ls));
+    expect(() => replayFile(path)).toThrow(new LogError(message.replace('t.jsonl', path)));
+  });
+
+  it('a changed field of a step (another device, another arch_prctl argument) is damage', () => {
+    const dev = withHeader('seed-a-unbind-dmar', (s) => {
+      s.steps[3] = { ...s.steps[3], thread: 'A' };
+    });
+    expect(() => replay(parseLog(join1(dev), 't.jsonl'))).toThrow(/record seq \d+ is the input of step 3, which the header says is enqcmd A dsa0 but the record is insn\.enqcmd A1 dsa0 \(user → thread:A1\)$/);
+    const lam = lines(logOf('lam-v6.4'));
+    const k = (JSON.parse(lam[0] ?? '') as { scenario: { steps: { op: string; arg?: number }[] } }).scenario.steps.findIndex((s) => s.op === 'arch_prctl' && s.arg !== undefined);
+    expect(k).toBeGreaterThan(0);
+    const arg = withHeader('lam-v6.4', (s) => {
+      s.steps[k] = { ...s.steps[k], arg: 5 };
+    });
+    expect(() => replay(parseLog(join1(arg), 't.jsonl'))).toThrow(new RegExp(`is the input of step ${k}, which the header says is arch_prctl \\S+ 0x4002 5 but the record is sys\\.arch_prctl \\S+ code=0x4002 arg=\\d$`));
+  });
+
+  it('an input for a step the header does not have is damage', () => {
+    const ls = withHeader('seed-a-unbind-dmar', (s) => {
+      s.steps.pop();
+    });
+    const at = inputLine(ls, 5);
+    expect(() => replay(parseLog(join1(ls), 't.jsonl'))).toThrow(new LogError(`t.jsonl:${at}: damaged log: record seq ${at - 1} is the input of step 5, but the header's scenario has steps 0..4`));
+  });
+
+  /** A log of `spawn A; spawn B; spawn C` whose records are those of the steps in `order`, renumbered. */
+  function reordered(order: readonly number[]): string {
+    const scenario = parseScenario('{"scenario":1,"name":"three","steps":[{"op":"spawn","process":"A"},{"op":"spawn","process":"B"},{"op":"spawn","process":"C"}]}', 'three.json');
+    const records: Delivered[] = [];
+    runScenario(scenario, { onRecord: (d) => records.push(d) });
+    const out: string[] = [headerLine(scenario, scenario.policy)];
+    const renumber = new Map<number, number>();
+    for (const step of order) {
+      for (const d of records.filter((r) => r.step === step)) {
+        const seq = out.length;
+        renumber.set(d.seq, seq);
+        out.push(recordLine({ ...d, seq, ...(d.cause === undefined ? {} : { cause: renumber.get(d.cause) ?? 0 }) }));
+      }
+    }
+    return join1(out);
+  }
+
+  it('a missing input, inputs out of order and a repeated input are damage', () => {
+    expect(() => replay(parseLog(reordered([0, 2]), 't.jsonl'))).toThrow(/:\d+: damaged log: record seq \d+ is the input of step 2, but step 1 \(spawn B\) has no input before it$/);
+    expect(() => replay(parseLog(reordered([1, 0, 2]), 't.jsonl'))).toThrow('t.jsonl:2: damaged log: record seq 1 is the input of step 1, but step 0 (spawn A) has no input before it');
+    expect(() => replay(parseLog(reordered([0, 1, 1]), 't.jsonl'))).toThrow(/is the input of step 1, which already had its input \(each step has one, in step order; the last input was of step 1\)$/);
+    // The unedited order replays.
+    expect(replay(parseLog(reordered([0, 1, 2]), 't.jsonl')).identical).toBe(true);
   });
 });
