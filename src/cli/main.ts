@@ -54,7 +54,7 @@ commands:
   diagram --log FILE [--from N --to M]  Mermaid sequenceDiagram of log records
   inspect <scenario|log> [--port N]  the offline inspector: statecharts, sequence, time travel, live steps
   report <log> [--out FILE]          one self-contained HTML file (sequence view and final state)
-  explore                            (not in this version: see the README)
+  explore                            not in this version (the README's "Not yet implemented" says what is planned)
 
 Run 'svasim <command> --help' for a command's options.`,
   run: `usage: svasim run <scenario.json|builtin-name> [options]
@@ -127,8 +127,14 @@ options:
 Ctrl-C stops the server.`,
   report: `usage: svasim report <log.jsonl> [--out FILE] [--allow-truncated]
 
-Writes one HTML file (default: <log>.html) that opens from disk with no server and no network: the
-inspector page with the log's sequence view, the state after each step and the final state inlined.`,
+Writes one HTML file that opens from disk with no server and no network: the inspector page with the
+log's sequence view, the state after each step and the final state inlined.
+
+options:
+  -o, --out FILE      the HTML file (default: the log's path with its .jsonl extension replaced by
+                      .html, e.g. run.jsonl -> run.html; any other name gets .html appended)
+  --allow-truncated   open a log whose last line was cut short (a crashed run): its complete prefix
+  -h, --help          this help`,
   list: `usage: svasim list [--json]
 
 Lists the built-in scenarios with their policies and titles.`,
@@ -191,10 +197,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await cmdReport(rest, io);
       case 'explore':
         if (rest.includes('--help') || rest.includes('-h')) {
-          io.stdout.write(`svasim ${command}: planned (see the README's roadmap); not in this version yet\n`);
+          io.stdout.write(`svasim ${command}: not in this version (planned: the README's section "Not yet implemented" says what it will do)\n`);
           return 0;
         }
-        throw new UsageError(`svasim ${command}: not implemented in this version yet (see the README's roadmap)`);
+        throw new UsageError(`svasim ${command}: not in this version (planned: see the README's section "Not yet implemented")`);
       default:
         throw new UsageError(`svasim: unknown command "${command}" (expected run, list, replay, inspect, report or diagram; see svasim --help)`);
     }
@@ -258,7 +264,7 @@ function cmdRun(args: string[], io: Io): number {
   const engine = parseEngine('run', values.engine);
   if (values.all) {
     if (positionals.length > 0) throw new UsageError('svasim run: --all takes no scenario argument');
-    return runAll(io, override, engine);
+    return runAll(io, override, engine, values.json === true);
   }
   if (positionals.length !== 1) throw new UsageError('svasim run: expected one scenario file or built-in name (see svasim run --help)');
   if (values.log !== undefined && values['no-log']) throw new UsageError('svasim run: --log and --no-log exclude each other');
@@ -298,7 +304,7 @@ function cmdRun(args: string[], io: Io): number {
   return result.ok ? 0 : 1;
 }
 
-function jsonResult(r: RunResult, log: string | undefined): unknown {
+function jsonResult(r: RunResult, log: string | undefined): Record<string, unknown> {
   return {
     name: r.scenario.name,
     ok: r.ok,
@@ -318,23 +324,33 @@ function parseEngine(command: string, value: string | undefined): EngineKind | u
   throw new UsageError(`svasim ${command}: --engine expects compiled or xstate, got "${value}"`);
 }
 
-function runAll(io: Io, override: Partial<Policy>, engine: EngineKind | undefined): number {
+/**
+ * Every built-in scenario: a verdict line each, or with `json` one JSON document holding every result
+ * (as `run --json` gives it, with the built-in's name under `builtin`); the exit code is the same.
+ */
+function runAll(io: Io, override: Partial<Policy>, engine: EngineKind | undefined, json: boolean): number {
   const st = styleFor(io.stdout, io.env);
   let failed = 0;
   const names = builtinNames();
+  const results: unknown[] = [];
   for (const name of names) {
     const path = builtinPath(name);
     if (!path) continue;
     const scenario = loadScenarioFile(path, override);
     const r = runScenario(scenario, engine === undefined ? {} : { engine });
+    if (!r.ok) failed++;
+    if (json) {
+      results.push({ builtin: name, ...jsonResult(r, undefined) });
+      continue;
+    }
     const verdict = r.ok ? st.green('PASS') : st.red('FAIL');
     io.stdout.write(`${verdict} ${name.padEnd(28)} ${st.dim(`pasid=${scenario.policy.pasid} lam=${scenario.policy.lam}`)}  ${scenario.name}\n`);
     if (!r.ok) {
-      failed++;
       for (const f of r.failures) io.stdout.write(`       ${formatFailure(f, r)}\n`);
     }
   }
-  io.stdout.write(`${names.length - failed} passed, ${failed} failed\n`);
+  if (json) io.stdout.write(`${JSON.stringify({ ok: failed === 0, passed: names.length - failed, failed, scenarios: results }, null, 2)}\n`);
+  else io.stdout.write(`${names.length - failed} passed, ${failed} failed\n`);
   return failed === 0 ? 0 : 1;
 }
 

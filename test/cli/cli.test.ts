@@ -460,3 +460,58 @@ describe('--help', () => {
     expect(r.out).toMatch(/0 all expectations hold, 1 .*, 2 bad input/);
   });
 });
+
+describe('issue 11: what a user hit', () => {
+  it('run --all --json prints one JSON document holding every scenario\'s result, and exits as without --json', async () => {
+    const r = await cli(['run', '--all', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { ok: boolean; passed: number; failed: number; scenarios: { builtin: string; name: string; ok: boolean; steps: unknown[] }[] };
+    expect(j).toMatchObject({ ok: true, passed: builtinNames().length, failed: 0 });
+    expect(j.scenarios.map((s) => s.builtin)).toStrictEqual(builtinNames());
+    for (const s of j.scenarios) {
+      expect(s.ok, s.builtin).toBe(true);
+      expect(s.steps.length, s.builtin).toBeGreaterThan(0);
+      expect(s.name).toBe(loadScenarioFile(builtinPath(s.builtin) ?? '').name);
+    }
+  });
+
+  it('run --all --json exits 1 when a scenario fails (here: under a policy the scenarios were not written for)', async () => {
+    const r = await cli(['run', '--all', '--json', '--policy', 'pasid=merged']);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { ok: boolean; failed: number; scenarios: { ok: boolean; failures: unknown[] }[] };
+    expect(j.ok).toBe(false);
+    expect(j.failed).toBe(j.scenarios.filter((s) => !s.ok).length);
+    expect(j.failed).toBeGreaterThan(0);
+    expect(j.scenarios.filter((s) => !s.ok).every((s) => s.failures.length > 0)).toBe(true);
+  });
+
+  it('RunResult carries the scenario name, as run --json does', () => {
+    const path = builtinPath('seed-a-unbind-dmar') ?? '';
+    const s = loadScenarioFile(path);
+    expect(runScenario(s).name).toBe(s.name);
+  });
+
+  it('explore --help and explore point to a README section that exists', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const help = await cli(['explore', '--help']);
+    expect(help.code).toBe(0);
+    const refused = await cli(['explore']);
+    expect(refused.code).toBe(2);
+    for (const text of [help.out, refused.err, (await cli(['--help'])).out]) {
+      expect(text).not.toMatch(/roadmap/i);
+      const section = /"([^"]+)"/.exec(text)?.[1] ?? '';
+      expect(readme, text).toContain(`\n## ${section}\n`);
+    }
+  });
+
+  it('report without --out writes where its help says: run.jsonl -> run.html', async () => {
+    const help = await cli(['report', '--help']);
+    expect(help.out).toContain('run.jsonl -> run.html');
+    const log = join(dir, 'rep.jsonl');
+    expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
+    const r = await cli(['report', log]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`wrote ${join(dir, 'rep.html')} `);
+    expect(readFileSync(join(dir, 'rep.html'), 'utf8')).toMatch(/^<!doctype html>/i);
+  });
+});
