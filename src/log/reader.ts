@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { MESSAGE_TYPES, type Address, type Message } from '../../machines/protocol.ts';
 import type { Delivered } from '../runtime/system.ts';
 import { scenarioFromValue, ScenarioError } from '../scenario/load.ts';
+import { messageTypeIssue } from '../scenario/suggest.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { recordLine, type LogHeader } from './format.ts';
@@ -60,6 +61,9 @@ type RecordEnvelope = z.output<typeof recordSchema>;
 /** The record's envelope, checked; a malformed one is a LogError naming the line. */
 function envelope(json: unknown, source: string, lineNo: number): RecordEnvelope {
   if (recordCheck.validate(json)) return json;
+  // The type first, in one phrase with the nearest known types (zod's would list all of them).
+  const typeIssue = typeof json === 'object' && json !== null && !Array.isArray(json) ? messageTypeIssue((json as { type?: unknown }).type) : null;
+  if (typeIssue !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${typeIssue}`);
   const r = recordSchema.safeParse(json);
   if (!r.success) throw new LogError(`${source}:${lineNo}: malformed record: ${firstIssue(r.error)}`);
   return r.data;

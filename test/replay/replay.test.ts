@@ -118,10 +118,23 @@ describe('tampered logs', () => {
   it('an unknown message type or address is malformed', () => {
     const bad = [...ls];
     bad[2] = (bad[2] ?? '').replace(/"type":"[^"]+"/, '"type":"bogus.type"');
-    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(/t\.jsonl:3: malformed record: type/);
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(new LogError('t.jsonl:3: malformed record: unknown message type "bogus.type"'));
     const bad2 = [...ls];
     bad2[2] = (bad2[2] ?? '').replace(/"to":"[^"]+"/, '"to":"nowhere"');
     expect(() => parseLog(join1(bad2), 't.jsonl')).toThrow(/t\.jsonl:3: malformed record: to/);
+  });
+
+  it('a mistyped message type is one short line naming the nearest known type, not a list of every type', () => {
+    const i = ls.findIndex((l) => l.includes('"type":"msr.write"'));
+    const bad = [...ls];
+    bad[i] = (bad[i] ?? '').replace('"type":"msr.write"', '"type":"msr.wrote"');
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow(new LogError(`t.jsonl:${i + 1}: malformed record: unknown message type "msr.wrote" (did you mean "msr.write"?)`));
+    const path = join(dir, 'mistyped.jsonl');
+    writeFileSync(path, join1(bad));
+    expect(() => replayFile(path)).toThrow(new LogError(`${path}:${i + 1}: malformed record: unknown message type "msr.wrote" (did you mean "msr.write"?)`));
+    const notString = [...ls];
+    notString[i] = (notString[i] ?? '').replace('"type":"msr.write"', '"type":7');
+    expect(() => parseLog(join1(notString), 't.jsonl')).toThrow(new LogError(`t.jsonl:${i + 1}: malformed record: type: expected a message type (a string), got 7`));
   });
 
   it('an unknown log format version is rejected with a clear message', () => {
