@@ -1,8 +1,9 @@
 /**
  * Scenario loading: JSON with positions -> schema (schema.ts) -> cross-reference checks -> defaults.
  *
- * Every user mistake becomes one `ScenarioError` whose message is the single line the CLI prints:
- * `<source>:<line>:<col>: <json path>: <message>`, for the first error in document order.
+ * Every user mistake in a scenario is reported, in document order, one line each:
+ * `<source>:<line>:<col>: <json path>: <message>` (up to `MAX_REPORTED`, then how many more), in one
+ * `ScenarioError` whose message is the lines the CLI prints — so one run shows every fix to make.
  */
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
@@ -11,6 +12,7 @@ import {
   type LamPolicy, type PasidPolicy, type Policy,
 } from '../../machines/protocol.ts';
 import { describe, orList, scenarioFileSchema, type ScenarioFile } from './schema.ts';
+import { nearestNames } from './suggest.ts';
 import { DEFAULT_AUTO_COMPLETE, DEFAULT_WQ_SIZE, OPS, type DeviceConfig, type Scenario, type Step } from './types.ts';
 
 export interface ScenarioErrorLocation {
@@ -21,13 +23,29 @@ export interface ScenarioErrorLocation {
   readonly path?: string;
 }
 
-/** A user mistake in a scenario or a policy override; `message` is the one line to show. */
+/** One mistake found in a scenario: its line as printed, and where it is. */
+export interface ScenarioIssue {
+  readonly message: string;
+  readonly location: ScenarioErrorLocation;
+}
+
+/**
+ * User mistakes in a scenario or a policy override; `message` is what to show: one line per mistake.
+ * `location` is the first mistake's; `issues` holds every mistake found (also those beyond the cap).
+ */
 export class ScenarioError extends Error {
   override readonly name = 'ScenarioError';
-  constructor(message: string, readonly location?: ScenarioErrorLocation) {
+  constructor(
+    message: string,
+    readonly location?: ScenarioErrorLocation,
+    readonly issues: readonly ScenarioIssue[] = location === undefined ? [] : [{ message, location }],
+  ) {
     super(message);
   }
 }
+
+/** At most this many mistakes are printed, then "… and N more": a file of wrong shape would fill the screen. */
+export const MAX_REPORTED = 20;
 
 // ---------------------------------------------------------------------------------------------------
 // JSON with positions
@@ -41,6 +59,11 @@ interface PosNode {
   readonly end: number;
   readonly props?: ReadonlyMap<string, { readonly keyStart: number; readonly node: PosNode }>;
   readonly items?: readonly PosNode[];
+  /**
+   * A number's text as written, when the number it reads as prints otherwise (`9007199254740993`
+   * reads as 9007199254740992, `1e400` as Infinity, `1.0` as 1): errors echo what the user wrote.
+   */
+  readonly raw?: string;
 }
 
 interface Issue {
@@ -129,13 +152,13 @@ function parseJson(text: string): { value: unknown; node: PosNode; duplicates: I
   };
 
   const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  const parseNumber = (): number => {
+  const parseNumber = (): { value: number; raw: string } => {
     const start = i;
     NUMBER.lastIndex = i;
     const m = NUMBER.exec(text);
     if (!m || /[\d.eE+-]/.test(text[start + m[0].length] ?? '')) return fail('invalid number', start);
     i += m[0].length;
-    return Number(m[0]);
+    return { value: Number(m[0]), raw: m[0] };
   };
 
   const parseValue = (path: Seg[], depth: number): { value: unknown; node: PosNode } => {
@@ -211,8 +234,10 @@ function parseJson(text: string): { value: unknown; node: PosNode; duplicates: I
     }
     let value: unknown;
     if (c === '"') value = parseString();
-    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) value = parseNumber();
-    else {
+    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
+      const num = parseNumber();
+      return { value: num.value, node: String(num.value) === num.raw ? { start, end: i } : { start, end: i, raw: num.raw } };
+    } else {
       const literal = LITERALS.find(([word]) => text.startsWith(word, i) && !/[\w$]/.test(text[i + word.length] ?? ''));
       if (literal === undefined) return unexpected();
       value = literal[1];
@@ -274,6 +299,36 @@ function valueAt(root: unknown, path: readonly Seg[]): unknown {
   return v;
 }
 
+/** The numbers under `node` (itself included) whose text differs from how they print, in document order. */
+function rawNumbers(node: PosNode | undefined, out: PosNode[] = []): PosNode[] {
+  if (node === undefined) return out;
+  if (node.raw !== undefined) out.push(node);
+  const children = node.items ?? (node.props ? [...node.props.values()].map((p) => p.node).sort((a, b) => a.start - b.start) : []);
+  for (const c of children) rawNumbers(c, out);
+  return out;
+}
+
+/**
+ * `message` with each number of the value at `node` echoed as written in the file, not as JavaScript
+ * prints the double it reads as (`got 9007199254740993`, not `got 9007199254740992`).
+ */
+function asWritten(message: string, node: PosNode | undefined): string {
+  let out = message;
+  let from = 0;
+  for (const n of rawNumbers(node)) {
+    if (n.raw === undefined) continue;
+    const shown = String(Number(n.raw));
+    // The number where it stands alone (not inside a longer number).
+    const re = new RegExp(`(?<![\\d.])${shown.replace(/[.+]/g, '\\$&')}(?![\\d.])`, 'g');
+    re.lastIndex = from;
+    const m = re.exec(out);
+    if (m === null) continue;
+    out = out.slice(0, m.index) + n.raw + out.slice(m.index + shown.length);
+    from = m.index + n.raw.length;
+  }
+  return out;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -290,25 +345,43 @@ function issueAt(root: PosNode, path: readonly Seg[], message: string, key = fal
 // ---------------------------------------------------------------------------------------------------
 // Validation
 
+/**
+ * The schema's issues, placed in the text. A missing required field next to an unknown field that is a
+ * misspelling of it (`"thred"` for `"thread"`) is one mistake: reported once, at the unknown field,
+ * with the name it was meant to be.
+ */
 function schemaIssues(zodIssues: readonly z.core.$ZodIssue[], value: unknown, root: PosNode): Issue[] {
   const issues: Issue[] = [];
+  const unknown: { parent: string; key: string; path: Seg[] }[] = [];
+  const missing: { parent: string; field: string; path: Seg[] }[] = [];
   for (const iss of zodIssues) {
     const path = iss.path.map((seg): Seg => (typeof seg === 'number' ? seg : String(seg)));
     if (iss.code === 'unrecognized_keys') {
-      for (const key of iss.keys) issues.push(issueAt(root, [...path, key], `unknown field ${JSON.stringify(key)}`, true));
+      for (const key of iss.keys) unknown.push({ parent: JSON.stringify(path), key, path: [...path, key] });
       continue;
     }
     const last = path.at(-1);
     const parentPath = path.slice(0, -1);
     const parentValue = valueAt(value, parentPath);
     if (typeof last === 'string' && isObject(parentValue) && !Object.hasOwn(parentValue, last)) {
-      const parent = nodeAt(root, parentPath);
-      issues.push({
-        path, message: `missing required field ${JSON.stringify(last)}`, at: parent?.start ?? 0, order: (parent?.end ?? 1) - 1,
-      });
+      missing.push({ parent: JSON.stringify(parentPath), field: last, path });
       continue;
     }
     issues.push(issueAt(root, path, iss.message));
+  }
+  const meant = new Map<(typeof unknown)[number], string>();
+  for (const m of missing) {
+    const typo = unknown.find((u) => u.parent === m.parent && !meant.has(u) && nearestNames(u.key, [m.field]).length > 0);
+    if (typo !== undefined) {
+      meant.set(typo, m.field);
+      continue;
+    }
+    const parent = nodeAt(root, m.path.slice(0, -1));
+    issues.push({ path: m.path, message: `missing required field ${JSON.stringify(m.field)}`, at: parent?.start ?? 0, order: (parent?.end ?? 1) - 1 });
+  }
+  for (const u of unknown) {
+    const field = meant.get(u);
+    issues.push(issueAt(root, u.path, `unknown field ${JSON.stringify(u.key)}${field === undefined ? '' : ` (did you mean ${JSON.stringify(field)}?)`}`, true));
   }
   return issues;
 }
@@ -435,9 +508,14 @@ function normalize(file: ScenarioFile, override: Partial<Policy> | undefined): S
 /**
  * Parses and validates a scenario's text. `source` names it in errors (a path, or `builtin:<name>`);
  * `override` (a command-line `--policy`) wins over the file's policy.
- * @throws ScenarioError with the first problem in document order.
+ * @throws ScenarioError with every problem in document order (one line each, up to MAX_REPORTED).
  */
 export function parseScenario(text: string, source: string, override?: Partial<Policy>): Scenario {
+  return parseScenarioText(text, source, override, false);
+}
+
+/** `firstOnly`: the message is the first problem's line alone (`issues` still holds every one). */
+function parseScenarioText(text: string, source: string, override: Partial<Policy> | undefined, firstOnly: boolean): Scenario {
   const where = (offset: number) => {
     const { line, column } = lineCol(text, offset);
     return { source, line, column };
@@ -456,11 +534,22 @@ export function parseScenario(text: string, source: string, override?: Partial<P
     ...(result.success ? [] : schemaIssues(result.error.issues, parsed.value, parsed.node)),
     ...referenceIssues(parsed.value, parsed.node),
   ];
-  const first = issues.reduce<Issue | undefined>((best, iss) => (best === undefined || iss.order < best.order ? iss : best), undefined);
-  if (first !== undefined) {
-    const path = formatPath(first.path);
-    const loc = { ...where(first.at), path };
-    throw new ScenarioError(`${source}:${loc.line}:${loc.column}: ${path}: ${first.message}`, loc);
+  if (issues.length > 0) {
+    // Document order (a stable sort keeps the order found at one place); the same report once.
+    const seen = new Set<string>();
+    const found: ScenarioIssue[] = [];
+    for (const iss of [...issues].sort((a, b) => a.order - b.order)) {
+      const path = formatPath(iss.path);
+      const location = { ...where(iss.at), path };
+      const message = `${source}:${location.line}:${location.column}: ${path}: ${asWritten(iss.message, nodeAt(parsed.node, iss.path))}`;
+      if (seen.has(message)) continue;
+      seen.add(message);
+      found.push({ message, location });
+    }
+    const shown = firstOnly ? 1 : MAX_REPORTED;
+    const lines = found.slice(0, shown).map((f) => f.message);
+    if (!firstOnly && found.length > shown) lines.push(`${source}: … and ${found.length - shown} more`);
+    throw new ScenarioError(lines.join('\n'), found[0]?.location, found);
   }
   if (!result.success) throw new Error('unreachable: schema failed without issues');
   return normalize(result.data, override);
@@ -475,7 +564,8 @@ export function scenarioFromValue(value: unknown, source: string, override?: Par
   const result = scenarioFileSchema.safeParse(value);
   // Positions are only needed to report an issue; a valid scenario never asks for one.
   if (result.success && referenceIssues(value, { start: 0, end: 0 }).length === 0) return normalize(result.data, override);
-  return parseScenario(JSON.stringify(value), source, override);
+  // One line: the caller (a log's header) reports the first problem as the header's damage.
+  return parseScenarioText(JSON.stringify(value), source, override, true);
 }
 
 /** Reads and parses a scenario file; errors name `path` as the source. */

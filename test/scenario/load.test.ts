@@ -225,7 +225,8 @@ describe('schema errors', () => {
 
   it('unknown field, named, at the field', () => {
     const text = withSteps('{"op":"bind","thred":"A","device":"dsa0"}');
-    expect(errorOf(text)).toBe(`s.json:1:${col(text, '"thred"')}: steps[1].thred: unknown field "thred"`);
+    // One mistake, one line: the misspelt field, with the required field it was meant to be (not also "missing").
+    expect(errorOf(text)).toBe(`s.json:1:${col(text, '"thred"')}: steps[1].thred: unknown field "thred" (did you mean "thread"?)`);
     const top = '{"scenario":1,"name":"x","steps":[],"polcy":{}}';
     expect(errorOf(top)).toBe(`s.json:1:${col(top, '"polcy"')}: polcy: unknown field "polcy"`);
   });
@@ -350,7 +351,7 @@ describe('reference errors', () => {
 });
 
 describe('error order', () => {
-  it('reports the first error in document order, whatever its kind', () => {
+  it('reports every error in document order, whatever its kind, one line each', () => {
     const text = lines(
       '{', '  "scenario": 1, "name": "x", "devices": [{ "name": "dsa0" }],', '  "steps": [',
       '    { "op": "spawn", "process": "A" },',
@@ -358,12 +359,48 @@ describe('error order', () => {
       '    { "op": "bind", "thread": "A", "device": "dsa0", "bogus": 1 }',
       '  ],', '  "policy": { "pasid": "nope" }', '}',
     );
-    expect(errorOf(text)).toBe('s.json:5:31: steps[1].thread: unknown thread "B"');
+    expect(errorOf(text).split('\n')).toStrictEqual([
+      's.json:5:31: steps[1].thread: unknown thread "B"',
+      's.json:6:54: steps[2].bogus: unknown field "bogus"',
+      's.json:8:24: policy.pasid: unknown pasid policy "nope" (expected seed-2021 or merged)',
+    ]);
+  });
+
+  it('every error is in the ScenarioError\'s issues, each with its location; the first is its location', () => {
+    try {
+      parseScenario(withSteps('{"op":"exit","thread":"Z"},{"op":"enqcmd","thread":"A","device":"dsa9"}'), 'm.json');
+      expect.unreachable();
+    } catch (e) {
+      if (!(e instanceof ScenarioError)) throw e;
+      expect(e.issues.map((i) => i.location.path)).toStrictEqual(['steps[1].thread', 'steps[2].device']);
+      expect(e.issues.map((i) => i.message)).toStrictEqual(e.message.split('\n'));
+      expect(e.location).toStrictEqual(e.issues[0]?.location);
+    }
+  });
+
+  it('more than 20 errors: the first 20, then how many more', () => {
+    const steps = Array.from({ length: 25 }, (_, k) => `{"op":"exit","thread":"T${k}"}`).join(',');
+    const out = errorOf(withSteps(steps)).split('\n');
+    expect(out).toHaveLength(21);
+    expect(out[0]).toMatch(/^s\.json:1:\d+: steps\[1\]\.thread: unknown thread "T0"$/);
+    expect(out[19]).toMatch(/steps\[20\]\.thread: unknown thread "T19"$/);
+    expect(out[20]).toBe('s.json: … and 5 more');
+  });
+
+  it('numbers are echoed as written in the file, not as the double they read as', () => {
+    const big = withSteps('{"op":"complete","device":"dsa0","count":9007199254740993}');
+    expect(errorOf(big)).toBe(`s.json:1:${col(big, '9007199254740993')}: steps[1].count: expected a positive integer, got 9007199254740993`);
+    const huge = '{"scenario":1,"name":"x","steps":[],"devices":[{"name":"d","wqSize":1e400}]}';
+    expect(errorOf(huge)).toMatch(/devices\[0\]\.wqSize: expected a positive integer, got 1e400$/);
+    const range = '{"scenario":1,"name":"x","steps":[],"iommu":{"pasidRange":[1, 18446744073709551617]}}';
+    expect(errorOf(range)).toMatch(/iommu\.pasidRange: expected \[min, max\], two non-negative integers, got \[1,18446744073709551617\]$/);
+    const version = '{"scenario":2.0,"name":"x","steps":[]}';
+    expect(errorOf(version)).toBe('s.json:1:13: scenario: unsupported scenario version 2.0 (expected 1)');
   });
 
   it('an unknown field comes before the missing field it was meant to be', () => {
     const text = withSteps('{"op":"enqcmd","thread":"A","devise":"dsa0"}');
-    expect(errorOf(text)).toBe(`s.json:1:${col(text, '"devise"')}: steps[1].devise: unknown field "devise"`);
+    expect(errorOf(text)).toBe(`s.json:1:${col(text, '"devise"')}: steps[1].devise: unknown field "devise" (did you mean "device"?)`);
   });
 
   it('attaches a location to the error', () => {
