@@ -75,6 +75,24 @@ const isPositiveInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v
 const isNonNegativeInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isPasidOrNull = (v: unknown): v is number | null => v === null || isNonNegativeInt(v);
 const HEX = /^0x[0-9a-f]+$/i;
+const DECIMAL = /^-?\d+$/;
+
+/** The integer a syscall value stands for (a number, a decimal or a hex string); `null` for anything else. */
+export function sysValueInteger(v: SysValue): bigint | null {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : null;
+  return HEX.test(v) || DECIMAL.test(v) ? BigInt(v.toLowerCase()) : null;
+}
+
+/**
+ * An expected syscall value and a returned one are the same: equal as integers however written
+ * (`6`, `"6"`, `"0x6"`, `"0X06"`), or, for a value that is not an integer, equal as text.
+ */
+export function sameSysValue(expected: SysValue, got: SysValue | undefined): boolean {
+  if (got === undefined) return false;
+  const a = sysValueInteger(expected);
+  const b = sysValueInteger(got);
+  return a !== null && b !== null ? a === b : expected === got;
+}
 
 export const text = typed(isString, 'a string');
 export const name = typed(isNonEmptyString, 'a non-empty string');
@@ -121,11 +139,19 @@ export const archArg = leaf((v): Checked<number> => {
   return n === undefined ? bad(`expected a non-negative integer or a hex string, got ${describe(v)}`) : ok(n);
 });
 
-/** A syscall's value: a number, or a string (hex strings lowercased so they compare with the kernel's). */
+/**
+ * A syscall's value as `expect.value` gives it: an integer, or a string holding one in decimal (`"6"`)
+ * or hex (`"0x6"`, lowercased) — all three match the value 6 (see `sameSysValue`). An integer beyond
+ * 2^53 cannot be a JSON number here (it would be read rounded): it must be written as a string.
+ */
 export const sysValue = leaf((v): Checked<SysValue> => {
-  if (typeof v === 'number' && Number.isFinite(v)) return ok(v);
-  if (typeof v === 'string') return ok(HEX.test(v) ? v.toLowerCase() : v);
-  return bad(`expected a number or a string, got ${describe(v)}`);
+  if (typeof v === 'number') {
+    if (Number.isSafeInteger(v)) return ok(v);
+    const why = Number.isInteger(v) || !Number.isFinite(v) ? ' (a JSON number beyond 2^53 is read rounded: write it as a string, in decimal or hex)' : '';
+    return bad(`expected an integer, or a string holding one ("6" or "0x6"), got ${describe(v)}${why}`);
+  }
+  if (typeof v === 'string' && sysValueInteger(v) !== null) return ok(HEX.test(v) ? v.toLowerCase() : v);
+  return bad(`expected an integer, or a string holding one ("6" or "0x6"), got ${describe(v)}`);
 });
 
 /** Inclusive PASID range, 1 <= min <= max <= 0xFFFFF. */

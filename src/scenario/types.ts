@@ -21,7 +21,10 @@ export type ExpectedResult = (typeof NON_ERRNO_RESULTS)[number] | Errno;
 /** Per-step expectations; every field optional. */
 export interface Expect {
   readonly result?: ExpectedResult;
-  /** The syscall's returned value; hex strings are normalized to lowercase (`0x81ffffffffffffff`). */
+  /**
+   * The syscall's returned value: an integer, or a string holding one (decimal or hex; hex lowercased,
+   * `0x81ffffffffffffff`). Compared as integers: `6`, `"6"` and `"0x6"` all match 6.
+   */
   readonly value?: SysValue;
   /** The mm's PASID after the step; `null` = none. */
   readonly pasid?: number | null;
