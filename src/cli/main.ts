@@ -12,7 +12,7 @@ import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
-import { replay, replayFile, type ReplayResult } from '../replay/replay.ts';
+import { divergenceData, replay, replayFile, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState, systemState } from '../runtime/state.ts';
 import type { EngineKind } from '../runtime/system.ts';
@@ -428,6 +428,10 @@ function cmdReplay(args: string[], io: Io): number {
       return 0;
     } catch (e) {
       if (!(e instanceof DivergenceError)) throw e;
+      if (values.json) {
+        out(JSON.stringify({ log: log.source, until, ...divergenceData(e.result) }, null, 2));
+        return 1;
+      }
       out(st.bold(st.red(`cannot show seq ${until}: the log diverges from the model before it`)));
       printDivergence(e.result, log, out, st);
       return 1;
@@ -443,7 +447,8 @@ function cmdReplay(args: string[], io: Io): number {
   if (log === null) throw new Error('replayFile did not report the log header');
   truncationNote(log.source, r.truncated, r.records);
   if (values.json) {
-    out(JSON.stringify({ log: log.source, ...r }, null, 2));
+    // The records as objects (a consumer should not have to parse JSON inside JSON).
+    out(JSON.stringify({ log: log.source, ...(r.identical ? r : { ...divergenceData(r), truncated: r.truncated }) }, null, 2));
     return r.identical ? 0 : 1;
   }
   if (r.identical) {

@@ -5,7 +5,7 @@
  * Any interleaving replays, not only FIFO: the replay scheduler delivers whatever the log delivered next.
  */
 import { recordLine } from '../log/format.ts';
-import { LogError, readLog, streamLog, type LogStream, type ParsedLog } from '../log/reader.ts';
+import { incompleteError, incompleteWhy, LogError, readLog, streamLog, type CutLog, type LogEnding, type LogStream, type ParsedLog } from '../log/reader.ts';
 import type { RecordFields } from '../log/writer.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
@@ -17,8 +17,11 @@ export type ReplayResult =
   | {
       readonly identical: true;
       readonly records: number;
-      /** Accepted as a prefix (`allowIncomplete`): messages still pending at its end, steps with no record. */
-      readonly incomplete?: { readonly pending: number; readonly missingSteps: number };
+      /**
+       * Accepted as a prefix (`allowIncomplete`): messages still pending at its end, steps with no record,
+       * and what is missing in words (reader.ts `incompleteWhy`).
+       */
+      readonly incomplete?: { readonly pending: number; readonly missingSteps: number; readonly why: string };
     }
   | {
       readonly identical: false;
@@ -131,6 +134,8 @@ interface ReplaySource {
   /** Records in the log: known up front for a parsed log, at the end for a stream. */
   total(): number;
   truncated(): number;
+  /** How the log ends (asked once every record has been read). */
+  ending(): LogEnding;
   /** The logged causes of a record (only asked on a divergence). */
   causes(seq: number | undefined): string[];
 }
@@ -147,6 +152,7 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
       line: () => log.lines[i - 1] ?? '',
       total: () => log.records.length,
       truncated: () => log.truncated,
+      ending: () => log.ending,
       causes: (seq) => causeChain(log, seq),
     },
     opts,
@@ -182,6 +188,7 @@ export function replayFile(
         line: () => stream.line(),
         total: () => count,
         truncated: () => stream.truncated,
+        ending: () => stream.ending(),
         causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true }), seq),
       },
       { allowIncomplete: opts.allowIncomplete === true || opts.allowTruncated === true, ...(opts.engine === undefined ? {} : { engine: opts.engine }) },
@@ -255,7 +262,7 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
   const undelivered = (want: Delivered): ReplayResult => {
     const pending = sched.pending();
     const near = pending.find((e) => e.cause === want.cause) ?? pending[0];
-    return diverged(want.seq, log.line(), near ? `(pending instead) ${describe(near)}` : '(nothing pending)', want.cause);
+    return diverged(want.seq, log.line(), near ? `${PENDING_INSTEAD}${describe(near)}` : NOTHING_PENDING, want.cause);
   };
 
   try {
@@ -335,17 +342,26 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     // ended early (a crash between steps), even when no message was pending.
     const missingSteps = Math.max(0, log.scenario.steps.length - 1 - lastStep);
     const pending = sched.size;
-    if (pending > 0 || missingSteps > 0) {
-      if (log.truncated() === 0 && opts.allowIncomplete !== true) {
-        const extra = sched.pending()[0];
-        if (extra) return diverged(log.total() + 1, null, describe(extra), extra.cause);
-        // No step can leave no record (its input is one), so this is a log cut short, not a model change.
-        const n = log.scenario.steps.length;
-        throw new LogError(
-          `${log.source}: incomplete log: it ends after step ${lastStep} of the scenario's ${n} (${missingSteps > 1 ? `steps ${lastStep + 1}..${n - 1} have` : `step ${lastStep + 1} has`} no record: a run cut short?); --allow-truncated replays it as a prefix`,
-        );
-      }
-      return { identical: true, records: log.total(), incomplete: { pending, missingSteps } };
+    const ending = log.ending();
+    const cut: CutLog = { ending, records: log.total(), lastStep, steps: log.scenario.steps.length, pending };
+    const prefix = (): ReplayResult => ({ identical: true, records: log.total(), incomplete: { pending, missingSteps, why: incompleteWhy(cut) } });
+    // A log cut short (no closing record, a last line cut) is incomplete, never a divergence: what the
+    // model still had pending is what the stopped run did not get to write.
+    if (ending.kind === 'cut') {
+      if (opts.allowIncomplete !== true) throw incompleteError(log.source, cut);
+      return prefix();
+    }
+    if (pending > 0) {
+      // A closed log is complete: a model with more to deliver differs from it. A format-1 log has no
+      // closing record to tell, and a model that sends more looks the same as a log cut inside a step.
+      const extra = sched.pending()[0];
+      if (extra && (ending.kind === 'closed' || opts.allowIncomplete !== true)) return diverged(log.total() + 1, null, describe(extra), extra.cause);
+      return prefix();
+    }
+    if (missingSteps > 0) {
+      // No step can leave no record (its input is one), so this is a log cut short, not a model change.
+      if (opts.allowIncomplete !== true) throw incompleteError(log.source, cut);
+      return prefix();
     }
   } finally {
     sys.stop();
@@ -399,6 +415,39 @@ function describeInput(d: Delivered, stepTo: Address): string {
     });
   const route = d.from !== 'user' || d.to !== stepTo ? ` (${d.from} → ${d.to})` : '';
   return `${[d.msg.type, ...fields].join(' ')}${route}`;
+}
+
+/** How `actual` says the logged record could not be delivered: what was pending, or nothing. */
+const PENDING_INSTEAD = '(pending instead) ';
+const NOTHING_PENDING = '(nothing pending)';
+
+/** A divergence as data (`replay --json`): the records as objects, not as the lines that show them. */
+export interface DivergenceData {
+  readonly identical: false;
+  readonly records: number;
+  readonly seq: number;
+  /** The logged record at `seq`, or `null` when the log ended there. */
+  readonly expected: Record<string, unknown> | null;
+  /** What the model did instead: delivered this record, had it pending (without a seq), or had nothing. */
+  readonly actual: Record<string, unknown> | null;
+  readonly actualIs: 'delivered' | 'pending' | 'nothing';
+  /** The logged records from the step's input down to the differing record's cause. */
+  readonly causes: readonly Record<string, unknown>[];
+}
+
+export function divergenceData(r: Extract<ReplayResult, { identical: false }>): DivergenceData {
+  const record = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;
+  let actual: Record<string, unknown> | null = null;
+  let actualIs: DivergenceData['actualIs'] = 'nothing';
+  if (r.actual !== null && r.actual !== NOTHING_PENDING) {
+    const pending = r.actual.startsWith(PENDING_INSTEAD);
+    actual = record(pending ? r.actual.slice(PENDING_INSTEAD.length) : r.actual);
+    // At the end of a log, what the model still had to deliver has no seq: it is pending too.
+    actualIs = pending || !('seq' in actual) ? 'pending' : 'delivered';
+  }
+  return {
+    identical: false, records: r.records, seq: r.seq, expected: r.expected === null ? null : record(r.expected), actual, actualIs, causes: r.causes.map(record),
+  };
 }
 
 function describe(e: Envelope): string {

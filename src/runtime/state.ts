@@ -17,8 +17,8 @@ export interface SystemState {
     readonly pasids: readonly { readonly pasid: number; readonly mm: number; readonly refs: number | null }[];
     readonly tables: IommuContext['tables'];
   };
-  readonly wqs: readonly (Pick<WqContext, 'device' | 'threshold' | 'accepted' | 'retried' | 'completed' | 'faulted'> & {
-    /** Accepted descriptors waiting in the queue. */
+  readonly wqs: readonly (Pick<WqContext, 'device' | 'wqSize' | 'threshold' | 'accepted' | 'retried' | 'completed' | 'faulted'> & {
+    /** Accepted descriptors waiting in the queue (out of `wqSize`; ENQCMD gets Retry from `threshold` on). */
     readonly occupancy: number;
     /** Descriptors dispatched and waiting for their translation. */
     readonly inflight: number;
@@ -44,7 +44,7 @@ export function systemState(sys: System): SystemState {
       if (w) {
         const c = w.context;
         const inflight = c.inflight.reduce((a, f) => a + f.count, 0);
-        wqs.push({ device: c.device, occupancy: c.queue.length, threshold: c.threshold, inflight, accepted: c.accepted, retried: c.retried, completed: c.completed, faulted: c.faulted });
+        wqs.push({ device: c.device, occupancy: c.queue.length, wqSize: c.wqSize, threshold: c.threshold, inflight, accepted: c.accepted, retried: c.retried, completed: c.completed, faulted: c.faulted });
       }
     }
   }
@@ -84,7 +84,7 @@ export function formatState(s: SystemState): string[] {
   out.push('work queues:');
   for (const w of s.wqs) {
     out.push(
-      `  ${w.device}: occupancy ${w.occupancy}/${w.threshold}, in flight ${w.inflight}; accepted ${w.accepted}, retry ${w.retried}, completed ${w.completed}, DMAR-faulted ${w.faulted}`,
+      `  ${w.device}: occupancy ${w.occupancy} of ${w.wqSize} (threshold ${w.threshold}), in flight ${w.inflight}; accepted ${w.accepted}, retry ${w.retried}, completed ${w.completed}, DMAR-faulted ${w.faulted}`,
     );
   }
   return out;

@@ -515,3 +515,34 @@ describe('issue 11: what a user hit', () => {
     expect(readFileSync(join(dir, 'rep.html'), 'utf8')).toMatch(/^<!doctype html>/i);
   });
 });
+
+describe('issue 11: replay output', () => {
+  it('--until shows a queue\'s occupancy against its size, and the threshold apart', async () => {
+    const log = join(dir, 'occ.jsonl');
+    expect((await cli(['run', scenarioFile(EXAMPLE), '--log', log, '--quiet'])).code).toBe(0);
+    const r = await cli(['replay', log, '--until', '3']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^ {2}dsa0: occupancy 0 of 4 \(threshold 2\), in flight 0;/m);
+    const j = JSON.parse((await cli(['replay', log, '--until', '3', '--json'])).out) as { wqs: { device: string; occupancy: number; wqSize: number; threshold: number }[] };
+    expect(j.wqs[0]).toMatchObject({ device: 'dsa0', occupancy: 0, wqSize: 4, threshold: 2 });
+  });
+});
+
+describe('issue 11: replay --json', () => {
+  it('a divergence gives the logged and the replayed record, and the causes, as objects', async () => {
+    const log = join(dir, 'div.jsonl');
+    expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
+    const text = readFileSync(log, 'utf8');
+    const tampered = join(dir, 'div-t.jsonl');
+    writeFileSync(tampered, text.replace('"refs":1', '"refs":7'));
+    const r = await cli(['replay', tampered, '--json']);
+    expect(r.code, r.err).toBe(1);
+    const j = JSON.parse(r.out) as { identical: boolean; seq: number; expected: { seq: number; refs: number }; actual: { seq: number; refs: number }; actualIs: string; causes: { type: string }[] };
+    expect(j.identical).toBe(false);
+    expect(j.expected).toMatchObject({ seq: j.seq, refs: 7 });
+    expect(j.actual).toMatchObject({ seq: j.seq, refs: 1 });
+    expect(j.actualIs).toBe('delivered');
+    expect(j.causes[0]?.type).toBe('sys.unbind');
+    expect(typeof j.causes[0]).toBe('object');
+  });
+});
