@@ -154,7 +154,10 @@ export const iommuMachine = setup({
         pasid = lowestFreePasid(context.owner, context.pasidRange);
         if (pasid === null) {
           // seed-2021 era ioasid_alloc -> -ENOMEM; v6.4+ ida_alloc_range -> -ENOSPC.
-          enqueue.emit({ type: 'iommu.bind_failed', device: event.device, errno: context.policy === 'seed-2021' ? 'ENOMEM' : 'ENOSPC', to });
+          enqueue.emit({
+            type: 'iommu.bind_failed', device: event.device, errno: context.policy === 'seed-2021' ? 'ENOMEM' : 'ENOSPC',
+            reason: 'pasid-exhausted', to,
+          });
           return;
         }
         d.w('owner')[pasid] = event.mm;

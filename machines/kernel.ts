@@ -55,7 +55,7 @@ export const kernelMachine = setup({
       enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
     }),
     noSuchThread: enqueueActions(({ event, enqueue }) => {
-      if ('thread' in event) enqueue.emit({ type: 'sys.return', thread: event.thread, errno: 'ESRCH', to: 'user' });
+      if ('thread' in event) enqueue.emit({ type: 'sys.return', thread: event.thread, errno: 'ESRCH', reason: 'no-such-thread', to: 'user' });
     }),
   },
 }).createMachine({

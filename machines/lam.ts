@@ -6,6 +6,9 @@
  * - `v6.4`: the merged rules (kernel-semantics.md §3.16), checked in kernel order:
  *   -ENODEV, -EINVAL (PASID and not forced), -EBUSY (LOCK_LAM), -EINVAL (nr_bits 0 or > 6).
  * - `off`: kernel built without CONFIG_ADDRESS_MASKING: every LAM option falls to `default: -EINVAL`.
+ *
+ * Every refusal names the check that made it (a code of machines/refusals.ts), which the mm carries in
+ * its `sys.return`: the log says why, and nothing downstream has to ask these rules again.
  */
 import {
   ARCH_CODES,
@@ -18,16 +21,17 @@ import {
   type LamState,
   type SysValue,
 } from './protocol.ts';
+import type { Refusal, Refused } from './refusals.ts';
 
 export interface ArchPrctlOutcome {
   readonly errno?: Errno;
   readonly value?: SysValue;
   readonly lam: LamState;
-  /** Which kernel check refused it (for people: traces, what-if), when `errno` is set. */
-  readonly why?: string;
+  /** Which kernel check refused it, when `errno` is set. */
+  readonly reason?: Refusal;
 }
 
-const fail = (errno: Errno, lam: LamState, why: string): ArchPrctlOutcome => ({ errno, lam, why });
+const fail = (errno: Errno, lam: LamState, reason: Refusal): ArchPrctlOutcome => ({ errno, lam, reason });
 
 /** `arch_prctl(code, arg)` issued by a thread of an mm whose LAM state is `lam` and PASID is `pasid`. */
 export function archPrctl(
@@ -38,7 +42,7 @@ export function archPrctl(
   code: number,
   arg: number | undefined,
 ): ArchPrctlOutcome {
-  if (policy === 'off') return fail('EINVAL', lam, 'no LAM in this kernel (lam=off): the LAM codes are unknown to arch_prctl');
+  if (policy === 'off') return fail('EINVAL', lam, 'no-address-masking');
   switch (code) {
     case ARCH_CODES.ARCH_GET_UNTAG_MASK:
       return { value: lam.enabled ? UNTAG_MASK_U57 : UNTAG_MASK_OFF, lam };
@@ -49,7 +53,7 @@ export function archPrctl(
     case ARCH_CODES.ARCH_ENABLE_TAGGED_ADDR:
       return enableTaggedAddr(policy, cpu, lam, hasPasid, arg ?? 0);
     default:
-      return fail('EINVAL', lam, `unknown arch_prctl code 0x${code.toString(16)}`);
+      return fail('EINVAL', lam, 'unknown-arch-prctl');
   }
 }
 
@@ -60,23 +64,30 @@ function enableTaggedAddr(
   hasPasid: boolean,
   nrBits: number,
 ): ArchPrctlOutcome {
-  if (!cpu.lam) return fail('ENODEV', lam, 'the CPU has no LAM (X86_FEATURE_LAM)');
-  const badBits = `nr_bits ${nrBits}: LAM_U57 takes 1 to ${LAM_U57_BITS}`;
+  if (!cpu.lam) return fail('ENODEV', lam, 'lam-no-cpu');
   if (policy === 'poc-2022') {
-    if (lam.enabled) return fail('EBUSY', lam, 'LAM is already enabled'); // "Already enabled?"
-    if (hasPasid && !lam.force) return fail('EBUSY', lam, 'the mm has a PASID and ARCH_FORCE_TAGGED_SVA was not set');
-    if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam, badBits);
+    if (lam.enabled) return fail('EBUSY', lam, 'lam-already-enabled'); // "Already enabled?"
+    if (hasPasid && !lam.force) return fail('EBUSY', lam, 'lam-pasid-not-forced');
+    if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam, 'lam-bad-nr-bits');
     return { lam: { ...lam, enabled: true } };
   }
-  if (hasPasid && !lam.force) return fail('EINVAL', lam, 'mm_valid_pasid() and ARCH_FORCE_TAGGED_SVA not set, since fca1fdd2b0a6'); // fca1fdd2b0a6
-  if (lam.lockLam) return fail('EBUSY', lam, 'MM_CONTEXT_LOCK_LAM is set: a thread was created, or LAM is already enabled'); // also covers "already enabled"
-  if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam, badBits);
+  if (hasPasid && !lam.force) return fail('EINVAL', lam, 'lam-pasid-not-forced'); // EINVAL since fca1fdd2b0a6
+  if (lam.lockLam) return fail('EBUSY', lam, 'lam-locked'); // also covers "already enabled"
+  if (nrBits === 0 || nrBits > LAM_U57_BITS) return fail('EINVAL', lam, 'lam-bad-nr-bits');
   return { lam: { ...lam, enabled: true, lockLam: true } };
 }
 
 /** `arch_pgtable_dma_compat(mm)`: may this mm get a PASID / bind a device? (false -> bind fails -EBUSY) */
 export function dmaCompatible(lam: LamState): boolean {
   return !lam.enabled || lam.force;
+}
+
+/**
+ * The LAM side of SVA bind (`iommu_sva_alloc_pasid`, v6.4): an mm with LAM on and not forced gets no
+ * PASID. `null`: LAM does not stand in the way (always so in a kernel without LAM).
+ */
+export function bindRefusal(policy: LamPolicy, lam: LamState): Refused | null {
+  return policy !== 'off' && !dmaCompatible(lam) ? { errno: 'EBUSY', reason: 'lam-not-dma-compatible' } : null;
 }
 
 /** CLONE_VM thread creation: v6.4 `copy_thread()` sets MM_CONTEXT_LOCK_LAM (sticky). */

@@ -7,7 +7,7 @@
  * Owns: the mm's PASID (none or one), bind calls per device, mapped portals, LAM state, live threads.
  */
 import { enqueueActions, not, setup } from 'xstate';
-import { archPrctl, dmaCompatible, onCloneVm } from './lam.ts';
+import { archPrctl, bindRefusal, onCloneVm } from './lam.ts';
 import {
   threadAddr,
   wqAddr,
@@ -17,6 +17,7 @@ import {
   type Outgoing,
   type Policy,
 } from './protocol.ts';
+import type { Refusal, Refused } from './refusals.ts';
 
 /** A message taken on purpose without effect (so the runtime does not defer it). */
 const IGNORE = { actions: 'ignore' } as const;
@@ -64,12 +65,18 @@ type MmEvent = Extract<
   }
 >;
 
-const ret = (thread: string, extra: Partial<Pick<Extract<Outgoing, { type: 'sys.return' }>, 'errno' | 'value'>> = {}): Outgoing => ({
+const ret = (thread: string, extra: Partial<Pick<Extract<Outgoing, { type: 'sys.return' }>, 'errno' | 'value' | 'reason'>> = {}): Outgoing => ({
   type: 'sys.return',
   thread,
   ...extra,
   to: threadAddr(thread),
 });
+
+/** A refused syscall returns its errno with the check that refused (machines/refusals.ts). */
+const refuse = (thread: string, r: Refused): Outgoing => ret(thread, { errno: r.errno, reason: r.reason });
+
+/** unbind / close of a device the mm does not hold: the model's own check (idxd has no such path). */
+const NOT_HELD: Readonly<Record<'mm.unbind' | 'mm.close', Refusal>> = { 'mm.unbind': 'not-bound', 'mm.close': 'not-open' };
 
 const without = <T>(xs: readonly T[], x: T): T[] => xs.filter((y) => y !== x);
 const bound = (c: MmContext, device: string): number => c.bindings[device] ?? 0;
@@ -165,9 +172,10 @@ export const mmMachine = setup({
       if (event.type !== 'mm.arch_prctl') return;
       const out = archPrctl(context.policy.lam, context.cpu, context.lam, context.pasid !== null, event.code, event.arg);
       enqueue.assign({ lam: out.lam });
-      const extra: { errno?: typeof out.errno; value?: typeof out.value } = {};
+      const extra: { errno?: typeof out.errno; value?: typeof out.value; reason?: Refusal } = {};
       if (out.errno !== undefined) extra.errno = out.errno;
       if (out.value !== undefined) extra.value = out.value;
+      if (out.reason !== undefined) extra.reason = out.reason;
       enqueue.emit(ret(event.thread, extra));
     }),
     cloneThread: enqueueActions(({ context, event, enqueue }) => {
@@ -194,9 +202,12 @@ export const mmMachine = setup({
       enqueue.assign({ caller: event.thread });
       enqueue.emit({ type: 'iommu.bind', mm: context.id, device: event.device, pasid: context.pasid, to: 'iommu' });
     }),
-    refuseBind: enqueueActions(({ event, enqueue }) => {
+    /** LAM stands in the way of the bind (the guard asked `bindRefusal`): its errno and reason. */
+    refuseBind: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'mm.bind') return;
-      enqueue.emit(ret(event.thread, { errno: 'EBUSY' }));
+      const r = bindRefusal(context.policy.lam, context.lam);
+      if (r === null) throw new Error(`mm:${context.id}: refuseBind without a LAM refusal`);
+      enqueue.emit(refuse(event.thread, r));
     }),
     setPasid: enqueueActions(({ event, enqueue }) => {
       if (event.type === 'pasid.alloc') enqueue.assign({ pasid: event.pasid });
@@ -218,7 +229,7 @@ export const mmMachine = setup({
     failBind: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'iommu.bind_failed') return;
       enqueue.assign({ caller: null });
-      enqueue.emit(ret(callerOf(context), { errno: event.errno }));
+      enqueue.emit(ret(callerOf(context), event.reason === undefined ? { errno: event.errno } : { errno: event.errno, reason: event.reason }));
     }),
     startUnbind: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'mm.unbind' || context.pasid === null) return;
@@ -233,7 +244,7 @@ export const mmMachine = setup({
       enqueue.emit(ret(callerOf(context)));
     }),
     returnEinval: enqueueActions(({ event, enqueue }) => {
-      if (event.type === 'mm.unbind' || event.type === 'mm.close') enqueue.emit(ret(event.thread, { errno: 'EINVAL' }));
+      if (event.type === 'mm.unbind' || event.type === 'mm.close') enqueue.emit(refuse(event.thread, { errno: 'EINVAL', reason: NOT_HELD[event.type] }));
     }),
     startClose: enqueueActions(({ event, enqueue }) => {
       if (event.type !== 'mm.close') return;
@@ -328,7 +339,7 @@ export const mmMachine = setup({
           description: 'No multi-step syscall in progress.',
           on: {
             'mm.bind': [
-              { guard: ({ context }) => context.policy.lam !== 'off' && !dmaCompatible(context.lam), actions: 'refuseBind' },
+              { guard: ({ context }) => bindRefusal(context.policy.lam, context.lam) !== null, actions: 'refuseBind' },
               { target: 'binding', actions: 'startBind' },
             ],
             'mm.unbind': [

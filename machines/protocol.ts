@@ -7,6 +7,7 @@
  *
  * This module is pure data: no rxjs, no I/O. Machines and the runtime both import it.
  */
+import type { Refusal } from './refusals.ts';
 
 /** Where a message goes: `user` (the scenario's programs), `kernel`, `iommu`, `monitor`, `thread:<name>`, `mm:<n>`, `wq:<device>`. */
 export type Address = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string}` | `mm:${number}` | `wq:${string}`;
@@ -98,7 +99,11 @@ export type Message =
   | { type: 'msr.write'; thread: string; pasid: number }
   | { type: 'gp.fixup'; thread: string }
   | { type: 'signal.sigsegv'; thread: string; reason: 'gp' | 'portal' }
-  | { type: 'sys.return'; thread: string; errno?: Errno; value?: SysValue }
+  /**
+   * `reason`: the kernel check that refused (machines/refusals.ts). The machines set it on every return
+   * with an `errno`; it is optional because logs of models before 0.2.0 do not have it.
+   */
+  | { type: 'sys.return'; thread: string; errno?: Errno; value?: SysValue; reason?: Refusal }
   // ---- mm -> iommu ----
   | { type: 'iommu.bind'; mm: number; device: string; pasid: number | null }
   | { type: 'iommu.unbind'; mm: number; device: string; pasid: number; count: number }
@@ -114,7 +119,8 @@ export type Message =
   | { type: 'pasidtable.set'; device: string; pasid: number }
   | { type: 'pasidtable.clear'; device: string; pasid: number; silent?: boolean }
   | { type: 'iommu.bound'; device: string; pasid: number }
-  | { type: 'iommu.bind_failed'; device: string; errno: Errno }
+  /** `reason` as in `sys.return` (optional for the same reason). */
+  | { type: 'iommu.bind_failed'; device: string; errno: Errno; reason?: Refusal }
   | { type: 'iommu.get_failed'; pasid: number; thread: string }
   | { type: 'iommu.unbound'; device: string; pasid: number }
   | { type: 'iommu.torndown'; pasid: number }

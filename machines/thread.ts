@@ -93,7 +93,7 @@ export const threadMachine = setup({
       type: 'mm.thread_exit', thread: context.name, fixedUp: context.msr !== null, to: toMm(context),
     }) as const),
     /** A syscall or instruction on a thread that has exited. */
-    answerEsrch: emit(({ context }) => ({ type: 'sys.return', thread: context.name, errno: 'ESRCH', to: 'user' }) as const),
+    answerEsrch: emit(({ context }) => ({ type: 'sys.return', thread: context.name, errno: 'ESRCH', reason: 'thread-exited', to: 'user' }) as const),
     /** Exec: a fresh mm; IA32_PASID back to init (fpu_reset_fpregs); pasid_activated untouched. */
     execInto: assign(({ context, event }) => (event.type === 'thread.exec' ? { mm: event.mm, msr: null, device: null } : context)),
     countCompletion: assign({ completions: ({ context }) => context.completions + 1 }),

@@ -1,4 +1,4 @@
 /** The log format this build writes (SPEC §7). */
 export const LOG_FORMAT_VERSION = 1;
 /** The model's version: logs made by another model version may replay differently. */
-export const MODEL_VERSION = '0.1.0';
+export const MODEL_VERSION = '0.2.0';

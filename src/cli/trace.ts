@@ -2,6 +2,7 @@
  * Human-readable output of a run: one line per message, indented by its cause chain, then a summary and
  * each failed expectation as expected-vs-got. Colour only on a TTY and without NO_COLOR.
  */
+import { describeRefusal } from '../../machines/refusals.ts';
 import { payloadOf } from '../log/format.ts';
 import type { Delivered } from '../runtime/system.ts';
 import { describeStep, type Failure, type RunResult, type StepOutcome } from '../scenario/run.ts';
@@ -124,7 +125,9 @@ export class TracePrinter {
     const r = o.result;
     const painted = r === 'ok' || r === 'accepted' ? this.st.green(r) : r === 'retry' ? this.st.yellow(r) : this.st.red(r);
     const value = o.value === undefined ? '' : ` value=${formatValue(o.value)}`;
-    this.write(`  = ${painted}${value}${o.pasid === null ? '' : ` (mm PASID ${o.pasid})`}`);
+    // The kernel check that refused, from the step's sys.return (its record shows the bare code).
+    const reason = o.reason === undefined ? '' : ` (${describeRefusal(o.reason)})`;
+    this.write(`  = ${painted}${value}${reason}${o.pasid === null ? '' : ` (mm PASID ${o.pasid})`}`);
   }
 }
 

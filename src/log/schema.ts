@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { ERRNOS, PASID_MAX, type MessageOf, type MessageType } from '../../machines/protocol.ts';
+import { REFUSAL_CODES } from '../../machines/refusals.ts';
 
 const name = z.string().min(1);
 /** A PASID as a message carries it: 0 is "none" (an IA32_PASID never written), VT-d PASIDs are 20 bits. */
@@ -17,6 +18,8 @@ const pasid = z.int().min(0).max(PASID_MAX);
 const mm = z.int().min(1);
 const count = z.int().min(0);
 const errno = z.enum(ERRNOS);
+/** Why a syscall was refused: a code of machines/refusals.ts (absent in logs of models before 0.2.0). */
+const reason = z.enum(REFUSAL_CODES).optional();
 /** A syscall's returned value: an integer, or a 64-bit quantity as a lowercase hex string. */
 const sysValue = z.union([z.int(), z.string().regex(/^0x[0-9a-f]+$/)]);
 const lam = z.strictObject({ enabled: z.boolean(), lockLam: z.boolean(), force: z.boolean() });
@@ -58,7 +61,7 @@ export const PAYLOAD_SCHEMAS = {
   'msr.write': z.strictObject({ thread: name, pasid }),
   'gp.fixup': z.strictObject(thread),
   'signal.sigsegv': z.strictObject({ thread: name, reason: z.enum(['gp', 'portal']) }),
-  'sys.return': z.strictObject({ thread: name, errno: errno.optional(), value: sysValue.optional() }),
+  'sys.return': z.strictObject({ thread: name, errno: errno.optional(), value: sysValue.optional(), reason }),
   'iommu.bind': z.strictObject({ mm, device: name, pasid: pasid.nullable() }),
   'iommu.unbind': z.strictObject({ mm, device: name, pasid, count }),
   'iommu.get': z.strictObject({ mm, pasid, thread: name }),
@@ -72,7 +75,7 @@ export const PAYLOAD_SCHEMAS = {
   'pasidtable.set': z.strictObject({ device: name, pasid }),
   'pasidtable.clear': z.strictObject({ device: name, pasid, silent: z.boolean().optional() }),
   'iommu.bound': z.strictObject({ device: name, pasid }),
-  'iommu.bind_failed': z.strictObject({ device: name, errno }),
+  'iommu.bind_failed': z.strictObject({ device: name, errno, reason }),
   'iommu.get_failed': z.strictObject({ pasid, thread: name }),
   'iommu.unbound': z.strictObject({ device: name, pasid }),
   'iommu.torndown': z.strictObject({ pasid }),

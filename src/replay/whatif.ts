@@ -2,20 +2,22 @@
  * What-if: re-run a log's scenario under another policy and compare, step by step, what the kernel did:
  * the step's result and its notable events (traps, fixups, signals, refcounts, frees, table entries,
  * queue answers, DMAR faults). The log's own run is read from its records, not re-executed.
+ *
+ * Why a step was refused is read from its `sys.return` (`reason`, set by the machine whose check
+ * refused), in the log and in the re-run alike; it is shown, but a step counts as different only when
+ * what the kernel did differs — two refusals with the same errno and events are the same outcome,
+ * whichever check gave them (and a log of an older model has no reasons at all).
  */
 import type { Policy } from '../../machines/protocol.ts';
+import { describeRefusal, type Refusal } from '../../machines/refusals.ts';
 import type { ParsedLog } from '../log/reader.ts';
 import type { Delivered } from '../runtime/system.ts';
-import { archPrctl } from '../../machines/lam.ts';
-import type { MmContext } from '../../machines/mm.ts';
-import type { System } from '../runtime/system.ts';
-import { describeStep, runScenario, ScenarioRun, stepResult } from '../scenario/run.ts';
-import type { Scenario } from '../scenario/types.ts';
+import { describeStep, runScenario, stepResult } from '../scenario/run.ts';
 
 export interface StepDigest {
   readonly result: string;
-  /** Why the kernel refused an arch_prctl (LAM) call, when it did. */
-  readonly why?: string;
+  /** The kernel check that refused the step (machines/refusals.ts), as its record says, when it did. */
+  readonly reason?: Refusal;
   /** Notable events in delivery order, compact: `pasid.get(refs 2)`, `fault.dmar(0x59)`. */
   readonly events: readonly string[];
 }
@@ -88,58 +90,27 @@ function byStep(records: readonly Delivered[], steps: number): Delivered[][] {
   return out;
 }
 
-/**
- * Why each arch_prctl step of a run under `policy` was refused: the LAM rules (machines/lam.ts) asked
- * again with the mm's LAM state and PASID as they were just before the step.
- */
-function lamReasons(scenario: Scenario, policy: Policy): Map<number, string> {
-  const out = new Map<number, string>();
-  let index = 0;
-  const peek = (sys: System): { lam: MmContext['lam']; hasPasid: boolean } | null => {
-    const step = scenario.steps[index];
-    if (step?.op !== 'arch_prctl') return null;
-    const t = sys.thread(step.thread);
-    const mm = t ? sys.mm(t.context.mm) : undefined;
-    return mm ? { lam: mm.context.lam, hasPasid: mm.context.pasid !== null } : null;
-  };
-  const run = new ScenarioRun({ ...scenario, policy });
-  while (!run.done) {
-    const step = scenario.steps[index];
-    const b = peek(run.sys);
-    run.step();
-    if (step?.op === 'arch_prctl' && b !== null) {
-      const o = archPrctl(policy.lam, scenario.cpu, b.lam, b.hasPasid, step.code, step.arg);
-      if (o.why !== undefined) out.set(index, o.why);
-    }
-    index++;
-  }
-  run.finish();
-  return out;
-}
-
 export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult {
   const scenario = log.scenario;
   const rerunPolicy: Policy = { ...scenario.policy, ...override };
   const rerunRecords: Delivered[] = [];
   runScenario({ ...scenario, policy: rerunPolicy }, { onRecord: (d) => rerunRecords.push(d) });
-  const hasLam = scenario.steps.some((s) => s.op === 'arch_prctl');
-  const whyLogged = hasLam ? lamReasons(scenario, scenario.policy) : new Map<number, string>();
-  const whyRerun = hasLam ? lamReasons(scenario, rerunPolicy) : new Map<number, string>();
   const a = byStep(log.records, scenario.steps.length);
   const b = byStep(rerunRecords, scenario.steps.length);
   const lastLogged = log.records.reduce((m, d) => Math.max(m, d.step), -1);
   const rows: WhatIfRow[] = scenario.steps.map((step, index) => {
-    const digest = (msgs: readonly Delivered[], why: string | undefined): StepDigest => {
+    const digest = (msgs: readonly Delivered[]): StepDigest => {
       const r = stepResult(step, msgs);
       return {
         result: r.value === undefined ? r.result : `${r.result} value=${r.value}`,
-        ...(why !== undefined && r.result !== 'ok' ? { why } : {}),
+        ...(r.reason === undefined ? {} : { reason: r.reason }),
         events: msgs.map(notable).filter((e): e is string => e !== null),
       };
     };
-    const logged = index > lastLogged ? { result: '(not in the log)', events: [] } : digest(a[index] ?? [], whyLogged.get(index));
-    const rerun = digest(b[index] ?? [], whyRerun.get(index));
-    const differs = logged.result !== rerun.result || logged.why !== rerun.why || logged.events.join(' ') !== rerun.events.join(' ');
+    const logged = index > lastLogged ? { result: '(not in the log)', events: [] } : digest(a[index] ?? []);
+    const rerun = digest(b[index] ?? []);
+    // The outcome, not the explanation: a reason alone never makes a step differ.
+    const differs = logged.result !== rerun.result || logged.events.join(' ') !== rerun.events.join(' ');
     return { index, step: describeStep(step), logged, rerun, differs };
   });
   const totals = TOTALS.map(([what, f]) => ({ what, logged: log.records.filter(f).length, rerun: rerunRecords.filter(f).length }));
@@ -153,7 +124,7 @@ export function formatWhatIf(w: WhatIfResult): string[] {
   for (const r of w.rows) {
     if (!r.differs) continue;
     out.push(`step ${r.index}: ${r.step}`);
-    const result = (d: StepDigest): string => (d.why === undefined ? d.result : `${d.result} (${d.why})`);
+    const result = (d: StepDigest): string => (d.reason === undefined ? d.result : `${d.result} (${describeRefusal(d.reason)})`);
     const events = (d: StepDigest): string => (d.events.length > 0 ? ` · ${d.events.join(' ')}` : '');
     out.push(`  ${name(w.logged).padEnd(width)}  ${result(r.logged)}${events(r.logged)}`);
     out.push(`  ${name(w.rerun).padEnd(width)}  ${result(r.rerun)}${events(r.rerun)}`);

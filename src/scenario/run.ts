@@ -5,6 +5,7 @@
  */
 import { match } from 'ts-pattern';
 import { threadAddr, wqAddr, type Address, type Message, type MessageType, type SysValue } from '../../machines/protocol.ts';
+import type { Refusal } from '../../machines/refusals.ts';
 import { LogWriter } from '../log/writer.ts';
 import { headerLine } from '../log/format.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
@@ -25,6 +26,8 @@ export interface StepOutcome {
   readonly step: Step;
   readonly result: string;
   readonly value?: SysValue;
+  /** Why the syscall was refused (the kernel check its `sys.return` names), when it returned an errno. */
+  readonly reason?: Refusal;
   /** The PASID of the step's mm after the step. */
   readonly pasid: number | null;
   readonly messages: number;
@@ -112,13 +115,14 @@ function stepActor(step: Step): string | null {
 }
 
 /** A step's result: the syscall's return, or what ENQCMD did. */
-export function stepResult(step: Step, msgs: readonly Delivered[]): { result: string; value?: SysValue } {
+export function stepResult(step: Step, msgs: readonly Delivered[]): { result: string; value?: SysValue; reason?: Refusal } {
   const who = stepActor(step);
   for (const d of msgs) {
     const m = d.msg;
     if (m.type === 'sys.return' && m.thread === who) {
-      const r: { result: string; value?: SysValue } = { result: m.errno ?? 'ok' };
+      const r: { result: string; value?: SysValue; reason?: Refusal } = { result: m.errno ?? 'ok' };
       if (m.value !== undefined) r.value = m.value;
+      if (m.reason !== undefined) r.reason = m.reason;
       return r;
     }
     if (who !== null && d.to === threadAddr(who)) {
@@ -238,8 +242,10 @@ export class ScenarioRun {
       throw e;
     }
     const msgs = this.stepMsgs;
-    const { result, value } = stepResult(step, msgs);
-    const outcome: StepOutcome = { index, step, result, ...(value === undefined ? {} : { value }), pasid: pasidAfter(sys, step), messages: msgs.length };
+    const { result, value, reason } = stepResult(step, msgs);
+    const outcome: StepOutcome = {
+      index, step, result, ...(value === undefined ? {} : { value }), ...(reason === undefined ? {} : { reason }), pasid: pasidAfter(sys, step), messages: msgs.length,
+    };
     this.outcomes.push(outcome);
     checkExpect(outcome, msgs, this.failures);
     // Each finished step reaches the file: a crash (even a kill) leaves every complete step's records.

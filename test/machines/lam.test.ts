@@ -4,7 +4,8 @@
  * DMA-compatibility check of SVA bind, and LOCK_LAM on CLONE_VM.
  */
 import { describe, expect, it } from 'vitest';
-import { archPrctl, dmaCompatible, onCloneVm, type ArchPrctlOutcome } from '../../machines/lam.ts';
+import { archPrctl, bindRefusal, dmaCompatible, onCloneVm, type ArchPrctlOutcome } from '../../machines/lam.ts';
+import { describeRefusal, REFUSALS, type Refusal } from '../../machines/refusals.ts';
 import {
   ARCH_CODES,
   LAM_OFF,
@@ -52,6 +53,7 @@ describe('lam policy off (kernel without CONFIG_ADDRESS_MASKING)', () => {
         for (const cpu of [CPU, NO_LAM_CPU]) {
           const out = archPrctl('off', cpu, state, hasPasid, code, 6);
           expect(out.errno).toBe('EINVAL');
+          expect(out.reason).toBe('no-address-masking');
           expect(out.value).toBeUndefined();
           expect(out.lam).toStrictEqual(state);
         }
@@ -95,29 +97,29 @@ describe.each(['poc-2022', 'v6.4'] as const)('%s: options other than enable', (p
 
   it.each([0, 0x1001, 0x4000, 0x4005, 0x4104, 0xffff])('unknown code %s -> EINVAL, state unchanged', (code) => {
     const state = lam({ force: true });
-    expect(archPrctl(policy, CPU, state, true, code, 6)).toStrictEqual({ errno: 'EINVAL', lam: state, why: expect.any(String) });
+    expect(archPrctl(policy, CPU, state, true, code, 6)).toStrictEqual({ errno: 'EINVAL', lam: state, reason: 'unknown-arch-prctl' });
   });
 });
 
 describe('poc-2022: ARCH_ENABLE_TAGGED_ADDR check order', () => {
   it('1. no LAM CPU feature -> ENODEV, before every other check', () => {
     expect(enable('poc-2022', ENABLED_POC, true, 0, NO_LAM_CPU).errno).toBe('ENODEV');
-    expect(enable('poc-2022', LAM_OFF, false, 6, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: LAM_OFF, why: expect.any(String) });
+    expect(enable('poc-2022', LAM_OFF, false, 6, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: LAM_OFF, reason: 'lam-no-cpu' });
   });
 
   it('2. already enabled -> EBUSY, before the PASID and nr_bits checks', () => {
-    expect(enable('poc-2022', ENABLED_POC, true, 0)).toStrictEqual({ errno: 'EBUSY', lam: ENABLED_POC, why: expect.any(String) });
+    expect(enable('poc-2022', ENABLED_POC, true, 0)).toStrictEqual({ errno: 'EBUSY', lam: ENABLED_POC, reason: 'lam-already-enabled' });
     expect(enable('poc-2022', lam({ enabled: true, force: true }), false, 6).errno).toBe('EBUSY');
   });
 
   it('3. PASID without the force flag -> EBUSY (not EINVAL), before nr_bits', () => {
-    expect(enable('poc-2022', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EBUSY', lam: LAM_OFF, why: expect.any(String) });
+    expect(enable('poc-2022', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EBUSY', lam: LAM_OFF, reason: 'lam-pasid-not-forced' });
     expect(enable('poc-2022', LAM_OFF, true, 0).errno).toBe('EBUSY');
     expect(enable('poc-2022', LAM_OFF, true, 7).errno).toBe('EBUSY');
   });
 
   it('4. nr_bits 0, missing or > 6 -> EINVAL', () => {
-    expect(enable('poc-2022', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, why: expect.any(String) });
+    expect(enable('poc-2022', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, reason: 'lam-bad-nr-bits' });
     expect(enable('poc-2022', LAM_OFF, false, undefined).errno).toBe('EINVAL');
     expect(enable('poc-2022', LAM_OFF, false, 7).errno).toBe('EINVAL');
     expect(enable('poc-2022', lam({ force: true }), true, 0).errno).toBe('EINVAL');
@@ -139,26 +141,26 @@ describe('poc-2022: ARCH_ENABLE_TAGGED_ADDR check order', () => {
 
 describe('v6.4: ARCH_ENABLE_TAGGED_ADDR check order', () => {
   it('1. no LAM CPU feature -> ENODEV, before every other check', () => {
-    expect(enable('v6.4', ENABLED_V64, true, 0, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: ENABLED_V64, why: expect.any(String) });
+    expect(enable('v6.4', ENABLED_V64, true, 0, NO_LAM_CPU)).toStrictEqual({ errno: 'ENODEV', lam: ENABLED_V64, reason: 'lam-no-cpu' });
     expect(enable('v6.4', LAM_OFF, false, 6, NO_LAM_CPU).errno).toBe('ENODEV');
   });
 
   it('2. PASID without the force flag -> EINVAL (fca1fdd2b0a6), before LOCK_LAM', () => {
-    expect(enable('v6.4', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, why: expect.any(String) });
+    expect(enable('v6.4', LAM_OFF, true, 6)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, reason: 'lam-pasid-not-forced' });
     // EINVAL from the PASID check, even though LOCK_LAM would give EBUSY.
     expect(enable('v6.4', lam({ lockLam: true }), true, 6).errno).toBe('EINVAL');
     expect(enable('v6.4', ENABLED_V64, true, 6).errno).toBe('EINVAL');
   });
 
   it('3. LOCK_LAM -> EBUSY, before nr_bits; also covers "already enabled"', () => {
-    expect(enable('v6.4', lam({ lockLam: true }), false, 0)).toStrictEqual({ errno: 'EBUSY', lam: lam({ lockLam: true }), why: expect.any(String) });
+    expect(enable('v6.4', lam({ lockLam: true }), false, 0)).toStrictEqual({ errno: 'EBUSY', lam: lam({ lockLam: true }), reason: 'lam-locked' });
     expect(enable('v6.4', lam({ lockLam: true }), false, 7).errno).toBe('EBUSY');
     expect(enable('v6.4', ENABLED_V64, false, 6).errno).toBe('EBUSY');
     expect(enable('v6.4', lam({ lockLam: true, force: true }), true, 6).errno).toBe('EBUSY');
   });
 
   it('4. nr_bits 0, missing or > 6 -> EINVAL', () => {
-    expect(enable('v6.4', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, why: expect.any(String) });
+    expect(enable('v6.4', LAM_OFF, false, 0)).toStrictEqual({ errno: 'EINVAL', lam: LAM_OFF, reason: 'lam-bad-nr-bits' });
     expect(enable('v6.4', LAM_OFF, false, undefined).errno).toBe('EINVAL');
     expect(enable('v6.4', LAM_OFF, false, 7).errno).toBe('EINVAL');
     expect(enable('v6.4', lam({ force: true }), true, 0).errno).toBe('EINVAL');
@@ -174,7 +176,45 @@ describe('v6.4: ARCH_ENABLE_TAGGED_ADDR check order', () => {
   it('enabling twice: the second call fails with EBUSY', () => {
     const first = enable('v6.4', LAM_OFF, false, 6);
     expect(first.errno).toBeUndefined();
-    expect(enable('v6.4', first.lam, false, 6)).toStrictEqual({ errno: 'EBUSY', lam: first.lam, why: expect.any(String) });
+    expect(enable('v6.4', first.lam, false, 6)).toStrictEqual({ errno: 'EBUSY', lam: first.lam, reason: 'lam-locked' });
+  });
+});
+
+describe('every refusal names the kernel check that made it, under each policy', () => {
+  // [policy, LAM state, mm has a PASID, code, arg, cpu, errno, reason]
+  const rows: readonly [LamPolicy, LamState, boolean, number, number | undefined, CpuFeatures, string, Refusal][] = [
+    ['off', LAM_OFF, false, ENABLE, 6, CPU, 'EINVAL', 'no-address-masking'],
+    ['off', LAM_OFF, false, GET_MASK, undefined, CPU, 'EINVAL', 'no-address-masking'],
+    ['poc-2022', LAM_OFF, false, 0x4005, undefined, CPU, 'EINVAL', 'unknown-arch-prctl'],
+    ['poc-2022', LAM_OFF, false, ENABLE, 6, NO_LAM_CPU, 'ENODEV', 'lam-no-cpu'],
+    ['poc-2022', ENABLED_POC, false, ENABLE, 6, CPU, 'EBUSY', 'lam-already-enabled'],
+    ['poc-2022', LAM_OFF, true, ENABLE, 6, CPU, 'EBUSY', 'lam-pasid-not-forced'],
+    ['poc-2022', LAM_OFF, false, ENABLE, 7, CPU, 'EINVAL', 'lam-bad-nr-bits'],
+    ['v6.4', LAM_OFF, false, 0x4005, undefined, CPU, 'EINVAL', 'unknown-arch-prctl'],
+    ['v6.4', LAM_OFF, false, ENABLE, 6, NO_LAM_CPU, 'ENODEV', 'lam-no-cpu'],
+    ['v6.4', LAM_OFF, true, ENABLE, 6, CPU, 'EINVAL', 'lam-pasid-not-forced'],
+    ['v6.4', lam({ lockLam: true }), false, ENABLE, 6, CPU, 'EBUSY', 'lam-locked'],
+    ['v6.4', ENABLED_V64, false, ENABLE, 6, CPU, 'EBUSY', 'lam-locked'],
+    ['v6.4', LAM_OFF, false, ENABLE, 0, CPU, 'EINVAL', 'lam-bad-nr-bits'],
+  ];
+  it.each(rows)('%s, %o, PASID %s, code %d arg %s -> %s (%s)', (policy, state, hasPasid, code, arg, cpu, errno, reason) => {
+    expect(archPrctl(policy, cpu, state, hasPasid, code, arg)).toStrictEqual({ errno, lam: state, reason });
+    expect(describeRefusal(reason)).toContain(REFUSALS[reason].check);
+  });
+
+  it('a call that succeeds has no reason', () => {
+    for (const policy of ['poc-2022', 'v6.4'] as const) {
+      for (const code of ALL_CODES) expect(archPrctl(policy, CPU, LAM_OFF, false, code, 6).reason).toBeUndefined();
+    }
+  });
+
+  it('bind: LAM on and not forced -> EBUSY lam-not-dma-compatible under poc-2022 and v6.4; never under off', () => {
+    const on = lam({ enabled: true });
+    expect(bindRefusal('poc-2022', on)).toStrictEqual({ errno: 'EBUSY', reason: 'lam-not-dma-compatible' });
+    expect(bindRefusal('v6.4', lam({ enabled: true, lockLam: true }))).toStrictEqual({ errno: 'EBUSY', reason: 'lam-not-dma-compatible' });
+    expect(bindRefusal('off', on)).toBeNull();
+    expect(bindRefusal('v6.4', lam({ enabled: true, force: true }))).toBeNull();
+    expect(bindRefusal('poc-2022', LAM_OFF)).toBeNull();
   });
 });
 

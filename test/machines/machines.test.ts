@@ -14,6 +14,7 @@ import {
   type Outgoing,
   type Policy,
 } from '../../machines/protocol.ts';
+import { kernelMachine } from '../../machines/kernel.ts';
 import { threadMachine } from '../../machines/thread.ts';
 import { wqMachine, type WqInput } from '../../machines/wq.ts';
 
@@ -120,9 +121,18 @@ describe('thread', () => {
     ] as const;
     for (const e of inputs) {
       t.actor.send(e);
-      expect(t.take()).toStrictEqual([{ type: 'sys.return', thread: 'T', errno: 'ESRCH', to: 'user' }]);
+      expect(t.take()).toStrictEqual([{ type: 'sys.return', thread: 'T', errno: 'ESRCH', reason: 'thread-exited', to: 'user' }]);
     }
     expect(t.state()).toBe('exited');
+  });
+
+  it('a syscall naming a thread that was never created: the kernel answers ESRCH (no-such-thread), to user', () => {
+    const k = createActor(kernelMachine);
+    const c = collector();
+    k.on('*', (e) => c.push(e));
+    k.start();
+    k.send({ type: 'sys.bind', thread: 'Z', device: 'dsa0' });
+    expect(c.take()).toStrictEqual([{ type: 'sys.return', thread: 'Z', errno: 'ESRCH', reason: 'no-such-thread', to: 'user' }]);
   });
 
   it('a fixed-up thread reports fixedUp:true on exit (seed-2021 drops its ref)', () => {
@@ -244,7 +254,7 @@ describe('iommu: allocator', () => {
     io.bind(1, 'd0');
     io.bind(2, 'd0');
     const before = io.ctx();
-    expect(io.bind(3, 'd1')).toStrictEqual([{ type: 'iommu.bind_failed', device: 'd1', errno, to: 'mm:3' }]);
+    expect(io.bind(3, 'd1')).toStrictEqual([{ type: 'iommu.bind_failed', device: 'd1', errno, reason: 'pasid-exhausted', to: 'mm:3' }]);
     expect(io.ctx().owner).toStrictEqual(before.owner);
     expect(io.ctx().tables['d1']).toStrictEqual({});
     expect(io.ctx().bonds).toStrictEqual(before.bonds);
@@ -650,14 +660,14 @@ describe('mm: bind and LAM', () => {
   it('poc-2022: bind refused with EBUSY while LAM is on and not forced; no IOMMU request', () => {
     const m = mm({ lam: { enabled: true, lockLam: false, force: false } });
     m.actor.send({ type: 'mm.bind', thread: 'P', device: 'dsa0' });
-    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', to: 'thread:P' }]);
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', reason: 'lam-not-dma-compatible', to: 'thread:P' }]);
     expect(m.ctx().pasid).toBeNull();
   });
 
   it('v6.4: bind refused with EBUSY while LAM is on and not forced', () => {
     const m = mm({ policy: { lam: 'v6.4' }, lam: { enabled: true, lockLam: true, force: false } });
     m.actor.send({ type: 'mm.bind', thread: 'P', device: 'dsa0' });
-    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', to: 'thread:P' }]);
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', reason: 'lam-not-dma-compatible', to: 'thread:P' }]);
   });
 
   it('with the force flag, LAM and bind coexist', () => {
@@ -671,22 +681,44 @@ describe('mm: bind and LAM', () => {
     a.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4002, arg: 6 });
     expect(a.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', to: 'thread:P' }]);
     a.actor.send({ type: 'mm.bind', thread: 'P', device: 'dsa0' });
-    expect(a.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', to: 'thread:P' }]);
+    expect(a.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', reason: 'lam-not-dma-compatible', to: 'thread:P' }]);
 
     const b = mm();
     b.bind();
     b.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4002, arg: 6 });
-    expect(b.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', to: 'thread:P' }]);
+    expect(b.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBUSY', reason: 'lam-pasid-not-forced', to: 'thread:P' }]);
     b.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4001 });
     expect(b.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', value: '0xffffffffffffffff', to: 'thread:P' }]);
+  });
+
+  it('arch_prctl refusals carry the LAM check that refused, under each policy', () => {
+    const ret = (errno: string, reason: string) => [{ type: 'sys.return', thread: 'P', errno, reason, to: 'thread:P' }];
+    const off = mm({ policy: { lam: 'off' } });
+    off.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4002, arg: 6 });
+    expect(off.take()).toStrictEqual(ret('EINVAL', 'no-address-masking'));
+
+    const poc = mm();
+    poc.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4002, arg: 6 });
+    expect(poc.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', to: 'thread:P' }]);
+    poc.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4002, arg: 6 });
+    expect(poc.take()).toStrictEqual(ret('EBUSY', 'lam-already-enabled'));
+
+    const v64 = mm({ policy: { lam: 'v6.4' } });
+    v64.actor.send({ type: 'mm.clone', thread: 'P', new: 'U' });
+    v64.take();
+    v64.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4002, arg: 6 });
+    expect(v64.take()).toStrictEqual(ret('EBUSY', 'lam-locked'));
+    v64.bind();
+    v64.actor.send({ type: 'mm.arch_prctl', thread: 'P', code: 0x4002, arg: 6 });
+    expect(v64.take()).toStrictEqual(ret('EINVAL', 'lam-pasid-not-forced'));
   });
 
   it('a failed IOMMU bind returns its errno and maps no portal', () => {
     const m = mm({ policy: { pasid: 'merged' } });
     m.actor.send({ type: 'mm.bind', thread: 'P', device: 'dsa0' });
     m.take();
-    m.actor.send({ type: 'iommu.bind_failed', device: 'dsa0', errno: 'ENOSPC' });
-    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'ENOSPC', to: 'thread:P' }]);
+    m.actor.send({ type: 'iommu.bind_failed', device: 'dsa0', errno: 'ENOSPC', reason: 'pasid-exhausted' });
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'ENOSPC', reason: 'pasid-exhausted', to: 'thread:P' }]);
     expect(m.ctx()).toMatchObject({ pasid: null, portals: [], bindings: {} });
   });
 
@@ -703,10 +735,12 @@ describe('mm: bind and LAM', () => {
 });
 
 describe('mm: unbind, close and exit', () => {
-  it('unbind of a device that is not bound -> EINVAL', () => {
+  it('unbind of a device that is not bound -> EINVAL (not-bound); close of one neither bound nor mapped -> EINVAL (not-open)', () => {
     const m = mm();
     m.actor.send({ type: 'mm.unbind', thread: 'P', device: 'dsa0' });
-    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EINVAL', to: 'thread:P' }]);
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EINVAL', reason: 'not-bound', to: 'thread:P' }]);
+    m.actor.send({ type: 'mm.close', thread: 'P', device: 'dsa0' });
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EINVAL', reason: 'not-open', to: 'thread:P' }]);
   });
 
   it('close unmaps the portal, drains, then unbinds every bind of the device', () => {

@@ -394,7 +394,7 @@ describe('System: syscalls for threads that do not exist', () => {
     sys.runToQuiescence();
     expect(records.map(recordLine)).toStrictEqual([
       '{"seq":1,"type":"sys.bind","from":"user","to":"kernel","step":0,"thread":"Z","device":"dsa0"}',
-      '{"seq":2,"type":"sys.return","from":"kernel","to":"user","cause":1,"step":0,"thread":"Z","errno":"ESRCH"}',
+      '{"seq":2,"type":"sys.return","from":"kernel","to":"user","cause":1,"step":0,"thread":"Z","errno":"ESRCH","reason":"no-such-thread"}',
     ]);
     expect(sys.thread('Z')).toBeUndefined();
   });
@@ -410,7 +410,7 @@ describe('System: syscalls for threads that do not exist', () => {
     sys.runToQuiescence();
     expect(records).toHaveLength(2);
     expect(records[0]?.to).toBe('kernel');
-    expect(records[1]?.msg).toStrictEqual({ type: 'sys.return', thread: 'Z', errno: 'ESRCH', to: 'user' });
+    expect(records[1]?.msg).toStrictEqual({ type: 'sys.return', thread: 'Z', errno: 'ESRCH', reason: 'no-such-thread', to: 'user' });
     expect(records[1]?.step).toBe(3);
     expect(sys.thread('Z1')).toBeUndefined();
   });

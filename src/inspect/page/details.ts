@@ -2,6 +2,7 @@
  * The details panel (`#details`): the selected record in full (`#details-payload`), its chain of causes
  * up to the step's input (`#details-causes`, each clickable) and the messages it caused directly.
  */
+import { REFUSALS, type RefusalInfo } from '../../../machines/refusals.ts';
 import { h } from './dom.ts';
 import { kindOf } from './kinds.ts';
 import type { Model } from './model.ts';
@@ -26,6 +27,22 @@ export function dmarLines(r: LogRecord): string[] {
     out.push('not suppressed: the kernel logs this DMAR fault');
   }
   return out;
+}
+
+/**
+ * Readable lines for a refused syscall's `sys.return`: the errno and the kernel check that refused
+ * (its `reason`, a code of machines/refusals.ts), then where the kernel makes that check. Empty for a
+ * return without a known reason (success, or a log of a model before reasons were logged).
+ */
+export function refusalLines(r: LogRecord): string[] {
+  const reason = r['reason'];
+  if (r.type !== 'sys.return' || typeof reason !== 'string' || !Object.hasOwn(REFUSALS, reason)) return [];
+  const info: RefusalInfo = REFUSALS[reason as keyof typeof REFUSALS];
+  const errno = typeof r['errno'] === 'string' ? r['errno'] : 'refused';
+  return [
+    `${errno}: ${info.check}`,
+    info.where === undefined ? `reason ${reason}: a check of the model (no kernel function)` : `reason ${reason}: checked in ${info.where}()`,
+  ];
 }
 
 /** The state behind a `fault.dmar`: the device's PASID-table entry, the PASID's owner, the thread's MSR. */
@@ -123,9 +140,18 @@ export class DetailsPanel {
     );
   }
 
-  /** Readable lines above the record: for a DMAR fault, its reason and the state that caused it. */
+  /**
+   * Readable lines above the record: for a DMAR fault, its reason and the state that caused it; for a
+   * refused syscall, the kernel check that refused it.
+   */
   private renderSummary(): void {
     const r = this.shown;
+    const refusal = r === null ? [] : refusalLines(r);
+    if (refusal.length > 0) {
+      this.summaryEl.replaceChildren(...refusal.map((t, i) => h('div', { class: i === 0 ? 'sum-reason' : 'sum-note' }, t)));
+      this.summaryEl.hidden = false;
+      return;
+    }
     if (r === null || r.type !== 'fault.dmar') {
       this.summaryEl.hidden = true;
       this.summaryEl.replaceChildren();
