@@ -546,3 +546,33 @@ describe('issue 11: replay --json', () => {
     expect(typeof j.causes[0]).toBe('object');
   });
 });
+
+describe('issue 11: a scenario with several mistakes', () => {
+  it('reports each on its own line (file:line:col: path: message), exit 2, nothing run', async () => {
+    const text = [
+      '{',
+      '  "scenario": 1, "name": "two mistakes", "devices": [{ "name": "dsa0" }],',
+      '  "steps": [',
+      '    { "op": "spawn", "process": "A" },',
+      '    { "op": "bind", "thread": "A", "device": "dsa1" },',
+      '    { "op": "enqcmd", "thread": "A", "device": "dsa0", "expect": { "result": "acepted" } },',
+      '    { "op": "complete", "device": "dsa0", "count": 9007199254740993 }',
+      '  ]',
+      '}',
+    ].join('\n');
+    const file = scenarioFile(text, 'mistakes');
+    /** `line:col` of `needle` on line `n` (1-based). */
+    const at = (n: number, needle: string): string => `${n}:${(text.split('\n')[n - 1] ?? '').indexOf(needle) + 1}`;
+    const log = join(dir, 'mistakes.jsonl');
+    const r = await cli(['run', file, '--log', log]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.split('\n')).toStrictEqual([
+      `${file}:${at(5, '"dsa1"')}: steps[1].device: unknown device "dsa1"`,
+      `${file}:${at(6, '"acepted"')}: steps[2].expect.result: unknown result "acepted" (expected ok, accepted, retry, sigsegv or an errno: ${r.err.split('errno: ')[1]?.split(')')[0] ?? ''})`,
+      `${file}:${at(7, '9007')}: steps[3].count: expected a positive integer, got 9007199254740993`,
+      '',
+    ]);
+    expect(() => readFileSync(log)).toThrow(/ENOENT/);
+  });
+});
