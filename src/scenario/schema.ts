@@ -8,8 +8,9 @@
 import { z } from 'zod';
 import {
   ARCH_CODES, ERRNOS, LAM_POLICIES, MESSAGE_TYPES, PASID_MAX, PASID_POLICIES,
-  type ArchCodeName, type SysValue,
+  type ArchCodeName, type MessageType, type SysValue,
 } from '../../machines/protocol.ts';
+import { didYouMean } from './suggest.ts';
 import { NON_ERRNO_RESULTS, OPS, type ExpectedResult, type Step } from './types.ts';
 
 // ---- message helpers ----
@@ -106,7 +107,12 @@ export const version = leaf((v): Checked<1> =>
 
 export const pasidPolicy = oneOf(PASID_POLICIES, 'pasid policy', orList(PASID_POLICIES));
 export const lamPolicy = oneOf(LAM_POLICIES, 'lam policy', orList(LAM_POLICIES));
-export const messageType = oneOf(MESSAGE_TYPES, 'message type', `one of ${MESSAGE_TYPES.join(', ')}`);
+/** A message type; a misspelt one names the nearest types rather than listing all of them. */
+export const messageType = leaf((v): Checked<MessageType> => {
+  if (typeof v === 'string' && (MESSAGE_TYPES as readonly string[]).includes(v)) return ok(v as MessageType);
+  const near = typeof v === 'string' ? didYouMean(v, MESSAGE_TYPES) : '';
+  return bad(`unknown message type ${describe(v)}${near !== '' ? near : ` (expected one of ${MESSAGE_TYPES.join(', ')})`}`);
+});
 
 const RESULTS: readonly ExpectedResult[] = [...NON_ERRNO_RESULTS, ...ERRNOS];
 export const expectedResult = oneOf(
