@@ -35,7 +35,8 @@ export interface ServeOptions {
 export async function serve(session: InspectSession, opts: ServeOptions): Promise<number> {
   const server = await startInspector(session, { port: opts.port });
   opts.write(`svasim inspect: ${session.source === 'log' ? 'log' : 'scenario'} "${session.scenario.name}" (${session.lastSeq} records${session.live ? `, ${session.scenario.steps.length} steps to run live` : ''})`);
-  opts.write(`  open ${server.url}  (127.0.0.1 only; Ctrl-C stops)`);
+  // The pid is this server's own: under `npx` it is not npx's, and stopping npx leaves this one running.
+  opts.write(`  open ${server.url}  (127.0.0.1 only; pid ${process.pid}; Ctrl-C stops it)`);
   const stop =
     opts.until ??
     new Promise<void>((resolve) => {

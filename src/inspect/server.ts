@@ -3,17 +3,23 @@
  *
  * Safety: it listens on 127.0.0.1 only; it serves a fixed table of its own assets (no path is ever
  * mapped to the file system, so `..` in a URL cannot reach a file); requests with another Host are
- * refused (DNS rebinding); URLs and bodies are bounded; the page's Content-Security-Policy allows
- * nothing but this origin, so no request leaves the machine.
+ * refused (DNS rebinding); a state-changing request sent by another web page (its `Origin` or
+ * `Sec-Fetch-Site` says so) is refused, so a page open in the same browser cannot run steps; URLs and
+ * bodies are bounded; the page's Content-Security-Policy allows nothing but this origin, so no request
+ * leaves the machine.
+ *
+ * Errors: what a client can get wrong (a bad seq, no step left, a state past a divergence) is a 4xx with
+ * a one-line JSON `{"error": …}` and nothing on stderr; only a bug (500) prints its stack.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
+import { LogError } from '../log/reader.ts';
 import { DivergenceError } from '../replay/checkpoints.ts';
 import { machineLayouts } from './layout.ts';
-import { NoStepLeft, type InspectSession } from './session.ts';
+import { NoStateAt, NoStepLeft, type InspectSession } from './session.ts';
 
 const PAGE_DIR = fileURLToPath(new URL('./page/', import.meta.url));
 const MAX_URL = 2048;
@@ -64,6 +70,32 @@ class HttpError extends Error {
   }
 }
 
+/** The HTTP status of an error a client can cause; `null` for anything else (a bug: 500). */
+function clientStatus(e: unknown): number | null {
+  if (e instanceof HttpError) return e.status;
+  if (e instanceof NoStepLeft) return 409;
+  // A seq the session cannot show, or a log that stops matching the model: the log's limits, not a bug.
+  if (e instanceof NoStateAt || e instanceof DivergenceError || e instanceof LogError) return 422;
+  return null;
+}
+
+/** Methods that only read: the page's own requests and any cross-origin GET (whose answer a browser withholds). */
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * Why a state-changing request must be refused, or `null`: its `Origin` is present and not one of
+ * `origins`, or its `Sec-Fetch-Site` is present and not `same-origin`/`none`. A request with neither
+ * header (curl, a script) is a local tool and allowed: what this guards against is a web page in the
+ * user's browser posting to 127.0.0.1 (browsers send `Origin` on every cross-origin POST).
+ */
+export function crossSiteReason(headers: IncomingMessage['headers'], origins: readonly string[]): string | null {
+  const origin = headers.origin;
+  if (origin !== undefined && !origins.includes(origin)) return `refused: a request from another origin (${origin.slice(0, 100)}) cannot change this inspector's state`;
+  const site = headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `refused: a ${site.slice(0, 40)} request cannot change this inspector's state`;
+  return null;
+}
+
 /** Start serving `session` on 127.0.0.1:`port` (0: any free port). */
 export async function startInspector(session: InspectSession, opts: { port?: number } = {}): Promise<InspectorServer> {
   const page = pageAssets();
@@ -99,6 +131,10 @@ export async function startInspector(session: InspectSession, opts: { port?: num
     const host = req.headers.host ?? '';
     if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) throw new HttpError(403, 'unexpected Host header');
     const url = new URL(rawUrl, `http://127.0.0.1:${port}`);
+    if (!SAFE_METHODS.has(req.method ?? 'GET')) {
+      const why = crossSiteReason(req.headers, [`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
+      if (why !== null) throw new HttpError(403, why);
+    }
     // HEAD is answered as GET without the body (Node drops it).
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const route = `${method} ${url.pathname}`;
@@ -145,8 +181,9 @@ export async function startInspector(session: InspectSession, opts: { port?: num
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : e instanceof NoStepLeft ? 409 : e instanceof DivergenceError ? 422 : e instanceof RangeError ? 400 : 500;
-      const message = e instanceof Error ? e.message : String(e);
+      const status = clientStatus(e) ?? 500;
+      // One line: the page shows it in the status bar and where the data would have been.
+      const message = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
       if (status === 500) process.stderr.write(`svasim inspect: ${e instanceof Error ? (e.stack ?? message) : message}\n`);
       if (!res.headersSent) json(res, status, JSON.stringify({ error: message }));
       else res.end();

@@ -27,6 +27,10 @@ export interface SessionInfo {
   readonly steps: readonly { readonly index: number; readonly text: string }[];
   readonly nextStep: number;
   readonly lastSeq: number;
+  /** The last seq whose state can be shown (a log that diverges from the model: the seq before). */
+  readonly lastShowable: number;
+  /** What the page cannot show, one line each (a divergence, records lost at the end). */
+  readonly warnings: readonly string[];
   readonly machines: Record<ActorKind, MachineLayout>;
   readonly actors: readonly ActorInfo[];
 }
@@ -58,6 +62,10 @@ export abstract class InspectSession {
   get lastShowable(): number {
     return this.lastSeq;
   }
+  /** What this session cannot show (a divergence from the model, records lost at the end). */
+  get warnings(): readonly string[] {
+    return [];
+  }
   protected abstract lines(): readonly string[];
   protected abstract seekable(): SeekableLog;
   protected abstract currentActors(): readonly ActorInfo[];
@@ -76,6 +84,8 @@ export abstract class InspectSession {
       steps: this.stepTexts,
       nextStep: this.nextStep,
       lastSeq: this.lastSeq,
+      lastShowable: this.lastShowable,
+      warnings: this.warnings,
       machines: await machineLayouts(),
       actors: this.currentActors(),
     };
@@ -89,8 +99,13 @@ export abstract class InspectSession {
     return b < a ? '[]' : `[${lines.slice(a - 1, b).join(',')}]`;
   }
 
-  /** Every actor's state, and the system state, right after record `seq`. */
+  /**
+   * Every actor's state, and the system state, right after record `seq`. A seq outside the log, or past
+   * where the log stops matching the model, is a `NoStateAt` (the client's mistake, not a bug).
+   */
   stateAt(seq: number): StateAt {
+    if (!Number.isInteger(seq) || seq < 0 || seq > this.lastSeq) throw new NoStateAt(`seq ${seq} is not in the log (0..${this.lastSeq})`);
+    if (seq > this.lastShowable) throw new NoStateAt(`no state at #${seq}: ${this.stopsBecause()}`);
     const hit = this.recent.get(seq);
     if (hit) return hit;
     const state = this.seekable().at(seq, readState);
@@ -104,6 +119,11 @@ export abstract class InspectSession {
       if (!oldest.done) this.recent.delete(oldest.value);
     }
     this.recent.set(state.seq, state);
+  }
+
+  /** Why states stop at `lastShowable` (only asked when they stop before `lastSeq`). */
+  protected stopsBecause(): string {
+    return `states can be shown up to #${this.lastShowable}`;
   }
 
   /** A live step changes what the later seqs hold: forget the cached states. */
@@ -122,17 +142,29 @@ export class LogSession extends InspectSession {
   readonly source = 'log';
   private readonly log: SeekableLog;
   private readonly actors: readonly ActorInfo[];
-  /** What this log cannot show (a divergence from the model, records lost at the end). */
-  readonly warnings: readonly string[];
+  private readonly logWarnings: readonly string[];
 
-  constructor(path: string, opts: { allowTruncated?: boolean } = {}) {
+  /**
+   * `allowTruncated`: a log cut short (its last line, or between steps) opens as the prefix it holds,
+   * with a warning saying what is missing; without it, such a log is a LogError.
+   */
+  constructor(
+    private readonly path: string,
+    opts: { allowTruncated?: boolean } = {},
+  ) {
     super();
     this.log = SeekableLog.open(path, { allowTruncated: opts.allowTruncated === true });
     const d = this.log.divergence;
     const warnings: string[] = [];
-    if (this.log.log.truncated > 0) warnings.push(`${path}: the last line was cut short: ${this.log.log.truncated} record lost; showing the ${this.log.log.records.length} complete records`);
+    const { records, truncated, scenario } = this.log.log;
+    if (truncated > 0) warnings.push(`${path}: the last line was cut short: ${truncated} record lost; showing the ${records.length} complete records`);
+    // Every step logs at least its input: a log whose last record is of an earlier step than the
+    // scenario's last was cut between steps (accepted above only with allowTruncated).
+    const lastStep = records.length === 0 ? -1 : (records[records.length - 1]?.step ?? -1);
+    const n = scenario.steps.length;
+    if (lastStep < n - 1) warnings.push(`${path} ends after step ${lastStep} of the scenario's ${n}: the states shown are those of a run cut short`);
     if (d) warnings.push(`${path} diverges from this model at seq ${d.seq}: every record is listed, but states can be shown only up to seq ${d.seq - 1} (see svasim replay ${path})`);
-    this.warnings = warnings;
+    this.logWarnings = warnings;
     // The last state is what the page shows first: computed once, with the actor list.
     const last = this.log.at(d ? d.seq - 1 : this.log.log.records.length, readState);
     this.remember(last);
@@ -154,6 +186,13 @@ export class LogSession extends InspectSession {
   override get lastShowable(): number {
     const d = this.log.divergence;
     return d ? d.seq - 1 : this.lastSeq;
+  }
+  override get warnings(): readonly string[] {
+    return this.logWarnings;
+  }
+  protected override stopsBecause(): string {
+    const d = this.log.divergence;
+    return d ? `${this.path} diverges from this model at seq ${d.seq}; states can be shown up to #${d.seq - 1}` : super.stopsBecause();
   }
   protected lines(): readonly string[] {
     return this.log.log.lines;
@@ -192,8 +231,14 @@ export class LiveSession extends InspectSession {
   protected lines(): readonly string[] {
     return this.recordLines;
   }
+  /**
+   * The log so far, for seeking. It is a run in progress — it ends after the step just run, not after the
+   * scenario's last — so replay takes it as a prefix (`allowIncomplete`), not as a log cut short.
+   */
   protected seekable(): SeekableLog {
-    this.cached ??= SeekableLog.of(parseLog([this.header, ...this.recordLines].join('\n') + '\n', `${this.scenario.name} (live)`));
+    this.cached ??= SeekableLog.of(parseLog([this.header, ...this.recordLines].join('\n') + '\n', `${this.scenario.name} (live)`), undefined, {
+      allowIncomplete: true,
+    });
     return this.cached;
   }
   protected currentActors(): readonly ActorInfo[] {
@@ -210,4 +255,10 @@ export class LiveSession extends InspectSession {
   }
 }
 
+/** `step()` with every step run already. */
 export class NoStepLeft extends Error {}
+
+/** A state asked for a seq the session cannot show (outside the log, or past a divergence). */
+export class NoStateAt extends Error {
+  override readonly name = 'NoStateAt';
+}

@@ -121,14 +121,20 @@ export class DivergenceError extends Error {
 
 /**
  * Replay the whole log once and capture a checkpoint at the first step boundary after every `every`
- * records. Checkpoints stop where the log diverges (`result` says where).
+ * records. Checkpoints stop where the log diverges (`result` says where). `allowIncomplete` accepts a
+ * log that ends before the scenario does (a run in progress, or a cut log opened as a prefix).
  */
-export function buildCheckpoints(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): { checkpoints: Checkpoint[]; result: ReplayResult } {
+export function buildCheckpoints(
+  log: ParsedLog,
+  every = DEFAULT_CHECKPOINT_EVERY,
+  opts: { allowIncomplete?: boolean } = {},
+): { checkpoints: Checkpoint[]; result: ReplayResult } {
   const out: Checkpoint[] = [];
   let last = 0;
   // The monitor's memory only grows (sticky flags, first PASIDs): a delta keeps what was added since.
   let seen: MonitorState = { firstPasid: {}, activated: [], lockLam: [] };
   const r = replay(log, {
+    allowIncomplete: opts.allowIncomplete === true,
     onBoundary: (seq, take) => {
       if (seq - last >= every) {
         const full = out.length % KEYFRAME_EVERY === 0;
@@ -177,7 +183,8 @@ export class SeekableLog {
     };
     const cached = readIndex(indexPathOf(path), header);
     if (cached) return new SeekableLog(log, cached, false);
-    const { checkpoints, result } = buildCheckpoints(log, every);
+    // A log opened with a cut last line accepted is read as the prefix of a run: so is one cut between steps.
+    const { checkpoints, result } = buildCheckpoints(log, every, { allowIncomplete: opts.allowTruncated === true });
     if (!result.identical) return new SeekableLog(log, checkpoints, true, result);
     if (opts.writeIndex !== false) {
       try {
@@ -296,9 +303,12 @@ export class SeekableLog {
     return { value: out.value, log };
   }
 
-  /** A log already in memory (no sidecar). */
-  static of(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY): SeekableLog {
-    const { checkpoints, result } = buildCheckpoints(log, every);
+  /**
+   * A log already in memory (no sidecar). `allowIncomplete`: the log is a run in progress (the
+   * inspector's live session), not a damaged one; seeks within it are as for a complete log.
+   */
+  static of(log: ParsedLog, every = DEFAULT_CHECKPOINT_EVERY, opts: { allowIncomplete?: boolean } = {}): SeekableLog {
+    const { checkpoints, result } = buildCheckpoints(log, every, opts);
     return new SeekableLog(log, checkpoints, true, result.identical ? null : result);
   }
 

@@ -3,15 +3,17 @@
  * scenario run live. Required in CI (`.ci/run` installs chromium and sets SVASIM_REQUIRE_BROWSER=1);
  * elsewhere it is reported as skipped when /usr/bin/chromium is missing.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../src/inspect/browser.ts';
-import { LiveSession } from '../../src/inspect/session.ts';
+import { LiveSession, LogSession } from '../../src/inspect/session.ts';
 import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
+import { actorStates } from '../../src/runtime/state.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { runScenario, ScenarioRun } from '../../src/scenario/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 
 const CHROMIUM = CHROMIUM_PATH;
@@ -19,6 +21,46 @@ const required = process.env['SVASIM_REQUIRE_BROWSER'] === '1';
 const available = existsSync(CHROMIUM);
 if (required && !available) throw new Error(`SVASIM_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing (apt-get install chromium)`);
 
+const seedA = (): ReturnType<typeof loadScenarioFile> => {
+  const p = builtinPath('seed-a-unbind-dmar');
+  if (!p) throw new Error('no built-in seed-a-unbind-dmar');
+  return loadScenarioFile(p);
+};
+
+/** How long a wait for the page may take before the test fails (the page answers in well under 1 s). */
+const WAIT = { timeout: 10_000 };
+
+/** Jump to `seq` with the timeline's input and wait until every panel shows it. */
+async function jump(page: Page, seq: number): Promise<void> {
+  await page.fill('#seq-input', String(seq));
+  await page.click('#btn-jump');
+  await page.waitForFunction((s) => document.querySelector('#seq-current')?.textContent === String(s) && document.querySelector('#statecharts-seq')?.textContent === `state after #${s}`, seq, WAIT);
+}
+
+/** The current message's lanes (sender and receiver heads) lie inside the sequence's visible width. */
+function currentLanesInView(): boolean {
+  const sc = document.querySelector('#sequence-scroll');
+  const gutter = sc?.querySelector('.lane-gutter');
+  const to = sc?.querySelector('.lane-head.to');
+  const from = sc?.querySelector('.lane-head.from');
+  if (!sc || !gutter || !to || !from) return false;
+  const view = sc.getBoundingClientRect();
+  const left = gutter.getBoundingClientRect().right;
+  return [to, from].every((el) => {
+    const r = el.getBoundingClientRect();
+    return r.left >= left - 1 && r.right <= view.left + (sc as HTMLElement).clientWidth + 1;
+  });
+}
+
+/** Row `seq` of the sequence is drawn whole between the sticky lane header and the panel's bottom. */
+function rowWhole(seq: number): boolean {
+  const sc = document.querySelector<HTMLElement>('#sequence-scroll');
+  const head = sc?.querySelector('.seq-head');
+  const row = sc?.querySelector(`.msg-row[data-seq="${seq}"]:not([hidden])`);
+  if (!sc || !head || !row) return false;
+  const r = row.getBoundingClientRect();
+  return r.top >= head.getBoundingClientRect().bottom - 0.5 && r.bottom <= sc.getBoundingClientRect().top + sc.clientHeight + 0.5;
+}
 
 describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
   let server: InspectorServer;
@@ -28,9 +70,7 @@ describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    const path = builtinPath('seed-a-unbind-dmar');
-    if (!path) throw new Error('no built-in seed-a-unbind-dmar');
-    server = await startInspector(new LiveSession(loadScenarioFile(path)));
+    server = await startInspector(new LiveSession(seedA()));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     // Nothing may leave the machine: any request to another origin is recorded and aborted.
@@ -49,19 +89,47 @@ describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
     await server?.close();
   });
 
-  it('shows the statecharts and steps live to the DMAR fault', async () => {
+  it('steps live one step at a time: after each, the latest seq, every thread state and IA32_PASID', async () => {
     await page.waitForSelector('#statecharts');
-    const steps = loadScenarioFile(builtinPath('seed-a-unbind-dmar') ?? '').steps.length;
-    for (let i = 0; i < steps; i++) {
+    const scenario = seedA();
+    // The same scenario run here, step for step, says what the page must show after each step.
+    const expected = new ScenarioRun(scenario);
+    for (let i = 0; i < scenario.steps.length; i++) {
+      expected.step();
+      const last = expected.sys.lastSeq;
       await page.click('#btn-next-step');
-      await page.waitForFunction((n) => Number(document.querySelector('#seq-current')?.textContent?.match(/\d+/)?.[0] ?? 0) > 0 && n >= 0, i);
+      await page.waitForFunction(
+        (n) =>
+          document.querySelector('#seq-last')?.textContent === String(n) &&
+          document.querySelector('#seq-current')?.textContent === String(n) &&
+          document.querySelector('#statecharts-seq')?.textContent === `state after #${n}`,
+        last,
+        WAIT,
+      );
+      const threads = actorStates(expected.sys).filter((a) => a.kind === 'thread');
+      expect(threads.length, `step ${i}`).toBeGreaterThan(0);
+      for (const t of threads) {
+        const ctx = t.context as { msr: number | null; activated: boolean };
+        const card = page.locator(`#statecharts .actor[data-actor="${t.address}"]`);
+        expect(await card.getAttribute('data-state'), `step ${i}: ${t.address}`).toBe(t.state);
+        expect(await card.locator('.facts').innerText(), `step ${i}: ${t.address}`).toBe(ctx.msr === null ? 'MSR unset' : `MSR ${ctx.msr}${ctx.activated ? '' : ' (!act)'}`);
+        // Its context beside the chart (drawn once the card scrolls into view): the MSR row.
+        await card.scrollIntoViewIfNeeded();
+        const want = ctx.msr === null ? 'unset' : `${ctx.msr}  (MSR 0x${((ctx.msr | 0x80000000) >>> 0).toString(16)})`;
+        await page.waitForFunction(
+          ([address, text]) => {
+            const dts = [...document.querySelectorAll(`#statecharts .actor[data-actor="${address}"] dl.ctx dt`)];
+            return dts.find((dt) => dt.textContent === 'IA32_PASID')?.nextElementSibling?.textContent === text;
+          },
+          [t.address, want] as const,
+          WAIT,
+        );
+      }
     }
+    expect(await page.locator('#btn-next-step').isDisabled()).toBe(true);
+    expect(await page.locator('#status').getAttribute('class')).not.toContain('error');
     const fault = page.locator('#sequence .msg-row[data-type="fault.dmar"]').first();
-    await fault.waitFor({ timeout: 10_000 });
-    // The statecharts: thread A1 and the mm exist, each drawn with its current state.
-    const a1 = page.locator('#statecharts [data-actor="thread:A1"]').first();
-    await a1.waitFor();
-    expect(await a1.getAttribute('data-state')).toBe('running');
+    await fault.waitFor(WAIT);
     expect(await page.locator('#statecharts [data-actor="mm:1"]').first().getAttribute('data-state')).toMatch(/^alive/);
     expect(await page.locator('#statecharts svg').count()).toBeGreaterThan(0);
   }, 60_000);
@@ -80,29 +148,169 @@ describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
   });
 
   it('time travel: jump to a seq, step back and forward, and the panels follow', async () => {
-    await page.fill('#seq-input', '1');
-    await page.click('#btn-jump');
-    await page.waitForFunction(() => /\b1\b/.test(document.querySelector('#seq-current')?.textContent ?? ''));
+    await jump(page, 1);
     // At seq 1 only the spawn has happened: thread A1 does not exist yet.
-    await page.waitForFunction(() => document.querySelector('#statecharts [data-actor="thread:A1"]') === null || document.querySelector('#statecharts [data-actor="thread:A1"]')?.getAttribute('data-state') !== 'running');
+    expect(await page.locator('#statecharts [data-actor="thread:A1"]').getAttribute('data-state')).toBe('');
     await page.click('#btn-forward');
-    await page.waitForFunction(() => /\b2\b/.test(document.querySelector('#seq-current')?.textContent ?? ''));
+    await page.waitForFunction(() => document.querySelector('#statecharts-seq')?.textContent === 'state after #2', undefined, WAIT);
     await page.click('#btn-back');
-    await page.waitForFunction(() => /\b1\b/.test(document.querySelector('#seq-current')?.textContent ?? ''));
+    await page.waitForFunction(() => document.querySelector('#statecharts-seq')?.textContent === 'state after #1', undefined, WAIT);
+  });
+
+  it('statecharts: a chart that fits is drawn whole; a scrolled one keeps the followed state whole in view', async () => {
+    await jump(page, faultSeq);
+    // At this width every machine fits its card: nothing is cut at a chart's edge.
+    const cut = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('#statecharts .actor .chart:not(.trivial)')]
+        .filter((box) => box.scrollWidth > box.clientWidth + 1)
+        .map((box) => `${box.closest<HTMLElement>('.actor')?.dataset['actor'] ?? '?'}: ${box.scrollWidth} > ${box.clientWidth}`),
+    );
+    expect(cut).toEqual([]);
+    // A narrow panel: charts scroll sideways; at every step's end each active state lies whole in its box.
+    await page.evaluate(() => document.getElementById('main')?.style.setProperty('--left-w', '420px'));
+    await page.waitForFunction(() => (document.querySelector('#statecharts-scroll')?.clientWidth ?? 0) <= 420, undefined, WAIT);
+    // The last seq of each step.
+    const { records } = (await (await fetch(`${server.url}api/records`)).json()) as { records: { seq: number; step: number }[] };
+    const ends = new Map<number, number>();
+    for (const r of records) ends.set(r.step, r.seq);
+    expect(ends.size).toBe(seedA().steps.length);
+    for (const end of ends.values()) {
+      await jump(page, end);
+      await page.waitForFunction(
+        () => {
+          const cards = [...document.querySelectorAll<HTMLElement>('#statecharts .actor')].filter((c) => c.querySelector('.chart svg') !== null && c.dataset['state'] !== '');
+          // Some chart scrolls at this width (else this checks nothing), and every active state is whole.
+          const scrolls = cards.some((c) => {
+            const box = c.querySelector<HTMLElement>('.chart');
+            return box !== null && box.scrollWidth > box.clientWidth + 1;
+          });
+          return (
+            scrolls &&
+            cards.every((c) => {
+              const box = c.querySelector<HTMLElement>('.chart')?.getBoundingClientRect();
+              const leaf = c.querySelector('g.sc-node.leaf rect')?.getBoundingClientRect();
+              return box !== undefined && leaf !== undefined && leaf.left >= box.left && leaf.right <= box.right;
+            })
+          );
+        },
+        undefined,
+        WAIT,
+      );
+    }
+    await page.evaluate(() => document.getElementById('main')?.style.removeProperty('--left-w'));
+  });
+
+  it('sequence: the view follows the current message sideways in the per-process view; the first row is never under the header', async () => {
+    // A narrow sequence panel: its lanes do not all fit.
+    await page.evaluate(() => document.getElementById('main')?.style.setProperty('--left-w', '1250px'));
+    await page.waitForFunction(() => (document.querySelector('#sequence-scroll')?.clientWidth ?? 1e9) < 400, undefined, WAIT);
+    await page.selectOption('#lane-mode', 'actors');
+    await jump(page, 1);
+    await jump(page, faultSeq);
+    await page.waitForFunction(currentLanesInView, undefined, WAIT);
+    // The user looks elsewhere (scrolls to the left end), then switches to one lane per process.
+    await page.evaluate(() => {
+      const sc = document.querySelector('#sequence-scroll');
+      if (sc) sc.scrollLeft = 0;
+    });
+    await page.waitForFunction(() => !document.querySelector('#sequence-scroll .lane-head.to') || document.querySelector('#sequence-scroll')?.scrollLeft === 0, undefined, WAIT);
+    await page.selectOption('#lane-mode', 'processes');
+    await page.waitForFunction(() => document.querySelector('#sequence .lane-gutter')?.textContent === 'seq · per process', undefined, WAIT);
+    await page.waitForFunction(currentLanesInView, undefined, WAIT);
+    // Selected by a click on a cause in the details panel: its lanes come into view too.
+    await page.locator('#details-causes [data-goto]').last().click();
+    const cause = Number(await page.locator('#seq-current').innerText());
+    expect(cause).toBeLessThan(faultSeq);
+    await page.waitForFunction(currentLanesInView, undefined, WAIT);
+
+    // The first row: whole below the sticky header when selected, and when scrolled to the top.
+    await jump(page, 1);
+    await page.waitForFunction(rowWhole, 1, WAIT);
+    await jump(page, faultSeq);
+    await page.waitForFunction(() => (document.querySelector('#sequence-scroll')?.scrollTop ?? 0) > 0, undefined, WAIT);
+    await page.evaluate(() => {
+      const sc = document.querySelector('#sequence-scroll');
+      if (sc) sc.scrollTop = 0;
+    });
+    await page.waitForFunction(rowWhole, 1, WAIT);
+    await page.selectOption('#lane-mode', 'auto');
+    await page.evaluate(() => document.getElementById('main')?.style.removeProperty('--left-w'));
   });
 
   it('no request left the machine, the page raised no error; a screenshot is saved', async () => {
     const dir = join(tmpdir(), 'svasim-browser');
     mkdirSync(dir, { recursive: true });
     // Back to the fault (the sequence scrolls to it), selected, for the picture.
-    await page.fill('#seq-input', String(faultSeq));
-    await page.click('#btn-jump');
-    await page.waitForFunction((s) => new RegExp(`\\b${s}\\b`).test(document.querySelector('#seq-current')?.textContent ?? ''), faultSeq);
+    await jump(page, faultSeq);
     await page.locator(`#sequence .msg-row[data-seq="${faultSeq}"]`).first().click();
     const shot = join(dir, 'inspector-seed-a.png');
     await page.screenshot({ path: shot, fullPage: false });
     expect(existsSync(shot)).toBe(true);
     expect(outside).toEqual([]);
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(!available)('inspector in chromium: what cannot be shown is said, never "loading…" for ever', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-browser-errors-'));
+  let server: InspectorServer;
+  let browser: Browser;
+  let diverges = 0;
+  let lastSeq = 0;
+
+  beforeAll(async () => {
+    const log = join(dir, 'seed-a.jsonl');
+    runScenario(seedA(), { log });
+    const bad = join(dir, 'diverges.jsonl');
+    writeFileSync(bad, readFileSync(log, 'utf8').replace('"refs":1', '"refs":7'));
+    const session = new LogSession(bad);
+    diverges = session.lastShowable + 1;
+    lastSeq = session.lastSeq;
+    server = await startInspector(session);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a log that diverges opens at its last state, and past it says why in the statecharts and the status bar', async () => {
+    expect(diverges).toBeLessThanOrEqual(lastSeq);
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await page.goto(server.url);
+    await page.waitForFunction((s) => document.querySelector('#statecharts-seq')?.textContent === `state after #${s}`, diverges - 1, WAIT);
+    expect(await page.locator('#status').innerText()).toContain(`diverges from this model at seq ${diverges}`);
+    await page.fill('#seq-input', String(lastSeq));
+    await page.click('#btn-jump');
+    await page.waitForFunction((s) => document.querySelector('#statecharts-seq')?.textContent === `no state at #${s}`, lastSeq, WAIT);
+    const shown = await page.locator('#statecharts-error').innerText();
+    expect(shown).toContain(`no state at #${lastSeq}`);
+    expect(shown).toContain(`diverges from this model at seq ${diverges}`);
+    expect(await page.locator('#status').innerText()).toContain(`state at #${lastSeq}: no state at #${lastSeq}`);
+    expect(await page.locator('#status').getAttribute('class')).toContain('error');
+    // Back before the divergence: the state again, and the error gone.
+    await page.fill('#seq-input', '1');
+    await page.click('#btn-jump');
+    await page.waitForFunction(() => document.querySelector('#statecharts-seq')?.textContent === 'state after #1', undefined, WAIT);
+    expect(await page.locator('#statecharts-error').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  it('failed state and record requests show their error text where the data would be and in the status bar', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const fail = (what: string) => ({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: `${what} unavailable (test)` }) });
+    await page.route('**/api/state*', (route) => route.fulfill(fail('states')));
+    await page.route('**/api/records*', (route) => route.fulfill(fail('records')));
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector('#statecharts-error')?.textContent?.includes('states unavailable (test)') === true, undefined, WAIT);
+    // No state ever arrived: each actor says so instead of "loading…".
+    await page.waitForFunction(() => [...document.querySelectorAll('#statecharts .actor .state-pill')].every((p) => p.textContent === 'no state'), undefined, WAIT);
+    await page.waitForFunction(() => document.querySelector('#sequence .msg-row.failed')?.textContent?.includes('not loaded: records unavailable (test)') === true, undefined, WAIT);
+    await page.waitForFunction(() => /unavailable \(test\)/.test(document.querySelector('#status')?.textContent ?? ''), undefined, WAIT);
+    expect(await page.locator('#status').getAttribute('class')).toContain('error');
+    expect(await page.locator('#details').innerText()).toContain('not loaded');
+    await page.close();
   });
 });

@@ -3,12 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeReport } from '../../src/cli/inspect.ts';
 import { LiveSession, LogSession } from '../../src/inspect/session.ts';
 import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { actorStates } from '../../src/runtime/state.ts';
+import { runScenario, ScenarioRun } from '../../src/scenario/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 
 const seedA = (): ReturnType<typeof loadScenarioFile> => {
@@ -23,10 +24,11 @@ interface Raw {
   body: string;
 }
 
-/** A raw HTTP request (no URL normalisation, any Host header, any body). */
-function raw(port: number, path: string, opts: { method?: string; host?: string; body?: string } = {}): Promise<Raw> {
+/** A raw HTTP request (no URL normalisation, any Host header, any body, any other headers). */
+function raw(port: number, path: string, opts: { method?: string; host?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host: opts.host ?? `127.0.0.1:${port}` } }, (res) => {
+    const headers = { host: opts.host ?? `127.0.0.1:${port}`, ...opts.headers };
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -118,6 +120,129 @@ describe('inspector server: live scenario', () => {
   });
 });
 
+/** Everything the server under test writes to stderr while `f` runs. */
+async function stderrOf(f: () => Promise<void>): Promise<string> {
+  const spy = vi.spyOn(process.stderr, 'write');
+  try {
+    await f();
+    return spy.mock.calls.map((c) => String(c[0])).join('');
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** A 4xx answer with a one-line JSON `{"error": …}`. */
+function expectClientError(r: Raw, status: number, text: RegExp): void {
+  expect(r.status, r.body).toBe(status);
+  expect(r.headers['content-type']).toContain('application/json');
+  const body = JSON.parse(r.body) as { error?: unknown };
+  expect(typeof body.error).toBe('string');
+  expect(String(body.error)).toMatch(text);
+  expect(String(body.error)).not.toContain('\n');
+}
+
+describe('inspector server: a run in progress', () => {
+  let server: InspectorServer;
+  beforeAll(async () => {
+    server = await startInspector(new LiveSession(seedA()));
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('answers the state at every seq after every step (a live log ends early: it is not a cut log)', async () => {
+    const scenario = seedA();
+    // The same scenario stepped here: the state the server must answer at each step's end.
+    const expected = new ScenarioRun(scenario);
+    const err = await stderrOf(async () => {
+      const at0 = await raw(server.port, '/api/state?seq=0');
+      expect(at0.status, at0.body).toBe(200);
+      for (let i = 0; i < scenario.steps.length; i++) {
+        expected.step();
+        const step = await raw(server.port, '/api/step', { method: 'POST' });
+        expect(step.status, step.body).toBe(200);
+        const last = (JSON.parse(step.body) as { lastSeq: number }).lastSeq;
+        expect(last).toBe(expected.sys.lastSeq);
+        for (let seq = 0; seq <= last; seq++) {
+          const r = await raw(server.port, `/api/state?seq=${seq}`);
+          expect(r.status, `after step ${i}, seq ${seq}: ${r.body}`).toBe(200);
+          expect((JSON.parse(r.body) as { seq: number }).seq).toBe(seq);
+        }
+        const now = JSON.parse((await raw(server.port, `/api/state?seq=${last}`)).body) as { actors: { address: string; state: string; context: unknown }[] };
+        const want = actorStates(expected.sys).map((a) => ({ address: a.address, state: a.state, context: a.context }));
+        expect(now.actors.map((a) => ({ address: a.address, state: a.state, context: a.context }))).toEqual(JSON.parse(JSON.stringify(want)));
+      }
+    });
+    expect(err).toBe('');
+  });
+
+  it('expected errors are 4xx with a one-line JSON message and print nothing on stderr', async () => {
+    const err = await stderrOf(async () => {
+      expectClientError(await raw(server.port, '/api/state?seq=99999'), 400, /past the last record/);
+      expectClientError(await raw(server.port, '/api/state?seq=-1'), 400, /non-negative integer/);
+      expectClientError(await raw(server.port, '/api/state?seq=1.5'), 400, /non-negative integer/);
+      expectClientError(await raw(server.port, '/api/records?from=x'), 400, /non-negative integer/);
+      expectClientError(await raw(server.port, '/api/nothing'), 404, /no such page/);
+      expectClientError(await raw(server.port, '/api/session', { method: 'PUT' }), 405, /not allowed/);
+      // Every step has run (the test above): no step left.
+      expectClientError(await raw(server.port, '/api/step', { method: 'POST' }), 409, /steps have run/);
+    });
+    expect(err).toBe('');
+  });
+});
+
+describe('inspector server: state-changing requests from other web pages are refused', () => {
+  let server: InspectorServer;
+  beforeAll(async () => {
+    server = await startInspector(new LiveSession(seedA()));
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  const nextStep = async (): Promise<number> => (JSON.parse((await raw(server.port, '/api/session')).body) as { nextStep: number }).nextStep;
+
+  it('another Origin, or a cross-site / same-site Sec-Fetch-Site: 403 with a one-line reason, and no step runs', async () => {
+    const refused: Record<string, string>[] = [
+      { origin: 'http://evil.example.com' },
+      { origin: 'null' },
+      { origin: `http://127.0.0.1:${server.port + 1}` },
+      { origin: `https://127.0.0.1:${server.port}` },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: `http://127.0.0.1:${server.port}`, 'sec-fetch-site': 'cross-site' },
+      { origin: 'http://evil.example.com', 'sec-fetch-site': 'same-origin' },
+    ];
+    const err = await stderrOf(async () => {
+      for (const headers of refused) {
+        const r = await raw(server.port, '/api/step', { method: 'POST', headers });
+        expectClientError(r, 403, /^refused: /);
+        expect(await nextStep(), JSON.stringify(headers)).toBe(0);
+      }
+      // Any state-changing method, not only the route that exists.
+      expectClientError(await raw(server.port, '/api/session', { method: 'DELETE', headers: { origin: 'http://evil.example.com' } }), 403, /another origin/);
+    });
+    expect(err).toBe('');
+  });
+
+  it("its own origin (as 127.0.0.1 or localhost), Sec-Fetch-Site same-origin or none, or neither header (a local tool): the step runs", async () => {
+    const allowed: Record<string, string>[] = [
+      { origin: `http://127.0.0.1:${server.port}` },
+      { origin: `http://localhost:${server.port}` },
+      { origin: `http://127.0.0.1:${server.port}`, 'sec-fetch-site': 'same-origin' },
+      { 'sec-fetch-site': 'none' },
+      {},
+    ];
+    let want = await nextStep();
+    for (const headers of allowed) {
+      const r = await raw(server.port, '/api/step', { method: 'POST', headers });
+      expect(r.status, `${JSON.stringify(headers)}: ${r.body}`).toBe(200);
+      expect(await nextStep()).toBe(++want);
+    }
+    // Reading is not changing: a GET from another origin is answered (the browser withholds it from that page).
+    expect((await raw(server.port, '/api/session', { headers: { origin: 'http://evil.example.com', 'sec-fetch-site': 'cross-site' } })).status).toBe(200);
+  });
+});
+
 describe('inspector server: safety', () => {
   let server: InspectorServer;
   beforeAll(async () => {
@@ -171,7 +296,41 @@ describe('log sessions and reports', () => {
     expect(s.warnings.join('\n')).toMatch(/diverges from this model at seq \d+/);
     expect(s.lastShowable).toBeLessThan(s.lastSeq);
     expect(s.stateAt(s.lastShowable).seq).toBe(s.lastShowable);
-    expect(() => s.stateAt(s.lastSeq)).toThrow(/diverges/);
+    expect(() => s.stateAt(s.lastSeq)).toThrow(new RegExp(`^no state at #${s.lastSeq}: .* diverges from this model at seq ${s.lastShowable + 1}; states can be shown up to #${s.lastShowable}$`));
+  });
+
+  it('the server says where the state stops: in the session, and as a 422 past it (nothing on stderr)', async () => {
+    const bad = join(dir, 'diverges.jsonl');
+    const s = new LogSession(bad);
+    const server = await startInspector(s);
+    try {
+      const err = await stderrOf(async () => {
+        const info = JSON.parse((await raw(server.port, '/api/session')).body) as { lastSeq: number; lastShowable: number; warnings: string[] };
+        expect(info.lastShowable).toBe(s.lastShowable);
+        expect(info.lastSeq).toBe(s.lastSeq);
+        expect(info.warnings.join('\n')).toMatch(/diverges from this model/);
+        expect((await raw(server.port, `/api/state?seq=${s.lastShowable}`)).status).toBe(200);
+        expectClientError(await raw(server.port, `/api/state?seq=${s.lastShowable + 1}`), 422, /^no state at #\d+: .*diverges from this model/);
+        expectClientError(await raw(server.port, '/api/step', { method: 'POST' }), 409, /no steps to run/);
+      });
+      expect(err).toBe('');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a log cut between steps opens with --allow-truncated as the prefix it holds: a state at every seq, a warning saying what is missing', () => {
+    const lines = readFileSync(log, 'utf8').split('\n');
+    const records = lines.slice(1).filter((l) => l !== '').map((l) => JSON.parse(l) as { seq?: number; step?: number });
+    // Keep steps 0..2 (every record of them, in seq order) and nothing after.
+    const keep = records.filter((r) => r.seq !== undefined && r.step !== undefined && r.step <= 2).length;
+    const cut = join(dir, 'cut.jsonl');
+    writeFileSync(cut, `${lines.slice(0, 1 + keep).join('\n')}\n`);
+    const s = new LogSession(cut, { allowTruncated: true });
+    expect(s.lastSeq).toBe(keep);
+    expect(s.lastShowable).toBe(keep);
+    expect(s.warnings.join('\n')).toMatch(/ends after step 2 of the scenario's 6/);
+    for (let seq = 0; seq <= keep; seq++) expect(s.stateAt(seq).seq).toBe(seq);
   });
 
   it('a report is one HTML file with the page and the data inlined, nothing fetched', async () => {
@@ -209,6 +368,8 @@ describe('svasim inspect (the command)', () => {
     child.kill('SIGINT');
     expect(await code).toBe(0);
     expect(out).toContain('stopped');
+    // Its own pid (not npx's, when started through npx): what to signal to stop it.
+    expect(out).toContain(`(127.0.0.1 only; pid ${child.pid}; Ctrl-C stops it)`);
     expect(err).toBe('');
   }, 30_000);
 

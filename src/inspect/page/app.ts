@@ -60,6 +60,8 @@ async function main(): Promise<void> {
     session = await source.session();
     performance.mark('svasim:session');
   } catch (e) {
+    // Where the title would be, and in the status line: never "loading…" for ever.
+    byId('title').textContent = 'cannot load the session';
     status.textContent = `cannot load the session: ${(e as Error).message}`;
     status.classList.add('error');
     return;
@@ -160,7 +162,7 @@ async function main(): Promise<void> {
         source
           .session()
           .then((s) => m.applyStep({ records: [], actors: s.actors, nextStep: s.nextStep, lastSeq: s.lastSeq }))
-          .catch(() => undefined);
+          .catch((e: unknown) => m.setStatus(`cannot catch up with the server: ${(e as Error).message}`, true));
       },
     );
   }

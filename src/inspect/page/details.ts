@@ -186,10 +186,21 @@ export class DetailsPanel {
       this.renderSummary();
       return;
     }
-    const r = this.m.record(seq) ?? (this.m.busy ? undefined : await this.m.fetchRecord(seq).catch(() => undefined));
+    let failed: string | null = null;
+    const r =
+      this.m.record(seq) ??
+      (this.m.busy
+        ? undefined
+        : await this.m.fetchRecord(seq).catch((e: unknown) => {
+            failed = (e as Error).message;
+            return undefined;
+          }));
     if (token !== this.token) return;
     if (!r) {
-      this.headEl.replaceChildren(h('span', { class: 'muted' }, `#${seq}: loading…`));
+      // Still loading, or its request failed: then the reason, here and in the status line.
+      const why = failed ?? (this.m.busy ? null : this.m.recordsError);
+      this.headEl.replaceChildren(h('span', { class: why === null ? 'muted' : 'error-text' }, why === null ? `#${seq}: loading…` : `#${seq}: not loaded: ${why}`));
+      if (failed !== null) this.m.setStatus(`record #${seq}: ${failed}`, true);
       return;
     }
     const step = this.m.stepText(r.step);

@@ -64,6 +64,15 @@ export class Model {
   filters: Filters = { process: new Set(), thread: new Set(), device: new Set(), type: new Set(), kind: new Set() };
   status = '';
   statusError = false;
+  /**
+   * The current seq's state could not be had (the server's one-line reason): the panels say so where
+   * the state would be, instead of "loading…" forever. `null` once a state for the current seq arrives.
+   */
+  stateError: { readonly seq: number; readonly message: string } | null = null;
+  /** The last failed records request (rows it would have filled say so instead of "loading…"). */
+  recordsError: string | null = null;
+  /** What the status line shows when no error is being reported: the session's warnings. */
+  private readonly baseStatus: string;
 
   private readonly listeners = new Map<keyof ModelEvents, Set<Listener>>();
   private readonly states = new Map<number, StateAt>();
@@ -85,8 +94,14 @@ export class Model {
     this.nextStep = session.nextStep;
     this.actors = [...session.actors];
     for (const a of this.actors) this.actorIndex.set(a.address, a);
-    this.current = session.lastSeq;
+    // A log that stops matching the model opens at its last state, not past it (the warning says why).
+    this.current = Math.min(session.lastSeq, session.lastShowable);
     this.records.length = session.lastSeq + 1;
+    this.baseStatus = session.warnings.join(' · ');
+    if (this.baseStatus !== '') {
+      this.status = this.baseStatus;
+      this.statusError = true;
+    }
     // Large systems: each state is big, keep fewer.
     this.stateCap = Math.max(8, Math.min(300, Math.floor(50_000 / Math.max(1, this.actors.length))));
   }
@@ -104,6 +119,12 @@ export class Model {
     this.status = text;
     this.statusError = error;
     this.emit('status');
+  }
+
+  /** An error was resolved: back to the session's warnings (if any), else `text`. */
+  clearError(text = ''): void {
+    if (this.baseStatus !== '') this.setStatus(this.baseStatus, true);
+    else this.setStatus(text);
   }
 
   // ---- records ----
@@ -244,7 +265,9 @@ export class Model {
         })
         .catch((e: unknown) => {
           this.loadedChunks.add(i);
-          this.setStatus(`could not load records: ${(e as Error).message}`, true);
+          this.recordsError = (e as Error).message;
+          this.setStatus(`could not load records: ${this.recordsError}`, true);
+          this.emit('records');
         })
         .finally(() => {
           this.chunkLoading.delete(i);
@@ -351,9 +374,15 @@ export class Model {
         const st = await this.source.state(seq);
         this.cache(seq, st);
         if (seq === this.current) this.show(st);
-        if (this.statusError) this.setStatus('');
+        if (this.statusError && this.stateError === null && this.recordsError === null) this.clearError();
       } catch (e) {
-        if (seq === this.current) this.setStatus(`state at #${seq}: ${(e as Error).message}`, true);
+        if (seq === this.current) {
+          const message = (e as Error).message;
+          this.stateError = { seq, message };
+          this.setStatus(`state at #${seq}: ${message}`, true);
+          // The panels show the reason where the state would be.
+          this.emit('state');
+        }
         this.releaseAfterPaint();
       } finally {
         this.inflightState = null;
@@ -373,6 +402,10 @@ export class Model {
 
   private show(st: StateAt): void {
     this.shownState = st;
+    if (this.stateError !== null) {
+      this.stateError = null;
+      if (this.recordsError === null) this.clearError();
+    }
     this.releaseAfterPaint();
     // "Changed" marks compare with the state just before this message (fetched if not cached).
     const before = st.seq > 0 ? this.states.get(st.seq - 1) : undefined;

@@ -135,9 +135,11 @@ export class SequencePanel {
     this.reveal(true);
   }
 
+  /** Other lanes put the current message's arrow elsewhere: follow it sideways (and keep its row in view). */
   setMode(mode: LaneMode): void {
     this.mode = mode;
     this.recompute();
+    this.reveal(false);
   }
 
   /** The first reveal waits for the real geometry and the current record (for the sideways part). */
@@ -396,13 +398,16 @@ export class SequencePanel {
       row.el.dataset['seq'] = String(seq);
       row.seqEl.textContent = `#${seq}`;
       if (!r) {
-        row.el.className = 'msg-row loading';
+        // Not loaded: on its way, or its request failed (then the reason, not "loading…" forever).
+        const failed = this.m.recordsError !== null && !this.m.busy;
+        const text = failed ? `not loaded: ${this.m.recordsError ?? ''}` : 'loading…';
+        row.el.className = failed ? 'msg-row loading failed' : 'msg-row loading';
         delete row.el.dataset['type'];
         row.stepEl.textContent = '';
-        row.typeEl.textContent = 'loading…';
+        row.typeEl.textContent = text;
         row.payloadEl.textContent = '';
         row.arrow.style.display = 'none';
-        this.placeLabel(row, this.gutter + 6, 'loading…', '', null);
+        this.placeLabel(row, this.gutter + 6, text, '', null);
         continue;
       }
       const prev = i > 0 ? this.m.records[this.seqAt(i - 1)] : undefined;

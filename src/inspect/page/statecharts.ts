@@ -83,6 +83,10 @@ function facts(kind: ActorKind, ctx: unknown): string {
 }
 
 const KIND_ORDER: Record<ActorKind, number> = { mm: 0, thread: 1, wq: 2, iommu: 3, kernel: 4 };
+/** The panel's padding (2 × 8px), a group's borders (2 × 1px) and its body's padding (2 × 6px), rounded up. */
+const CARD_INSET = 32;
+/** Room kept beside a followed state when its chart scrolls: the edges and labels next to it. */
+const LEAF_MARGIN = 24;
 
 export class StatechartsPanel {
   private groups: Group[] = [];
@@ -94,6 +98,8 @@ export class StatechartsPanel {
   private follow = true;
   private zoomed: { card: Card; chart: ChartInstance; el: HTMLElement; title: HTMLElement; onKey: (e: KeyboardEvent) => void } | null = null;
   private readonly list: HTMLElement;
+  /** Why the current seq has no state (a failed request), shown above the cards. */
+  private readonly errorEl: HTMLElement;
   /** The panel's width, cached from a ResizeObserver (no forced layout per chart). */
   private width = 600;
 
@@ -104,7 +110,8 @@ export class StatechartsPanel {
     zoomEl: HTMLElement | null,
   ) {
     this.list = h('div', { class: 'groups' });
-    root.replaceChildren(this.list);
+    this.errorEl = h('div', { class: 'panel-error', id: 'statecharts-error', role: 'alert', hidden: true });
+    root.replaceChildren(this.errorEl, this.list);
     this.list.addEventListener('click', (e) => this.onCardClick(e));
     this.observer =
       typeof IntersectionObserver === 'undefined'
@@ -303,11 +310,25 @@ export class StatechartsPanel {
     }
   }
 
-  /** Fit beside the context if that keeps the chart readable; otherwise readable and scrollable sideways. */
+  /**
+   * Fit beside the context if that keeps the chart readable; else the whole width of the card, down to
+   * 3/4 of the zoom, or a little smaller still when that fits the chart whole (a chart slightly wider
+   * than its box scrolls, and every scroll position cuts the states and labels at one edge); otherwise
+   * readable and scrollable sideways.
+   */
   private chartScale(l: MachineLayout): number {
+    const full = l.width + 28;
     const beside = Math.max(240, this.width - 300);
-    const fit = beside / (l.width + 28);
-    return fit >= this.zoom * 0.75 ? Math.min(this.zoom, fit) : Math.max(this.zoom * 0.75, Math.min(this.zoom, (this.width - 40) / (l.width + 28)));
+    const fit = beside / full;
+    if (fit >= this.zoom * 0.75) return Math.min(this.zoom, fit);
+    const whole = this.chartRoom() / full;
+    if (whole >= this.zoom * 0.6) return Math.min(this.zoom, whole);
+    return this.zoom * 0.75;
+  }
+
+  /** The width a chart's box has in a card: the panel's, less the panel's and the group's padding and borders. */
+  private chartRoom(): number {
+    return Math.max(200, this.width - CARD_INSET);
   }
 
   private renderBody(c: Card): void {
@@ -375,18 +396,43 @@ export class StatechartsPanel {
     z.title.textContent = `${z.card.info.address} · ${a ? a.state : 'not created'} · after #${this.m.shownState?.seq ?? '?'}`;
   }
 
-  /** A chart wider than its box scrolls sideways to show the active state. */
+  /**
+   * A chart wider than its box scrolls sideways to show the active state whole: left alone when the
+   * state is already whole in view (with a margin for the edges beside it), else centred on it, within
+   * the chart's bounds. Measured at the next frame, every card at once (one layout, not one per card).
+   */
   private scrollToLeaf(c: Card, state: string | null): void {
-    const l = this.layout(c.info.kind);
-    const box = c.chart?.svg.parentElement;
-    if (!l || !box || state === null || state === c.scrolledTo) return;
+    if (state === null || state === c.scrolledTo) return;
     c.scrolledTo = state;
-    const leaf = l.nodes.find((n) => n.id === state.split(',')[0]);
-    const w = Number(c.chart?.svg.getAttribute('width'));
-    if (!leaf || !(w > this.width - 40)) return;
-    const scale = w / (l.width + 28);
-    box.scrollLeft = Math.max(0, (leaf.x + leaf.width / 2 + 14) * scale - (this.width - 40) / 2);
+    this.toScroll.add(c);
+    if (this.scrollFrame !== 0) return;
+    this.scrollFrame = requestAnimationFrame(() => {
+      this.scrollFrame = 0;
+      const moves: [HTMLElement, number][] = [];
+      for (const card of this.toScroll) {
+        const l = this.layout(card.info.kind);
+        const svg = card.chart?.svg;
+        const box = svg?.parentElement;
+        const leaf = l?.nodes.find((n) => n.id === (card.scrolledTo ?? '').split(',')[0]);
+        if (!l || !svg || !box || !leaf) continue;
+        const view = box.clientWidth;
+        const w = svg.width.baseVal.value;
+        if (!(w > view) || view <= 0) continue;
+        // The viewBox starts 14 units left of the layout's origin (chart.ts pads every side by 14).
+        const scale = w / (l.width + 28);
+        const x0 = (leaf.x + 14) * scale - LEAF_MARGIN;
+        const x1 = (leaf.x + leaf.width + 14) * scale + LEAF_MARGIN;
+        const at = box.scrollLeft;
+        if (x0 >= at && x1 <= at + view) continue;
+        const max = w - view;
+        moves.push([box, Math.round(Math.max(0, Math.min(max, (x0 + x1) / 2 - view / 2)))]);
+      }
+      this.toScroll.clear();
+      for (const [box, left] of moves) box.scrollLeft = left;
+    });
   }
+  private readonly toScroll = new Set<Card>();
+  private scrollFrame = 0;
 
   private dropBody(c: Card): void {
     c.body?.remove();
@@ -414,19 +460,24 @@ export class StatechartsPanel {
     this.updateZoom(idx);
     const st = this.m.shownState;
     const stale = st !== null && st.seq !== this.m.current;
+    const err = this.m.stateError !== null && this.m.stateError.seq === this.m.current ? this.m.stateError : null;
     this.root.classList.toggle('stale', stale);
+    this.errorEl.hidden = err === null;
+    this.errorEl.textContent = err === null ? '' : `no state at #${err.seq}: ${err.message}${st !== null ? ` — showing the state after #${st.seq}` : ''}`;
     const note = document.getElementById('statecharts-seq');
     if (note) {
       const inline = this.m.source.kind === 'inline';
       note.textContent =
-        st === null
-          ? 'loading state…'
-          : !stale
-            ? `state after #${st.seq}`
-            : inline
-              ? `state after #${st.seq} (the report holds none for #${this.m.current})`
-              : `state at #${st.seq} (loading #${this.m.current}…)`;
-      note.classList.toggle('warn', stale);
+        err !== null
+          ? `no state at #${err.seq}`
+          : st === null
+            ? 'loading state…'
+            : !stale
+              ? `state after #${st.seq}`
+              : inline
+                ? `state after #${st.seq} (the report holds none for #${this.m.current})`
+                : `state at #${st.seq} (loading #${this.m.current}…)`;
+      note.classList.toggle('warn', stale || err !== null);
     }
     // Group summaries: alive threads, PASID of the live mm.
     for (const g of this.groups) {
@@ -444,7 +495,9 @@ export class StatechartsPanel {
           if (ctx && ctx.pasid !== null && ctx.pasid !== undefined && !a.state.startsWith('dead')) pasids.push(String(ctx.pasid));
         }
       }
-      g.summaryEl.textContent = `${alive}/${threads} threads live${pasids.length > 0 ? ` · PASID ${pasids.join(', ')}` : ''}`;
+      // Before any state arrived nothing is known to be live: say how many threads, not "0 live".
+      g.summaryEl.textContent =
+        idx === null ? `${threads} thread${threads === 1 ? '' : 's'}` : `${alive}/${threads} threads live${pasids.length > 0 ? ` · PASID ${pasids.join(', ')}` : ''}`;
       g.el.classList.toggle('absent', idx !== null && g.cards.every((c) => !idx.has(c.info.address)));
     }
   }
@@ -459,13 +512,14 @@ export class StatechartsPanel {
     c.el.classList.toggle('absent', !a && idx !== null);
     c.el.classList.toggle('receiving', receiving);
     c.el.classList.toggle('sending', sending);
-    const stateText = a ? state : idx === null ? '…' : 'not yet created';
+    const failed = idx === null && this.m.stateError !== null;
+    const stateText = a ? state : idx === null ? (failed ? 'no state' : '…') : 'not yet created';
     if (c.stateEl.textContent !== stateText) c.stateEl.textContent = stateText;
     c.stateEl.className = `state-pill s-${(state.split('.')[0] ?? '').replace(/[^\w-]/g, '')}`;
     const f = a ? facts(c.info.kind, a.context) : '';
     if (c.factEl.textContent !== f) c.factEl.textContent = f;
     if (!c.body) return;
-    const key = `${this.m.shownState?.seq ?? -1}|${this.m.current}|${this.m.previousState?.seq ?? -1}`;
+    const key = `${this.m.shownState?.seq ?? -1}|${this.m.current}|${this.m.previousState?.seq ?? -1}|${this.m.stateError?.seq ?? -1}`;
     if (c.shownKey === key) return;
     c.shownKey = key;
     if (c.chart) {
@@ -476,7 +530,8 @@ export class StatechartsPanel {
     }
     if (c.ctxEl) {
       if (!a) {
-        c.ctxEl.replaceChildren(h('div', { class: 'muted' }, idx === null ? 'loading…' : `does not exist at #${this.m.shownState?.seq ?? '?'}`));
+        const why = failed ? `no state: ${this.m.stateError?.message ?? ''}` : idx === null ? 'loading…' : `does not exist at #${this.m.shownState?.seq ?? '?'}`;
+        c.ctxEl.replaceChildren(h('div', { class: failed ? 'error-text' : 'muted' }, why));
         return;
       }
       const before = prev?.get(c.info.address);

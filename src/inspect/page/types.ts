@@ -20,6 +20,10 @@ export interface Session {
   readonly steps: readonly { readonly index: number; readonly text: string }[];
   readonly nextStep: number;
   readonly lastSeq: number;
+  /** The last seq whose state can be shown (a log that diverges from the model: the seq before). */
+  readonly lastShowable: number;
+  /** What the page cannot show, one line each (the status line shows them). */
+  readonly warnings: readonly string[];
   readonly machines: Partial<Record<ActorKind, MachineLayout>>;
   readonly actors: readonly ActorInfo[];
 }
