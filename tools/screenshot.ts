@@ -20,13 +20,23 @@ try {
   await page.goto(server.url);
   await page.waitForSelector('#statecharts');
   for (let i = 0; i < scenario.steps.length; i++) {
+    const before = await page.locator('#seq-last').innerText();
     await page.click('#btn-next-step');
-    await page.waitForFunction((n) => (document.querySelector('#btn-next-step') as HTMLButtonElement | null)?.disabled === true || n >= 0, i);
+    // The step's records arrived and the statecharts show the state after its last message.
+    await page.waitForFunction(
+      (was) => {
+        const last = document.querySelector('#seq-last')?.textContent ?? was;
+        return last !== was && document.querySelector('#statecharts-seq')?.textContent === `state after #${last}`;
+      },
+      before,
+      { timeout: 10_000 },
+    );
   }
   const fault = page.locator('#sequence .msg-row[data-type="fault.dmar"]').first();
   await fault.waitFor();
   await fault.click();
-  await page.waitForTimeout(300);
+  const seq = await fault.getAttribute('data-seq');
+  await page.waitForFunction((s) => document.querySelector('#statecharts-seq')?.textContent === `state after #${s}` && document.querySelector('#details-summary')?.textContent?.includes('context at') === true, seq, { timeout: 10_000 });
   await page.screenshot({ path: out });
   console.log(`wrote ${out}`);
 } finally {
