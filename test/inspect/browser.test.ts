@@ -288,7 +288,10 @@ describe.skipIf(!available)('inspector in chromium: what cannot be shown is said
     const shown = await page.locator('#statecharts-error').innerText();
     expect(shown).toContain(`no state at #${lastSeq}`);
     expect(shown).toContain(`diverges from this model at seq ${diverges}`);
-    expect(await page.locator('#status').innerText()).toContain(`state at #${lastSeq}: no state at #${lastSeq}`);
+    expect(await page.locator('#status').innerText()).toMatch(new RegExp(`^no state at #${lastSeq}: .*diverges from this model at seq ${diverges}`));
+    // The record's readable summary (a DMAR fault) says why it has no context.
+    expect(await page.locator('#details-summary').innerText()).toContain(`no state at #${lastSeq}: `);
+    expect(shown).not.toMatch(/no state at #\d+: no state/);
     expect(await page.locator('#status').getAttribute('class')).toContain('error');
     // Back before the divergence: the state again, and the error gone.
     await page.fill('#seq-input', '1');

@@ -79,6 +79,8 @@ async function main(): Promise<void> {
 
   m.on('status', () => {
     status.textContent = m.status;
+    // The line may be cut to the bar's width: the whole text on hover.
+    status.title = m.status;
     status.classList.toggle('error', m.statusError);
   });
 

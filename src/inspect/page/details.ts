@@ -168,7 +168,8 @@ export class DetailsPanel {
           dmarContext(r, st).join(' · '),
         ),
       );
-    } else lines.push(h('div', { class: 'sum-context muted' }, `context: state at #${r.seq} not loaded (go to #${r.seq} to see it)`));
+    } else if (this.m.stateError?.seq === r.seq) lines.push(h('div', { class: 'sum-context error-text' }, this.m.stateError.message));
+    else lines.push(h('div', { class: 'sum-context muted' }, `context: state at #${r.seq} not loaded (go to #${r.seq} to see it)`));
     this.summaryEl.replaceChildren(...lines);
     this.summaryEl.hidden = false;
   }

@@ -65,8 +65,9 @@ export class Model {
   status = '';
   statusError = false;
   /**
-   * The current seq's state could not be had (the server's one-line reason): the panels say so where
-   * the state would be, instead of "loading…" forever. `null` once a state for the current seq arrives.
+   * The current seq's state could not be had (`no state at #seq: ` and the server's one-line reason):
+   * the panels say so where the state would be, instead of "loading…" forever. `null` once a state for
+   * the current seq arrives.
    */
   stateError: { readonly seq: number; readonly message: string } | null = null;
   /** The last failed records request (rows it would have filled say so instead of "loading…"). */
@@ -378,8 +379,8 @@ export class Model {
       } catch (e) {
         if (seq === this.current) {
           const message = (e as Error).message;
-          this.stateError = { seq, message };
-          this.setStatus(`state at #${seq}: ${message}`, true);
+          this.stateError = { seq, message: message.startsWith(`no state at #${seq}`) ? message : `no state at #${seq}: ${message}` };
+          this.setStatus(this.stateError.message, true);
           // The panels show the reason where the state would be.
           this.emit('state');
         }

@@ -110,8 +110,10 @@ export class StatechartsPanel {
     zoomEl: HTMLElement | null,
   ) {
     this.list = h('div', { class: 'groups' });
+    // Above the scrolling charts (not inside them): in view whichever actor the panel follows.
     this.errorEl = h('div', { class: 'panel-error', id: 'statecharts-error', role: 'alert', hidden: true });
-    root.replaceChildren(this.errorEl, this.list);
+    scroller.before(this.errorEl);
+    root.replaceChildren(this.list);
     this.list.addEventListener('click', (e) => this.onCardClick(e));
     this.observer =
       typeof IntersectionObserver === 'undefined'
@@ -463,7 +465,7 @@ export class StatechartsPanel {
     const err = this.m.stateError !== null && this.m.stateError.seq === this.m.current ? this.m.stateError : null;
     this.root.classList.toggle('stale', stale);
     this.errorEl.hidden = err === null;
-    this.errorEl.textContent = err === null ? '' : `no state at #${err.seq}: ${err.message}${st !== null ? ` — showing the state after #${st.seq}` : ''}`;
+    this.errorEl.textContent = err === null ? '' : `${err.message}${st !== null ? ` — showing the state after #${st.seq}` : ''}`;
     const note = document.getElementById('statecharts-seq');
     if (note) {
       const inline = this.m.source.kind === 'inline';
@@ -530,7 +532,7 @@ export class StatechartsPanel {
     }
     if (c.ctxEl) {
       if (!a) {
-        const why = failed ? `no state: ${this.m.stateError?.message ?? ''}` : idx === null ? 'loading…' : `does not exist at #${this.m.shownState?.seq ?? '?'}`;
+        const why = failed ? (this.m.stateError?.message ?? 'no state') : idx === null ? 'loading…' : `does not exist at #${this.m.shownState?.seq ?? '?'}`;
         c.ctxEl.replaceChildren(h('div', { class: failed ? 'error-text' : 'muted' }, why));
         return;
       }
