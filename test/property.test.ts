@@ -16,7 +16,7 @@ import { recordLine } from '../src/log/format.ts';
 import type { Delivered } from '../src/runtime/system.ts';
 import { parseScenario } from '../src/scenario/load.ts';
 import { runScenario, type RunResult } from '../src/scenario/run.ts';
-import { headerLine } from '../src/log/format.ts';
+import { closingLine, headerLine } from '../src/log/format.ts';
 import { parseLog, readLog } from '../src/log/reader.ts';
 import { replay, replayFile } from '../src/replay/replay.ts';
 import { ChoiceScheduler } from '../src/runtime/scheduler.ts';
@@ -256,8 +256,9 @@ describe('property: random valid scenarios', () => {
         const scenario = parseScenario(text, 'generated.json');
         const lines: string[] = [];
         const live = new Map<number, SystemState>();
-        runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)), onSettled: (sys) => live.set(sys.lastSeq, systemState(sys)) });
-        const seek = SeekableLog.of(parseLog(`${[headerLine(scenario, scenario.policy), ...lines].join('\n')}\n`, 'generated.jsonl'), every);
+        const r = runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)), onSettled: (sys) => live.set(sys.lastSeq, systemState(sys)) });
+        const closing = closingLine(r.messages, r.steps.length);
+        const seek = SeekableLog.of(parseLog(`${[headerLine(scenario, scenario.policy), ...lines, closing].join('\n')}\n`, 'generated.jsonl'), every);
         for (const cp of seek.checkpoints) expect(seek.stateAt(cp.seq), `checkpoint ${cp.seq}\nscenario:\n${pretty(text)}`).toStrictEqual(live.get(cp.seq));
         for (const [seq, state] of live) expect(seek.stateAt(seq), `seq ${seq}\nscenario:\n${pretty(text)}`).toStrictEqual(state);
       }),
@@ -319,7 +320,9 @@ describe('property: random valid scenarios', () => {
       fc.property(scenarioArb, (text) => {
         const scenario = parseScenario(text, 'generated.json');
         const { lines } = runCollect(scenario);
-        const log = parseLog(`${[headerLine(scenario, scenario.policy), ...lines].join('\n')}\n`, 'generated.jsonl');
+        // The whole run's log, closing record included (a log without it is incomplete).
+        const closing = closingLine(lines.length, scenario.steps.length);
+        const log = parseLog(`${[headerLine(scenario, scenario.policy), ...lines, closing].join('\n')}\n`, 'generated.jsonl');
         const r = replay(log);
         expect(r, `replay diverged\nscenario:\n${pretty(text)}`).toStrictEqual({ identical: true, records: lines.length });
       }),

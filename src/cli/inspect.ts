@@ -1,7 +1,8 @@
 /**
  * `svasim inspect` (the offline inspector server) and `svasim report` (one self-contained HTML file).
  */
-import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { openSync, readSync, closeSync } from 'node:fs';
+import { writeFileAtomic, type InputFile } from '../log/io.ts';
 import type { InspectSession } from '../inspect/session.ts';
 import { pageAssets, startInspector } from '../inspect/server.ts';
 
@@ -54,7 +55,7 @@ export async function serve(session: InspectSession, opts: ServeOptions): Promis
  * One HTML file that opens from disk: the inspector page with its script, stylesheet and data inlined
  * (the records, the session, the state after each step — or only the final state for long logs).
  */
-export async function writeReport(session: InspectSession, out: string): Promise<{ bytes: number }> {
+export async function writeReport(session: InspectSession, out: string, inputs: readonly InputFile[] = []): Promise<{ bytes: number }> {
   const page = pageAssets();
   const info = await session.info();
   const states: Record<number, unknown> = {};
@@ -71,6 +72,8 @@ export async function writeReport(session: InspectSession, out: string): Promise
     .replace(/<link[^>]*href="\/?style\.css"[^>]*>/, () => `<style>\n${page.css}\n</style>`)
     .replace(/<script[^>]*src="\/?app\.js"[^>]*><\/script>/, () => `<script>window.SVASIM_DATA = ${data};</script>\n<script>\n${js}\n</script>`);
   if (!html.includes('window.SVASIM_DATA')) throw new Error('the inspector page has no app.js script tag to inline');
-  writeFileSync(out, html);
+  // Whole or not at all (a temp file renamed over `out`); an I/O error is one line (LogFileError), and
+  // `out` may not be one of `inputs` (the log it shows).
+  writeFileAtomic(out, html, { what: 'report', inputs, onHeld: 'fail' });
   return { bytes: Buffer.byteLength(html) };
 }

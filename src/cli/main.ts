@@ -2,7 +2,6 @@
  * The `svasim` command line (SPEC §8). Exit codes: 0 all expectations hold, 1 an expectation or invariant
  * failed, 2 bad input (one line on stderr, no stack trace).
  */
-import { closeSync, openSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Policy } from '../../machines/protocol.ts';
@@ -24,7 +23,8 @@ import { looksLikeLog, serve, writeReport } from './inspect.ts';
 import { LiveSession, LogSession } from '../inspect/session.ts';
 import { sendToStately } from '../inspect/stately.ts';
 import { createSkyInspector } from '@statelyai/inspect';
-import { headerLine, recordLine } from '../log/format.ts';
+import { closingLine, headerLine, recordLine } from '../log/format.ts';
+import { refuseInputs } from '../log/io.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter, type Style } from './trace.ts';
 
 export interface Io {
@@ -214,44 +214,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 /** A file path, or the name of a built-in scenario; the override applied on top of the file's policy. */
-function resolveScenario(arg: string, override: Partial<Policy>, command = 'run'): { scenario: Scenario; filePolicy: Policy; name: string } {
+function resolveScenario(arg: string, override: Partial<Policy>, command = 'run'): { scenario: Scenario; filePolicy: Policy; name: string; file: string } {
   const builtin = builtinPath(arg);
   let name: string;
-  let loaded: Scenario;
+  let file: string;
   if (builtin && !arg.endsWith('.json')) {
-    loaded = loadScenarioFile(builtin);
+    file = builtin;
     name = arg;
   } else if (!arg.endsWith('.json') && !arg.includes('/')) {
     throw new UsageError(`svasim ${command}: "${arg}" is neither a scenario file${command === 'inspect' ? ', a log' : ''} nor a built-in scenario (see svasim list)`);
   } else {
-    loaded = loadScenarioFile(arg);
+    file = arg;
     name = basename(arg).replace(/\.json$/, '');
   }
-  return { scenario: { ...loaded, policy: { ...loaded.policy, ...override } }, filePolicy: loaded.policy, name };
-}
-
-/** Fail early, as bad input, when the log cannot be written. */
-function checkWritable(path: string, what = 'the log'): void {
-  try {
-    closeSync(openSync(path, 'w'));
-  } catch (e) {
-    const reason = e instanceof Error && 'code' in e ? describeFsError(String(e.code)) : String(e);
-    throw new UsageError(`${path}: cannot write ${what}: ${reason}`);
-  }
-}
-
-function describeFsError(code: string): string {
-  switch (code) {
-    case 'ENOENT':
-      return 'no such directory';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return code;
-  }
+  const loaded = loadScenarioFile(file);
+  return { scenario: { ...loaded, policy: { ...loaded.policy, ...override } }, filePolicy: loaded.policy, name, file };
 }
 
 function cmdRun(args: string[], io: Io): number {
@@ -271,7 +248,7 @@ function cmdRun(args: string[], io: Io): number {
   const flush = values.flush;
   if (flush !== undefined && flush !== 'step' && flush !== 'record') throw new UsageError(`svasim run: --flush expects step or record, got "${flush}"`);
   if (flush !== undefined && values['no-log']) throw new UsageError('svasim run: --flush needs a log (it excludes --no-log)');
-  const { scenario, filePolicy, name } = resolveScenario(positionals[0] ?? '', override);
+  const { scenario, filePolicy, name, file } = resolveScenario(positionals[0] ?? '', override);
   const log = values['no-log'] ? undefined : (values.log ?? `${name}.jsonl`);
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
@@ -279,9 +256,10 @@ function cmdRun(args: string[], io: Io): number {
   };
   const tracing = !values.json && !values.quiet;
   const printer = new TracePrinter(out, st);
-  if (log !== undefined) checkWritable(log);
+  // The log is opened (locked, refused if it is the scenario file) before the first step runs.
   const result = runScenario(scenario, {
-    ...(log === undefined ? {} : { log }),
+    ...(log === undefined ? {} : { log, logInputs: [{ path: file, role: 'the scenario this run reads' }] }),
+    onWarning: (line) => io.stderr.write(`${line}\n`),
     ...(flush === undefined ? {} : { flush }),
     ...(engine === undefined ? {} : { engine }),
     filePolicy,
@@ -417,7 +395,7 @@ function cmdReplay(args: string[], io: Io): number {
       }
     }
     // Otherwise open the log for seeking (one read and parse; the index is built or reused).
-    const seekable = SeekableLog.open(positionals[0] ?? '', { allowTruncated });
+    const seekable = SeekableLog.open(positionals[0] ?? '', { allowTruncated, warn: (line) => io.stderr.write(`${line}\n`) });
     const log = seekable.log;
     notes(log);
     truncationNote(log.source, log.truncated, log.records.length);
@@ -453,23 +431,26 @@ function cmdReplay(args: string[], io: Io): number {
   }
   if (r.identical) {
     out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
-    if (r.incomplete) {
-      const { pending, missingSteps } = r.incomplete;
-      const parts = [
-        pending > 0 ? `it stops inside its last step, with ${pending} message${pending > 1 ? 's' : ''} still to deliver (at least that many records lost)` : '',
-        missingSteps > 0 ? `the scenario's last ${missingSteps} step${missingSteps > 1 ? 's have' : ' has'} no record` : '',
-      ].filter((x) => x !== '');
-      io.stderr.write(`note: ${log.source} ends early: ${parts.join('; ')}\n`);
-    }
+    if (r.incomplete) io.stderr.write(`note: ${log.source} is incomplete, replayed as a prefix: ${r.incomplete.why}\n`);
     return 0;
   }
   printDivergence(r, log, out, st);
   return 1;
 }
 
-function printDivergence(r: Extract<ReplayResult, { identical: false }>, log: Pick<ParsedLog, 'otherModel' | 'header'>, out: (line: string) => void, st: Style): void {
+function printDivergence(
+  r: Extract<ReplayResult, { identical: false }>,
+  log: Pick<ParsedLog, 'otherModel' | 'header' | 'upcastFrom'>,
+  out: (line: string) => void,
+  st: Style,
+): void {
   out(st.bold(st.red(`diverged at seq ${r.seq}${log.otherModel ? ` (the log is from model ${log.header.model}: this may be a model change)` : ''}`)));
-  out(`  logged:   ${r.expected ?? '(the log ends here; --allow-truncated accepts a log cut short)'}`);
+  // A log cut short is never a divergence, except in format 1, which cannot tell a cut from a model that sends more.
+  const ends =
+    log.upcastFrom !== null && log.upcastFrom < 2
+      ? `(the log ends here; log format ${log.upcastFrom} cannot say whether it was cut short: --allow-truncated accepts it as a prefix)`
+      : '(the log ends here, complete: its closing record follows)';
+  out(`  logged:   ${r.expected ?? ends}`);
   out(`  replayed: ${r.actual ?? '(nothing)'}`);
   if (r.causes.length > 0) {
     out('  caused by (logged):');
@@ -567,8 +548,9 @@ async function stately(source: string, isLog: boolean, override: Partial<Policy>
   else {
     const { scenario, filePolicy } = resolveScenario(source, override, 'inspect');
     const lines: string[] = [];
-    runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)) });
-    log = parseLog([headerLine({ ...scenario, policy: filePolicy }, scenario.policy), ...lines].join('\n') + '\n', scenario.name);
+    const r = runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)) });
+    // The whole run's log, as `run` would write it (closing record included: it is complete).
+    log = parseLog([headerLine({ ...scenario, policy: filePolicy }, scenario.policy), ...lines, closingLine(r.messages, r.steps.length)].join('\n') + '\n', scenario.name);
   }
   // Check before sending: a log the model does not reproduce would be cut off mid-way.
   const check = replay(log, {});
@@ -604,9 +586,11 @@ async function cmdReport(args: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('svasim report: expected one log file (see svasim report --help)');
   const path = positionals[0] ?? '';
   const out = values.out ?? `${path.replace(/\.jsonl$/, '')}.html`;
-  checkWritable(out, 'the report');
+  // Refused before any work: the report must not replace the log it reads (same file, link or symlink).
+  const inputs = [{ path, role: 'the log this report reads' }];
+  refuseInputs(out, { what: 'report', inputs });
   const session = openLogSession(path, values['allow-truncated'] === true, io);
-  const { bytes } = await writeReport(session, out);
+  const { bytes } = await writeReport(session, out, inputs);
   io.stdout.write(`wrote ${out} (${Math.round(bytes / 1024)} KiB, ${session.lastSeq} records): open it in a browser, no server needed\n`);
   return 0;
 }

@@ -1,6 +1,7 @@
 /**
  * The event log's line format (SPEC §7): a header line, then one JSON record per delivered message:
- * `{"seq":N,"type":"…","from":"…","to":"…","cause":M,"step":K, …payload}`.
+ * `{"seq":N,"type":"…","from":"…","to":"…","cause":M,"step":K, …payload}`, then (format 2) a closing
+ * record `{"end":"svasim","records":N,"steps":S}` when the run ended.
  */
 import type { Scenario } from '../scenario/types.ts';
 import type { Delivered } from '../runtime/system.ts';
@@ -18,6 +19,23 @@ export interface LogHeader {
 export function headerLine(scenario: Scenario, policy: Scenario['policy']): string {
   const header: LogHeader = { log: 'svasim', version: LOG_FORMAT_VERSION, model: MODEL_VERSION, policy, scenario };
   return JSON.stringify(header);
+}
+
+/**
+ * The closing record (format 2): the last line of a finished run's log, written when the run ends,
+ * whatever its verdict. It is how a reader tells a complete log from one cut short (a killed run, a
+ * full disk) without guessing: `records` counts the records before it, `steps` the steps that ran.
+ * Nothing else is in it, so the same run still gives a byte-identical log.
+ */
+export interface ClosingRecord {
+  readonly end: 'svasim';
+  readonly records: number;
+  readonly steps: number;
+}
+
+export function closingLine(records: number, steps: number): string {
+  const closing: ClosingRecord = { end: 'svasim', records, steps };
+  return JSON.stringify(closing);
 }
 
 /** JSON string literals of addresses, cached: a run has few distinct ones and they recur constantly. */

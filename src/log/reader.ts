@@ -2,6 +2,12 @@
  * Reads an event log (SPEC §7): validates the header and every record (its envelope here, its payload
  * by its type's schema in schema.ts), and reports a malformed or truncated line, or damage (a seq gap,
  * a cause that points forward), by file and line number.
+ *
+ * It also says how the log ends (`LogEnding`). A format-2 log ends with its closing record, written
+ * when the run ended; one without it, or whose last line has no newline, or whose header is cut, is
+ * incomplete — a run killed or stopped by a write error — and the reader knows it without guessing.
+ * Format 1 had no closing record: for those logs replay still judges from the records (steps with no
+ * record, messages left pending).
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { z } from 'zod';
@@ -11,15 +17,26 @@ import { scenarioFromValue, ScenarioError } from '../scenario/load.ts';
 import { messageTypeIssue } from '../scenario/suggest.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
-import { recordLine, type LogHeader } from './format.ts';
+import { LogError } from './errors.ts';
+import { recordLine, type ClosingRecord, type LogHeader } from './format.ts';
 import { RecordEncoder, type RecordFields } from './writer.ts';
 import { messageIssue } from './schema.ts';
 import { chainFrom, type Upcaster } from './upcast.ts';
 
 /** A log that cannot be used: the message is the one line to print (file:line: what). */
-export class LogError extends Error {
-  override readonly name = 'LogError';
-}
+export { LogError };
+
+/**
+ * How a log ends. `closed`: its closing record (format 2), consistent with the records before it.
+ * `unmarked`: format 1, which has no closing record (completeness is judged by replay). `cut`: the log
+ * is incomplete — `end`: a format-2 log whose lines are whole but with no closing record; `record`: its
+ * last line is cut short (a record lost); `closing`: its closing record is cut short; `newline`: its
+ * closing record is whole but has no newline (the write stopped just before it).
+ */
+export type LogEnding =
+  | { readonly kind: 'closed'; readonly steps: number }
+  | { readonly kind: 'unmarked' }
+  | { readonly kind: 'cut'; readonly what: 'end' | 'record' | 'closing' | 'newline' };
 
 export interface ParsedLog {
   readonly source: string;
@@ -35,12 +52,15 @@ export interface ParsedLog {
   readonly upcastFrom: number | null;
   /** The model that wrote the log differs from this one: divergences may be model changes. */
   readonly otherModel: boolean;
+  /** How the log ends: complete (closed), format 1 (unmarked), or cut short. */
+  readonly ending: LogEnding;
 }
 
 const policySchema = z.object({ pasid: z.enum(['seed-2021', 'merged']), lam: z.enum(['poc-2022', 'v6.4', 'off']) }).strict();
 const headerSchema = z
   .object({ log: z.literal('svasim'), version: z.number().int(), model: z.string(), policy: policySchema, scenario: z.record(z.string(), z.unknown()) })
   .strict();
+const closingSchema = z.object({ end: z.literal('svasim'), records: z.number().int().min(0), steps: z.number().int().min(0) }).strict();
 // `s`: a name may hold any character, line breaks included (the scenario allows any non-empty name).
 const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+)$/s, 'an actor address');
 const recordSchema = z
@@ -82,20 +102,32 @@ export interface LogHead {
   readonly header: LogHeader;
   readonly scenario: Scenario;
   readonly chain: readonly Upcaster[];
+  /** The log's own format ends a finished run with a closing record (format 2 on). */
+  readonly closes: boolean;
+  /** Its record lines are already the current format's (no upcaster changes them). */
+  readonly recordsAsIs: boolean;
 }
 
-/** Parse and check line 1 (upcasting an older format). */
-export function parseHead(first: string | undefined, source: string): LogHead {
+/**
+ * Parse and check line 1 (upcasting an older format). `cutShort`: it is the file's only line and has
+ * no newline — a header that is not JSON then was cut short while being written.
+ */
+export function parseHead(first: string | undefined, source: string, cutShort = false): LogHead {
   if (first === undefined || first === '') throw new LogError(`${source}:1: empty log: no header line`);
   let headerJson: unknown;
   try {
     headerJson = JSON.parse(first);
   } catch {
+    if (cutShort && /^\s*\{\s*"log"\s*:\s*"svasim"/.test(first)) {
+      throw new LogError(`${source}:1: incomplete log: its header is cut short (the run was stopped while writing it): there is nothing to replay`);
+    }
     throw new LogError(`${source}:1: not an svasim log: line 1 is not a JSON log header${source.endsWith('.json') ? ' (a scenario file? use svasim run)' : ''}`);
   }
   let chain: Upcaster[] = [];
+  let closes = true;
   if (typeof headerJson === 'object' && headerJson !== null && (headerJson as { log?: unknown }).log === 'svasim') {
     const v = (headerJson as { version?: unknown }).version;
+    if (typeof v === 'number' && v < 2) closes = false;
     if (typeof v === 'number' && v !== LOG_FORMAT_VERSION) {
       const found = chainFrom(v, LOG_FORMAT_VERSION);
       if (!found) throw new LogError(`${source}:1: log format version ${v} is not supported (this svasim reads versions 0 to ${LOG_FORMAT_VERSION})`);
@@ -116,7 +148,66 @@ export function parseHead(first: string | undefined, source: string): LogHead {
     }
     throw e;
   }
-  return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain };
+  return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain, closes, recordsAsIs: chain.every((u) => u.sameRecords === true) };
+}
+
+/** A line as the parser reads it: a record (and its line in the current format), or the closing record. */
+export type ParsedLine = { readonly record: Delivered; readonly line: string } | { readonly closing: ClosingRecord };
+
+/** What a log cut short is missing, for the one line that says so. */
+export interface CutLog {
+  readonly ending: LogEnding;
+  /** Complete records in the log. */
+  readonly records: number;
+  /** The highest step with a record (-1: none). */
+  readonly lastStep: number;
+  /** The scenario's steps. */
+  readonly steps: number;
+  /** Messages the model still had to deliver at the log's end (known to replay only). */
+  readonly pending?: number;
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * What is missing from an incomplete log, in words: "it ends at seq 24,377 in step 3 of 6, with no
+ * closing record: the run was stopped (steps 4..5 have no record)".
+ */
+export function incompleteWhy(c: CutLog): string {
+  const { ending, records, lastStep, steps, pending } = c;
+  const more: string[] = [];
+  if (records > 0) {
+    if (pending !== undefined && pending > 0) more.push(`step ${count(lastStep)} still had ${count(pending)} message${pending > 1 ? 's' : ''} to deliver: at least that many records lost`);
+    const missing = steps - 1 - lastStep;
+    if (missing > 0 && ending.kind !== 'closed') more.push(missing > 1 ? `steps ${count(lastStep + 1)}..${count(steps - 1)} have no record` : `step ${count(lastStep + 1)} has no record`);
+  }
+  const where = records === 0 ? 'header only, no records' : `it ends at seq ${count(records)} in step ${count(lastStep)} of ${count(steps)}`;
+  const detail = more.length > 0 ? ` (${more.join('; ')})` : '';
+  switch (ending.kind) {
+    case 'cut':
+      if (ending.what === 'record') return `${where}${detail}, and its last line is cut short (a record lost): the run was stopped while writing it`;
+      if (ending.what === 'closing') return `${where}${detail}, and its closing record is cut short: the run was stopped while writing it`;
+      if (ending.what === 'newline') return `${where}${detail}, and its closing record has no newline: the run was stopped while writing it`;
+      if (records === 0) return 'header only: no records and no closing record, the run was stopped';
+      return `${where}${detail}, with no closing record: the run was stopped`;
+    case 'closed':
+      return `${where}${detail}: its closing record says the run ended after ${ending.steps} of the scenario's ${steps} steps`;
+    case 'unmarked':
+      return `${where}${detail}: a run cut short? (log format 1 has no closing record to tell)`;
+  }
+}
+
+/** What a parsed log is missing (before replay: no pending count). */
+export function cutOf(log: Pick<ParsedLog, 'ending' | 'records' | 'scenario'>): CutLog {
+  let lastStep = -1;
+  for (const r of log.records) if (r.step > lastStep) lastStep = r.step;
+  return { ending: log.ending, records: log.records.length, lastStep, steps: log.scenario.steps.length };
+}
+
+/** The one line of an incomplete log (exit 2): `file: incomplete log: …; --allow-truncated …`. */
+export function incompleteError(source: string, c: CutLog): LogError {
+  const prefix = c.records === 0 ? 'replays it as an empty prefix' : `replays its ${count(c.records)} complete records`;
+  return new LogError(`${source}: incomplete log: ${incompleteWhy(c)}; --allow-truncated ${prefix}`);
 }
 
 /**
@@ -127,6 +218,10 @@ export function parseHead(first: string | undefined, source: string): LogHead {
 export class RecordParser {
   /** Records accepted so far. */
   count = 0;
+  /** The highest step of those records (-1: none yet). */
+  maxStep = -1;
+  /** What the last line cut short (dropped with `allowTruncated`) was: a record, or the closing record. */
+  cut: 'record' | 'closing' | 'newline' | null = null;
   private readonly actors: Set<string>;
   private readonly devices: Set<string>;
 
@@ -142,21 +237,25 @@ export class RecordParser {
   }
 
   /**
-   * The record on line `lineNo`, and its line as the current format writes it. `cutShort`: this is the
-   * file's last line and it has no newline — if it is not JSON it was cut short (`null` with
-   * `allowTruncated`, else a LogError).
+   * The record on line `lineNo`, and its line as the current format writes it; or the closing record.
+   * `cutShort`: this is the file's last line and it has no newline — if it is not JSON it was cut short
+   * (`null` with `allowTruncated`, else a LogError); a closing record without its newline is cut too.
    */
-  parse(line: string, lineNo: number, cutShort: boolean, allowTruncated: boolean): { record: Delivered; line: string } | null {
+  parse(line: string, lineNo: number, cutShort: boolean, allowTruncated: boolean): ParsedLine | null {
     const { source, chain } = this.head;
     let json: unknown;
     try {
       json = JSON.parse(line);
     } catch {
       if (cutShort) {
-        if (allowTruncated) return null;
-        throw new LogError(`${source}:${lineNo}: truncated record (the last line is cut short; --allow-truncated replays the complete prefix)`);
+        const what = this.head.closes && /^\s*\{\s*"end"/.test(line) ? 'closing' : 'record';
+        return this.cutShort(what, lineNo, allowTruncated);
       }
       throw new LogError(`${source}:${lineNo}: malformed record: not JSON`);
+    }
+    if (this.head.closes && typeof json === 'object' && json !== null && Object.hasOwn(json, 'end')) {
+      const closing = this.closing(json, lineNo);
+      return cutShort ? this.cutShort('newline', lineNo, allowTruncated) : { closing };
     }
     for (const u of chain) json = typeof json === 'object' && json !== null ? u.record(json as Record<string, unknown>) : json;
     const env = envelope(json, source, lineNo);
@@ -189,18 +288,59 @@ export class RecordParser {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} is a syscall of thread ${JSON.stringify(thread)} delivered to ${to}`);
     }
     this.count++;
+    if (step > this.maxStep) this.maxStep = step;
     const record: Delivered = { msg: msg as unknown as Message, from: from as Address, to: to as Address, cause, step, seq };
-    return { record, line: chain.length === 0 ? line : recordLine(record) };
+    return { record, line: this.head.recordsAsIs ? line : recordLine(record) };
   }
 
   /**
    * Count a record that is known to be well-formed and undamaged (one the model itself would write at
    * the next seq), keeping track of the actors it creates.
    */
-  accept(type: string, to: string): void {
+  accept(type: string, to: string, step: number): void {
     if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:'))) this.actors.add(to);
     this.count++;
+    if (step > this.maxStep) this.maxStep = step;
   }
+
+  /** The last line, cut short: dropped (`null`) with `allowTruncated`, else the LogError that says so. */
+  private cutShort(what: 'record' | 'closing' | 'newline', lineNo: number, allowTruncated: boolean): null {
+    if (allowTruncated) {
+      this.cut = what;
+      return null;
+    }
+    const c: CutLog = { ending: { kind: 'cut', what }, records: this.count, lastStep: this.maxStep, steps: this.head.scenario.steps.length };
+    throw new LogError(`${this.head.source}:${lineNo}: ${incompleteError(this.head.source, c).message.slice(this.head.source.length + 2)}`);
+  }
+
+  /** The closing record, checked: well-formed, and counting the records and steps before it. */
+  private closing(json: object, lineNo: number): ClosingRecord {
+    const where = `${this.head.source}:${lineNo}`;
+    const c = closingSchema.safeParse(json);
+    if (!c.success) throw new LogError(`${where}: malformed closing record: ${firstIssue(c.error)}`);
+    const { records, steps } = c.data;
+    if (records !== this.count) {
+      throw new LogError(`${where}: damaged log: the closing record counts ${count(records)} records, but ${count(this.count)} precede it`);
+    }
+    if (steps !== this.maxStep + 1) {
+      throw new LogError(
+        `${where}: damaged log: the closing record says ${steps} step${steps === 1 ? '' : 's'} ran, but the records ${this.maxStep < 0 ? 'are of none' : `reach step ${this.maxStep}`}`,
+      );
+    }
+    return c.data;
+  }
+
+  /** How the log ends, once its last line has been read (`closing`: the closing record read, if any). */
+  ending(closing: ClosingRecord | null): LogEnding {
+    if (this.cut !== null) return { kind: 'cut', what: this.cut };
+    if (closing !== null) return { kind: 'closed', steps: closing.steps };
+    return this.head.closes ? { kind: 'cut', what: 'end' } : { kind: 'unmarked' };
+  }
+}
+
+/** A line after the closing record (blank lines at the very end excepted). */
+function afterClosing(source: string, lineNo: number, closingAt: number): LogError {
+  return new LogError(`${source}:${lineNo}: damaged log: a line after the closing record (line ${closingAt} ends the log)`);
 }
 
 
@@ -212,21 +352,23 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
   if (endsClean) raw.pop();
   // Blank lines at the very end (an editor's, a shell's) are not records; elsewhere they are malformed.
   while (endsClean && raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
-  const head = parseHead(raw[0], source);
+  const head = parseHead(raw[0], source, raw.length === 1 && !endsClean);
   const parser = new RecordParser(head);
   const records: Delivered[] = [];
   const lines: string[] = [];
-  let truncated = 0;
+  let closing: ClosingRecord | null = null;
   for (let i = 1; i < raw.length; i++) {
     const got = parser.parse(raw[i] ?? '', i + 1, i === raw.length - 1 && !endsClean, opts.allowTruncated === true);
-    if (got === null) {
-      truncated = 1;
+    if (got === null) break;
+    if ('closing' in got) {
+      if (i + 1 < raw.length) throw afterClosing(source, i + 2, i + 1);
+      closing = got.closing;
       break;
     }
     records.push(got.record);
     lines.push(got.line);
   }
-  return { ...logFieldsOf(head), records, lines, truncated };
+  return { ...logFieldsOf(head), records, lines, truncated: parser.cut === 'record' ? 1 : 0, ending: parser.ending(closing) };
 }
 
 export function logFieldsOf(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'> {
@@ -250,6 +392,10 @@ export interface LogStream {
   close(): void;
   /** At the end: 1 when a last line cut short was dropped (`allowTruncated`). */
   readonly truncated: number;
+  /** How the log ends (once `next` has returned `null`). */
+  ending(): LogEnding;
+  /** The highest step of the records read so far (-1: none). */
+  lastStep(): number;
 }
 
 /** A file's lines as byte ranges of one buffer, read in 1 MiB chunks. */
@@ -333,26 +479,38 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
   try {
     const first = lines.next() ? lines.text() : undefined;
     // A byte order mark (an editor's) is not part of the header.
-    head = parseHead(first?.charCodeAt(0) === 0xfeff ? first.slice(1) : first, path);
+    head = parseHead(first?.charCodeAt(0) === 0xfeff ? first.slice(1) : first, path, lines.cutShort);
   } catch (e) {
     lines.close();
     throw e;
   }
   const parser = new RecordParser(head);
-  // Lines can be compared with the model's records only in the current format.
-  const encoder = head.chain.length === 0 ? new RecordEncoder() : null;
+  // Lines can be compared with the model's records only when they are in the current format.
+  const encoder = head.recordsAsIs ? new RecordEncoder() : null;
   const allowTruncated = opts.allowTruncated === true;
   let lineNo = 1;
   /** The first of a run of blank lines: fine at the very end, malformed before a record. */
   let blankAt: number | null = null;
   let last: { line: string } | RecordFields | null = null;
+  let closing: ClosingRecord | null = null;
+  let ended = false;
+  /** After the closing record: only blank lines may follow. */
+  const rest = (closingAt: number): void => {
+    while (lines.next()) {
+      lineNo++;
+      if (lines.start !== lines.end) throw afterClosing(path, lineNo, closingAt);
+    }
+  };
   const stream: LogStream = {
     log: logFieldsOf(head),
     truncated: 0,
     next(guess) {
       try {
         for (;;) {
-          if (!lines.next()) return null;
+          if (ended || !lines.next()) {
+            ended = true;
+            return null;
+          }
           lineNo++;
           if (lines.start === lines.end && !lines.cutShort) {
             blankAt ??= lineNo;
@@ -360,14 +518,19 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
           }
           if (blankAt !== null) throw new LogError(`${path}:${blankAt}: malformed record: not JSON`);
           if (guess !== undefined && encoder !== null && !lines.cutShort && encoder.matches(guess, parser.count + 1, lines.buf, lines.start, lines.end)) {
-            parser.accept(guess.msg.type, guess.to);
+            parser.accept(guess.msg.type, guess.to, guess.step);
             last = guess;
             return guess;
           }
           const got = parser.parse(lines.text(), lineNo, lines.cutShort, allowTruncated);
-          if (got === null) {
-            (stream as { truncated: number }).truncated = 1;
+          if (got === null || 'closing' in got) {
+            if (got !== null) {
+              closing = got.closing;
+              rest(lineNo);
+            }
+            (stream as { truncated: number }).truncated = parser.cut === 'record' ? 1 : 0;
             lines.close();
+            ended = true;
             return null;
           }
           last = got;
@@ -380,6 +543,13 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
     },
     close() {
       lines.close();
+    },
+    ending() {
+      if (!ended) throw new Error('LogStream.ending() before the end of the log');
+      return parser.ending(closing);
+    },
+    lastStep() {
+      return parser.maxStep;
     },
     line() {
       if (last === null) throw new Error('LogStream.line() before a record');

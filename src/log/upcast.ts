@@ -5,7 +5,9 @@
  *
  * Version 0 was the draft format of svasim's first prototype: no `model` in the header, and each record
  * nested its message (`{"seq":1,"from":…,"to":…,"step":0,"msg":{"type":…,…payload}}`). Version 1
- * (SPEC §7) flattens the message into the record.
+ * (SPEC §7) flattens the message into the record. Version 2 adds a closing record after the last one,
+ * written when the run ends: its records are version 1's, byte for byte. A version-1 log has no closing
+ * record to tell whether it is complete, so readers keep judging that as before (replay's heuristics).
  */
 export interface Upcaster {
   readonly from: number;
@@ -13,6 +15,8 @@ export interface Upcaster {
   header(h: Record<string, unknown>): Record<string, unknown>;
   /** One record of the older version, converted. */
   record(r: Record<string, unknown>): Record<string, unknown>;
+  /** The records are the same bytes in both versions: their lines need no conversion (nor parsing). */
+  readonly sameRecords?: boolean;
 }
 
 export const UPCASTERS: readonly Upcaster[] = [
@@ -25,6 +29,12 @@ export const UPCASTERS: readonly Upcaster[] = [
       const { type, ...payload } = m;
       return { seq, type, from, to, ...(cause === undefined ? {} : { cause }), step, ...rest, ...payload };
     },
+  },
+  {
+    from: 1,
+    header: (h) => ({ ...h, version: 2 }),
+    record: (r) => r,
+    sameRecords: true,
   },
 ];
 

@@ -1,7 +1,15 @@
 /**
  * Writes the event log as the run goes. Records are encoded straight into a buffer and written whole —
  * when the runner flushes at the end of every step, and whenever the buffer fills up — so a crash leaves
- * a valid prefix ending at a complete record, and a killed run loses at most the step it was in.
+ * a valid prefix ending at a complete record, and a killed run loses at most the step it was in. Every
+ * write the writer asks for ends at the end of a line, the header's included (a SIGKILL during one large
+ * write can still leave only part of it on disk: a last line without its newline, which readers report
+ * as a cut log). When the run ends, whatever its verdict, a closing record marks the log complete.
+ *
+ * The file is opened through io.ts: locked (a second writer is refused), never one of the run's inputs,
+ * and an I/O error is a `LogFileError` (one line: the file and the error). A write may take fewer bytes
+ * than asked (it is repeated for the rest); when a write fails, the file is cut back to its last
+ * complete line, so what is on disk is still a valid prefix.
  *
  * The bytes are exactly `recordLine(d)` plus a newline (test/log/writer.test.ts checks this). They are
  * built without intermediate strings: numbers are written digit by digit, plain ASCII strings char by
@@ -9,9 +17,10 @@
  * number-to-string cache, an old-generation table that keeps every such string alive past
  * young-generation collections.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Delivered } from '../runtime/system.ts';
+import type { LogFileError } from './errors.ts';
 import { checkEnvelope, recordLine } from './format.ts';
+import { describeIoError, NODE_FILE_OPS, openExclusive, writeAll, writeError, type FileOps, type InputFile } from './io.ts';
 
 const CHUNK = 256 * 1024;
 /** Room for the envelope's literal parts between two strings, with their safe integers. */
@@ -360,10 +369,26 @@ function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: numbe
   return p >= 0 && p + 1 === end && line[p] === 125;
 }
 
+/** How the log file is opened and written (see io.ts). */
+export interface LogWriterOptions {
+  /** Files the run reads: the log may not be one of them. */
+  readonly inputs?: readonly InputFile[];
+  /** The fs calls (tests inject faults). */
+  readonly fs?: FileOps;
+  /** One-line warnings (no `flock` to lock the file); default: stderr. */
+  readonly warn?: (line: string) => void;
+}
+
 /** Writes the event log (see the top of this file). */
 export class LogWriter extends RecordEncoder {
-  private readonly fd: number;
+  private fd: number;
+  private readonly regular: boolean;
+  private readonly fs: FileOps;
   private closed = false;
+  /** The first write that failed: the file was cut back to its last complete line, nothing more is written. */
+  private failure: LogFileError | null = null;
+  private readonly written = { n: 0 };
+  /** Bytes in the file: the end of its last complete line. */
   bytes = 0;
 
   /**
@@ -375,9 +400,13 @@ export class LogWriter extends RecordEncoder {
     readonly path: string,
     header: string,
     private readonly flushEach: 'step' | 'record' = 'step',
+    opts: LogWriterOptions = {},
   ) {
     super();
-    this.fd = openSync(path, 'w');
+    this.fs = opts.fs ?? NODE_FILE_OPS;
+    const { fd, regular } = openExclusive(path, { what: 'log', ...opts });
+    this.fd = fd;
+    this.regular = regular;
     this.line(header);
     this.flush();
   }
@@ -392,29 +421,88 @@ export class LogWriter extends RecordEncoder {
     if (this.pos + n > this.buf.length) super.full(n);
   }
 
+  /**
+   * Add a delivered message. Never throws for I/O (it runs inside the bus's subscriber): a failed write
+   * is kept and thrown by the next `flush`, at the end of the step.
+   */
   write(d: Delivered): void {
     this.record(d, d.seq);
-    if (this.flushEach === 'record') this.flush();
+    if (this.flushEach === 'record') this.drain();
   }
 
+  /** Write `buf[0, end)`, whole lines; on failure cut the file back to its last complete line. */
   private writeOut(end: number): void {
-    let off = 0;
-    while (off < end) off += writeSync(this.fd, this.buf, off, end - off);
-    this.bytes += end;
+    if (this.failure !== null) return;
+    try {
+      writeAll(this.fs, this.fd, this.buf, 0, end, this.written);
+      this.bytes += end;
+    } catch (e) {
+      this.fail(e, this.written.n);
+    }
   }
 
-  /** Write out every complete record. */
+  /** A write failed after `n` of its bytes reached the file: keep its complete lines, cut the rest, close. */
+  private fail(e: unknown, n: number): void {
+    const keep = this.bytes + (n > 0 ? this.buf.lastIndexOf(10, n - 1) + 1 : 0);
+    const failure = writeError('log', this.path, e);
+    if (this.regular && keep < this.bytes + n) {
+      try {
+        this.fs.truncate(this.fd, keep);
+      } catch (t) {
+        failure.message += `, and cutting it back to its last complete record failed too: ${describeIoError(t)}`;
+      }
+    }
+    this.bytes = keep;
+    this.failure = failure;
+    this.closeFd();
+  }
+
+  private closeFd(): void {
+    const fd = this.fd;
+    if (fd < 0) return;
+    this.fd = -1;
+    try {
+      this.fs.close(fd);
+    } catch (e) {
+      // What close reports (NFS: a deferred write error) is a failure to write the log too.
+      this.failure ??= writeError('log', this.path, e);
+    }
+  }
+
+  /** Write out every complete record, as a LogFileError if this or an earlier write failed. */
   flush(): void {
+    this.drain();
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private drain(): void {
     if (this.pos === 0) return;
     this.writeOut(this.pos);
     this.pos = 0;
     this.mark = 0;
   }
 
+  /** The run is over: write the closing record (format.ts `closingLine`) and close. */
+  end(closing: string): void {
+    if (this.closed) return;
+    this.line(closing);
+    this.close();
+  }
+
+  /** Write out what is buffered and close, without a closing record (the log then reads as cut short). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.flush();
-    closeSync(this.fd);
+    this.drain();
+    this.closeFd();
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Close after another error (nothing thrown: that error is the one to report). */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.drain();
+    this.closeFd();
   }
 }

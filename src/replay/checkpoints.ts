@@ -3,14 +3,18 @@
  * index `<log>.idx` next to the log. Like key frames in a video, every `KEYFRAME_EVERY`-th checkpoint
  * holds every actor; the ones between hold only the actors that changed since the previous checkpoint.
  * The index names the log's size and SHA-1 and its own body's SHA-1, and is rebuilt when it is missing,
- * stale, damaged or unreadable.
+ * stale, damaged or unreadable. It is written to a temp file in the same directory (locked: two
+ * processes never write one) and renamed, so a reader never sees a torn index; it is a cache, so when
+ * it cannot be written the command still answers, after a one-line warning.
  * `stateAt` composes the nearest checkpoint at or before a seq (its key frame plus the deltas after it),
  * restores it (actors stay data until a message reaches them) and replays only the records after it.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { from, type Observable } from 'rxjs';
-import { logFieldsOf, parseHead, parseLog, readLogText, RecordParser, type ParsedLog } from '../log/reader.ts';
+import { LogFileError } from '../log/errors.ts';
+import { warnOnStderr, writeFileAtomic } from '../log/io.ts';
+import { cutOf, incompleteError, logFieldsOf, parseHead, parseLog, readLogText, RecordParser, type LogEnding, type ParsedLog } from '../log/reader.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
 import type { MonitorState } from '../runtime/monitor.ts';
 import type { Delivered, System, SystemSnapshot } from '../runtime/system.ts';
@@ -40,6 +44,8 @@ interface IndexHeader {
   /** Per checkpoint: its seq, byte offset in the log of record seq+1's line, byte offset and length of
    * the checkpoint's line in the index body, and that line's SHA-1. */
   readonly spans?: readonly (readonly [number, number, number, number, string])[];
+  /** How the log ends (spans are written only for complete logs). */
+  readonly ending?: LogEnding;
 }
 
 interface QuickKey {
@@ -168,10 +174,16 @@ export class SeekableLog {
     readonly divergence: Extract<ReplayResult, { identical: false }> | null = null,
   ) {}
 
-  /** Open `path`, using its sidecar index, or building (and writing) a new one if it is missing or stale. */
-  static open(path: string, opts: { every?: number; writeIndex?: boolean; allowTruncated?: boolean } = {}): SeekableLog {
+  /**
+   * Open `path`, using its sidecar index, or building (and writing) a new one if it is missing or stale.
+   * A log cut short is a LogError ("incomplete log") unless `allowTruncated` opens it as its prefix.
+   * `warn`: where a failure to write the index is said (one line; default stderr).
+   */
+  static open(path: string, opts: { every?: number; writeIndex?: boolean; allowTruncated?: boolean; warn?: (line: string) => void } = {}): SeekableLog {
     const text = readLogText(path);
     const log = parseLog(text, path, { allowTruncated: opts.allowTruncated === true });
+    // Checked before any cached index is trusted: an index says nothing about how the log ends.
+    if (log.ending.kind === 'cut' && opts.allowTruncated !== true) throw incompleteError(path, cutOf(log));
     const every = opts.every ?? DEFAULT_CHECKPOINT_EVERY;
     const header: IndexHeader = {
       index: INDEX_KIND,
@@ -187,31 +199,39 @@ export class SeekableLog {
     const { checkpoints, result } = buildCheckpoints(log, every, { allowIncomplete: opts.allowTruncated === true });
     if (!result.identical) return new SeekableLog(log, checkpoints, true, result);
     if (opts.writeIndex !== false) {
+      const lines = checkpoints.map((c) => `${JSON.stringify(c)}\n`);
+      const body = lines.join('');
+      const bodySha1 = createHash('sha1').update(body).digest('hex');
+      const extra: { -readonly [K in keyof IndexHeader]?: IndexHeader[K] } = {};
+      const quick = quickKey(path);
+      // Byte offsets only for a complete log in the current format: seekFile reads no further than them.
+      if (quick && log.upcastFrom === null && log.ending.kind === 'closed' && result.incomplete === undefined) {
+        // Byte offsets of every record line in the log (line 1 is the header).
+        const bytes = Buffer.from(text);
+        const lineStart: number[] = [];
+        for (let at = bytes.indexOf(10); at >= 0 && lineStart.length < log.records.length + 1; at = bytes.indexOf(10, at + 1)) lineStart.push(at + 1);
+        let idxAt = 0;
+        extra.records = log.records.length;
+        extra.quick = quick;
+        extra.ending = log.ending;
+        extra.spans = checkpoints.map((c, i) => {
+          const line = lines[i] ?? '';
+          const len = Buffer.byteLength(line);
+          const span = [c.seq, lineStart[c.seq] ?? bytes.length, idxAt, len, createHash('sha1').update(line).digest('hex')] as const;
+          idxAt += len;
+          return span;
+        });
+      }
       try {
-        const lines = checkpoints.map((c) => `${JSON.stringify(c)}\n`);
-        const body = lines.join('');
-        const bodySha1 = createHash('sha1').update(body).digest('hex');
-        const extra: { -readonly [K in keyof IndexHeader]?: IndexHeader[K] } = {};
-        const quick = quickKey(path);
-        if (quick && log.upcastFrom === null && log.truncated === 0) {
-          // Byte offsets of every record line in the log (line 1 is the header).
-          const bytes = Buffer.from(text);
-          const lineStart: number[] = [];
-          for (let at = bytes.indexOf(10); at >= 0 && lineStart.length < log.records.length + 1; at = bytes.indexOf(10, at + 1)) lineStart.push(at + 1);
-          let idxAt = 0;
-          extra.records = log.records.length;
-          extra.quick = quick;
-          extra.spans = checkpoints.map((c, i) => {
-            const line = lines[i] ?? '';
-            const len = Buffer.byteLength(line);
-            const span = [c.seq, lineStart[c.seq] ?? bytes.length, idxAt, len, createHash('sha1').update(line).digest('hex')] as const;
-            idxAt += len;
-            return span;
-          });
-        }
-        writeFileSync(indexPathOf(path), `${JSON.stringify({ ...header, bodySha1, ...extra })}\n${body}`);
-      } catch {
-        // A read-only place: seeking still works from the checkpoints in memory.
+        writeFileAtomic(indexPathOf(path), `${JSON.stringify({ ...header, bodySha1, ...extra })}\n${body}`, {
+          what: 'index',
+          onHeld: 'skip',
+          ...(opts.warn ? { warn: opts.warn } : {}),
+        });
+      } catch (e) {
+        // A cache: seeking still works from the checkpoints in memory, so the command goes on.
+        if (!(e instanceof LogFileError)) throw e;
+        (opts.warn ?? warnOnStderr)(`${e.message.replace(/^svasim: /, 'svasim: warning: ')}; seeking works without it, but the next command will build it again`);
       }
     }
     return new SeekableLog(log, checkpoints, true);
@@ -237,8 +257,9 @@ export class SeekableLog {
       return null;
     }
     const spans = h.spans;
+    const ending = h.ending;
     if (
-      h.index !== INDEX_KIND || h.version !== INDEX_VERSION || h.model !== MODEL_VERSION || !spans || h.records === undefined || !h.quick ||
+      h.index !== INDEX_KIND || h.version !== INDEX_VERSION || h.model !== MODEL_VERSION || !spans || h.records === undefined || !h.quick || ending?.kind !== 'closed' ||
       h.quick.bytes !== quick.bytes || h.quick.mtimeMs !== quick.mtimeMs || h.quick.ends !== quick.ends
     ) {
       return null;
@@ -290,12 +311,12 @@ export class SeekableLog {
       const raw = Buffer.from(pending.slice(0, nl), 'latin1').toString('utf8');
       pending = pending.slice(nl + 1);
       const got = parser.parse(raw, lineNo++, false, false);
-      if (got === null) return null;
+      if (got === null || !('record' in got)) return null;
       records[i] = got.record;
       lines[i] = got.line;
       i++;
     }
-    const log: ParsedLog = { ...logFieldsOf(head), records, lines, truncated: 0 };
+    const log: ParsedLog = { ...logFieldsOf(head), records, lines, truncated: 0, ending };
     let out: { value: T } | undefined;
     const r = replay(log, { ...(from ? { from } : {}), until: seq, allowIncomplete: true, onStop: (sys) => (out = { value: read(sys) }) });
     if (!r.identical) throw new DivergenceError(r);

@@ -7,7 +7,8 @@ import { match } from 'ts-pattern';
 import { threadAddr, wqAddr, type Address, type Message, type MessageType, type SysValue } from '../../machines/protocol.ts';
 import type { Refusal } from '../../machines/refusals.ts';
 import { LogWriter } from '../log/writer.ts';
-import { headerLine } from '../log/format.ts';
+import { closingLine, headerLine } from '../log/format.ts';
+import type { InputFile } from '../log/io.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemConfig } from '../runtime/system.ts';
@@ -72,6 +73,10 @@ export interface RunOptions {
   readonly engine?: EngineKind;
   /** The scenario file's own policy when a command-line override changed it (kept in the log header). */
   readonly filePolicy?: Scenario['policy'];
+  /** Files this run reads (its scenario file): the log may not be one of them, it would overwrite it. */
+  readonly logInputs?: readonly InputFile[];
+  /** One-line warnings about the log file (no `flock` to lock it); default: stderr. */
+  readonly onWarning?: (line: string) => void;
 }
 
 export function systemConfig(s: Scenario): SystemConfig {
@@ -197,7 +202,14 @@ export class ScenarioRun {
   ) {
     this.sys = new System(systemConfig(scenario), opts.scheduler, undefined, { engine: opts.engine });
     const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
-    this.writer = opts.log ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy), opts.flush) : null;
+    // Opened (locked, checked against the inputs) before anything runs: a log that cannot be written is
+    // a LogFileError here, not after the run.
+    this.writer = opts.log
+      ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy), opts.flush, {
+          ...(opts.logInputs ? { inputs: opts.logInputs } : {}),
+          ...(opts.onWarning ? { warn: opts.onWarning } : {}),
+        })
+      : null;
     this.forbidden = new Set<string>(scenario.forbid);
     this.sys.delivered$.subscribe((d) => {
       this.stepMsgs.push(d);
@@ -238,7 +250,8 @@ export class ScenarioRun {
       }
       sys.runToQuiescence();
     } catch (e) {
-      this.writer?.close();
+      // No closing record: the log reads as a run that stopped here.
+      this.writer?.abandon();
       throw e;
     }
     const msgs = this.stepMsgs;
@@ -249,20 +262,26 @@ export class ScenarioRun {
     this.outcomes.push(outcome);
     checkExpect(outcome, msgs, this.failures);
     // Each finished step reaches the file: a crash (even a kill) leaves every complete step's records.
+    // A write that failed (now, or during the step with --flush record) is thrown here: LogFileError.
     this.writer?.flush();
     this.opts.onStep?.(outcome);
     this.opts.onSettled?.(sys);
     return { outcome, records: msgs };
   }
 
-  /** Check `final` and the invariants, close the log and stop the actors. Runs no further step. */
+  /**
+   * Check `final` and the invariants, close the log with its closing record (the run is over, whatever
+   * its verdict) and stop the actors. Runs no further step.
+   */
   finish(): RunResult {
     if (this.finished) return this.finished;
     try {
       checkFinal(this.sys, this.scenario, this.failures);
-    } finally {
-      this.writer?.close();
+    } catch (e) {
+      this.writer?.abandon();
+      throw e;
     }
+    this.writer?.end(closingLine(this.sys.lastSeq, this.index));
     const failures = this.failures;
     for (const d of this.violations) {
       const m = d.msg;

@@ -171,13 +171,15 @@ describe('event log', () => {
     expect(text.endsWith('\n')).toBe(true);
     const lines = text.slice(0, -1).split('\n');
     const first = lines[0] ?? '';
-    expect(first.startsWith('{"log":"svasim","version":1,')).toBe(true);
+    expect(first.startsWith('{"log":"svasim","version":2,')).toBe(true);
     const header = JSON.parse(first) as { log: string; version: number; policy: unknown; scenario: { name: string; steps: unknown[] } };
     expect(header.policy).toStrictEqual({ pasid: 'seed-2021', lam: 'poc-2022' });
     expect(header.scenario.name).toBe('cli example');
     expect(header.scenario.steps).toHaveLength(8);
-    const records = lines.slice(1).map((l) => JSON.parse(l) as { seq: number; type: string; from: string; to: string; step: number; cause?: number });
+    const records = lines.slice(1, -1).map((l) => JSON.parse(l) as { seq: number; type: string; from: string; to: string; step: number; cause?: number });
     expect(records.length).toBe((JSON.parse(r.out) as { messages: number }).messages);
+    // The last line closes the log: the run ended, with this many records and steps.
+    expect(lines[lines.length - 1]).toBe(`{"end":"svasim","records":${records.length},"steps":8}`);
     records.forEach((rec, i) => {
       expect(rec.seq).toBe(i + 1);
       expect(Object.keys(rec).slice(0, 4)).toStrictEqual(['seq', 'type', 'from', 'to']);
@@ -203,7 +205,7 @@ describe('event log', () => {
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err.trim().split('\n')).toHaveLength(1);
-    expect(r.err).toContain('cannot write the log: no such directory');
+    expect(r.err).toBe(`svasim: cannot write log ${join(dir, 'no-such-dir', 'x.jsonl')}: no such file or directory (ENOENT)\n`);
     const r2 = await cli(['run', file, '--log', dir]);
     expect(r2.code).toBe(2);
     expect(r2.err).toContain('is a directory');

@@ -52,13 +52,19 @@ describe('streamed replay of damaged and diverging logs', () => {
     expect(() => replayFile(write('mid.jsonl', ls.join('\n')))).toThrow(/mid\.jsonl:11: malformed record: not JSON/);
   });
 
-  it('a last line cut short: damage, or with allowTruncated the complete prefix and the count lost', () => {
-    const ls = golden().filter((l) => l !== '');
+  it('a last line cut short: an incomplete log, or with allowTruncated the complete prefix and the count lost', () => {
+    // Without the closing record, the last record cut short (a run killed while writing it).
+    const ls = golden().filter((l) => l !== '').slice(0, -1);
     const cut = `${ls.slice(0, -1).join('\n')}\n${(ls[ls.length - 1] ?? '').slice(0, 20)}`;
     const p = write('cut.jsonl', cut);
-    expect(() => replayFile(p)).toThrow(/cut\.jsonl:\d+: truncated record/);
+    expect(() => replayFile(p)).toThrow(/cut\.jsonl:\d+: incomplete log: it ends at seq \d+ in step 5 of 6, and its last line is cut short \(a record lost\)/);
     const r = replayFile(p, { allowTruncated: true });
     expect(r).toMatchObject({ identical: true, truncated: 1, records: ls.length - 2 });
+    // The closing record cut short: no record lost, the log is still incomplete.
+    const all = golden().filter((l) => l !== '');
+    const p2 = write('cut-closing.jsonl', `${all.slice(0, -1).join('\n')}\n${(all[all.length - 1] ?? '').slice(0, 12)}`);
+    expect(() => replayFile(p2)).toThrow(/cut-closing\.jsonl:\d+: incomplete log: it ends at seq 40 in step 5 of 6, and its closing record is cut short/);
+    expect(replayFile(p2, { allowTruncated: true })).toMatchObject({ identical: true, truncated: 0, records: 40 });
   });
 
   it('a changed payload diverges at its seq, with the logged causes (the log is read again for them)', () => {
@@ -109,8 +115,8 @@ describe('streamed replay of damaged and diverging logs', () => {
       const path = join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl');
       expect(replayFile(path).identical).toBe(true);
       // Inputs are the scenario's steps, the rest the model's own messages: a FIFO log of today's model
-      // needs no parsing at all.
-      expect(parse).toHaveBeenCalledTimes(0);
+      // needs no parsing at all, but for its closing record.
+      expect(parse).toHaveBeenCalledTimes(1);
       // Lines written otherwise (other key order, CRLF) are parsed, checked, and compared as data.
       const ls = golden();
       const changed = ls.map((l, n) => (n > 0 && /"pasid":\d+,"refs":\d+/.test(l) ? l.replace(/"pasid":(\d+),"refs":(\d+)/, '"refs":$2,"pasid":$1') : l));
@@ -120,7 +126,7 @@ describe('streamed replay of damaged and diverging logs', () => {
       expect(n).toBeGreaterThan(2);
       parse.mockClear();
       expect(replayFile(write('reserialized.jsonl', changed.join('\n'))).identical).toBe(true);
-      expect(parse).toHaveBeenCalledTimes(n);
+      expect(parse).toHaveBeenCalledTimes(n + 1);
     } finally {
       parse.mockRestore();
     }
@@ -203,15 +209,35 @@ describe('streamed replay of damaged and diverging logs', () => {
 });
 
 describe('older log formats', () => {
-  it('a format-0 log (nested messages, no model) is upcast to format 1 and replays identically', () => {
+  it('a format-0 log (nested messages, no model) is upcast to format 2 and replays identically', () => {
     const log = readLog(join(GOLDEN_DIR, '..', 'format0-seed-b.jsonl'));
     expect(log.upcastFrom).toBe(0);
     expect(log.otherModel).toBe(true);
-    expect(log.header.version).toBe(1);
+    expect(log.header.version).toBe(2);
+    // Formats before 2 have no closing record: whether it is complete is judged from its records.
+    expect(log.ending).toEqual({ kind: 'unmarked' });
     expect(log.lines[0]).toMatch(/^\{"seq":1,"type":"sys.spawn","from":"user","to":"kernel","step":0,"process":"A"\}$/);
     expect(replay(log)).toStrictEqual({ identical: true, records: log.records.length });
     expect(replayFile(join(GOLDEN_DIR, '..', 'format0-seed-b.jsonl'))).toStrictEqual({ identical: true, records: log.records.length, truncated: 0 });
     // Same records as the current-format golden of the same scenario.
     expect(log.lines).toStrictEqual(readLog(join(GOLDEN_DIR, 'seed-b-fixup-then-dmar.jsonl')).lines);
+  });
+
+  it('a format-1 log (the same records, no closing record) reads and replays identically, its lines compared in place', () => {
+    const ls = readFileSync(join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+    const v1 = join(dir, 'format1.jsonl');
+    writeFileSync(v1, `${[(ls[0] ?? '').replace('"version":2', '"version":1'), ...ls.slice(1, -1)].join('\n')}\n`);
+    const log = readLog(v1);
+    expect(log.upcastFrom).toBe(1);
+    expect(log.ending).toEqual({ kind: 'unmarked' });
+    expect(log.lines).toStrictEqual(readLog(join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl')).lines);
+    const parse = vi.spyOn(RecordParser.prototype, 'parse');
+    try {
+      expect(replayFile(v1)).toStrictEqual({ identical: true, records: 40, truncated: 0 });
+      // Format 1's records are format 2's byte for byte: the fast path reads them in place, none is parsed.
+      expect(parse).toHaveBeenCalledTimes(0);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });

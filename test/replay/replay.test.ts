@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LogError, parseLog } from '../../src/log/reader.ts';
-import { headerLine, recordLine } from '../../src/log/format.ts';
+import { closingLine, headerLine, recordLine } from '../../src/log/format.ts';
 import { replay, replayFile } from '../../src/replay/replay.ts';
 import type { Delivered } from '../../src/runtime/system.ts';
 import { DivergenceError, SeekableLog } from '../../src/replay/checkpoints.ts';
@@ -33,11 +33,22 @@ function logOf(name: string, policy?: { pasid?: 'seed-2021' | 'merged' }): strin
 
 const lines = (text: string): string[] => text.split('\n').filter((l) => l !== '');
 const join1 = (ls: string[]): string => `${ls.join('\n')}\n`;
+/** The header and record lines of a log (its closing record, the last line, left out). */
+const unclosed = (ls: readonly string[]): string[] => {
+  if (!ls[ls.length - 1]?.startsWith('{"end":"svasim"')) throw new Error('the log has no closing record');
+  return ls.slice(0, -1);
+};
+/** The lines with a closing record that counts their records and steps. */
+const closed = (ls: readonly string[]): string[] => {
+  const records = ls.slice(1).map((l) => JSON.parse(l) as { step: number });
+  return [...ls, closingLine(records.length, Math.max(-1, ...records.map((r) => r.step)) + 1)];
+};
 
 describe('replay of built-in scenarios', () => {
   it.each(builtinNames())('%s replays identically', (name) => {
     const r = replay(parseLog(logOf(name), `${name}.jsonl`));
-    expect(r).toStrictEqual({ identical: true, records: lines(logOf(name)).length - 1 });
+    // The header, the records, the closing record.
+    expect(r).toStrictEqual({ identical: true, records: lines(logOf(name)).length - 2 });
   });
 
   it('a run under a command-line policy replays under that policy (the header keeps both)', () => {
@@ -99,14 +110,19 @@ describe('tampered logs', () => {
     expect(() => parseLog(join1(tampered), 't.jsonl')).toThrow(/t\.jsonl:9: damaged log: seq 8 names cause 30, which is not earlier/);
   });
 
-  it('a truncated last line is reported by line; --allow-truncated replays the prefix and counts the loss', () => {
-    const cut = text.slice(0, text.length - 20);
+  it('a truncated last line is reported by line as an incomplete log; --allow-truncated replays the prefix and counts the loss', () => {
+    const body = join1(unclosed(ls));
+    const cut = body.slice(0, body.length - 20);
     const n = lines(cut).length;
-    expect(() => parseLog(cut, 't.jsonl')).toThrow(new RegExp(`t\\.jsonl:${n}: truncated record`));
+    expect(() => parseLog(cut, 't.jsonl')).toThrow(
+      new LogError(`t.jsonl:${n}: incomplete log: it ends at seq ${n - 2} in step 5 of 6, and its last line is cut short (a record lost): the run was stopped while writing it; --allow-truncated replays its ${n - 2} complete records`),
+    );
     const log = parseLog(cut, 't.jsonl', { allowTruncated: true });
     expect(log.truncated).toBe(1);
+    expect(log.ending).toEqual({ kind: 'cut', what: 'record' });
     expect(log.records).toHaveLength(n - 2);
-    expect(replay(log).identical).toBe(true);
+    expect(() => replay(log)).toThrow(/^t\.jsonl: incomplete log: /);
+    expect(replay(log, { allowIncomplete: true })).toMatchObject({ identical: true, records: n - 2 });
   });
 
   it('a malformed line in the middle is reported by line', () => {
@@ -138,17 +154,53 @@ describe('tampered logs', () => {
   });
 
   it('an unknown log format version is rejected with a clear message', () => {
-    const bad = [ls[0]?.replace('"version":1', '"version":2') ?? '', ...ls.slice(1)];
-    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow('t.jsonl:1: log format version 2 is not supported (this svasim reads versions 0 to 1)');
+    const bad = [ls[0]?.replace('"version":2', '"version":3') ?? '', ...ls.slice(1)];
+    expect(() => parseLog(join1(bad), 't.jsonl')).toThrow('t.jsonl:1: log format version 3 is not supported (this svasim reads versions 0 to 2)');
   });
 
-  it('a log that ends early (records removed from the end) diverges: the system had more to deliver', () => {
-    const r = replay(parseLog(join1(ls.slice(0, ls.length - 2)), 't.jsonl'));
-    expect(r.identical).toBe(false);
-    if (!r.identical) {
-      expect(r.expected).toBeNull();
-      expect(r.seq).toBe(ls.length - 2);
-    }
+  it('a log without its closing record, cut inside a step, is incomplete (exit 2), never a divergence', () => {
+    // The last record and the closing record removed: step 5 still has a message to deliver.
+    const cut = unclosed(ls).slice(0, -1);
+    const n = cut.length - 1;
+    const message = `t.jsonl: incomplete log: it ends at seq ${n} in step 5 of 6 (step 5 still had 1 message to deliver: at least that many records lost), with no closing record: the run was stopped; --allow-truncated replays its ${n} complete records`;
+    expect(() => replay(parseLog(join1(cut), 't.jsonl'))).toThrow(new LogError(message));
+    const path = join(dir, 'cut-in-step.jsonl');
+    writeFileSync(path, join1(cut));
+    expect(() => replayFile(path)).toThrow(new LogError(message.replace('t.jsonl', path)));
+  });
+
+  it('a closed log whose model has more to deliver diverges at its end (the log is complete, so the model differs)', () => {
+    const cut = closed(unclosed(ls).slice(0, -1));
+    const r = replay(parseLog(join1(cut), 't.jsonl'));
+    expect(r).toMatchObject({ identical: false, seq: cut.length - 1, expected: null });
+    if (!r.identical) expect(r.actual).toContain('"type":"fault.dmar"');
+  });
+
+  it('a format-1 log (no closing record) that ends early keeps the old reading: a divergence at its end', () => {
+    const v1 = [ls[0]?.replace('"version":2', '"version":1') ?? '', ...unclosed(ls).slice(1, -2)];
+    const log = parseLog(join1(v1), 't.jsonl');
+    expect(log.upcastFrom).toBe(1);
+    expect(log.ending).toEqual({ kind: 'unmarked' });
+    const r = replay(log);
+    expect(r).toMatchObject({ identical: false, seq: v1.length, expected: null });
+    // The whole log in format 1 replays identically.
+    expect(replay(parseLog(join1([v1[0] ?? '', ...unclosed(ls).slice(1)]), 't.jsonl'))).toStrictEqual({ identical: true, records: ls.length - 2 });
+  });
+
+  it('the closing record must count the records and steps before it, and end the log', () => {
+    const body = unclosed(ls);
+    const at = body.length + 1;
+    const recount = [...body, (ls[ls.length - 1] ?? '').replace(/"records":\d+/, '"records":7')];
+    expect(() => parseLog(join1(recount), 't.jsonl')).toThrow(new LogError(`t.jsonl:${at}: damaged log: the closing record counts 7 records, but ${body.length - 1} precede it`));
+    const steps = [...body, (ls[ls.length - 1] ?? '').replace(/"steps":\d+/, '"steps":9')];
+    expect(() => parseLog(join1(steps), 't.jsonl')).toThrow(new LogError(`t.jsonl:${at}: damaged log: the closing record says 9 steps ran, but the records reach step 5`));
+    const malformed = [...body, '{"end":"svasim","records":"40","steps":6}'];
+    expect(() => parseLog(join1(malformed), 't.jsonl')).toThrow(/^t\.jsonl:\d+: malformed closing record: records: /);
+    const after = [...ls, ls[1] ?? ''];
+    expect(() => parseLog(join1(after), 't.jsonl')).toThrow(new LogError(`t.jsonl:${at + 1}: damaged log: a line after the closing record (line ${at} ends the log)`));
+    const path = join(dir, 'after-closing.jsonl');
+    writeFileSync(path, join1(after));
+    expect(() => replayFile(path)).toThrow(new LogError(`${path}:${at + 1}: damaged log: a line after the closing record (line ${at} ends the log)`));
   });
 });
 
@@ -262,23 +314,32 @@ describe('review fixes', () => {
   });
 
   it('allowIncomplete accepts a log that ends mid-step', () => {
-    const cut = parseLog(join1(ls.slice(0, ls.length - 2)), 't.jsonl');
-    expect(replay(cut).identical).toBe(false);
+    const cut = parseLog(join1(unclosed(ls).slice(0, -1)), 't.jsonl');
+    expect(() => replay(cut)).toThrow(/^t\.jsonl: incomplete log: /);
     const r = replay(cut, { allowIncomplete: true });
     expect(r).toMatchObject({ identical: true, records: ls.length - 3 });
     expect(r.identical && r.incomplete?.pending).toBeGreaterThan(0);
   });
 
   it('a log that ends between steps (no record of the last steps) is an incomplete log; allowIncomplete says how many are missing', () => {
-    const steps = new Set(ls.slice(1).filter((l) => l !== '').map((l) => (JSON.parse(l) as { step: number }).step));
+    const body = unclosed(ls);
+    const steps = new Set(body.slice(1).map((l) => (JSON.parse(l) as { step: number }).step));
     const lastStep = Math.max(...steps);
     // Keep only the records of the steps before the last one: the log ends at a step boundary.
-    const kept = ls.filter((l, i) => i === 0 || l === '' || (JSON.parse(l) as { step: number }).step < lastStep);
+    const kept = body.filter((l, i) => i === 0 || (JSON.parse(l) as { step: number }).step < lastStep);
     const cut = parseLog(join1(kept), 't.jsonl');
-    // No step leaves no record, so this is a log cut short (bad input), not a model difference.
-    expect(() => replay(cut)).toThrow(/t\.jsonl: incomplete log: it ends after step \d+ of the scenario's \d+ \((step \d+ has|steps \d+\.\.\d+ have) no record/);
+    expect(() => replay(cut)).toThrow(
+      new LogError(`t.jsonl: incomplete log: it ends at seq ${kept.length - 1} in step 4 of 6 (step 5 has no record), with no closing record: the run was stopped; --allow-truncated replays its ${kept.length - 1} complete records`),
+    );
     const ok = replay(cut, { allowIncomplete: true });
     expect(ok).toMatchObject({ identical: true, incomplete: { pending: 0, missingSteps: 1 } });
+    // In format 1 (no closing record) too, since no step leaves no record: a log cut short, not a model difference.
+    const v1 = parseLog(join1([kept[0]?.replace('"version":2', '"version":1') ?? '', ...kept.slice(1)]), 't.jsonl');
+    expect(() => replay(v1)).toThrow(/^t\.jsonl: incomplete log: it ends at seq \d+ in step 4 of 6 \(step 5 has no record\): a run cut short\? \(log format 1 has no closing record to tell\)/);
+    // A log with only its header says so.
+    expect(() => replay(parseLog(join1([body[0] ?? '']), 't.jsonl'))).toThrow(
+      new LogError('t.jsonl: incomplete log: header only: no records and no closing record, the run was stopped; --allow-truncated replays it as an empty prefix'),
+    );
   });
 
   it('a record re-serialized with other key order or line ends is the same record, not a divergence', () => {
@@ -363,7 +424,7 @@ describe("the header's steps against the logged inputs", () => {
         out.push(recordLine({ ...d, seq, ...(d.cause === undefined ? {} : { cause: renumber.get(d.cause) ?? 0 }) }));
       }
     }
-    return join1(out);
+    return join1(closed(out));
   }
 
   it('a missing input, inputs out of order and a repeated input are damage', () => {
