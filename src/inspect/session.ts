@@ -4,7 +4,7 @@
  * travel (`SeekableLog.at`), so the page cannot show anything the log does not reproduce.
  */
 import { headerLine, recordLine } from '../log/format.ts';
-import { parseLog } from '../log/reader.ts';
+import { cutOf, incompleteWhy, parseLog } from '../log/reader.ts';
 import { SeekableLog } from '../replay/checkpoints.ts';
 import { actorStates, systemState, type ActorState, type SystemState } from '../runtime/state.ts';
 import type { ActorKind, System } from '../runtime/system.ts';
@@ -163,6 +163,8 @@ export class LogSession extends InspectSession {
     const lastStep = records.length === 0 ? -1 : (records[records.length - 1]?.step ?? -1);
     const n = scenario.steps.length;
     if (lastStep < n - 1) warnings.push(`${path} ends after step ${lastStep} of the scenario's ${n}: the states shown are those of a run cut short`);
+    // Cut inside the last step, or after it but before the closing record (format 2): said by the reader.
+    else if (this.log.log.ending.kind === 'cut' && truncated === 0) warnings.push(`${path} is incomplete: ${incompleteWhy(cutOf(this.log.log))}`);
     if (d) warnings.push(`${path} diverges from this model at seq ${d.seq}: every record is listed, but states can be shown only up to seq ${d.seq - 1} (see svasim replay ${path})`);
     this.logWarnings = warnings;
     // The last state is what the page shows first: computed once, with the actor list.

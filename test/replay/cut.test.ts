@@ -131,6 +131,19 @@ describe('each way a log can be cut, in words', () => {
     expect(() => new LogSession(p)).toThrow(new LogError(message.trimEnd()));
   });
 
+  it('inspect/report with --allow-truncated: a log cut inside its last step opens as its prefix, with a warning saying so', async () => {
+    const ls = whole();
+    const p = write('last-step.jsonl', `${ls.slice(0, -2).join('\n')}\n`);
+    const s = new LogSession(p, { allowTruncated: true });
+    expect(s.lastSeq).toBe(39);
+    expect(s.warnings).toStrictEqual([
+      `${p} is incomplete: it ends at seq 39 in step 5 of 6, with no closing record: the run was stopped`,
+    ]);
+    const r = await cli(['report', p, '--allow-truncated', '--out', join(dir, 'last-step.html')]);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe(`warning: ${s.warnings[0]}\n`);
+  });
+
   it('a closing record whose count disagrees with the records is damage, at its line', async () => {
     const ls = whole();
     ls[ls.length - 1] = '{"end":"svasim","records":24378,"steps":6}';
