@@ -284,7 +284,7 @@ function cmdRun(args: string[], io: Io): number {
 
 function jsonResult(r: RunResult, log: string | undefined): Record<string, unknown> {
   return {
-    name: r.scenario.name,
+    name: r.name,
     ok: r.ok,
     policy: r.scenario.policy,
     messages: r.messages,

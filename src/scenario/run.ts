@@ -12,6 +12,7 @@ import type { InputFile } from '../log/io.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemConfig } from '../runtime/system.ts';
+import { sameSysValue } from './schema.ts';
 import type { Scenario, Step } from './types.ts';
 
 export interface Failure {
@@ -44,6 +45,8 @@ export interface ProcessSummary {
 }
 
 export interface RunResult {
+  /** The scenario's name (its `name` field), as `svasim run --json` prints it. */
+  readonly name: string;
   readonly scenario: Scenario;
   readonly ok: boolean;
   readonly messages: number;
@@ -147,7 +150,6 @@ function pasidAfter(sys: System, step: Step): number | null {
 }
 
 const show = (v: unknown): string => (v === undefined ? '(nothing)' : JSON.stringify(v));
-const normValue = (v: SysValue | undefined): SysValue | undefined => (typeof v === 'string' ? v.toLowerCase() : v);
 
 /** Is `want` a subsequence of `got`? */
 function inOrder(want: readonly MessageType[], got: readonly MessageType[]): boolean {
@@ -288,6 +290,7 @@ export class ScenarioRun {
       if (m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
     }
     this.finished = {
+      name: this.scenario.name,
       scenario: this.scenario,
       ok: failures.length === 0,
       messages: this.sys.lastSeq,
@@ -317,7 +320,7 @@ function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failu
     failures.push({ step: o.index, what, expected, got });
   };
   if (e.result !== undefined && e.result !== o.result) fail('result', e.result, o.result);
-  if (e.value !== undefined && normValue(e.value) !== normValue(o.value)) fail('value', show(e.value), show(o.value));
+  if (e.value !== undefined && !sameSysValue(e.value, o.value)) fail('value', show(e.value), show(o.value));
   if (e.pasid !== undefined && e.pasid !== o.pasid) fail('pasid', show(e.pasid), show(o.pasid));
   const types = msgs.map((d) => d.msg.type);
   if (e.events && !inOrder(e.events, types)) fail('events', `${e.events.join(', ')} (in this order)`, `${missingEvent(e.events, types)}; the step caused ${types.join(', ')}`);
