@@ -175,7 +175,7 @@ describe('payload validation: a tampered field is a malformed record at its line
     expect(logError(tampered(ls, i, (r) => (r['seq'] = 'x')))).toBe(
       `t.jsonl:${i + 1}: malformed record: seq: Invalid input: expected number, received string`,
     );
-    expect(logError(tampered(ls, i, (r) => (r['type'] = 'msr.read')))).toMatch(new RegExp(`^t\\.jsonl:${i + 1}: malformed record: type: Invalid option`));
+    expect(logError(tampered(ls, i, (r) => (r['type'] = 'msr.read')))).toMatch(new RegExp(`^t\\.jsonl:${i + 1}: malformed record: unknown message type "msr\\.read"`));
   });
 
   it('svasim replay of such a log prints that one line and exits 2', async () => {
@@ -251,7 +251,9 @@ describe('properties', () => {
       fc.property(recordArb, fieldArb, ([name, i], [field, value]) => {
         const ls = logLines(name);
         const message = logError(tampered(ls, i, (r) => (r[field] = value)), 'p.jsonl');
-        expect(message.startsWith(`p.jsonl:${i + 1}: malformed record: ${field}: `)).toBe(true);
+        // A type that is a string but no message type is named as such (with the nearest known types).
+        const what = field === 'type' && typeof value === 'string' ? `unknown message type ${JSON.stringify(value)}` : `${field}: `;
+        expect(message.startsWith(`p.jsonl:${i + 1}: malformed record: ${what}`), message).toBe(true);
       }),
       { numRuns: 300 },
     );

@@ -132,13 +132,15 @@ describe('streamed replay of damaged and diverging logs', () => {
     }
   });
 
-  it('a changed input is re-executed as logged: it diverges at its first consequence, or is damage', () => {
+  it('a changed input is damage: its header step says otherwise, or it names a device the scenario does not have', () => {
     const base = golden();
     const i = base.findIndex((l) => l.includes('"type":"insn.enqcmd"') && l.includes('"thread":"A1"'));
     expect(i).toBeGreaterThan(0);
     const other = [...base];
     other[i] = (other[i] ?? '').replace('"to":"thread:A1"', '"to":"thread:A"').replace('"thread":"A1"', '"thread":"A"');
-    expect(replayFile(write('input-thread.jsonl', other.join('\n')))).toMatchObject({ identical: false, seq: i + 1 });
+    expect(() => replayFile(write('input-thread.jsonl', other.join('\n')))).toThrow(
+      `input-thread.jsonl:${i + 1}: damaged log: record seq ${i} is the input of step 3, which the header says is enqcmd A1 dsa0 but the record is insn.enqcmd A dsa0 (user → thread:A)`,
+    );
     const unknown = [...base];
     unknown[i] = (unknown[i] ?? '').replace('"device":"dsa0"', '"device":"dsa9"');
     expect(() => replayFile(write('input-device.jsonl', unknown.join('\n')))).toThrow(`input-device.jsonl:${i + 1}: damaged log: seq ${i} names device "dsa9"`);
