@@ -365,13 +365,14 @@ describe('channel order', () => {
 });
 
 describe("the header's steps against the logged inputs", () => {
-  /** The log of a built-in scenario with its header's scenario changed by `edit`. */
-  function withHeader(name: string, edit: (scenario: { steps: Record<string, unknown>[] }) => void): string[] {
-    const ls = lines(logOf(name));
+  /** Log lines with the header's scenario changed by `edit`. */
+  function withHeaderOf(ls: readonly string[], edit: (scenario: { steps: Record<string, unknown>[] }) => void): string[] {
     const header = JSON.parse(ls[0] ?? '') as { scenario: { steps: Record<string, unknown>[] } };
     edit(header.scenario);
     return [JSON.stringify(header), ...ls.slice(1)];
   }
+  /** The log of a built-in scenario with its header's scenario changed by `edit`. */
+  const withHeader = (name: string, edit: (scenario: { steps: Record<string, unknown>[] }) => void): string[] => withHeaderOf(lines(logOf(name)), edit);
   /** The line (1-based) of the input record of `step`. */
   const inputLine = (ls: readonly string[], step: number): number =>
     ls.findIndex((l, i) => i > 0 && !l.includes('"cause"') && l.includes(`"step":${step},`)) + 1;
@@ -426,6 +427,27 @@ describe("the header's steps against the logged inputs", () => {
     }
     return join1(closed(out));
   }
+
+  it('a syscall of a thread that was never created goes to the kernel (ESRCH): still the header\'s step', () => {
+    // P1 would be created by the fork of an exited thread, which fails: the next step's syscall has no thread.
+    const scenario = parseScenario(
+      '{"scenario":1,"name":"esrch","steps":[{"op":"spawn","process":"P0"},{"op":"exit","thread":"P0"},' +
+        '{"op":"fork","thread":"P0","new":"P1","expect":{"result":"ESRCH"}},{"op":"fork","thread":"P1","new":"P2","expect":{"result":"ESRCH"}}]}',
+      'esrch.json',
+    );
+    const path = join(dir, 'esrch.jsonl');
+    expect(runScenario(scenario, { log: path }).ok).toBe(true);
+    const ls = lines(readFileSync(path, 'utf8'));
+    const input = ls.find((l) => l.includes('"type":"sys.fork"') && l.includes('"thread":"P1"')) ?? '';
+    expect(input).toContain('"from":"user","to":"kernel"');
+    expect(replay(parseLog(join1(ls), 'esrch.jsonl')).identical).toBe(true);
+    expect(replayFile(path).identical).toBe(true);
+    // Another thread in the header is still caught.
+    const edited = withHeaderOf(ls, (s) => {
+      s.steps[3] = { ...s.steps[3], new: 'P3' };
+    });
+    expect(() => replay(parseLog(join1(edited), 'e.jsonl'))).toThrow(/is the input of step 3, which the header says is fork P1 -> P3 but the record is sys\.fork P1 new=P2 \(user → kernel\)$/);
+  });
 
   it('a missing input, inputs out of order and a repeated input are damage', () => {
     expect(() => replay(parseLog(reordered([0, 2]), 't.jsonl'))).toThrow(/:\d+: damaged log: record seq \d+ is the input of step 2, but step 1 \(spawn B\) has no input before it$/);
