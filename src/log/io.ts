@@ -321,13 +321,33 @@ export function openExclusive(path: string, t: WriteTarget): { fd: number; regul
  * directory (locked, so two writers never write one temp file), then renamed over `path` — a reader
  * sees the old file or the new one, never a torn one, and a failed write leaves the old file as it
  * was. `onHeld`: when another process is writing the same file, `skip` (return false: a cache someone
- * else is writing) or `fail` (a LogFileError naming the holder).
+ * else is writing) or `fail` (a LogFileError naming the holder). A symlink keeps pointing where it did
+ * (its target is replaced); a device or a pipe (`/dev/null`, `/dev/stdout`) is written in place, never
+ * replaced by a file.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, t: WriteTarget & { readonly onHeld: 'skip' | 'fail' }): boolean {
   const fs = t.fs ?? NODE_FILE_OPS;
   refuseInputs(path, t);
-  const tmp = `${path}.svasim-tmp`;
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const st = statOrNull(path);
+  if (st !== null && !st.isFile() && !st.isDirectory()) {
+    const { fd } = openExclusive(path, t);
+    try {
+      writeAll(fs, fd, bytes, 0, bytes.length);
+    } catch (e) {
+      closeQuietly(fs, fd);
+      throw writeError(t.what, path, e);
+    }
+    try {
+      fs.close(fd);
+    } catch (e) {
+      throw writeError(t.what, path, e);
+    }
+    return true;
+  }
+  // The file a symlink names is the one to replace (the link stays).
+  const real = st !== null && st.isFile() ? realpathSync(path) : path;
+  const tmp = `${real}.svasim-tmp`;
   // The temp file can be renamed by its holder between our open and our lock: then start again.
   for (let attempt = 0; ; attempt++) {
     let fd: number;
@@ -359,7 +379,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, t: Writ
       fs.truncate(fd, 0);
       writeAll(fs, fd, bytes, 0, bytes.length);
       refuseInputs(path, t);
-      fs.rename(tmp, path);
+      fs.rename(tmp, real);
       ours = false;
       const f = fd;
       fd = -1;

@@ -5,7 +5,7 @@
  * it); a run never writes its log over its own scenario, nor a report over its log.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +161,24 @@ describe('svasim run with a log that cannot be written: one line, exit 2', () =>
     expect(r.code).toBe(2);
     expect(r.err).toBe(`svasim: cannot write report ${d}: is a directory (EISDIR)\n`);
     expect(existsSync(`${d}.svasim-tmp`)).toBe(false);
+  });
+});
+
+describe('report outputs that are not plain files', () => {
+  it('a device (/dev/null) is written in place, never replaced by a file; a symlink keeps pointing at its target, which gets the report', async () => {
+    const log = fresh('dev.jsonl');
+    expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
+    const r = await cli(['report', log, '--out', '/dev/null']);
+    expect(r.code).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(existsSync('/dev/null.svasim-tmp')).toBe(false);
+    const target = fresh('target.html');
+    writeFileSync(target, 'old');
+    const link = fresh('link.html');
+    symlinkSync(target, link);
+    expect((await cli(['report', log, '--out', link])).code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toContain('window.SVASIM_DATA');
   });
 });
 
