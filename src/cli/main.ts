@@ -289,7 +289,7 @@ function jsonResult(r: RunResult, log: string | undefined): Record<string, unkno
     policy: r.scenario.policy,
     messages: r.messages,
     log: log ?? null,
-    steps: r.steps.map((s) => ({ index: s.index, op: s.step.op, result: s.result, ...(s.value === undefined ? {} : { value: s.value }), pasid: s.pasid, messages: s.messages })),
+    steps: r.steps.map((s) => ({ index: s.index, op: s.step.op, result: s.result, ...(s.value === undefined ? {} : { value: s.value }), ...(s.reason === undefined ? {} : { reason: s.reason }), pasid: s.pasid, messages: s.messages })),
     failures: r.failures,
     counts: r.counts,
     processes: r.processes,

@@ -162,6 +162,17 @@ describe('event log', () => {
     expect(readFileSync(c).equals(la)).toBe(false);
   });
 
+  it('--json gives each refused step the kernel check that refused it', async () => {
+    const r = await cli(['run', 'lam-v6.4', '--no-log', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const steps = (JSON.parse(r.out) as { steps: { index: number; result: string; reason?: string }[] }).steps;
+    const refused = steps.filter((s) => s.result !== 'ok');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const s of refused) expect(s.reason, `step ${s.index}`).toMatch(/^[a-z][a-z0-9-]+$/);
+    expect(steps.find((s) => s.index === 7)).toMatchObject({ result: 'EBUSY', reason: 'lam-locked' });
+    expect(steps.filter((s) => s.result === 'ok').every((s) => s.reason === undefined)).toBe(true);
+  });
+
   it('line 1 is the header with the scenario and the policy; records have contiguous seq from 1', async () => {
     const file = scenarioFile(EXAMPLE);
     const log = join(dir, 'header.jsonl');

@@ -69,8 +69,9 @@ function facts(kind: ActorKind, ctx: unknown): string {
     case 'mm':
       return c['pasid'] === null || c['pasid'] === undefined ? 'no PASID' : `PASID ${String(c['pasid'])}`;
     case 'wq': {
+      // Occupancy against the queue's size, the threshold apart (a limited portal is accepted below it).
       const q = Array.isArray(c['queue']) ? c['queue'].length : 0;
-      return `occ ${q}/${String(c['threshold'] ?? '?')}`;
+      return `occ ${q}/${String(c['wqSize'] ?? '?')} thr ${String(c['threshold'] ?? '?')}`;
     }
     case 'iommu': {
       const owner = c['owner'];
