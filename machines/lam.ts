@@ -1,10 +1,11 @@
 /**
  * Linear Address Masking arch_prctl (x86-64 `do_arch_prctl_64`) and the LAM side of SVA bind, per policy.
  *
- * - `poc-2022`: Kirill Shutemov's PoC on the LAM v8 thread (reference/002): enabling LAM with a PASID and
- *   without the force flag is -EBUSY; 0x4004 (`ARCH_XXX`) sets the per-mm flag; no LOCK_LAM.
- * - `v6.4`: the merged rules (kernel-semantics.md §3.16), checked in kernel order:
- *   -ENODEV, -EINVAL (PASID and not forced), -EBUSY (LOCK_LAM), -EINVAL (nr_bits 0 or > 6).
+ * - `poc-2022`: Kirill Shutemov's PoC on the "[PATCHv8 00/11] Linear Address Masking enabling" thread
+ *   (LKML, Sep 2022): enabling LAM with a PASID and without the force flag is -EBUSY; 0x4004 (`ARCH_XXX`)
+ *   sets the per-mm flag; no LOCK_LAM.
+ * - `v6.4`: the merged rules (`prctl_enable_tagged_addr`, arch/x86/kernel/process_64.c), checked in
+ *   kernel order: -ENODEV, -EINVAL (PASID and not forced), -EBUSY (LOCK_LAM), -EINVAL (nr_bits 0 or > 6).
  * - `off`: kernel built without CONFIG_ADDRESS_MASKING: every LAM option falls to `default: -EINVAL`.
  *
  * Every refusal names the check that made it (a code of machines/refusals.ts), which the mm carries in

@@ -3,7 +3,7 @@
  *
  * - `msr` is IA32_PASID (MSR 0xD93): `null` while its valid bit is clear.
  * - `activated` is `current->pasid_activated` (merged) / `current->has_valid_pasid` (seed-2021): set
- *   by the #GP fixup, never cleared (not even by exec — kernel-semantics.md §3.5).
+ *   by the #GP fixup, never cleared (not even by exec: only `dup_task_struct` in kernel/fork.c resets it).
  * - A new thread (clone, fork) starts with msr unset and not activated: nothing is inherited.
  */
 import { assign, emit, setup } from 'xstate';

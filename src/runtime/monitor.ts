@@ -1,7 +1,7 @@
 /**
- * Invariant monitors: kernel-semantics.md §6 (G*, S*, M*, L*), checked when a step reaches quiescence
- * against the actors the step touched. A break becomes an `invariant.violation` message; it is data, not
- * an exception, so a run (or an exploration) reports it and goes on.
+ * Invariant monitors: the G*, S*, M*, L* rules of the README's "Invariants and hazards", checked when a
+ * step reaches quiescence against the actors the step touched. A break becomes an `invariant.violation`
+ * message; it is data, not an exception, so a run (or an exploration) reports it and goes on.
  */
 import type { MmContext } from '../../machines/mm.ts';
 import type { Address } from '../../machines/protocol.ts';

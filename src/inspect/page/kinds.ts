@@ -12,7 +12,7 @@ export interface MsgKind {
 }
 
 export const KINDS: readonly MsgKind[] = [
-  { cls: 'msg-invariant', label: 'invariant', types: 'invariant.violation: a kernel-semantics invariant broke', test: (t) => t === 'invariant.violation' },
+  { cls: 'msg-invariant', label: 'invariant', types: 'invariant.violation: an invariant broke (each is stated in the README, Invariants and hazards)', test: (t) => t === 'invariant.violation' },
   { cls: 'msg-fault', label: 'DMAR fault', types: 'fault.dmar: VT-d fault (PASID entry not present)', test: (t) => t === 'fault.dmar' },
   { cls: 'msg-signal', label: 'SIGSEGV', types: 'signal.sigsegv', test: (t) => t.startsWith('signal.') },
   { cls: 'msg-gp', label: '#GP trap/fixup', types: 'trap.gp, gp.fixup', test: (t) => t === 'trap.gp' || t.startsWith('gp.') },
