@@ -241,6 +241,8 @@ function cmdRun(args: string[], io: Io): number {
   const engine = parseEngine('run', values.engine);
   if (values.all) {
     if (positionals.length > 0) throw new UsageError('svasim run: --all takes no scenario argument');
+    // --all writes no logs (one verdict per built-in): a log option would be silently ignored.
+    for (const o of ['log', 'flush'] as const) if (values[o] !== undefined) throw new UsageError(`svasim run: --all writes no logs; --${o} needs one scenario (svasim run <name> --${o} …)`);
     return runAll(io, override, engine, values.json === true);
   }
   if (positionals.length !== 1) throw new UsageError('svasim run: expected one scenario file or built-in name (see svasim run --help)');

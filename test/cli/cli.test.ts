@@ -334,6 +334,8 @@ describe('bad input: exit 2, one line on stderr', () => {
   it('wrong argument counts', async () => {
     expect(badInput(await cli(['run']))).toContain('svasim run: expected one scenario file or built-in name');
     expect(badInput(await cli(['run', 'a.json', 'b.json']))).toContain('svasim run: expected one scenario file');
+    expect(badInput(await cli(['run', '--all', '--log', join(dir, 'all.jsonl')]))).toContain('--all writes no logs; --log needs one scenario');
+    expect(badInput(await cli(['run', '--all', '--flush', 'record']))).toContain('--all writes no logs; --flush needs one scenario');
     expect(badInput(await cli(['run', '--all', 'a.json']))).toContain('--all takes no scenario argument');
     expect(badInput(await cli(['run', 'a.json', '--log', 'x', '--no-log']))).toContain('--log and --no-log exclude each other');
     expect(badInput(await cli(['run', 'a.json', '--flush', 'often']))).toBe('svasim run: --flush expects step or record, got "often"');
