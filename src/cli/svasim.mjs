@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Entry point of the `svasim` command: loads the TypeScript sources through tsx, then runs the CLI.
+// Entry point of the `svasim` command. The package's build copies this file next to the built CLI
+// (dist/src/cli/), where it runs main.js with plain Node; in a clone, from src/cli/, it loads the
+// TypeScript sources through tsx (a dev dependency), as `npm start` and the tests do.
+import { existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { register } from 'tsx/esm/api';
 
 // No allocation-site pretenuring. V8 watches which allocation sites' objects survive young-generation
 // collections and moves such sites to the old generation for good. Building thousands of actors at the
@@ -11,7 +13,6 @@ import { register } from 'tsx/esm/api';
 // long run spent in GC). See README, "Benchmark".
 setFlagsFromString('--no-allocation-site-pretenuring');
 
-register();
 // A reader that stops early (`svasim run x | head`) is not an error of the run.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e) => {
@@ -19,7 +20,16 @@ for (const stream of [process.stdout, process.stderr]) {
     throw e;
   });
 }
-const { main } = await import('./main.ts');
+const built = new URL('./main.js', import.meta.url);
+let cli;
+if (existsSync(built)) {
+  cli = await import(built.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import('./main.ts');
+}
+const { main } = cli;
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -11,11 +11,11 @@
  * Errors: what a client can get wrong (a bad seq, no step left, a state past a divergence) is a 4xx with
  * a one-line JSON `{"error": …}` and nothing on stderr; only a bug (500) prints its stack.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
 import { LogError } from '../log/reader.ts';
 import { DivergenceError } from '../replay/checkpoints.ts';
 import { machineLayouts } from './layout.ts';
@@ -34,11 +34,15 @@ export interface PageAssets {
 
 let assets: PageAssets | null = null;
 
-/** The page: index.html, the bundled app (esbuild, once per process) and the stylesheet. */
-export function pageAssets(): PageAssets {
-  if (assets) return assets;
+/**
+ * The page's script: `page/app.ts` and what it imports, bundled by esbuild into one browser script.
+ * The package's build calls this once and ships the result as `page/app.js`; esbuild is loaded only
+ * here, so it is a build tool, not a run-time dependency.
+ */
+export function bundlePageScript(pageDir: string = PAGE_DIR): string {
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
   const built = buildSync({
-    entryPoints: [`${PAGE_DIR}app.ts`],
+    entryPoints: [`${pageDir}app.ts`],
     bundle: true,
     format: 'iife',
     target: 'es2022',
@@ -50,6 +54,18 @@ export function pageAssets(): PageAssets {
   });
   const js = built.outputFiles[0]?.text;
   if (js === undefined) throw new Error('bundling the inspector page produced nothing');
+  return js;
+}
+
+/**
+ * The page: index.html, the app and the stylesheet. The app is the bundle the package's build made
+ * (`page/app.js`, next to the built server), or, running from the TypeScript sources, bundled now
+ * (once per process).
+ */
+export function pageAssets(): PageAssets {
+  if (assets) return assets;
+  const prebuilt = `${PAGE_DIR}app.js`;
+  const js = existsSync(prebuilt) ? readFileSync(prebuilt, 'utf8') : bundlePageScript();
   assets = { html: readFileSync(`${PAGE_DIR}index.html`, 'utf8'), js, css: readFileSync(`${PAGE_DIR}style.css`, 'utf8') };
   return assets;
 }

@@ -1,0 +1,47 @@
+/** The library's entry points, from the sources: what they export and `loadScenario`'s two kinds of argument. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as svasim from '../../src/index.ts';
+import * as machines from '../../src/machines.ts';
+import * as protocol from '../../src/protocol.ts';
+import { builtinPath } from '../../src/scenarios/index.ts';
+
+describe('svasim (the main entry point)', () => {
+  it('exports the runner, the loader, replay, the system, the schedulers and the log reader and writer', () => {
+    for (const name of ['runScenario', 'loadScenario', 'replay', 'replayFile', 'System', 'FifoScheduler', 'ChoiceScheduler', 'ListScheduler', 'readLog', 'streamLog', 'LogWriter', 'SeekableLog', 'ScenarioError', 'LogError']) {
+      expect(svasim, name).toHaveProperty(name);
+    }
+  });
+
+  it('loadScenario takes a built-in name', () => {
+    const s = svasim.loadScenario('seed-a-unbind-dmar');
+    expect(s.name).toMatch(/seed case \(a\)/);
+    expect(svasim.runScenario(s).ok).toBe(true);
+  });
+
+  it('loadScenario takes a file path, and applies a policy override', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svasim-entry-'));
+    const file = join(dir, 'mine.json');
+    writeFileSync(file, readFileSync(builtinPath('merged-b') ?? '', 'utf8'));
+    expect(svasim.loadScenario(file).policy.pasid).toBe('merged');
+    expect(svasim.loadScenario(file, { lam: 'v6.4' }).policy).toStrictEqual({ pasid: 'merged', lam: 'v6.4' });
+  });
+
+  it('loadScenario refuses a name that is neither a built-in nor a file, in one line naming the built-ins', () => {
+    expect(() => svasim.loadScenario('seed-a-unbind-dmarr')).toThrow(svasim.ScenarioError);
+    expect(() => svasim.loadScenario('seed-a-unbind-dmarr')).toThrow(/^"seed-a-unbind-dmarr" is neither a scenario file nor a built-in scenario \(built-ins: .*seed-a-unbind-dmar,/);
+    expect(() => svasim.loadScenario('./nothing-here.json')).toThrow(/nothing-here\.json: cannot read file: no such file or directory/);
+  });
+});
+
+describe('svasim/machines and svasim/protocol', () => {
+  it('export every statechart, and the message vocabulary with its address helpers', () => {
+    for (const m of [machines.threadMachine, machines.mmMachine, machines.iommuMachine, machines.wqMachine, machines.kernelMachine]) expect(typeof m.transition).toBe('function');
+    expect(Object.values(machines.MACHINES)).toHaveLength(5);
+    expect(protocol.threadAddr('A1')).toBe('thread:A1');
+    expect(protocol.mmAddr(3)).toBe('mm:3');
+    expect(protocol.MESSAGE_TYPES).toContain('fault.dmar');
+  });
+});

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * Builds the package into dist/ (generated, gitignored; `npm run build`, and `prepare`, so `npm ci` in a
+ * clone, `npm pack` and `npm install` of a git URL all build it): JavaScript and `.d.ts` by tsc
+ * (tsconfig.build.json: `.ts` import specifiers rewritten to `.js`), then what the built code reads at
+ * run time besides its modules: the built-in scenarios, the inspector page (its app bundled here by
+ * esbuild, so neither esbuild nor TypeScript is needed at run time) and the CLI's launcher.
+ * Plain Node, no TypeScript loader.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = join(ROOT, 'dist');
+const fail = (why) => {
+  process.stderr.write(`build: ${why}\n`);
+  process.exit(1);
+};
+
+rmSync(DIST, { recursive: true, force: true });
+
+// 1. JavaScript and declarations.
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+if (r.status !== 0) fail(`tsc failed (exit ${r.status ?? r.signal})`);
+
+// tsc rewrites `.ts` specifiers in the JavaScript it emits but keeps them in declarations; a consumer's
+// type-check with default settings refuses a `.ts` specifier, so declarations get the `.js` the
+// JavaScript has. Only relative specifiers, in import/export clauses and `import("…")` types.
+const SPEC = /((?:from\s+|import\(\s*)["'])(\.{1,2}\/[^"']*?)\.ts(["'])/g;
+for (const file of walk(DIST)) {
+  if (!file.endsWith('.d.ts')) continue;
+  const text = readFileSync(file, 'utf8');
+  const fixed = text.replace(SPEC, '$1$2.js$3');
+  if (fixed !== text) writeFileSync(file, fixed);
+}
+
+// 2. The built-in scenarios: src/scenarios/index.ts lists the JSON files next to it.
+for (const f of readdirSync(join(ROOT, 'src/scenarios'))) {
+  if (f.endsWith('.json')) copyFileSync(join(ROOT, 'src/scenarios', f), join(DIST, 'src/scenarios', f));
+}
+
+// 3. The inspector page: the server serves page/app.js when it is there (else bundles page/app.ts).
+const pageSrc = join(ROOT, 'src/inspect/page/');
+const pageOut = join(DIST, 'src/inspect/page/');
+mkdirSync(pageOut, { recursive: true });
+const { bundlePageScript } = await import(new URL('../dist/src/inspect/server.js', import.meta.url).href);
+writeFileSync(join(pageOut, 'app.js'), bundlePageScript(pageSrc));
+for (const f of ['index.html', 'style.css']) copyFileSync(join(pageSrc, f), join(pageOut, f));
+
+// 4. The CLI launcher (bin): next to the built main.js it runs that, with no TypeScript loader.
+const launcher = join(DIST, 'src/cli/svasim.mjs');
+copyFileSync(join(ROOT, 'src/cli/svasim.mjs'), launcher);
+chmodSync(launcher, 0o755);
+
+function* walk(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else yield p;
+  }
+}

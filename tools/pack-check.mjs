@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+/**
+ * The package as a user gets it (`npm run test:package`; CI runs it as its own step, see .ci/run).
+ *
+ * Packs the project (`npm pack`, which builds it through `prepare`), checks what the tarball holds,
+ * installs it into a fresh temporary project — from the npm cache: the project's lock file gives the
+ * dependencies' exact versions and integrity, so nothing is resolved against the registry (with
+ * `--offline`; only if a tarball is missing from the cache is the registry asked, `--prefer-offline`) —
+ * and then, with plain `node` and no TypeScript loader installed:
+ *   - imports `svasim`, `svasim/machines` and `svasim/protocol`, runs a scenario, writes its log and
+ *     replays it;
+ *   - type-checks a TypeScript file against the installed types with default `nodenext` settings
+ *     (`tsc --module nodenext --moduleResolution nodenext --strict --noEmit`, no skipLibCheck);
+ *   - runs the CLI through `npx svasim`: list, run, replay, report, and inspect (serving its page).
+ * Prints one line per check; exits 1 at the first failure, naming it. `--keep` keeps the directory.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const keep = process.argv.includes('--keep');
+const started = Date.now();
+const tmp = mkdtempSync(join(tmpdir(), 'svasim-pack-'));
+const app = join(tmp, 'consumer');
+mkdirSync(app);
+
+// The children get a clean environment: no loader or option inherited from whoever runs this check.
+const env = { ...process.env, NO_COLOR: '1', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+delete env.NODE_OPTIONS;
+
+class CheckFailed extends Error {}
+const fail = (what, detail = '') => {
+  throw new CheckFailed(`${what}${detail ? `\n${detail.trimEnd()}` : ''}`);
+};
+const ok = (what) => process.stdout.write(`ok   ${what}\n`);
+
+/** Run a command to completion; fail (with its output) unless it exits `expect`. */
+function run(what, cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: app, env, encoding: 'utf8', timeout: 180_000, maxBuffer: 64 << 20, ...opts });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (r.error) fail(`${what}: ${r.error.message}`, out);
+  if (r.status !== (opts.expect ?? 0)) fail(`${what}: exit ${r.status ?? r.signal}`, out);
+  return r;
+}
+
+function main() {
+  // 1. Pack (prepare builds dist/).
+  const packed = run('npm pack', 'npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT });
+  const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')))[0];
+  const files = info.files.map((f) => f.path);
+  const outside = files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f));
+  if (outside.length > 0) fail('the tarball holds files users do not run', outside.join('\n'));
+  const sources = files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'));
+  if (sources.length > 0) fail('the tarball holds TypeScript sources', sources.join('\n'));
+  for (const need of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/machines.d.ts', 'dist/src/protocol.d.ts', 'dist/src/cli/svasim.mjs', 'dist/src/inspect/page/app.js', 'dist/src/inspect/page/index.html', 'dist/src/inspect/page/style.css', 'dist/src/scenarios/seed-a-unbind-dmar.json']) {
+    if (!files.includes(need)) fail(`the tarball lacks ${need}`);
+  }
+  ok(`npm pack: ${info.filename}, ${files.length} files, all under dist/ (besides package.json, README.md)`);
+
+  // Declarations name the files the package ships (\`./x.js\`, next to \`./x.d.ts\`), as the JavaScript
+  // does: TypeScript 5 also resolves a \`.ts\` specifier to the \`.d.ts\`, but other readers of
+  // declarations (older TypeScript, declaration bundlers) look for the file named.
+  const tsSpecifiers = [];
+  const extract = spawnSync('tar', ['-xzf', join(tmp, info.filename), '-C', tmp], { encoding: 'utf8' });
+  if (extract.status !== 0) fail('cannot unpack the tarball', extract.stderr);
+  for (const f of files.filter((p) => p.endsWith('.d.ts'))) {
+    const text = readFileSync(join(tmp, 'package', f), 'utf8');
+    for (const m of text.matchAll(/(?:from\s+|import\(\s*)["'](\.{1,2}\/[^"']*\.ts)["']/g)) tsSpecifiers.push(`${f}: ${m[1]}`);
+  }
+  if (tsSpecifiers.length > 0) fail('declarations import .ts files the package does not ship', tsSpecifiers.slice(0, 10).join('\n'));
+  rmSync(join(tmp, 'package'), { recursive: true, force: true });
+  ok('declarations import ./*.js (no .ts specifiers)');
+
+  // 2. Install into a fresh project, from the cache. The consumer's lock is svasim's own, minus its dev
+  // dependencies (same versions, same layout), plus svasim itself and what the type-check needs.
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+  const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const tarball = `file:../${info.filename}`;
+  const forTypes = ['typescript', '@types/node'];
+  const packages = {
+    '': { name: 'consumer', dependencies: { svasim: tarball, ...Object.fromEntries(forTypes.map((n) => [n, own.devDependencies[n]])) } },
+    'node_modules/svasim': { version: info.version, resolved: tarball, integrity: info.integrity, license: own.license, dependencies: own.dependencies, bin: own.bin, engines: own.engines },
+  };
+  const wanted = new Set(forTypes.map((n) => `node_modules/${n}`));
+  // What the type-check's packages need, transitively (e.g. @types/node → undici-types).
+  for (const p of wanted) for (const d of Object.keys(lock.packages[p]?.dependencies ?? {})) wanted.add(`node_modules/${d}`);
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path === '') continue;
+    if (entry.dev === true && !wanted.has(path)) continue;
+    const { dev: _dev, devOptional: _devOptional, ...rest } = entry;
+    packages[path] = rest;
+  }
+  writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: packages[''].dependencies }, null, 2)}\n`);
+  writeFileSync(join(app, 'package-lock.json'), `${JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+  let mode = '--offline';
+  let install = spawnSync('npm', ['ci', '--offline', '--ignore-scripts'], { cwd: app, env, encoding: 'utf8', timeout: 180_000 });
+  if (install.status !== 0 && /ENOTCACHED/.test(`${install.stdout}${install.stderr}`)) {
+    mode = '--prefer-offline (a tarball was not in the npm cache)';
+    install = spawnSync('npm', ['ci', '--prefer-offline', '--ignore-scripts'], { cwd: app, env, encoding: 'utf8', timeout: 180_000 });
+  }
+  if (install.status !== 0) fail(`npm ci of the tarball: exit ${install.status ?? install.signal}`, `${install.stdout}${install.stderr}`);
+  for (const devOnly of ['tsx', 'esbuild', 'vitest']) {
+    if (existsSync(join(app, 'node_modules', devOnly))) fail(`installing svasim installed ${devOnly}, a dev tool`);
+  }
+  ok(`npm ci ${mode}: svasim and its dependencies, no tsx or esbuild`);
+
+  // 3. Plain node imports every entry point and uses it.
+  writeFileSync(
+    join(app, 'use.mjs'),
+    `import assert from 'node:assert/strict';
+import * as svasim from 'svasim';
+import * as machines from 'svasim/machines';
+import * as protocol from 'svasim/protocol';
+const { loadScenario, runScenario, replayFile, readLog, replay, SeekableLog, System, FifoScheduler, builtinNames } = svasim;
+for (const name of ['runScenario', 'loadScenario', 'replay', 'replayFile', 'System', 'FifoScheduler', 'ChoiceScheduler', 'readLog', 'streamLog', 'LogWriter', 'SeekableLog']) {
+  assert.ok(name in svasim, 'svasim exports ' + name);
+}
+for (const name of ['threadMachine', 'mmMachine', 'iommuMachine', 'wqMachine', 'kernelMachine']) {
+  assert.equal(typeof machines[name]?.transition, 'function', 'svasim/machines exports the statechart ' + name);
+}
+assert.equal(protocol.threadAddr('A1'), 'thread:A1');
+assert.ok(protocol.MESSAGE_TYPES.includes('fault.dmar'));
+assert.ok(builtinNames().includes('seed-a-unbind-dmar'));
+const scenario = loadScenario('seed-a-unbind-dmar');
+const result = runScenario(scenario, { log: 'lib.jsonl' });
+assert.equal(result.ok, true, 'the scenario passes');
+assert.ok(result.counts['fault.dmar'] >= 1);
+assert.equal(replayFile('lib.jsonl').identical, true, 'replayFile reproduces the log');
+assert.equal(replay(readLog('lib.jsonl')).identical, true, 'replay reproduces the log');
+const seekable = SeekableLog.open('lib.jsonl', { writeIndex: false });
+assert.equal(seekable.log.records.length, result.messages);
+const sys = new System({ policy: protocol.DEFAULT_POLICY, cpu: protocol.DEFAULT_CPU, pasidRange: protocol.DEFAULT_PASID_RANGE, devices: [] }, new FifoScheduler());
+assert.ok(sys);
+assert.throws(() => loadScenario('no-such-scenario'), svasim.ScenarioError);
+console.log('used: ' + result.messages + ' messages, replayed identical');
+`,
+  );
+  // The README's example, as written.
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const example = /```js\n(\/\/ example\.mjs[\s\S]*?)```/.exec(readme)?.[1];
+  if (example === undefined) fail("README.md has no ```js block starting with // example.mjs (the Library section's example)");
+  writeFileSync(join(app, 'example.mjs'), example);
+  const ex = run("node example.mjs (the README's Library example)", process.execPath, ['example.mjs']);
+  if (!/every expectation holds/.test(ex.stdout) || !/replay identical: true/.test(ex.stdout)) fail("the README's example did not print what it should", ex.stdout);
+  ok("plain node: the README's Library example runs");
+  const used = run('node use.mjs (plain node imports svasim, svasim/machines, svasim/protocol and runs a scenario)', process.execPath, ['use.mjs']);
+  ok(`plain node: the three entry points import; ${used.stdout.trim()}`);
+
+  // 4. TypeScript against the installed types, default nodenext settings (no skipLibCheck).
+  writeFileSync(
+    join(app, 'check.ts'),
+    `import { loadScenario, runScenario, replayFile, type RunResult, type Scenario, type Delivered, type Scheduler } from 'svasim';
+import { threadMachine, mmMachine, type ThreadInput, type MmInput, type ActorKind } from 'svasim/machines';
+import { threadAddr, type Address, type Message, type MessageOf } from 'svasim/protocol';
+
+const scenario: Scenario = loadScenario('seed-a-unbind-dmar', { pasid: 'merged' });
+const result: RunResult = runScenario(scenario, { onRecord: (d: Delivered) => void d.msg.type });
+const ok: boolean = result.ok && replayFile('lib.jsonl').identical;
+const input: ThreadInput = { name: 'A', process: 'A', mm: 1 };
+const kind: ActorKind = 'thread';
+const to: Address = threadAddr(input.name);
+const msg: Message = { type: 'insn.enqcmd', thread: 'A', device: 'dsa0' };
+const fault: MessageOf<'fault.dmar'>['type'] = 'fault.dmar';
+let scheduler: Scheduler | undefined;
+// The types are real, not any: each line below must be an error.
+// @ts-expect-error 'gen' is not an address
+const bad: Address = 'gen';
+// @ts-expect-error no such message type
+const badMsg: Message = { type: 'no.such' };
+// @ts-expect-error a scenario is not a number
+runScenario(42);
+void [ok, kind, to, msg, fault, scheduler, bad, badMsg, threadMachine.id, mmMachine.id, {} as MmInput];
+`,
+  );
+  run('tsc --module nodenext --moduleResolution nodenext --strict --noEmit check.ts', process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--strict', '--noEmit', 'check.ts']);
+  ok('tsc --module nodenext --moduleResolution nodenext --strict --noEmit: check.ts type-checks against the installed types');
+
+  // 5. The CLI, as installed.
+  const list = run('npx svasim list', 'npx', ['--no-install', 'svasim', 'list']);
+  if (!list.stdout.includes('seed-a-unbind-dmar')) fail('npx svasim list does not list seed-a-unbind-dmar', list.stdout);
+  const r = run('npx svasim run seed-a-unbind-dmar --no-log', 'npx', ['--no-install', 'svasim', 'run', 'seed-a-unbind-dmar', '--no-log']);
+  if (!r.stdout.includes('PASS')) fail('npx svasim run seed-a-unbind-dmar --no-log does not pass', r.stdout);
+  run('npx svasim run seed-a-unbind-dmar --log cli.jsonl', 'npx', ['--no-install', 'svasim', 'run', 'seed-a-unbind-dmar', '--log', 'cli.jsonl', '--quiet']);
+  run('npx svasim replay cli.jsonl', 'npx', ['--no-install', 'svasim', 'replay', 'cli.jsonl']);
+  run('npx svasim report cli.jsonl --out report.html', 'npx', ['--no-install', 'svasim', 'report', 'cli.jsonl', '--out', 'report.html']);
+  const report = readFileSync(join(app, 'report.html'), 'utf8');
+  if (!report.includes('window.SVASIM_DATA') || report.length < 20_000) fail('the report does not inline the page and its data');
+  ok('npx svasim: list, run --no-log (PASS), run --log, replay, report');
+  return inspect();
+}
+
+/** `npx svasim inspect`: starts, prints its URL, serves the page, its script and the session. */
+async function inspect() {
+  const child = spawn('npx', ['--no-install', 'svasim', 'inspect', 'seed-a-unbind-dmar', '--port', '0'], { cwd: app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new CheckFailed(`npx svasim inspect: no URL within 60 s\n${out}`)), 60_000);
+      const look = () => {
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      };
+      child.stdout.on('data', look);
+      child.on('exit', (code) => reject(new CheckFailed(`npx svasim inspect exited (${code}) before serving\n${out}`)));
+    });
+    const page = await fetchText(url);
+    if (!/<script[^>]*src="\/?app\.js"/.test(page)) fail('inspect: / is not the inspector page', page.slice(0, 500));
+    const js = await fetchText(`${url}app.js`);
+    if (js.length < 20_000) fail(`inspect: /app.js is ${js.length} bytes, not the bundled app`);
+    await fetchText(`${url}style.css`);
+    const session = JSON.parse(await fetchText(`${url}api/session`));
+    if (typeof session !== 'object' || session === null) fail('inspect: /api/session is not a JSON object');
+    ok(`npx svasim inspect: serves the page, app.js (${js.length} bytes), style.css and /api/session`);
+  } finally {
+    // npx and the node it started are one process group: end that group (ours, by its id).
+    if (child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+  }
+}
+
+function fetchText(url) {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new CheckFailed(`inspect: GET ${url}: ${res.statusCode}\n${body}`))));
+    }).on('error', (e) => reject(new CheckFailed(`inspect: GET ${url}: ${e.message}`)));
+  });
+}
+
+try {
+  await main();
+  process.stdout.write(`package check passed in ${((Date.now() - started) / 1000).toFixed(1)} s${keep ? ` (kept ${tmp})` : ''}\n`);
+} catch (e) {
+  process.stderr.write(`package check FAILED: ${e instanceof CheckFailed ? e.message : (e?.stack ?? String(e))}\n`);
+  if (keep) process.stderr.write(`(kept ${tmp})\n`);
+  process.exitCode = 1;
+} finally {
+  if (!keep) rmSync(tmp, { recursive: true, force: true });
+}
