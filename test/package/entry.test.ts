@@ -1,5 +1,5 @@
 /** The library's entry points, from the sources: what they export and `loadScenario`'s two kinds of argument. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,8 +25,12 @@ describe('svasim (the main entry point)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'svasim-entry-'));
     const file = join(dir, 'mine.json');
     writeFileSync(file, readFileSync(builtinPath('merged-b') ?? '', 'utf8'));
-    expect(svasim.loadScenario(file).policy.pasid).toBe('merged');
-    expect(svasim.loadScenario(file, { lam: 'v6.4' }).policy).toStrictEqual({ pasid: 'merged', lam: 'v6.4' });
+    try {
+      expect(svasim.loadScenario(file).policy.pasid).toBe('merged');
+      expect(svasim.loadScenario(file, { lam: 'v6.4' }).policy).toStrictEqual({ pasid: 'merged', lam: 'v6.4' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('loadScenario refuses a name that is neither a built-in nor a file, in one line naming the built-ins', () => {
