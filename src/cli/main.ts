@@ -10,7 +10,7 @@ import { runScenario, type RunResult } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
-import { LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
+import { cutOf, incompleteError, incompleteWhy, LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
 import { divergenceData, replay, replayFile, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState, systemState } from '../runtime/state.ts';
@@ -92,7 +92,9 @@ options:
                       what-if: re-run the log's scenario under another policy and show, step by step,
                       where results, traps, fixups, signals, refcounts, frees and DMAR faults differ
                       (exit 0 no difference, 1 some step differs)
-  --allow-truncated   replay the complete prefix of a log whose last line was cut short
+  --allow-truncated   replay the complete prefix of an incomplete log (a run killed, stopped or
+                      whose writes failed): no closing record, its last line or header cut short,
+                      records that stop between or inside steps, header only
   --engine compiled|xstate
                       how actors are re-executed (whole-log replay): the compiled executor (default)
                       or xstate's own interpreter
@@ -101,12 +103,12 @@ options:
 
 exit status: 0 identical, 1 diverged, 2 bad input (unreadable, malformed or damaged log)`,
   diagram: `usage: svasim diagram [thread|mm|iommu|wq|kernel|all]
-       svasim diagram --log FILE [--from SEQ] [--to SEQ]
+       svasim diagram --log FILE [--from SEQ] [--to SEQ] [--allow-truncated]
 
 Writes Mermaid text to stdout: a stateDiagram-v2 per machine, read from the machine definitions
 (arrows for transitions that change state; in-place handlers listed under each state), or a
 sequenceDiagram of a log's records with one lane per actor (#GP traps, SIGSEGV and DMAR faults drawn
-as lost messages).`,
+as lost messages). --allow-truncated draws the complete prefix of an incomplete log.`,
   inspect: `usage: svasim inspect <scenario.json|builtin-name|log.jsonl> [options]
 
 Serves the inspector page on 127.0.0.1 (nothing leaves the machine: no CDN, no fonts, no telemetry)
@@ -119,7 +121,9 @@ A log is scrubbed with replay's time travel (checkpoints in the sidecar <log>.id
 options:
   --port N                 listen on port N (default: any free port)
   --policy pasid=P,lam=L   run a scenario under another policy
-  --allow-truncated        open a log whose last line was cut short (a crashed run): its complete prefix
+  --allow-truncated        open the complete prefix of an incomplete log (a run killed, stopped or
+                           whose writes failed): no closing record, its last line or header cut
+                           short, records that stop between or inside steps, header only
   --stately                send the run to Stately's online inspector instead (needs the internet;
                            uses @statelyai/inspect, the xstate v5 successor of @xstate/inspect)
   -h, --help               this help
@@ -133,7 +137,9 @@ log's sequence view, the state after each step and the final state inlined.
 options:
   -o, --out FILE      the HTML file (default: the log's path with its .jsonl extension replaced by
                       .html, e.g. run.jsonl -> run.html; any other name gets .html appended)
-  --allow-truncated   open a log whose last line was cut short (a crashed run): its complete prefix
+  --allow-truncated   open the complete prefix of an incomplete log (a run killed, stopped or whose
+                      writes failed): no closing record, its last line or header cut short, records
+                      that stop between or inside steps, header only
   -h, --help          this help`,
   list: `usage: svasim list [--json]
 
@@ -362,11 +368,7 @@ function cmdReplay(args: string[], io: Io): number {
     io.stdout.write(values.json ? `${JSON.stringify(w, null, 2)}\n` : `${formatWhatIf(w).join('\n')}\n`);
     return w.differing === 0 ? 0 : 1;
   }
-  let until: number | undefined;
-  if (values.until !== undefined) {
-    until = Number(values.until);
-    if (!/^\d+$/.test(values.until)) throw new UsageError(`svasim replay: --until expects a seq (0 for the state before the first record), got "${values.until}"`);
-  }
+  const until = seqOption('replay', 'until', values.until, '(0 for the state before the first record)');
   const allowTruncated = values['allow-truncated'] === true;
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
@@ -378,8 +380,9 @@ function cmdReplay(args: string[], io: Io): number {
       io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
     }
   };
-  const truncationNote = (source: string, truncated: number, kept: number): void => {
-    if (truncated > 0) io.stderr.write(`note: ${source}: the last line was cut short: ${truncated} record lost; using the ${kept} complete records\n`);
+  /** An incomplete log read as its prefix: said once, in replay's words (reader.ts `incompleteWhy`). */
+  const incompleteNote = (source: string, incomplete: { readonly why: string } | null | undefined): void => {
+    if (incomplete) io.stderr.write(`note: ${source} is incomplete, replayed as a prefix: ${incomplete.why}\n`);
   };
   if (until !== undefined) {
     // With a current index, read only the nearest checkpoint and the records after it.
@@ -400,8 +403,8 @@ function cmdReplay(args: string[], io: Io): number {
     const seekable = SeekableLog.open(positionals[0] ?? '', { allowTruncated, warn: (line) => io.stderr.write(`${line}\n`) });
     const log = seekable.log;
     notes(log);
-    truncationNote(log.source, log.truncated, log.records.length);
-    if (until > log.records.length) throw new UsageError(`svasim replay: --until ${until} is past the end of ${log.source} (${log.records.length} records)`);
+    incompleteNote(log.source, seekable.incomplete);
+    if (until > log.records.length) throw new UsageError(`svasim replay: --until ${values.until} is past the end of ${log.source} (${count(log.records.length)} records)`);
     try {
       const state = seekable.stateAt(until);
       io.stdout.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${formatState(state).join('\n')}\n`);
@@ -425,7 +428,6 @@ function cmdReplay(args: string[], io: Io): number {
   } });
   const log = head as Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario'> | null;
   if (log === null) throw new Error('replayFile did not report the log header');
-  truncationNote(log.source, r.truncated, r.records);
   if (values.json) {
     // The records as objects (a consumer should not have to parse JSON inside JSON).
     out(JSON.stringify({ log: log.source, ...(r.identical ? r : { ...divergenceData(r), truncated: r.truncated }) }, null, 2));
@@ -433,11 +435,26 @@ function cmdReplay(args: string[], io: Io): number {
   }
   if (r.identical) {
     out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
-    if (r.incomplete) io.stderr.write(`note: ${log.source} is incomplete, replayed as a prefix: ${r.incomplete.why}\n`);
+    incompleteNote(log.source, r.incomplete);
     return 0;
   }
   printDivergence(r, log, out, st);
   return 1;
+}
+
+/** Thousands separators, as the reader's messages write counts. */
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * A seq option: digits only, within the integers a number holds exactly (a larger one would be echoed
+ * rounded); `undefined` when absent. Messages echo the argument as typed.
+ */
+function seqOption(cmd: string, name: string, v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`svasim ${cmd}: --${name} expects a seq ${what}, got "${v}"`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`svasim ${cmd}: --${name} ${v} is too large (a seq is at most ${Number.MAX_SAFE_INTEGER})`);
+  return n;
 }
 
 function printDivergence(
@@ -447,11 +464,8 @@ function printDivergence(
   st: Style,
 ): void {
   out(st.bold(st.red(`diverged at seq ${r.seq}${log.otherModel ? ` (the log is from model ${log.header.model}: this may be a model change)` : ''}`)));
-  // A log cut short is never a divergence, except in format 1, which cannot tell a cut from a model that sends more.
-  const ends =
-    log.upcastFrom !== null && log.upcastFrom < 2
-      ? `(the log ends here; log format ${log.upcastFrom} cannot say whether it was cut short: --allow-truncated accepts it as a prefix)`
-      : '(the log ends here, complete: its closing record follows)';
+  // Only a complete log (its closing record) diverges at its end: a cut one, any format, is incomplete.
+  const ends = '(the log ends here, complete: its closing record follows)';
   out(`  logged:   ${r.expected ?? ends}`);
   out(`  replayed: ${r.actual ?? '(nothing)'}`);
   if (r.causes.length > 0) {
@@ -465,28 +479,35 @@ function cmdDiagram(args: string[], io: Io): number {
     log: { type: 'string' },
     from: { type: 'string' },
     to: { type: 'string' },
+    'allow-truncated': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(`${HELP['diagram']}\n`);
     return 0;
   }
-  const seqOpt = (name: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UsageError(`svasim diagram: --${name} expects a seq (a positive integer), got "${v}"`);
-    return Number(v);
-  };
   if (values.log !== undefined) {
     if (positionals.length > 0) throw new UsageError('svasim diagram: --log takes no machine name');
-    const log = readLog(values.log);
-    const from = seqOpt('from', values.from) ?? 1;
-    const to = seqOpt('to', values.to) ?? Number.POSITIVE_INFINITY;
-    if (to < from) throw new UsageError(`svasim diagram: --to ${to} is before --from ${from}`);
-    if (from > log.records.length) throw new UsageError(`svasim diagram: --from ${from} is past the end of ${log.source} (${log.records.length} records)`);
+    const allowTruncated = values['allow-truncated'] === true;
+    const log = readLog(values.log, { allowTruncated });
+    // A log cut short is said as replay says it (diagram does not re-execute: what was pending is not
+    // known here); --allow-truncated draws its prefix.
+    const cut = cutOf(log);
+    const incomplete = log.ending.kind === 'cut' || (log.ending.kind === 'unmarked' && cut.lastStep < cut.steps - 1);
+    if (incomplete && !allowTruncated) throw incompleteError(log.source, cut);
+    const from = seqOption('diagram', 'from', values.from, '(a positive integer)') ?? 1;
+    const to = seqOption('diagram', 'to', values.to, '(a positive integer)') ?? Number.POSITIVE_INFINITY;
+    if (to < from) throw new UsageError(`svasim diagram: --to ${values.to} is before --from ${values.from ?? 1}`);
+    if (from > log.records.length) {
+      throw new UsageError(`svasim diagram: --from ${values.from ?? 1} is past the end of ${log.source} (${log.records.length === 0 ? 'no records' : `${count(log.records.length)} records`})`);
+    }
+    if (incomplete) io.stderr.write(`note: ${log.source} is incomplete, drawn as a prefix: ${incompleteWhy(cut)}\n`);
     io.stdout.write(sequenceDiagram(log.records, from, to));
     return 0;
   }
-  if (values.from !== undefined || values.to !== undefined) throw new UsageError('svasim diagram: --from/--to need --log');
+  if (values.from !== undefined || values.to !== undefined || values['allow-truncated'] !== undefined) {
+    throw new UsageError('svasim diagram: --from/--to/--allow-truncated need --log');
+  }
   const which = positionals[0] ?? 'all';
   if (positionals.length > 1) throw new UsageError('svasim diagram: expected at most one machine name');
   const names = which === 'all' ? Object.keys(MACHINES) : [which];

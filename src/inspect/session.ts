@@ -4,7 +4,7 @@
  * travel (`SeekableLog.at`), so the page cannot show anything the log does not reproduce.
  */
 import { headerLine, recordLine } from '../log/format.ts';
-import { cutOf, incompleteWhy, parseLog } from '../log/reader.ts';
+import { parseLog } from '../log/reader.ts';
 import { SeekableLog } from '../replay/checkpoints.ts';
 import { actorStates, systemState, type ActorState, type SystemState } from '../runtime/state.ts';
 import type { ActorKind, System } from '../runtime/system.ts';
@@ -156,15 +156,9 @@ export class LogSession extends InspectSession {
     this.log = SeekableLog.open(path, { allowTruncated: opts.allowTruncated === true });
     const d = this.log.divergence;
     const warnings: string[] = [];
-    const { records, truncated, scenario } = this.log.log;
-    if (truncated > 0) warnings.push(`${path}: the last line was cut short: ${truncated} record lost; showing the ${records.length} complete records`);
-    // Every step logs at least its input: a log whose last record is of an earlier step than the
-    // scenario's last was cut between steps (accepted above only with allowTruncated).
-    const lastStep = records.length === 0 ? -1 : (records[records.length - 1]?.step ?? -1);
-    const n = scenario.steps.length;
-    if (lastStep < n - 1) warnings.push(`${path} ends after step ${lastStep} of the scenario's ${n}: the states shown are those of a run cut short`);
-    // Cut inside the last step, or after it but before the closing record (format 2): said by the reader.
-    else if (this.log.log.ending.kind === 'cut' && truncated === 0) warnings.push(`${path} is incomplete: ${incompleteWhy(cutOf(this.log.log))}`);
+    // A log cut short (opened with allowTruncated) is said in replay's words, as `svasim replay` says it.
+    const incomplete = this.log.incomplete;
+    if (incomplete) warnings.push(`${path} is incomplete, opened as a prefix: ${incomplete.why}; the states shown are those of a run cut short`);
     if (d) warnings.push(`${path} diverges from this model at seq ${d.seq}: every record is listed, but states can be shown only up to seq ${d.seq - 1} (see svasim replay ${path})`);
     this.logWarnings = warnings;
     // The last state is what the page shows first: computed once, with the actor list.

@@ -79,14 +79,96 @@ const recordCheck = z.compile(recordSchema);
 type RecordEnvelope = z.output<typeof recordSchema>;
 
 /** The record's envelope, checked; a malformed one is a LogError naming the line. */
-function envelope(json: unknown, source: string, lineNo: number): RecordEnvelope {
+function envelope(json: unknown, source: string, lineNo: number, line: string): RecordEnvelope {
   if (recordCheck.validate(json)) return json;
+  const inexact = inexactNumber(json, line);
+  if (inexact !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${inexact}`);
   // The type first, in one phrase with the nearest known types (zod's would list all of them).
   const typeIssue = typeof json === 'object' && json !== null && !Array.isArray(json) ? messageTypeIssue((json as { type?: unknown }).type) : null;
   if (typeIssue !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${typeIssue}`);
   const r = recordSchema.safeParse(json);
   if (!r.success) throw new LogError(`${source}:${lineNo}: malformed record: ${firstIssue(r.error)}`);
   return r.data;
+}
+
+/**
+ * The first number of a rejected line that no JSON number here holds exactly — 1e400 (Infinity once
+ * parsed), an integer past 2^53 (rounded) — with its path and its text as written in the line: the
+ * parsed value would show another number than the file has. `null` when there is none.
+ */
+export function inexactNumber(json: unknown, line: string): string | null {
+  const path: (string | number)[] = [];
+  const find = (v: unknown): boolean => {
+    if (typeof v === 'number') return !Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v));
+    if (typeof v !== 'object' || v === null) return false;
+    for (const [k, x] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
+      path.push(k);
+      if (find(x)) return true;
+      path.pop();
+    }
+    return false;
+  };
+  if (!find(json)) return null;
+  const raw = numberText(line, path);
+  return `${path.join('.')}: ${raw ?? 'a number'} is out of range (integers in a log go up to ${Number.MAX_SAFE_INTEGER} in magnitude)`;
+}
+
+/** The text of the number at `want` (keys and indexes) in the JSON text `line`; `undefined` if not found. */
+function numberText(line: string, want: readonly (string | number)[]): string | undefined {
+  let i = 0;
+  const number = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
+  const ws = (): void => {
+    while (i < line.length && ' \t\r\n'.includes(line.charAt(i))) i++;
+  };
+  const str = (): string => {
+    const start = i++;
+    while (i < line.length && line.charAt(i) !== '"') i += line.charAt(i) === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(line.slice(start, i)) as string;
+  };
+  const here = (path: readonly (string | number)[]): boolean => path.length === want.length && path.every((p, k) => String(p) === String(want[k]));
+  // The value at `path` starting at `i`: the number's text if it is the one wanted, else skipped.
+  const value = (path: (string | number)[]): string | undefined => {
+    ws();
+    const c = line.charAt(i);
+    if (c === '{' || c === '[') {
+      i++;
+      for (let n = 0; ; n++) {
+        ws();
+        if (line.charAt(i) === '}' || line.charAt(i) === ']') {
+          i++;
+          return undefined;
+        }
+        let key: string | number = n;
+        if (c === '{') {
+          key = str();
+          ws();
+          i++; // ':'
+        }
+        const got = value([...path, key]);
+        if (got !== undefined) return got;
+        ws();
+        if (line.charAt(i) === ',') i++;
+      }
+    }
+    if (c === '"') {
+      str();
+      return undefined;
+    }
+    number.lastIndex = i;
+    const m = number.exec(line);
+    if (m) {
+      i += m[0].length;
+      return here(path) ? m[0] : undefined;
+    }
+    while (i < line.length && /[a-z]/.test(line.charAt(i))) i++; // true, false, null
+    return undefined;
+  };
+  try {
+    return value([]);
+  } catch {
+    return undefined;
+  }
 }
 
 function firstIssue(e: z.ZodError): string {
@@ -119,7 +201,7 @@ export function parseHead(first: string | undefined, source: string, cutShort = 
     headerJson = JSON.parse(first);
   } catch {
     if (cutShort && /^\s*\{\s*"log"\s*:\s*"svasim"/.test(first)) {
-      throw new LogError(`${source}:1: incomplete log: its header is cut short (the run was stopped while writing it): there is nothing to replay`);
+      throw new LogError(`${source}:1: incomplete log: its header is cut short: ${ENDED_WRITING}; there is nothing to replay`);
     }
     throw new LogError(`${source}:1: not an svasim log: line 1 is not a JSON log header${source.endsWith('.json') ? ' (a scenario file? use svasim run)' : ''}`);
   }
@@ -169,15 +251,23 @@ export interface CutLog {
 
 const count = (n: number): string => n.toLocaleString('en-US');
 
+/** How a run that left an incomplete log ended: killed or stopped, or its log writes failed (ENOSPC…). */
+const ENDED_EARLY = 'the run ended early (it was stopped, or its log writes failed)';
+const ENDED_WRITING = 'the run ended while writing it (it was stopped, or a write failed)';
+
 /**
  * What is missing from an incomplete log, in words: "it ends at seq 24,377 in step 3 of 6, with no
- * closing record: the run was stopped (steps 4..5 have no record)".
+ * closing record: the run ended early … (steps 4..5 have no record)". The one wording of a cut log:
+ * replay, --until, report, inspect and diagram all say it with this function.
  */
 export function incompleteWhy(c: CutLog): string {
   const { ending, records, lastStep, steps, pending } = c;
   const more: string[] = [];
   if (records > 0) {
-    if (pending !== undefined && pending > 0) more.push(`step ${count(lastStep)} still had ${count(pending)} message${pending > 1 ? 's' : ''} to deliver: at least that many records lost`);
+    // Pending messages were never delivered (or, with a buffered log, not yet written): not in the log.
+    if (pending !== undefined && pending > 0) {
+      more.push(`step ${count(lastStep)} still had ${count(pending)} message${pending > 1 ? 's' : ''} pending, not in the log`);
+    }
     const missing = steps - 1 - lastStep;
     if (missing > 0 && ending.kind !== 'closed') more.push(missing > 1 ? `steps ${count(lastStep + 1)}..${count(steps - 1)} have no record` : `step ${count(lastStep + 1)} has no record`);
   }
@@ -185,15 +275,15 @@ export function incompleteWhy(c: CutLog): string {
   const detail = more.length > 0 ? ` (${more.join('; ')})` : '';
   switch (ending.kind) {
     case 'cut':
-      if (ending.what === 'record') return `${where}${detail}, and its last line is cut short (a record lost): the run was stopped while writing it`;
-      if (ending.what === 'closing') return `${where}${detail}, and its closing record is cut short: the run was stopped while writing it`;
-      if (ending.what === 'newline') return `${where}${detail}, and its closing record has no newline: the run was stopped while writing it`;
-      if (records === 0) return 'header only: no records and no closing record, the run was stopped';
-      return `${where}${detail}, with no closing record: the run was stopped`;
+      if (ending.what === 'record') return `${where}${detail}, and its last line is cut short (a record lost): ${ENDED_WRITING}`;
+      if (ending.what === 'closing') return `${where}${detail}, and its closing record is cut short: ${ENDED_WRITING}`;
+      if (ending.what === 'newline') return `${where}${detail}, and its closing record has no newline: ${ENDED_WRITING}`;
+      if (records === 0) return `header only: no records and no closing record, ${ENDED_EARLY}`;
+      return `${where}${detail}, with no closing record: ${ENDED_EARLY}`;
     case 'closed':
-      return `${where}${detail}: its closing record says the run ended after ${ending.steps} of the scenario's ${steps} steps`;
+      return `${where}${detail}: its closing record says the run ended after ${count(ending.steps)} of the scenario's ${count(steps)} steps`;
     case 'unmarked':
-      return `${where}${detail}: a run cut short? (log format 1 has no closing record to tell)`;
+      return `${where}${detail}: ${ENDED_EARLY}; log format 1 has no closing record, and its records stop short of the scenario's end`;
   }
 }
 
@@ -206,8 +296,13 @@ export function cutOf(log: Pick<ParsedLog, 'ending' | 'records' | 'scenario'>): 
 
 /** The one line of an incomplete log (exit 2): `file: incomplete log: …; --allow-truncated …`. */
 export function incompleteError(source: string, c: CutLog): LogError {
-  const prefix = c.records === 0 ? 'replays it as an empty prefix' : `replays its ${count(c.records)} complete records`;
-  return new LogError(`${source}: incomplete log: ${incompleteWhy(c)}; --allow-truncated ${prefix}`);
+  return incompleteLine(source, incompleteWhy(c), c.records);
+}
+
+/** The same line from what is missing in words (`why`, from `incompleteWhy`) and the records it holds. */
+export function incompleteLine(source: string, why: string, records: number): LogError {
+  const prefix = records === 0 ? 'replays it as an empty prefix' : `replays its ${count(records)} complete records`;
+  return new LogError(`${source}: incomplete log: ${why}; --allow-truncated ${prefix}`);
 }
 
 /**
@@ -254,11 +349,11 @@ export class RecordParser {
       throw new LogError(`${source}:${lineNo}: malformed record: not JSON`);
     }
     if (this.head.closes && typeof json === 'object' && json !== null && Object.hasOwn(json, 'end')) {
-      const closing = this.closing(json, lineNo);
+      const closing = this.closing(json, lineNo, line);
       return cutShort ? this.cutShort('newline', lineNo, allowTruncated) : { closing };
     }
     for (const u of chain) json = typeof json === 'object' && json !== null ? u.record(json as Record<string, unknown>) : json;
-    const env = envelope(json, source, lineNo);
+    const env = envelope(json, source, lineNo, line);
     const { seq, type, from, to, cause, step } = env;
     // The message: `type`, then the payload (every field but the envelope's), in one pass.
     const msg: Record<string, unknown> = { type };
@@ -270,7 +365,7 @@ export class RecordParser {
       else msg[k] = v;
     }
     const issue = messageIssue(msg as { type: string });
-    if (issue !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${type}: ${issue}`);
+    if (issue !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${type}: ${(chain.length === 0 ? inexactNumber(json, line) : null) ?? issue}`);
     if (seq !== this.count + 1) {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} where ${this.count + 1} was expected (a record is missing or out of order)`);
     }
@@ -314,17 +409,17 @@ export class RecordParser {
   }
 
   /** The closing record, checked: well-formed, and counting the records and steps before it. */
-  private closing(json: object, lineNo: number): ClosingRecord {
+  private closing(json: object, lineNo: number, line: string): ClosingRecord {
     const where = `${this.head.source}:${lineNo}`;
     const c = closingSchema.safeParse(json);
-    if (!c.success) throw new LogError(`${where}: malformed closing record: ${firstIssue(c.error)}`);
+    if (!c.success) throw new LogError(`${where}: malformed closing record: ${inexactNumber(json, line) ?? firstIssue(c.error)}`);
     const { records, steps } = c.data;
     if (records !== this.count) {
       throw new LogError(`${where}: damaged log: the closing record counts ${count(records)} records, but ${count(this.count)} precede it`);
     }
     if (steps !== this.maxStep + 1) {
       throw new LogError(
-        `${where}: damaged log: the closing record says ${steps} step${steps === 1 ? '' : 's'} ran, but the records ${this.maxStep < 0 ? 'are of none' : `reach step ${this.maxStep}`}`,
+        `${where}: damaged log: the closing record says ${count(steps)} step${steps === 1 ? '' : 's'} ran${steps > 0 ? ` (step${steps === 1 ? ' 0' : `s 0..${count(steps - 1)}`})` : ''}, but the records ${this.maxStep < 0 ? 'are of none' : `reach step ${count(this.maxStep)}`}`,
       );
     }
     return c.data;

@@ -14,7 +14,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { from, type Observable } from 'rxjs';
 import { LogFileError } from '../log/errors.ts';
 import { warnOnStderr, writeFileAtomic } from '../log/io.ts';
-import { cutOf, incompleteError, logFieldsOf, parseHead, parseLog, readLogText, RecordParser, type LogEnding, type ParsedLog } from '../log/reader.ts';
+import { incompleteLine, logFieldsOf, parseHead, parseLog, readLogText, RecordParser, type LogEnding, type ParsedLog } from '../log/reader.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
 import type { MonitorState } from '../runtime/monitor.ts';
 import type { Delivered, System, SystemSnapshot } from '../runtime/system.ts';
@@ -25,8 +25,8 @@ export const DEFAULT_CHECKPOINT_EVERY = 2_500;
 /** One full checkpoint in this many; the others are deltas. */
 export const KEYFRAME_EVERY = 20;
 const INDEX_KIND = 'svasim-checkpoints';
-/** 7: work-queue contexts keep `inflight` as a list of { pasid, count }. */
-const INDEX_VERSION = 7;
+/** 7: work-queue contexts keep `inflight` as a list of { pasid, count }. 8: `incomplete`. */
+const INDEX_VERSION = 8;
 
 interface IndexHeader {
   readonly index: typeof INDEX_KIND;
@@ -46,7 +46,12 @@ interface IndexHeader {
   readonly spans?: readonly (readonly [number, number, number, number, string])[];
   /** How the log ends (spans are written only for complete logs). */
   readonly ending?: LogEnding;
+  /** The log is incomplete (indexed as a prefix, `allowTruncated`): what is missing, as replay said it. */
+  readonly incomplete?: Incomplete;
 }
+
+/** What an incomplete log opened as a prefix is missing (replay's `incomplete`). */
+export type Incomplete = NonNullable<Extract<ReplayResult, { identical: true }>['incomplete']>;
 
 interface QuickKey {
   readonly bytes: number;
@@ -172,6 +177,8 @@ export class SeekableLog {
     readonly rebuilt: boolean,
     /** Where the log stops matching the model, if it does (seeks past it fail). */
     readonly divergence: Extract<ReplayResult, { identical: false }> | null = null,
+    /** The log is incomplete and was opened as its prefix (`allowTruncated`): what is missing. */
+    readonly incomplete: Incomplete | null = null,
   ) {}
 
   /**
@@ -182,8 +189,6 @@ export class SeekableLog {
   static open(path: string, opts: { every?: number; writeIndex?: boolean; allowTruncated?: boolean; warn?: (line: string) => void } = {}): SeekableLog {
     const text = readLogText(path);
     const log = parseLog(text, path, { allowTruncated: opts.allowTruncated === true });
-    // Checked before any cached index is trusted: an index says nothing about how the log ends.
-    if (log.ending.kind === 'cut' && opts.allowTruncated !== true) throw incompleteError(path, cutOf(log));
     const every = opts.every ?? DEFAULT_CHECKPOINT_EVERY;
     const header: IndexHeader = {
       index: INDEX_KIND,
@@ -193,11 +198,17 @@ export class SeekableLog {
       logSha1: createHash('sha1').update(text).digest('hex'),
       every,
     };
+    // Whether the log is complete is replay's to say (a format-1 log has no closing record; what was
+    // pending at a cut is known only by replaying it): an index of this very log says what replay said.
     const cached = readIndex(indexPathOf(path), header);
-    if (cached) return new SeekableLog(log, cached, false);
-    // A log opened with a cut last line accepted is read as the prefix of a run: so is one cut between steps.
+    if (cached && (log.ending.kind !== 'cut' || cached.incomplete !== null)) {
+      if (cached.incomplete !== null && opts.allowTruncated !== true) throw incompleteLine(path, cached.incomplete.why, log.records.length);
+      return new SeekableLog(log, cached.checkpoints, false, null, cached.incomplete);
+    }
+    // Without allowTruncated, a log cut short is a LogError here, in replay's words.
     const { checkpoints, result } = buildCheckpoints(log, every, { allowIncomplete: opts.allowTruncated === true });
     if (!result.identical) return new SeekableLog(log, checkpoints, true, result);
+    const incomplete = result.incomplete ?? null;
     if (opts.writeIndex !== false) {
       const lines = checkpoints.map((c) => `${JSON.stringify(c)}\n`);
       const body = lines.join('');
@@ -223,7 +234,7 @@ export class SeekableLog {
         });
       }
       try {
-        writeFileAtomic(indexPathOf(path), `${JSON.stringify({ ...header, bodySha1, ...extra })}\n${body}`, {
+        writeFileAtomic(indexPathOf(path), `${JSON.stringify({ ...header, bodySha1, ...extra, ...(incomplete ? { incomplete } : {}) })}\n${body}`, {
           what: 'index',
           onHeld: 'skip',
           ...(opts.warn ? { warn: opts.warn } : {}),
@@ -234,7 +245,7 @@ export class SeekableLog {
         (opts.warn ?? warnOnStderr)(`${e.message.replace(/^svasim: /, 'svasim: warning: ')}; seeking works without it, but the next command will build it again`);
       }
     }
-    return new SeekableLog(log, checkpoints, true);
+    return new SeekableLog(log, checkpoints, true, null, incomplete);
   }
 
   /**
@@ -409,7 +420,7 @@ export class SeekableLog {
 }
 
 /** The checkpoints of a valid, current index for this log; `null` if missing, stale or unreadable. */
-function readIndex(path: string, want: IndexHeader): Checkpoint[] | null {
+function readIndex(path: string, want: IndexHeader): { checkpoints: Checkpoint[]; incomplete: Incomplete | null } | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -427,10 +438,11 @@ function readIndex(path: string, want: IndexHeader): Checkpoint[] | null {
     ) {
       return null;
     }
-    return body
+    const checkpoints = body
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as Checkpoint);
+    return { checkpoints, incomplete: h.incomplete ?? null };
   } catch {
     return null;
   }

@@ -349,20 +349,21 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     const cut: CutLog = { ending, records: log.total(), lastStep, steps: log.scenario.steps.length, pending };
     const prefix = (): ReplayResult => ({ identical: true, records: log.total(), incomplete: { pending, missingSteps, why: incompleteWhy(cut) } });
     // A log cut short (no closing record, a last line cut) is incomplete, never a divergence: what the
-    // model still had pending is what the stopped run did not get to write.
-    if (ending.kind === 'cut') {
+    // model still had pending is what the stopped run did not get to write. A format-1 log has no
+    // closing record: records that stop before the scenario's last step, or inside a step (messages
+    // still pending), are a log cut short too — an N-record file never "diverges at seq N+1".
+    if (ending.kind === 'cut' || (ending.kind === 'unmarked' && (pending > 0 || missingSteps > 0))) {
       if (opts.allowIncomplete !== true) throw incompleteError(log.source, cut);
       return prefix();
     }
     if (pending > 0) {
-      // A closed log is complete: a model with more to deliver differs from it. A format-1 log has no
-      // closing record to tell, and a model that sends more looks the same as a log cut inside a step.
+      // A closed log is complete: a model with more to deliver differs from it.
       const extra = sched.pending()[0];
-      if (extra && (ending.kind === 'closed' || opts.allowIncomplete !== true)) return diverged(log.total() + 1, null, describe(extra), extra.cause);
+      if (extra) return diverged(log.total() + 1, null, describe(extra), extra.cause);
       return prefix();
     }
     if (missingSteps > 0) {
-      // No step can leave no record (its input is one), so this is a log cut short, not a model change.
+      // Its closing record says the run ended before the scenario did.
       if (opts.allowIncomplete !== true) throw incompleteError(log.source, cut);
       return prefix();
     }

@@ -76,7 +76,7 @@ describe('seeking', () => {
     expect(again.log.scenario.name).toBe(scenarioOf('seed-a-unbind-dmar').name);
     writeFileSync(indexPathOf(path), '{"index":"svasim-checkpoints"');
     expect(SeekableLog.open(path, { every: 20 }).rebuilt).toBe(true);
-    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":7')).toBe(true);
+    expect(readFileSync(indexPathOf(path), 'utf8').startsWith('{"index":"svasim-checkpoints","version":8')).toBe(true);
   });
 
   it('a checkpoint edited in the index (same log) is not trusted: the index is rebuilt and seeks stay right', () => {

@@ -71,7 +71,7 @@ describe('a real run killed with SIGKILL mid-run (--flush record)', () => {
     expect(r.out).toBe('');
     // Whether the kill fell between two records or inside one, the log is incomplete and says what is missing.
     expect(r.err).toMatch(
-      new RegExp(`^${log}(:\\d+)?: incomplete log: it ends at seq [\\d,]+ in step [\\d,]+ of 27,000 \\(.*steps [\\d,]+\\.\\.26,999 have no record\\)(, with no closing record: the run was stopped|, and its last line is cut short \\(a record lost\\): the run was stopped while writing it); --allow-truncated replays its [\\d,]+ complete records\\n$`),
+      new RegExp(`^${log}(:\\d+)?: incomplete log: it ends at seq [\\d,]+ in step [\\d,]+ of 27,000 \\(.*steps [\\d,]+\\.\\.26,999 have no record\\)(, with no closing record: the run ended early \\(it was stopped, or its log writes failed\\)|, and its last line is cut short \\(a record lost\\): the run ended while writing it \\(it was stopped, or a write failed\\)); --allow-truncated replays its [\\d,]+ complete records\\n$`),
     );
     const prefix = await cli(['replay', log, '--allow-truncated']);
     expect(prefix.code).toBe(0);
@@ -103,20 +103,20 @@ describe('each way a log can be cut, in words', () => {
     const p = write('header-cut.jsonl', header.slice(0, 300));
     for (const argv of [['replay', p], ['replay', p, '--allow-truncated'], ['report', p, '--out', join(dir, 'h.html')], ['replay', p, '--until', '0']]) {
       const r = await cli(argv);
-      expect(r, argv.join(' ')).toMatchObject({ code: 2, err: `${p}:1: incomplete log: its header is cut short (the run was stopped while writing it): there is nothing to replay\n` });
+      expect(r, argv.join(' ')).toMatchObject({ code: 2, err: `${p}:1: incomplete log: its header is cut short: the run ended while writing it (it was stopped, or a write failed); there is nothing to replay\n` });
     }
   });
 
   it('a header and no records: "header only"', async () => {
     const p = write('header-only.jsonl', `${whole()[0] ?? ''}\n`);
     const r = await cli(['replay', p]);
-    expect(r).toMatchObject({ code: 2, err: `${p}: incomplete log: header only: no records and no closing record, the run was stopped; --allow-truncated replays it as an empty prefix\n` });
+    expect(r).toMatchObject({ code: 2, err: `${p}: incomplete log: header only: no records and no closing record, the run ended early (it was stopped, or its log writes failed); --allow-truncated replays it as an empty prefix\n` });
     const prefix = await cli(['replay', p, '--allow-truncated']);
     expect(prefix.code).toBe(0);
     expect(prefix.out).toMatch(/^identical: 0 records/);
     // The header without its newline: the same.
     const bare = write('header-bare.jsonl', whole()[0] ?? '');
-    expect((await cli(['replay', bare])).err).toBe(`${bare}: incomplete log: header only: no records and no closing record, the run was stopped; --allow-truncated replays it as an empty prefix\n`);
+    expect((await cli(['replay', bare])).err).toBe(`${bare}: incomplete log: header only: no records and no closing record, the run ended early (it was stopped, or its log writes failed); --allow-truncated replays it as an empty prefix\n`);
   });
 
   it('records but no closing record, cut at a step boundary: which steps are missing', async () => {
@@ -124,7 +124,7 @@ describe('each way a log can be cut, in words', () => {
     const kept = ls.slice(0, -1).filter((l, i) => i === 0 || !l.includes('"step":5'));
     const p = write('between.jsonl', `${kept.join('\n')}\n`);
     const n = kept.length - 1;
-    const message = `${p}: incomplete log: it ends at seq ${n} in step 4 of 6 (step 5 has no record), with no closing record: the run was stopped; --allow-truncated replays its ${n} complete records\n`;
+    const message = `${p}: incomplete log: it ends at seq ${n} in step 4 of 6 (step 5 has no record), with no closing record: the run ended early (it was stopped, or its log writes failed); --allow-truncated replays its ${n} complete records\n`;
     expect(await cli(['replay', p])).toMatchObject({ code: 2, out: '', err: message });
     // report and inspect read logs through the same checks (LogSession).
     expect(await cli(['report', p, '--out', join(dir, 'between.html')])).toMatchObject({ code: 2, err: message });
@@ -137,7 +137,7 @@ describe('each way a log can be cut, in words', () => {
     const s = new LogSession(p, { allowTruncated: true });
     expect(s.lastSeq).toBe(39);
     expect(s.warnings).toStrictEqual([
-      `${p} is incomplete: it ends at seq 39 in step 5 of 6, with no closing record: the run was stopped`,
+      `${p} is incomplete, opened as a prefix: it ends at seq 39 in step 5 of 6 (step 5 still had 1 message pending, not in the log), with no closing record: the run ended early (it was stopped, or its log writes failed); the states shown are those of a run cut short`,
     ]);
     const r = await cli(['report', p, '--allow-truncated', '--out', join(dir, 'last-step.html')]);
     expect(r.code).toBe(0);

@@ -115,7 +115,7 @@ describe('tampered logs', () => {
     const cut = body.slice(0, body.length - 20);
     const n = lines(cut).length;
     expect(() => parseLog(cut, 't.jsonl')).toThrow(
-      new LogError(`t.jsonl:${n}: incomplete log: it ends at seq ${n - 2} in step 5 of 6, and its last line is cut short (a record lost): the run was stopped while writing it; --allow-truncated replays its ${n - 2} complete records`),
+      new LogError(`t.jsonl:${n}: incomplete log: it ends at seq ${n - 2} in step 5 of 6, and its last line is cut short (a record lost): the run ended while writing it (it was stopped, or a write failed); --allow-truncated replays its ${n - 2} complete records`),
     );
     const log = parseLog(cut, 't.jsonl', { allowTruncated: true });
     expect(log.truncated).toBe(1);
@@ -162,7 +162,7 @@ describe('tampered logs', () => {
     // The last record and the closing record removed: step 5 still has a message to deliver.
     const cut = unclosed(ls).slice(0, -1);
     const n = cut.length - 1;
-    const message = `t.jsonl: incomplete log: it ends at seq ${n} in step 5 of 6 (step 5 still had 1 message to deliver: at least that many records lost), with no closing record: the run was stopped; --allow-truncated replays its ${n} complete records`;
+    const message = `t.jsonl: incomplete log: it ends at seq ${n} in step 5 of 6 (step 5 still had 1 message pending, not in the log), with no closing record: the run ended early (it was stopped, or its log writes failed); --allow-truncated replays its ${n} complete records`;
     expect(() => replay(parseLog(join1(cut), 't.jsonl'))).toThrow(new LogError(message));
     const path = join(dir, 'cut-in-step.jsonl');
     writeFileSync(path, join1(cut));
@@ -176,13 +176,22 @@ describe('tampered logs', () => {
     if (!r.identical) expect(r.actual).toContain('"type":"fault.dmar"');
   });
 
-  it('a format-1 log (no closing record) that ends early keeps the old reading: a divergence at its end', () => {
-    const v1 = [ls[0]?.replace('"version":2', '"version":1') ?? '', ...unclosed(ls).slice(1, -2)];
+  it('a format-1 log (no closing record) cut inside a step, or before the last step, is incomplete, never a divergence at seq N+1', () => {
+    // Cut at seq 29, inside step 4 (messages still pending), step 5 with no record.
+    const v1 = [ls[0]?.replace('"version":2', '"version":1') ?? '', ...unclosed(ls).slice(1, 30)];
     const log = parseLog(join1(v1), 't.jsonl');
     expect(log.upcastFrom).toBe(1);
     expect(log.ending).toEqual({ kind: 'unmarked' });
-    const r = replay(log);
-    expect(r).toMatchObject({ identical: false, seq: v1.length, expected: null });
+    const why =
+      "it ends at seq 29 in step 4 of 6 (step 4 still had 2 messages pending, not in the log; step 5 has no record): the run ended early (it was stopped, or its log writes failed); log format 1 has no closing record, and its records stop short of the scenario's end";
+    expect(() => replay(log)).toThrow(new LogError(`t.jsonl: incomplete log: ${why}; --allow-truncated replays its 29 complete records`));
+    const path = join(dir, 'v1-cut.jsonl');
+    writeFileSync(path, join1(v1));
+    expect(() => replayFile(path)).toThrow(new LogError(`${path}: incomplete log: ${why}; --allow-truncated replays its 29 complete records`));
+    expect(replayFile(path, { allowTruncated: true })).toMatchObject({ identical: true, records: 29, incomplete: { pending: 2, missingSteps: 1, why } });
+    // Cut inside the last step (every step has a record, a message still pending): incomplete too.
+    const last = [v1[0] ?? '', ...unclosed(ls).slice(1, -1)];
+    expect(() => replay(parseLog(join1(last), 't.jsonl'))).toThrow(/^t\.jsonl: incomplete log: it ends at seq \d+ in step 5 of 6 \(step 5 still had 1 message pending, not in the log\)/);
     // The whole log in format 1 replays identically.
     expect(replay(parseLog(join1([v1[0] ?? '', ...unclosed(ls).slice(1)]), 't.jsonl'))).toStrictEqual({ identical: true, records: ls.length - 2 });
   });
@@ -193,7 +202,10 @@ describe('tampered logs', () => {
     const recount = [...body, (ls[ls.length - 1] ?? '').replace(/"records":\d+/, '"records":7')];
     expect(() => parseLog(join1(recount), 't.jsonl')).toThrow(new LogError(`t.jsonl:${at}: damaged log: the closing record counts 7 records, but ${body.length - 1} precede it`));
     const steps = [...body, (ls[ls.length - 1] ?? '').replace(/"steps":\d+/, '"steps":9')];
-    expect(() => parseLog(join1(steps), 't.jsonl')).toThrow(new LogError(`t.jsonl:${at}: damaged log: the closing record says 9 steps ran, but the records reach step 5`));
+    expect(() => parseLog(join1(steps), 't.jsonl')).toThrow(new LogError(`t.jsonl:${at}: damaged log: the closing record says 9 steps ran (steps 0..8), but the records reach step 5`));
+    // A count of steps against a 0-based step: said so that it does not contradict itself.
+    const five = [...body, (ls[ls.length - 1] ?? '').replace(/"steps":\d+/, '"steps":5')];
+    expect(() => parseLog(join1(five), 't.jsonl')).toThrow(new LogError(`t.jsonl:${at}: damaged log: the closing record says 5 steps ran (steps 0..4), but the records reach step 5`));
     const malformed = [...body, '{"end":"svasim","records":"40","steps":6}'];
     expect(() => parseLog(join1(malformed), 't.jsonl')).toThrow(/^t\.jsonl:\d+: malformed closing record: records: /);
     const after = [...ls, ls[1] ?? ''];
@@ -329,16 +341,16 @@ describe('review fixes', () => {
     const kept = body.filter((l, i) => i === 0 || (JSON.parse(l) as { step: number }).step < lastStep);
     const cut = parseLog(join1(kept), 't.jsonl');
     expect(() => replay(cut)).toThrow(
-      new LogError(`t.jsonl: incomplete log: it ends at seq ${kept.length - 1} in step 4 of 6 (step 5 has no record), with no closing record: the run was stopped; --allow-truncated replays its ${kept.length - 1} complete records`),
+      new LogError(`t.jsonl: incomplete log: it ends at seq ${kept.length - 1} in step 4 of 6 (step 5 has no record), with no closing record: the run ended early (it was stopped, or its log writes failed); --allow-truncated replays its ${kept.length - 1} complete records`),
     );
     const ok = replay(cut, { allowIncomplete: true });
     expect(ok).toMatchObject({ identical: true, incomplete: { pending: 0, missingSteps: 1 } });
     // In format 1 (no closing record) too, since no step leaves no record: a log cut short, not a model difference.
     const v1 = parseLog(join1([kept[0]?.replace('"version":2', '"version":1') ?? '', ...kept.slice(1)]), 't.jsonl');
-    expect(() => replay(v1)).toThrow(/^t\.jsonl: incomplete log: it ends at seq \d+ in step 4 of 6 \(step 5 has no record\): a run cut short\? \(log format 1 has no closing record to tell\)/);
+    expect(() => replay(v1)).toThrow(/^t\.jsonl: incomplete log: it ends at seq \d+ in step 4 of 6 \(step 5 has no record\): the run ended early \(it was stopped, or its log writes failed\); log format 1 has no closing record, and its records stop short of the scenario's end;/);
     // A log with only its header says so.
     expect(() => replay(parseLog(join1([body[0] ?? '']), 't.jsonl'))).toThrow(
-      new LogError('t.jsonl: incomplete log: header only: no records and no closing record, the run was stopped; --allow-truncated replays it as an empty prefix'),
+      new LogError('t.jsonl: incomplete log: header only: no records and no closing record, the run ended early (it was stopped, or its log writes failed); --allow-truncated replays it as an empty prefix'),
     );
   });
 
