@@ -59,6 +59,11 @@ describe('a format-1 log cut short is incomplete, never a divergence at seq N+1'
     const html = readFileSync(join(dir, 'v1.html'), 'utf8');
     expect(html).toContain(JSON.stringify(warning).slice(1, -1));
     expect(html).not.toMatch(/ends after step|diverges from this model/);
+    // The index the report wrote next to the log keeps replay's verdict: without the flag, still refused.
+    expect(readFileSync(`${v1}.idx`, 'utf8')).toContain('"incomplete":');
+    expect(await cli(['replay', v1, '--until', '10'])).toMatchObject({ code: 2, out: '', err: line });
+    expect(await cli(['report', v1, '--out', join(dir, 'v1.html')])).toMatchObject({ code: 2, out: '', err: line });
+    expect(new LogSession(v1, { allowTruncated: true }).warnings).toStrictEqual([warning]);
   });
 });
 
