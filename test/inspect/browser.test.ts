@@ -14,6 +14,7 @@ import { startInspector, type InspectorServer } from '../../src/inspect/server.t
 import { actorStates } from '../../src/runtime/state.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario, ScenarioRun } from '../../src/scenario/run.ts';
+import type { Scenario, Step } from '../../src/scenario/types.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 
 const CHROMIUM = CHROMIUM_PATH;
@@ -316,4 +317,175 @@ describe.skipIf(!available)('inspector in chromium: what cannot be shown is said
     expect(await page.locator('#details').innerText()).toContain('not loaded');
     await page.close();
   });
+});
+
+/** `processes` processes of two threads (P0 and P0t …) that bind, then `rounds` ENQCMDs from every thread. */
+function manyProcesses(processes: number, rounds: number): Scenario {
+  const steps: Step[] = [];
+  for (let p = 0; p < processes; p++) {
+    steps.push({ op: 'spawn', process: `P${p}` }, { op: 'bind', thread: `P${p}`, device: 'dsa0' }, { op: 'clone', thread: `P${p}`, new: `P${p}t` });
+  }
+  for (let i = 0; i < rounds; i++) for (let p = 0; p < processes; p++) for (const t of [`P${p}`, `P${p}t`]) steps.push({ op: 'enqcmd', thread: t, device: 'dsa0' });
+  return {
+    scenario: 1,
+    name: `${processes} processes`,
+    policy: { pasid: 'seed-2021', lam: 'poc-2022' },
+    cpu: { enqcmd: true, lam: true },
+    iommu: { pasidRange: [1, 0xfffff] },
+    devices: [{ name: 'dsa0', wqSize: 128, threshold: 128, autoComplete: true }],
+    steps,
+    final: { pasid: {}, refs: {}, msr: {} },
+    forbid: [],
+  };
+}
+
+/** The statecharts card of `address` lies whole inside the statecharts panel's visible box (at least its head). */
+function cardInView(address: string): boolean {
+  const sc = document.querySelector<HTMLElement>('#statecharts-scroll');
+  const head = sc?.querySelector(`.actor[data-actor="${address}"] .actor-head`);
+  if (!sc || !head) return false;
+  const view = sc.getBoundingClientRect();
+  const r = head.getBoundingClientRect();
+  return r.top >= view.top - 0.5 && r.bottom <= view.top + sc.clientHeight + 0.5;
+}
+
+describe.skipIf(!available)('inspector in chromium: a large log (records load as you scroll) follows jumps', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-browser-large-'));
+  let server: InspectorServer;
+  let browser: Browser;
+  let records: { seq: number; type: string; from: string; to: string }[] = [];
+
+  beforeAll(async () => {
+    const log = join(dir, 'many.jsonl');
+    runScenario(manyProcesses(60, 4), { log });
+    records = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"seq"'))
+      .map((l) => JSON.parse(l) as { seq: number; type: string; from: string; to: string });
+    server = await startInspector(new LogSession(log));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A page that loads records in chunks of 500 as they are viewed (as it does logs over 400,000 records). */
+  async function open(hash: string): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await page.addInitScript(() => {
+      window.SVASIM_LOADING = { chunk: 500, backgroundMax: 2000 };
+    });
+    // Records arrive after the state (as a chunk of a big log can): the panels must still follow.
+    await page.route('**/api/records*', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await route.continue();
+    });
+    await page.goto(`${server.url}${hash}`);
+    await page.waitForFunction(() => document.body.dataset['ready'] === 'true', undefined, WAIT);
+    expect(await page.locator('#status').innerText()).toContain('large log: records load as you scroll');
+    return page;
+  }
+
+  /** Both panels show `seq`: its row and lanes in the sequence, the card of its receiver in the statecharts. */
+  async function shown(page: Page, seq: number): Promise<void> {
+    const r = records.find((x) => x.seq === seq);
+    if (!r) throw new Error(`no record ${seq}`);
+    await page.waitForFunction(rowWhole, seq, WAIT);
+    await page.waitForFunction(currentLanesInView, undefined, WAIT);
+    await page.waitForFunction(cardInView, r.to, WAIT);
+    // Marked as receiving it (the record may arrive after the state).
+    await page.waitForFunction((a) => document.querySelector(`#statecharts .actor[data-actor="${a}"]`)?.classList.contains('receiving') === true, r.to, WAIT);
+  }
+
+  it('a jump (and the first opening) scrolls both panels to the selected message once its records are loaded', async () => {
+    expect(records.length).toBeGreaterThan(4000);
+    // Far from the first chunk, to a process in the middle: its lane and card start out of view.
+    const late = records.filter((r) => r.type === 'portal.store' && r.from === 'thread:P28t' && r.to === 'mm:29').at(-1);
+    const early = records.find((r) => r.seq > 1000 && r.to === 'mm:6' && r.type === 'portal.store');
+    if (!late || !early) throw new Error('no such records');
+    const page = await open('');
+    await jump(page, late.seq);
+    await shown(page, late.seq);
+    await jump(page, early.seq);
+    await shown(page, early.seq);
+    await page.close();
+    const first = await open(`#seq=${late.seq}`);
+    await first.waitForFunction((s) => document.querySelector('#statecharts-seq')?.textContent === `state after #${s}`, late.seq, WAIT);
+    await shown(first, late.seq);
+    await first.close();
+  }, 60_000);
+});
+
+/**
+ * What keeps the receiving actor's active state from being seen: its box outside the statecharts panel
+ * (vertically) or its chart's box (sideways), or a label in sight cut by the chart box's left or right edge.
+ */
+function activeStateProblems(): string[] {
+  const sc = document.querySelector<HTMLElement>('#statecharts-scroll');
+  const card = document.querySelector<HTMLElement>('#statecharts .actor.receiving');
+  const box = card?.querySelector<HTMLElement>('.chart');
+  const leaf = box?.querySelector('g.sc-node.leaf rect');
+  if (!sc || !card) return ['no receiving actor'];
+  if (!box || !leaf) return [`${card.dataset['actor'] ?? ''}: ${!box ? 'no chart drawn' : `no active state in its chart (state "${card.dataset['state'] ?? ''}")`}`];
+  const panel = sc.getBoundingClientRect();
+  const bottom = panel.top + sc.clientHeight;
+  const b = box.getBoundingClientRect();
+  const right = b.left + box.clientWidth;
+  const l = leaf.getBoundingClientRect();
+  const problems: string[] = [];
+  const state = card.dataset['state'] ?? '';
+  if (l.top < panel.top || l.bottom > bottom) problems.push(`${state} at y ${l.top}..${l.bottom}, panel ${panel.top}..${bottom}`);
+  if (l.left < b.left || l.right > right) problems.push(`${state} at x ${l.left}..${l.right}, chart box ${b.left}..${right}`);
+  for (const t of box.querySelectorAll('text')) {
+    const r = t.getBoundingClientRect();
+    if (r.width === 0 || r.bottom <= panel.top || r.top >= bottom) continue;
+    if ((r.left < b.left - 0.5 && r.right > b.left + 0.5) || (r.left < right - 0.5 && r.right > right + 0.5)) problems.push(`label "${t.textContent ?? ''}" cut at x ${r.left}..${r.right}`);
+  }
+  return problems;
+}
+
+describe.skipIf(!available)('inspector in chromium: following at 1100×750 shows the active state', () => {
+  let server: InspectorServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const p = builtinPath('exit-teardown-silent');
+    if (!p) throw new Error('no built-in exit-teardown-silent');
+    server = await startInspector(new LiveSession(loadScenarioFile(p)));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('run live to the end with "follow": the receiver\'s active state is in view, and no label beside it is cut sideways', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 750 } });
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.body.dataset['ready'] === 'true', undefined, WAIT);
+    expect(await page.locator('#follow-actor').isChecked()).toBe(true);
+    const p = builtinPath('exit-teardown-silent');
+    if (!p) throw new Error('no built-in exit-teardown-silent');
+    for (let i = 0; i < loadScenarioFile(p).steps.length; i++) {
+      const before = Number(await page.locator('#seq-last').innerText());
+      // The button is disabled while a step runs: click() waits until it is enabled again.
+      await page.click('#btn-next-step', WAIT);
+      await page.waitForFunction((n) => Number(document.querySelector('#seq-last')?.textContent) > n, before, WAIT);
+    }
+    await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('#btn-next-step')?.disabled === true, undefined, WAIT);
+    const last = Number(await page.locator('#seq-last').innerText());
+    await page.waitForFunction((s) => document.querySelector('#statecharts-seq')?.textContent === `state after #${s}`, last, WAIT);
+    // Polled until the page shows it (the charts scroll a frame or two after the state arrives).
+    let problems = await page.evaluate(activeStateProblems);
+    for (let i = 0; i < 50 && problems.length > 0; i++) {
+      await page.waitForTimeout(100);
+      problems = await page.evaluate(activeStateProblems);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

@@ -7,7 +7,7 @@ import { chartDefs } from './chart.ts';
 import { byId, h } from './dom.ts';
 import { DetailsPanel } from './details.ts';
 import { FilterBar } from './filters.ts';
-import { Model } from './model.ts';
+import { loadingSizes, Model } from './model.ts';
 import { SequencePanel, type LaneMode } from './sequence.ts';
 import { StatechartsPanel } from './statecharts.ts';
 import { Timeline } from './timeline.ts';
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   }
   document.body.append(chartDefs());
   header(session, source.kind);
-  const m = new Model(source, session);
+  const m = new Model(source, session, loadingSizes(window.SVASIM_LOADING));
   const want = hashSeq();
   if (want !== null) m.current = Math.max(0, Math.min(session.lastSeq, want));
   // Start the requests first: the panels build while the records and the state are on their way.

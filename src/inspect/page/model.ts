@@ -4,7 +4,7 @@
  * to its events and read from it; nothing else fetches.
  */
 import type { DataSource } from './api.ts';
-import type { ActorInfo, LogRecord, Session, StateAt, StepResult } from './types.ts';
+import type { ActorInfo, LoadingSizes, LogRecord, Session, StateAt, StepResult } from './types.ts';
 
 export interface Filters {
   readonly process: ReadonlySet<string>;
@@ -38,9 +38,14 @@ export interface ModelEvents {
 }
 type Listener = () => void;
 
-const CHUNK = 20_000;
-/** Logs up to this many records are loaded whole in the background; larger ones as they are viewed. */
-const BACKGROUND_MAX = 400_000;
+/** Records per request, and: logs up to `backgroundMax` records are loaded whole in the background, larger ones as they are viewed. */
+export const LOADING: LoadingSizes = { chunk: 20_000, backgroundMax: 400_000 };
+
+/** The loading sizes, with a test's overrides (`window.SVASIM_LOADING`) where they are positive integers. */
+export function loadingSizes(over: Partial<LoadingSizes> | undefined): LoadingSizes {
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  return { chunk: ok(over?.chunk) ? over.chunk : LOADING.chunk, backgroundMax: ok(over?.backgroundMax) ? over.backgroundMax : LOADING.backgroundMax };
+}
 /** The background chunks wait for the first state at most this long. */
 const HOLD_MAX_MS = 3_000;
 
@@ -86,10 +91,16 @@ export class Model {
   private loadedChunks = new Set<number>();
   private loading = false;
 
+  private readonly chunk: number;
+  private readonly backgroundMax: number;
+
   constructor(
     readonly source: DataSource,
     session: Session,
+    sizes: LoadingSizes = LOADING,
   ) {
+    this.chunk = sizes.chunk;
+    this.backgroundMax = sizes.backgroundMax;
     this.session = session;
     this.lastSeq = session.lastSeq;
     this.nextStep = session.nextStep;
@@ -162,16 +173,16 @@ export class Model {
 
   /**
    * Load the records, chunk by chunk, two requests in flight: the current seq's chunk first, then (for
-   * logs up to `BACKGROUND_MAX` records) every other chunk in order; larger logs load the chunks the
+   * logs up to `backgroundMax` records) every other chunk in order; larger logs load the chunks the
    * view asks for (`ensure`). Resolves when nothing more is to be loaded for now. Called again after a
    * live step, it fetches only what is missing.
    */
   loadAll(): Promise<void> {
-    this.background = this.lastSeq <= BACKGROUND_MAX;
+    this.background = this.lastSeq <= this.backgroundMax;
     // The first load: the current seq's chunk now, the others once the first state is drawn (they would
     // compete with it for the server and for this thread while the page first renders).
     if (this.holdBackground === null) {
-      this.holdBackground = this.source.kind === 'http' && this.background && this.lastSeq > CHUNK;
+      this.holdBackground = this.source.kind === 'http' && this.background && this.lastSeq > this.chunk;
       if (this.holdBackground) window.setTimeout(() => this.releaseBackground(), HOLD_MAX_MS);
     }
     this.demand.unshift(this.chunkOf(this.current));
@@ -225,20 +236,20 @@ export class Model {
   private idleWaiters: (() => void)[] = [];
 
   private chunkOf(seq: number): number {
-    return Math.floor(Math.max(0, seq - 1) / CHUNK);
+    return Math.floor(Math.max(0, seq - 1) / this.chunk);
   }
 
   private chunkDone(i: number): boolean {
     if (this.loadedChunks.has(i)) return true;
-    const to = Math.min(this.lastSeq, (i + 1) * CHUNK);
-    for (let s = i * CHUNK + 1; s <= to; s++) if (this.records[s] === undefined) return false;
+    const to = Math.min(this.lastSeq, (i + 1) * this.chunk);
+    for (let s = i * this.chunk + 1; s <= to; s++) if (this.records[s] === undefined) return false;
     // Only a full chunk stays complete: the last one grows with a live log.
-    if (to === (i + 1) * CHUNK) this.loadedChunks.add(i);
+    if (to === (i + 1) * this.chunk) this.loadedChunks.add(i);
     return true;
   }
 
   private nextChunk(): number | undefined {
-    const n = Math.ceil(this.lastSeq / CHUNK);
+    const n = Math.ceil(this.lastSeq / this.chunk);
     while (this.demand.length > 0) {
       const i = this.demand.shift();
       if (i !== undefined && i < n && !this.chunkLoading.has(i) && !this.chunkDone(i)) return i;
@@ -257,7 +268,7 @@ export class Model {
       this.chunkLoading.add(i);
       this.loading = true;
       void this.source
-        .records(i * CHUNK + 1, Math.min(this.lastSeq, (i + 1) * CHUNK))
+        .records(i * this.chunk + 1, Math.min(this.lastSeq, (i + 1) * this.chunk))
         .then((rs) => {
           this.addRecords(rs);
           // A server that answers less than asked: do not ask again and again.

@@ -125,7 +125,9 @@ export class SequencePanel {
     m.on('actors', () => this.recompute());
     m.on('session', () => this.recompute());
     m.on('seq', () => {
-      this.pendingReveal = false;
+      // A jump to a record not loaded yet (large logs load as they are viewed): its row is scrolled to
+      // now, its lanes once its chunk arrives (`onRecords`).
+      this.pendingReveal = this.m.current > 0 && this.m.record(this.m.current) === undefined;
       this.render();
       this.reveal(false);
     });
@@ -142,7 +144,10 @@ export class SequencePanel {
     this.reveal(false);
   }
 
-  /** The first reveal waits for the real geometry and the current record (for the sideways part). */
+  /**
+   * The first reveal, and a jump's to a record not loaded yet, wait for the real geometry and the current
+   * record (for the sideways part).
+   */
   private pendingReveal = true;
   private revealPending(): void {
     if (!this.pendingReveal || this.dims.h === 0) return;
@@ -496,6 +501,10 @@ export class SequencePanel {
 
   /** Keep the current seq's row in view (centre it if it is out of view, or always with `force`). */
   reveal(force: boolean): void {
+    // The scroll position as it is now: a scroll by the user (or a script) whose event has not been
+    // dispatched yet would otherwise leave the cached one stale and the message out of view.
+    this.dims.top = this.scroller.scrollTop;
+    this.dims.left = this.scroller.scrollLeft;
     const i = this.indexAtOrBefore(this.m.current);
     if (i < 0) {
       // Before the first row (seq 0, or every shown row is later): the top of the diagram.

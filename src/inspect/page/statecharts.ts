@@ -83,6 +83,54 @@ function facts(kind: ActorKind, ctx: unknown): string {
   }
 }
 
+/**
+ * Where to scroll a chart `view` px wide so the followed state stays whole (any scroll in `lo`..`hi`)
+ * while cutting as few labels and state boxes as possible at the box's edges: among the positions that
+ * put an edge just beside a label or box, the one that cuts the fewest, the nearest to `centred` on a
+ * tie. A span's optional third element weighs its cut (default 1). With `lo` > `hi` (the state and its
+ * margins are wider than the view) it is `centred`.
+ */
+export function leastCutScroll(spans: readonly (readonly [number, number, number?])[], view: number, lo: number, hi: number, centred: number): number {
+  if (lo > hi) return centred;
+  const cuts = (x: number): number => {
+    let n = 0;
+    for (const [a, b, weight] of spans) if ((a < x && x < b) || (a < x + view && x + view < b)) n += weight ?? 1;
+    return n;
+  };
+  const candidates = [lo, hi, Math.max(lo, Math.min(hi, centred))];
+  const gap = 3;
+  for (const [a, b] of spans) candidates.push(a - gap, b + gap, a - gap - view, b + gap - view);
+  let best = candidates[2] ?? lo;
+  let bestCuts = Infinity;
+  for (const c of candidates) {
+    if (c < lo || c > hi) continue;
+    const n = cuts(c);
+    if (n < bestCuts || (n === bestCuts && Math.abs(c - centred) < Math.abs(best - centred))) {
+      best = c;
+      bestCuts = n;
+    }
+  }
+  return best;
+}
+
+/**
+ * `leastCutScroll` over a drawn chart: its labels and its simple states' boxes, in px from the chart's
+ * left. Those more than a panel's height above or below the followed state (`leaf`) are not seen with it
+ * (following scrolls the panel to it): they only break ties.
+ */
+function leastCut(svg: SVGSVGElement, leaf: Element | null, panelH: number, view: number, lo: number, hi: number, centred: number): number {
+  const left = svg.getBoundingClientRect().left;
+  const at = leaf?.getBoundingClientRect();
+  const spans: [number, number, number][] = [];
+  for (const el of svg.querySelectorAll('text, g.sc-node:not(.compound) > rect')) {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 0) continue;
+    const near = at === undefined || (r.bottom > at.top - panelH && r.top < at.bottom + panelH);
+    spans.push([r.left - left, r.right - left, near ? 1 : 0.01]);
+  }
+  return leastCutScroll(spans, view, lo, hi, centred);
+}
+
 const KIND_ORDER: Record<ActorKind, number> = { mm: 0, thread: 1, wq: 2, iommu: 3, kernel: 4 };
 /** The panel's padding (2 × 8px), a group's borders (2 × 1px) and its body's padding (2 × 6px), rounded up. */
 const CARD_INSET = 32;
@@ -139,10 +187,17 @@ export class StatechartsPanel {
     if (zoomEl) this.buildZoom(zoomEl);
     this.build();
     m.on('actors', () => this.build());
-    m.on('state', () => this.update());
+    m.on('state', () => {
+      this.update();
+      if (this.followPending) this.followCurrent();
+    });
     m.on('seq', () => {
       this.update();
       this.followCurrent();
+    });
+    // The current record arrived (large logs load records as they are viewed): follow it now.
+    m.on('records', () => {
+      if (this.followPending) this.followCurrent();
     });
     m.on('filters', () => this.applyFilter(true));
   }
@@ -428,7 +483,9 @@ export class StatechartsPanel {
         const at = box.scrollLeft;
         if (x0 >= at && x1 <= at + view) continue;
         const max = w - view;
-        moves.push([box, Math.round(Math.max(0, Math.min(max, (x0 + x1) / 2 - view / 2)))]);
+        const centred = Math.max(0, Math.min(max, (x0 + x1) / 2 - view / 2));
+        const leafEl = card.chart?.nodes.get(leaf.id)?.querySelector(':scope > rect') ?? null;
+        moves.push([box, Math.round(leastCut(svg, leafEl, this.scroller.clientHeight, view, Math.max(0, Math.min(x1, w) - view), Math.min(max, x0), centred))]);
       }
       this.toScroll.clear();
       for (const [box, left] of moves) box.scrollLeft = left;
@@ -530,6 +587,7 @@ export class StatechartsPanel {
       const was = prevSt !== null && rec !== undefined && prevSt.seq === rec.seq - 1 ? (prev?.get(c.info.address)?.state ?? null) : null;
       highlight(c.chart, a ? state : null, receiving && rec && this.m.shownState?.seq === rec.seq ? rec.type : null, was);
       this.scrollToLeaf(c, a ? state : null);
+      if (c === this.followed && a) requestAnimationFrame(() => this.revealLeaf(c));
     }
     if (c.ctxEl) {
       if (!a) {
@@ -569,19 +627,55 @@ export class StatechartsPanel {
     this.observeAll();
   }
 
-  /** Keep the receiver of the current message in view (without opening its group). */
+  /**
+   * Follow the current message (on opening and on every seq change) once its record is loaded: a large
+   * log's records load as they are viewed, so after a jump the record (and who receives it) may arrive
+   * later, with its chunk.
+   */
+  private followPending = true;
+  /** The card followed last, until its active state has been brought into view (`revealLeaf`). */
+  private followed: Card | null = null;
+
+  /** Keep the receiver of the current message in view (without opening its group), and its active state. */
   private followCurrent(): void {
-    if (!this.follow) return;
+    if (!this.follow) {
+      this.followPending = false;
+      return;
+    }
     const r = this.m.record(this.m.current);
+    this.followPending = r === undefined && this.m.current > 0;
     const c = r ? this.cards.get(r.to) : undefined;
+    this.followed = null;
     if (!c || c.el.hidden) return;
+    this.followed = c;
     // After this frame's layout (groups scrolled into view render and may change height).
     requestAnimationFrame(() => {
+      if (this.followed !== c) return;
       const panel = this.scroller.getBoundingClientRect();
       const box = c.el.getBoundingClientRect();
-      if (box.top >= panel.top + 30 && box.bottom <= panel.bottom) return;
-      c.el.scrollIntoView({ block: box.height > panel.height - 40 ? 'start' : 'nearest' });
+      if (box.top < panel.top + 30 || box.bottom > panel.bottom) c.el.scrollIntoView({ block: box.height > panel.height - 40 ? 'start' : 'nearest' });
+      this.revealLeaf(c);
     });
+  }
+
+  /**
+   * The followed card's active state, vertically in the panel: a tall chart (a narrow panel draws it
+   * larger than the panel is high) can have it below the fold even with the card's top in view. Done
+   * once per follow, when the chart is drawn and highlighted (it may be drawn a frame or two later).
+   */
+  private revealLeaf(c: Card): void {
+    // Only the current seq's state: an older one (still shown while the new one loads) is no target.
+    if (this.followed !== c || !c.chart || this.m.shownState?.seq !== this.m.current) return;
+    const leaf = c.chart.svg.querySelector('g.sc-node.leaf rect');
+    if (!leaf) return;
+    this.followed = null;
+    const panel = this.scroller.getBoundingClientRect();
+    const r = leaf.getBoundingClientRect();
+    // Room for the transition drawn into the state (its edge and label) above it.
+    const above = 60;
+    const below = 12;
+    if (r.bottom + below > panel.bottom) this.scroller.scrollTop += Math.min(r.bottom + below - panel.bottom, r.top - above - panel.top);
+    else if (r.top - above < panel.top) this.scroller.scrollTop -= Math.max(0, panel.top - (r.top - above));
   }
 
   /** Scroll the panel to an actor (opening its group). */

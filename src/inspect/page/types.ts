@@ -69,8 +69,19 @@ export interface InlineData {
   readonly states: Readonly<Record<string, StateAt>> | StateAt;
 }
 
+/**
+ * How records load: chunks of `chunk` records; logs of up to `backgroundMax` records load whole in the
+ * background, larger ones as they are viewed. Tests set smaller sizes (`window.SVASIM_LOADING`, before
+ * the page's script runs) to get the large-log mode from a log of a few thousand records.
+ */
+export interface LoadingSizes {
+  readonly chunk: number;
+  readonly backgroundMax: number;
+}
+
 declare global {
   interface Window {
     SVASIM_DATA?: InlineData;
+    SVASIM_LOADING?: Partial<LoadingSizes>;
   }
 }
