@@ -8,37 +8,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type Io } from '../../src/cli/main.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 import { checkOutput } from '../setup/stack-guard.ts';
+import { cli, type Ran } from '../setup/cli.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(join(tmpdir(), 'svasim-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ANSI = /\x1b\[/;
-
-interface Ran {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-/** Runs the CLI in-process with captured output. */
-async function cli(argv: string[], opts: { tty?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: { write: (s: string) => void (out += s), isTTY: opts.tty ?? false },
-    stderr: { write: (s: string) => void (err += s), isTTY: opts.tty ?? false },
-    env: opts.env ?? {},
-  };
-  const code = await main(argv, io);
-  checkOutput(err, `svasim ${argv.join(' ')} (stderr)`);
-  return { code, out, err };
-}
 
 let fileCount = 0;
 /** Writes a scenario file into the temp dir and returns its path. */

@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main, type Io } from '../../src/cli/main.ts';
-import { checkOutput } from '../setup/stack-guard.ts';
+import { cli } from '../setup/cli.ts';
 
 /** What the mocked fs does: fail writes once `budget` bytes are written (the write that reaches it is short), fail opening `path`. */
 const fault = vi.hoisted(() => ({ budget: null as number | null, code: 'ENOSPC', open: null as { path: string; code: string } | null }));
@@ -38,15 +37,6 @@ afterEach(() => {
   fault.code = 'ENOSPC';
   fault.open = null;
 });
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => void (out += s) }, stderr: { write: (s: string) => void (err += s) }, env: {} };
-  const code = await main(argv, io);
-  checkOutput(err, `svasim ${argv.join(' ')} (stderr)`);
-  return { code, out, err };
-}
 
 let n = 0;
 const fresh = (name: string): string => join(dir, `${n++}-${name}`);

@@ -11,7 +11,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../machines/protocol.ts';
-import { main, type Io } from '../../src/cli/main.ts';
 import { LogFileError } from '../../src/log/errors.ts';
 import { recordLine } from '../../src/log/format.ts';
 import { describeIoError, NODE_FILE_OPS, writeFileAtomic, type FileOps } from '../../src/log/io.ts';
@@ -20,6 +19,7 @@ import { SeekableLog } from '../../src/replay/checkpoints.ts';
 import type { Delivered } from '../../src/runtime/system.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 import { checkOutput } from '../setup/stack-guard.ts';
+import { cli } from '../setup/cli.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(join(tmpdir(), 'svasim-io-'));
@@ -27,15 +27,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
 const fresh = (name: string): string => join(dir, `${n++}-${name}`);
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => void (out += s) }, stderr: { write: (s: string) => void (err += s) }, env: {} };
-  const code = await main(argv, io);
-  checkOutput(err, `svasim ${argv.join(' ')} (stderr)`);
-  return { code, out, err };
-}
 
 const errno = (code: string): Error => Object.assign(new Error(`${code}: injected, write`), { code });
 

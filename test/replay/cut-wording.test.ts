@@ -7,21 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type Io } from '../../src/cli/main.ts';
 import { LogSession } from '../../src/inspect/session.ts';
-import { checkOutput } from '../setup/stack-guard.ts';
+import { cli } from '../setup/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'svasim-cutw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => void (out += s) }, stderr: { write: (s: string) => void (err += s) }, env: {} };
-  const code = await main(argv, io);
-  checkOutput(err, `svasim ${argv.join(' ')} (stderr)`);
-  return { code, out, err };
-}
 
 /** seed-a-unbind-dmar's log (6 steps, 40 records, then the closing record): its lines. */
 let lines: string[] = [];

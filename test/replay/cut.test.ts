@@ -10,23 +10,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type Io } from '../../src/cli/main.ts';
 import { LogSession } from '../../src/inspect/session.ts';
 import { LogError } from '../../src/log/reader.ts';
-import { checkOutput } from '../setup/stack-guard.ts';
+import { cli } from '../setup/cli.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(join(tmpdir(), 'svasim-cut-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => void (out += s) }, stderr: { write: (s: string) => void (err += s) }, env: {} };
-  const code = await main(argv, io);
-  checkOutput(err, `svasim ${argv.join(' ')} (stderr)`);
-  return { code, out, err };
-}
 
 /** P processes of 4 threads, each bound, 20 rounds of ENQCMDs on every thread, then unbind and exit. */
 function bigScenario(processes: number): string {
