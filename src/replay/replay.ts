@@ -302,8 +302,13 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
       // An input: exactly the scenario's next step (its line not parsed), or as parsed from the log.
       const want: Delivered = next === inputGuess && inputGuess !== undefined ? { ...inputGuess, seq: i + 1 } : (next as Delivered);
       if (want.step > lastStep) lastStep = want.step;
-      // Checked for every input, the ones taken unparsed as the scenario's next input included.
-      if (want.cause === undefined) checkInput(want);
+      // Checked for every input, the ones taken unparsed as the scenario's next input included: a line
+      // taken unparsed is byte for byte the input the header's step builds (`inputGuess` is built from
+      // it), so only its place in the step order is left to check.
+      if (want.cause === undefined) {
+        if (next === inputGuess && want.step === lastInput + 1) lastInput = want.step;
+        else checkInput(want);
+      }
       const isInput = want.cause === undefined && want.from === 'user';
       // A new step's input at quiescence: the previous step is over (as in `run`). In an interleaved log
       // (exploration) steps overlap and the per-step monitor pass does not apply.
