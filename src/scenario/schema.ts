@@ -223,6 +223,8 @@ export const finalSchema = object({
 });
 
 export const scenarioFileSchema = object({
+  /** The JSON Schema an editor validates the file with (SPEC §6); the loader ignores its value. */
+  $schema: text.optional(),
   scenario: version,
   name,
   description: text.optional(),

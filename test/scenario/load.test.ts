@@ -117,6 +117,14 @@ describe('parseScenario: valid scenarios', () => {
     expect(s.steps[1]).toStrictEqual({ op: 'exit', thread: 'A', note: 'bye' });
   });
 
+  it('accepts a $schema string for editors and ignores its value; a non-string $schema is bad input', () => {
+    const body = '"scenario":1,"name":"t","steps":[{"op":"spawn","process":"A"}]}';
+    const s = parseScenario(`{"$schema":"./node_modules/svasim/scenario.schema.json",${body}`, 's.json');
+    expect(s.name).toBe('t');
+    expect('$schema' in s).toBe(false);
+    expect(() => parseScenario(`{"$schema":7,${body}`, 's.json')).toThrow(ScenarioError);
+  });
+
   it('normalizes arch_prctl codes and args to numbers, and hex values to lowercase', () => {
     const s = parseScenario(withSteps([
       '{"op":"arch_prctl","thread":"A","code":"ARCH_ENABLE_TAGGED_ADDR","arg":6}',
