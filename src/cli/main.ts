@@ -10,7 +10,7 @@ import { runScenario, type RunResult } from '../scenario/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { builtinNames, builtinPath } from '../scenarios/index.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
-import { cutOf, incompleteError, incompleteWhy, LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
+import { cutOf, incompleteLine, incompleteWhy, LogError, parseLog, readLog, type ParsedLog } from '../log/reader.ts';
 import { divergenceData, replay, replayFile, type ReplayResult } from '../replay/replay.ts';
 import { formatWhatIf, whatIf } from '../replay/whatif.ts';
 import { formatState, systemState } from '../runtime/state.ts';
@@ -279,7 +279,7 @@ function cmdRun(args: string[], io: Io): number {
   } else {
     if (tracing) out('');
     for (const line of summaryLines(result, st)) out(line);
-    out(log === undefined ? '  log: not written' : `  log: ${log} (${result.messages} records)`);
+    out(log === undefined ? '  log: not written' : `  log: ${log} (${result.messages} record${result.messages === 1 ? '' : 's'})`);
     if (result.failures.length > 0) {
       out(st.bold(st.red(`FAILED: ${result.failures.length} expectation(s)`)));
       for (const f of result.failures) out(`  ${formatFailure(f, result)}`);
@@ -489,19 +489,27 @@ function cmdDiagram(args: string[], io: Io): number {
   if (values.log !== undefined) {
     if (positionals.length > 0) throw new UsageError('svasim diagram: --log takes no machine name');
     const allowTruncated = values['allow-truncated'] === true;
-    const log = readLog(values.log, { allowTruncated });
-    // A log cut short is said as replay says it (diagram does not re-execute: what was pending is not
-    // known here); --allow-truncated draws its prefix.
+    // Read as a prefix whatever the flag: a cut log is refused below, in replay's words and with what
+    // --allow-truncated does here (draws, not replays).
+    const log = readLog(values.log, { allowTruncated: true });
+    // A log cut short is said in replay's words: replayed as a prefix, it knows what was still pending
+    // (only then: a complete log is drawn without re-executing it); --allow-truncated draws its prefix.
     const cut = cutOf(log);
     const incomplete = log.ending.kind === 'cut' || (log.ending.kind === 'unmarked' && cut.lastStep < cut.steps - 1);
-    if (incomplete && !allowTruncated) throw incompleteError(log.source, cut);
+    let why = '';
+    if (incomplete) {
+      const r = replay(log, { allowIncomplete: true });
+      why = r.identical && r.incomplete !== undefined ? r.incomplete.why : incompleteWhy(cut);
+      if (!allowTruncated) throw incompleteLine(log.source, why, log.records.length, 'draws');
+    }
     const from = seqOption('diagram', 'from', values.from, '(a positive integer)') ?? 1;
     const to = seqOption('diagram', 'to', values.to, '(a positive integer)') ?? Number.POSITIVE_INFINITY;
     if (to < from) throw new UsageError(`svasim diagram: --to ${values.to} is before --from ${values.from ?? 1}`);
-    if (from > log.records.length) {
-      throw new UsageError(`svasim diagram: --from ${values.from ?? 1} is past the end of ${log.source} (${log.records.length === 0 ? 'no records' : `${count(log.records.length)} records`})`);
+    // A header-only prefix is an empty diagram, unless a range was asked of it.
+    if (from > log.records.length && (log.records.length > 0 || values.from !== undefined)) {
+      throw new UsageError(`svasim diagram: --from ${values.from ?? 1} is past the end of ${log.source} (${log.records.length === 0 ? 'no records' : `${count(log.records.length)} record${log.records.length === 1 ? '' : 's'}`})`);
     }
-    if (incomplete) io.stderr.write(`note: ${log.source} is incomplete, drawn as a prefix: ${incompleteWhy(cut)}\n`);
+    if (incomplete) io.stderr.write(`note: ${log.source} is incomplete, drawn as a prefix: ${why}\n`);
     io.stdout.write(sequenceDiagram(log.records, from, to));
     return 0;
   }
@@ -614,7 +622,7 @@ async function cmdReport(args: string[], io: Io): Promise<number> {
   refuseInputs(out, { what: 'report', inputs });
   const session = openLogSession(path, values['allow-truncated'] === true, io);
   const { bytes } = await writeReport(session, out, inputs);
-  io.stdout.write(`wrote ${out} (${Math.round(bytes / 1024)} KiB, ${session.lastSeq} records): open it in a browser, no server needed\n`);
+  io.stdout.write(`wrote ${out} (${Math.round(bytes / 1024)} KiB, ${session.lastSeq} record${session.lastSeq === 1 ? '' : 's'}): open it in a browser, no server needed\n`);
   return 0;
 }
 

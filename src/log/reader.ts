@@ -295,13 +295,16 @@ export function cutOf(log: Pick<ParsedLog, 'ending' | 'records' | 'scenario'>): 
 }
 
 /** The one line of an incomplete log (exit 2): `file: incomplete log: …; --allow-truncated …`. */
-export function incompleteError(source: string, c: CutLog): LogError {
-  return incompleteLine(source, incompleteWhy(c), c.records);
+export function incompleteError(source: string, c: CutLog, does: 'replays' | 'draws' = 'replays'): LogError {
+  return incompleteLine(source, incompleteWhy(c), c.records, does);
 }
 
-/** The same line from what is missing in words (`why`, from `incompleteWhy`) and the records it holds. */
-export function incompleteLine(source: string, why: string, records: number): LogError {
-  const prefix = records === 0 ? 'replays it as an empty prefix' : `replays its ${count(records)} complete records`;
+/**
+ * The same line from what is missing in words (`why`, from `incompleteWhy`) and the records it holds;
+ * `does` is what `--allow-truncated` makes the command do with them (`diagram` draws, the rest replay).
+ */
+export function incompleteLine(source: string, why: string, records: number, does: 'replays' | 'draws' = 'replays'): LogError {
+  const prefix = records === 0 ? `${does} it as an empty prefix` : `${does} its ${count(records)} complete record${records === 1 ? '' : 's'}`;
   return new LogError(`${source}: incomplete log: ${why}; --allow-truncated ${prefix}`);
 }
 

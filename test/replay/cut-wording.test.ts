@@ -83,22 +83,40 @@ describe('one wording for a cut log in inspect and report', () => {
 });
 
 describe('diagram and a cut log', () => {
-  it('accepts the --allow-truncated it suggests, and says a header-only log is incomplete', async () => {
+  it('says it in replay\'s words (what was pending included), accepts the --allow-truncated it suggests, draws a header-only prefix empty', async () => {
     const mid = write('mid.jsonl', `${lines.slice(0, 20).join('\n')}\n${(lines[20] ?? '').slice(0, 15)}`);
+    const replayed = await cli(['replay', mid]);
+    expect(replayed.code).toBe(2);
+    const why = /incomplete log: (.*); --allow-truncated replays its 19 complete records\n$/.exec(replayed.err)?.[1];
+    expect(why).toMatch(/^it ends at seq 19 in step 3 of 6 \(/);
     const refused = await cli(['diagram', '--log', mid]);
-    expect(refused.code).toBe(2);
-    expect(refused.err).toMatch(/incomplete log: .*--allow-truncated replays its 19 complete records\n$/);
+    expect(refused).toMatchObject({ code: 2, out: '' });
+    expect(refused.err).toMatch(new RegExp(`^${mid}(:21)?: incomplete log: `));
+    // (replay's reader stops at the cut line before re-executing; diagram replays the prefix, so it also
+    // names what step 3 still had pending)
+    expect(refused.err).toMatch(/incomplete log: it ends at seq 19 in step 3 of 6 \(.*, and its last line is cut short .*; --allow-truncated draws its 19 complete records\n$/);
     const drawn = await cli(['diagram', '--log', mid, '--allow-truncated']);
     expect(drawn.code).toBe(0);
     expect(drawn.out).toMatch(/^sequenceDiagram\n/);
     expect(drawn.out).toContain('[19] ');
     expect(drawn.out).not.toContain('[20] ');
     expect(drawn.err).toMatch(new RegExp(`^note: ${mid} is incomplete, drawn as a prefix: it ends at seq 19 in step 3 of 6 `));
+    // Cut between two records inside step 3: replay knows what was still pending, and diagram says so too.
+    const between = write('between.jsonl', `${lines.slice(0, 20).join('\n')}\n`);
+    const whyBetween = /incomplete log: (.*); --allow-truncated replays/.exec((await cli(['replay', between])).err)?.[1] ?? '';
+    expect(whyBetween).toMatch(/still had \d+ messages? pending, not in the log/);
+    expect((await cli(['diagram', '--log', between])).err).toBe(`${between}: incomplete log: ${whyBetween}; --allow-truncated draws its 19 complete records\n`);
+    const one = write('one.jsonl', `${lines.slice(0, 2).join('\n')}\n`);
+    expect((await cli(['diagram', '--log', one])).err).toMatch(/; --allow-truncated draws its 1 complete record\n$/);
     const hdr = write('hdr2.jsonl', `${lines[0]}\n`);
     expect(await cli(['diagram', '--log', hdr])).toMatchObject({
       code: 2,
-      err: `${hdr}: incomplete log: header only: no records and no closing record, ${ENDED}; --allow-truncated replays it as an empty prefix\n`,
+      err: `${hdr}: incomplete log: header only: no records and no closing record, ${ENDED}; --allow-truncated draws it as an empty prefix\n`,
     });
+    const empty = await cli(['diagram', '--log', hdr, '--allow-truncated']);
+    expect(empty).toMatchObject({ code: 0, out: expect.stringMatching(/^sequenceDiagram\n/) as unknown as string });
+    expect(empty.err).toBe(`note: ${hdr} is incomplete, drawn as a prefix: header only: no records and no closing record, ${ENDED}\n`);
+    expect((await cli(['diagram', '--log', hdr, '--allow-truncated', '--from', '1'])).err).toContain('--from 1 is past the end');
     expect((await cli(['diagram', '--allow-truncated'])).code).toBe(2);
   });
 });
