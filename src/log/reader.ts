@@ -60,7 +60,11 @@ const policySchema = z.object({ pasid: z.enum(['seed-2021', 'merged']), lam: z.e
 const headerSchema = z
   .object({ log: z.literal('svasim'), version: z.number().int(), model: z.string(), policy: policySchema, scenario: z.record(z.string(), z.unknown()) })
   .strict();
-const closingSchema = z.object({ end: z.literal('svasim'), records: z.number().int().min(0), steps: z.number().int().min(0) }).strict();
+/** A count in the closing record: a non-negative integer, echoed as it reads when it is not one. */
+const count0 = z.unknown().refine((v): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0, {
+  error: (iss) => `expected a count (a non-negative integer), got ${JSON.stringify(iss.input) ?? String(iss.input)}`,
+});
+const closingSchema = z.object({ end: z.literal('svasim'), records: count0, steps: count0 }).strict();
 // `s`: a name may hold any character, line breaks included (the scenario allows any non-empty name).
 const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+)$/s, 'an actor address');
 const recordSchema = z

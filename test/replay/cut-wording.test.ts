@@ -157,5 +157,13 @@ describe('numbers are echoed as written', () => {
     expect(await cli(['replay', seq])).toMatchObject({ code: 2, err: `${seq}:${at + 1}: malformed record: seq: -1E+400 ${range}\n` });
     const closing = edit('closing.jsonl', /"records":40/, '"records":40.0e999', lines.length - 1);
     expect(await cli(['replay', closing])).toMatchObject({ code: 2, err: `${closing}:${lines.length}: malformed closing record: records: 40.0e999 ${range}\n` });
+    // Not a count: the value as it reads, not the schema library's wording.
+    for (const [name, value, field] of [['neg', '"steps":-1', 'steps'], ['frac', '"steps":1.5', 'steps'], ['str', '"records":"40"', 'records']] as const) {
+      const bad = edit(`${name}.jsonl`, field === 'steps' ? /"steps":6/ : /"records":40/, value, lines.length - 1);
+      expect(await cli(['replay', bad])).toMatchObject({
+        code: 2,
+        err: `${bad}:${lines.length}: malformed closing record: ${field}: expected a count (a non-negative integer), got ${value.slice(value.indexOf(':') + 1)}\n`,
+      });
+    }
   });
 });
