@@ -421,9 +421,10 @@ describe.skipIf(!available)('inspector in chromium: a large log (records load as
 
 /**
  * What keeps the receiving actor's active state from being seen: its box outside the statecharts panel
- * (vertically) or its chart's box (sideways), or a label in sight cut by the chart box's left or right edge.
+ * (vertically) or its chart's box (sideways), or (with `labels`) a label in sight cut by the chart box's
+ * left or right edge.
  */
-function activeStateProblems(): string[] {
+function activeStateProblems(labels: boolean): string[] {
   const sc = document.querySelector<HTMLElement>('#statecharts-scroll');
   const card = document.querySelector<HTMLElement>('#statecharts .actor.receiving');
   const box = card?.querySelector<HTMLElement>('.chart');
@@ -439,10 +440,29 @@ function activeStateProblems(): string[] {
   const state = card.dataset['state'] ?? '';
   if (l.top < panel.top || l.bottom > bottom) problems.push(`${state} at y ${l.top}..${l.bottom}, panel ${panel.top}..${bottom}`);
   if (l.left < b.left || l.right > right) problems.push(`${state} at x ${l.left}..${l.right}, chart box ${b.left}..${right}`);
+  if (!labels) return problems;
   for (const t of box.querySelectorAll('text')) {
     const r = t.getBoundingClientRect();
     if (r.width === 0 || r.bottom <= panel.top || r.top >= bottom) continue;
     if ((r.left < b.left - 0.5 && r.right > b.left + 0.5) || (r.left < right - 0.5 && r.right > right + 0.5)) problems.push(`label "${t.textContent ?? ''}" cut at x ${r.left}..${r.right}`);
+  }
+  return problems;
+}
+
+/**
+ * What keeps the active state of a drawn chart from being seen sideways: for every card whose chart is
+ * drawn and that has a state, its active state's box must lie inside the chart's scroll box.
+ */
+function chartsCutSideways(): string[] {
+  const problems: string[] = [];
+  for (const card of document.querySelectorAll<HTMLElement>('#statecharts .actor')) {
+    const box = card.querySelector<HTMLElement>('.chart:not(.trivial)');
+    const leaf = box?.querySelector('g.sc-node.leaf rect');
+    if (!box || !leaf || card.hidden || card.dataset['state'] === '') continue;
+    const b = box.getBoundingClientRect();
+    const right = b.left + box.clientWidth;
+    const l = leaf.getBoundingClientRect();
+    if (l.left < b.left - 0.5 || l.right > right + 0.5) problems.push(`${card.dataset['actor'] ?? ''} ${card.dataset['state'] ?? ''} at x ${l.left}..${l.right}, chart box ${b.left}..${right} (scrollLeft ${box.scrollLeft})`);
   }
   return problems;
 }
@@ -463,27 +483,89 @@ describe.skipIf(!available)('inspector in chromium: following at 1100×750 shows
     await server?.close();
   });
 
-  it('run live to the end with "follow": the receiver\'s active state is in view, and no label beside it is cut sideways', async () => {
+  it('run live with "follow": after each step every active state lies whole in its chart\'s box and the receiver\'s in the panel; at the end no label beside it is cut, the status is whole, and following undoes a sideways scroll', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 750 } });
     await page.goto(server.url);
     await page.waitForFunction(() => document.body.dataset['ready'] === 'true', undefined, WAIT);
     expect(await page.locator('#follow-actor').isChecked()).toBe(true);
     const p = builtinPath('exit-teardown-silent');
     if (!p) throw new Error('no built-in exit-teardown-silent');
+    // After every step: the receiver's active state in the panel and in its chart's box, and every drawn
+    // chart's active state inside its box (a step that adds an actor rebuilds the groups: the charts'
+    // sideways scroll must survive it).
+    // (A step whose last message goes to no actor, e.g. `sys.return` to the user, has no receiver.)
+    const seen = async (step: number, toActor: boolean): Promise<string[]> =>
+      [...(toActor ? await page.evaluate(activeStateProblems, false) : []), ...(await page.evaluate(chartsCutSideways))].map((x) => `step ${step}: ${x}`);
     for (let i = 0; i < loadScenarioFile(p).steps.length; i++) {
       const before = Number(await page.locator('#seq-last').innerText());
       // The button is disabled while a step runs: click() waits until it is enabled again.
       await page.click('#btn-next-step', WAIT);
       await page.waitForFunction((n) => Number(document.querySelector('#seq-last')?.textContent) > n, before, WAIT);
+      const now = Number(await page.locator('#seq-last').innerText());
+      await page.waitForFunction((s) => document.querySelector('#statecharts-seq')?.textContent === `state after #${s}`, now, WAIT);
+      const { records } = (await (await fetch(`${server.url}api/records?from=${now}&to=${now}`)).json()) as { records: { seq: number; to: string }[] };
+      const to = records.find((r) => r.seq === now)?.to ?? '';
+      const toActor = (await page.locator(`#statecharts .actor[data-actor="${to}"]`).count()) > 0;
+      // Polled until the page shows it (the charts scroll a frame or two after the state arrives).
+      let problems = await seen(i, toActor);
+      for (let t = 0; t < 30 && problems.length > 0; t++) {
+        await page.waitForTimeout(100);
+        problems = await seen(i, toActor);
+      }
+      expect(problems).toEqual([]);
     }
     await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('#btn-next-step')?.disabled === true, undefined, WAIT);
     const last = Number(await page.locator('#seq-last').innerText());
     await page.waitForFunction((s) => document.querySelector('#statecharts-seq')?.textContent === `state after #${s}`, last, WAIT);
+    // The top bar's status is whole at this width (the long title gives way first).
+    const status = await page.evaluate(() => {
+      const el = document.querySelector<HTMLElement>('#status');
+      return { text: el?.textContent ?? '', cut: el === null || el.scrollWidth > el.clientWidth };
+    });
+    expect(status).toEqual({ text: expect.stringMatching(/^step \d+ ran: \d+ messages$/) as unknown, cut: false });
     // Polled until the page shows it (the charts scroll a frame or two after the state arrives).
-    let problems = await page.evaluate(activeStateProblems);
+    let problems = await page.evaluate(activeStateProblems, true);
     for (let i = 0; i < 50 && problems.length > 0; i++) {
       await page.waitForTimeout(100);
-      problems = await page.evaluate(activeStateProblems);
+      problems = await page.evaluate(activeStateProblems, true);
+    }
+    expect(problems).toEqual([]);
+    // The user scrolls the receiver's chart away from its active state, then selects an earlier message
+    // to the same actor in the same state: following scrolls its chart back to the state. (An mm's
+    // `alive.idle`, near one end of its chart at this width: scrolling to the other end hides it.)
+    const { records } = (await (await fetch(`${server.url}api/records`)).json()) as { records: { seq: number; to: string }[] };
+    const stateOf = async (seq: number, address: string): Promise<string | undefined> =>
+      ((await (await fetch(`${server.url}api/state?seq=${seq}`)).json()) as { actors: { address: string; state: string }[] }).actors.find((a) => a.address === address)?.state;
+    let pair: [number, number] | undefined;
+    for (let b = records.length - 1; b > 0 && !pair; b--) {
+      const rb = records[b];
+      const ra = records[b - 2];
+      if (!rb || !ra || ra.to !== rb.to || !rb.to.startsWith('mm:')) continue;
+      const st = await stateOf(rb.seq, rb.to);
+      if (st === 'alive.idle' && (await stateOf(ra.seq, rb.to)) === st) pair = [rb.seq, ra.seq];
+    }
+    if (!pair) throw new Error('no two messages two apart to an mm in alive.idle');
+    await jump(page, pair[0]);
+    problems = await page.evaluate(activeStateProblems, false);
+    for (let i = 0; i < 30 && problems.length > 0; i++) {
+      await page.waitForTimeout(100);
+      problems = await page.evaluate(activeStateProblems, false);
+    }
+    expect(problems).toEqual([]);
+    // To the end of the chart farther from the state.
+    await page.evaluate(() => {
+      const box = document.querySelector<HTMLElement>('#statecharts .actor.receiving .chart');
+      const leaf = box?.querySelector('g.sc-node.leaf rect')?.getBoundingClientRect();
+      if (!box || !leaf) return;
+      const b = box.getBoundingClientRect();
+      box.scrollLeft = leaf.left - b.left + box.scrollLeft > box.scrollWidth / 2 ? 0 : box.scrollWidth;
+    });
+    expect((await page.evaluate(activeStateProblems, false)).join()).toContain(' at x ');
+    await jump(page, pair[1]);
+    problems = await page.evaluate(activeStateProblems, false);
+    for (let i = 0; i < 30 && problems.length > 0; i++) {
+      await page.waitForTimeout(100);
+      problems = await page.evaluate(activeStateProblems, false);
     }
     expect(problems).toEqual([]);
     await page.close();

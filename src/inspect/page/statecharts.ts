@@ -251,6 +251,14 @@ export class StatechartsPanel {
     const wasOpen = new Map(this.groups.map((g) => [g.key, g.open]));
     // Live steps add actors: the cards that exist already (and their drawn charts) are kept.
     const old = new Map(this.cards);
+    // Moving a card into its new group takes it out of the document, which drops its chart's sideways
+    // scroll: kept here and set again once the groups are in place (else a followed state scrolled into
+    // view stays cut, its chart back at the left end, until its state changes).
+    const scrolled: [HTMLElement, number][] = [];
+    for (const c of old.values()) {
+      const box = c.chart?.svg.parentElement;
+      if (box && box.scrollLeft > 0) scrolled.push([box, box.scrollLeft]);
+    }
     this.observer?.disconnect();
     this.cards.clear();
     const byKey = new Map<string, { title: string; actors: ActorInfo[]; order: number }>();
@@ -303,6 +311,7 @@ export class StatechartsPanel {
         return group;
       });
     this.list.replaceChildren(...this.groups.map((g) => g.el));
+    for (const [box, left] of scrolled) box.scrollLeft = left;
     this.applyFilter(false);
     this.update();
   }
@@ -660,7 +669,8 @@ export class StatechartsPanel {
 
   /**
    * The followed card's active state, vertically in the panel: a tall chart (a narrow panel draws it
-   * larger than the panel is high) can have it below the fold even with the card's top in view. Done
+   * larger than the panel is high) can have it below the fold even with the card's top in view; and
+   * sideways in its chart's box (`scrollToLeaf`). Done
    * once per follow, when the chart is drawn and highlighted (it may be drawn a frame or two later).
    */
   private revealLeaf(c: Card): void {
@@ -669,6 +679,13 @@ export class StatechartsPanel {
     const leaf = c.chart.svg.querySelector('g.sc-node.leaf rect');
     if (!leaf) return;
     this.followed = null;
+    // Sideways too, even when its state is the one it was last scrolled to: the chart may have been
+    // scrolled away since (by hand), and following shows the active state.
+    const state = c.el.dataset['state'] ?? '';
+    if (state !== '') {
+      c.scrolledTo = null;
+      this.scrollToLeaf(c, state);
+    }
     const panel = this.scroller.getBoundingClientRect();
     const r = leaf.getBoundingClientRect();
     // Room for the transition drawn into the state (its edge and label) above it.
