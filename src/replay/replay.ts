@@ -38,6 +38,11 @@ export type ReplayResult =
 
 /** Delivers, among the pending messages, the one the log says comes next. */
 class ReplayScheduler extends ListScheduler {
+  /**
+   * Replay delivers what the log delivered; a log whose record overtakes an older message of its channel
+   * is damaged, which replay reports itself (`overtaken()`, exit 2) before delivering it.
+   */
+  readonly keepsChannelOrder = true;
   /** The record to deliver next; set by the replayer before each delivery. */
   want: Delivered | null = null;
   /** `overtaken()` found the wanted message at this index; the delivery right after reuses it. */

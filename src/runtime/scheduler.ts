@@ -20,7 +20,20 @@ export interface Envelope {
   seq: number;
 }
 
+/**
+ * Chooses the delivery order. The contract every scheduler keeps: **messages between the same two actors
+ * are delivered in the order they became pending** (per-channel FIFO, as in any actor system; a message
+ * its target deferred becomes pending again, as the newest of its channel). Any order across channels is
+ * allowed — that is the nondeterminism a scheduler stands for. `System` checks a scheduler it does not
+ * know (one without `keepsChannelOrder`) at every delivery and throws an error naming the two actors when
+ * a pick overtakes an older message of the same channel: such a log would be refused by replay later.
+ */
 export interface Scheduler {
+  /**
+   * Set by schedulers that keep per-channel order by construction (the built-in ones): `System` then
+   * skips its check. A custom scheduler leaves it unset and is checked.
+   */
+  readonly keepsChannelOrder?: true;
   /** A message became pending. */
   enqueue(env: Envelope): void;
   /** Remove and return the message to deliver next; `undefined` when nothing is pending. */
@@ -35,6 +48,7 @@ export interface Scheduler {
 
 /** First in, first out: each message is delivered in the order it was sent. */
 export class FifoScheduler implements Scheduler {
+  readonly keepsChannelOrder = true;
   /** Delivered slots are cleared at once: a queue must not keep delivered messages alive (they would
    * outlive young-generation collections and be promoted, the main cost of GC in long runs). */
   private items: (Envelope | undefined)[] = [];
@@ -115,6 +129,8 @@ export abstract class ListScheduler implements Scheduler {
  * Exploration and custom interleavings plug in here.
  */
 export class ChoiceScheduler extends ListScheduler {
+  /** Only the oldest message of each channel is ever offered to `choose`. */
+  readonly keepsChannelOrder = true;
   constructor(private readonly choose: (eligible: readonly Envelope[]) => number) {
     super();
   }
@@ -138,5 +154,45 @@ export class ChoiceScheduler extends ListScheduler {
     const env = eligible[i];
     if (env === undefined) throw new RangeError(`scheduler chose ${i} of ${eligible.length} eligible messages`);
     return items.indexOf(env);
+  }
+}
+
+/** A (from, to) channel's key. */
+const channelOf = (e: Envelope): string => `${e.from}\u0000${e.to}`;
+
+/**
+ * Per-channel FIFO, checked: the pending messages of each (from, to) channel in the order they became
+ * pending. `System` keeps one for a scheduler that does not declare `keepsChannelOrder`.
+ */
+export class ChannelOrder {
+  private readonly channels = new Map<string, Envelope[]>();
+
+  /** A message became pending (its channel is read now: delivery may re-address it later). */
+  add(env: Envelope): void {
+    const key = channelOf(env);
+    const q = this.channels.get(key);
+    if (q) q.push(env);
+    else this.channels.set(key, [env]);
+  }
+
+  /** The pending set was replaced (a snapshot restored). */
+  reset(pending: readonly Envelope[]): void {
+    this.channels.clear();
+    for (const e of pending) this.add(e);
+  }
+
+  /** `env` was picked: it must be its channel's oldest pending message (else a programming error). */
+  take(env: Envelope): void {
+    const key = channelOf(env);
+    const q = this.channels.get(key);
+    const oldest = q?.[0];
+    if (oldest === undefined) throw new Error(`the scheduler delivered ${env.msg.type} from ${env.from} to ${env.to}, which was never pending`);
+    if (oldest !== env) {
+      throw new Error(
+        `the scheduler broke per-channel FIFO: it picked ${env.msg.type} from ${env.from} to ${env.to} while an older message on that channel, ${oldest.msg.type}, was still pending (messages between the same two actors must be delivered in the order they were sent)`,
+      );
+    }
+    q?.shift();
+    if (q?.length === 0) this.channels.delete(key);
   }
 }

@@ -33,7 +33,7 @@ import {
 import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
 import { CompiledMachine, type CompiledSnapshot } from './compiled.ts';
-import { FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
+import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
 
 /**
  * How actors are stepped: `compiled` (the default) runs each machine definition through svasim's
@@ -346,6 +346,8 @@ export class System {
   private currentSeq = 0;
   private currentStep = 0;
   readonly scheduler: Scheduler;
+  /** Per-channel FIFO checked for a scheduler that does not keep it by construction (`null`: trusted). */
+  private readonly order: ChannelOrder | null;
 
   readonly engineKind: EngineKind;
 
@@ -356,6 +358,7 @@ export class System {
     options: SystemOptions = {},
   ) {
     this.scheduler = scheduler;
+    this.order = scheduler.keepsChannelOrder === true ? null : new ChannelOrder();
     this.engineKind = options.engine ?? 'compiled';
     if (snapshot) {
       this.seq = snapshot.seq;
@@ -368,7 +371,9 @@ export class System {
           this.processMms.set(c.process, c.id);
         }
       }
-      scheduler.reset(snapshot.pending.map((e) => ({ ...e })));
+      const pending = snapshot.pending.map((e) => ({ ...e }));
+      scheduler.reset(pending);
+      this.order?.reset(pending);
       for (const env of snapshot.deferred) this.defer({ ...env });
     } else {
       this.cells.set('kernel', this.makeCell('kernel', 'kernel', undefined));
@@ -396,12 +401,18 @@ export class System {
 
   /** Put an input (a scenario step) on the bus. */
   input(msg: Message, to: Address, step: number, from: Address = 'user'): void {
-    this.scheduler.enqueue({ msg, from, to, cause: undefined, step, seq: 0 });
+    this.enqueue({ msg, from, to, cause: undefined, step, seq: 0 });
   }
 
   /** Send a message from outside the modelled actors (a monitor, a foreign actor) with an explicit cause. */
   post(msg: Message, from: Address, to: Address, cause: number | undefined, step: number): void {
-    this.scheduler.enqueue({ msg, from, to, cause, step, seq: 0 });
+    this.enqueue({ msg, from, to, cause, step, seq: 0 });
+  }
+
+  /** Make a message pending (and note its place in its channel when the scheduler is checked). */
+  private enqueue(env: Envelope): void {
+    this.scheduler.enqueue(env);
+    this.order?.add(env);
   }
 
   /** Deliver the message the scheduler picks; `undefined` when nothing is pending. */
@@ -409,6 +420,7 @@ export class System {
     for (;;) {
       const env = this.scheduler.next();
       if (env === undefined) return undefined;
+      this.order?.take(env);
       const done = this.deliver(env);
       if (done) return done;
     }
@@ -498,13 +510,13 @@ export class System {
     if (!list) return;
     this.deferred.delete(address);
     this.deferredCount -= list.length;
-    for (const env of list) this.scheduler.enqueue(env);
+    for (const env of list) this.enqueue(env);
   }
 
   private onEmit(from: Address, out: Outgoing): void {
     if (this.currentSeq === 0) throw new Error(`${from} emitted ${out.type} outside a delivery`);
     this.emittedCount++;
-    this.scheduler.enqueue({ msg: out, from, to: out.to, cause: this.currentSeq, step: this.currentStep, seq: 0 });
+    this.enqueue({ msg: out, from, to: out.to, cause: this.currentSeq, step: this.currentStep, seq: 0 });
   }
 
   private makeCell(kind: ActorKind, address: Address, input: unknown, persisted?: unknown): Cell {
