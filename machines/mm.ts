@@ -19,8 +19,11 @@ import {
 } from './protocol.ts';
 import type { Refusal, Refused } from './refusals.ts';
 
-/** A message taken on purpose without effect (so the runtime does not defer it). */
-const IGNORE = { actions: 'ignore' } as const;
+/**
+ * A message taken on purpose without effect: a transition with no target and no actions. It is enabled,
+ * so the actor takes the message (src/runtime/actor.ts) instead of deferring it.
+ */
+const IGNORE = {} as const;
 
 export interface MmInput {
   readonly id: number;
@@ -133,7 +136,6 @@ export const mmMachine = setup({
     freesAtDrop: ({ context }) => context.policy.pasid === 'merged' && context.pasid !== null,
   },
   actions: {
-    ignore: () => {},
     /** try_fixup_enqcmd_gp(): ENQCMD feature, mm has a PASID, thread not yet activated. */
     handleGp: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'trap.gp') return;

@@ -9,8 +9,11 @@
 import { assign, emit, setup } from 'xstate';
 import { mmAddr, type Message, type MessageOf, type Outgoing } from './protocol.ts';
 
-/** A message taken on purpose without effect (so the runtime does not defer it). */
-const IGNORE = { actions: 'ignore' } as const;
+/**
+ * A message taken on purpose without effect: a transition with no target and no actions. It is enabled,
+ * so the actor takes the message (src/runtime/actor.ts) instead of deferring it.
+ */
+const IGNORE = {} as const;
 
 export interface ThreadInput {
   readonly name: string;
@@ -74,7 +77,6 @@ export const threadMachine = setup({
     msrInvalid: ({ context }) => context.msr === null,
   },
   actions: {
-    ignore: () => {},
     /** A syscall enters the kernel and runs against current->mm. */
     enterSyscall: emit(({ context, event }) => syscallToMm(context, event as SyscallInput)),
     /** ENQCMD with IA32_PASID invalid: #GP before any store (the device is kept to re-execute). */

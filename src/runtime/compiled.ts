@@ -326,17 +326,43 @@ export class CompiledMachine {
    * One macrostep: the event's transition, then eventless transitions and done events until stable.
    * Emitted events are appended to `out` (xstate defers them to the end of the step too). Returns `s`
    * itself when no microstep changed the configuration or the context (xstate then returns the same
-   * snapshot object; the runtime reads that as "not taken").
+   * snapshot object).
    */
   transition(s: CompiledSnapshot, event: EventObject, scope: ExecutionScope, out: EventObject[]): CompiledSnapshot {
+    const t = this.enabled(s, event);
+    // Nothing to do unless an eventless transition may now be enabled (xstate selects them after every
+    // macrostep's first microstep, even an empty one).
+    if (t === undefined && s.leaf.always.length === 0) return s;
+    return this.macrostep(s, t, event, scope, out);
+  }
+
+  /**
+   * The actor contract's step (src/runtime/actor.ts): `null` when no transition of the current state is
+   * enabled for `event` (not taken: the runtime defers it, and nothing runs), else {@link transition}'s
+   * macrostep. "Enabled" is xstate's `machine.getTransitionData(snapshot, event)` being non-empty, so a
+   * targetless transition without actions is taken too.
+   */
+  take(s: CompiledSnapshot, event: EventObject, scope: ExecutionScope, out: EventObject[]): CompiledSnapshot | null {
+    const t = this.enabled(s, event);
+    if (t === undefined) return null;
+    return this.macrostep(s, t, event, scope, out);
+  }
+
+  /** Whether {@link take} would take `event` in `s` (xstate: `getTransitionData(s, event).length > 0`). */
+  takes(s: CompiledSnapshot, event: EventObject): boolean {
+    return this.enabled(s, event) !== undefined;
+  }
+
+  /** The transition the event selects in the current state (deepest state first), if any. */
+  private enabled(s: CompiledSnapshot, event: EventObject): Transition | undefined {
     if (event.type === 'xstate.stop' || event.type === 'xstate.init' || event.type.startsWith('xstate.error.')) {
       // These have meanings of their own in xstate's macrostep (stop, initial, error status).
       throw new Error(`${this.machine.id}: the compiled engine does not take the reserved event ${event.type} (run with --engine xstate)`);
     }
-    const t = this.select(s.leaf.on.get(event.type), s.context, event);
-    // Nothing to do unless an eventless transition may now be enabled (xstate selects them after every
-    // macrostep's first microstep, even an empty one).
-    if (t === undefined && s.leaf.always.length === 0) return s;
+    return this.select(s.leaf.on.get(event.type), s.context, event);
+  }
+
+  private macrostep(s: CompiledSnapshot, t: Transition | undefined, event: EventObject, scope: ExecutionScope, out: EventObject[]): CompiledSnapshot {
     const step = new Step(this, scope, out, s.leaf, s.context);
     if (t !== undefined) step.micro(t, event);
     let ev = event;

@@ -14,7 +14,6 @@
  *   after that actor next changes; it gets its seq only when it is finally taken.
  */
 import { Subject } from 'rxjs';
-import { createActor, createMachine, type AnyActorScope, type AnyStateMachine, type Snapshot } from 'xstate';
 import type { IommuContext } from '../../machines/iommu.ts';
 import { MACHINES, type ActorKind } from '../../machines/index.ts';
 import type { KernelContext } from '../../machines/kernel.ts';
@@ -32,7 +31,7 @@ import {
 } from '../../machines/protocol.ts';
 import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
-import { CompiledMachine, type CompiledSnapshot } from './compiled.ts';
+import { DEFER, fromMachine, type Behavior, type EngineKind, type Sent } from './actor.ts';
 import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
 
 /**
@@ -40,7 +39,7 @@ import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from './sc
  * compiled executor (src/runtime/compiled.ts; a machine it cannot run falls back to xstate), `xstate`
  * through xstate's own `machine.transition`. Both give the same messages and states (tested).
  */
-export type EngineKind = 'compiled' | 'xstate';
+export type { EngineKind } from './actor.ts';
 
 export interface SystemOptions {
   readonly engine?: EngineKind | undefined;
@@ -64,17 +63,6 @@ export interface SystemConfig {
 export type Delivered = Readonly<Envelope>;
 
 export type { ActorKind } from '../../machines/index.ts';
-
-/** One actor behind a uniform face, so the bus can route any message to any actor. */
-interface Cell {
-  readonly kind: ActorKind;
-  /** Restored actors: create the xstate actor now (before a delivery compares snapshots). */
-  wake?(): void;
-  send(msg: Message): void;
-  snapshot(): { readonly value: unknown; readonly context: unknown; readonly status: string; can(e: Message): boolean; readonly error?: unknown };
-  persisted(): unknown;
-  stop(): void;
-}
 
 /** The persisted state of every actor plus what is pending: enough to continue a run elsewhere. */
 export interface SystemSnapshot {
@@ -130,197 +118,45 @@ class View<C> implements ActorView<C> {
 }
 
 /**
- * A restored actor kept as data until it is needed (a class, not closures: a checkpoint can restore
- * thousands of them and most are never woken).
+ * One actor: its address, its kind's behavior and its state. A restored actor stays data (its persisted
+ * form) until something reads or steps it: restoring a checkpoint of thousands of actors costs only the
+ * few a seek touches.
  */
-class LazyCell implements Cell {
-  private live: Cell | null = null;
+class Cell {
+  private current: unknown;
+  private data: unknown;
+  private asleep: boolean;
 
   constructor(
     readonly kind: ActorKind,
-    private readonly data: unknown,
-    private readonly create: () => Cell,
-  ) {}
-
-  wake(): void {
-    this.live ??= this.create();
+    readonly behavior: Behavior,
+    readonly address: Address,
+    state: unknown,
+    asleep = false,
+  ) {
+    this.asleep = asleep;
+    this.current = asleep ? undefined : state;
+    this.data = asleep ? state : undefined;
   }
 
-  private awake(): Cell {
-    this.live ??= this.create();
-    return this.live;
+  get state(): unknown {
+    if (this.asleep) {
+      this.current = this.behavior.restore(this.data, this.address);
+      this.asleep = false;
+      this.data = undefined;
+    }
+    return this.current;
   }
 
-  send(msg: Message): void {
-    this.awake().send(msg);
-  }
-
-  snapshot(): ReturnType<Cell['snapshot']> {
-    if (this.live) return this.live.snapshot();
-    const d = this.data as { readonly value: unknown; readonly context: unknown; readonly status: string };
-    return { value: d.value, context: d.context, status: d.status, can: (e: Message) => this.awake().snapshot().can(e) };
+  set state(next: unknown) {
+    this.current = next;
+    this.asleep = false;
+    this.data = undefined;
   }
 
   persisted(): unknown {
-    return this.live ? this.live.persisted() : this.data;
+    return this.asleep ? this.data : this.behavior.persist(this.current);
   }
-
-  stop(): void {
-    this.live?.stop();
-  }
-}
-
-
-/**
- * Runs every actor of one machine kind. An actor is its machine snapshot, advanced by the machine's own
- * `transition(snapshot, event, scope)` — xstate's ActorLogic interface, the same call an xstate `Actor`
- * makes. The bus already is each actor's mailbox and the log its observer, so svasim does not wrap each
- * snapshot in an xstate `Actor` (with its own system, mailbox, listener maps and bound methods: several
- * KiB per actor, and the main cost of garbage collection with thousands of threads). One scope per kind
- * executes actions at once, as a running `Actor` does, and routes `emit`s to the bus under the address
- * of the actor being stepped. Machines here do not spawn or invoke children (a scope has none to give).
- */
-class Engine {
-  readonly scope: AnyActorScope;
-  private readonly deferred: (() => void)[] = [];
-  /** The actor being stepped: emitted messages are sent from it. */
-  private current: Address | null = null;
-  /** The compiled form of `logic` (null: stepped by xstate's `transition`). */
-  readonly compiled: CompiledMachine | null;
-  /** Events a compiled step emitted (reused from step to step). */
-  private readonly out: Outgoing[] = [];
-
-  constructor(
-    readonly logic: AnyStateMachine,
-    private readonly emit: (from: Address, out: Outgoing) => void,
-    kind: EngineKind,
-  ) {
-    this.compiled = kind === 'compiled' ? CompiledMachine.compile(logic) : null;
-    // `self` and `system` come from one idle, empty host actor: actions may read them, none of ours does.
-    const host = createActor(createMachine({}));
-    const scope: AnyActorScope = {
-      self: host,
-      id: '',
-      sessionId: '',
-      logger: () => {},
-      system: host.system,
-      stopChild: () => {
-        throw new Error('svasim machines have no child actors');
-      },
-      defer: (fn) => {
-        this.deferred.push(fn);
-      },
-      emit: (ev) => {
-        if (this.current === null) throw new Error(`${logic.id} emitted ${ev.type} while no actor of it was stepped`);
-        emit(this.current, ev as Outgoing);
-      },
-      actionExecutor: (action) => {
-        action.exec?.(action.info, action.params);
-      },
-    };
-    this.scope = scope;
-  }
-
-  /** Step a compiled actor: the transition, then its emitted messages in order (none if it throws). */
-  step(compiled: CompiledMachine, address: Address, snap: CompiledSnapshot, msg: Message): CompiledSnapshot {
-    const out = this.out;
-    out.length = 0;
-    const next = compiled.transition(snap, msg, this.scope, out);
-    for (let i = 0; i < out.length; i++) {
-      const ev = out[i];
-      if (ev !== undefined) this.emit(address, ev);
-    }
-    out.length = 0;
-    return next;
-  }
-
-  /** Run `fn` as `address`: actions execute, then the deferred emits go out in order. */
-  run<T>(address: Address, fn: () => T): T {
-    this.current = address;
-    try {
-      const out = fn();
-      for (let i = 0; i < this.deferred.length; i++) this.deferred[i]?.();
-      return out;
-    } finally {
-      this.deferred.length = 0;
-      this.current = null;
-    }
-  }
-}
-
-type MachineSnapshot = ReturnType<AnyStateMachine['transition']>;
-
-/** One actor: an address and its current machine snapshot. */
-class MachineCell implements Cell {
-  private snap: MachineSnapshot;
-
-  constructor(
-    readonly kind: ActorKind,
-    private readonly engine: Engine,
-    private readonly address: Address,
-    input: unknown,
-    persisted?: unknown,
-  ) {
-    const { logic, scope } = engine;
-    this.snap = engine.run(address, () =>
-      persisted === undefined ? logic.getInitialSnapshot(scope, input) : logic.restoreSnapshot(persisted as Snapshot<unknown>, scope),
-    ) as MachineSnapshot;
-  }
-
-  send(msg: Message): void {
-    const { logic, scope } = this.engine;
-    this.snap = this.engine.run(this.address, () => logic.transition(this.snap, msg, scope));
-  }
-
-  snapshot(): MachineSnapshot {
-    return this.snap;
-  }
-
-  persisted(): unknown {
-    return this.engine.logic.getPersistedSnapshot(this.snap);
-  }
-
-  stop(): void {}
-}
-
-/** One actor of a compiled machine: its configuration and context. */
-class CompiledCell implements Cell {
-  private snap: CompiledSnapshot;
-
-  constructor(
-    readonly kind: ActorKind,
-    private readonly engine: Engine,
-    private readonly compiled: CompiledMachine,
-    private readonly address: Address,
-    input: unknown,
-    persisted?: unknown,
-  ) {
-    if (persisted === undefined) {
-      // The initial snapshot comes from xstate itself (context factory, initial entry actions).
-      const { logic, scope } = engine;
-      const first = engine.run(address, () => logic.getInitialSnapshot(scope, input)) as MachineSnapshot;
-      if (first.status !== 'active') throw new Error(`${address}: initial snapshot is ${first.status}`);
-      this.snap = compiled.fromValue(first.value, first.context as Record<string, unknown>);
-    } else {
-      const p = persisted as { readonly value: unknown; readonly context: Record<string, unknown>; readonly status?: string };
-      if (p.status !== undefined && p.status !== 'active') throw new Error(`${address}: cannot restore a ${p.status} snapshot`);
-      this.snap = compiled.fromValue(p.value, p.context);
-    }
-  }
-
-  send(msg: Message): void {
-    this.snap = this.engine.step(this.compiled, this.address, this.snap, msg);
-  }
-
-  snapshot(): CompiledSnapshot {
-    return this.snap;
-  }
-
-  persisted(): unknown {
-    return this.compiled.persisted(this.snap);
-  }
-
-  stop(): void {}
 }
 
 export class System {
@@ -339,12 +175,10 @@ export class System {
    */
   private dirty: Set<Address> | null = null;
   private seq = 0;
-  private readonly engines = new Map<ActorKind, Engine>();
-  /** Messages emitted so far (to tell a handled-but-silent delivery from an unhandled one). */
-  private emittedCount = 0;
-  /** The delivery being handled (seq 0: none): emitted messages take their cause and step from it. */
-  private currentSeq = 0;
-  private currentStep = 0;
+  /** Each kind's behavior (src/runtime/actor.ts): the built-in machines under the chosen engine. */
+  private readonly behaviors: Readonly<Record<ActorKind, Behavior>>;
+  /** What the actor being stepped sends (reused from step to step). */
+  private readonly out: Sent[] = [];
   readonly scheduler: Scheduler;
   /** Per-channel FIFO checked for a scheduler that does not keep it by construction (`null`: trusted). */
   private readonly order: ChannelOrder | null;
@@ -360,12 +194,20 @@ export class System {
     this.scheduler = scheduler;
     this.order = scheduler.keepsChannelOrder === true ? null : new ChannelOrder();
     this.engineKind = options.engine ?? 'compiled';
+    const engine = this.engineKind;
+    this.behaviors = {
+      thread: fromMachine(MACHINES.thread, { engine }),
+      mm: fromMachine(MACHINES.mm, { engine }),
+      iommu: fromMachine(MACHINES.iommu, { engine }),
+      wq: fromMachine(MACHINES.wq, { engine }),
+      kernel: fromMachine(MACHINES.kernel, { engine }),
+    };
     if (snapshot) {
       this.seq = snapshot.seq;
       // Actors come back lazily: an xstate actor is only created for one that receives a message, so
       // restoring a checkpoint of thousands of actors costs only the few that the seek touches.
       for (const a of snapshot.actors) {
-        this.cells.set(a.address, this.lazyCell(a.kind, a.address, a.snapshot));
+        this.cells.set(a.address, new Cell(a.kind, this.behaviors[a.kind], a.address, a.snapshot, true));
         if (a.kind === 'mm') {
           const c = (a.snapshot as { context: { id: number; process: string } }).context;
           this.processMms.set(c.process, c.id);
@@ -460,28 +302,29 @@ export class System {
       }
       if (cell === undefined) throw new Error(`no actor ${env.to} for ${env.msg.type} (from ${env.from})`);
     }
-    cell.wake?.();
-    const before = cell.snapshot();
-    this.currentSeq = this.seq + 1;
-    this.currentStep = env.step;
-    const emittedBefore = this.emittedCount;
-    try {
-      cell.send(env.msg);
-    } finally {
-      this.currentSeq = 0;
-    }
-    const after = cell.snapshot();
-    if (after.status === 'error') throw after.error instanceof Error ? after.error : new Error(String(after.error));
-    if (after === before && this.emittedCount === emittedBefore && !before.can(env.msg)) {
+    const { behavior } = cell;
+    const before = cell.state;
+    const out = this.out;
+    const next = behavior.step(before, env.msg, out, env.to);
+    if (next === DEFER) {
+      if (out.length > 0) throw new Error(`${env.to} deferred ${env.msg.type} but sent ${out.map((m) => m.type).join(', ')}`);
       this.defer(env);
       return undefined;
     }
-    if (after.context !== before.context || !sameValue(after.value, before.value)) {
+    cell.state = next;
+    if (next !== before && (behavior.context(next) !== behavior.context(before) || !sameValue(behavior.value(next), behavior.value(before)))) {
       this.changed.add(env.to);
       this.dirty?.add(env.to);
     }
+    // What it sent is pending before anyone hears of the delivery, caused by the seq it is about to get.
+    const cause = this.seq + 1;
+    for (let i = 0; i < out.length; i++) {
+      const m = out[i] as Outgoing;
+      this.enqueue({ msg: m, from: env.to, to: m.to, cause, step: env.step, seq: 0 });
+    }
+    out.length = 0;
     const d = this.record(env);
-    if (after !== before) this.retryDeferred(env.to);
+    if (next !== before) this.retryDeferred(env.to);
     return d;
   }
 
@@ -513,31 +356,10 @@ export class System {
     for (const env of list) this.enqueue(env);
   }
 
-  private onEmit(from: Address, out: Outgoing): void {
-    if (this.currentSeq === 0) throw new Error(`${from} emitted ${out.type} outside a delivery`);
-    this.emittedCount++;
-    this.enqueue({ msg: out, from, to: out.to, cause: this.currentSeq, step: this.currentStep, seq: 0 });
-  }
-
-  private makeCell(kind: ActorKind, address: Address, input: unknown, persisted?: unknown): Cell {
-    const engine = this.engine(kind);
-    if (engine.compiled) return new CompiledCell(kind, engine, engine.compiled, address, input, persisted);
-    return new MachineCell(kind, engine, address, input, persisted);
-  }
-
-  /** The shared engine of one machine kind (created on first use). */
-  private engine(kind: ActorKind): Engine {
-    let e = this.engines.get(kind);
-    if (e === undefined) {
-      e = new Engine(MACHINES[kind], (from, out) => this.onEmit(from, out), this.engineKind);
-      this.engines.set(kind, e);
-    }
-    return e;
-  }
-
-  /** A restored actor that stays data until it is sent a message. */
-  private lazyCell(kind: ActorKind, address: Address, persisted: unknown): Cell {
-    return new LazyCell(kind, persisted, () => this.makeCell(kind, address, undefined, persisted));
+  /** A new actor of a built-in kind. */
+  private makeCell(kind: ActorKind, address: Address, input: unknown): Cell {
+    const behavior = this.behaviors[kind];
+    return new Cell(kind, behavior, address, behavior.initial(input, address));
   }
 
   /**
@@ -563,7 +385,6 @@ export class System {
 
   /** Stop every actor (the system is unusable afterwards). */
   stop(): void {
-    for (const c of this.cells.values()) c.stop();
     this.delivered$.complete();
   }
 
@@ -572,8 +393,8 @@ export class System {
   private view<C>(address: Address): ActorView<C> | undefined {
     const c = this.cells.get(address);
     if (!c) return undefined;
-    const s = c.snapshot();
-    return new View<C>(address, s.value, s.context as C);
+    const s = c.state;
+    return new View<C>(address, c.behavior.value(s), c.behavior.context(s) as C);
   }
 
   thread(name: string): ActorView<ThreadContext> | undefined {
@@ -600,8 +421,8 @@ export class System {
   actor(address: Address): (ActorView<unknown> & { readonly kind: ActorKind }) | undefined {
     const c = this.cells.get(address);
     if (!c) return undefined;
-    const s = c.snapshot();
-    return { address, kind: c.kind, state: stateName(s.value), context: s.context };
+    const s = c.state;
+    return { address, kind: c.kind, state: stateName(c.behavior.value(s)), context: c.behavior.context(s) };
   }
 
   /** Every actor's address and kind, in creation order. */

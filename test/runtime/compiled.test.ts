@@ -87,8 +87,8 @@ type Outcome = { value: unknown; context: unknown; emitted: EventObject[]; same:
 
 /**
  * Feed `events` to `machine` under both engines from the same initial snapshot and compare after each
- * event: state value, context, emitted events, whether the snapshot stayed the same object (the runtime
- * reads that as "not taken"), and `can()` of every probe event.
+ * event: whether the event is taken (an enabled transition: the actor contract's answer), state value,
+ * context, emitted events, whether the snapshot stayed the same object, and `can()` of every probe event.
  */
 function compareRun(machine: AnyStateMachine, input: unknown, events: readonly EventObject[], probes: readonly EventObject[] = events): void {
   const compiled = CompiledMachine.compile(machine);
@@ -100,6 +100,20 @@ function compareRun(machine: AnyStateMachine, input: unknown, events: readonly E
   expect(cs.value).toEqual(xs.value);
   const c = scopeFor();
   for (const [i, ev] of events.entries()) {
+    // Taken (the actor contract): a transition of the current state is enabled for the event.
+    let xTaken: boolean | 'threw';
+    let cTaken: boolean | 'threw';
+    try {
+      xTaken = machine.getTransitionData(xs, ev).length > 0;
+    } catch {
+      xTaken = 'threw';
+    }
+    try {
+      cTaken = compiled.takes(cs, ev);
+    } catch {
+      cTaken = 'threw';
+    }
+    expect(cTaken, `taken: event ${i} ${ev.type}`).toBe(xTaken);
     let xo: Outcome;
     try {
       const next = machine.transition(xs, ev, x.scope);
