@@ -1,10 +1,12 @@
 /**
- * `svasim inspect` (the offline inspector server) and `svasim report` (one self-contained HTML file).
+ * What `svasim inspect` (the offline inspector server) and `svasim report` (one self-contained HTML file)
+ * share: telling a log from a scenario, opening a log, serving, writing the report.
  */
 import { openSync, readSync, closeSync } from 'node:fs';
 import { writeFileAtomic, type InputFile } from '../log/io.ts';
-import type { InspectSession } from '../inspect/session.ts';
+import { LogSession, type InspectSession } from '../inspect/session.ts';
 import { pageAssets, startInspector } from '../inspect/server.ts';
+import type { Io } from './command.ts';
 
 /** Is `path` an event log (by name, or by its first bytes) rather than a scenario? */
 export function looksLikeLog(path: string): boolean {
@@ -23,6 +25,13 @@ export function looksLikeLog(path: string): boolean {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A log for the inspector or a report; what it cannot show is said on stderr, once. */
+export function openLogSession(path: string, allowTruncated: boolean, io: Io): LogSession {
+  const session = new LogSession(path, { allowTruncated });
+  for (const w of session.warnings) io.stderr.write(`warning: ${w}\n`);
+  return session;
 }
 
 export interface ServeOptions {

@@ -1,0 +1,78 @@
+/**
+ * What several commands share: option parsing in svasim's words, a scenario named by file or built-in
+ * name, `--engine`, and seq options. Mistakes are `UsageError`s (one line, exit 2).
+ */
+import { basename } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Policy } from '../../machines/protocol.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
+import type { Scenario } from '../scenario/types.ts';
+import { builtinPath } from '../scenarios/index.ts';
+import type { EngineKind } from '../runtime/system.ts';
+import { UsageError } from './command.ts';
+
+/**
+ * `parseArgs`'s result for `options`, spelled out: node:util does not export its name, and the built
+ * declarations (dist/) need one.
+ */
+type Parsed<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+/**
+ * `node:util`'s `parseArgs` (strict, positionals allowed) with its errors said as one line naming the
+ * command: an unknown option points at the command's --help, and an option whose value looks like
+ * another option says how to pass it anyway.
+ */
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: O): Parsed<O> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const msg = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
+    const unknown = /^Unknown option '([^']+)'/.exec(msg);
+    const ambiguous = /^Option '([^']+)' argument is ambiguous/.exec(msg);
+    if (ambiguous) {
+      const opt = ambiguous[1]?.split(/[ ,]/)[0] ?? '';
+      const i = args.indexOf(opt);
+      throw new UsageError(`svasim ${command}: ${opt} got "${args[i + 1] ?? ''}", which looks like an option (write ${opt}=VALUE if you mean it)`);
+    }
+    throw new UsageError(`svasim ${command}: ${unknown ? `unknown option ${unknown[1]} (see svasim ${command} --help)` : msg}`);
+  }
+}
+
+/** A file path, or the name of a built-in scenario; the override applied on top of the file's policy. */
+export function resolveScenario(arg: string, override: Partial<Policy>, command = 'run'): { scenario: Scenario; filePolicy: Policy; name: string; file: string } {
+  const builtin = builtinPath(arg);
+  let name: string;
+  let file: string;
+  if (builtin && !arg.endsWith('.json')) {
+    file = builtin;
+    name = arg;
+  } else if (!arg.endsWith('.json') && !arg.includes('/')) {
+    throw new UsageError(`svasim ${command}: "${arg}" is neither a scenario file${command === 'inspect' ? ', a log' : ''} nor a built-in scenario (see svasim list)`);
+  } else {
+    file = arg;
+    name = basename(arg).replace(/\.json$/, '');
+  }
+  const loaded = loadScenarioFile(file);
+  return { scenario: { ...loaded, policy: { ...loaded.policy, ...override } }, filePolicy: loaded.policy, name, file };
+}
+
+/** `--engine`: how actors are stepped (`undefined`: the default). */
+export function parseEngine(command: string, value: string | undefined): EngineKind | undefined {
+  if (value === undefined || value === 'compiled' || value === 'xstate') return value;
+  throw new UsageError(`svasim ${command}: --engine expects compiled or xstate, got "${value}"`);
+}
+
+/** Thousands separators, as the reader's messages write counts. */
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * A seq option: digits only, within the integers a number holds exactly (a larger one would be echoed
+ * rounded); `undefined` when absent. Messages echo the argument as typed.
+ */
+export function seqOption(cmd: string, name: string, v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`svasim ${cmd}: --${name} expects a seq ${what}, got "${v}"`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`svasim ${cmd}: --${name} ${v} is too large (a seq is at most ${Number.MAX_SAFE_INTEGER})`);
+  return n;
+}
