@@ -20,9 +20,10 @@ import {
   type Errno,
   type LamPolicy,
   type LamState,
+  type Refused,
   type SysValue,
 } from './protocol.ts';
-import type { Refusal, Refused } from './refusals.ts';
+import type { Refusal } from './refusals.ts';
 
 export interface ArchPrctlOutcome {
   readonly errno?: Errno;

@@ -16,8 +16,9 @@ import {
   type Message,
   type Outgoing,
   type Policy,
+  type Refused,
 } from './protocol.ts';
-import type { Refusal, Refused } from './refusals.ts';
+import type { Refusal } from './refusals.ts';
 
 /**
  * A message taken on purpose without effect: a transition with no target and no actions. It is enabled,

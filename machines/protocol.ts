@@ -15,6 +15,15 @@ export type Address = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string
 export const ERRNOS = ['EBUSY', 'EINVAL', 'ENOMEM', 'ENOSPC', 'EOVERFLOW', 'ENODEV', 'EINTR', 'ESRCH'] as const;
 export type Errno = (typeof ERRNOS)[number];
 
+/**
+ * A refused syscall: what it returns and why (a code of machines/refusals.ts). Here rather than next to
+ * the codes: refusals.ts imports nothing, so this module can import its `Refusal` without a cycle.
+ */
+export interface Refused {
+  readonly errno: Errno;
+  readonly reason: Refusal;
+}
+
 export const PASID_POLICIES = ['seed-2021', 'merged'] as const;
 export type PasidPolicy = (typeof PASID_POLICIES)[number];
 export const LAM_POLICIES = ['poc-2022', 'v6.4', 'off'] as const;

@@ -9,9 +9,9 @@
  * errno: the same check may answer with different errnos under different policies
  * (`lam-pasid-not-forced` is EBUSY in the 2022 PoC and EINVAL in v6.4).
  *
- * Pure data: no xstate, no I/O (the inspector's page bundles this module).
+ * Pure data: no xstate, no I/O (the inspector's page bundles this module). It imports nothing:
+ * machines/protocol.ts imports `Refusal` from here, and holds `Refused` (an errno with its reason).
  */
-import type { Errno } from './protocol.ts';
 
 export interface RefusalInfo {
   /** The check that refused, in words. */
@@ -56,12 +56,6 @@ export const REFUSALS = {
 export type Refusal = keyof typeof REFUSALS;
 /** The codes, for the log schema's enum. */
 export const REFUSAL_CODES = Object.keys(REFUSALS) as [Refusal, ...Refusal[]];
-
-/** A refused syscall: what it returns and why. */
-export interface Refused {
-  readonly errno: Errno;
-  readonly reason: Refusal;
-}
 
 /** A refusal for people: the check, then the kernel function that makes it (no parentheses: it is shown inside some). */
 export function describeRefusal(reason: Refusal): string {

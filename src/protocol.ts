@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export type { Message, MessageType, MessageOf, Outgoing, Address, Errno, Policy, PasidPolicy, LamPolicy, CpuFeatures, LamState, SysValue, ArchCodeName } from '../machines/protocol.ts';
+export type { Message, MessageType, MessageOf, Outgoing, Address, Errno, Refused, Policy, PasidPolicy, LamPolicy, CpuFeatures, LamState, SysValue, ArchCodeName } from '../machines/protocol.ts';
 export {
   MESSAGE_TYPES,
   ERRNOS,
@@ -25,4 +25,4 @@ export {
   LAM_U57_BITS,
 } from '../machines/protocol.ts';
 export { REFUSALS, REFUSAL_CODES, describeRefusal } from '../machines/refusals.ts';
-export type { Refusal, RefusalInfo, Refused } from '../machines/refusals.ts';
+export type { Refusal, RefusalInfo } from '../machines/refusals.ts';
