@@ -1,9 +1,11 @@
 /**
  * The scenario file's shape (SPEC §6) as zod schemas. Objects are strict, so an unknown field is an error.
  *
- * Leaves are `leaf(check)` schemas so that every message is ours and reads as one line
+ * Leaves are `leaf(accepts, check)` schemas so that every message is ours and reads as one line
  * (`unknown op "bnd" (expected one of spawn, clone, ...)`); zod supplies the structure, the paths and
  * the unknown/missing field detection. Cross-references (names, devices) are checked in `load.ts`.
+ * Each leaf also states, as JSON Schema, what its check accepts, and the main fields carry
+ * descriptions: `json-schema.ts` turns these schemas into the JSON Schema editors use.
  */
 import { z } from 'zod';
 import {
@@ -35,22 +37,34 @@ type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: fals
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const bad = <T>(message: string): Checked<T> => ({ ok: false, message });
 
-/** A leaf schema whose validation and message are entirely `check`'s. */
-function leaf<T>(check: (input: unknown) => Checked<T>) {
-  return z.unknown().transform((input, ctx): T => {
+/**
+ * What a leaf's check accepts, as JSON Schema (draft-07). zod sees a leaf as `unknown` piped into a
+ * transform, which no JSON Schema can express, so the leaf states it; it becomes the leaf's metadata,
+ * which `z.toJSONSchema` emits in its place. Where the check is finer than JSON Schema can say, this
+ * accepts more (never less) and its `description` says what the loader adds.
+ */
+type Accepts = z.core.JSONSchema.BaseSchema;
+
+/** A leaf schema whose validation and message are entirely `check`'s; `accepts` is `check` as JSON Schema. */
+function leaf<T>(accepts: Accepts, check: (input: unknown) => Checked<T>) {
+  const schema = z.unknown().transform((input, ctx): T => {
     const r = check(input);
     if (r.ok) return r.value;
     ctx.issues.push({ code: 'custom', message: r.message, input });
     return z.NEVER;
   });
+  // Registered on the leaf itself: `.meta()` would return a copy, leaving the leaf without it as the
+  // copy's parent, which the generator also visits (and would take for a leaf that says nothing).
+  z.globalRegistry.add(schema, accepts);
+  return schema;
 }
 
-const typed = <T>(guard: (v: unknown) => v is T, expected: string) =>
-  leaf((v) => (guard(v) ? ok(v) : bad<T>(`expected ${expected}, got ${describe(v)}`)));
+const typed = <T>(guard: (v: unknown) => v is T, expected: string, accepts: Accepts) =>
+  leaf(accepts, (v) => (guard(v) ? ok(v) : bad<T>(`expected ${expected}, got ${describe(v)}`)));
 
 /** A string from a fixed list: `unknown <what> "x" (expected <expected>)`. */
 function oneOf<const T extends readonly string[]>(values: T, what: string, expected: string) {
-  return leaf((v): Checked<T[number]> =>
+  return leaf({ type: 'string', enum: [...values] }, (v): Checked<T[number]> =>
     typeof v === 'string' && (values as readonly string[]).includes(v)
       ? ok(v as T[number])
       : bad(`unknown ${what} ${describe(v)} (expected ${expected})`));
@@ -78,6 +92,11 @@ const isPasidOrNull = (v: unknown): v is number | null => v === null || isNonNeg
 const HEX = /^0x[0-9a-f]+$/i;
 const DECIMAL = /^-?\d+$/;
 
+// The same checks as JSON Schema. A JSON Schema `integer` is any whole number; the loader's are safe integers.
+const SAFE_INTEGER = { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } as const;
+const NON_NEGATIVE = { ...SAFE_INTEGER, minimum: 0 } as const;
+const HEX_STRING = { type: 'string', pattern: '^0[xX][0-9a-fA-F]+$' } as const;
+
 /** The integer a syscall value stands for (a number, a decimal or a hex string); `null` for anything else. */
 export function sysValueInteger(v: SysValue): bigint | null {
   if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : null;
@@ -95,24 +114,24 @@ export function sameSysValue(expected: SysValue, got: SysValue | undefined): boo
   return a !== null && b !== null ? a === b : expected === got;
 }
 
-export const text = typed(isString, 'a string');
-export const name = typed(isNonEmptyString, 'a non-empty string');
-export const bool = typed(isBoolean, 'true or false');
-export const positiveInt = typed(isPositiveInt, 'a positive integer');
-export const nonNegativeInt = typed(isNonNegativeInt, 'a non-negative integer');
-export const pasidOrNull = typed(isPasidOrNull, 'a PASID (non-negative integer) or null');
+export const text = typed(isString, 'a string', { type: 'string' });
+export const name = typed(isNonEmptyString, 'a non-empty string', { type: 'string', minLength: 1 });
+export const bool = typed(isBoolean, 'true or false', { type: 'boolean' });
+export const positiveInt = typed(isPositiveInt, 'a positive integer', { ...SAFE_INTEGER, minimum: 1 });
+export const nonNegativeInt = typed(isNonNegativeInt, 'a non-negative integer', NON_NEGATIVE);
+export const pasidOrNull = typed(isPasidOrNull, 'a PASID (non-negative integer) or null', { ...NON_NEGATIVE, type: ['integer', 'null'] });
 
-export const version = leaf((v): Checked<1> =>
+export const version = leaf({ const: 1 }, (v): Checked<1> =>
   v === 1 ? ok(1) : bad(typeof v === 'number' ? `unsupported scenario version ${v} (expected 1)` : `expected 1, got ${describe(v)}`));
 
 export const pasidPolicy = oneOf(PASID_POLICIES, 'pasid policy', orList(PASID_POLICIES));
 export const lamPolicy = oneOf(LAM_POLICIES, 'lam policy', orList(LAM_POLICIES));
 /** A message type; a misspelt one names the nearest types rather than listing all of them. */
-export const messageType = leaf((v): Checked<MessageType> => {
+export const messageType = leaf({ type: 'string', enum: [...MESSAGE_TYPES] }, (v): Checked<MessageType> => {
   if (typeof v === 'string' && (MESSAGE_TYPES as readonly string[]).includes(v)) return ok(v as MessageType);
   const near = typeof v === 'string' ? didYouMean(v, MESSAGE_TYPES) : '';
   return bad(`unknown message type ${describe(v)}${near !== '' ? near : ` (expected one of ${MESSAGE_TYPES.join(', ')})`}`);
-});
+}).meta({ id: 'messageType' }); // `id`: the JSON Schema holds the list once, under definitions
 
 const RESULTS: readonly ExpectedResult[] = [...NON_ERRNO_RESULTS, ...ERRNOS];
 export const expectedResult = oneOf(
@@ -133,14 +152,20 @@ const ARCH_CODE_NAMES = Object.keys(ARCH_CODES) as ArchCodeName[];
 const isArchCodeName = (v: string): v is ArchCodeName => Object.hasOwn(ARCH_CODES, v);
 
 /** arch_prctl option: a name from ARCH_CODES, a number, or a hex string; normalized to a number. */
-export const archCode = leaf((v): Checked<number> => {
+export const archCode = leaf({
+  anyOf: [{ type: 'string', enum: ARCH_CODE_NAMES }, NON_NEGATIVE, HEX_STRING],
+  description: 'arch_prctl option: a name, a number or a hex string ("0x4002"); the loader refuses a hex value beyond 2^53',
+}, (v): Checked<number> => {
   if (typeof v === 'string' && isArchCodeName(v)) return ok(ARCH_CODES[v]);
   const n = unsignedOrHex(v);
   if (n !== undefined) return ok(n);
   return bad(`unknown arch_prctl code ${describe(v)} (expected ${ARCH_CODE_NAMES.join(', ')}, a number or a hex string like "0x4002")`);
 });
 
-export const archArg = leaf((v): Checked<number> => {
+export const archArg = leaf({
+  anyOf: [NON_NEGATIVE, HEX_STRING],
+  description: 'arch_prctl argument: a non-negative integer or a hex string; the loader refuses a hex value beyond 2^53',
+}, (v): Checked<number> => {
   const n = unsignedOrHex(v);
   return n === undefined ? bad(`expected a non-negative integer or a hex string, got ${describe(v)}`) : ok(n);
 });
@@ -150,7 +175,10 @@ export const archArg = leaf((v): Checked<number> => {
  * or hex (`"0x6"`, lowercased) — all three match the value 6 (see `sameSysValue`). An integer beyond
  * 2^53 cannot be a JSON number here (it would be read rounded): it must be written as a string.
  */
-export const sysValue = leaf((v): Checked<SysValue> => {
+export const sysValue = leaf({
+  anyOf: [SAFE_INTEGER, { type: 'string', pattern: '^(?:0[xX][0-9a-fA-F]+|-?[0-9]+)$' }],
+  description: 'The value the syscall returns: an integer, or a string holding one ("6" or "0x6"), compared as integers; a value beyond 2^53 must be a string',
+}, (v): Checked<SysValue> => {
   if (typeof v === 'number') {
     if (Number.isSafeInteger(v)) return ok(v);
     const why = Number.isInteger(v) || !Number.isFinite(v) ? ' (a JSON number beyond 2^53 is read rounded: write it as a string, in decimal or hex)' : '';
@@ -161,7 +189,11 @@ export const sysValue = leaf((v): Checked<SysValue> => {
 });
 
 /** Inclusive PASID range, 1 <= min <= max <= 0xFFFFF. */
-export const pasidRange = leaf((v): Checked<readonly [number, number]> => {
+const PASID_BOUND = { type: 'integer', minimum: 1, maximum: PASID_MAX } as const;
+export const pasidRange = leaf({
+  type: 'array', items: [PASID_BOUND, PASID_BOUND], minItems: 2, maxItems: 2,
+  description: `PASIDs the IOMMU allocates from, [min, max] inclusive: 1 <= min <= max <= ${PASID_MAX} (0xFFFFF); the loader also checks min <= max`,
+}, (v): Checked<readonly [number, number]> => {
   if (!Array.isArray(v) || v.length !== 2 || !v.every(isNonNegativeInt)) {
     return bad(`expected [min, max], two non-negative integers, got ${Array.isArray(v) ? JSON.stringify(v) : describe(v)}`);
   }
@@ -174,28 +206,39 @@ export const pasidRange = leaf((v): Checked<readonly [number, number]> => {
 
 // ---- steps ----
 
-export const expectSchema = object({
-  result: expectedResult.optional(),
-  value: sysValue.optional(),
-  pasid: pasidOrNull.optional(),
-  events: array(messageType).optional(),
-  noEvents: array(messageType).optional(),
-});
+// Descriptions (`.describe`) are what an editor shows for a field; the README's tables say the same.
 
-const common = { expect: expectSchema.optional(), note: text.optional() };
+export const expectSchema = object({
+  result: expectedResult.optional().describe('The outcome: ok or an errno name for a syscall; accepted, retry or sigsegv for enqcmd'),
+  value: sysValue.optional(),
+  pasid: pasidOrNull.optional().describe("The PASID of the mm of the step's thread after the step (fork, clone: the calling thread's mm; spawn: the new process's); null for none"),
+  events: array(messageType).optional().describe('Message types the step causes, in this order (others may interleave)'),
+  noEvents: array(messageType).optional().describe('Message types the step must not cause'),
+}).meta({ id: 'expect', description: 'What the step must do; every field optional' });
+
+const common = {
+  expect: expectSchema.optional(),
+  note: text.optional().describe('A comment for readers; ignored by the simulator'),
+};
+
+/** A step's `op`, with what it does. */
+const op = <const O extends Step['op']>(o: O, does: string) => z.literal(o).describe(does);
+const thread = name.describe('The calling thread: created by an earlier spawn (named after its process), clone or fork');
+const device = name.describe('A device declared in devices');
+const child = name.describe('The new thread (clone: in the same process; fork: the first thread of a new process, named so)');
 
 export const stepSchema = z.discriminatedUnion('op', [
-  object({ op: z.literal('spawn'), process: name, ...common }),
-  object({ op: z.literal('clone'), thread: name, new: name, ...common }),
-  object({ op: z.literal('fork'), thread: name, new: name, ...common }),
-  object({ op: z.literal('exec'), thread: name, ...common }),
-  object({ op: z.literal('exit'), thread: name, ...common }),
-  object({ op: z.literal('bind'), thread: name, device: name, ...common }),
-  object({ op: z.literal('unbind'), thread: name, device: name, ...common }),
-  object({ op: z.literal('close'), thread: name, device: name, ...common }),
-  object({ op: z.literal('enqcmd'), thread: name, device: name, ...common }),
-  object({ op: z.literal('arch_prctl'), thread: name, code: archCode, arg: archArg.optional(), ...common }),
-  object({ op: z.literal('complete'), device: name, count: positiveInt.optional(), ...common }),
+  object({ op: op('spawn', 'New process with a fresh mm (no PASID, LAM off) and one thread of the same name'), process: name.describe('The new process (and its first thread)'), ...common }),
+  object({ op: op('clone', 'New thread in the same mm; MSR unset, not activated (never inherited)'), thread, new: child, ...common }),
+  object({ op: op('fork', 'New process with a new mm: no PASID, bindings or portals; LAM state inherited'), thread, new: child, ...common }),
+  object({ op: op('exec', "Other threads exit; fresh mm; old mm's devices released; MSR reset"), thread, ...common }),
+  object({ op: op('exit', 'The thread exits; the last one tears the process down'), thread, ...common }),
+  object({ op: op('bind', 'Open the device: SVA bind (allocating the PASID if none), PASID-table entry, portal mapped'), thread, device, ...common }),
+  object({ op: op('unbind', 'The driver unbinds; the portal stays mapped'), thread, device, ...common }),
+  object({ op: op('close', 'idxd release: unmap the portal, drain the PASID, unbind'), thread, device, ...common }),
+  object({ op: op('enqcmd', 'One descriptor through the portal: accepted, retry or sigsegv'), thread, device, ...common }),
+  object({ op: op('arch_prctl', 'LAM: ARCH_GET_UNTAG_MASK 0x4001, ARCH_ENABLE_TAGGED_ADDR 0x4002, ARCH_GET_MAX_TAG_BITS 0x4003, ARCH_FORCE_TAGGED_SVA/ARCH_XXX 0x4004'), thread, code: archCode, arg: archArg.optional(), ...common }),
+  object({ op: op('complete', 'Execute queued descriptors (devices with autoComplete false)'), device, count: positiveInt.optional().describe('How many; absent: all queued'), ...common }),
 ], {
   error: (iss) => {
     const input = iss.input;
@@ -205,36 +248,46 @@ export const stepSchema = z.discriminatedUnion('op', [
     const op: unknown = (input as Record<string, unknown>)['op'];
     return `unknown op ${describe(op)} (expected one of ${OPS.join(', ')})`;
   },
-});
+}).meta({ id: 'step' });
 
 // ---- the file ----
 
 export const deviceSchema = object({
-  name,
-  wqSize: positiveInt.optional(),
-  threshold: positiveInt.optional(),
-  autoComplete: bool.optional(),
-});
+  name: name.describe('The name steps use (unique)'),
+  wqSize: positiveInt.optional().describe('Shared work queue size (default 32)'),
+  threshold: positiveInt.optional().describe('Occupancy at which ENQCMD gets retry (default wqSize; at most wqSize, which the loader checks)'),
+  autoComplete: bool.optional().describe('Descriptors complete at once (default true); false: they wait for a complete step'),
+}).meta({ id: 'device' });
+
+/** A decimal PASID from 1 to PASID_MAX (1048575), as `final.refs` keys it (the loader checks it in load.ts). */
+const PASID_KEY = '^(?:[1-9][0-9]{0,5}|10[0-3][0-9]{4}|104[0-7][0-9]{3}|1048[0-4][0-9]{2}|10485[0-6][0-9]|104857[0-5])$';
 
 export const finalSchema = object({
-  pasid: record(pasidOrNull).optional(),
-  refs: record(nonNegativeInt).optional(),
-  msr: record(pasidOrNull).optional(),
-});
+  pasid: record(pasidOrNull).optional().describe('PASID per process name (null: none)'),
+  refs: record(nonNegativeInt).meta({ propertyNames: { pattern: PASID_KEY } }).optional()
+    .describe('Refcount per PASID (a decimal key from 1 to 1048575); checked under pasid policy seed-2021 only'),
+  msr: record(pasidOrNull).optional().describe('IA32_PASID per thread name (null: unset)'),
+}).describe('What must hold at the end of the run');
 
 export const scenarioFileSchema = object({
   /** The JSON Schema an editor validates the file with (SPEC §6); the loader ignores its value. */
-  $schema: text.optional(),
-  scenario: version,
-  name,
-  description: text.optional(),
-  policy: object({ pasid: pasidPolicy.optional(), lam: lamPolicy.optional() }).optional(),
-  cpu: object({ enqcmd: bool.optional(), lam: bool.optional() }).optional(),
-  iommu: object({ pasidRange: pasidRange.optional() }).optional(),
-  devices: array(deviceSchema).optional(),
-  steps: array(stepSchema),
+  $schema: text.optional().describe('The JSON Schema an editor validates this file with; ignored by svasim'),
+  scenario: version.describe('The scenario format version: 1'),
+  name: name.describe('What the scenario shows (printed in the summary)'),
+  description: text.optional().describe('Free text for readers; ignored by the simulator'),
+  policy: object({
+    pasid: pasidPolicy.optional().describe('seed-2021 (default): the 2021 RFC, refcounted, freed lazily; merged: Linux v5.18+, the PASID lives as long as the mm'),
+    lam: lamPolicy.optional().describe('poc-2022 (default): the 2022 PoC; v6.4: Linux v6.4+; off: a kernel without CONFIG_ADDRESS_MASKING'),
+  }).optional().describe('Which kernel design to simulate; --policy on the command line overrides it'),
+  cpu: object({
+    enqcmd: bool.optional().describe('The CPU has ENQCMD (default true); without it the #GP is never fixed up'),
+    lam: bool.optional().describe('The CPU has LAM (default true)'),
+  }).optional().describe('CPU features'),
+  iommu: object({ pasidRange: pasidRange.optional() }).optional().describe('IOMMU settings'),
+  devices: array(deviceSchema).optional().describe('Accelerator shared work queues (DSA/IAX) that steps name'),
+  steps: array(stepSchema).describe('What happens, in order: syscalls and ENQCMDs of named threads'),
   final: finalSchema.optional(),
-  forbid: array(messageType).optional(),
+  forbid: array(messageType).optional().describe('Message types that must never occur'),
 });
 
 /** The validated file, before defaults. */
