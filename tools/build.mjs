@@ -4,7 +4,8 @@
  * clone, `npm pack` and `npm install` of a git URL all build it): JavaScript and `.d.ts` by tsc
  * (tsconfig.build.json: `.ts` import specifiers rewritten to `.js`), then what the built code reads at
  * run time besides its modules: the built-in scenarios, the inspector page (its app bundled here by
- * esbuild, so neither esbuild nor TypeScript is needed at run time) and the CLI's launcher.
+ * esbuild, so neither esbuild nor TypeScript is needed at run time) and the CLI's launcher; and, for
+ * editors, the scenario JSON Schema (scenario.schema.json, at the package root, also generated).
  * Plain Node, no TypeScript loader.
  */
 import { spawnSync } from 'node:child_process';
@@ -55,6 +56,12 @@ for (const f of ['index.html', 'style.css']) copyFileSync(join(pageSrc, f), join
 const launcher = join(DIST, 'src/cli/svasim.mjs');
 copyFileSync(join(ROOT, 'src/cli/svasim.mjs'), launcher);
 chmodSync(launcher, 0o755);
+
+// 5. The scenario format's JSON Schema, generated from the built zod schemas, at the package root: an
+// editor finds it by path (`"$schema": "./node_modules/svasim/scenario.schema.json"`), and the
+// package exports it under the same name (`svasim/scenario.schema.json`).
+const { scenarioJsonSchemaText } = await import(new URL('../dist/src/scenario/json-schema.js', import.meta.url).href);
+writeFileSync(join(ROOT, 'scenario.schema.json'), scenarioJsonSchemaText());
 
 function* walk(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
