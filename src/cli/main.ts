@@ -15,12 +15,13 @@ import { diagramCommand } from './commands/diagram.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { reportCommand } from './commands/report.ts';
 import { exploreCommand } from './commands/explore.ts';
+import { schemaCommand } from './commands/schema.ts';
 
 // The dispatcher's API as before the commands moved out (tests and tools import them from here).
 export { UsageError, type Command, type Io };
 
 /** Every command, in the order `svasim --help` lists them: adding a command is one line here. */
-const COMMANDS: readonly Command[] = [runCommand, replayCommand, listCommand, diagramCommand, inspectCommand, reportCommand, exploreCommand];
+const COMMANDS: readonly Command[] = [runCommand, replayCommand, listCommand, diagramCommand, inspectCommand, reportCommand, exploreCommand, schemaCommand];
 
 /** What an unknown or missing command is told to use (the commands that work, most used first). */
 const EXPECTED = 'expected run, list, replay, inspect, report or diagram';
