@@ -9,8 +9,14 @@
  */
 import type { Refusal } from './refusals.ts';
 
-/** Where a message goes: `user` (the scenario's programs), `kernel`, `iommu`, `monitor`, `thread:<name>`, `mm:<n>`, `wq:<device>`. */
-export type Address = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string}` | `mm:${number}` | `wq:${string}`;
+/**
+ * Where a message goes: `user` (the scenario's programs), `kernel`, `iommu`, `monitor`, `thread:<name>`,
+ * `mm:<n>`, `wq:<device>`, or `<prefix>:<name>` for an actor of a kind registered by a library user or a
+ * plugin (src/runtime/kinds.ts).
+ */
+export type Address = BuiltinAddress | `${string}:${string}`;
+/** The addresses of svasim's own actors. */
+export type BuiltinAddress = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string}` | `mm:${number}` | `wq:${string}`;
 
 export const ERRNOS = ['EBUSY', 'EINVAL', 'ENOMEM', 'ENOSPC', 'EOVERFLOW', 'ENODEV', 'EINTR', 'ESRCH'] as const;
 export type Errno = (typeof ERRNOS)[number];
@@ -146,6 +152,23 @@ export type Message =
   // ---- monitors ----
   | { type: 'invariant.violation'; invariant: string; detail: string };
 
+/**
+ * A message of a kind registered by a library user or a plugin: its own dotted `type` (never one of
+ * svasim's) and payload fields, checked by the schema the kind registered for that type.
+ */
+export interface ForeignMessage {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** What travels on the bus: svasim's messages and those of registered kinds. */
+export type AnyMessage = Message | ForeignMessage;
+
+/** Whether a message is one of svasim's own (its type is in {@link MESSAGE_TYPES}): narrows to {@link Message}. */
+export function isBuiltinMessage(m: AnyMessage): m is Message {
+  return TYPE_SET.has(m.type);
+}
+
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 
@@ -170,6 +193,8 @@ export const MESSAGE_TYPES = [
 type Missing = Exclude<MessageType, (typeof MESSAGE_TYPES)[number]>;
 const _allListed: [Missing] extends [never] ? true : Missing = true;
 void _allListed;
+
+const TYPE_SET: ReadonlySet<string> = new Set<string>(MESSAGE_TYPES);
 
 export const threadAddr = (name: string): `thread:${string}` => `thread:${name}`;
 export const mmAddr = (id: number): `mm:${number}` => `mm:${id}`;

@@ -14,7 +14,8 @@ import { machineLayouts, type MachineLayout } from './layout.ts';
 
 export interface ActorInfo {
   readonly address: string;
-  readonly kind: ActorKind;
+  /** One of svasim's kinds, or a registered kind's name. */
+  readonly kind: string;
   readonly process: string | null;
   readonly device: string | null;
 }

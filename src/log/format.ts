@@ -4,6 +4,7 @@
  * record `{"end":"svasim","records":N,"steps":S}` when the run ended.
  */
 import type { Scenario } from '../scenario/types.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 import type { Delivered } from '../runtime/system.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 
@@ -13,11 +14,38 @@ export interface LogHeader {
   readonly model: string;
   readonly policy: Scenario['policy'];
   readonly scenario: Scenario;
+  /**
+   * The plugins (or the library program) whose kinds the run used, each with the kinds it registered:
+   * a reader without them refuses the log. Absent when only svasim's own kinds ran (older logs too).
+   */
+  readonly plugins?: readonly PluginRef[];
+}
+
+/** A plugin as a log header names it. */
+export interface PluginRef {
+  readonly name?: string;
+  readonly version?: string;
+  readonly kinds: readonly string[];
+}
+
+/** The plugins of a registry's kinds, grouped by origin in registration order (kinds without one together). */
+export function pluginRefs(kinds: Kinds): PluginRef[] {
+  const out: { name?: string; version?: string; kinds: string[] }[] = [];
+  for (const d of kinds.registered()) {
+    const o = d.origin;
+    let ref = out.find((r) => r.name === o?.name && r.version === o?.version);
+    if (ref === undefined) {
+      ref = o ? { name: o.name, version: o.version, kinds: [] } : { kinds: [] };
+      out.push(ref);
+    }
+    ref.kinds.push(d.name);
+  }
+  return out;
 }
 
 /** The header: the scenario as written (its own policy) and the effective policy of this run. */
-export function headerLine(scenario: Scenario, policy: Scenario['policy']): string {
-  const header: LogHeader = { log: 'svasim', version: LOG_FORMAT_VERSION, model: MODEL_VERSION, policy, scenario };
+export function headerLine(scenario: Scenario, policy: Scenario['policy'], plugins: readonly PluginRef[] = []): string {
+  const header: LogHeader = { log: 'svasim', version: LOG_FORMAT_VERSION, model: MODEL_VERSION, policy, scenario, ...(plugins.length > 0 ? { plugins } : {}) };
   return JSON.stringify(header);
 }
 

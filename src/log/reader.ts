@@ -12,6 +12,8 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { MESSAGE_TYPES, type Address, type Message } from '../../machines/protocol.ts';
+
+const BUILTIN_TYPES: ReadonlySet<string> = new Set<string>(MESSAGE_TYPES);
 import type { Delivered } from '../runtime/system.ts';
 import { scenarioFromValue, ScenarioError } from '../scenario/load.ts';
 import { messageTypeIssue } from '../scenario/suggest.ts';
@@ -20,7 +22,8 @@ import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { LogError } from './errors.ts';
 import { recordLine, type ClosingRecord, type LogHeader } from './format.ts';
 import { RecordEncoder, type RecordFields } from './writer.ts';
-import { messageIssue } from './schema.ts';
+import { messageIssue, NOT_A_TYPE } from '../runtime/message-schema.ts';
+import { BUILTIN_KINDS_REGISTRY, type Kinds } from '../runtime/kinds.ts';
 import { chainFrom, type Upcaster } from './upcast.ts';
 
 /** A log that cannot be used: the message is the one line to print (file:line: what). */
@@ -54,11 +57,21 @@ export interface ParsedLog {
   readonly otherModel: boolean;
   /** How the log ends: complete (closed), format 1 (unmarked), or cut short. */
   readonly ending: LogEnding;
+  /** The kinds it was read with (svasim's and the plugins' its header names): replay steps them. */
+  readonly kinds: Kinds;
 }
 
 const policySchema = z.object({ pasid: z.enum(['seed-2021', 'merged']), lam: z.enum(['poc-2022', 'v6.4', 'off']) }).strict();
+const pluginRefSchema = z.object({ name: z.string().optional(), version: z.string().optional(), kinds: z.array(z.string()) }).strict();
 const headerSchema = z
-  .object({ log: z.literal('svasim'), version: z.number().int(), model: z.string(), policy: policySchema, scenario: z.record(z.string(), z.unknown()) })
+  .object({
+    log: z.literal('svasim'),
+    version: z.number().int(),
+    model: z.string(),
+    policy: policySchema,
+    scenario: z.record(z.string(), z.unknown()),
+    plugins: z.array(pluginRefSchema).optional(),
+  })
   .strict();
 /** A count in the closing record: a non-negative integer, echoed as it reads when it is not one. */
 const count0 = z.unknown().refine((v): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0, {
@@ -66,11 +79,12 @@ const count0 = z.unknown().refine((v): v is number => typeof v === 'number' && N
 });
 const closingSchema = z.object({ end: z.literal('svasim'), records: count0, steps: count0 }).strict();
 // `s`: a name may hold any character, line breaks included (the scenario allows any non-empty name).
-const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+)$/s, 'an actor address');
+const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+|(?!(?:user|kernel|iommu|monitor|thread|mm|wq):)[a-z][a-z0-9_-]*:.+)$/s, 'an actor address');
 const recordSchema = z
   .object({
     seq: z.number().int().min(1),
-    type: z.enum(MESSAGE_TYPES),
+    // svasim's types, or a registered kind's (checked against the registry with the payload).
+    type: z.string().refine((t) => BUILTIN_TYPES.has(t) || /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/.test(t)),
     from: addressSchema,
     to: addressSchema,
     cause: z.number().int().min(1).optional(),
@@ -192,13 +206,38 @@ export interface LogHead {
   readonly closes: boolean;
   /** Its record lines are already the current format's (no upcaster changes them). */
   readonly recordsAsIs: boolean;
+  /** The kinds its records may use: svasim's and those of the plugins the header names. */
+  readonly kinds: Kinds;
+}
+
+/** How a log is read. */
+export interface ReadOptions {
+  /** Accept a log cut short and read its complete prefix. */
+  readonly allowTruncated?: boolean | undefined;
+  /** The kinds registered by the plugins the log names (default: svasim's own only). */
+  readonly kinds?: Kinds | undefined;
+}
+
+/** The header's plugins, each with every kind it registered: a log naming one not loaded is refused. */
+function checkPlugins(refs: readonly z.output<typeof pluginRefSchema>[] | undefined, kinds: Kinds, source: string): void {
+  for (const p of refs ?? []) {
+    const missing = p.kinds.filter((k) => {
+      const kind = kinds.get(k);
+      return kind === undefined || kind.builtin;
+    });
+    if (missing.length === 0) continue;
+    const who = p.name !== undefined ? `plugin ${p.name}${p.version !== undefined ? ` ${p.version}` : ''}` : 'kinds registered by the program that wrote it';
+    throw new LogError(
+      `${source}:1: the log needs ${who} (kind${missing.length === 1 ? '' : 's'} ${missing.join(', ')}), which ${missing.length === 1 ? 'is' : 'are'} not loaded: pass --plugin FILE (or the library's kinds option)`,
+    );
+  }
 }
 
 /**
  * Parse and check line 1 (upcasting an older format). `cutShort`: it is the file's only line and has
  * no newline — a header that is not JSON then was cut short while being written.
  */
-export function parseHead(first: string | undefined, source: string, cutShort = false): LogHead {
+export function parseHead(first: string | undefined, source: string, cutShort = false, kinds: Kinds = BUILTIN_KINDS_REGISTRY): LogHead {
   if (first === undefined || first === '') throw new LogError(`${source}:1: empty log: no header line`);
   let headerJson: unknown;
   try {
@@ -223,9 +262,10 @@ export function parseHead(first: string | undefined, source: string, cutShort = 
   }
   const h = headerSchema.safeParse(headerJson);
   if (!h.success) throw new LogError(`${source}:1: not an svasim log header: ${firstIssue(h.error)}`);
+  checkPlugins(h.data.plugins, kinds, source);
   let scenario: Scenario;
   try {
-    scenario = { ...scenarioFromValue(h.data.scenario, `${source}:1 (header scenario)`), policy: h.data.policy };
+    scenario = { ...scenarioFromValue(h.data.scenario, `${source}:1 (header scenario)`, undefined, { kinds }), policy: h.data.policy };
   } catch (e) {
     // The scenario's own position (in its re-serialized JSON) means nothing here: keep the JSON path.
     if (e instanceof ScenarioError) {
@@ -234,7 +274,7 @@ export function parseHead(first: string | undefined, source: string, cutShort = 
     }
     throw e;
   }
-  return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain, closes, recordsAsIs: chain.every((u) => u.sameRecords === true) };
+  return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain, closes, recordsAsIs: chain.every((u) => u.sameRecords === true), kinds };
 }
 
 /** A line as the parser reads it: a record (and its line in the current format), or the closing record. */
@@ -334,6 +374,7 @@ export class RecordParser {
   ) {
     // Actors that exist so far: the fixed ones, then every mm and thread as its creation message arrives.
     this.actors = new Set<string>(['user', 'kernel', 'iommu', 'monitor', ...head.scenario.devices.map((d) => `wq:${d.name}`), ...(from?.actors ?? [])]);
+    for (const a of head.scenario.actors ?? []) this.actors.add(`${head.kinds.get(a.kind)?.prefix ?? a.kind}:${a.name}`);
     this.devices = new Set(head.scenario.devices.map((d) => d.name));
     this.count = from?.count ?? 0;
   }
@@ -371,7 +412,11 @@ export class RecordParser {
       if (k === '__proto__') Object.defineProperty(msg, k, { value: v, enumerable: true, writable: true, configurable: true });
       else msg[k] = v;
     }
-    const issue = messageIssue(msg as { type: string });
+    let issue = messageIssue(msg as { type: string });
+    if (issue === NOT_A_TYPE) {
+      if (!this.head.kinds.knows(type)) throw new LogError(`${source}:${lineNo}: malformed record: ${messageTypeIssue(type) ?? `unknown message type "${type}"`}`);
+      issue = this.head.kinds.check(msg as { type: string }) ?? null;
+    }
     if (issue !== null) throw new LogError(`${source}:${lineNo}: malformed record: ${type}: ${(chain.length === 0 ? inexactNumber(json, line) : null) ?? issue}`);
     if (seq !== this.count + 1) {
       throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} where ${this.count + 1} was expected (a record is missing or out of order)`);
@@ -447,14 +492,14 @@ function afterClosing(source: string, lineNo: number, closingAt: number): LogErr
 
 
 /** Parse a log's text. `allowTruncated` accepts a last line cut short (a crash mid-write). */
-export function parseLog(text: string, source: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
+export function parseLog(text: string, source: string, opts: ReadOptions = {}): ParsedLog {
   // A byte order mark (an editor's) is not part of the header (streamLog drops it too).
   const raw = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
   const endsClean = text.endsWith('\n');
   if (endsClean) raw.pop();
   // Blank lines at the very end (an editor's, a shell's) are not records; elsewhere they are malformed.
   while (endsClean && raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
-  const head = parseHead(raw[0], source, raw.length === 1 && !endsClean);
+  const head = parseHead(raw[0], source, raw.length === 1 && !endsClean, opts.kinds);
   const parser = new RecordParser(head);
   const records: Delivered[] = [];
   const lines: string[] = [];
@@ -473,14 +518,14 @@ export function parseLog(text: string, source: string, opts: { allowTruncated?: 
   return { ...logFieldsOf(head), records, lines, truncated: parser.cut === 'record' ? 1 : 0, ending: parser.ending(closing) };
 }
 
-export function logFieldsOf(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'> {
-  const { source, header, scenario, chain } = head;
-  return { source, header, scenario, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null) };
+export function logFieldsOf(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom' | 'kinds'> {
+  const { source, header, scenario, chain, kinds } = head;
+  return { source, header, scenario, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null), kinds };
 }
 
 /** A log read as a stream: its head now, its records one at a time (nothing kept). */
 export interface LogStream {
-  readonly log: Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom'>;
+  readonly log: Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom' | 'kinds'>;
   /**
    * The next record, checked as `parseLog` checks it, or `null` at the end. `guess` is the message the
    * reader of the stream expects next: when the line is byte for byte that message as the writer would
@@ -569,7 +614,7 @@ class ByteLines {
 }
 
 /** Open `path` as a stream of checked records. */
-export function streamLog(path: string, opts: { allowTruncated?: boolean } = {}): LogStream {
+export function streamLog(path: string, opts: ReadOptions = {}): LogStream {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -581,7 +626,7 @@ export function streamLog(path: string, opts: { allowTruncated?: boolean } = {})
   try {
     const first = lines.next() ? lines.text() : undefined;
     // A byte order mark (an editor's) is not part of the header.
-    head = parseHead(first?.charCodeAt(0) === 0xfeff ? first.slice(1) : first, path, lines.cutShort);
+    head = parseHead(first?.charCodeAt(0) === 0xfeff ? first.slice(1) : first, path, lines.cutShort, opts.kinds);
   } catch (e) {
     lines.close();
     throw e;
@@ -677,6 +722,6 @@ export function readLogText(path: string): string {
   }
 }
 
-export function readLog(path: string, opts: { allowTruncated?: boolean } = {}): ParsedLog {
+export function readLog(path: string, opts: ReadOptions = {}): ParsedLog {
   return parseLog(readLogText(path), path, opts);
 }

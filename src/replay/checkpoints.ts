@@ -15,6 +15,7 @@ import { from, type Observable } from 'rxjs';
 import { LogFileError } from '../log/errors.ts';
 import { warnOnStderr, writeFileAtomic } from '../log/io.ts';
 import { incompleteLine, logFieldsOf, parseHead, parseLog, readLogText, RecordParser, type LogEnding, type ParsedLog } from '../log/reader.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 import { systemState, type SystemState } from '../runtime/state.ts';
 import type { MonitorState } from '../runtime/monitor.ts';
 import type { Delivered, System, SystemSnapshot } from '../runtime/system.ts';
@@ -186,9 +187,9 @@ export class SeekableLog {
    * A log cut short is a LogError ("incomplete log") unless `allowTruncated` opens it as its prefix.
    * `warn`: where a failure to write the index is said (one line; default stderr).
    */
-  static open(path: string, opts: { every?: number; writeIndex?: boolean; allowTruncated?: boolean; warn?: (line: string) => void } = {}): SeekableLog {
+  static open(path: string, opts: { every?: number; writeIndex?: boolean; allowTruncated?: boolean; warn?: (line: string) => void; kinds?: Kinds } = {}): SeekableLog {
     const text = readLogText(path);
-    const log = parseLog(text, path, { allowTruncated: opts.allowTruncated === true });
+    const log = parseLog(text, path, { allowTruncated: opts.allowTruncated === true, kinds: opts.kinds });
     const every = opts.every ?? DEFAULT_CHECKPOINT_EVERY;
     const header: IndexHeader = {
       index: INDEX_KIND,
@@ -255,7 +256,7 @@ export class SeekableLog {
    * The index must match the log's cheap identity (size, mtime, SHA-1 of both 64 KiB ends); `null`
    * when it does not, or has no byte offsets (then `open` reads, checks and indexes the whole log).
    */
-  static seekFile<T>(path: string, seq: number, read: (sys: System) => T): { value: T; log: ParsedLog } | null {
+  static seekFile<T>(path: string, seq: number, read: (sys: System) => T, kinds?: Kinds): { value: T; log: ParsedLog } | null {
     const quick = quickKey(path);
     if (!quick) return null;
     let h: IndexHeader;
@@ -279,7 +280,7 @@ export class SeekableLog {
     if (!Number.isInteger(seq) || seq < 0 || seq > total) throw new RangeError(`seq ${seq} is outside the log (0..${total})`);
     const logHead = firstLine(path);
     if (logHead === null) return null;
-    const head = parseHead(logHead, path);
+    const head = parseHead(logHead, path, false, kinds);
     if (head.chain.length > 0) return null;
     // The checkpoint at or before seq, and the key frame it builds on (every KEYFRAME_EVERY-th).
     let k = -1;

@@ -8,9 +8,10 @@ import { recordLine } from '../log/format.ts';
 import { incompleteError, incompleteWhy, LogError, readLog, streamLog, type CutLog, type LogEnding, type LogStream, type ParsedLog } from '../log/reader.ts';
 import type { RecordFields } from '../log/writer.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemSnapshot } from '../runtime/system.ts';
-import type { Address, Message } from '../../machines/protocol.ts';
+import type { Address, AnyMessage, Message } from '../../machines/protocol.ts';
 import { describeStep, stepInput, systemConfig } from '../scenario/run.ts';
 
 export type ReplayResult =
@@ -128,6 +129,7 @@ export interface Checkpoint {
 /** What the replayer reads: the log's head, its records in order (from where it starts), the causes. */
 interface ReplaySource {
   readonly scenario: ParsedLog['scenario'];
+  readonly kinds: Kinds;
   readonly source: string;
   /**
    * The next record (`null`: no more). `guess` is the pending message the model would deliver next in
@@ -152,6 +154,7 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
   return replayFrom(
     {
       scenario: log.scenario,
+      kinds: log.kinds,
       source: log.source,
       next: () => (i < end ? (log.records[i++] ?? null) : null),
       line: () => log.lines[i - 1] ?? '',
@@ -175,15 +178,16 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
  */
 export function replayFile(
   path: string,
-  opts: { allowIncomplete?: boolean; allowTruncated?: boolean; engine?: EngineKind; onHead?: (log: LogStream['log']) => void } = {},
+  opts: { allowIncomplete?: boolean; allowTruncated?: boolean; engine?: EngineKind; kinds?: Kinds; onHead?: (log: LogStream['log']) => void } = {},
 ): ReplayResult & { truncated: number } {
-  const stream = streamLog(path, { allowTruncated: opts.allowTruncated === true });
+  const stream = streamLog(path, { allowTruncated: opts.allowTruncated === true, kinds: opts.kinds });
   let count = 0;
   try {
     opts.onHead?.(stream.log);
     const r = replayFrom(
       {
         scenario: stream.log.scenario,
+        kinds: stream.log.kinds,
         source: path,
         next: (guess) => {
           const got = stream.next(guess);
@@ -194,7 +198,7 @@ export function replayFile(
         total: () => count,
         truncated: () => stream.truncated,
         ending: () => stream.ending(),
-        causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true }), seq),
+        causes: (seq) => causeChain(readLog(path, { allowTruncated: opts.allowTruncated === true, kinds: opts.kinds }), seq),
       },
       { allowIncomplete: opts.allowIncomplete === true || opts.allowTruncated === true, ...(opts.engine === undefined ? {} : { engine: opts.engine }) },
     );
@@ -208,7 +212,7 @@ export function replayFile(
 function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
   const sched = new ReplayScheduler();
   const from = opts.from;
-  const sys = new System(systemConfig(log.scenario), sched, from?.system, { engine: opts.engine });
+  const sys = new System(systemConfig(log.scenario), sched, from?.system, { engine: opts.engine, kinds: log.kinds });
   const monitor = new InvariantMonitor(from?.monitor);
   let stepMsgs: Delivered[] = [];
   let checkedStep = from?.checkedStep ?? -1;
@@ -390,7 +394,7 @@ function sameRecord(a: Delivered, b: Delivered): boolean {
 }
 
 /** The same payload: every field but the type and the routing `to`, undefined ones absent, as data. */
-function samePayload(a: Message, b: Message): boolean {
+function samePayload(a: AnyMessage, b: AnyMessage): boolean {
   const ma = a as unknown as Record<string, unknown>;
   const mb = b as unknown as Record<string, unknown>;
   let na = 0;

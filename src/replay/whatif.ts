@@ -8,7 +8,7 @@
  * what the kernel did differs — two refusals with the same errno and events are the same outcome,
  * whichever check gave them (and a log of an older model has no reasons at all).
  */
-import type { Policy } from '../../machines/protocol.ts';
+import { isBuiltinMessage, type Policy } from '../../machines/protocol.ts';
 import { describeRefusal, type Refusal } from '../../machines/refusals.ts';
 import type { ParsedLog } from '../log/reader.ts';
 import type { Delivered } from '../runtime/system.ts';
@@ -41,6 +41,7 @@ export interface WhatIfResult {
 
 function notable(d: Delivered): string | null {
   const m = d.msg;
+  if (!isBuiltinMessage(m)) return null;
   switch (m.type) {
     case 'trap.gp':
     case 'gp.fixup':
@@ -94,7 +95,8 @@ export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult 
   const scenario = log.scenario;
   const rerunPolicy: Policy = { ...scenario.policy, ...override };
   const rerunRecords: Delivered[] = [];
-  runScenario({ ...scenario, policy: rerunPolicy }, { onRecord: (d) => rerunRecords.push(d) });
+  // Every actor runs again, those of registered kinds included: none of their old outputs is fed back.
+  runScenario({ ...scenario, policy: rerunPolicy }, { onRecord: (d) => rerunRecords.push(d), kinds: log.kinds });
   const a = byStep(log.records, scenario.steps.length);
   const b = byStep(rerunRecords, scenario.steps.length);
   const lastLogged = log.records.reduce((m, d) => Math.max(m, d.step), -1);

@@ -4,7 +4,8 @@
  * message; it is data, not an exception, so a run (or an exploration) reports it and goes on.
  */
 import type { MmContext } from '../../machines/mm.ts';
-import type { Address } from '../../machines/protocol.ts';
+import { isBuiltinMessage, type Address } from '../../machines/protocol.ts';
+import type { StepView } from './kinds.ts';
 import type { Delivered, System } from './system.ts';
 
 export interface Violation {
@@ -78,6 +79,8 @@ export class InvariantMonitor {
     }
     for (const d of messages) {
       const m = d.msg;
+      // Messages of registered kinds, and copies their observers hear, are theirs to check (kinds.ts).
+      if (!isBuiltinMessage(m) || sys.isForeign(d.to)) continue;
       if ('pasid' in m && typeof m.pasid === 'number') pasids.add(m.pasid);
       // G8: a #GP with no fixup ends in SIGSEGV.
       if (m.type === 'trap.gp') {
@@ -151,6 +154,12 @@ export class InvariantMonitor {
         const mm = sys.mm(owner);
         if (!mm || !isMmAlive(mm.state)) v.report('G5', `present entry ${device}/${p} belongs to mm:${owner}, which is ${mm?.state ?? 'gone'}`);
       }
+    }
+    // The invariants registered kinds add (src/runtime/kinds.ts), over the same step.
+    const kindMonitors = sys.kinds.monitors();
+    if (kindMonitors.length > 0) {
+      const view: StepView = { messages, changed, actor: (a) => sys.actor(a) };
+      for (const { monitor } of kindMonitors) for (const detail of monitor.check(view)) v.report(monitor.invariant, detail);
     }
     return out;
   }

@@ -3,7 +3,7 @@
  * way, so a scheduler is the whole of the nondeterminism: FIFO for `run`, the recorded order for replay,
  * an enumerating choice for exploration.
  */
-import type { Address, Message } from '../../machines/protocol.ts';
+import type { Address, AnyMessage } from '../../machines/protocol.ts';
 
 /**
  * A message on the bus. While pending its `seq` is 0; delivery gives it the next seq (and, for a syscall
@@ -11,7 +11,7 @@ import type { Address, Message } from '../../machines/protocol.ts';
  * must treat delivered ones as read-only.
  */
 export interface Envelope {
-  readonly msg: Message;
+  readonly msg: AnyMessage;
   readonly from: Address;
   to: Address;
   /** The seq of the delivered message whose handling sent this one; absent for inputs. */

@@ -93,7 +93,8 @@ export function formatState(s: SystemState): string[] {
 /** One actor as the inspector shows it: where it belongs, its current state and its whole context. */
 export interface ActorState {
   readonly address: string;
-  readonly kind: ActorKind;
+  /** One of svasim's ({@link ActorKind}) or a registered kind's name. */
+  readonly kind: string;
   /** The process a thread or mm belongs to. */
   readonly process: string | null;
   /** The device of a work queue. */

@@ -20,6 +20,8 @@ import type { KernelContext } from '../../machines/kernel.ts';
 import type { MmContext } from '../../machines/mm.ts';
 import {
   type Address,
+  type AnyMessage,
+  isBuiltinMessage,
   type CpuFeatures,
   type Message,
   type Outgoing,
@@ -32,6 +34,8 @@ import {
 import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
 import { DEFER, fromMachine, type Behavior, type EngineKind, type Sent } from './actor.ts';
+import { BUILTIN_KINDS_REGISTRY, KindError, type Kinds } from './kinds.ts';
+import { messageIssue } from './message-schema.ts';
 import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
 
 /**
@@ -43,6 +47,8 @@ export type { EngineKind } from './actor.ts';
 
 export interface SystemOptions {
   readonly engine?: EngineKind | undefined;
+  /** The actor kinds beyond svasim's own (src/runtime/kinds.ts); the config's devices and actors name them. */
+  readonly kinds?: Kinds | undefined;
 }
 
 export interface DeviceSpec {
@@ -50,6 +56,18 @@ export interface DeviceSpec {
   readonly wqSize: number;
   readonly threshold: number;
   readonly autoComplete: boolean;
+  /** A registered device model (default: svasim's work queue, `wq`). */
+  readonly kind?: string | undefined;
+  /** The device model's own settings, passed to it as `input.options`. */
+  readonly options?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** An actor of a registered kind that exists from the start, at `<prefix>:<name>`. */
+export interface ActorSpec {
+  readonly name: string;
+  readonly kind: string;
+  /** Passed to it as `input.options`. */
+  readonly options?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface SystemConfig {
@@ -57,6 +75,7 @@ export interface SystemConfig {
   readonly cpu: CpuFeatures;
   readonly pasidRange: readonly [number, number];
   readonly devices: readonly DeviceSpec[];
+  readonly actors?: readonly ActorSpec[] | undefined;
 }
 
 /** A delivered message: what one log record holds. */
@@ -67,7 +86,8 @@ export type { ActorKind } from '../../machines/index.ts';
 /** The persisted state of every actor plus what is pending: enough to continue a run elsewhere. */
 export interface SystemSnapshot {
   readonly seq: number;
-  readonly actors: readonly { readonly address: Address; readonly kind: ActorKind; readonly snapshot: unknown }[];
+  /** `kind`: one of svasim's ({@link ActorKind}) or a registered kind's name. */
+  readonly actors: readonly { readonly address: Address; readonly kind: string; readonly snapshot: unknown }[];
   readonly pending: readonly Envelope[];
   readonly deferred: readonly Envelope[];
 }
@@ -128,7 +148,7 @@ class Cell {
   private asleep: boolean;
 
   constructor(
-    readonly kind: ActorKind,
+    readonly kind: string,
     readonly behavior: Behavior,
     readonly address: Address,
     state: unknown,
@@ -175,8 +195,14 @@ export class System {
    */
   private dirty: Set<Address> | null = null;
   private seq = 0;
-  /** Each kind's behavior (src/runtime/actor.ts): the built-in machines under the chosen engine. */
+  /** Each built-in kind's behavior (src/runtime/actor.ts): the machines under the chosen engine. */
   private readonly behaviors: Readonly<Record<ActorKind, Behavior>>;
+  /** svasim's kinds and the registered ones. */
+  readonly kinds: Kinds;
+  /** Actors of kinds that observe some message type, per type (filled as such actors are created). */
+  private readonly observers = new Map<string, Address[]>();
+  /** The built-in invariant monitor is told nothing of these; kinds' monitors run in `checkKinds`. */
+  private readonly foreign = new Set<Address>();
   /** What the actor being stepped sends (reused from step to step). */
   private readonly out: Sent[] = [];
   readonly scheduler: Scheduler;
@@ -194,6 +220,7 @@ export class System {
     this.scheduler = scheduler;
     this.order = scheduler.keepsChannelOrder === true ? null : new ChannelOrder();
     this.engineKind = options.engine ?? 'compiled';
+    this.kinds = options.kinds ?? BUILTIN_KINDS_REGISTRY;
     const engine = this.engineKind;
     this.behaviors = {
       thread: fromMachine(MACHINES.thread, { engine }),
@@ -207,7 +234,8 @@ export class System {
       // Actors come back lazily: an xstate actor is only created for one that receives a message, so
       // restoring a checkpoint of thousands of actors costs only the few that the seek touches.
       for (const a of snapshot.actors) {
-        this.cells.set(a.address, new Cell(a.kind, this.behaviors[a.kind], a.address, a.snapshot, true));
+        this.cells.set(a.address, new Cell(a.kind, this.behaviorOf(a.kind, a.address), a.address, a.snapshot, true));
+        this.noteKind(a.address, a.kind);
         if (a.kind === 'mm') {
           const c = (a.snapshot as { context: { id: number; process: string } }).context;
           this.processMms.set(c.process, c.id);
@@ -227,7 +255,17 @@ export class System {
           devices: config.devices.map((d) => d.name),
         }),
       );
-      for (const d of config.devices) this.cells.set(wqAddr(d.name), this.makeCell('wq', wqAddr(d.name), { device: d.name, wqSize: d.wqSize, threshold: d.threshold, autoComplete: d.autoComplete }));
+      for (const d of config.devices) {
+        const input = { device: d.name, wqSize: d.wqSize, threshold: d.threshold, autoComplete: d.autoComplete };
+        const kind = d.kind ?? 'wq';
+        if (kind === 'wq') this.cells.set(wqAddr(d.name), this.makeCell('wq', wqAddr(d.name), input));
+        else this.spawn(kind, wqAddr(d.name), { ...input, options: d.options ?? {} }, true);
+      }
+      for (const a of config.actors ?? []) {
+        const kind = this.kinds.get(a.kind);
+        if (kind?.prefix === undefined || kind.builtin) throw new KindError(`actor "${a.name}": kind "${a.kind}" is not a registered actor kind`);
+        this.spawn(a.kind, `${kind.prefix}:${a.name}`, { name: a.name, options: a.options ?? {} }, false);
+      }
     }
   }
 
@@ -242,12 +280,12 @@ export class System {
   }
 
   /** Put an input (a scenario step) on the bus. */
-  input(msg: Message, to: Address, step: number, from: Address = 'user'): void {
+  input(msg: AnyMessage, to: Address, step: number, from: Address = 'user'): void {
     this.enqueue({ msg, from, to, cause: undefined, step, seq: 0 });
   }
 
   /** Send a message from outside the modelled actors (a monitor, a foreign actor) with an explicit cause. */
-  post(msg: Message, from: Address, to: Address, cause: number | undefined, step: number): void {
+  post(msg: AnyMessage, from: Address, to: Address, cause: number | undefined, step: number): void {
     this.enqueue({ msg, from, to, cause, step, seq: 0 });
   }
 
@@ -280,23 +318,22 @@ export class System {
     if (cell === undefined) {
       const to = env.to;
       if (to === 'user' || to === 'monitor') return this.record(env);
-      if (env.msg.type === 'mm.create' && to.startsWith('mm:')) {
+      const m = env.msg;
+      if (isBuiltinMessage(m) && m.type === 'mm.create' && to.startsWith('mm:')) {
         const id = Number(to.slice(3));
-        const m = env.msg;
         this.processMms.set(m.process, id);
         this.cells.set(to, this.makeCell('mm', to, { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu }));
         this.changed.add(to);
         this.dirty?.add(to);
         return this.record(env);
       }
-      if (env.msg.type === 'thread.start' && to.startsWith('thread:')) {
-        const m = env.msg;
+      if (isBuiltinMessage(m) && m.type === 'thread.start' && to.startsWith('thread:')) {
         this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm }));
         this.changed.add(to);
         this.dirty?.add(to);
         return this.record(env);
       }
-      if (env.from === 'user' && to.startsWith('thread:')) {
+      if ((env.from === 'user' || this.foreign.has(env.from)) && to.startsWith('thread:')) {
         env.to = 'kernel';
         cell = this.cells.get('kernel');
       }
@@ -312,6 +349,7 @@ export class System {
       return undefined;
     }
     cell.state = next;
+    if (out.length > 0 && this.foreign.has(env.to)) this.checkSent(env.to, cell.kind, out);
     if (next !== before && (behavior.context(next) !== behavior.context(before) || !sameValue(behavior.value(next), behavior.value(before)))) {
       this.changed.add(env.to);
       this.dirty?.add(env.to);
@@ -328,10 +366,64 @@ export class System {
     return d;
   }
 
+  /** A new actor of a registered kind (a device model at `wq:<device>`, or any kind at its prefix). */
+  private spawn(kindName: string, address: Address, input: unknown, device: boolean): void {
+    const kind = this.kinds.get(kindName);
+    if (kind === undefined || kind.builtin) throw new KindError(`${address}: no registered kind "${kindName}" (registered: ${this.kinds.registered().map((d) => d.name).join(', ') || 'none'})`);
+    if (kind.device !== device) throw new KindError(`${address}: kind "${kindName}" is ${kind.device ? 'a device model (declare it in devices)' : 'not a device model (declare it in actors)'}`);
+    this.cells.set(address, new Cell(kindName, kind.behavior, address, kind.behavior.initial(input, address)));
+    this.noteKind(address, kindName);
+  }
+
+  /** Remember a registered kind's actor: it is foreign to the built-in monitor, and may observe types. */
+  private noteKind(address: Address, kindName: string): void {
+    const kind = this.kinds.get(kindName);
+    if (kind === undefined || kind.builtin) return;
+    this.foreign.add(address);
+    for (const type of kind.definition?.observes ?? []) {
+      const list = this.observers.get(type);
+      if (list) list.push(address);
+      else this.observers.set(type, [address]);
+    }
+  }
+
+  /** What a registered kind's actor sends must pass the schema of its type (svasim's or registered). */
+  private checkSent(from: Address, kindName: string, out: readonly Sent[]): void {
+    for (const m of out) {
+      const { to, ...msg } = m;
+      const issue = isBuiltinMessage(msg as AnyMessage) ? messageIssue(msg) : this.kinds.check(msg as AnyMessage);
+      if (issue !== null && issue !== undefined) {
+        const origin = this.kinds.get(kindName)?.definition?.origin;
+        throw new KindError(`${origin ? `plugin ${origin.name}: ` : ''}kind "${kindName}" at ${from} sent ${m.type} to ${to}, which its schema refuses: ${issue}`);
+      }
+      if (typeof to !== 'string' || !to.includes(':') && !['user', 'kernel', 'iommu', 'monitor'].includes(to)) {
+        throw new KindError(`kind "${kindName}" at ${from} sent ${m.type} to ${JSON.stringify(to)}, not an address`);
+      }
+    }
+  }
+
   private record(env: Envelope): Delivered {
     env.seq = ++this.seq;
+    // Observers hear what is delivered to svasim's own actors (never copies of copies).
+    if (this.observers.size > 0 && !this.foreign.has(env.to)) {
+      const list = this.observers.get(env.msg.type);
+      if (list !== undefined) for (const a of list) this.enqueue({ msg: env.msg, from: env.from, to: a, cause: env.seq, step: env.step, seq: 0 });
+    }
     this.delivered$.next(env);
     return env;
+  }
+
+  /** Whether an address is an actor of a registered kind (the built-in monitor leaves those alone). */
+  isForeign(address: Address): boolean {
+    return this.foreign.has(address);
+  }
+
+  /** The behavior for a restored actor of any kind. */
+  private behaviorOf(kindName: string, address: Address): Behavior {
+    if (kindName in this.behaviors) return this.behaviors[kindName as ActorKind];
+    const kind = this.kinds.get(kindName);
+    if (kind === undefined) throw new KindError(`${address}: kind "${kindName}" is not registered (a plugin missing?)`);
+    return kind.behavior;
   }
 
   /** The actors whose state changed since the last call (for monitors), and forget them. */
@@ -418,7 +510,7 @@ export class System {
   }
 
   /** Any actor's kind, state (dotted) and context; `undefined` when no actor has that address. */
-  actor(address: Address): (ActorView<unknown> & { readonly kind: ActorKind }) | undefined {
+  actor(address: Address): (ActorView<unknown> & { readonly kind: string }) | undefined {
     const c = this.cells.get(address);
     if (!c) return undefined;
     const s = c.state;
@@ -426,7 +518,7 @@ export class System {
   }
 
   /** Every actor's address and kind, in creation order. */
-  addresses(): { address: Address; kind: ActorKind }[] {
+  addresses(): { address: Address; kind: string }[] {
     return [...this.cells.entries()].map(([address, c]) => ({ address, kind: c.kind }));
   }
 

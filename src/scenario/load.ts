@@ -5,6 +5,7 @@
  * `<source>:<line>:<col>: <json path>: <message>` (up to `MAX_REPORTED`, then how many more), in one
  * `ScenarioError` whose message is the lines the CLI prints — so one run shows every fix to make.
  */
+import { BUILTIN_KINDS_REGISTRY, type Kinds } from '../runtime/kinds.ts';
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import {
@@ -396,7 +397,7 @@ const CREATES: Readonly<Record<string, { field: 'process' | 'new'; kind: 'proces
  * Cross-references, checked on the raw value so that they are ordered with the schema's issues (a value
  * of the wrong type is the schema's to report and is skipped here).
  */
-function referenceIssues(value: unknown, root: PosNode): Issue[] {
+function referenceIssues(value: unknown, root: PosNode, kinds: Kinds): Issue[] {
   if (!isObject(value)) return [];
   const issues: Issue[] = [];
   const at = (path: Seg[], message: string, key = false): void => void issues.push(issueAt(root, path, message, key));
@@ -415,6 +416,25 @@ function referenceIssues(value: unknown, root: PosNode): Issue[] {
     const threshold = d['threshold'];
     if (Number.isSafeInteger(wqSize) && Number.isSafeInteger(threshold) && (threshold as number) > (wqSize as number)) {
       at(['devices', i, 'threshold'], `threshold ${String(threshold)} exceeds wqSize ${String(wqSize)}`);
+    }
+    const kind = d['kind'];
+    if (typeof kind === 'string' && kind !== 'wq' && kinds.get(kind)?.device !== true) {
+      at(['devices', i, 'kind'], unknownKind(kind, kinds, true));
+    }
+  });
+  const rawActors = Array.isArray(value['actors']) ? value['actors'] : [];
+  const actorAt = new Map<string, number>();
+  rawActors.forEach((a: unknown, i) => {
+    if (!isObject(a)) return;
+    const kind = a['kind'];
+    const k = typeof kind === 'string' ? kinds.get(kind) : undefined;
+    if (typeof kind === 'string' && (k === undefined || k.builtin || k.device)) at(['actors', i, 'kind'], unknownKind(kind, kinds, false));
+    const name = a['name'];
+    if (typeof name === 'string' && k?.prefix !== undefined) {
+      const address = `${k.prefix}:${name}`;
+      const first = actorAt.get(address);
+      if (first !== undefined) at(['actors', i, 'name'], `duplicate actor ${address} (already declared at actors[${first}])`);
+      else actorAt.set(address, i);
     }
   });
 
@@ -482,7 +502,10 @@ function referenceIssues(value: unknown, root: PosNode): Issue[] {
 function normalize(file: ScenarioFile, override: Partial<Policy> | undefined): Scenario {
   const devices = (file.devices ?? []).map((d): DeviceConfig => {
     const wqSize = d.wqSize ?? DEFAULT_WQ_SIZE;
-    return { name: d.name, wqSize, threshold: d.threshold ?? wqSize, autoComplete: d.autoComplete ?? DEFAULT_AUTO_COMPLETE };
+    const config: DeviceConfig = { name: d.name, wqSize, threshold: d.threshold ?? wqSize, autoComplete: d.autoComplete ?? DEFAULT_AUTO_COMPLETE };
+    // A device of svasim's own kind stays as it always was (logs of earlier versions compare equal).
+    if (d.kind === undefined || d.kind === 'wq') return config;
+    return { ...config, kind: d.kind, ...(d.options === undefined ? {} : { options: d.options }) };
   });
   const steps: Step[] = file.steps;
   return {
@@ -496,6 +519,7 @@ function normalize(file: ScenarioFile, override: Partial<Policy> | undefined): S
     cpu: { enqcmd: file.cpu?.enqcmd ?? DEFAULT_CPU.enqcmd, lam: file.cpu?.lam ?? DEFAULT_CPU.lam },
     iommu: { pasidRange: file.iommu?.pasidRange ?? DEFAULT_PASID_RANGE },
     devices,
+    ...(file.actors === undefined || file.actors.length === 0 ? {} : { actors: file.actors.map((a) => ({ name: a.name, kind: a.kind, ...(a.options === undefined ? {} : { options: a.options }) })) }),
     steps,
     final: { pasid: file.final?.pasid ?? {}, refs: file.final?.refs ?? {}, msr: file.final?.msr ?? {} },
     forbid: file.forbid ?? [],
@@ -510,12 +534,25 @@ function normalize(file: ScenarioFile, override: Partial<Policy> | undefined): S
  * `override` (a command-line `--policy`) wins over the file's policy.
  * @throws ScenarioError with every problem in document order (one line each, up to MAX_REPORTED).
  */
-export function parseScenario(text: string, source: string, override?: Partial<Policy>): Scenario {
-  return parseScenarioText(text, source, override, false);
+export function parseScenario(text: string, source: string, override?: Partial<Policy>, options: LoadOptions = {}): Scenario {
+  return parseScenarioText(text, source, override, false, options.kinds ?? BUILTIN_KINDS_REGISTRY);
+}
+
+/** How a scenario is read. */
+export interface LoadOptions {
+  /** The registered kinds its devices and actors may name (default: svasim's own only). */
+  readonly kinds?: Kinds | undefined;
+}
+
+function unknownKind(kind: string, kinds: Kinds, device: boolean): string {
+  const fitting = kinds.registered().filter((d) => (d.device === true) === device).map((d) => d.name);
+  const what = device ? 'device model' : 'actor kind';
+  const hint = fitting.length > 0 ? `registered: ${fitting.join(', ')}` : `none is registered; a plugin registers kinds (--plugin FILE)`;
+  return `unknown ${what} ${JSON.stringify(kind)} (${hint})`;
 }
 
 /** `firstOnly`: the message is the first problem's line alone (`issues` still holds every one). */
-function parseScenarioText(text: string, source: string, override: Partial<Policy> | undefined, firstOnly: boolean): Scenario {
+function parseScenarioText(text: string, source: string, override: Partial<Policy> | undefined, firstOnly: boolean, kinds: Kinds): Scenario {
   const where = (offset: number) => {
     const { line, column } = lineCol(text, offset);
     return { source, line, column };
@@ -532,7 +569,7 @@ function parseScenarioText(text: string, source: string, override: Partial<Polic
   const issues = [
     ...parsed.duplicates,
     ...(result.success ? [] : schemaIssues(result.error.issues, parsed.value, parsed.node)),
-    ...referenceIssues(parsed.value, parsed.node),
+    ...referenceIssues(parsed.value, parsed.node, kinds),
   ];
   if (issues.length > 0) {
     // Document order (a stable sort keeps the order found at one place); the same report once.
@@ -560,23 +597,24 @@ function parseScenarioText(text: string, source: string, override: Partial<Polic
  * rules. When it has a problem it is re-read from its JSON text, so the error names the same JSON path
  * as `parseScenario` would.
  */
-export function scenarioFromValue(value: unknown, source: string, override?: Partial<Policy>): Scenario {
+export function scenarioFromValue(value: unknown, source: string, override?: Partial<Policy>, options: LoadOptions = {}): Scenario {
+  const kinds = options.kinds ?? BUILTIN_KINDS_REGISTRY;
   const result = scenarioFileSchema.safeParse(value);
   // Positions are only needed to report an issue; a valid scenario never asks for one.
-  if (result.success && referenceIssues(value, { start: 0, end: 0 }).length === 0) return normalize(result.data, override);
+  if (result.success && referenceIssues(value, { start: 0, end: 0 }, kinds).length === 0) return normalize(result.data, override);
   // One line: the caller (a log's header) reports the first problem as the header's damage.
-  return parseScenarioText(JSON.stringify(value), source, override, true);
+  return parseScenarioText(JSON.stringify(value), source, override, true, kinds);
 }
 
 /** Reads and parses a scenario file; errors name `path` as the source. */
-export function loadScenarioFile(path: string, override?: Partial<Policy>): Scenario {
+export function loadScenarioFile(path: string, override?: Partial<Policy>, options: LoadOptions = {}): Scenario {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new ScenarioError(`${path}: cannot read file: ${readReason(e)}`);
   }
-  return parseScenario(text, path, override);
+  return parseScenario(text, path, override, options);
 }
 
 function readReason(e: unknown): string {

@@ -4,10 +4,11 @@
  * At the end, `final` and `forbid` are checked.
  */
 import { match } from 'ts-pattern';
-import { threadAddr, wqAddr, type Address, type Message, type MessageType, type SysValue } from '../../machines/protocol.ts';
+import { isBuiltinMessage, threadAddr, wqAddr, type Address, type Message, type MessageType, type SysValue } from '../../machines/protocol.ts';
 import type { Refusal } from '../../machines/refusals.ts';
 import { LogWriter } from '../log/writer.ts';
-import { closingLine, headerLine } from '../log/format.ts';
+import { closingLine, headerLine, pluginRefs } from '../log/format.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 import type { InputFile } from '../log/io.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
@@ -74,6 +75,8 @@ export interface RunOptions {
   readonly scheduler?: Scheduler;
   /** How actors are stepped (default `compiled`; `xstate`: xstate's own interpreter). */
   readonly engine?: EngineKind;
+  /** The kinds beyond svasim's that the scenario's devices and actors name (src/runtime/kinds.ts). */
+  readonly kinds?: Kinds | undefined;
   /** The scenario file's own policy when a command-line override changed it (kept in the log header). */
   readonly filePolicy?: Scenario['policy'];
   /** Files this run reads (its scenario file): the log may not be one of them, it would overwrite it. */
@@ -83,7 +86,7 @@ export interface RunOptions {
 }
 
 export function systemConfig(s: Scenario): SystemConfig {
-  return { policy: s.policy, cpu: s.cpu, pasidRange: s.iommu.pasidRange, devices: s.devices };
+  return { policy: s.policy, cpu: s.cpu, pasidRange: s.iommu.pasidRange, devices: s.devices, ...(s.actors ? { actors: s.actors } : {}) };
 }
 
 type Input = { msg: Message; to: Address };
@@ -127,7 +130,7 @@ export function stepResult(step: Step, msgs: readonly Delivered[]): { result: st
   const who = stepActor(step);
   for (const d of msgs) {
     const m = d.msg;
-    if (m.type === 'sys.return' && m.thread === who) {
+    if (isBuiltinMessage(m) && m.type === 'sys.return' && m.thread === who) {
       const r: { result: string; value?: SysValue; reason?: Refusal } = { result: m.errno ?? 'ok' };
       if (m.value !== undefined) r.value = m.value;
       if (m.reason !== undefined) r.reason = m.reason;
@@ -152,14 +155,14 @@ function pasidAfter(sys: System, step: Step): number | null {
 const show = (v: unknown): string => (v === undefined ? '(nothing)' : JSON.stringify(v));
 
 /** Is `want` a subsequence of `got`? */
-function inOrder(want: readonly MessageType[], got: readonly MessageType[]): boolean {
+function inOrder(want: readonly string[], got: readonly string[]): boolean {
   let i = 0;
   for (const t of got) if (i < want.length && t === want[i]) i++;
   return i === want.length;
 }
 
 /** Which expected event is missing, and after what: "pasid.get missing after trap.gp". */
-function missingEvent(want: readonly MessageType[], got: readonly MessageType[]): string {
+function missingEvent(want: readonly string[], got: readonly string[]): string {
   let i = 0;
   for (const t of got) if (i < want.length && t === want[i]) i++;
   const missing = want[i];
@@ -202,12 +205,12 @@ export class ScenarioRun {
     readonly scenario: Scenario,
     private readonly opts: RunOptions = {},
   ) {
-    this.sys = new System(systemConfig(scenario), opts.scheduler, undefined, { engine: opts.engine });
+    this.sys = new System(systemConfig(scenario), opts.scheduler, undefined, { engine: opts.engine, kinds: opts.kinds });
     const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
     // Opened (locked, checked against the inputs) before anything runs: a log that cannot be written is
     // a LogFileError here, not after the run.
     this.writer = opts.log
-      ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy), opts.flush, {
+      ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy, opts.kinds ? pluginRefs(opts.kinds) : []), opts.flush, {
           ...(opts.logInputs ? { inputs: opts.logInputs } : {}),
           ...(opts.onWarning ? { warn: opts.onWarning } : {}),
         })
@@ -287,7 +290,7 @@ export class ScenarioRun {
     const failures = this.failures;
     for (const d of this.violations) {
       const m = d.msg;
-      if (m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
+      if (isBuiltinMessage(m) && m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
     }
     this.finished = {
       name: this.scenario.name,

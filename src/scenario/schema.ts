@@ -257,7 +257,15 @@ export const deviceSchema = object({
   wqSize: positiveInt.optional().describe('Shared work queue size (default 32)'),
   threshold: positiveInt.optional().describe('Occupancy at which ENQCMD gets retry (default wqSize; at most wqSize, which the loader checks)'),
   autoComplete: bool.optional().describe('Descriptors complete at once (default true); false: they wait for a complete step'),
+  kind: name.optional().describe('A device model registered by a plugin or the library (default: svasim\'s work queue)'),
+  options: record(z.unknown()).optional().describe('Settings for the device model of that kind (passed to it as input.options)'),
 }).meta({ id: 'device' });
+
+export const actorSchema = object({
+  name: name.describe('The actor\'s name: it lives at <prefix>:<name> (the kind\'s prefix)'),
+  kind: name.describe('A kind registered by a plugin or the library (not a device model)'),
+  options: record(z.unknown()).optional().describe('Settings for the actor (passed to it as input.options)'),
+}).meta({ id: 'actor' });
 
 /** A decimal PASID from 1 to PASID_MAX (1048575), as `final.refs` keys it (the loader checks it in load.ts). */
 const PASID_KEY = '^(?:[1-9][0-9]{0,5}|10[0-3][0-9]{4}|104[0-7][0-9]{3}|1048[0-4][0-9]{2}|10485[0-6][0-9]|104857[0-5])$';
@@ -285,6 +293,7 @@ export const scenarioFileSchema = object({
   }).optional().describe('CPU features'),
   iommu: object({ pasidRange: pasidRange.optional() }).optional().describe('IOMMU settings'),
   devices: array(deviceSchema).optional().describe('Accelerator shared work queues (DSA/IAX) that steps name'),
+  actors: array(actorSchema).optional().describe('Actors of registered kinds (a workload generator, a fault injector…) that exist from the start'),
   steps: array(stepSchema).describe('What happens, in order: syscalls and ENQCMDs of named threads'),
   final: finalSchema.optional(),
   forbid: array(messageType).optional().describe('Message types that must never occur'),

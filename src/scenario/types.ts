@@ -76,6 +76,17 @@ export interface DeviceConfig {
   /** Occupancy at which user (limited) portals get `retry`; 1 <= threshold <= wqSize. */
   readonly threshold: number;
   readonly autoComplete: boolean;
+  /** A registered device model's name (absent: svasim's work queue). */
+  readonly kind?: string;
+  /** That model's settings (its actor's `input.options`). */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** An actor of a registered kind, present from the start at `<prefix>:<name>`. */
+export interface ActorConfig {
+  readonly name: string;
+  readonly kind: string;
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 export interface IommuConfig {
@@ -102,6 +113,8 @@ export interface Scenario {
   readonly cpu: CpuFeatures;
   readonly iommu: IommuConfig;
   readonly devices: readonly DeviceConfig[];
+  /** Actors of registered kinds (absent when none). */
+  readonly actors?: readonly ActorConfig[];
   readonly steps: readonly Step[];
   readonly final: Final;
   /** Message types that must never occur. */

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ERRNOS, MESSAGE_TYPES, type MessageType } from '../../machines/protocol.ts';
 import { main, type Io } from '../../src/cli/main.ts';
 import { LogError, parseLog, readLog } from '../../src/log/reader.ts';
-import { PAYLOAD_SCHEMAS, payloadIssue } from '../../src/log/schema.ts';
+import { PAYLOAD_SCHEMAS, payloadIssue } from '../../src/runtime/message-schema.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';

@@ -4,9 +4,9 @@
  * policy, and in scenarios written to reach the refusals the built-ins do not.
  */
 import { describe, expect, it } from 'vitest';
-import { LAM_POLICIES, PASID_POLICIES, type Message } from '../../machines/protocol.ts';
+import { isBuiltinMessage, LAM_POLICIES, PASID_POLICIES, type Message } from '../../machines/protocol.ts';
 import { describeRefusal, REFUSALS, type Refusal } from '../../machines/refusals.ts';
-import { payloadIssue } from '../../src/log/schema.ts';
+import { payloadIssue } from '../../src/runtime/message-schema.ts';
 import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/scenario/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
@@ -18,8 +18,9 @@ function returns(text: string): Return[] {
   const out: Return[] = [];
   runScenario(parseScenario(text, 's.json'), {
     onRecord: (d) => {
-      if (d.msg.type !== 'sys.return') return;
-      const { thread, errno, value, reason } = d.msg;
+      const m = d.msg;
+      if (!isBuiltinMessage(m) || m.type !== 'sys.return') return;
+      const { thread, errno, value, reason } = m;
       out.push({ type: 'sys.return', thread, ...(errno === undefined ? {} : { errno }), ...(value === undefined ? {} : { value }), ...(reason === undefined ? {} : { reason }) });
     },
   });
@@ -40,7 +41,7 @@ describe('every errno return carries a reason, and only those', () => {
         runScenario({ ...s, policy: { pasid, lam } }, {
           onRecord: (d) => {
             const m = d.msg;
-            if (m.type !== 'sys.return' && m.type !== 'iommu.bind_failed') return;
+            if (!isBuiltinMessage(m) || (m.type !== 'sys.return' && m.type !== 'iommu.bind_failed')) return;
             expect(m.errno === undefined, `${name} ${pasid}/${lam} seq ${d.seq}: ${JSON.stringify(m)}`).toBe(m.reason === undefined);
             if (m.reason !== undefined) seen.add(m.reason);
           },

@@ -131,7 +131,9 @@ function leastCut(svg: SVGSVGElement, leaf: Element | null, panelH: number, view
   return leastCutScroll(spans, view, lo, hi, centred);
 }
 
-const KIND_ORDER: Record<ActorKind, number> = { mm: 0, thread: 1, wq: 2, iommu: 3, kernel: 4 };
+const KIND_ORDER: Readonly<Record<string, number>> = { mm: 0, thread: 1, wq: 2, iommu: 3, kernel: 4 };
+/** Registered kinds' actors come after svasim's. */
+const kindOrder = (kind: ActorKind): number => KIND_ORDER[kind] ?? 5;
 /** The panel's padding (2 × 8px), a group's borders (2 × 1px) and its body's padding (2 × 6px), rounded up. */
 const CARD_INSET = 32;
 /** Room kept beside a followed state when its chart scrolls: the edges and labels next to it. */
@@ -298,7 +300,7 @@ export class StatechartsPanel {
           this.userToggled.set(key, !group.open);
           this.setOpen(group, !group.open);
         });
-        const actors = [...g.actors].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+        const actors = [...g.actors].sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind));
         for (const a of actors) {
           const had = old.get(a.address);
           const card = had && had.info.kind === a.kind ? had : this.makeCard(a, group);

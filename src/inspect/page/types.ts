@@ -5,12 +5,12 @@
 import type { SystemState } from '../../runtime/state.ts';
 
 // The same shapes the server sends (type-only imports: nothing of the server enters the bundle).
-export type { ActorKind } from '../../runtime/system.ts';
+/** An actor's kind: one of svasim's (thread, mm, iommu, wq, kernel) or a registered kind's name. */
+export type ActorKind = string;
 export type { LayoutEdge, LayoutNode, MachineLayout } from '../layout.ts';
 export type { ActorInfo } from '../session.ts';
 import type { ActorInfo } from '../session.ts';
 import type { MachineLayout } from '../layout.ts';
-import type { ActorKind } from '../../runtime/system.ts';
 
 export interface Session {
   readonly title: string;

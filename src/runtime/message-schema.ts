@@ -143,11 +143,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  */
 export function messageIssue(msg: { readonly type: string }): string | null {
   const check = CHECKS.get(msg.type);
-  if (check === undefined) return `type: not a message type`;
+  if (check === undefined) return NOT_A_TYPE;
   if (check.validMessage(msg)) return null;
   const { type, ...payload } = msg;
   return payloadIssue(type, payload);
 }
+
+/** {@link messageIssue}'s answer for a type that is not svasim's (a registered kind's, or none). */
+export const NOT_A_TYPE = 'type: not a message type';
 
 export function payloadIssue(type: string, payload: Record<string, unknown>): string | null {
   const check = CHECKS.get(type);
