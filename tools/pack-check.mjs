@@ -52,14 +52,14 @@ function main() {
   const packed = run('npm pack', 'npm', ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT });
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')))[0];
   const files = info.files.map((f) => f.path);
-  const outside = files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f));
+  const outside = files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE', 'scenario.schema.json'].includes(f));
   if (outside.length > 0) fail('the tarball holds files users do not run', outside.join('\n'));
   const sources = files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'));
   if (sources.length > 0) fail('the tarball holds TypeScript sources', sources.join('\n'));
-  for (const need of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/machines.d.ts', 'dist/src/protocol.d.ts', 'dist/src/cli/svasim.mjs', 'dist/src/inspect/page/app.js', 'dist/src/inspect/page/index.html', 'dist/src/inspect/page/style.css', 'dist/src/scenarios/seed-a-unbind-dmar.json']) {
+  for (const need of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/machines.d.ts', 'dist/src/protocol.d.ts', 'dist/src/cli/svasim.mjs', 'dist/src/inspect/page/app.js', 'dist/src/inspect/page/index.html', 'dist/src/inspect/page/style.css', 'dist/src/scenarios/seed-a-unbind-dmar.json', 'scenario.schema.json']) {
     if (!files.includes(need)) fail(`the tarball lacks ${need}`);
   }
-  ok(`npm pack: ${info.filename}, ${files.length} files, all under dist/ (besides package.json, README.md)`);
+  ok(`npm pack: ${info.filename}, ${files.length} files, all under dist/ (besides package.json, README.md, scenario.schema.json)`);
 
   // Declarations name the files the package ships (\`./x.js\`, next to \`./x.d.ts\`), as the JavaScript
   // does: TypeScript 5 also resolves a \`.ts\` specifier to the \`.d.ts\`, but other readers of
@@ -150,6 +150,27 @@ console.log('used: ' + result.messages + ' messages, replayed identical');
   const used = run('node use.mjs (plain node imports svasim, svasim/machines, svasim/protocol and runs a scenario)', process.execPath, ['use.mjs']);
   ok(`plain node: the three entry points import; ${used.stdout.trim()}`);
 
+  // The scenario JSON Schema: resolvable by its export, and the same file an editor finds by the path
+  // the README gives ("$schema": "./node_modules/svasim/scenario.schema.json").
+  writeFileSync(
+    join(app, 'schema.mjs'),
+    `import assert from 'node:assert/strict';
+import { readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+const path = createRequire(import.meta.url).resolve('svasim/scenario.schema.json');
+assert.equal(fileURLToPath(import.meta.resolve('svasim/scenario.schema.json')), path);
+assert.equal(realpathSync(path), realpathSync('node_modules/svasim/scenario.schema.json'));
+const schema = JSON.parse(readFileSync(path, 'utf8'));
+assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
+assert.equal(schema.$id, 'urn:svasim:scenario:1');
+assert.deepEqual(schema.required, ['scenario', 'name', 'steps']);
+console.log(readFileSync(path, 'utf8').length + ' bytes');
+`,
+  );
+  const schema = run('node schema.mjs (svasim/scenario.schema.json resolves)', process.execPath, ['schema.mjs']);
+  ok(`svasim/scenario.schema.json resolves (createRequire, import.meta.resolve) to node_modules/svasim/scenario.schema.json, ${schema.stdout.trim()}`);
+
   // 4. TypeScript against the installed types, default nodenext settings (no skipLibCheck).
   writeFileSync(
     join(app, 'check.ts'),
@@ -189,7 +210,11 @@ void [ok, kind, to, msg, fault, scheduler, bad, badMsg, threadMachine.id, mmMach
   run('npx svasim report cli.jsonl --out report.html', 'npx', ['--no-install', 'svasim', 'report', 'cli.jsonl', '--out', 'report.html']);
   const report = readFileSync(join(app, 'report.html'), 'utf8');
   if (!report.includes('window.SVASIM_DATA') || report.length < 20_000) fail('the report does not inline the page and its data');
-  ok('npx svasim: list, run --no-log (PASS), run --log, replay, report');
+  const printed = run('npx svasim schema', 'npx', ['--no-install', 'svasim', 'schema']);
+  if (printed.stdout !== readFileSync(join(app, 'node_modules/svasim/scenario.schema.json'), 'utf8')) fail('npx svasim schema does not print the shipped scenario.schema.json');
+  writeFileSync(join(app, 'mine.json'), '{ "$schema": "./node_modules/svasim/scenario.schema.json", "scenario": 1, "name": "t", "steps": [{ "op": "spawn", "process": "A" }] }\n');
+  run('npx svasim run mine.json --no-log (a scenario with the README\'s "$schema")', 'npx', ['--no-install', 'svasim', 'run', 'mine.json', '--no-log']);
+  ok('npx svasim: list, run --no-log (PASS), run --log, replay, report, schema (the shipped file), run of a scenario with "$schema"');
   return inspect();
 }
 
