@@ -29,6 +29,7 @@ export type Defer = typeof DEFER;
 /** Any message on the bus: a dotted `type` and payload fields beside it (as in the log). */
 export interface BusMessage {
   readonly type: string;
+  readonly [field: string]: unknown;
 }
 /** A message an actor sends: a message and the address it goes to. */
 export type Sent<M extends BusMessage = BusMessage> = M & { readonly to: Address };

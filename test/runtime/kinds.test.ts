@@ -1,0 +1,258 @@
+/**
+ * Actors of registered kinds (src/runtime/kinds.ts) and the actor contract (src/runtime/actor.ts): a
+ * device model declared by a scenario, a workload generator that observes svasim's messages, their
+ * messages checked by their schemas, their monitors, logs naming them, replay, snapshot/restore,
+ * what-if, and every mistake in a registration or a scenario.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { LogError, readLog } from '../../src/log/reader.ts';
+import { replay, replayFile } from '../../src/replay/replay.ts';
+import { whatIf } from '../../src/replay/whatif.ts';
+import { DEFER, fromDecider, type Sent } from '../../src/runtime/actor.ts';
+import { KindError, Kinds, type KindDefinition } from '../../src/runtime/kinds.ts';
+import { FifoScheduler } from '../../src/runtime/scheduler.ts';
+import { System, type Delivered } from '../../src/runtime/system.ts';
+import { ScenarioError, scenarioFromValue } from '../../src/scenario/load.ts';
+import { runScenario, systemConfig } from '../../src/scenario/run.ts';
+import { genKind, iaxKind, KINDS_SCENARIO } from '../fixtures/kinds.ts';
+import { recordLine } from '../../src/log/format.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'svasim-kinds-'));
+const registry = (...extra: KindDefinition[]): Kinds => new Kinds([iaxKind, genKind(), ...extra]);
+
+describe('actors of registered kinds', () => {
+  it('a scenario device of a registered kind is that model at wq:<device>; a generator drives a thread; both are logged', () => {
+    const kinds = registry();
+    const s = scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds });
+    const lines: string[] = [];
+    const r = runScenario(s, { kinds, onRecord: (d) => lines.push(recordLine(d)) });
+    expect(r.failures).toEqual([]);
+    expect(r.ok).toBe(true);
+    // The model answered the submissions to iax0, the built-in queue those to dsa0.
+    expect(lines.some((l) => l.includes('"type":"wq.accept","from":"wq:iax0"'))).toBe(true);
+    expect(lines.some((l) => l.includes('"type":"wq.accept","from":"wq:dsa0"'))).toBe(true);
+    // The generator heard the completion (a copy caused by it) and submitted again, as a program would.
+    const copy = lines.findIndex((l) => l.includes('"type":"wq.complete","from":"wq:iax0","to":"gen:g"'));
+    expect(copy).toBeGreaterThan(0);
+    expect(lines[copy + 1]).toMatch(/"type":"insn.enqcmd","from":"gen:g","to":"thread:A","cause":\d+/);
+    expect(lines.filter((l) => l.includes('"from":"gen:g","to":"thread:A"'))).toHaveLength(3);
+    expect(lines.some((l) => l.includes('"type":"gen.done","from":"gen:g","to":"user"') && l.includes('"submitted":3'))).toBe(true);
+  });
+
+  it('the log names the kinds; replay with them is identical, without them is refused in one line', () => {
+    const kinds = registry();
+    const log = join(tmp, 'kinds.jsonl');
+    runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds, log });
+    const header = JSON.parse(readFileSync(log, 'utf8').split('\n')[0] ?? '') as { plugins?: unknown; scenario: { devices: unknown[]; actors?: unknown[] } };
+    expect(header.plugins).toEqual([{ kinds: ['iax', 'workload'] }]);
+    expect(header.scenario.devices[1]).toMatchObject({ name: 'iax0', kind: 'iax', options: { credits: 1 } });
+    expect(header.scenario.actors).toEqual([{ name: 'g', kind: 'workload', options: { thread: 'A', device: 'iax0', count: 3 } }]);
+
+    expect(replayFile(log, { kinds }).identical).toBe(true);
+    expect(replay(readLog(log, { kinds })).identical).toBe(true);
+    expect(() => readLog(log)).toThrow(LogError);
+    expect(() => readLog(log)).toThrow(/kinds\.jsonl:1: the log needs kinds registered by the program that wrote it \(kinds iax, workload\), which are not loaded/);
+    expect(() => replayFile(log, { kinds: new Kinds([iaxKind]) })).toThrow(/\(kind workload\), which is not loaded/);
+  });
+
+  it('a plugin-registered kind is named with its plugin in the header and in the refusal', () => {
+    const origin = { name: 'iax-model', version: '1.2.0' };
+    const kinds = new Kinds([{ ...iaxKind, origin } as KindDefinition, genKind()]);
+    const log = join(tmp, 'plugin.jsonl');
+    runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds, log });
+    const header = JSON.parse(readFileSync(log, 'utf8').split('\n')[0] ?? '') as { plugins?: unknown };
+    expect(header.plugins).toEqual([{ name: 'iax-model', version: '1.2.0', kinds: ['iax'] }, { kinds: ['workload'] }]);
+    expect(() => readLog(log, { kinds: new Kinds([genKind()]) })).toThrow(/the log needs plugin iax-model 1\.2\.0 \(kind iax\), which is not loaded: pass --plugin FILE/);
+  });
+
+  it('a log that replays differently with another version of a kind diverges (the kinds really run)', () => {
+    const kinds = registry();
+    const log = join(tmp, 'diverge.jsonl');
+    runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds, log });
+    const fewer = new Kinds([iaxKind, genKind({ monitors: [] })]);
+    expect(replayFile(log, { kinds: fewer }).identical).toBe(true);
+    const greedy = genKind();
+    const b = greedy.behavior;
+    const other = new Kinds([iaxKind, { ...greedy, behavior: { ...b, initial: (input, self) => ({ ...b.initial(input, self), count: 1 }) } }]);
+    const r = replayFile(log, { kinds: other });
+    expect(r.identical).toBe(false);
+  });
+
+  it('snapshot and restore mid-run continue exactly as the uninterrupted run', () => {
+    const kinds = registry();
+    const s = scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds });
+    const whole: string[] = [];
+    runScenario(s, { kinds, onRecord: (d) => whole.push(recordLine(d)) });
+
+    const sys = new System(systemConfig(s), new FifoScheduler(), undefined, { kinds });
+    const got: string[] = [];
+    sys.delivered$.subscribe((d) => got.push(recordLine(d)));
+    const inputs = whole.map((l) => JSON.parse(l) as { from: string; cause?: number }).filter((r) => r.from === 'user' && r.cause === undefined);
+    expect(inputs.length).toBe(5);
+    // Step 0 and 1 here, then a snapshot with the generator's messages still pending.
+    const input = (i: number): void => {
+      const rec = JSON.parse(whole.find((l) => JSON.parse(l).step === i && !('cause' in JSON.parse(l))) ?? '') as Record<string, unknown>;
+      const { seq: _s, from: _f, to, cause: _c, step, ...msg } = rec;
+      sys.input(msg as { type: string }, to as `thread:${string}`, step as number);
+    };
+    input(0);
+    sys.runToQuiescence();
+    input(1);
+    sys.runToQuiescence(20);
+    const snap = JSON.parse(JSON.stringify(sys.snapshot())) as ReturnType<System['snapshot']>;
+    expect(snap.actors.some((a) => a.kind === 'iax' && a.address === 'wq:iax0')).toBe(true);
+    expect(snap.actors.some((a) => a.kind === 'workload' && a.address === 'gen:g')).toBe(true);
+    const restored = new System(systemConfig(s), new FifoScheduler(), snap, { kinds });
+    restored.delivered$.subscribe((d) => got.push(recordLine(d)));
+    restored.runToQuiescence();
+    expect(got).toEqual(whole.slice(0, got.length));
+    expect(restored.actor('gen:g')?.context).toMatchObject({ submitted: 3, completed: 3 });
+    expect(() => new System(systemConfig(s), new FifoScheduler(), snap)).toThrow(/kind "iax" is not registered|no registered kind/);
+  });
+
+  it('what-if re-runs the registered actors under the other policy', () => {
+    const kinds = registry();
+    const log = join(tmp, 'whatif.jsonl');
+    runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds, log });
+    // Under the logged policy the re-run (generator included) is the log again: no step differs.
+    const same = whatIf(readLog(log, { kinds }), { pasid: 'seed-2021' });
+    expect(same.rows).toHaveLength(5);
+    expect(same.differing).toBe(0);
+    const w = whatIf(readLog(log, { kinds }), { pasid: 'merged' });
+    expect(w.rerun.pasid).toBe('merged');
+    expect(w.rows).toHaveLength(5);
+  });
+
+  it('kind monitors report invariant violations and fail the run', () => {
+    const strict = genKind({
+      monitors: [{ invariant: 'GEN2', check: (v) => v.messages.filter((d) => d.msg.type === 'gen.done').map((d) => `gen.done at seq ${d.seq}`) }],
+    });
+    const kinds = new Kinds([iaxKind, strict]);
+    const r = runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds });
+    expect(r.ok).toBe(false);
+    expect(r.failures.some((f) => f.what === 'invariant GEN2')).toBe(true);
+  });
+
+  it('what a registered actor sends must pass its schema (its own types and svasim\'s)', () => {
+    const liar = genKind({
+      name: 'liar',
+      prefix: 'liar',
+      behavior: fromDecider<{ n: number }, { type: string }, Sent>({
+        initialState: () => ({ n: 0 }),
+        decide: (m) => (m.type === 'pasidtable.set' ? [{ type: 'gen.done', submitted: -1, to: 'user' }] : []),
+        evolve: (s) => s,
+      }) as KindDefinition<never>['behavior'],
+      observes: ['pasidtable.set'],
+      monitors: [],
+      origin: { name: 'liar-plugin', version: '0.0.1' },
+    } as Partial<KindDefinition<never>>);
+    const kinds = new Kinds([iaxKind, { ...liar, messages: {} } as KindDefinition, { ...genKind(), name: 'workload2', prefix: 'gen2' } as KindDefinition]);
+    const s = scenarioFromValue({ ...KINDS_SCENARIO, actors: [{ name: 'x', kind: 'liar' }] }, 'k.json', undefined, { kinds });
+    expect(() => runScenario(s, { kinds })).toThrow(KindError);
+    expect(() => runScenario(s, { kinds })).toThrow(/^plugin liar-plugin: kind "liar" at liar:x sent gen\.done to user, which its schema refuses: gen\.done\.submitted: /);
+
+    const badBuiltin = new Kinds([
+      iaxKind,
+      {
+        name: 'bad',
+        prefix: 'bad',
+        observes: ['pasidtable.set'],
+        behavior: fromDecider<null, { type: string }, Sent>({
+          initialState: () => null,
+          decide: (m) => (m.type === 'pasidtable.set' ? [{ type: 'insn.enqcmd', thread: 'A', to: 'thread:A' }] : []),
+          evolve: (s) => s,
+        }),
+      },
+    ]);
+    const s2 = scenarioFromValue({ ...KINDS_SCENARIO, actors: [{ name: 'b', kind: 'bad' }] }, 'k.json', undefined, { kinds: badBuiltin });
+    expect(() => runScenario(s2, { kinds: badBuiltin })).toThrow(/kind "bad" at bad:b sent insn\.enqcmd to thread:A, which its schema refuses: device: /);
+  });
+
+  it('a decider that defers a message gets it again after it changes (selective receive), with the seq of its taking', () => {
+    const schema = (type: string) => z.strictObject({ type: z.literal(type) });
+    const latch: KindDefinition<{ open: boolean }> = {
+      name: 'latch',
+      prefix: 'latch',
+      messages: { 'latch.open': schema('latch.open'), 'latch.ping': schema('latch.ping'), 'latch.pong': schema('latch.pong') },
+      behavior: fromDecider<{ open: boolean }, { type: string }, Sent>({
+        initialState: () => ({ open: false }),
+        decide: (m, s) => (m.type === 'latch.ping' ? (s.open ? [{ type: 'latch.pong', to: 'user' }] : DEFER) : []),
+        evolve: (s, m) => (m.type === 'latch.open' ? { open: true } : s),
+        stateName: (s) => (s.open ? 'open' : 'closed'),
+      }),
+    };
+    const kinds = new Kinds([latch]);
+    const sys = new System({ ...systemConfig(scenarioFromValue({ scenario: 1, name: 'l', steps: [] }, 'l.json')), actors: [{ name: 'l', kind: 'latch' }] }, new FifoScheduler(), undefined, { kinds });
+    const seen: Delivered[] = [];
+    sys.delivered$.subscribe((d) => seen.push(d));
+    sys.input({ type: 'latch.ping' }, 'latch:l', 0);
+    sys.runToQuiescence();
+    expect(seen).toHaveLength(0);
+    expect(sys.deferredSize).toBe(1);
+    expect(sys.actor('latch:l')?.state).toBe('closed');
+    sys.input({ type: 'latch.open' }, 'latch:l', 1);
+    sys.runToQuiescence();
+    expect(seen.map((d) => `${d.seq} ${d.msg.type} ${d.to}`)).toEqual(['1 latch.open latch:l', '2 latch.ping latch:l', '3 latch.pong user']);
+    expect(sys.actor('latch:l')?.state).toBe('open');
+  });
+
+  it('the compiled and xstate engines give the same log with registered kinds (they keep their own behavior)', () => {
+    const kinds = registry();
+    const s = scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds });
+    const a: string[] = [];
+    const b: string[] = [];
+    runScenario(s, { kinds, engine: 'compiled', onRecord: (d) => a.push(recordLine(d)) });
+    runScenario(s, { kinds, engine: 'xstate', onRecord: (d) => b.push(recordLine(d)) });
+    expect(b).toEqual(a);
+  });
+});
+
+describe('mistakes in kinds and in scenarios that use them', () => {
+  it('registrations that are wrong are one-line KindErrors naming what', () => {
+    const cases: [KindDefinition, RegExp][] = [
+      [{ ...iaxKind, name: 'wq' }, /kind "wq" is already registered \(one of svasim's\)/],
+      [{ ...iaxKind, name: 'Bad Name' }, /kind name "Bad Name" is not/],
+      [{ ...genKind(), prefix: 'thread' } as KindDefinition, /prefix "thread" is svasim's/],
+      [{ ...genKind(), prefix: undefined } as KindDefinition, /prefix undefined is not/],
+      [{ ...genKind(), messages: { 'sys.return': z.object({}) } } as KindDefinition, /message type "sys\.return" is svasim's/],
+      [{ ...genKind(), messages: { Tick: z.object({}) } } as KindDefinition, /message type "Tick" is not dotted lowercase/],
+      [{ ...genKind(), messages: { 'gen.tick': { parse: () => 1 } } } as unknown as KindDefinition, /the schema of "gen\.tick" is not a Standard Schema/],
+      [{ ...genKind(), behavior: {} } as unknown as KindDefinition, /behavior\.initial is not a function/],
+      [{ ...genKind(), origin: { name: 'p', version: '1' }, observes: ['nope'] } as KindDefinition, /^plugin p: kind "workload": observes "nope", not a message type/],
+    ];
+    for (const [def, re] of cases) {
+      expect(() => new Kinds([def])).toThrow(KindError);
+      expect(() => new Kinds([def])).toThrow(re);
+    }
+    expect(() => new Kinds([iaxKind, iaxKind])).toThrow(/kind "iax" is already registered/);
+    expect(() => new Kinds([genKind(), { ...genKind(), name: 'other' }])).toThrow(/prefix "gen" is already kind "workload"'s/);
+    expect(() => new Kinds([genKind(), { ...genKind(), name: 'other', prefix: 'oth' }])).toThrow(/message type "gen\.done" is already kind "workload"'s/);
+  });
+
+  it('a scenario naming a kind that is not registered, or the wrong sort of kind, is a ScenarioError with its JSON path', () => {
+    const file = join(tmp, 'unknown-kind.json');
+    writeFileSync(file, JSON.stringify(KINDS_SCENARIO, null, 2));
+    const text = readFileSync(file, 'utf8');
+    expect(() => scenarioFromValue(KINDS_SCENARIO, file)).toThrow(ScenarioError);
+    try {
+      scenarioFromValue(JSON.parse(text), file);
+    } catch (e) {
+      expect((e as Error).message).toMatch(/devices\[1\]\.kind: unknown device model "iax" \(none is registered; a plugin registers kinds \(--plugin FILE\)\)/);
+    }
+    const kinds = registry();
+    const swapped = { ...KINDS_SCENARIO, devices: [{ name: 'dsa0' }, { name: 'iax0', kind: 'workload' }], actors: [{ name: 'g', kind: 'iax' }] };
+    let message = '';
+    try {
+      scenarioFromValue(swapped, 's.json', undefined, { kinds });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/devices\[1\]\.kind: unknown device model "workload" \(registered: iax\)/);
+    const dup = { ...KINDS_SCENARIO, actors: [KINDS_SCENARIO.actors[0], KINDS_SCENARIO.actors[0]] };
+    expect(() => scenarioFromValue(dup, 's.json', undefined, { kinds })).toThrow(/actors\[1\]\.name: duplicate actor gen:g \(already declared at actors\[0\]\)/);
+  });
+});
