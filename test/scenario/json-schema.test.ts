@@ -187,6 +187,8 @@ describe('scenario JSON Schema: known-bad inputs', () => {
     ['pasidRange min above max', withSteps('', ',"iommu":{"pasidRange":[10,5]}'), /min 10 is greater than max 5/],
     ['arch_prctl arg in hex beyond 2^53', withSteps('{"op":"arch_prctl","thread":"A","code":"0x4002","arg":"0x20000000000000"}'), /steps\[1\]\.arg: expected a non-negative integer or a hex string/],
     ['a duplicate field', '{"scenario":1,"name":"t","name":"u","steps":[]}', /duplicate field "name"/],
+    ['a device model no plugin registered', '{"scenario":1,"name":"t","devices":[{"name":"iax0","kind":"iax","options":{"rate":2}}],"steps":[]}', /devices\[0\]\.kind: unknown device model "iax"/],
+    ['an actor kind no plugin registered', withSteps('', ',"actors":[{"name":"gen","kind":"workload"}]'), /actors\[0\]\.kind: unknown actor kind "workload"/],
   ];
 
   it('has one example per loader-only check the schema describes', () => {
@@ -275,12 +277,19 @@ function scenarioShaped(noise: number): fc.Arbitrary<Record<string, unknown>> {
     });
   });
 
+  /** A device model's or an actor's options: any JSON object. */
+  const options = maybe(fc.dictionary(fc.constantFrom('rate', 'seed', 'x'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 }));
+  /** Mostly absent or svasim's own kind ("wq"), else one no plugin registered. */
+  const deviceKind = fc.option(maybe(mostly('wq', 'iax')), { freq: 2 });
   const deviceArb = (name: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => maybe(fc.record({
     name,
     wqSize: maybe(fc.integer({ min: 1, max: 40 })),
     threshold: maybe(fc.integer({ min: 1, max: 40 })),
     autoComplete: maybe(fc.boolean()),
-  }, { requiredKeys: ['name'] }));
+    kind: deviceKind,
+    options,
+  }, { requiredKeys: ['name'] }).map((d) => (d.kind === null ? Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'kind')) : d)));
+  const actorArb = maybe(fc.record({ name: maybe(fc.constantFrom('gen', 'inj')), kind: maybe(fc.constantFrom('workload', 'wq')), options }, { requiredKeys: ['name', 'kind'] }));
   /** dsa0, then now and then a second device (iax0, or dsa0 again). */
   const devicesArb = fc.tuple(deviceArb(maybe(fc.constant('dsa0'))), fc.option(deviceArb(maybe(mostly('iax0', 'dsa0'))), { freq: 3 }))
     .map(([first, second]) => (second === null ? [first] : [first, second]));
@@ -308,10 +317,12 @@ function scenarioShaped(noise: number): fc.Arbitrary<Record<string, unknown>> {
       final: finalArb,
       forbid: types,
     }, { requiredKeys: ['scenario', 'name', 'steps'] }),
+    // Actors need a registered kind, which the loader here has none of: now and then.
+    actors: fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, maybe(fc.array(actorArb, { maxLength: 2 }))),
     drop: rarely('scenario', 'name', 'steps'),
     extra: rarely('step', 'stepz', 'kind'),
-  }).map(({ file, drop, extra }) => {
-    const out: Record<string, unknown> = { ...file };
+  }).map(({ file, actors, drop, extra }) => {
+    const out: Record<string, unknown> = { ...file, ...(actors === null ? {} : { actors }) };
     if (drop !== null) delete out[drop];
     if (extra !== null) out[extra] = [];
     return out;
@@ -345,6 +356,8 @@ const LOADER_ONLY_LINE = [
   /: unknown process "|: "[^"]*" is a thread created by clone, not a process$/,
   /: min \d+ is greater than max \d+$/,
   /\.(code|arg): (unknown arch_prctl code|expected a non-negative integer or a hex string, got) "0x/i,
+  /\.kind: unknown (device model|actor kind) "/,
+  /: duplicate actor /,
 ];
 
 describe('scenario JSON Schema: random scenario-shaped values', () => {
