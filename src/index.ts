@@ -13,13 +13,14 @@
  * console.log(replayFile('run.jsonl').identical);
  * ```
  *
- * This entry only re-exports what the runtime, log, replay and scenario modules define today.
+ * Your own actors join through the actor contract ({@link Behavior}, {@link fromMachine}, {@link fromDecider})
+ * and a {@link Kinds} registry (or a plugin file, {@link loadPlugins}).
  *
  * @packageDocumentation
  */
 import { existsSync } from 'node:fs';
 import type { Policy } from '../machines/protocol.ts';
-import { loadScenarioFile, ScenarioError } from './scenario/load.ts';
+import { loadScenarioFile, ScenarioError, type LoadOptions } from './scenario/load.ts';
 import type { Scenario } from './scenario/types.ts';
 import { builtinNames, builtinPath } from './scenarios/index.ts';
 
@@ -41,14 +42,26 @@ export type { Violation } from './runtime/monitor.ts';
 export { systemState, formatState, actorStates } from './runtime/state.ts';
 export type { SystemState, ActorState } from './runtime/state.ts';
 
+// The actor contract, actor kinds and plugins (composition with your own simulations).
+export { DEFER, fromMachine, fromDecider } from './runtime/actor.ts';
+export type { Behavior, Decider, BusMessage, Sent, StateValue, Defer } from './runtime/actor.ts';
+export { Kinds, KindError } from './runtime/kinds.ts';
+export type { KindDefinition, KindMonitor, KindOrigin, StepView, StandardSchema, Kind } from './runtime/kinds.ts';
+export { loadPlugins, definePlugin, PluginError } from './cli/plugins.ts';
+export type { Plugin } from './cli/plugins.ts';
+export type { ActorSpec } from './runtime/system.ts';
+export type { ActorConfig } from './scenario/types.ts';
+export type { LoadOptions } from './scenario/load.ts';
+
 // Event logs: the reader and the writer.
 export { readLog, parseLog, streamLog, LogError } from './log/reader.ts';
-export type { ParsedLog, LogEnding, LogStream } from './log/reader.ts';
+export type { ParsedLog, LogEnding, LogStream, ReadOptions } from './log/reader.ts';
 export { LogFileError } from './log/errors.ts';
 export { LogWriter, RecordEncoder } from './log/writer.ts';
 export type { LogWriterOptions, RecordFields } from './log/writer.ts';
 export { headerLine, closingLine, recordLine } from './log/format.ts';
-export type { LogHeader, ClosingRecord } from './log/format.ts';
+export type { LogHeader, ClosingRecord, PluginRef } from './log/format.ts';
+export { pluginRefs } from './log/format.ts';
 export { LOG_FORMAT_VERSION, MODEL_VERSION } from './version.ts';
 
 // Replay, seeking (time travel) and what-if.
@@ -67,13 +80,14 @@ export type { WhatIfResult, WhatIfRow, StepDigest } from './replay/whatif.ts';
  * @param nameOrPath - a built-in name such as `'seed-a-unbind-dmar'`, or a path such as `'./my.json'`
  *   (a name ending in `.json` or containing `/` is always a path).
  * @param override - policy switches applied on top of the scenario's own (as `--policy` does).
+ * @param options - `kinds`: the registry whose device models and actor kinds the scenario may name.
  * @returns the normalized scenario, ready for {@link runScenario}.
  */
-export function loadScenario(nameOrPath: string, override?: Partial<Policy>): Scenario {
+export function loadScenario(nameOrPath: string, override?: Partial<Policy>, options: LoadOptions = {}): Scenario {
   const builtin = nameOrPath.endsWith('.json') || nameOrPath.includes('/') ? undefined : builtinPath(nameOrPath);
   if (builtin !== undefined) return loadScenarioFile(builtin, override);
   if (!nameOrPath.endsWith('.json') && !nameOrPath.includes('/') && !existsSync(nameOrPath)) {
     throw new ScenarioError(`"${nameOrPath}" is neither a scenario file nor a built-in scenario (built-ins: ${builtinNames().join(', ')})`);
   }
-  return loadScenarioFile(nameOrPath, override);
+  return loadScenarioFile(nameOrPath, override, options);
 }

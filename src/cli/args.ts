@@ -10,6 +10,19 @@ import type { Scenario } from '../scenario/types.ts';
 import { builtinPath } from '../scenarios/index.ts';
 import type { EngineKind } from '../runtime/system.ts';
 import { UsageError } from './command.ts';
+import { loadPlugins } from './plugins.ts';
+import type { Kinds } from '../runtime/kinds.ts';
+
+/** `--plugin FILE` (repeatable): ES modules that register actor kinds (plugins.ts). */
+export const PLUGIN_OPTION = { plugin: { type: 'string', multiple: true } } as const satisfies ParseArgsConfig['options'];
+export const PLUGIN_HELP = `  --plugin FILE            load an ES module that registers actor kinds (device models, foreign
+                           actors); repeatable. A log names its plugins: replay, inspect and report
+                           need the same --plugin (README "Library")`;
+
+/** The registry of the `--plugin` files (`undefined`: none given, svasim's kinds only). */
+export async function pluginKinds(files: readonly string[] | undefined): Promise<Kinds | undefined> {
+  return files === undefined || files.length === 0 ? undefined : loadPlugins(files);
+}
 
 /**
  * `parseArgs`'s result for `options`, spelled out: node:util does not export its name, and the built
@@ -39,7 +52,7 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(command
 }
 
 /** A file path, or the name of a built-in scenario; the override applied on top of the file's policy. */
-export function resolveScenario(arg: string, override: Partial<Policy>, command = 'run'): { scenario: Scenario; filePolicy: Policy; name: string; file: string } {
+export function resolveScenario(arg: string, override: Partial<Policy>, command = 'run', kinds?: Kinds): { scenario: Scenario; filePolicy: Policy; name: string; file: string } {
   const builtin = builtinPath(arg);
   let name: string;
   let file: string;
@@ -52,7 +65,7 @@ export function resolveScenario(arg: string, override: Partial<Policy>, command 
     file = arg;
     name = basename(arg).replace(/\.json$/, '');
   }
-  const loaded = loadScenarioFile(file);
+  const loaded = loadScenarioFile(file, undefined, { kinds });
   return { scenario: { ...loaded, policy: { ...loaded.policy, ...override } }, filePolicy: loaded.policy, name, file };
 }
 

@@ -5,6 +5,7 @@
 import { openSync, readSync, closeSync } from 'node:fs';
 import { writeFileAtomic, type InputFile } from '../log/io.ts';
 import { LogSession, type InspectSession } from '../inspect/session.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 import { pageAssets, startInspector } from '../inspect/server.ts';
 import type { Io } from './command.ts';
 
@@ -28,8 +29,8 @@ export function looksLikeLog(path: string): boolean {
 }
 
 /** A log for the inspector or a report; what it cannot show is said on stderr, once. */
-export function openLogSession(path: string, allowTruncated: boolean, io: Io): LogSession {
-  const session = new LogSession(path, { allowTruncated });
+export function openLogSession(path: string, allowTruncated: boolean, io: Io, kinds?: Kinds): LogSession {
+  const session = new LogSession(path, { allowTruncated, kinds });
   for (const w of session.warnings) io.stderr.write(`warning: ${w}\n`);
   return session;
 }

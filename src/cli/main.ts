@@ -8,6 +8,8 @@ import { ScenarioError } from '../scenario/load.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 import { LogError } from '../log/reader.ts';
 import { UsageError, type Command, type Io } from './command.ts';
+import { PluginError } from './plugins.ts';
+import { KindError } from '../runtime/kinds.ts';
 import { runCommand } from './commands/run.ts';
 import { replayCommand } from './commands/replay.ts';
 import { listCommand } from './commands/list.ts';
@@ -59,7 +61,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (!found) throw new UsageError(`svasim: unknown command "${command}" (${EXPECTED}; see svasim --help)`);
     return await found.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof LogError) {
+    // A plugin's mistake (a bad kind, a message its schema refuses) is bad input too: one line, exit 2.
+    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof LogError || e instanceof PluginError || e instanceof KindError) {
       io.stderr.write(`${e.message}\n`);
       return 2;
     }

@@ -3,7 +3,8 @@
  * a time. Either way the records are log records and the state at any seq comes from replay's time
  * travel (`SeekableLog.at`), so the page cannot show anything the log does not reproduce.
  */
-import { headerLine, recordLine } from '../log/format.ts';
+import { headerLine, pluginRefs, recordLine } from '../log/format.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 import { parseLog } from '../log/reader.ts';
 import { SeekableLog } from '../replay/checkpoints.ts';
 import { actorStates, systemState, type ActorState, type SystemState } from '../runtime/state.ts';
@@ -151,10 +152,10 @@ export class LogSession extends InspectSession {
    */
   constructor(
     private readonly path: string,
-    opts: { allowTruncated?: boolean } = {},
+    opts: { allowTruncated?: boolean; kinds?: Kinds | undefined } = {},
   ) {
     super();
-    this.log = SeekableLog.open(path, { allowTruncated: opts.allowTruncated === true });
+    this.log = SeekableLog.open(path, { allowTruncated: opts.allowTruncated === true, kinds: opts.kinds });
     const d = this.log.divergence;
     const warnings: string[] = [];
     // A log cut short (opened with allowTruncated) is said in replay's words, as `svasim replay` says it.
@@ -210,10 +211,14 @@ export class LiveSession extends InspectSession {
   private readonly recordLines: string[] = [];
   private cached: SeekableLog | null = null;
 
-  constructor(readonly scenario: Scenario, filePolicy?: Scenario['policy']) {
+  constructor(
+    readonly scenario: Scenario,
+    filePolicy?: Scenario['policy'],
+    private readonly kinds?: Kinds,
+  ) {
     super();
-    this.header = headerLine(filePolicy ? { ...scenario, policy: filePolicy } : scenario, scenario.policy);
-    this.run = new ScenarioRun(scenario, { onRecord: (d) => this.recordLines.push(recordLine(d)) });
+    this.header = headerLine(filePolicy ? { ...scenario, policy: filePolicy } : scenario, scenario.policy, kinds ? pluginRefs(kinds) : []);
+    this.run = new ScenarioRun(scenario, { onRecord: (d) => this.recordLines.push(recordLine(d)), kinds });
   }
 
   get live(): boolean {
@@ -233,7 +238,7 @@ export class LiveSession extends InspectSession {
    * scenario's last — so replay takes it as a prefix (`allowIncomplete`), not as a log cut short.
    */
   protected seekable(): SeekableLog {
-    this.cached ??= SeekableLog.of(parseLog([this.header, ...this.recordLines].join('\n') + '\n', `${this.scenario.name} (live)`), undefined, {
+    this.cached ??= SeekableLog.of(parseLog([this.header, ...this.recordLines].join('\n') + '\n', `${this.scenario.name} (live)`, { kinds: this.kinds }), undefined, {
       allowIncomplete: true,
     });
     return this.cached;

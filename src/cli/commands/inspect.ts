@@ -7,11 +7,12 @@ import type { Policy } from '../../../machines/protocol.ts';
 import { parsePolicyOverride } from '../../scenario/load.ts';
 import { runScenario } from '../../scenario/run.ts';
 import { parseLog, readLog, type ParsedLog } from '../../log/reader.ts';
-import { closingLine, headerLine, recordLine } from '../../log/format.ts';
+import { closingLine, headerLine, pluginRefs, recordLine } from '../../log/format.ts';
 import { replay } from '../../replay/replay.ts';
 import { LiveSession } from '../../inspect/session.ts';
 import { sendToStately } from '../../inspect/stately.ts';
-import { parse, resolveScenario } from '../args.ts';
+import { parse, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
+import type { Kinds } from '../../runtime/kinds.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { looksLikeLog, openLogSession, serve } from '../inspect.ts';
 
@@ -32,6 +33,7 @@ options:
                            short, records that stop between or inside steps, header only
   --stately                send the run to Stately's online inspector instead (needs the internet;
                            uses @statelyai/inspect, the xstate v5 successor of @xstate/inspect)
+${PLUGIN_HELP}
   -h, --help               this help
 
 Ctrl-C stops the server.`;
@@ -42,6 +44,7 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
     policy: { type: 'string' },
     stately: { type: 'boolean' },
     'allow-truncated': { type: 'boolean' },
+    ...PLUGIN_OPTION,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -58,12 +61,13 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
   const override = values.policy === undefined ? {} : parsePolicyOverride(values.policy);
   const isLog = looksLikeLog(source);
   if (isLog && values.policy !== undefined) throw new UsageError('svasim inspect: --policy applies to a scenario, not a log (for a what-if use svasim replay --policy)');
-  if (values.stately) return stately(source, isLog, override, io);
+  const kinds = await pluginKinds(values.plugin);
+  if (values.stately) return stately(source, isLog, override, io, kinds);
   const session = isLog
-    ? openLogSession(source, values['allow-truncated'] === true, io)
+    ? openLogSession(source, values['allow-truncated'] === true, io, kinds)
     : (() => {
-        const { scenario, filePolicy } = resolveScenario(source, override, 'inspect');
-        return new LiveSession(scenario, filePolicy);
+        const { scenario, filePolicy } = resolveScenario(source, override, 'inspect', kinds);
+        return new LiveSession(scenario, filePolicy, kinds);
       })();
   try {
     return await serve(session, { port, write: (line) => io.stdout.write(`${line}\n`), ...(io.until ? { until: io.until } : {}) });
@@ -75,15 +79,16 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
   }
 }
 
-async function stately(source: string, isLog: boolean, override: Partial<Policy>, io: Io): Promise<number> {
+async function stately(source: string, isLog: boolean, override: Partial<Policy>, io: Io, kinds: Kinds | undefined): Promise<number> {
   let log: ParsedLog;
-  if (isLog) log = readLog(source);
+  if (isLog) log = readLog(source, { kinds });
   else {
-    const { scenario, filePolicy } = resolveScenario(source, override, 'inspect');
+    const { scenario, filePolicy } = resolveScenario(source, override, 'inspect', kinds);
     const lines: string[] = [];
-    const r = runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)) });
+    const r = runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)), kinds });
     // The whole run's log, as `run` would write it (closing record included: it is complete).
-    log = parseLog([headerLine({ ...scenario, policy: filePolicy }, scenario.policy), ...lines, closingLine(r.messages, r.steps.length)].join('\n') + '\n', scenario.name);
+    const head = headerLine({ ...scenario, policy: filePolicy }, scenario.policy, kinds ? pluginRefs(kinds) : []);
+    log = parseLog([head, ...lines, closingLine(r.messages, r.steps.length)].join('\n') + '\n', scenario.name, { kinds });
   }
   // Check before sending: a log the model does not reproduce would be cut off mid-way.
   const check = replay(log, {});

@@ -9,7 +9,7 @@ import { divergenceData, replay, replayFile, type ReplayResult } from '../../rep
 import { formatWhatIf, whatIf } from '../../replay/whatif.ts';
 import { DivergenceError, SeekableLog } from '../../replay/checkpoints.ts';
 import { formatState, systemState } from '../../runtime/state.ts';
-import { count, parse, parseEngine, seqOption } from '../args.ts';
+import { count, parse, parseEngine, pluginKinds, PLUGIN_OPTION, seqOption } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { styleFor, type Style } from '../trace.ts';
 
@@ -35,17 +35,20 @@ options:
                       how actors are re-executed (whole-log replay): the compiled executor (default)
                       or xstate's own interpreter
   --json              print a machine-readable result (with --until: the state as JSON)
+  --plugin FILE       load a plugin whose kinds the log names (repeatable); a log naming one that is
+                      not loaded is refused
   -h, --help          this help
 
 exit status: 0 identical, 1 diverged, 2 bad input (unreadable, malformed or damaged log)`;
 
-function cmdReplay(args: string[], io: Io): number {
+async function cmdReplay(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('replay', args, {
     'allow-truncated': { type: 'boolean' },
     json: { type: 'boolean' },
     until: { type: 'string' },
     policy: { type: 'string' },
     engine: { type: 'string' },
+    ...PLUGIN_OPTION,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -57,10 +60,11 @@ function cmdReplay(args: string[], io: Io): number {
     throw new UsageError('svasim replay: --engine applies to a whole-log replay (not with --until or --policy)');
   }
   if (positionals.length !== 1) throw new UsageError('svasim replay: expected one log file (see svasim replay --help)');
+  const kinds = await pluginKinds(values.plugin);
   if (values.policy !== undefined) {
     if (values.until !== undefined) throw new UsageError('svasim replay: --policy and --until exclude each other');
     const override = parsePolicyOverride(values.policy);
-    const wlog = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true });
+    const wlog = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true, kinds });
     const check = replay(wlog, { allowIncomplete: values['allow-truncated'] === true });
     if (!check.identical) io.stderr.write(`warning: ${wlog.source} does not replay (diverges at seq ${check.seq}): the logged side below is what the log says, not what this model does\n`);
     const w = whatIf(wlog, override);
@@ -87,7 +91,7 @@ function cmdReplay(args: string[], io: Io): number {
     // With a current index, read only the nearest checkpoint and the records after it.
     if (!allowTruncated) {
       try {
-        const fast = SeekableLog.seekFile(positionals[0] ?? '', until, systemState);
+        const fast = SeekableLog.seekFile(positionals[0] ?? '', until, systemState, kinds);
         if (fast) {
           notes(fast.log);
           io.stdout.write(values.json ? `${JSON.stringify(fast.value, null, 2)}\n` : `${formatState(fast.value).join('\n')}\n`);
@@ -99,7 +103,7 @@ function cmdReplay(args: string[], io: Io): number {
       }
     }
     // Otherwise open the log for seeking (one read and parse; the index is built or reused).
-    const seekable = SeekableLog.open(positionals[0] ?? '', { allowTruncated, warn: (line) => io.stderr.write(`${line}\n`) });
+    const seekable = SeekableLog.open(positionals[0] ?? '', { allowTruncated, kinds, warn: (line) => io.stderr.write(`${line}\n`) });
     const log = seekable.log;
     notes(log);
     incompleteNote(log.source, seekable.incomplete);
@@ -121,7 +125,7 @@ function cmdReplay(args: string[], io: Io): number {
   }
   // A whole replay streams the log: records are checked and re-executed one at a time, not kept.
   let head: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario'> | null = null;
-  const r = replayFile(positionals[0] ?? '', { allowTruncated, ...(engine === undefined ? {} : { engine }), onHead: (h) => {
+  const r = replayFile(positionals[0] ?? '', { allowTruncated, ...(kinds === undefined ? {} : { kinds }), ...(engine === undefined ? {} : { engine }), onHead: (h) => {
     head = h;
     notes(h);
   } });

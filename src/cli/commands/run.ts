@@ -5,7 +5,7 @@ import { loadScenarioFile, parsePolicyOverride } from '../../scenario/load.ts';
 import { runScenario, type RunResult } from '../../scenario/run.ts';
 import { builtinNames, builtinPath } from '../../scenarios/index.ts';
 import type { EngineKind } from '../../runtime/system.ts';
-import { parse, parseEngine, resolveScenario } from '../args.ts';
+import { parse, parseEngine, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter } from '../trace.ts';
 
@@ -26,6 +26,7 @@ options:
   --json                   print a machine-readable result instead of the trace
   --quiet                  print only the summary and failures
   --all                    run every built-in scenario (one verdict line each)
+${PLUGIN_HELP}
   -h, --help               this help
 
 exit status: 0 all expectations hold, 1 an expectation or invariant failed, 2 bad input`;
@@ -39,10 +40,11 @@ const RUN_OPTIONS = {
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   all: { type: 'boolean' },
+  ...PLUGIN_OPTION,
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-function cmdRun(args: string[], io: Io): number {
+async function cmdRun(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('run', args, RUN_OPTIONS);
   if (values.help) {
     io.stdout.write(`${HELP}\n`);
@@ -52,6 +54,7 @@ function cmdRun(args: string[], io: Io): number {
   const engine = parseEngine('run', values.engine);
   if (values.all) {
     if (positionals.length > 0) throw new UsageError('svasim run: --all takes no scenario argument');
+    if (values.plugin !== undefined) throw new UsageError('svasim run: --all runs the built-in scenarios, which use no plugin');
     // --all writes no logs (one verdict per built-in): a log option would be silently ignored.
     for (const o of ['log', 'flush'] as const) if (values[o] !== undefined) throw new UsageError(`svasim run: --all writes no logs; --${o} needs one scenario (svasim run <name> --${o} …)`);
     return runAll(io, override, engine, values.json === true);
@@ -61,7 +64,8 @@ function cmdRun(args: string[], io: Io): number {
   const flush = values.flush;
   if (flush !== undefined && flush !== 'step' && flush !== 'record') throw new UsageError(`svasim run: --flush expects step or record, got "${flush}"`);
   if (flush !== undefined && values['no-log']) throw new UsageError('svasim run: --flush needs a log (it excludes --no-log)');
-  const { scenario, filePolicy, name, file } = resolveScenario(positionals[0] ?? '', override);
+  const kinds = await pluginKinds(values.plugin);
+  const { scenario, filePolicy, name, file } = resolveScenario(positionals[0] ?? '', override, 'run', kinds);
   const log = values['no-log'] ? undefined : (values.log ?? `${name}.jsonl`);
   const st = styleFor(io.stdout, io.env);
   const out = (line: string): void => {
@@ -71,7 +75,8 @@ function cmdRun(args: string[], io: Io): number {
   const printer = new TracePrinter(out, st);
   // The log is opened (locked, refused if it is the scenario file) before the first step runs.
   const result = runScenario(scenario, {
-    ...(log === undefined ? {} : { log, logInputs: [{ path: file, role: 'the scenario this run reads' }] }),
+    ...(log === undefined ? {} : { log, logInputs: [{ path: file, role: 'the scenario this run reads' }, ...(values.plugin ?? []).map((path) => ({ path, role: 'a plugin this run loads' }))] }),
+    kinds,
     onWarning: (line) => io.stderr.write(`${line}\n`),
     ...(flush === undefined ? {} : { flush }),
     ...(engine === undefined ? {} : { engine }),
