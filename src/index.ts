@@ -33,10 +33,12 @@ export type { RunOptions, RunResult, StepOutcome, Failure, ProcessSummary } from
 export { builtinNames } from './scenarios/index.ts';
 
 // The runtime: the bus and its actors, the schedulers, the invariant monitor, state views.
-export { System } from './runtime/system.ts';
+export { System, SubscriberError } from './runtime/system.ts';
 export type { SystemConfig, SystemOptions, SystemSnapshot, DeviceSpec, Delivered, EngineKind, ActorKind, ActorView } from './runtime/system.ts';
-export { FifoScheduler, ListScheduler, ChoiceScheduler } from './runtime/scheduler.ts';
-export type { Scheduler, Envelope } from './runtime/scheduler.ts';
+export { FifoScheduler, ListScheduler, ChoiceScheduler, RandomScheduler } from './runtime/scheduler.ts';
+export type { Scheduler, Envelope, SchedulerDescription } from './runtime/scheduler.ts';
+export { ofType, toAddress, fromAddress } from './runtime/streams.ts';
+export type { DeliveredOf } from './runtime/streams.ts';
 export { InvariantMonitor } from './runtime/monitor.ts';
 export type { Violation } from './runtime/monitor.ts';
 export { systemState, formatState, actorStates } from './runtime/state.ts';

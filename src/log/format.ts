@@ -5,6 +5,7 @@
  */
 import type { Scenario } from '../scenario/types.ts';
 import type { Kinds } from '../runtime/kinds.ts';
+import type { SchedulerDescription } from '../runtime/scheduler.ts';
 import type { Delivered } from '../runtime/system.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 
@@ -19,6 +20,8 @@ export interface LogHeader {
    * a reader without them refuses the log. Absent when only svasim's own kinds ran (older logs too).
    */
   readonly plugins?: readonly PluginRef[];
+  /** The schedule that chose the delivery order, when not FIFO (a seeded random one: its seed). */
+  readonly scheduler?: SchedulerDescription;
 }
 
 /** A plugin as a log header names it. */
@@ -44,8 +47,16 @@ export function pluginRefs(kinds: Kinds): PluginRef[] {
 }
 
 /** The header: the scenario as written (its own policy) and the effective policy of this run. */
-export function headerLine(scenario: Scenario, policy: Scenario['policy'], plugins: readonly PluginRef[] = []): string {
-  const header: LogHeader = { log: 'svasim', version: LOG_FORMAT_VERSION, model: MODEL_VERSION, policy, scenario, ...(plugins.length > 0 ? { plugins } : {}) };
+export function headerLine(scenario: Scenario, policy: Scenario['policy'], plugins: readonly PluginRef[] = [], scheduler?: SchedulerDescription): string {
+  const header: LogHeader = {
+    log: 'svasim',
+    version: LOG_FORMAT_VERSION,
+    model: MODEL_VERSION,
+    policy,
+    scenario,
+    ...(plugins.length > 0 ? { plugins } : {}),
+    ...(scheduler === undefined ? {} : { scheduler }),
+  };
   return JSON.stringify(header);
 }
 

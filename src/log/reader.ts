@@ -71,6 +71,7 @@ const headerSchema = z
     policy: policySchema,
     scenario: z.record(z.string(), z.unknown()),
     plugins: z.array(pluginRefSchema).optional(),
+    scheduler: z.object({ name: z.string(), seed: z.number().int().optional() }).strict().optional(),
   })
   .strict();
 /** A count in the closing record: a non-negative integer, echoed as it reads when it is not one. */

@@ -335,6 +335,8 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
       }
       if (want.from === 'monitor') endStep();
       if (isInput) sys.input(want.msg, want.to, want.step);
+      // A message injected from outside (System.inject): from `user`, with the cause it answered.
+      else if (want.from === 'user' && want.cause !== undefined) sys.post(want.msg, 'user', want.to, want.cause, want.step);
       sched.want = want;
       const older = sched.overtaken();
       if (older) {

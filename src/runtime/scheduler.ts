@@ -20,6 +20,9 @@ export interface Envelope {
   seq: number;
 }
 
+/** A delivered message: what one log record holds (seq, sender, receiver, cause, step, message). */
+export type Delivered = Readonly<Envelope>;
+
 /**
  * Chooses the delivery order. The contract every scheduler keeps: **messages between the same two actors
  * are delivered in the order they became pending** (per-channel FIFO, as in any actor system; a message
@@ -44,6 +47,8 @@ export interface Scheduler {
   pending(): readonly Envelope[];
   /** Replace the pending set (restoring a snapshot). */
   reset(pending: readonly Envelope[]): void;
+  /** How a log header names this schedule (absent: not recorded; FIFO is the default). */
+  readonly description?: SchedulerDescription;
 }
 
 /** First in, first out: each message is delivered in the order it was sent. */
@@ -195,4 +200,40 @@ export class ChannelOrder {
     q?.shift();
     if (q?.length === 0) this.channels.delete(key);
   }
+}
+
+/**
+ * A seeded pseudo-random interleaving: at each delivery, one of the channels' oldest pending messages
+ * (per-channel FIFO holds) chosen uniformly by a 32-bit PRNG (mulberry32) seeded with `seed`. The same
+ * seed and the same pending messages give the same schedule on any machine; the seed is written in the
+ * log header (`scheduler`), and the log itself records the order, so replay needs neither.
+ */
+export class RandomScheduler extends ChoiceScheduler {
+  private state: number;
+
+  constructor(readonly seed: number) {
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`seed ${seed} is not an integer in 0..4294967295`);
+    let s = seed >>> 0;
+    // mulberry32: one 32-bit state word, full period, well distributed for this use.
+    const next = (): number => {
+      s = (s + 0x6d2b79f5) >>> 0;
+      let t = s;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    super((eligible) => Math.floor(next() * eligible.length));
+    this.state = seed;
+  }
+
+  /** How the log header names this schedule. */
+  get description(): SchedulerDescription {
+    return { name: 'random', seed: this.state };
+  }
+}
+
+/** A schedule as the log header names it (`scheduler`); absent for FIFO, svasim's default. */
+export interface SchedulerDescription {
+  readonly name: string;
+  readonly seed?: number;
 }

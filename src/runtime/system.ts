@@ -13,7 +13,7 @@
  * - A message an actor's current state cannot take is deferred (selective receive) and offered again
  *   after that actor next changes; it gets its seq only when it is finally taken.
  */
-import { Subject } from 'rxjs';
+import { config as rxjsConfig, Subject } from 'rxjs';
 import type { IommuContext } from '../../machines/iommu.ts';
 import { MACHINES, type ActorKind } from '../../machines/index.ts';
 import type { KernelContext } from '../../machines/kernel.ts';
@@ -36,7 +36,7 @@ import type { WqContext } from '../../machines/wq.ts';
 import { DEFER, fromMachine, type Behavior, type EngineKind, type Sent } from './actor.ts';
 import { BUILTIN_KINDS_REGISTRY, KindError, type Kinds } from './kinds.ts';
 import { messageIssue } from './message-schema.ts';
-import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from './scheduler.ts';
+import { ChannelOrder, FifoScheduler, type Delivered, type Envelope, type Scheduler } from './scheduler.ts';
 
 /**
  * How actors are stepped: `compiled` (the default) runs each machine definition through svasim's
@@ -78,8 +78,7 @@ export interface SystemConfig {
   readonly actors?: readonly ActorSpec[] | undefined;
 }
 
-/** A delivered message: what one log record holds. */
-export type Delivered = Readonly<Envelope>;
+export type { Delivered } from './scheduler.ts';
 
 export type { ActorKind } from '../../machines/index.ts';
 
@@ -179,8 +178,29 @@ class Cell {
   }
 }
 
+/**
+ * A subscriber to `delivered$` threw: the delivery that reached it (its seq and type) fails, as a
+ * programming error in the step that caused it (the run stops there; its log stays a valid prefix).
+ * `cause` is what the subscriber threw.
+ */
+export class SubscriberError extends Error {
+  constructor(
+    readonly delivered: Delivered,
+    cause: unknown,
+  ) {
+    super(`a subscriber to delivered$ threw on seq ${delivered.seq} (${delivered.msg.type} ${delivered.from} -> ${delivered.to}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'SubscriberError';
+  }
+}
+
 export class System {
-  /** Every delivered message, in delivery order. */
+  /**
+   * Every delivered message, in delivery order, synchronously as it is delivered (the log writer, the
+   * trace and the monitors listen here). Filter it with `ofType`, `toAddress`, `fromAddress`
+   * (src/runtime/streams.ts). A subscriber that throws makes the delivery throw {@link SubscriberError}
+   * (every subscriber still gets the message first): the error surfaces in the step that caused it, not
+   * later as an uncaught exception. That holds for operators of the same rxjs copy as svasim's.
+   */
   readonly delivered$ = new Subject<Delivered>();
   private readonly cells = new Map<Address, Cell>();
   private readonly deferred = new Map<Address, Envelope[]>();
@@ -195,6 +215,8 @@ export class System {
    */
   private dirty: Set<Address> | null = null;
   private seq = 0;
+  /** The step of the last delivered message (what an injected message belongs to). */
+  private lastStepSeen = 0;
   /** Each built-in kind's behavior (src/runtime/actor.ts): the machines under the chosen engine. */
   private readonly behaviors: Readonly<Record<ActorKind, Behavior>>;
   /** svasim's kinds and the registered ones. */
@@ -287,6 +309,22 @@ export class System {
   /** Send a message from outside the modelled actors (a monitor, a foreign actor) with an explicit cause. */
   post(msg: AnyMessage, from: Address, to: Address, cause: number | undefined, step: number): void {
     this.enqueue({ msg, from, to, cause, step, seq: 0 });
+  }
+
+  /**
+   * Inject a message from outside the system (your code, not an actor of a registered kind) as a
+   * reaction to delivered message `cause`: it is pending at once, sent by `user`, with that cause and
+   * its step, and checked against its type's schema (svasim's or a registered kind's). The log records it
+   * as an input with a cause; replay feeds it back as such. What-if re-runs only the scenario and the
+   * actors, so it cannot re-create such a message: make the injector an actor of a registered kind
+   * (src/runtime/kinds.ts) when a what-if must include it.
+   * @throws Error when the message fails its schema or `cause` is not a delivered seq.
+   */
+  inject(msg: AnyMessage, to: Address, cause: number): void {
+    if (!Number.isSafeInteger(cause) || cause < 1 || cause > this.seq) throw new Error(`inject ${msg.type}: cause ${cause} is not a delivered seq (1..${this.seq})`);
+    const issue = isBuiltinMessage(msg) ? messageIssue(msg) : this.kinds.check(msg);
+    if (issue !== null && issue !== undefined) throw new Error(`inject ${msg.type} to ${to}: ${issue}`);
+    this.enqueue({ msg, from: 'user', to, cause, step: this.lastStepSeen, seq: 0 });
   }
 
   /** Make a message pending (and note its place in its channel when the scheduler is checked). */
@@ -404,12 +442,24 @@ export class System {
 
   private record(env: Envelope): Delivered {
     env.seq = ++this.seq;
+    this.lastStepSeen = env.step;
     // Observers hear what is delivered to svasim's own actors (never copies of copies).
     if (this.observers.size > 0 && !this.foreign.has(env.to)) {
       const list = this.observers.get(env.msg.type);
       if (list !== undefined) for (const a of list) this.enqueue({ msg: env.msg, from: env.from, to: a, cause: env.seq, step: env.step, seq: 0 });
     }
-    this.delivered$.next(env);
+    // rxjs 7 reports a subscriber's error later (a timer), after the step is over; with its synchronous
+    // error handling on for the duration of this call, `next` throws it here instead, once every
+    // subscriber has had the message. The flag is rxjs's own and restored at once (no other code runs).
+    const sync = rxjsConfig.useDeprecatedSynchronousErrorHandling;
+    rxjsConfig.useDeprecatedSynchronousErrorHandling = true;
+    try {
+      this.delivered$.next(env);
+    } catch (e) {
+      throw new SubscriberError(env, e);
+    } finally {
+      rxjsConfig.useDeprecatedSynchronousErrorHandling = sync;
+    }
     return env;
   }
 

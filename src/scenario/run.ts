@@ -210,7 +210,7 @@ export class ScenarioRun {
     // Opened (locked, checked against the inputs) before anything runs: a log that cannot be written is
     // a LogFileError here, not after the run.
     this.writer = opts.log
-      ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy, opts.kinds ? pluginRefs(opts.kinds) : []), opts.flush, {
+      ? new LogWriter(opts.log, headerLine(asWritten, scenario.policy, opts.kinds ? pluginRefs(opts.kinds) : [], opts.scheduler?.description), opts.flush, {
           ...(opts.logInputs ? { inputs: opts.logInputs } : {}),
           ...(opts.onWarning ? { warn: opts.onWarning } : {}),
         })

@@ -5,6 +5,7 @@ import { loadScenarioFile, parsePolicyOverride } from '../../scenario/load.ts';
 import { runScenario, type RunResult } from '../../scenario/run.ts';
 import { builtinNames, builtinPath } from '../../scenarios/index.ts';
 import type { EngineKind } from '../../runtime/system.ts';
+import { RandomScheduler } from '../../runtime/scheduler.ts';
 import { parse, parseEngine, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { formatFailure, styleFor, summaryLines, TracePrinter } from '../trace.ts';
@@ -23,6 +24,9 @@ options:
                            killed run loses at most that step) or each as it is delivered
   --engine compiled|xstate how actors are stepped: svasim's compiled executor of the machine
                            definitions (default) or xstate's own interpreter (same messages, slower)
+  --scheduler fifo|random  the delivery order within each step: FIFO (default), or a seeded random
+                           interleaving (per-channel order kept); its seed goes in the log header
+  --seed N                 the random scheduler's seed (0..4294967295; default 0)
   --json                   print a machine-readable result instead of the trace
   --quiet                  print only the summary and failures
   --all                    run every built-in scenario (one verdict line each)
@@ -37,6 +41,8 @@ const RUN_OPTIONS = {
   'no-log': { type: 'boolean' },
   flush: { type: 'string' },
   engine: { type: 'string' },
+  scheduler: { type: 'string' },
+  seed: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -55,6 +61,7 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
   if (values.all) {
     if (positionals.length > 0) throw new UsageError('svasim run: --all takes no scenario argument');
     if (values.plugin !== undefined) throw new UsageError('svasim run: --all runs the built-in scenarios, which use no plugin');
+    if (values.scheduler !== undefined || values.seed !== undefined) throw new UsageError('svasim run: --all runs each built-in in FIFO order; --scheduler and --seed need one scenario');
     // --all writes no logs (one verdict per built-in): a log option would be silently ignored.
     for (const o of ['log', 'flush'] as const) if (values[o] !== undefined) throw new UsageError(`svasim run: --all writes no logs; --${o} needs one scenario (svasim run <name> --${o} …)`);
     return runAll(io, override, engine, values.json === true);
@@ -64,6 +71,7 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
   const flush = values.flush;
   if (flush !== undefined && flush !== 'step' && flush !== 'record') throw new UsageError(`svasim run: --flush expects step or record, got "${flush}"`);
   if (flush !== undefined && values['no-log']) throw new UsageError('svasim run: --flush needs a log (it excludes --no-log)');
+  const scheduler = parseScheduler(values.scheduler, values.seed);
   const kinds = await pluginKinds(values.plugin);
   const { scenario, filePolicy, name, file } = resolveScenario(positionals[0] ?? '', override, 'run', kinds);
   const log = values['no-log'] ? undefined : (values.log ?? `${name}.jsonl`);
@@ -77,6 +85,7 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
   const result = runScenario(scenario, {
     ...(log === undefined ? {} : { log, logInputs: [{ path: file, role: 'the scenario this run reads' }, ...(values.plugin ?? []).map((path) => ({ path, role: 'a plugin this run loads' }))] }),
     kinds,
+    ...(scheduler === undefined ? {} : { scheduler }),
     onWarning: (line) => io.stderr.write(`${line}\n`),
     ...(flush === undefined ? {} : { flush }),
     ...(engine === undefined ? {} : { engine }),
@@ -98,6 +107,19 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
     }
   }
   return result.ok ? 0 : 1;
+}
+
+/** `--scheduler` and `--seed`: `undefined` for FIFO (the default, not written in the header). */
+function parseScheduler(name: string | undefined, seed: string | undefined): RandomScheduler | undefined {
+  if (name === undefined || name === 'fifo') {
+    if (seed !== undefined) throw new UsageError('svasim run: --seed applies to --scheduler random');
+    return undefined;
+  }
+  if (name !== 'random') throw new UsageError(`svasim run: --scheduler expects fifo or random, got "${name}"`);
+  if (seed === undefined) return new RandomScheduler(0);
+  const n = Number(seed);
+  if (!/^\d+$/.test(seed) || n > 0xffffffff) throw new UsageError(`svasim run: --seed expects an integer from 0 to 4294967295, got "${seed}"`);
+  return new RandomScheduler(n);
 }
 
 function jsonResult(r: RunResult, log: string | undefined): Record<string, unknown> {
