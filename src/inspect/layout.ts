@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import type { ELK as ElkInstance, ELKConstructorArguments, ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { AnyStateMachine } from 'xstate';
 import { MACHINES, type ActorKind } from '../../machines/index.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 
 // elkjs is CommonJS: its module.exports is the ELK class (the bundled build runs in-process, no worker).
 const ELK = createRequire(import.meta.url)('elkjs/lib/elk.bundled.js') as new (args?: ELKConstructorArguments) => ElkInstance;
@@ -233,13 +234,26 @@ export async function layoutMachine(machine: AnyStateMachine): Promise<MachineLa
   };
 }
 
-let cached: Promise<Record<ActorKind, MachineLayout>> | null = null;
+/** Each machine's layout, computed once per process (a machine definition never changes). */
+const cached = new WeakMap<AnyStateMachine, Promise<MachineLayout>>();
 
-/** The layouts of every machine kind (computed once per process). */
-export function machineLayouts(): Promise<Record<ActorKind, MachineLayout>> {
-  cached ??= (async () => {
-    const entries = await Promise.all(Object.entries(MACHINES).map(async ([k, m]) => [k, await layoutMachine(m)] as const));
-    return Object.fromEntries(entries) as Record<ActorKind, MachineLayout>;
-  })();
-  return cached;
+function layoutOnce(m: AnyStateMachine): Promise<MachineLayout> {
+  let p = cached.get(m);
+  if (p === undefined) {
+    p = layoutMachine(m);
+    cached.set(m, p);
+  }
+  return p;
+}
+
+/**
+ * The layouts of svasim's machine kinds and of every registered kind whose behavior steps an xstate
+ * machine (`fromMachine`); a kind without a machine (a decider) has none: the page shows its state
+ * name and context.
+ */
+export async function machineLayouts(kinds?: Kinds): Promise<Record<string, MachineLayout>> {
+  const machines: [string, AnyStateMachine][] = Object.entries(MACHINES);
+  for (const d of kinds?.registered() ?? []) if (d.behavior.machine) machines.push([d.name, d.behavior.machine]);
+  const entries = await Promise.all(machines.map(async ([k, m]) => [k, await layoutOnce(m)] as const));
+  return Object.fromEntries(entries) as Record<ActorKind | string, MachineLayout>;
 }

@@ -33,7 +33,8 @@ export interface SessionInfo {
   readonly lastShowable: number;
   /** What the page cannot show, one line each (a divergence, records lost at the end). */
   readonly warnings: readonly string[];
-  readonly machines: Record<ActorKind, MachineLayout>;
+  /** Per kind (svasim's and registered machine kinds). */
+  readonly machines: Record<string, MachineLayout>;
   readonly actors: readonly ActorInfo[];
 }
 
@@ -71,6 +72,8 @@ export abstract class InspectSession {
   protected abstract lines(): readonly string[];
   protected abstract seekable(): SeekableLog;
   protected abstract currentActors(): readonly ActorInfo[];
+  /** The registered kinds its actors may be of (their statecharts are drawn too). */
+  protected abstract kinds(): Kinds | undefined;
 
   private stepTexts: SessionInfo['steps'] | null = null;
   /** Recently asked states (stepping back and forth asks the same few seqs again). */
@@ -88,7 +91,7 @@ export abstract class InspectSession {
       lastSeq: this.lastSeq,
       lastShowable: this.lastShowable,
       warnings: this.warnings,
-      machines: await machineLayouts(),
+      machines: await machineLayouts(this.kinds()),
       actors: this.currentActors(),
     };
   }
@@ -198,6 +201,9 @@ export class LogSession extends InspectSession {
   protected seekable(): SeekableLog {
     return this.log;
   }
+  protected kinds(): Kinds {
+    return this.log.log.kinds;
+  }
   protected currentActors(): readonly ActorInfo[] {
     return this.actors;
   }
@@ -214,11 +220,11 @@ export class LiveSession extends InspectSession {
   constructor(
     readonly scenario: Scenario,
     filePolicy?: Scenario['policy'],
-    private readonly kinds?: Kinds,
+    private readonly registry?: Kinds,
   ) {
     super();
-    this.header = headerLine(filePolicy ? { ...scenario, policy: filePolicy } : scenario, scenario.policy, kinds ? pluginRefs(kinds) : []);
-    this.run = new ScenarioRun(scenario, { onRecord: (d) => this.recordLines.push(recordLine(d)), kinds });
+    this.header = headerLine(filePolicy ? { ...scenario, policy: filePolicy } : scenario, scenario.policy, registry ? pluginRefs(registry) : []);
+    this.run = new ScenarioRun(scenario, { onRecord: (d) => this.recordLines.push(recordLine(d)), kinds: registry });
   }
 
   get live(): boolean {
@@ -238,10 +244,13 @@ export class LiveSession extends InspectSession {
    * scenario's last — so replay takes it as a prefix (`allowIncomplete`), not as a log cut short.
    */
   protected seekable(): SeekableLog {
-    this.cached ??= SeekableLog.of(parseLog([this.header, ...this.recordLines].join('\n') + '\n', `${this.scenario.name} (live)`, { kinds: this.kinds }), undefined, {
+    this.cached ??= SeekableLog.of(parseLog([this.header, ...this.recordLines].join('\n') + '\n', `${this.scenario.name} (live)`, { kinds: this.registry }), undefined, {
       allowIncomplete: true,
     });
     return this.cached;
+  }
+  protected kinds(): Kinds | undefined {
+    return this.registry;
   }
   protected currentActors(): readonly ActorInfo[] {
     return actorStates(this.run.sys).map(infoOf);

@@ -18,7 +18,8 @@ import { FifoScheduler } from '../../src/runtime/scheduler.ts';
 import { System, type Delivered } from '../../src/runtime/system.ts';
 import { ScenarioError, scenarioFromValue } from '../../src/scenario/load.ts';
 import { runScenario, systemConfig } from '../../src/scenario/run.ts';
-import { genKind, iaxKind, KINDS_SCENARIO } from '../fixtures/kinds.ts';
+import { genKind, iaxKind, KINDS_SCENARIO, watchdogKind } from '../fixtures/kinds.ts';
+import { LogSession } from '../../src/inspect/session.ts';
 import { recordLine } from '../../src/log/format.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'svasim-kinds-'));
@@ -254,5 +255,30 @@ describe('mistakes in kinds and in scenarios that use them', () => {
     expect(message).toMatch(/devices\[1\]\.kind: unknown device model "workload" \(registered: iax\)/);
     const dup = { ...KINDS_SCENARIO, actors: [KINDS_SCENARIO.actors[0], KINDS_SCENARIO.actors[0]] };
     expect(() => scenarioFromValue(dup, 's.json', undefined, { kinds })).toThrow(/actors\[1\]\.name: duplicate actor gen:g \(already declared at actors\[0\]\)/);
+  });
+});
+
+describe('registered kinds in the inspector', () => {
+  it('a machine kind is drawn as a statechart, a decider kind as its state and context; both at every seq', async () => {
+    const kinds = new Kinds([iaxKind, genKind(), watchdogKind]);
+    const scenario = {
+      ...KINDS_SCENARIO,
+      actors: [...KINDS_SCENARIO.actors, { name: 'w', kind: 'watchdog' }],
+      steps: [...KINDS_SCENARIO.steps, { op: 'unbind', thread: 'A', device: 'dsa0' }, { op: 'enqcmd', thread: 'A', device: 'dsa0' }],
+    };
+    const log = join(tmp, 'inspect-kinds.jsonl');
+    const r = runScenario(scenarioFromValue(scenario, 'k.json', undefined, { kinds }), { kinds, log });
+    expect(r.counts['fault.dmar']).toBeGreaterThan(0);
+    const session = new LogSession(log, { kinds });
+    const info = await session.info();
+    expect(Object.keys(info.machines)).toEqual(expect.arrayContaining(['thread', 'mm', 'iommu', 'wq', 'kernel', 'watchdog']));
+    expect(info.machines['watchdog']?.nodes.map((n) => n.id)).toEqual(expect.arrayContaining([expect.stringContaining('quiet'), expect.stringContaining('alarmed')]));
+    expect(info.machines['iax']).toBeUndefined();
+    expect(info.actors.map((a) => `${a.address} ${a.kind}`)).toEqual(expect.arrayContaining(['wq:iax0 iax', 'gen:g workload', 'wd:w watchdog']));
+    const before = session.stateAt(1).actors.find((a) => a.address === 'wd:w');
+    const after = session.stateAt(session.lastSeq).actors.find((a) => a.address === 'wd:w');
+    expect(before?.state).toBe('quiet');
+    expect(after?.state).toBe('alarmed');
+    expect(session.stateAt(session.lastSeq).actors.find((a) => a.address === 'gen:g')?.state).toBe('done');
   });
 });
