@@ -28,8 +28,8 @@ import { builtinNames, builtinPath } from './scenarios/index.ts';
 export type { Scenario, Step, StepOf, Op, Expect, ExpectedResult, DeviceConfig, IommuConfig, Final } from './scenario/types.ts';
 export { parseScenario, scenarioFromValue, loadScenarioFile, parsePolicyOverride, ScenarioError } from './scenario/load.ts';
 export type { ScenarioIssue, ScenarioErrorLocation } from './scenario/load.ts';
-export { runScenario, ScenarioRun, systemConfig, stepInput } from './scenario/run.ts';
-export type { RunOptions, RunResult, StepOutcome, Failure, ProcessSummary } from './scenario/run.ts';
+export { runScenario, ScenarioRun, systemConfig, stepInput } from './runner/run.ts';
+export type { RunOptions, RunResult, StepOutcome, Failure, ProcessSummary } from './runner/run.ts';
 export { builtinNames } from './scenarios/index.ts';
 
 // The runtime: the bus and its actors, the schedulers, the invariant monitor, state views.

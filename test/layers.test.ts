@@ -12,10 +12,10 @@
  *        data          src/version.ts, src/scenarios/index.ts (imports nothing)
  *        runtime       src/runtime/: the bus, engines, schedulers, monitors, state (nothing from log,
  *                      scenario, replay, inspect, cli)
- *        scenario      src/scenario/ but run.ts: the scenario format (types, zod schemas, loader)
+ *        scenario      src/scenario/: the scenario format (types, zod schemas, loader, JSON Schema)
  *        log           src/log/: format, writer, reader (may read a header's scenario with the loader,
  *                      and use runtime types such as `Delivered`; nothing from replay, inspect, cli)
- *        runner        src/scenario/run.ts: runs a scenario on the runtime and writes its log
+ *        runner        src/runner/: runs a scenario on the runtime and writes its log
  *        replay        src/replay/
  *        inspect       src/inspect/ (the page under page/ included)
  *        cli           src/cli/
@@ -151,9 +151,9 @@ const LAYERS: readonly { readonly name: string; readonly holds: (file: string) =
   { name: 'machines', holds: (f) => f.startsWith('machines/') },
   { name: 'data', holds: (f) => f === 'src/version.ts' || f.startsWith('src/scenarios/') },
   { name: 'runtime', holds: (f) => f.startsWith('src/runtime/') },
-  { name: 'scenario', holds: (f) => f.startsWith('src/scenario/') && f !== 'src/scenario/run.ts' },
+  { name: 'scenario', holds: (f) => f.startsWith('src/scenario/') },
   { name: 'log', holds: (f) => f.startsWith('src/log/') },
-  { name: 'runner', holds: (f) => f === 'src/scenario/run.ts' },
+  { name: 'runner', holds: (f) => f.startsWith('src/runner/') },
   { name: 'replay', holds: (f) => f.startsWith('src/replay/') },
   { name: 'inspect', holds: (f) => f.startsWith('src/inspect/') },
   { name: 'cli', holds: (f) => f.startsWith('src/cli/') },

@@ -15,7 +15,7 @@ import { ARCH_CODES, LAM_POLICIES, PASID_POLICIES } from '../machines/protocol.t
 import { recordLine } from '../src/log/format.ts';
 import type { Delivered } from '../src/runtime/system.ts';
 import { parseScenario } from '../src/scenario/load.ts';
-import { runScenario, type RunResult } from '../src/scenario/run.ts';
+import { runScenario, type RunResult } from '../src/runner/run.ts';
 import { closingLine, headerLine } from '../src/log/format.ts';
 import { parseLog, readLog } from '../src/log/reader.ts';
 import { replay, replayFile } from '../src/replay/replay.ts';

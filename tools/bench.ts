@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { createActor, createMachine } from 'xstate';
 import { threadMachine } from '../machines/thread.ts';
 import type { Outgoing } from '../machines/protocol.ts';
-import { runScenario } from '../src/scenario/run.ts';
+import { runScenario } from '../src/runner/run.ts';
 import type { Scenario, Step } from '../src/scenario/types.ts';
 import { System, type EngineKind } from '../src/runtime/system.ts';
 import { readLog } from '../src/log/reader.ts';

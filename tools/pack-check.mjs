@@ -11,11 +11,15 @@
  *     replays it;
  *   - type-checks a TypeScript file against the installed types with default `nodenext` settings
  *     (`tsc --module nodenext --moduleResolution nodenext --strict --noEmit`, no skipLibCheck);
- *   - runs the CLI through `npx svasim`: list, run, replay, report, and inspect (serving its page).
+ *   - runs the CLI through `npx svasim`: list, run, replay, report, and inspect (serving its page);
+ *   - copies the composition examples (tools/examples: plain JavaScript importing `svasim` by its package
+ *     name, with their plugins and scenarios) into the project, runs each with `node`, replays the logs
+ *     they wrote with `npx svasim replay --plugin` (and without the plugin: refused in one line, exit 2),
+ *     runs their scenarios with `npx svasim run --plugin` and inspects a plugin's log.
  * Prints one line per check; exits 1 at the first failure, naming it. `--keep` keeps the directory.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,8 +85,18 @@ function main() {
   const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const tarball = `file:../${info.filename}`;
   const forTypes = ['typescript', '@types/node'];
+  // The examples write their machines with xstate and their message schemas with zod: a user depends on
+  // them directly (the versions svasim depends on, so one copy of each is installed).
+  const forExamples = ['xstate', 'zod'];
   const packages = {
-    '': { name: 'consumer', dependencies: { svasim: tarball, ...Object.fromEntries(forTypes.map((n) => [n, own.devDependencies[n]])) } },
+    '': {
+      name: 'consumer',
+      dependencies: {
+        svasim: tarball,
+        ...Object.fromEntries(forExamples.map((n) => [n, own.dependencies[n]])),
+        ...Object.fromEntries(forTypes.map((n) => [n, own.devDependencies[n]])),
+      },
+    },
     'node_modules/svasim': { version: info.version, resolved: tarball, integrity: info.integrity, license: own.license, dependencies: own.dependencies, bin: own.bin, engines: own.engines },
   };
   const wanted = new Set(forTypes.map((n) => `node_modules/${n}`));
@@ -175,8 +189,11 @@ console.log(readFileSync(path, 'utf8').length + ' bytes');
   writeFileSync(
     join(app, 'check.ts'),
     `import { loadScenario, runScenario, replayFile, type RunResult, type Scenario, type Delivered, type Scheduler } from 'svasim';
+import { DEFER, Kinds, definePlugin, fromDecider, fromMachine, type KindDefinition } from 'svasim';
 import { threadMachine, mmMachine, type ThreadInput, type MmInput, type ActorKind } from 'svasim/machines';
 import { threadAddr, type Address, type Message, type MessageOf } from 'svasim/protocol';
+import { createMachine } from 'xstate';
+import { z } from 'zod';
 
 const scenario: Scenario = loadScenario('seed-a-unbind-dmar', { pasid: 'merged' });
 const result: RunResult = runScenario(scenario, { onRecord: (d: Delivered) => void d.msg.type });
@@ -195,10 +212,34 @@ const badMsg: Message = { type: 'no.such' };
 // @ts-expect-error a scenario is not a number
 runScenario(42);
 void [ok, kind, to, msg, fault, scheduler, bad, badMsg, threadMachine.id, mmMachine.id, {} as MmInput];
+
+// Kinds of your own: a decider that hears copies of svasim's completions and answers with a message type
+// of its own (with its zod schema), and a device model that is an xstate machine.
+interface Ticks { readonly seen: number }
+const ticker: KindDefinition<Ticks> = {
+  name: 'ticker',
+  prefix: 'tick',
+  observes: ['wq.complete'],
+  messages: { 'tick.seen': z.strictObject({ type: z.literal('tick.seen'), seen: z.number().int() }) },
+  behavior: fromDecider<Ticks>({
+    initialState: () => ({ seen: 0 }),
+    decide: (m, s) => (m.type === 'wq.complete' ? [{ type: 'tick.seen', seen: s.seen + 1, to: 'user' }] : DEFER),
+    evolve: (s, m) => (m.type === 'wq.complete' ? { seen: s.seen + 1 } : s),
+  }),
+};
+const quiet = createMachine({ id: 'quiet', initial: 'on', states: { on: { on: { 'wq.submit': {} } } } });
+const kinds: Kinds = new Kinds([ticker, { name: 'quiet', device: true, behavior: fromMachine(quiet) }]);
+const withKinds: boolean = runScenario(loadScenario('mine.json', undefined, { kinds }), { kinds }).ok && replayFile('mine.jsonl', { kinds }).identical;
+export default definePlugin({ name: 'mine', version: '1.0.0', kinds: [ticker] });
+// @ts-expect-error a kind needs a behavior
+const noBehavior: KindDefinition = { name: 'x', prefix: 'x' };
+// @ts-expect-error a message a decider sends names where it goes (to)
+fromDecider<Ticks>({ initialState: () => ({ seen: 0 }), decide: () => [{ type: 'tick.seen' }], evolve: (s) => s });
+void [withKinds, noBehavior];
 `,
   );
   run('tsc --module nodenext --moduleResolution nodenext --strict --noEmit check.ts', process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--strict', '--noEmit', 'check.ts']);
-  ok('tsc --module nodenext --moduleResolution nodenext --strict --noEmit: check.ts type-checks against the installed types');
+  ok('tsc --module nodenext --moduleResolution nodenext --strict --noEmit: check.ts (entry points, and kinds of its own: KindDefinition, fromDecider, fromMachine, definePlugin) type-checks against the installed types');
 
   // 5. The CLI, as installed.
   const list = run('npx svasim list', 'npx', ['--no-install', 'svasim', 'list']);
@@ -215,28 +256,64 @@ void [ok, kind, to, msg, fault, scheduler, bad, badMsg, threadMachine.id, mmMach
   writeFileSync(join(app, 'mine.json'), '{ "$schema": "./node_modules/svasim/scenario.schema.json", "scenario": 1, "name": "t", "steps": [{ "op": "spawn", "process": "A" }] }\n');
   run('npx svasim run mine.json --no-log (a scenario with the README\'s "$schema")', 'npx', ['--no-install', 'svasim', 'run', 'mine.json', '--no-log']);
   ok('npx svasim: list, run --no-log (PASS), run --log, replay, report, schema (the shipped file), run of a scenario with "$schema"');
-  return inspect();
+  examples();
+  return inspectAll();
 }
 
-/** `npx svasim inspect`: starts, prints its URL, serves the page, its script and the session. */
-async function inspect() {
-  const child = spawn('npx', ['--no-install', 'svasim', 'inspect', 'seed-a-unbind-dmar', '--port', '0'], { cwd: app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (b) => (out += b));
-  child.stderr.on('data', (b) => (out += b));
-  try {
-    const url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new CheckFailed(`npx svasim inspect: no URL within 60 s\n${out}`)), 60_000);
-      const look = () => {
-        const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      };
-      child.stdout.on('data', look);
-      child.on('exit', (code) => reject(new CheckFailed(`npx svasim inspect exited (${code}) before serving\n${out}`)));
-    });
+/**
+ * The composition examples (tools/examples), each with the plugin it loads, its scenario, the logs it
+ * writes and the plugin's name and version as the log header records them. Every example script there
+ * must be listed (a new one is not skipped silently).
+ */
+const EXAMPLES = [
+  { script: 'device-model.mjs', plugin: 'iax-plugin.mjs', scenario: 'device-model.json', logs: ['device-model.jsonl'], names: 'iax-example 1.0.0' },
+  { script: 'workload.mjs', plugin: 'workload-plugin.mjs', scenario: 'workload.json', logs: ['workload.jsonl', 'workload-close.jsonl'], names: 'workload-example 1.0.0' },
+];
+
+/** 6. The examples as a user runs them: copied into the project, plain `node`, then the CLI on their logs. */
+function examples() {
+  const dir = join(ROOT, 'tools/examples');
+  const scripts = readdirSync(dir).filter((f) => f.endsWith('.mjs') && !f.endsWith('-plugin.mjs'));
+  const unlisted = scripts.filter((f) => !EXAMPLES.some((e) => e.script === f));
+  if (unlisted.length > 0) fail(`tools/examples: ${unlisted.join(', ')} not listed in pack-check's EXAMPLES (its plugin, scenario and logs)`);
+  cpSync(dir, join(app, 'examples'), { recursive: true });
+  for (const e of EXAMPLES) {
+    const name = e.script.replace(/\.mjs$/, '');
+    const r = run(`node examples/${e.script}`, process.execPath, [`examples/${e.script}`]);
+    if (!r.stdout.includes(`${name}: OK`)) fail(`node examples/${e.script} did not print "${name}: OK"`, `${r.stdout}${r.stderr}`);
+  }
+  ok(`plain node: the examples run and check themselves (${EXAMPLES.map((e) => e.script).join(', ')})`);
+
+  for (const e of EXAMPLES) {
+    const plugin = `examples/${e.plugin}`;
+    for (const log of e.logs) {
+      const r = run(`npx svasim replay ${log} --plugin ${plugin}`, 'npx', ['--no-install', 'svasim', 'replay', log, '--plugin', plugin]);
+      if (!/^identical: /m.test(r.stdout)) fail(`npx svasim replay ${log} --plugin ${plugin} does not say identical`, r.stdout);
+      const without = run(`npx svasim replay ${log} (without its plugin: exit 2)`, 'npx', ['--no-install', 'svasim', 'replay', log], { expect: 2 });
+      const lines = without.stderr.trimEnd().split('\n');
+      const want = `${log}:1: the log needs plugin ${e.names} `;
+      if (lines.length !== 1 || !lines[0].startsWith(want) || !lines[0].includes('--plugin FILE')) {
+        fail(`npx svasim replay ${log} without its plugin: not one line starting "${want}" and naming --plugin FILE`, without.stderr);
+      }
+    }
+  }
+  ok(`npx svasim replay --plugin: the examples' logs (${EXAMPLES.flatMap((e) => e.logs).join(', ')}) replay identical; without the plugin, one line naming it, exit 2`);
+
+  for (const e of EXAMPLES) {
+    const plugin = `examples/${e.plugin}`;
+    const log = `cli-${e.logs[0]}`;
+    const what = `npx svasim run examples/${e.scenario} --plugin ${plugin}`;
+    const r = run(what, 'npx', ['--no-install', 'svasim', 'run', `examples/${e.scenario}`, '--plugin', plugin, '--log', log, '--quiet']);
+    if (!r.stdout.includes('PASS')) fail(`${what} does not pass`, r.stdout);
+    // The same scenario and kinds make the same log, by the CLI as by the library.
+    if (readFileSync(join(app, log), 'utf8') !== readFileSync(join(app, e.logs[0]), 'utf8')) fail(`${what}: its log differs from the one examples/${e.script} wrote (${e.logs[0]})`);
+  }
+  ok(`npx svasim run --plugin: the examples' scenarios pass, each log byte for byte the one the example wrote with the library`);
+}
+
+/** `npx svasim inspect`: a built-in scenario live, and an example's log with its plugin. */
+async function inspectAll() {
+  await inspect(['seed-a-unbind-dmar'], async (url) => {
     const page = await fetchText(url);
     if (!/<script[^>]*src="\/?app\.js"/.test(page)) fail('inspect: / is not the inspector page', page.slice(0, 500));
     const js = await fetchText(`${url}app.js`);
@@ -245,6 +322,36 @@ async function inspect() {
     const session = JSON.parse(await fetchText(`${url}api/session`));
     if (typeof session !== 'object' || session === null) fail('inspect: /api/session is not a JSON object');
     ok(`npx svasim inspect: serves the page, app.js (${js.length} bytes), style.css and /api/session`);
+  });
+  await inspect(['device-model.jsonl', '--plugin', 'examples/iax-plugin.mjs'], async (url) => {
+    const session = JSON.parse(await fetchText(`${url}api/session`));
+    const iax = session.actors?.find((a) => a.address === 'wq:iax0');
+    if (iax?.kind !== 'iax') fail('inspect device-model.jsonl --plugin: the session has no actor wq:iax0 of kind iax', JSON.stringify(session.actors));
+    if (session.machines?.iax === undefined) fail('inspect device-model.jsonl --plugin: the session has no statechart for the kind iax (an xstate machine)', Object.keys(session.machines ?? {}).join(', '));
+    ok(`npx svasim inspect device-model.jsonl --plugin examples/iax-plugin.mjs: wq:iax0 is the plugin's kind, its statechart is drawn (${session.machines.iax.nodes?.length} states)`);
+  });
+}
+
+/** Start `npx svasim inspect ARGS --port 0`, wait for its URL, hand it to `use`, then stop the server. */
+async function inspect(args, use) {
+  const child = spawn('npx', ['--no-install', 'svasim', 'inspect', ...args, '--port', '0'], { cwd: app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new CheckFailed(`npx svasim inspect ${args.join(' ')}: no URL within 60 s\n${out}`)), 60_000);
+      const look = () => {
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      };
+      child.stdout.on('data', look);
+      child.on('exit', (code) => reject(new CheckFailed(`npx svasim inspect ${args.join(' ')} exited (${code}) before serving\n${out}`)));
+    });
+    await use(url);
   } finally {
     // npx and the node it started are one process group: end that group (ours, by its id).
     if (child.exitCode === null) process.kill(-child.pid, 'SIGTERM');

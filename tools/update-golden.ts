@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenarioFile } from '../src/scenario/load.ts';
-import { runScenario } from '../src/scenario/run.ts';
+import { runScenario } from '../src/runner/run.ts';
 import { builtinPath } from '../src/scenarios/index.ts';
 
 export const GOLDEN = ['seed-a-unbind-dmar', 'seed-b-fixup-then-dmar', 'merged-b', 'fork-exec-clone', 'exit-teardown-silent', 'lam-v6.4', 'wq-retry'];

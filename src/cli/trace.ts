@@ -5,7 +5,7 @@
 import { describeRefusal } from '../../machines/refusals.ts';
 import { payloadOf } from '../log/format.ts';
 import type { Delivered } from '../runtime/system.ts';
-import { describeStep, type Failure, type RunResult, type StepOutcome } from '../scenario/run.ts';
+import { describeStep, type Failure, type RunResult, type StepOutcome } from '../runner/run.ts';
 import type { Step } from '../scenario/types.ts';
 
 export interface Style {

@@ -9,7 +9,7 @@ import { parseLog } from '../log/reader.ts';
 import { SeekableLog } from '../replay/checkpoints.ts';
 import { actorStates, systemState, type ActorState, type SystemState } from '../runtime/state.ts';
 import type { ActorKind, System } from '../runtime/system.ts';
-import { describeStep, ScenarioRun } from '../scenario/run.ts';
+import { describeStep, ScenarioRun } from '../runner/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { machineLayouts, type MachineLayout } from './layout.ts';
 

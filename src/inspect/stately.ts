@@ -58,7 +58,7 @@ import type { ParsedLog } from '../log/reader.ts';
 import { DivergenceError } from '../replay/checkpoints.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
-import { systemConfig } from '../scenario/run.ts';
+import { systemConfig } from '../runner/run.ts';
 
 export type { StatelyInspectionEvent } from '@statelyai/inspect';
 

@@ -12,7 +12,7 @@ import type { Kinds } from '../runtime/kinds.ts';
 import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemSnapshot } from '../runtime/system.ts';
 import type { Address, AnyMessage, Message } from '../../machines/protocol.ts';
-import { describeStep, stepInput, systemConfig } from '../scenario/run.ts';
+import { describeStep, stepInput, systemConfig } from '../runner/run.ts';
 
 export type ReplayResult =
   | {

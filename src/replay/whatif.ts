@@ -12,7 +12,7 @@ import { isBuiltinMessage, type Policy } from '../../machines/protocol.ts';
 import { describeRefusal, type Refusal } from '../../machines/refusals.ts';
 import type { ParsedLog } from '../log/reader.ts';
 import type { Delivered } from '../runtime/system.ts';
-import { describeStep, runScenario, stepResult } from '../scenario/run.ts';
+import { describeStep, runScenario, stepResult } from '../runner/run.ts';
 
 export interface StepDigest {
   readonly result: string;

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 import { checkOutput } from '../setup/stack-guard.ts';
 import { cli, type Ran } from '../setup/cli.ts';

@@ -13,7 +13,7 @@ import { LiveSession, LogSession } from '../../src/inspect/session.ts';
 import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
 import { actorStates } from '../../src/runtime/state.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario, ScenarioRun } from '../../src/scenario/run.ts';
+import { runScenario, ScenarioRun } from '../../src/runner/run.ts';
 import type { Scenario, Step } from '../../src/scenario/types.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 

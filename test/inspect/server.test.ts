@@ -9,7 +9,7 @@ import { LiveSession, LogSession } from '../../src/inspect/session.ts';
 import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { actorStates } from '../../src/runtime/state.ts';
-import { runScenario, ScenarioRun } from '../../src/scenario/run.ts';
+import { runScenario, ScenarioRun } from '../../src/runner/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 
 const seedA = (): ReturnType<typeof loadScenarioFile> => {

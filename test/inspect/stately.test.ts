@@ -16,7 +16,7 @@ import { machineOf, sendToStately, statelyEvents, toStatelyEvents, type Adapter 
 import { parseLog, readLog, type ParsedLog } from '../../src/log/reader.ts';
 import { DivergenceError } from '../../src/replay/checkpoints.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 import { GOLDEN, GOLDEN_DIR } from '../../tools/update-golden.ts';
 

@@ -15,7 +15,7 @@ import { main, type Io } from '../../src/cli/main.ts';
 import { LogError, parseLog, readLog } from '../../src/log/reader.ts';
 import { PAYLOAD_SCHEMAS, payloadIssue } from '../../src/runtime/message-schema.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'svasim-reader-'));

@@ -8,7 +8,7 @@ import { isBuiltinMessage, LAM_POLICIES, PASID_POLICIES, type Message } from '..
 import { describeRefusal, REFUSALS, type Refusal } from '../../machines/refusals.ts';
 import { payloadIssue } from '../../src/runtime/message-schema.ts';
 import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 
 type Return = Extract<Message, { type: 'sys.return' }>;

@@ -11,7 +11,7 @@ import { readLog } from '../../src/log/reader.ts';
 import { indexPathOf, SeekableLog } from '../../src/replay/checkpoints.ts';
 import { systemState, type SystemState } from '../../src/runtime/state.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import type { Scenario } from '../../src/scenario/types.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readLog, RecordParser } from '../../src/log/reader.ts';
 import { replay, replayFile } from '../../src/replay/replay.ts';
 import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 import { GOLDEN, GOLDEN_DIR } from '../../tools/update-golden.ts';
 

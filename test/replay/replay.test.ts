@@ -14,7 +14,7 @@ import { DivergenceError, SeekableLog } from '../../src/replay/checkpoints.ts';
 import { formatWhatIf, whatIf } from '../../src/replay/whatif.ts';
 import { formatState, systemState, type SystemState } from '../../src/runtime/state.ts';
 import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'svasim-replay-'));

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../src/log/reader.ts';
 import { formatWhatIf, whatIf } from '../../src/replay/whatif.ts';
 import { parseScenario } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'svasim-whatif-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

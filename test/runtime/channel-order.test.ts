@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ChoiceScheduler, FifoScheduler, type Envelope, type Scheduler } from '../../src/runtime/scheduler.ts';
 import { System } from '../../src/runtime/system.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario, stepInput, systemConfig } from '../../src/scenario/run.ts';
+import { runScenario, stepInput, systemConfig } from '../../src/runner/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 
 /** A list scheduler of the user's own, picking with `pick` among everything pending (no channel rule). */

@@ -27,7 +27,7 @@ import { recordLine } from '../../src/log/format.ts';
 import { CompiledMachine, CompiledSnapshot, unsupported } from '../../src/runtime/compiled.ts';
 import type { Delivered, EngineKind } from '../../src/runtime/system.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { builtinNames, builtinPath } from '../../src/scenarios/index.ts';
 
 /** A run's log lines and the whole system snapshot (xstate's persisted format) after every step. */

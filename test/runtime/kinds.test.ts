@@ -17,7 +17,7 @@ import { KindError, Kinds, type KindDefinition } from '../../src/runtime/kinds.t
 import { FifoScheduler } from '../../src/runtime/scheduler.ts';
 import { System, type Delivered } from '../../src/runtime/system.ts';
 import { ScenarioError, scenarioFromValue } from '../../src/scenario/load.ts';
-import { runScenario, systemConfig } from '../../src/scenario/run.ts';
+import { runScenario, systemConfig } from '../../src/runner/run.ts';
 import { genKind, iaxKind, KINDS_SCENARIO, watchdogKind } from '../fixtures/kinds.ts';
 import { LogSession } from '../../src/inspect/session.ts';
 import { recordLine } from '../../src/log/format.ts';

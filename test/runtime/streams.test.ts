@@ -14,7 +14,7 @@ import { RandomScheduler } from '../../src/runtime/scheduler.ts';
 import { fromAddress, ofType, toAddress } from '../../src/runtime/streams.ts';
 import { SubscriberError, System, type Delivered } from '../../src/runtime/system.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
-import { runScenario, ScenarioRun, systemConfig } from '../../src/scenario/run.ts';
+import { runScenario, ScenarioRun, systemConfig } from '../../src/runner/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 import { recordLine } from '../../src/log/format.ts';
 import { cli } from '../setup/cli.ts';

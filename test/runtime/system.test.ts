@@ -7,7 +7,7 @@ import { recordLine } from '../../src/log/format.ts';
 import { ChoiceScheduler, FifoScheduler, type Envelope, type Scheduler } from '../../src/runtime/scheduler.ts';
 import { System, type Delivered, type SystemSnapshot } from '../../src/runtime/system.ts';
 import { parseScenario } from '../../src/scenario/load.ts';
-import { runScenario, stepInput, systemConfig } from '../../src/scenario/run.ts';
+import { runScenario, stepInput, systemConfig } from '../../src/runner/run.ts';
 import type { Scenario } from '../../src/scenario/types.ts';
 
 /** A scenario touching every actor kind: bind, #GP fixup, unbind (DMAR), queue filling, close, exit, exec. */

@@ -5,7 +5,7 @@
 import { createSkyInspector } from '@statelyai/inspect';
 import type { Policy } from '../../../machines/protocol.ts';
 import { parsePolicyOverride } from '../../scenario/load.ts';
-import { runScenario } from '../../scenario/run.ts';
+import { runScenario } from '../../runner/run.ts';
 import { parseLog, readLog, type ParsedLog } from '../../log/reader.ts';
 import { closingLine, headerLine, pluginRefs, recordLine } from '../../log/format.ts';
 import { replay } from '../../replay/replay.ts';

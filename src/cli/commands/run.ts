@@ -2,7 +2,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { Policy } from '../../../machines/protocol.ts';
 import { loadScenarioFile, parsePolicyOverride } from '../../scenario/load.ts';
-import { runScenario, type RunResult } from '../../scenario/run.ts';
+import { runScenario, type RunResult } from '../../runner/run.ts';
 import { builtinNames, builtinPath } from '../../scenarios/index.ts';
 import type { EngineKind } from '../../runtime/system.ts';
 import { RandomScheduler } from '../../runtime/scheduler.ts';

@@ -1,10 +1,10 @@
 /**
- * The runner's checks of `expect` (src/scenario/run.ts): a syscall's value matches however the
+ * The runner's checks of `expect` (src/runner/run.ts): a syscall's value matches however the
  * scenario writes the integer.
  */
 import { describe, expect, it } from 'vitest';
 import { parseScenario, ScenarioError } from '../../src/scenario/load.ts';
-import { runScenario } from '../../src/scenario/run.ts';
+import { runScenario } from '../../src/runner/run.ts';
 import { sameSysValue } from '../../src/scenario/schema.ts';
 
 /** ARCH_GET_MAX_TAG_BITS (0x4003) returns 6 on a CPU with LAM; ARCH_GET_UNTAG_MASK a 64-bit mask. */

@@ -13,8 +13,8 @@ import type { InputFile } from '../log/io.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemConfig } from '../runtime/system.ts';
-import { sameSysValue } from './schema.ts';
-import type { Scenario, Step } from './types.ts';
+import { sameSysValue } from '../scenario/schema.ts';
+import type { Scenario, Step } from '../scenario/types.ts';
 
 export interface Failure {
   /** Step index, or `null` for `final` / `forbid` / invariants found at the end. */
