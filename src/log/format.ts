@@ -9,6 +9,7 @@ import type { SchedulerDescription } from '../runtime/scheduler.ts';
 import type { Delivered } from '../runtime/system.ts';
 import { LOG_FORMAT_VERSION, MODEL_VERSION } from '../version.ts';
 
+/** A log's first line: format version, model version, policy, the scenario, plugins, scheduler. */
 export interface LogHeader {
   readonly log: 'svasim';
   readonly version: number;
@@ -72,6 +73,7 @@ export interface ClosingRecord {
   readonly steps: number;
 }
 
+/** The closing record's line. */
 export function closingLine(records: number, steps: number): string {
   const closing: ClosingRecord = { end: 'svasim', records, steps };
   return JSON.stringify(closing);

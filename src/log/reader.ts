@@ -41,6 +41,7 @@ export type LogEnding =
   | { readonly kind: 'unmarked' }
   | { readonly kind: 'cut'; readonly what: 'end' | 'record' | 'closing' | 'newline' };
 
+/** A log read and checked: its header, scenario, records and lines, how it ends, its kinds. */
 export interface ParsedLog {
   readonly source: string;
   readonly header: LogHeader;
@@ -723,6 +724,7 @@ export function readLogText(path: string): string {
   }
 }
 
+/** Read and check a whole log file (see {@link streamLog} to read one record at a time). */
 export function readLog(path: string, opts: ReadOptions = {}): ParsedLog {
   return parseLog(readLogText(path), path, opts);
 }

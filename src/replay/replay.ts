@@ -14,6 +14,7 @@ import { System, type Delivered, type EngineKind, type SystemSnapshot } from '..
 import type { Address, AnyMessage, Message } from '../../machines/protocol.ts';
 import { describeStep, stepInput, systemConfig } from '../runner/run.ts';
 
+/** A replay's verdict: identical (possibly as an accepted prefix), or the first difference and its causes. */
 export type ReplayResult =
   | {
       readonly identical: true;
@@ -96,6 +97,7 @@ function causeChain(log: ParsedLog, seq: number | undefined): string[] {
   return chain;
 }
 
+/** How {@link replay} runs: stop early (`until`), resume from a checkpoint, take checkpoints, engine. */
 export interface ReplayOptions {
   /** Stop after this seq; `onStop` sees the system there (time travel). */
   readonly until?: number;

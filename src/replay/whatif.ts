@@ -30,6 +30,7 @@ export interface WhatIfRow {
   readonly differs: boolean;
 }
 
+/** A what-if: the logged and re-run policies, one row per step, how many differ, totals. */
 export interface WhatIfResult {
   readonly logged: Policy;
   readonly rerun: Policy;
@@ -91,6 +92,10 @@ function byStep(records: readonly Delivered[], steps: number): Delivered[][] {
   return out;
 }
 
+/**
+ * Re-run a log's scenario (every actor, registered kinds included) under another policy and compare it
+ * with the log step by step: results, traps, fixups, signals, refcounts, frees, DMAR faults.
+ */
 export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult {
   const scenario = log.scenario;
   const rerunPolicy: Policy = { ...scenario.policy, ...override };
@@ -119,6 +124,7 @@ export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult 
   return { logged: scenario.policy, rerun: rerunPolicy, rows, differing: rows.filter((r) => r.differs).length, totals };
 }
 
+/** A what-if as the lines `svasim replay --policy` prints. */
 export function formatWhatIf(w: WhatIfResult): string[] {
   const name = (p: Policy): string => `pasid=${p.pasid} lam=${p.lam}`;
   const out = [`what-if: logged under ${name(w.logged)}; re-run under ${name(w.rerun)}`];

@@ -16,6 +16,7 @@ import { System, type Delivered, type EngineKind, type SystemConfig } from '../r
 import { sameSysValue } from '../scenario/schema.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
 
+/** An expectation that did not hold: where (step, or `null` for the end), what, expected and got. */
 export interface Failure {
   /** Step index, or `null` for `final` / `forbid` / invariants found at the end. */
   readonly step: number | null;
@@ -24,6 +25,7 @@ export interface Failure {
   readonly got: string;
 }
 
+/** What one step did: its result (errno, `ok`, `accepted`…), value, refusal reason, PASID after it. */
 export interface StepOutcome {
   readonly index: number;
   readonly step: Step;
@@ -36,6 +38,7 @@ export interface StepOutcome {
   readonly messages: number;
 }
 
+/** A process at the end of a run: its mm, PASID and threads. */
 export interface ProcessSummary {
   readonly process: string;
   readonly mm: number;
@@ -45,6 +48,7 @@ export interface ProcessSummary {
   readonly threads: readonly { readonly name: string; readonly state: string; readonly msr: number | null; readonly activated: boolean }[];
 }
 
+/** The result of {@link runScenario}: verdict, steps, failures, violations, counts. */
 export interface RunResult {
   /** The scenario's name (its `name` field), as `svasim run --json` prints it. */
   readonly name: string;
@@ -61,6 +65,7 @@ export interface RunResult {
   readonly logBytes: number;
 }
 
+/** How {@link runScenario} runs: the log, the scheduler, the engine, the registered kinds, callbacks. */
 export interface RunOptions {
   /** Write the event log here. */
   readonly log?: string;
@@ -85,6 +90,7 @@ export interface RunOptions {
   readonly onWarning?: (line: string) => void;
 }
 
+/** The {@link SystemConfig} of a scenario (its policy, CPU, PASID range, devices and actors). */
 export function systemConfig(s: Scenario): SystemConfig {
   return { policy: s.policy, cpu: s.cpu, pasidRange: s.iommu.pasidRange, devices: s.devices, ...(s.actors ? { actors: s.actors } : {}) };
 }
@@ -171,6 +177,7 @@ function missingEvent(want: readonly string[], got: readonly string[]): string {
   return `${missing ?? '?'} ${elsewhere ? 'only before' : 'missing'}${before ? ` ${elsewhere ? '' : 'after '}${before}` : ''}`.replace('  ', ' ');
 }
 
+/** A step in words (`bind A dsa0`), as the trace and the inspector show it. */
 export function describeStep(step: Step): string {
   return match(step)
     .with({ op: 'spawn' }, (s) => `spawn ${s.process}`)
@@ -310,6 +317,10 @@ export class ScenarioRun {
   }
 }
 
+/**
+ * Run every step of a scenario, each to quiescence, checking `expect`, the invariants, `final` and
+ * `forbid`; with `log`, write the event log. Programming errors (and a plugin's bad message) throw.
+ */
 export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResult {
   const run = new ScenarioRun(scenario, opts);
   while (!run.done) run.step();

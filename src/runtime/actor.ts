@@ -24,6 +24,7 @@ import { CompiledMachine, type CompiledSnapshot } from './compiled.ts';
 
 /** The answer of a behavior whose current state cannot take the message: the bus keeps it for later. */
 export const DEFER: unique symbol = Symbol.for('svasim.defer');
+/** The type of {@link DEFER}. */
 export type Defer = typeof DEFER;
 
 /** Any message on the bus: a dotted `type` and payload fields beside it (as in the log). */

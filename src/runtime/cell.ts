@@ -15,6 +15,7 @@ export interface ActorView<C> {
 /** Dotted names of the compiled engine's state values (shared, frozen objects: one name each). */
 const NAMES = new WeakMap<object, string>();
 
+/** A state value as one dotted name (`alive.bound`; parallel regions joined by commas). */
 export function stateName(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value !== null && typeof value === 'object') {

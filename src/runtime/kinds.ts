@@ -56,6 +56,11 @@ export interface KindOrigin {
   readonly version: string;
 }
 
+/**
+ * An actor kind to register ({@link Kinds.register}): its name, its behavior, where its actors live (a
+ * device model at `wq:<device>`, or `<prefix>:<name>`), and optionally its message types with their
+ * schemas, the types it observes and its invariant monitors.
+ */
 export interface KindDefinition<S = unknown> {
   /** The kind's name (`[a-z][a-z0-9_-]*`), as scenarios name it; not one of svasim's. */
   readonly name: string;

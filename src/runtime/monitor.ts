@@ -8,6 +8,7 @@ import { isBuiltinMessage, type Address } from '../../machines/protocol.ts';
 import type { StepView } from './kinds.ts';
 import type { Delivered, System } from './system.ts';
 
+/** One broken invariant found after a step: its name (G1, S1, … or a kind monitor's) and what broke. */
 export interface Violation {
   readonly invariant: string;
   readonly detail: string;
@@ -36,6 +37,11 @@ class Reporter {
   }
 }
 
+/**
+ * svasim's invariants (and the monitors of registered kinds) checked after every step; `check` returns
+ * what broke, which the runner posts as `invariant.violation` messages. Its memory (`state()`) is part
+ * of a checkpoint.
+ */
 export class InvariantMonitor {
   private firstPasid = new Map<number, number>();
   private activated = new Set<string>();

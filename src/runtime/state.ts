@@ -8,6 +8,7 @@ import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
 import type { ActorKind, System } from './system.ts';
 
+/** The whole system as plain data: processes, threads, mms, PASIDs, device tables, work queues. */
 export interface SystemState {
   readonly seq: number;
   readonly processes: readonly { readonly process: string; readonly mm: number }[];
@@ -25,6 +26,7 @@ export interface SystemState {
   })[];
 }
 
+/** The system's state as plain data (what `replay --until` prints and the inspector shows). */
 export function systemState(sys: System): SystemState {
   const threads: SystemState['threads'][number][] = [];
   const mms: SystemState['mms'][number][] = [];

@@ -46,12 +46,14 @@ import { ChannelOrder, FifoScheduler, type Delivered, type Envelope, type Schedu
  */
 export type { EngineKind } from './actor.ts';
 
+/** How a {@link System} runs: the engine of svasim's machines, and the registered kinds. */
 export interface SystemOptions {
   readonly engine?: EngineKind | undefined;
   /** The actor kinds beyond svasim's own (src/runtime/kinds.ts); the config's devices and actors name them. */
   readonly kinds?: Kinds | undefined;
 }
 
+/** One device's shared work queue: svasim's model or a registered device model (`kind`). */
 export interface DeviceSpec {
   readonly name: string;
   readonly wqSize: number;
@@ -71,6 +73,7 @@ export interface ActorSpec {
   readonly options?: Readonly<Record<string, unknown>> | undefined;
 }
 
+/** What a system is built from (`systemConfig(scenario)` gives it for a scenario). */
 export interface SystemConfig {
   readonly policy: Policy;
   readonly cpu: CpuFeatures;
@@ -108,6 +111,10 @@ export class SubscriberError extends Error {
   }
 }
 
+/**
+ * The bus and its actors (see the module comment for the delivery rules). Build one from a config and a
+ * scheduler (or a snapshot to continue from), put inputs on it, and step it; watch `delivered$`.
+ */
 export class System {
   /**
    * Every delivered message, in delivery order, synchronously as it is delivered (the log writer, the
