@@ -1,8 +1,10 @@
 /**
  * The package as users install it: tools/pack-check.mjs packs the project, installs the tarball into a
  * fresh project from the npm cache, and there imports the three entry points with plain node, type-checks
- * a TypeScript file against the installed types (default nodenext settings) and runs the CLI (list, run,
- * replay, report, inspect). ~15 s alone; `npm run test:package` runs it by itself with its output.
+ * a TypeScript file against the installed types (default nodenext settings), runs the CLI (list, run,
+ * replay, report, inspect), and runs the composition examples of tools/examples with plain node, then the
+ * CLI on their logs and scenarios with their plugins. ~30 s alone; `npm run test:package` runs it by itself
+ * with its output.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +19,8 @@ describe('the npm package', () => {
     expect(p.error, out).toBeUndefined();
     expect(out).not.toContain('FAILED');
     expect(p.status, out).toBe(0);
-    for (const check of ['npm pack', 'declarations import', 'npm ci', 'plain node: the README', 'plain node: the three', 'tsc --module nodenext', 'npx svasim: list', 'npx svasim inspect']) {
+    const examples = ['plain node: the examples run', 'npx svasim replay --plugin', 'npx svasim run --plugin', 'npx svasim inspect device-model.jsonl --plugin'];
+    for (const check of ['npm pack', 'declarations import', 'npm ci', 'plain node: the README', 'plain node: the three', 'tsc --module nodenext', 'npx svasim: list', 'npx svasim inspect', ...examples]) {
       expect(out, out).toContain(`ok   ${check}`);
     }
   }, 240_000);
