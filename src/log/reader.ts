@@ -425,7 +425,7 @@ export class RecordParser {
     }
     if (cause !== undefined && cause >= seq) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names cause ${cause}, which is not earlier`);
     const actors = this.actors;
-    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:'))) actors.add(to);
+    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:')) || (!actors.has(to) && this.head.kinds.bornBy(to, type))) actors.add(to);
     if (!actors.has(from)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${from}, an actor that does not exist at that point`);
     if (!actors.has(to)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${to}, an actor that does not exist at that point`);
     const device = msg['device'];
@@ -447,7 +447,7 @@ export class RecordParser {
    * the next seq), keeping track of the actors it creates.
    */
   accept(type: string, to: string, step: number): void {
-    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:'))) this.actors.add(to);
+    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:')) || this.head.kinds.bornBy(to, type)) this.actors.add(to);
     this.count++;
     if (step > this.maxStep) this.maxStep = step;
   }

@@ -74,6 +74,12 @@ export interface KindDefinition<S = unknown> {
    * actor, injected, or read from a log). Dotted lowercase names, not svasim's own types.
    */
   readonly messages?: Readonly<Record<string, StandardSchema>>;
+  /**
+   * A message type (one of its own) that creates an actor: delivered to a free address under the
+   * kind's prefix, it starts an actor there with input `{ name, message }` (as `mm.create` starts an
+   * mm), recorded and logged like any message. Any actor may send it: actors spawn actors.
+   */
+  readonly birth?: string;
   /** Message types (svasim's or registered) its actors hear a copy of, whoever they are delivered to. */
   readonly observes?: readonly string[];
   readonly monitors?: readonly KindMonitor[];
@@ -165,6 +171,9 @@ export class Kinds {
     for (const type of def.observes ?? []) {
       if (typeof type !== 'string' || !TYPE.test(type)) throw new KindError(`${who}: kind "${name}": observes ${JSON.stringify(type)}, not a message type`);
     }
+    if (def.birth !== undefined && (device || !Object.hasOwn(def.messages ?? {}, def.birth))) {
+      throw new KindError(`${who}: kind "${name}": birth ${JSON.stringify(def.birth)} must be one of its own message types${device ? ' (and a device model has none: scenario devices are its actors)' : ''}`);
+    }
     const kind: Kind = { name, builtin: false, behavior: def.behavior as Behavior, device, prefix, machine: def.behavior.machine, definition: def as KindDefinition };
     this.byName.set(name, kind);
     if (prefix !== undefined) this.byPrefix.set(prefix, kind);
@@ -186,6 +195,15 @@ export class Kinds {
   /** The registered (non-built-in) kind whose actors live under `prefix`. */
   withPrefix(prefix: string): Kind | undefined {
     return this.byPrefix.get(prefix);
+  }
+
+  /** The kind whose birth message `type` creates an actor at `address` (`undefined`: none). */
+  bornBy(address: string, type: string): Kind | undefined {
+    if (this.byPrefix.size === 0) return undefined;
+    const colon = address.indexOf(':');
+    if (colon < 0) return undefined;
+    const kind = this.byPrefix.get(address.slice(0, colon));
+    return kind?.definition?.birth === type ? kind : undefined;
   }
 
   /** The registered kinds, in registration order. */

@@ -293,6 +293,15 @@ export class System {
         this.dirty?.add(to);
         return this.record(env);
       }
+      // A registered kind's birth message to a free address under its prefix creates the actor (as
+      // mm.create does): the message is its input, recorded, not stepped.
+      const born = this.kinds.bornBy(to, m.type);
+      if (born !== undefined) {
+        this.spawn(born.name, to, { name: to.slice(to.indexOf(':') + 1), message: m }, false);
+        this.changed.add(to);
+        this.dirty?.add(to);
+        return this.record(env);
+      }
       if ((env.from === 'user' || this.foreign.has(env.from)) && to.startsWith('thread:')) {
         env.to = 'kernel';
         cell = this.cells.get('kernel');
