@@ -17,6 +17,8 @@
  *                      and use runtime types such as `Delivered`; nothing from replay, inspect, cli)
  *        runner        src/runner/: runs a scenario on the runtime and writes its log
  *        replay        src/replay/
+ *        interop       src/interop/: svasim as an xstate actor, svasim's machines in an xstate system
+ *                      (runtime and runner; nothing from inspect, cli)
  *        inspect       src/inspect/ (the page under page/ included)
  *        cli           src/cli/
  *        api           src/index.ts, src/machines.ts, src/protocol.ts: the package's entry points,
@@ -155,6 +157,7 @@ const LAYERS: readonly { readonly name: string; readonly holds: (file: string) =
   { name: 'log', holds: (f) => f.startsWith('src/log/') },
   { name: 'runner', holds: (f) => f.startsWith('src/runner/') },
   { name: 'replay', holds: (f) => f.startsWith('src/replay/') },
+  { name: 'interop', holds: (f) => f.startsWith('src/interop/') },
   { name: 'inspect', holds: (f) => f.startsWith('src/inspect/') },
   { name: 'cli', holds: (f) => f.startsWith('src/cli/') },
   { name: 'api', holds: (f) => f === 'src/index.ts' || f === 'src/machines.ts' || f === 'src/protocol.ts' },
@@ -240,8 +243,8 @@ describe('layers', () => {
         .filter(
           (to) =>
             (from.startsWith('machines/') && to.startsWith('src/')) ||
-            (from.startsWith('src/runtime/') && /^src\/(log|scenario|replay|inspect|cli)\//.test(to)) ||
-            (from.startsWith('src/log/') && /^src\/(replay|inspect|cli)\//.test(to)),
+            (from.startsWith('src/runtime/') && /^src\/(log|scenario|replay|interop|inspect|cli)\//.test(to)) ||
+            (from.startsWith('src/log/') && /^src\/(replay|interop|inspect|cli)\//.test(to)),
         )
         .map((to) => `${from} imports ${to}`),
     );
