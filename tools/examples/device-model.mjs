@@ -37,7 +37,7 @@ const result = runScenario(scenario, {
   },
 });
 for (const f of result.failures) problems.push(`step ${f.step ?? 'final'}: ${f.what}: expected ${f.expected}, got ${f.got}`);
-console.log(`run: ${result.messages} messages, ${result.ok ? 'every expectation holds' : `${result.failures.length} failures`}; log ${log}`);
+console.log(`run: ${result.messages} messages, ${result.ok ? 'every expectation holds' : `${result.failures.length} failed`}; log ${log}`);
 for (const [device, n] of Object.entries(answers)) console.log(`  ${device}: accepted ${n.accept}, retried ${n.retry}`);
 
 // What the run teaches: the same two threads of one process (one PASID) are refused by iax0 (one slot

@@ -53,9 +53,10 @@ function run(value, source, logFile) {
   check(reports['inject.fired'] !== undefined, `${source}: inject:u fired`);
   const done = reports['load.done'] ?? {};
   const fired = reports['inject.fired'] ?? {};
-  console.log(`${source}: ${result.messages} messages, ${result.ok ? 'every expectation holds' : `${result.failures.length} failures`}, log ${logFile}, replay ${replayed.identical ? 'identical' : 'DIVERGED'}`);
-  console.log(`  #${fired.seq} inject:u: ${value.actors[1].options.syscall} of ${fired.device} after accepted ENQCMD ${fired.after}`);
-  console.log(`  #${done.seq} load:w: submitted ${done.submitted}, completed ${done.completed}, lost to DMAR faults ${done.faulted} (${dmar} faults), SIGSEGV ${done.signalled ? 'yes' : 'no'}`);
+  console.log(`${source}: ${result.messages} messages, ${result.ok ? 'every expectation holds' : `${result.failures.length} failed`}, log ${logFile}, replay ${replayed.identical ? 'identical' : 'DIVERGED'}`);
+  const syscall = value.actors[1].options.syscall;
+  console.log(fired.seq === undefined ? '  inject:u never fired' : `  #${fired.seq} inject:u: ${syscall} of ${fired.device} after accepted ENQCMD ${fired.after}`);
+  console.log(done.seq === undefined ? '  load:w never reported' : `  #${done.seq} load:w: submitted ${done.submitted}, completed ${done.completed}, lost to DMAR faults ${done.faulted} (${dmar} faults), SIGSEGV ${done.signalled ? 'yes' : 'no'}`);
   return done;
 }
 
