@@ -58,6 +58,8 @@ export class View<C> implements ActorView<C> {
  * few a seek touches.
  */
 export class Cell {
+  /** An actor of a registered kind (its code is the user's: failures are reported as theirs). */
+  foreign = false;
   private current: unknown;
   private data: unknown;
   private asleep: boolean;

@@ -311,14 +311,22 @@ export class System {
     const { behavior } = cell;
     const before = cell.state;
     const out = this.out;
-    const next = behavior.step(before, env.msg, out, env.to);
+    let next: unknown;
+    if (cell.foreign) {
+      try {
+        next = behavior.step(before, env.msg, out, env.to);
+      } catch (e) {
+        out.length = 0;
+        throw this.kindFailure(cell.kind, env.to, `threw on ${env.msg.type} from ${env.from}`, e);
+      }
+    } else next = behavior.step(before, env.msg, out, env.to);
     if (next === DEFER) {
       if (out.length > 0) throw new Error(`${env.to} deferred ${env.msg.type} but sent ${out.map((m) => m.type).join(', ')}`);
       this.defer(env);
       return undefined;
     }
     cell.state = next;
-    if (out.length > 0 && this.foreign.has(env.to)) this.checkSent(env.to, cell.kind, out);
+    if (out.length > 0 && cell.foreign) this.checkSent(env.to, cell.kind, out);
     if (next !== before && (behavior.context(next) !== behavior.context(before) || !sameValue(behavior.value(next), behavior.value(before)))) {
       this.changed.add(env.to);
       this.dirty?.add(env.to);
@@ -340,8 +348,22 @@ export class System {
     const kind = this.kinds.get(kindName);
     if (kind === undefined || kind.builtin) throw new KindError(`${address}: no registered kind "${kindName}" (registered: ${this.kinds.registered().map((d) => d.name).join(', ') || 'none'})`);
     if (kind.device !== device) throw new KindError(`${address}: kind "${kindName}" is ${kind.device ? 'a device model (declare it in devices)' : 'not a device model (declare it in actors)'}`);
-    this.cells.set(address, new Cell(kindName, kind.behavior, address, kind.behavior.initial(input, address)));
+    let state: unknown;
+    try {
+      state = kind.behavior.initial(input, address);
+    } catch (e) {
+      throw this.kindFailure(kindName, address, 'threw while starting', e);
+    }
+    this.cells.set(address, new Cell(kindName, kind.behavior, address, state));
     this.noteKind(address, kindName);
+  }
+
+  /** A registered kind's code threw: one line naming its plugin, actor and what it was doing (the error as `cause`). */
+  private kindFailure(kindName: string, address: Address, doing: string, e: unknown): KindError {
+    if (e instanceof KindError) return e;
+    const origin = this.kinds.get(kindName)?.definition?.origin;
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return new KindError(`${origin ? `plugin ${origin.name}: ` : ''}kind "${kindName}" at ${address} ${doing}: ${why}`, { cause: e });
   }
 
   /** Remember a registered kind's actor: it is foreign to the built-in monitor, and may observe types. */
@@ -349,6 +371,8 @@ export class System {
     const kind = this.kinds.get(kindName);
     if (kind === undefined || kind.builtin) return;
     this.foreign.add(address);
+    const cell = this.cells.get(address);
+    if (cell) cell.foreign = true;
     for (const type of kind.definition?.observes ?? []) {
       const list = this.observers.get(type);
       if (list) list.push(address);

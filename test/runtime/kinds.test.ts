@@ -173,6 +173,33 @@ describe('actors of registered kinds', () => {
     expect(() => runScenario(s2, { kinds: badBuiltin })).toThrow(/kind "bad" at bad:b sent insn\.enqcmd to thread:A, which its schema refuses: device: /);
   });
 
+  it('a registered kind whose code throws stops the run with one line naming it, the error kept as cause', () => {
+    const broken = genKind({
+      origin: { name: 'broken-plugin', version: '0.0.1' },
+      behavior: fromDecider<never, { type: string }, Sent>({
+        initialState: () => ({}) as never,
+        decide: (m) => {
+          if (m.type === 'pasidtable.set') throw new TypeError('cannot read properties of undefined');
+          return [];
+        },
+        evolve: (s) => s,
+      }) as KindDefinition<never>['behavior'],
+    } as Partial<KindDefinition<never>>);
+    const kinds = new Kinds([iaxKind, broken as KindDefinition]);
+    const s = scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds });
+    let caught: unknown;
+    try {
+      runScenario(s, { kinds });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(KindError);
+    expect((caught as Error).message).toBe('plugin broken-plugin: kind "workload" at gen:g threw on pasidtable.set from iommu: cannot read properties of undefined');
+    expect((caught as Error).cause).toBeInstanceOf(TypeError);
+    const badStart = new Kinds([iaxKind, genKind({ behavior: { ...genKind().behavior, initial: () => { throw new Error('options.count is missing'); } } })]);
+    expect(() => runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds: badStart }), { kinds: badStart })).toThrow(/^kind "workload" at gen:g threw while starting: options\.count is missing$/);
+  });
+
   it('a decider that defers a message gets it again after it changes (selective receive), with the seq of its taking', () => {
     const schema = (type: string) => z.strictObject({ type: z.literal(type) });
     const latch: KindDefinition<{ open: boolean }> = {
