@@ -23,13 +23,11 @@
  *   monitors' memory, the step in progress, the verdict so far: src/interop/resumable.ts), and
  *   `createActor(logic, { snapshot })` (or a restored parent) goes on with the same deliveries.
  *
- * Deterministic: nothing reads a clock or a random source. Sending to the parent and inspection use
- * xstate's actor-system internals `_relay` and `_sendInspectionEvent` (as xstate's own `fromCallback`
- * does), checked at run time: without them the parent gets `parent.send(event)` and nothing is
- * inspected.
+ * Deterministic: nothing reads a clock or a random source. Sending to the parent and inspection go
+ * through xstate's actor-system internals (src/interop/internals.ts), as xstate's own `fromCallback` does.
  */
 import { match } from 'ts-pattern';
-import { pathToStateValue, type ActorLogic, type ActorRefLike, type AnyActorRef, type AnyStateMachine, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
+import { pathToStateValue, type ActorLogic, type ActorRefLike, type AnyActorRef, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
 import { z } from 'zod';
 import type { Address, AnyMessage, Message } from '../../machines/protocol.ts';
 import { payloadOf } from '../log/format.ts';
@@ -38,10 +36,8 @@ import { systemState, type SystemState } from '../runtime/state.ts';
 import { scenarioFromValue } from '../scenario/load.ts';
 import type { Failure, RunResult, StepOutcome } from '../runner/run.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { inspection, relay, type AnyActorSystem, type InspectionEventInput } from './internals.ts';
 import { ResumableRun, type ResumableOptions, type ResumableState } from './resumable.ts';
-
-/** An xstate actor system (xstate exports the type only as `ActorSystem<…>`). */
-type AnyActorSystem = AnyActorRef['system'];
 
 /** What the svasim actor takes. */
 export type SvasimEvent =
@@ -139,16 +135,6 @@ function issueLine(e: z.ZodError): string {
   return first === undefined ? 'invalid' : `${first.path.length > 0 ? `${first.path.join('.')}: ` : ''}${first.message}`;
 }
 
-/** xstate's actor-system internals this module uses (present in xstate 5; checked before use). */
-interface SystemInternals {
-  readonly _relay?: (source: AnyActorRef | undefined, target: AnyActorRef, event: EventObject) => void;
-  readonly _sendInspectionEvent?: (event: InspectionEventInput) => void;
-}
-/** An inspection event before the system adds its `rootId`. */
-type InspectionEventInput = InspectionEvent extends infer E ? (E extends unknown ? Omit<E, 'rootId'> : never) : never;
-
-const internals = (system: AnyActorSystem): SystemInternals => system as AnyActorSystem & SystemInternals;
-
 /** One of svasim's actors as the inspection stream shows it: a child of the svasim actor. */
 interface ShownActor extends ActorRefLike {
   readonly id: Address;
@@ -232,7 +218,7 @@ export function fromSvasim<M extends AnyMessage = Message>(options: SvasimLogicO
       };
       ref = created;
       live.shown.set(at, ref);
-      internals(scope.system)._sendInspectionEvent?.({ type: '@xstate.actor', actorRef: ref });
+      inspection(scope.system, { type: '@xstate.actor', actorRef: ref });
     }
     return ref;
   };
@@ -248,8 +234,8 @@ export function fromSvasim<M extends AnyMessage = Message>(options: SvasimLogicO
   const delivered = (live: Live, d: Delivered): void => {
     live.batch.push(d);
     const scope = live.scope;
-    const send = scope === null ? undefined : internals(scope.system)._sendInspectionEvent;
-    if (scope === null || send === undefined) return;
+    if (scope === null) return;
+    const send = (e: InspectionEventInput): void => inspection(scope.system, e);
     const source = shownActor(live, d.from);
     const target = shownActor(live, d.to);
     if (target === undefined) return;
@@ -282,15 +268,13 @@ export function fromSvasim<M extends AnyMessage = Message>(options: SvasimLogicO
     if (batch.length === 0) return;
     scope.defer(() => {
       const parent = scope.self._parent;
-      const relay = internals(scope.system)._relay;
       for (const d of batch) {
         const record = recordEvent(d);
         scope.emit(record as SvasimRecord<M>);
         if (parent === undefined) continue;
         const event = mapOf ? mapOf(record) : only === null || only.has(record.type) ? record : undefined;
         if (event === undefined) continue;
-        if (relay) relay(scope.self, parent, event);
-        else parent.send(event);
+        relay(scope.system, scope.self, parent, event);
       }
     });
   };
