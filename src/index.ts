@@ -14,7 +14,8 @@
  * ```
  *
  * Your own actors join through the actor contract ({@link Behavior}, {@link fromMachine}, {@link fromDecider})
- * and a {@link Kinds} registry (or a plugin file, {@link loadPlugins}).
+ * and a {@link Kinds} registry (or a plugin file, {@link loadPlugins}). Your xstate machines invoke svasim
+ * as an actor ({@link fromSvasim}); svasim's machines run in your xstate system with {@link createSvasimRouter}.
  *
  * @packageDocumentation
  */
@@ -54,6 +55,14 @@ export type { Plugin } from './cli/plugins.ts';
 export type { ActorSpec } from './runtime/system.ts';
 export type { ActorConfig } from './scenario/types.ts';
 export type { LoadOptions } from './scenario/load.ts';
+
+// xstate interop: svasim as an xstate actor, and svasim's machines routed in your own xstate system.
+export { fromSvasim, svasimLogic, recordEvent } from './interop/logic.ts';
+export type { SvasimLogic, SvasimLogicOptions, SvasimEvent, SvasimInput, SvasimContext, SvasimSnapshot, SvasimPersistedSnapshot, SvasimRecord } from './interop/logic.ts';
+export { ResumableRun } from './interop/resumable.ts';
+export type { ResumableOptions, ResumableState } from './interop/resumable.ts';
+export { SvasimRouter, createSvasimRouter, createSvasimSystem, svasimActors } from './interop/router.ts';
+export type { SvasimRouterOptions, SvasimActorSpec } from './interop/router.ts';
 
 // Event logs: the reader and the writer.
 export { readLog, parseLog, streamLog, LogError } from './log/reader.ts';

@@ -3,7 +3,9 @@
  * created with and the context it keeps (SPEC §9).
  *
  * They are the same machine definitions the runtime steps; use them to draw, inspect or run svasim's
- * actors in your own xstate system. `MACHINES` maps each {@link ActorKind} to its machine.
+ * actors in your own xstate system (each at its address as `systemId`, created with the input types
+ * below; {@link createSvasimRouter} delivers their messages and defers what a state cannot take yet).
+ * `MACHINES` maps each {@link ActorKind} to its machine.
  *
  * @packageDocumentation
  */
@@ -19,3 +21,6 @@ export { wqMachine } from '../machines/wq.ts';
 export type { WqInput, WqContext, Descriptor, InFlight } from '../machines/wq.ts';
 export { kernelMachine } from '../machines/kernel.ts';
 export type { KernelContext } from '../machines/kernel.ts';
+// Running them as xstate actors of your own system, routed as svasim routes them (src/interop/router.ts).
+export { SvasimRouter, createSvasimRouter, createSvasimSystem, svasimActors } from './interop/router.ts';
+export type { SvasimRouterOptions, SvasimActorSpec } from './interop/router.ts';
