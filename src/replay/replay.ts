@@ -219,7 +219,7 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
   let stepMsgs: Delivered[] = [];
   let checkedStep = from?.checkedStep ?? -1;
   let currentStep = from?.step ?? -1;
-  sys.delivered$.subscribe((d) => stepMsgs.push(d));
+  sys.listen((d) => stepMsgs.push(d));
 
   /** As `run` does: when a step has run, the monitors look at it and may post violations. */
   const endStep = (): void => {

@@ -223,7 +223,7 @@ export class ScenarioRun {
         })
       : null;
     this.forbidden = new Set<string>(scenario.forbid);
-    this.sys.delivered$.subscribe((d) => {
+    this.sys.listen((d) => {
       this.stepMsgs.push(d);
       this.counts[d.msg.type] = (this.counts[d.msg.type] ?? 0) + 1;
       this.writer?.write(d);

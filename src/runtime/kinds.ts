@@ -117,6 +117,7 @@ export class Kinds {
   private readonly schemas = new Map<string, { readonly schema: StandardSchema; readonly kind: string }>();
   private readonly observers = new Map<string, string[]>();
   private readonly defs: KindDefinition[] = [];
+  private monitorList: { readonly kind: string; readonly monitor: KindMonitor }[] | undefined;
 
   /** A registry with svasim's own kinds and, optionally, the given ones registered in order. */
   constructor(definitions: readonly KindDefinition[] = []) {
@@ -184,6 +185,7 @@ export class Kinds {
       else this.observers.set(type, [name]);
     }
     this.defs.push(def as KindDefinition);
+    this.monitorList = undefined;
     return this;
   }
 
@@ -251,9 +253,15 @@ export class Kinds {
     return this.schemas.get(type)?.kind;
   }
 
-  /** Every kind monitor, with its kind. */
-  monitors(): { readonly kind: string; readonly monitor: KindMonitor }[] {
-    return this.defs.flatMap((d) => (d.monitors ?? []).map((monitor) => ({ kind: d.name, monitor })));
+  /** Every kind monitor, with its kind (the same array until the next registration). */
+  monitors(): readonly { readonly kind: string; readonly monitor: KindMonitor }[] {
+    this.monitorList ??= this.defs.flatMap((d) => (d.monitors ?? []).map((monitor) => ({ kind: d.name, monitor })));
+    return this.monitorList;
+  }
+
+  /** Whether any kind is registered (svasim's own checks can skip foreign messages cheaply when none is). */
+  get hasRegistered(): boolean {
+    return this.defs.length > 0;
   }
 
   /** The behavior of a kind under an engine (a registered kind keeps the behavior it was given). */

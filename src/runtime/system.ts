@@ -124,6 +124,22 @@ export class System {
    * later as an uncaught exception. That holds for operators of the same rxjs copy as svasim's.
    */
   readonly delivered$ = new Subject<Delivered>();
+  /** Plain callbacks called before `delivered$` (see {@link listen}). */
+  private readonly listeners: ((d: Delivered) => void)[] = [];
+
+  /**
+   * Call `fn` with every delivered message, synchronously, before `delivered$` has it — without rxjs
+   * (the runner, replay and the log writer listen this way: a run with no `delivered$` subscriber costs
+   * no rxjs machinery). What `fn` throws propagates from the delivery as it is. Returns a function that
+   * stops the calls.
+   */
+  listen(fn: (d: Delivered) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
   private readonly cells = new Map<Address, Cell>();
   private readonly deferred = new Map<Address, Envelope[]>();
   private deferredCount = 0;
@@ -403,6 +419,9 @@ export class System {
       const list = this.observers.get(env.msg.type);
       if (list !== undefined) for (const a of list) this.enqueue({ msg: env.msg, from: env.from, to: a, cause: env.seq, step: env.step, seq: 0 });
     }
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]?.(env);
+    if (!this.delivered$.observed) return env;
     // rxjs 7 reports a subscriber's error later (a timer), after the step is over; with its synchronous
     // error handling on for the duration of this call, `next` throws it here instead, once every
     // subscriber has had the message. The flag is rxjs's own and restored at once (no other code runs).
