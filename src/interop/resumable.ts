@@ -103,7 +103,7 @@ export class ResumableRun {
     this.forbidSeen = new Set(from?.forbidSeen);
     this.suppressedDmar = from?.suppressedDmar ?? 0;
     // What ScenarioRun's subscriber does with every delivery (the log aside: this run writes none).
-    this.sys.delivered$.subscribe((d) => {
+    this.sys.listen((d) => {
       this.open?.records.push(d);
       this.counts[d.msg.type] = (this.counts[d.msg.type] ?? 0) + 1;
       if (d.msg.type === 'invariant.violation') this.violations.push(d);

@@ -131,6 +131,7 @@ export function recordLine(d: Delivered): string {
   let head = '{"seq":' + digits(d.seq) + ',"type":' + q(d.msg.type) + ',"from":' + q(d.from) + ',"to":' + q(d.to);
   if (d.cause !== undefined) head += ',"cause":' + digits(d.cause);
   head += ',"step":' + digits(d.step);
+  if (d.copy === true) head += ',"copy":true';
   return head + payloadFields(d.msg) + '}';
 }
 

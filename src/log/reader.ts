@@ -91,6 +91,7 @@ const recordSchema = z
     to: addressSchema,
     cause: z.number().int().min(1).optional(),
     step: z.number().int().min(0),
+    copy: z.literal(true).optional(),
   })
   .passthrough();
 /** The envelope's compiled, assert-only validator: the per-record fast path (about 3x the runtime parser on
@@ -404,11 +405,11 @@ export class RecordParser {
     }
     for (const u of chain) json = typeof json === 'object' && json !== null ? u.record(json as Record<string, unknown>) : json;
     const env = envelope(json, source, lineNo, line);
-    const { seq, type, from, to, cause, step } = env;
+    const { seq, type, from, to, cause, step, copy } = env;
     // The message: `type`, then the payload (every field but the envelope's), in one pass.
     const msg: Record<string, unknown> = { type };
     for (const k in env) {
-      if (k === 'seq' || k === 'type' || k === 'from' || k === 'to' || k === 'cause' || k === 'step') continue;
+      if (k === 'seq' || k === 'type' || k === 'from' || k === 'to' || k === 'cause' || k === 'step' || k === 'copy') continue;
       const v = (env as Record<string, unknown>)[k];
       // A "__proto__" field must stay a field (and be reported as unknown), not become the prototype.
       if (k === '__proto__') Object.defineProperty(msg, k, { value: v, enumerable: true, writable: true, configurable: true });
@@ -438,7 +439,7 @@ export class RecordParser {
     }
     this.count++;
     if (step > this.maxStep) this.maxStep = step;
-    const record: Delivered = { msg: msg as unknown as Message, from: from as Address, to: to as Address, cause, step, seq };
+    const record: Delivered = { msg: msg as unknown as Message, from: from as Address, to: to as Address, cause, step, seq, ...(copy === true ? { copy } : {}) };
     return { record, line: this.head.recordsAsIs ? line : recordLine(record) };
   }
 

@@ -32,6 +32,7 @@ const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const SEQ = utf8('{"seq":');
 const CAUSE = utf8(',"cause":');
 const STEP = utf8(',"step":');
+const COPY = utf8(',"copy":true');
 const TYPE = utf8(',"type":');
 const FROM = utf8(',"from":');
 const TO = utf8(',"to":');
@@ -45,6 +46,8 @@ export interface RecordFields {
   readonly to: Delivered['to'];
   readonly cause: number | undefined;
   readonly step: number;
+  /** A copy delivered to an observer (`"copy":true` after `step`). */
+  readonly copy?: true | undefined;
 }
 
 const envelopeSafe = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
@@ -187,6 +190,7 @@ export class RecordEncoder {
     }
     this.put(STEP);
     this.uint(d.step);
+    if (d.copy === true) this.put(COPY);
     const m = msg as unknown as Record<string, unknown>;
     // Own enumerable fields, as JSON.stringify and recordLine take them.
     const keys = Object.keys(m);
@@ -336,6 +340,7 @@ function matchPlain(d: RecordFields, seq: number, line: Uint8Array, start: numbe
   }
   if (p >= 0) p = litAt(line, p, end, STEP);
   if (p >= 0) p = uintAt(line, p, end, d.step);
+  if (p >= 0 && d.copy === true) p = litAt(line, p, end, COPY);
   const m = msg as unknown as Record<string, unknown>;
   const keys = Object.keys(m);
   for (let i = 0; i < keys.length; i++) {

@@ -393,7 +393,7 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
 
 /** Two records with the same envelope and the same payload (as data, in any key order). */
 function sameRecord(a: Delivered, b: Delivered): boolean {
-  if (a.seq !== b.seq || a.from !== b.from || a.to !== b.to || a.cause !== b.cause || a.step !== b.step || a.msg.type !== b.msg.type) return false;
+  if (a.seq !== b.seq || a.from !== b.from || a.to !== b.to || a.cause !== b.cause || a.step !== b.step || a.copy !== b.copy || a.msg.type !== b.msg.type) return false;
   return samePayload(a.msg, b.msg);
 }
 

@@ -42,7 +42,7 @@ export interface WhatIfResult {
 
 function notable(d: Delivered): string | null {
   const m = d.msg;
-  if (!isBuiltinMessage(m)) return null;
+  if (d.copy === true || !isBuiltinMessage(m)) return null;
   switch (m.type) {
     case 'trap.gp':
     case 'gp.fixup':
@@ -120,7 +120,8 @@ export function whatIf(log: ParsedLog, override: Partial<Policy>): WhatIfResult 
     const differs = logged.result !== rerun.result || logged.events.join(' ') !== rerun.events.join(' ');
     return { index, step: describeStep(step), logged, rerun, differs };
   });
-  const totals = TOTALS.map(([what, f]) => ({ what, logged: log.records.filter(f).length, rerun: rerunRecords.filter(f).length }));
+  // Observers' copies are not more of a kind of event.
+  const totals = TOTALS.map(([what, f]) => ({ what, logged: log.records.filter((d) => d.copy !== true && f(d)).length, rerun: rerunRecords.filter((d) => d.copy !== true && f(d)).length }));
   return { logged: scenario.policy, rerun: rerunPolicy, rows, differing: rows.filter((r) => r.differs).length, totals };
 }
 

@@ -225,7 +225,8 @@ export class ScenarioRun {
     this.forbidden = new Set<string>(scenario.forbid);
     this.sys.listen((d) => {
       this.stepMsgs.push(d);
-      this.counts[d.msg.type] = (this.counts[d.msg.type] ?? 0) + 1;
+      // An observer's copy is not another message of its type.
+      if (d.copy !== true) this.counts[d.msg.type] = (this.counts[d.msg.type] ?? 0) + 1;
       this.writer?.write(d);
       opts.onRecord?.(d);
       if (d.msg.type === 'invariant.violation') this.violations.push(d);

@@ -83,11 +83,11 @@ export class InvariantMonitor {
       if (a.startsWith('thread:')) threads.add(a.slice(7));
       else if (a.startsWith('mm:')) mms.add(Number(a.slice(3)));
     }
-    // Messages of registered kinds, and copies their observers hear, are theirs to check (kinds.ts).
-    const foreign = sys.kinds.hasRegistered;
+    // Messages of registered kinds, and copies their observers hear, are theirs to check (kinds.ts);
+    // a device model's messages (svasim's types) are checked like the built-in queue's.
     for (const d of messages) {
       const m = d.msg;
-      if (!isBuiltinMessage(m) || (foreign && sys.isForeign(d.to))) continue;
+      if (d.copy === true || !isBuiltinMessage(m)) continue;
       if ('pasid' in m && typeof m.pasid === 'number') pasids.add(m.pasid);
       // G8: a #GP with no fixup ends in SIGSEGV.
       if (m.type === 'trap.gp') {

@@ -18,6 +18,12 @@ export interface Envelope {
   readonly cause: number | undefined;
   readonly step: number;
   seq: number;
+  /**
+   * A copy of a delivery to one of svasim's actors, made for an actor whose kind observes its type
+   * (src/runtime/kinds.ts): `cause` is that delivery. Logged as `"copy":true`; counts and svasim's
+   * monitors leave copies out.
+   */
+  readonly copy?: true;
 }
 
 /** A delivered message: what one log record holds (seq, sender, receiver, cause, step, message). */

@@ -417,7 +417,7 @@ export class System {
     // Observers hear what is delivered to svasim's own actors (never copies of copies).
     if (this.observers.size > 0 && !this.foreign.has(env.to)) {
       const list = this.observers.get(env.msg.type);
-      if (list !== undefined) for (const a of list) this.enqueue({ msg: env.msg, from: env.from, to: a, cause: env.seq, step: env.step, seq: 0 });
+      if (list !== undefined) for (const a of list) this.enqueue({ msg: env.msg, from: env.from, to: a, cause: env.seq, step: env.step, seq: 0, copy: true });
     }
     const listeners = this.listeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]?.(env);

@@ -9,11 +9,11 @@ import { BUILTIN_KINDS_REGISTRY, type Kinds } from '../runtime/kinds.ts';
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import {
-  DEFAULT_CPU, DEFAULT_PASID_RANGE, DEFAULT_POLICY, LAM_POLICIES, PASID_MAX, PASID_POLICIES,
+  DEFAULT_CPU, DEFAULT_PASID_RANGE, DEFAULT_POLICY, LAM_POLICIES, MESSAGE_TYPES, PASID_MAX, PASID_POLICIES,
   type LamPolicy, type PasidPolicy, type Policy,
 } from '../../machines/protocol.ts';
-import { describe, orList, scenarioFileSchema, type ScenarioFile } from './schema.ts';
-import { nearestNames } from './suggest.ts';
+import { describe, FOREIGN_TYPE, orList, scenarioFileSchema, type ScenarioFile } from './schema.ts';
+import { didYouMean, nearestNames } from './suggest.ts';
 import { DEFAULT_AUTO_COMPLETE, DEFAULT_WQ_SIZE, OPS, type DeviceConfig, type Scenario, type Step } from './types.ts';
 
 export interface ScenarioErrorLocation {
@@ -459,8 +459,24 @@ function referenceIssues(value: unknown, root: PosNode, kinds: Kinds): Issue[] {
       }
     }
   });
+  // Message types: svasim's (the schema checked them) or a registered kind's.
+  const checkTypes = (list: unknown, path: Seg[]): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((t: unknown, j) => {
+      if (typeof t !== 'string' || kinds.knows(t) || !FOREIGN_TYPE.test(t)) return;
+      const known = [...MESSAGE_TYPES, ...kinds.messageTypes()];
+      const near = didYouMean(t, known);
+      at([...path, j], `unknown message type ${JSON.stringify(t)}${near !== '' ? near : ` (expected one of ${known.join(', ')})`}`);
+    });
+  };
+  checkTypes(value['forbid'], ['forbid']);
   steps.forEach((s, i) => {
     if (!isObject(s)) return;
+    const e = s['expect'];
+    if (isObject(e)) {
+      checkTypes(e['events'], ['steps', i, 'expect', 'events']);
+      checkTypes(e['noEvents'], ['steps', i, 'expect', 'noEvents']);
+    }
     const thread = s['thread'];
     if (typeof thread === 'string' && !created.has(thread)) at(['steps', i, 'thread'], `unknown thread ${JSON.stringify(thread)}`);
     const device = s['device'];

@@ -126,9 +126,15 @@ export const version = leaf({ const: 1 }, (v): Checked<1> =>
 
 export const pasidPolicy = oneOf(PASID_POLICIES, 'pasid policy', orList(PASID_POLICIES));
 export const lamPolicy = oneOf(LAM_POLICIES, 'lam policy', orList(LAM_POLICIES));
-/** A message type; a misspelt one names the nearest types rather than listing all of them. */
-export const messageType = leaf({ type: 'string', enum: [...MESSAGE_TYPES] }, (v): Checked<MessageType> => {
-  if (typeof v === 'string' && (MESSAGE_TYPES as readonly string[]).includes(v)) return ok(v as MessageType);
+/** What a registered kind's message type looks like (dotted lowercase); load.ts checks it is registered. */
+export const FOREIGN_TYPE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+/**
+ * A message type; a misspelt one names the nearest types rather than listing all of them. A dotted name
+ * that is not svasim's passes here: it may be a registered kind's, which load.ts checks with the registry
+ * (the JSON Schema lists svasim's types only: the format without plugins).
+ */
+export const messageType = leaf({ type: 'string', enum: [...MESSAGE_TYPES] }, (v): Checked<string> => {
+  if (typeof v === 'string' && ((MESSAGE_TYPES as readonly string[]).includes(v) || FOREIGN_TYPE.test(v))) return ok(v);
   const near = typeof v === 'string' ? didYouMean(v, MESSAGE_TYPES) : '';
   return bad(`unknown message type ${describe(v)}${near !== '' ? near : ` (expected one of ${MESSAGE_TYPES.join(', ')})`}`);
 }).meta({ id: 'messageType' }); // `id`: the JSON Schema holds the list once, under definitions

@@ -28,10 +28,10 @@ export interface Expect {
   readonly value?: SysValue;
   /** The mm's PASID after the step; `null` = none. */
   readonly pasid?: number | null;
-  /** Message types caused by this step, in this order (others may interleave). */
-  readonly events?: readonly MessageType[];
+  /** Message types caused by this step, in this order (others may interleave): svasim's or a registered kind's. */
+  readonly events?: readonly string[];
   /** Message types that must not be caused by this step. */
-  readonly noEvents?: readonly MessageType[];
+  readonly noEvents?: readonly string[];
 }
 
 /** Fields every step may carry. */
@@ -117,6 +117,6 @@ export interface Scenario {
   readonly actors?: readonly ActorConfig[];
   readonly steps: readonly Step[];
   readonly final: Final;
-  /** Message types that must never occur. */
-  readonly forbid: readonly MessageType[];
+  /** Message types that must never occur (svasim's or a registered kind's). */
+  readonly forbid: readonly string[];
 }

@@ -16,7 +16,7 @@ import { DEFER, fromDecider, type Sent } from '../../src/runtime/actor.ts';
 import { KindError, Kinds, type KindDefinition } from '../../src/runtime/kinds.ts';
 import { FifoScheduler } from '../../src/runtime/scheduler.ts';
 import { System, type Delivered } from '../../src/runtime/system.ts';
-import { ScenarioError, scenarioFromValue } from '../../src/scenario/load.ts';
+import { parseScenario, ScenarioError, scenarioFromValue } from '../../src/scenario/load.ts';
 import { runScenario, systemConfig } from '../../src/runner/run.ts';
 import { genKind, iaxKind, KINDS_SCENARIO, watchdogKind } from '../fixtures/kinds.ts';
 import { LogSession } from '../../src/inspect/session.ts';
@@ -42,6 +42,26 @@ describe('actors of registered kinds', () => {
     expect(lines[copy + 1]).toMatch(/"type":"insn.enqcmd","from":"gen:g","to":"thread:A","cause":\d+/);
     expect(lines.filter((l) => l.includes('"from":"gen:g","to":"thread:A"'))).toHaveLength(3);
     expect(lines.some((l) => l.includes('"type":"gen.done","from":"gen:g","to":"user"') && l.includes('"submitted":3'))).toBe(true);
+    // Copies say so in the log, and are not counted as more messages of their type.
+    expect(lines[copy]).toMatch(/"step":\d+,"copy":true,/);
+    const copies = lines.filter((l) => l.includes('"copy":true'));
+    expect(copies.every((l) => l.includes('"to":"gen:g"'))).toBe(true);
+    expect(r.counts['wq.complete']).toBe(lines.filter((l) => l.includes('"type":"wq.complete"') && !l.includes('"copy":true')).length);
+    expect(r.counts['wq.complete']).toBe(5);
+  });
+
+  it('scenarios name registered message types in expect and forbid; an unknown one is refused with the nearest', () => {
+    const kinds = registry();
+    const s = {
+      ...KINDS_SCENARIO,
+      steps: KINDS_SCENARIO.steps.map((st, i) => (i === 1 ? { ...st, expect: { result: 'ok', events: ['pasidtable.set', 'gen.done'] } } : st)),
+      forbid: ['fault.dmar'],
+    };
+    const r = runScenario(scenarioFromValue(s, 'k.json', undefined, { kinds }), { kinds });
+    expect(r.failures).toEqual([]);
+    const bad = { ...s, forbid: ['gen.dne'] };
+    expect(() => scenarioFromValue(bad, 'k.json', undefined, { kinds })).toThrow(/forbid\[0\]: unknown message type "gen\.dne" \(did you mean "gen\.done"\?\)/);
+    expect(() => parseScenario(JSON.stringify(s), 'k.json')).toThrow(/steps\[1\]\.expect\.events\[1\]: unknown message type "gen\.done" \(expected one of sys\.spawn, /);
   });
 
   it('the log names the kinds; replay with them is identical, without them is refused in one line', () => {
