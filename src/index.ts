@@ -47,7 +47,7 @@ export type { SystemState, ActorState } from './runtime/state.ts';
 
 // The actor contract, actor kinds and plugins (composition with your own simulations).
 export { DEFER, fromMachine, fromDecider } from './runtime/actor.ts';
-export type { Behavior, Decider, BusMessage, Sent, StateValue, Defer } from './runtime/actor.ts';
+export type { Behavior, Decider, BusMessage, Sent, StateValue, Defer, DeviceModelInput, ActorInput, BornInput } from './runtime/actor.ts';
 export { Kinds, KindError } from './runtime/kinds.ts';
 export type { KindDefinition, KindMonitor, KindOrigin, StepView, StandardSchema, Kind } from './runtime/kinds.ts';
 export { loadPlugins, definePlugin, PluginError } from './cli/plugins.ts';

@@ -35,6 +35,25 @@ export interface BusMessage {
 /** A message an actor sends: a message and the address it goes to. */
 export type Sent<M extends BusMessage = BusMessage> = M & { readonly to: Address };
 
+/** What a device model's actor starts from (its scenario device; `options` is the device's `options`). */
+export interface DeviceModelInput<O = Readonly<Record<string, unknown>>> {
+  readonly device: string;
+  readonly wqSize: number;
+  readonly threshold: number;
+  readonly autoComplete: boolean;
+  readonly options: O;
+}
+/** What a scenario's actor of a registered kind starts from (`options` is its `options`). */
+export interface ActorInput<O = Readonly<Record<string, unknown>>> {
+  readonly name: string;
+  readonly options: O;
+}
+/** What an actor created by its kind's birth message starts from: its name and that message. */
+export interface BornInput<M extends BusMessage = BusMessage> {
+  readonly name: string;
+  readonly message: M;
+}
+
 /** An xstate-style state value: a state name, or nested `{ parent: child }` objects. */
 export type StateValue = string | { readonly [key: string]: StateValue };
 
@@ -49,9 +68,10 @@ export interface Behavior<S = unknown, In extends BusMessage = BusMessage, Out e
   /**
    * Handle `message` in `state`: the next state (the same object when nothing changed), or {@link DEFER}
    * when the current state cannot take it (then `out` must stay untouched). Messages to send are pushed
-   * onto `out`, in order. A programming error is thrown (the run stops with it); a kernel fault is a message.
+   * onto `out`, in order. `from` is the sender's address. A programming error is thrown (the run stops
+   * with it); a kernel fault is a message.
    */
-  step(state: S, message: In, out: Out[], self: Address): S | Defer;
+  step(state: S, message: In, out: Out[], self: Address, from: Address): S | Defer;
   /** A JSON value from which {@link restore} rebuilds the state (checkpoints, `snapshot()`). */
   persist(state: S): unknown;
   restore(persisted: unknown, self: Address): S;
@@ -205,11 +225,14 @@ export function fromMachine(machine: AnyStateMachine, options: { readonly engine
  * A decider (Chassaing's pattern, with the message as both command and event): plain functions over a
  * state that is JSON data.
  */
-export interface Decider<S, In extends BusMessage = BusMessage, Out extends Sent = Sent> {
-  /** A new actor's state, from its input. */
-  initialState(input: unknown, self: Address): S;
-  /** The messages to send in answer to `message` in `state` (none: `[]`), or {@link DEFER} to wait. */
-  decide(message: In, state: S, self: Address): readonly Out[] | Defer;
+export interface Decider<S, In extends BusMessage = BusMessage, Out extends Sent = Sent, I = unknown> {
+  /**
+   * A new actor's state, from its input: {@link DeviceModelInput} for a device model, {@link ActorInput}
+   * for a scenario's actor, {@link BornInput} for one its kind's birth message created.
+   */
+  initialState(input: I, self: Address): S;
+  /** The messages to send in answer to `message` (sent by `from`) in `state` (none: `[]`), or {@link DEFER} to wait. */
+  decide(message: In, state: S, self: Address, from: Address): readonly Out[] | Defer;
   /** The state after `message` was taken (return `state` itself when nothing changes). */
   evolve(state: S, message: In): S;
   /** The state's name for views and the inspector (default: `"active"`). */
@@ -220,11 +243,12 @@ export interface Decider<S, In extends BusMessage = BusMessage, Out extends Sent
  * The behavior of a {@link Decider}. Its state is persisted as itself (it must be JSON data: checkpoints
  * write it out and read it back).
  */
-export function fromDecider<S, In extends BusMessage = BusMessage, Out extends Sent = Sent>(d: Decider<S, In, Out>): Behavior<S, In, Out> {
+export function fromDecider<S, In extends BusMessage = BusMessage, Out extends Sent = Sent, I = unknown>(d: Decider<S, In, Out, I>): Behavior<S, In, Out> {
   return {
-    initial: (input, self) => d.initialState(input, self),
-    step(state, message, out, self) {
-      const sent = d.decide(message, state, self);
+    // The input's shape is the kind's contract (what svasim passes a device model, an actor, a birth).
+    initial: (input, self) => d.initialState(input as I, self),
+    step(state, message, out, self, from) {
+      const sent = d.decide(message, state, self, from);
       if (sent === DEFER) return DEFER;
       const next = d.evolve(state, message);
       for (const m of sent) out.push(m);

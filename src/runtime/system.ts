@@ -330,12 +330,12 @@ export class System {
     let next: unknown;
     if (cell.foreign) {
       try {
-        next = behavior.step(before, env.msg, out, env.to);
+        next = behavior.step(before, env.msg, out, env.to, env.from);
       } catch (e) {
         out.length = 0;
         throw this.kindFailure(cell.kind, env.to, `threw on ${env.msg.type} from ${env.from}`, e);
       }
-    } else next = behavior.step(before, env.msg, out, env.to);
+    } else next = behavior.step(before, env.msg, out, env.to, env.from);
     if (next === DEFER) {
       if (out.length > 0) throw new Error(`${env.to} deferred ${env.msg.type} but sent ${out.map((m) => m.type).join(', ')}`);
       this.defer(env);
