@@ -105,7 +105,8 @@ export class ResumableRun {
     // What ScenarioRun's subscriber does with every delivery (the log aside: this run writes none).
     this.sys.listen((d) => {
       this.open?.records.push(d);
-      this.counts[d.msg.type] = (this.counts[d.msg.type] ?? 0) + 1;
+      // An observer's copy is not another message of its type.
+      if (d.copy !== true) this.counts[d.msg.type] = (this.counts[d.msg.type] ?? 0) + 1;
       if (d.msg.type === 'invariant.violation') this.violations.push(d);
       else if (d.msg.type === 'fault.dmar' && d.msg.suppressed === true) this.suppressedDmar++;
       if (this.forbidden.has(d.msg.type) && !this.forbidSeen.has(d.msg.type)) {
