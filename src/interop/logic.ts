@@ -92,11 +92,20 @@ export type SvasimPersistedSnapshot = SvasimSnapshot & { readonly run: Resumable
 
 /**
  * A delivered message as an xstate event: its log record, `seq`, `type`, `from`, `to`, `cause` (absent
- * for inputs), `step` and the message's payload fields beside them. `M` narrows the messages (default:
+ * for inputs), `step`, `copy` (observers' copies only) and the message's payload fields beside them. `M` narrows the messages (default:
  * svasim's own; add your kinds' messages when the scenario has actors of registered kinds).
  */
 export type SvasimRecord<M extends AnyMessage = Message> = M extends unknown
-  ? Omit<M, 'to'> & { readonly type: M['type']; readonly seq: number; readonly from: Address; readonly to: Address; readonly cause?: number; readonly step: number }
+  ? Omit<M, 'to'> & {
+      readonly type: M['type'];
+      readonly seq: number;
+      readonly from: Address;
+      readonly to: Address;
+      readonly cause?: number;
+      readonly step: number;
+      /** An observer's copy of a delivery to one of svasim's actors (its `cause`). */
+      readonly copy?: true;
+    }
   : never;
 
 /** How the svasim actor runs and what its parent hears. */
@@ -113,7 +122,8 @@ export type SvasimLogic<M extends AnyMessage = Message> = ActorLogic<SvasimSnaps
 
 /** The log record of a delivery, as an event. */
 export function recordEvent(d: Delivered): SvasimRecord<AnyMessage> {
-  const head = { seq: d.seq, type: d.msg.type, from: d.from, to: d.to, ...(d.cause === undefined ? {} : { cause: d.cause }), step: d.step };
+  const head = { seq: d.seq, type: d.msg.type, from: d.from, to: d.to, ...(d.cause === undefined ? {} : { cause: d.cause }), step: d.step, ...(d.copy === true ? { copy: true } : {}) };
+  // The routing fields first (the log's order); spread again last so that no payload field replaces one.
   return { ...head, ...payloadOf(d), ...head } as SvasimRecord<AnyMessage>;
 }
 
@@ -187,10 +197,11 @@ function viewOf(run: ResumableRun): SvasimContext {
  * ```ts
  * const parent = setup({ actors: { svasim: fromSvasim({ forward: ['fault.dmar'] }) } }).createMachine({
  *   invoke: { id: 'sim', src: 'svasim', input: { scenario: loadScenario('seed-a-unbind-dmar') },
- *             onDone: { target: 'done', actions: ({ event }) => console.log(event.output.ok) } },
- *   on: { 'fault.dmar': { actions: ({ event }) => console.log('DMAR fault at seq', event.seq) } },
- *   entry: sendTo('sim', { type: 'svasim.run' }),
- *   …
+ *             onDone: { actions: ({ event }) => console.log(event.output.ok) } },
+ *   on: {
+ *     next: { actions: sendTo('sim', { type: 'svasim.step' }) },
+ *     'fault.dmar': { actions: ({ event }) => console.log('DMAR fault at seq', event.seq) },
+ *   },
  * });
  * ```
  */

@@ -8,7 +8,11 @@ import { assign, createActor, sendTo, setup, spawnChild, type ActorRefFrom, type
 import { fromSvasim, svasimLogic, type SvasimEvent, type SvasimRecord, type SvasimSnapshot } from '../../src/interop/logic.ts';
 import { loadScenario, runScenario, type RunResult } from '../../src/index.ts';
 import { recordLine } from '../../src/log/format.ts';
+import type { Message } from '../../machines/protocol.ts';
+import { Kinds } from '../../src/runtime/kinds.ts';
 import type { Delivered } from '../../src/runtime/system.ts';
+import { scenarioFromValue } from '../../src/scenario/load.ts';
+import { genKind, iaxKind, KINDS_SCENARIO } from '../fixtures/kinds.ts';
 
 const SCENARIO = loadScenario('seed-a-unbind-dmar');
 const STEPS = SCENARIO.steps.length;
@@ -214,6 +218,28 @@ describe('svasim as an xstate actor', () => {
     noInput.start();
     expect(noInput.getSnapshot().status).toBe('error');
     expect(String(noInput.getSnapshot().error)).toBe('Error: svasim actor input: scenario: required: a scenario (from loadScenario)');
+  });
+
+  it('with registered kinds: the records are the log\'s lines, observers\' copies included, through a restore', () => {
+    const kinds = new Kinds([iaxKind, genKind()]);
+    const scenario = scenarioFromValue(KINDS_SCENARIO, 'kinds.json', undefined, { kinds });
+    const want: string[] = [];
+    const result = runScenario(scenario, { kinds, onRecord: (d) => want.push(recordLine(d)) });
+    expect(want.some((l) => l.includes('"copy":true'))).toBe(true);
+    const logic = fromSvasim<Message | { type: 'gen.done'; submitted: number }>({ kinds });
+    const heard: string[] = [];
+    const a = createActor(logic, { input: { scenario } });
+    a.on('*', (e) => heard.push(JSON.stringify(e)));
+    a.start();
+    a.send({ type: 'svasim.step' });
+    a.send({ type: 'svasim.deliver' });
+    const b = createActor(logic, { snapshot: JSON.parse(JSON.stringify(a.getPersistedSnapshot())) as Snapshot<unknown>, input: { scenario } });
+    b.on('*', (e) => heard.push(JSON.stringify(e)));
+    b.on('gen.done', (e) => expectTypeOf(e.submitted).toEqualTypeOf<number>());
+    b.start();
+    b.send({ type: 'svasim.run' });
+    expect(heard).toStrictEqual(want);
+    expect(b.getSnapshot().output).toStrictEqual(result);
   });
 
   it('is deterministic: two runs give the same events, snapshots and persisted data', () => {
