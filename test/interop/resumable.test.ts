@@ -86,6 +86,19 @@ describe('a resumable run', () => {
     },
   );
 
+  it('under xstate\'s own interpreter (engine xstate): restored after every delivery, the same as the compiled run', () => {
+    const s = loadScenario('seed-b-fixup-then-dmar');
+    let run = ResumableRun.start(s, { engine: 'xstate' });
+    const lines: string[] = [];
+    for (;;) {
+      run.onDelivered = (d) => lines.push(recordLine(d));
+      if (run.allStepsRun) break;
+      run.deliver();
+      run = ResumableRun.restore(viaJson(run.persist()), { engine: 'xstate' });
+    }
+    expect({ lines, result: run.finish() }).toStrictEqual(reference(s));
+  });
+
   it('with kinds and a reporting monitor: restored between the monitors\' report and its delivery, the same', () => {
     expect(resumedEverywhere(kindsScenario(), kinds)).toStrictEqual(reference(kindsScenario(), kinds));
   });
