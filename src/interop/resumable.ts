@@ -2,7 +2,7 @@
  * A scenario run that can stop at any delivery, be written out as JSON data, and go on from that data
  * in another process: the engine behind svasim as an xstate actor (src/interop/logic.ts).
  *
- * It runs a scenario exactly as `ScenarioRun` (src/scenario/run.ts) does — each step's input, delivery
+ * It runs a scenario exactly as `ScenarioRun` (src/runner/run.ts) does — each step's input, delivery
  * to quiescence, the invariant monitors, then the step's `expect`; `final`, `forbid` and the monitors'
  * reports at the end — and adds what an actor hosted by xstate needs:
  * - finer steps: one delivery at a time ({@link ResumableRun.deliver}), and inputs injected between or
@@ -12,20 +12,19 @@
  *   progress and the verdict so far. A restored run continues with the same deliveries, seqs and
  *   verdict as the run it was persisted from (tested).
  *
- * `ScenarioRun` keeps its expectation checks and summary to itself, so the few functions below that
- * compute them (`checkExpect`, `checkFinal`, `summarize`, `pasidAfter`) restate them; a test holds this
- * run's `RunResult` equal to `runScenario`'s on every built-in scenario.
+ * The expectation checks and the summary are the runner's own (`checkExpect`, `checkFinal`, `summarize`,
+ * `pasidAfter` from src/runner/run.ts); a test holds this run's `RunResult` equal to `runScenario`'s on
+ * every built-in scenario.
  */
-import { isBuiltinMessage, threadAddr, type Address, type AnyMessage } from '../../machines/protocol.ts';
+import { isBuiltinMessage, type Address, type AnyMessage } from '../../machines/protocol.ts';
 import type { EngineKind } from '../runtime/actor.ts';
 import type { Kinds } from '../runtime/kinds.ts';
 import { messageIssue } from '../runtime/message-schema.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { FifoScheduler, type Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
-import { stepInput, stepResult, systemConfig, type Failure, type ProcessSummary, type RunResult, type StepOutcome } from '../runner/run.ts';
-import { sameSysValue } from '../scenario/schema.ts';
-import type { Scenario, Step } from '../scenario/types.ts';
+import { checkExpect, checkFinal, pasidAfter, stepInput, stepResult, summarize, systemConfig, type Failure, type RunResult, type StepOutcome } from '../runner/run.ts';
+import type { Scenario } from '../scenario/types.ts';
 
 /** How a run is built: the settings that are code, not data (they are not persisted). */
 export interface ResumableOptions {
@@ -305,85 +304,4 @@ export class ResumableRun {
       suppressedDmar: this.suppressedDmar,
     };
   }
-}
-
-// ---- the checks ScenarioRun makes (src/scenario/run.ts), restated: see the header ----
-
-function pasidAfter(sys: System, step: Step): number | null {
-  if (step.op === 'spawn') return sys.processMm(step.process)?.context.pasid ?? null;
-  if (step.op === 'complete') return null;
-  const t = sys.thread(step.thread);
-  return t ? (sys.mm(t.context.mm)?.context.pasid ?? null) : null;
-}
-
-const show = (v: unknown): string => (v === undefined ? '(nothing)' : JSON.stringify(v));
-
-/** Which expected event is missing, and after what; `null` when `want` is a subsequence of `got`. */
-function missingEvent(want: readonly string[], got: readonly string[]): string | null {
-  let i = 0;
-  for (const t of got) if (i < want.length && t === want[i]) i++;
-  if (i === want.length) return null;
-  const missing = want[i];
-  const before = i > 0 ? want[i - 1] : undefined;
-  const elsewhere = missing !== undefined && got.includes(missing);
-  return `${missing ?? '?'} ${elsewhere ? 'only before' : 'missing'}${before ? ` ${elsewhere ? '' : 'after '}${before}` : ''}`.replace('  ', ' ');
-}
-
-function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failure[]): void {
-  const e = o.step.expect;
-  if (!e) return;
-  const fail = (what: string, expected: string, got: string): void => {
-    failures.push({ step: o.index, what, expected, got });
-  };
-  if (e.result !== undefined && e.result !== o.result) fail('result', e.result, o.result);
-  if (e.value !== undefined && !sameSysValue(e.value, o.value)) fail('value', show(e.value), show(o.value));
-  if (e.pasid !== undefined && e.pasid !== o.pasid) fail('pasid', show(e.pasid), show(o.pasid));
-  const types = msgs.map((d) => d.msg.type);
-  const missing = e.events ? missingEvent(e.events, types) : null;
-  if (e.events && missing !== null) fail('events', `${e.events.join(', ')} (in this order)`, `${missing}; the step caused ${types.join(', ')}`);
-  if (e.noEvents) {
-    const bad = e.noEvents.filter((t) => types.includes(t));
-    if (bad.length > 0) fail('noEvents', `none of ${e.noEvents.join(', ')}`, bad.join(', '));
-  }
-}
-
-function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
-  const fail = (what: string, expected: string, got: string): void => {
-    failures.push({ step: null, what, expected, got });
-  };
-  for (const [proc, want] of Object.entries(s.final.pasid)) {
-    const got = sys.processMm(proc)?.context.pasid ?? null;
-    if (got !== want) fail(`final.pasid.${proc}`, show(want), show(got));
-  }
-  if (s.policy.pasid === 'seed-2021') {
-    const refs = sys.iommu().context.refs;
-    for (const [p, want] of Object.entries(s.final.refs)) {
-      const got = refs[p] ?? 0;
-      if (got !== want) fail(`final.refs.${p}`, show(want), show(got));
-    }
-  }
-  for (const [t, want] of Object.entries(s.final.msr)) {
-    const got = sys.thread(t)?.context.msr ?? null;
-    if (got !== want) fail(`final.msr.${t}`, show(want), show(got));
-  }
-}
-
-function summarize(sys: System): ProcessSummary[] {
-  const refs = sys.iommu().context.refs;
-  const threadsOf = new Map<string, ProcessSummary['threads'][number][]>();
-  for (const a of sys.addresses()) {
-    const t = a.kind === 'thread' ? sys.thread(a.address.slice(threadAddr('').length)) : undefined;
-    if (!t) continue;
-    const list = threadsOf.get(t.context.process) ?? [];
-    list.push({ name: t.context.name, state: t.state, msr: t.context.msr, activated: t.context.activated });
-    threadsOf.set(t.context.process, list);
-  }
-  const out: ProcessSummary[] = [];
-  for (const [process, id] of sys.processes()) {
-    const mm = sys.mm(id);
-    if (!mm) continue;
-    const pasid = mm.context.pasid;
-    out.push({ process, mm: id, state: mm.state, pasid, refs: pasid === null ? null : (refs[pasid] ?? null), threads: threadsOf.get(process) ?? [] });
-  }
-  return out;
 }

@@ -151,7 +151,7 @@ export function stepResult(step: Step, msgs: readonly Delivered[]): { result: st
   return { result: 'ok' };
 }
 
-function pasidAfter(sys: System, step: Step): number | null {
+export function pasidAfter(sys: System, step: Step): number | null {
   if (step.op === 'spawn') return sys.processMm(step.process)?.context.pasid ?? null;
   if (step.op === 'complete') return null;
   const t = sys.thread(step.thread);
@@ -328,7 +328,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
   return run.finish();
 }
 
-function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failure[]): void {
+export function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failure[]): void {
   const e = o.step.expect;
   if (!e) return;
   const fail = (what: string, expected: string, got: string): void => {
@@ -345,7 +345,7 @@ function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures: Failu
   }
 }
 
-function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
+export function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
   const fail = (what: string, expected: string, got: string): void => {
     failures.push({ step: null, what, expected, got });
   };
@@ -366,7 +366,7 @@ function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
   }
 }
 
-function summarize(sys: System): ProcessSummary[] {
+export function summarize(sys: System): ProcessSummary[] {
   const refs = sys.iommu().context.refs;
   const threadsOf = new Map<string, ProcessSummary['threads'][number][]>();
   for (const a of sys.addresses()) {
