@@ -37,6 +37,7 @@ import { isBuiltinMessage, LAM_OFF, wqAddr, type Address, type AnyMessage } from
 import type { ThreadInput } from '../../machines/thread.ts';
 import type { WqInput } from '../../machines/wq.ts';
 import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from '../runtime/scheduler.ts';
+import { DeferredMessages } from '../runtime/deferred.ts';
 import type { Delivered, SystemConfig } from '../runtime/system.ts';
 import { relay } from './internals.ts';
 
@@ -92,8 +93,7 @@ export class SvasimRouter {
   /** Every delivered message, in delivery order (the records svasim's log would hold). */
   readonly delivered$ = new Subject<Delivered>();
   private readonly slots = new Map<Address, Slot>();
-  private readonly deferred = new Map<Address, Envelope[]>();
-  private deferredCount = 0;
+  private readonly deferred = new DeferredMessages();
   private seq = 0;
   /** The delivery in progress: what its actor emits is caused by it. */
   private current: Envelope | null = null;
@@ -133,7 +133,7 @@ export class SvasimRouter {
 
   /** Messages deferred because their target could not take them yet. */
   get deferredSize(): number {
-    return this.deferredCount;
+    return this.deferred.size;
   }
 
   /** The actor at an address (`undefined`: none in the system). */
@@ -283,18 +283,12 @@ export class SvasimRouter {
   }
 
   private defer(env: Envelope): void {
-    const list = this.deferred.get(env.to);
-    if (list) list.push(env);
-    else this.deferred.set(env.to, [env]);
-    this.deferredCount++;
+    this.deferred.add(env);
   }
 
   private retryDeferred(address: Address): void {
-    const list = this.deferred.get(address);
-    if (!list) return;
-    this.deferred.delete(address);
-    this.deferredCount -= list.length;
-    for (const env of list) this.enqueue(env);
+    const list = this.deferred.take(address);
+    if (list) for (const env of list) this.enqueue(env);
   }
 }
 

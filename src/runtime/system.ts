@@ -35,6 +35,7 @@ import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
 import { DEFER, fromMachine, type Behavior, type EngineKind, type Sent } from './actor.ts';
 import { Cell, sameValue, stateName, View, type ActorView } from './cell.ts';
+import { DeferredMessages } from './deferred.ts';
 import { BUILTIN_KINDS_REGISTRY, KindError, type Kinds } from './kinds.ts';
 import { messageIssue } from './message-schema.ts';
 import { ChannelOrder, FifoScheduler, type Delivered, type Envelope, type Scheduler } from './scheduler.ts';
@@ -141,8 +142,7 @@ export class System {
     };
   }
   private readonly cells = new Map<Address, Cell>();
-  private readonly deferred = new Map<Address, Envelope[]>();
-  private deferredCount = 0;
+  private readonly deferred = new DeferredMessages();
   private changed = new Set<Address>();
   /** Each process's current mm (the last `mm.create` for it), in order of first appearance. */
   private readonly processMms = new Map<string, number>();
@@ -236,7 +236,7 @@ export class System {
 
   /** Messages deferred because their target could not take them yet. */
   get deferredSize(): number {
-    return this.deferredCount;
+    return this.deferred.size;
   }
 
   /** Put an input (a scenario step) on the bus. */
@@ -458,18 +458,12 @@ export class System {
   }
 
   private defer(env: Envelope): void {
-    const list = this.deferred.get(env.to);
-    if (list) list.push(env);
-    else this.deferred.set(env.to, [env]);
-    this.deferredCount++;
+    this.deferred.add(env);
   }
 
   private retryDeferred(address: Address): void {
-    const list = this.deferred.get(address);
-    if (!list) return;
-    this.deferred.delete(address);
-    this.deferredCount -= list.length;
-    for (const env of list) this.enqueue(env);
+    const list = this.deferred.take(address);
+    if (list) for (const env of list) this.enqueue(env);
   }
 
   /** A new actor of a built-in kind. */
@@ -495,7 +489,7 @@ export class System {
       seq: this.seq,
       actors,
       pending: this.scheduler.pending().map((e) => ({ ...e })),
-      deferred: [...this.deferred.values()].flat().map((e) => ({ ...e })),
+      deferred: this.deferred.all().map((e) => ({ ...e })),
     };
   }
 
