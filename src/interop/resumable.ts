@@ -23,7 +23,7 @@ import { messageIssue } from '../runtime/message-schema.ts';
 import { InvariantMonitor, type MonitorState } from '../runtime/monitor.ts';
 import { FifoScheduler, type Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type SystemSnapshot } from '../runtime/system.ts';
-import { checkExpect, checkFinal, pasidAfter, stepInput, stepResult, summarize, systemConfig, type Failure, type RunResult, type StepOutcome } from '../runner/run.ts';
+import { checkExpect, checkFinal, pasidAfter, runResult, stepInput, stepResult, systemConfig, type Failure, type RunResult, type StepOutcome } from '../runner/run.ts';
 import type { Scenario } from '../scenario/types.ts';
 
 /** How a run is built: the settings that are code, not data (they are not persisted). */
@@ -261,25 +261,15 @@ export class ResumableRun {
   finish(): RunResult {
     if (this.result !== null) return this.result;
     if (!this.allStepsRun) throw new Error(`scenario ${this.scenario.name}: finish() with step ${this.next} of ${this.scenario.steps.length} to run`);
-    const failures = this.failures;
-    checkFinal(this.sys, this.scenario, failures);
-    for (const d of this.violations) {
-      const m = d.msg;
-      if (isBuiltinMessage(m) && m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
-    }
-    this.result = {
-      name: this.scenario.name,
-      scenario: this.scenario,
-      ok: failures.length === 0,
-      messages: this.sys.lastSeq,
-      steps: this.outcomes,
-      failures,
+    checkFinal(this.sys, this.scenario, this.failures);
+    this.result = runResult(this.scenario, this.sys, {
+      outcomes: this.outcomes,
+      failures: this.failures,
       violations: this.violations,
       counts: this.counts,
       suppressedDmar: this.suppressedDmar,
-      processes: summarize(this.sys),
       logBytes: 0,
-    };
+    });
     this.sys.stop();
     return this.result;
   }

@@ -295,27 +295,46 @@ export class ScenarioRun {
       throw e;
     }
     this.writer?.end(closingLine(this.sys.lastSeq, this.index));
-    const failures = this.failures;
-    for (const d of this.violations) {
-      const m = d.msg;
-      if (isBuiltinMessage(m) && m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
-    }
-    this.finished = {
-      name: this.scenario.name,
-      scenario: this.scenario,
-      ok: failures.length === 0,
-      messages: this.sys.lastSeq,
-      steps: this.outcomes,
-      failures,
+    this.finished = runResult(this.scenario, this.sys, {
+      outcomes: this.outcomes,
+      failures: this.failures,
       violations: this.violations,
       counts: this.counts,
       suppressedDmar: this.suppressedDmar,
-      processes: summarize(this.sys),
       logBytes: this.writer?.bytes ?? 0,
-    };
+    });
     this.sys.stop();
     return this.finished;
   }
+}
+
+/**
+ * The result of a run that has checked `final`: the invariant violations become failures (after those
+ * found so far), and the processes are summarized. Shared by ScenarioRun and the resumable run.
+ */
+export function runResult(
+  scenario: Scenario,
+  sys: System,
+  r: { outcomes: StepOutcome[]; failures: Failure[]; violations: Delivered[]; counts: Record<string, number>; suppressedDmar: number; logBytes: number },
+): RunResult {
+  const failures = r.failures;
+  for (const d of r.violations) {
+    const m = d.msg;
+    if (isBuiltinMessage(m) && m.type === 'invariant.violation') failures.push({ step: d.step, what: `invariant ${m.invariant}`, expected: 'holds', got: m.detail });
+  }
+  return {
+    name: scenario.name,
+    scenario,
+    ok: failures.length === 0,
+    messages: sys.lastSeq,
+    steps: r.outcomes,
+    failures,
+    violations: r.violations,
+    counts: r.counts,
+    suppressedDmar: r.suppressedDmar,
+    processes: summarize(sys),
+    logBytes: r.logBytes,
+  };
 }
 
 /**
