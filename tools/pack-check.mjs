@@ -236,10 +236,29 @@ const noBehavior: KindDefinition = { name: 'x', prefix: 'x' };
 // @ts-expect-error a message a decider sends names where it goes (to)
 fromDecider<Ticks>({ initialState: () => ({ seen: 0 }), decide: () => [{ type: 'tick.seen' }], evolve: (s) => s });
 void [withKinds, noBehavior];
+
+// svasim inside your xstate machine (its output typed as a RunResult, its records as SvasimRecord), and
+// svasim's machines in your xstate system through the router.
+import { assign, createActor, setup } from 'xstate';
+import { createSvasimSystem, fromSvasim, type SvasimRecord } from 'svasim';
+const parent = setup({
+  types: { context: {} as { seen: number; ok: boolean | null }, events: {} as SvasimRecord },
+  actors: { svasim: fromSvasim({ forward: ['fault.dmar'] }) },
+}).createMachine({
+  context: { seen: 0, ok: null },
+  invoke: {
+    src: 'svasim',
+    input: { scenario },
+    onDone: { actions: assign({ ok: ({ event }) => (event.output as RunResult).ok }) },
+  },
+  on: { 'fault.dmar': { actions: assign({ seen: ({ context, event }) => context.seen + (event.seq > 0 ? 1 : 0) }) } },
+});
+const routed = createSvasimSystem({ policy: scenario.policy, cpu: scenario.cpu, pasidRange: scenario.iommu.pasidRange, devices: scenario.devices });
+void [createActor(parent), routed];
 `,
   );
   run('tsc --module nodenext --moduleResolution nodenext --strict --noEmit check.ts', process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--strict', '--noEmit', 'check.ts']);
-  ok('tsc --module nodenext --moduleResolution nodenext --strict --noEmit: check.ts (entry points, and kinds of its own: KindDefinition, fromDecider, fromMachine, definePlugin) type-checks against the installed types');
+  ok('tsc --module nodenext --moduleResolution nodenext --strict --noEmit: check.ts (entry points; kinds of its own: KindDefinition, fromDecider, fromMachine, definePlugin; svasim as an xstate actor and the router) type-checks against the installed types');
 
   // 5. The CLI, as installed.
   const list = run('npx svasim list', 'npx', ['--no-install', 'svasim', 'list']);
