@@ -12,6 +12,7 @@ import {
   type Outgoing,
   type PasidPolicy,
 } from './protocol.ts';
+import { allocRefusal, fixupRef, onRebind, onUnbind, putRef, refsAtAlloc, type PutOutcome } from './pasid.ts';
 
 export interface IommuInput {
   readonly policy: PasidPolicy;
@@ -117,12 +118,11 @@ function setEntry(d: Draft, device: string, pasid: number, entry: PasidEntry | u
   d.w('tables')[device] = table;
 }
 
-/** Drop one reference (seed-2021); free the PASID at zero. */
-function putRef(d: Draft, pasid: number, mm: number): void {
-  const refs = (d.refs[pasid] ?? 0) - 1;
-  d.w('refs')[pasid] = refs;
-  d.out.push({ type: 'pasid.put', pasid, refs, to: mmAddr(mm) });
-  if (refs <= 0) freePasid(d, pasid, mm);
+/** Apply one dropped reference (seed-2021, machines/pasid.ts `putRef`): the new count, and the free at zero. */
+function applyPut(d: Draft, pasid: number, mm: number, put: PutOutcome): void {
+  d.w('refs')[pasid] = put.refs;
+  d.out.push({ type: 'pasid.put', pasid, refs: put.refs, to: mmAddr(mm) });
+  if (put.freed) freePasid(d, pasid, mm);
 }
 
 function freePasid(d: Draft, pasid: number, mm: number): void {
@@ -153,20 +153,20 @@ export const iommuMachine = setup({
       if (pasid === null) {
         pasid = lowestFreePasid(context.owner, context.pasidRange);
         if (pasid === null) {
-          // seed-2021 era ioasid_alloc -> -ENOMEM; v6.4+ ida_alloc_range -> -ENOSPC.
-          enqueue.emit({
-            type: 'iommu.bind_failed', device: event.device, errno: context.policy === 'seed-2021' ? 'ENOMEM' : 'ENOSPC',
-            reason: 'pasid-exhausted', to,
-          });
+          const r = allocRefusal(context.policy);
+          enqueue.emit({ type: 'iommu.bind_failed', device: event.device, errno: r.errno, reason: r.reason, to });
           return;
         }
         d.w('owner')[pasid] = event.mm;
-        if (context.policy === 'seed-2021') d.w('refs')[pasid] = 1; // the first bind's own reference
+        const refs = refsAtAlloc(context.policy);
+        if (refs !== null) d.w('refs')[pasid] = refs;
         d.out.push({ type: 'pasid.alloc', pasid, mm: event.mm, to });
-      } else if (context.policy === 'seed-2021') {
-        const refs = (d.refs[pasid] ?? 0) + 1;
-        d.w('refs')[pasid] = refs;
-        d.out.push({ type: 'pasid.get', pasid, refs, to });
+      } else {
+        const got = onRebind(context.policy, d.refs[pasid] ?? 0);
+        if (got !== null) {
+          d.w('refs')[pasid] = got.refs;
+          d.out.push({ type: 'pasid.get', pasid, refs: got.refs, to });
+        }
       }
       const users = (d.bonds[event.device]?.[pasid] ?? 0) + 1;
       setBond(d, event.device, pasid, users);
@@ -191,8 +191,11 @@ export const iommuMachine = setup({
           if (entry.present) d.out.push({ type: 'pasidtable.clear', device: event.device, pasid: event.pasid, to });
         }
       }
-      if (context.policy === 'seed-2021') {
-        for (let i = 0; i < event.count && d.owner[event.pasid] === event.mm; i++) putRef(d, event.pasid, event.mm);
+      // One put per unbound bind call while the mm still owns the PASID (the last one frees it).
+      for (let i = 0; i < event.count && d.owner[event.pasid] === event.mm; i++) {
+        const put = onUnbind(context.policy, d.refs[event.pasid] ?? 0);
+        if (put === null) break;
+        applyPut(d, event.pasid, event.mm, put);
       }
       d.out.push({ type: 'iommu.unbound', device: event.device, pasid: event.pasid, to });
       commit(d, enqueue);
@@ -201,21 +204,21 @@ export const iommuMachine = setup({
     get: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'iommu.get') return;
       const to = mmAddr(event.mm);
-      const refs = context.refs[event.pasid];
-      if (context.owner[event.pasid] !== event.mm || refs === undefined || refs <= 0) {
+      const refs = context.owner[event.pasid] === event.mm ? fixupRef(context.refs[event.pasid]) : null;
+      if (refs === null) {
         enqueue.emit({ type: 'iommu.get_failed', pasid: event.pasid, thread: event.thread, to });
         return;
       }
       const next = copyRefs(context.refs);
-      next[event.pasid] = refs + 1;
+      next[event.pasid] = refs;
       enqueue.assign({ refs: next });
-      enqueue.emit({ type: 'pasid.get', pasid: event.pasid, refs: refs + 1, thread: event.thread, to });
+      enqueue.emit({ type: 'pasid.get', pasid: event.pasid, refs, thread: event.thread, to });
     }),
     /** seed-2021 deactivate_mm() -> pasid_put(). */
     put: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'iommu.put' || context.owner[event.pasid] !== event.mm) return;
       const d = draftOf(context);
-      putRef(d, event.pasid, event.mm);
+      applyPut(d, event.pasid, event.mm, putRef(d.refs[event.pasid] ?? 0));
       commit(d, enqueue);
     }),
     /** intel_mm_release(): every entry of the mm's PASID cleared with fault-ignore (FPD). */

@@ -6,8 +6,10 @@
  *
  * Owns: the mm's PASID (none or one), bind calls per device, mapped portals, LAM state, live threads.
  */
+import { match } from 'ts-pattern';
 import { enqueueActions, not, setup } from 'xstate';
 import { archPrctl, bindRefusal, onCloneVm } from './lam.ts';
+import { deactivate, freesAtMmdrop, gpFixup } from './pasid.ts';
 import {
   threadAddr,
   wqAddr,
@@ -134,22 +136,27 @@ export const mmMachine = setup({
       return head !== undefined && bound(context, head) > 0 && context.pasid !== null;
     },
     hasPasid: ({ context }) => context.pasid !== null,
-    freesAtDrop: ({ context }) => context.policy.pasid === 'merged' && context.pasid !== null,
   },
   actions: {
-    /** try_fixup_enqcmd_gp(): ENQCMD feature, mm has a PASID, thread not yet activated. */
+    /**
+     * try_fixup_enqcmd_gp(): ENQCMD feature, mm has a PASID, thread not yet activated; then the policy's
+     * fixup (machines/pasid.ts `gpFixup`): seed-2021 takes the task's reference first (may fail -> SIGSEGV).
+     */
     handleGp: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'trap.gp') return;
       const to = threadAddr(event.thread);
-      if (!context.cpu.enqcmd || context.pasid === null || event.activated) {
+      const pasid = context.pasid;
+      if (!context.cpu.enqcmd || pasid === null || event.activated) {
         enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'gp', to });
-      } else if (context.policy.pasid === 'seed-2021') {
-        // seed-2021 __fixup_pasid_exception(): take the task's reference first (may fail -> SIGSEGV).
-        enqueue.emit({ type: 'iommu.get', mm: context.id, pasid: context.pasid, thread: event.thread, to: 'iommu' });
-      } else {
-        enqueue.emit({ type: 'msr.write', thread: event.thread, pasid: context.pasid, to });
-        enqueue.emit({ type: 'gp.fixup', thread: event.thread, to });
+        return;
       }
+      match(gpFixup(context.policy.pasid))
+        .with('take-ref', () => enqueue.emit({ type: 'iommu.get', mm: context.id, pasid, thread: event.thread, to: 'iommu' }))
+        .with('write-msr', () => {
+          enqueue.emit({ type: 'msr.write', thread: event.thread, pasid, to });
+          enqueue.emit({ type: 'gp.fixup', thread: event.thread, to });
+        })
+        .exhaustive();
     }),
     /** seed-2021: the task reference is taken; write the MSR and return to re-execute. */
     finishSeedFixup: enqueueActions(({ event, enqueue }) => {
@@ -192,12 +199,11 @@ export const mmMachine = setup({
       // dup_mm: no PASID, no bonds, no portal (VM_DONTCOPY); LAM and the context flags are copied.
       enqueue.emit({ type: 'kernel.fork', thread: event.thread, process: event.new, lam: context.lam, to: 'kernel' });
     }),
-    /** A thread leaves the mm (exit, or killed by exec). seed-2021: deactivate_mm() drops its ref. */
+    /** A thread leaves the mm (exit, or killed by exec): deactivate_mm() (seed-2021 drops its ref: pasid.ts `deactivate`). */
     threadLeaves: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'mm.thread_exit') return;
-      if (context.policy.pasid === 'seed-2021' && event.fixedUp && context.pasid !== null) {
-        enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: context.pasid, thread: event.thread, to: 'iommu' });
-      }
+      const put = deactivate(context.policy.pasid, event.fixedUp, context.pasid);
+      if (put !== null) enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: put, thread: event.thread, to: 'iommu' });
       enqueue.assign({ users: without(context.users, event.thread) });
     }),
     startBind: enqueueActions(({ context, event, enqueue }) => {
@@ -279,12 +285,11 @@ export const mmMachine = setup({
         if (t !== event.thread) enqueue.emit({ type: 'thread.kill', thread: t, to: threadAddr(t) });
       }
     }),
-    /** exec proper: deactivate_mm (seed-2021 drops the task ref), then a fresh mm from the kernel. */
+    /** exec proper: deactivate_mm (seed-2021 drops the task ref: pasid.ts `deactivate`), then a fresh mm from the kernel. */
     finishExec: enqueueActions(({ context, enqueue }) => {
       const thread = callerOf(context);
-      if (context.policy.pasid === 'seed-2021' && context.callerFixedUp && context.pasid !== null) {
-        enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: context.pasid, thread, to: 'iommu' });
-      }
+      const put = deactivate(context.policy.pasid, context.callerFixedUp, context.pasid);
+      if (put !== null) enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: put, thread, to: 'iommu' });
       enqueue.emit({ type: 'kernel.exec', thread, process: context.process, to: 'kernel' });
       enqueue.assign({ users: without(context.users, thread), caller: null, callerFixedUp: false });
     }),
@@ -294,9 +299,10 @@ export const mmMachine = setup({
       enqueue.assign({ release: devices });
       if (context.pasid !== null) enqueue.emit({ type: 'iommu.teardown', mm: context.id, pasid: context.pasid, to: 'iommu' });
     }),
-    /** merged: __mmdrop -> mm_pasid_drop(): the PASID goes back to the allocator. */
+    /** merged: __mmdrop -> mm_pasid_drop(): the PASID goes back to the allocator (pasid.ts `freesAtMmdrop`). */
     dropPasid: enqueueActions(({ context, enqueue }) => {
-      if (context.pasid !== null) enqueue.emit({ type: 'iommu.free', mm: context.id, pasid: context.pasid, to: 'iommu' });
+      const pasid = context.pasid;
+      if (pasid !== null && freesAtMmdrop(context.policy.pasid, pasid)) enqueue.emit({ type: 'iommu.free', mm: context.id, pasid, to: 'iommu' });
     }),
   },
 }).createMachine({
@@ -404,7 +410,7 @@ export const mmMachine = setup({
           onDone: { target: 'dropping' },
         },
         dropping: {
-          always: { guard: ({ context }) => !(context.policy.pasid === 'merged' && context.pasid !== null), target: '#mm.dead' },
+          always: { guard: ({ context }) => !freesAtMmdrop(context.policy.pasid, context.pasid), target: '#mm.dead' },
           entry: 'dropPasid',
           on: { 'pasid.free': { target: '#mm.dead', actions: 'clearPasid' } },
         },

@@ -4,6 +4,7 @@
  * message; it is data, not an exception, so a run (or an exploration) reports it and goes on.
  */
 import type { MmContext } from '../../machines/mm.ts';
+import { hasRefcounts } from '../../machines/pasid.ts';
 import { isBuiltinMessage, type Address } from '../../machines/protocol.ts';
 import type { StepView } from './kinds.ts';
 import type { Delivered, System } from './system.ts';
@@ -148,7 +149,7 @@ export class InvariantMonitor {
         if (!mm || (mm.context.pasid !== p && isMmAlive(mm.state))) {
           v.report('G4', `PASID ${p} is allocated to mm:${owner}, which has PASID ${mm?.context.pasid ?? 'none'}`);
         }
-        if (policy.pasid === 'seed-2021' && !((iommu.refs[p] ?? 0) > 0)) v.report('S2', `PASID ${p} is allocated with refcount ${iommu.refs[p] ?? 0}`);
+        if (hasRefcounts(policy.pasid) && !((iommu.refs[p] ?? 0) > 0)) v.report('S2', `PASID ${p} is allocated with refcount ${iommu.refs[p] ?? 0}`);
       }
       for (const device in iommu.tables) {
         const entry = iommu.tables[device]?.[p];
@@ -188,7 +189,7 @@ export class InvariantMonitor {
     // S1: refs = bind calls not yet unbound + live tasks that took the fixup in this mm. A task that
     // fixed up and then exec'd keeps has_valid_pasid (stale) but holds no ref in its new mm; its MSR is
     // reset, so "took the fixup here" is "has a valid MSR".
-    if (policy.pasid === 'seed-2021' && c.pasid !== null && isMmAlive(state)) {
+    if (hasRefcounts(policy.pasid) && c.pasid !== null && isMmAlive(state)) {
       let binds = 0;
       for (const device in c.bindings) binds += c.bindings[device] ?? 0;
       let tasks = 0;
@@ -196,7 +197,7 @@ export class InvariantMonitor {
       const refs = iommu.refs[c.pasid] ?? 0;
       if (refs !== binds + tasks) v.report('S1', `PASID ${c.pasid} of mm:${id}: refcount ${refs} but ${binds} bind(s) + ${tasks} fixed-up task(s)`);
     }
-    if (policy.pasid === 'seed-2021' && state === 'dead' && c.pasid !== null) v.report('S2', `mm:${id} is gone but PASID ${c.pasid} was never freed`);
+    if (hasRefcounts(policy.pasid) && state === 'dead' && c.pasid !== null) v.report('S2', `mm:${id} is gone but PASID ${c.pasid} was never freed`);
     // LAM.
     if (policy.lam === 'v6.4' && c.lam.enabled && !c.lam.lockLam) v.report('L1', `mm:${id}: LAM enabled without LOCK_LAM`);
     if (!c.lam.force && c.lam.enabled && c.pasid !== null) v.report('L2', `mm:${id}: LAM enabled and PASID ${c.pasid} without FORCE_TAGGED_SVA`);

@@ -3,6 +3,7 @@
  * tables) and every work queue. For time travel (`replay --until`), reports and inspectors.
  */
 import type { IommuContext } from '../../machines/iommu.ts';
+import { hasRefcounts } from '../../machines/pasid.ts';
 import type { MmContext } from '../../machines/mm.ts';
 import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
@@ -52,7 +53,7 @@ export function systemState(sys: System): SystemState {
   }
   const io = sys.iommu().context;
   const pasids = Object.entries(io.owner)
-    .map(([p, mm]) => ({ pasid: Number(p), mm, refs: io.policy === 'seed-2021' ? (io.refs[p] ?? 0) : null }))
+    .map(([p, mm]) => ({ pasid: Number(p), mm, refs: hasRefcounts(io.policy) ? (io.refs[p] ?? 0) : null }))
     .sort((a, b) => a.pasid - b.pasid);
   const processes = sys.processes().map(([process, mm]) => ({ process, mm }));
   return { seq: sys.lastSeq, processes, threads, mms, iommu: { pasids, tables: io.tables }, wqs };

@@ -784,4 +784,18 @@ describe('mm: unbind, close and exit', () => {
     expect(m.state()).toBe('dead');
     expect(m.ctx().pasid).toBeNull();
   });
+
+  it('seed-2021: the drop frees nothing (the last ioasid_put does); a PASID still held then is left for S2 to report', () => {
+    const m = mm({ threads: ['P'] });
+    m.bind();
+    m.actor.send({ type: 'mm.thread_exit', thread: 'P', fixedUp: false });
+    m.actor.send({ type: 'iommu.torndown', pasid: 1 });
+    m.actor.send({ type: 'wq.drained', device: 'dsa0', pasid: 1 });
+    m.take();
+    // The IOMMU's pasid.put / pasid.free are not delivered here: the mm reaches its drop still holding PASID 1.
+    m.actor.send({ type: 'iommu.unbound', device: 'dsa0', pasid: 1 });
+    expect(m.take()).toStrictEqual([]);
+    expect(m.state()).toBe('dead');
+    expect(m.ctx().pasid).toBe(1);
+  });
 });
