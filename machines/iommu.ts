@@ -3,7 +3,7 @@
  * (lowest free id in an inclusive range), per-PASID refcounts (seed-2021), SVA bonds per (device, PASID),
  * the per-device PASID tables, and DMA translation with DMAR fault reporting.
  */
-import { enqueueActions, setup } from 'xstate';
+import { assertEvent, enqueueActions, setup } from 'xstate';
 import {
   DMAR_REASON_PASID_ENTRY_NOT_PRESENT,
   mmAddr,
@@ -146,7 +146,7 @@ export const iommuMachine = setup({
   actions: {
     /** iommu_sva_bind_device(): allocate the mm's PASID if it has none, count the bond, program the entry. */
     bind: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.bind') return;
+      assertEvent(event, 'iommu.bind');
       const d = draftOf(context);
       const to = mmAddr(event.mm);
       let pasid = event.pasid !== null && context.owner[event.pasid] === event.mm ? event.pasid : null;
@@ -179,7 +179,7 @@ export const iommuMachine = setup({
     }),
     /** iommu_sva_unbind_device(): entry removed when the last bond goes; seed-2021 drops a ref per call. */
     unbind: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.unbind') return;
+      assertEvent(event, 'iommu.unbind');
       const d = draftOf(context);
       const to = mmAddr(event.mm);
       const users = (d.bonds[event.device]?.[event.pasid] ?? 0) - event.count;
@@ -202,7 +202,7 @@ export const iommuMachine = setup({
     }),
     /** seed-2021 #GP fixup: the task's reference (iommu_sva_alloc_pasid on an existing PASID). */
     get: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.get') return;
+      assertEvent(event, 'iommu.get');
       const to = mmAddr(event.mm);
       const refs = context.owner[event.pasid] === event.mm ? fixupRef(context.refs[event.pasid]) : null;
       if (refs === null) {
@@ -216,14 +216,15 @@ export const iommuMachine = setup({
     }),
     /** seed-2021 deactivate_mm() -> pasid_put(). */
     put: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.put' || context.owner[event.pasid] !== event.mm) return;
+      assertEvent(event, 'iommu.put');
+      if (context.owner[event.pasid] !== event.mm) return; // a stale put: the PASID was freed (and maybe reallocated)
       const d = draftOf(context);
       applyPut(d, event.pasid, event.mm, putRef(d.refs[event.pasid] ?? 0));
       commit(d, enqueue);
     }),
     /** intel_mm_release(): every entry of the mm's PASID cleared with fault-ignore (FPD). */
     teardown: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.teardown') return;
+      assertEvent(event, 'iommu.teardown');
       const to = mmAddr(event.mm);
       if (context.owner[event.pasid] === event.mm) {
         const d = draftOf(context);
@@ -239,14 +240,15 @@ export const iommuMachine = setup({
     }),
     /** merged: mm_pasid_drop() in __mmdrop(). */
     free: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.free' || context.owner[event.pasid] !== event.mm) return;
+      assertEvent(event, 'iommu.free');
+      if (context.owner[event.pasid] !== event.mm) return; // not this mm's PASID: nothing to free
       const d = draftOf(context);
       freePasid(d, event.pasid, event.mm);
       commit(d, enqueue);
     }),
     /** A descriptor's DMA: the device's PASID-table entry decides; a missing entry is DMAR fault 0x59. */
     translate: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.translate') return;
+      assertEvent(event, 'iommu.translate');
       const to = wqAddr(event.device);
       const entry = context.tables[event.device]?.[event.pasid];
       if (entry?.present) {

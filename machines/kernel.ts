@@ -3,7 +3,7 @@
  * new mm the next id. Ids come from this actor's context, so they are deterministic and replayable.
  * It also answers syscalls naming a thread that does not exist (yet): ESRCH.
  */
-import { enqueueActions, setup } from 'xstate';
+import { assertEvent, enqueueActions, setup } from 'xstate';
 import { LAM_OFF, mmAddr, threadAddr, type Message, type Outgoing } from './protocol.ts';
 
 export interface KernelContext {
@@ -21,6 +21,11 @@ type KernelEvent = Extract<
   }
 >;
 
+/** The inputs that name a thread: the kernel gets them only when that thread does not exist (yet). */
+const THREAD_INPUTS = [
+  'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.arch_prctl', 'insn.enqcmd',
+] as const satisfies readonly KernelEvent['type'][];
+
 export const kernelMachine = setup({
   types: {
     context: {} as KernelContext,
@@ -29,7 +34,7 @@ export const kernelMachine = setup({
   },
   actions: {
     spawn: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'sys.spawn') return;
+      assertEvent(event, 'sys.spawn');
       const mm = context.nextMm;
       enqueue.assign({ nextMm: mm + 1 });
       enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: LAM_OFF, to: mmAddr(mm) });
@@ -38,7 +43,7 @@ export const kernelMachine = setup({
     }),
     /** fork: dup_mm gives a new mm with no PASID, no bonds, no portals; LAM and its flags are copied. */
     fork: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'kernel.fork') return;
+      assertEvent(event, 'kernel.fork');
       const mm = context.nextMm;
       enqueue.assign({ nextMm: mm + 1 });
       enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: event.lam, to: mmAddr(mm) });
@@ -47,7 +52,7 @@ export const kernelMachine = setup({
     }),
     /** exec_mmap: a fresh mm (no PASID, LAM off, no context flags). */
     exec: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'kernel.exec') return;
+      assertEvent(event, 'kernel.exec');
       const mm = context.nextMm;
       enqueue.assign({ nextMm: mm + 1 });
       enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.thread], lam: LAM_OFF, to: mmAddr(mm) });
@@ -55,7 +60,8 @@ export const kernelMachine = setup({
       enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
     }),
     noSuchThread: enqueueActions(({ event, enqueue }) => {
-      if ('thread' in event) enqueue.emit({ type: 'sys.return', thread: event.thread, errno: 'ESRCH', reason: 'no-such-thread', to: 'user' });
+      assertEvent(event, THREAD_INPUTS);
+      enqueue.emit({ type: 'sys.return', thread: event.thread, errno: 'ESRCH', reason: 'no-such-thread', to: 'user' });
     }),
   },
 }).createMachine({

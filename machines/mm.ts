@@ -7,7 +7,7 @@
  * Owns: the mm's PASID (none or one), bind calls per device, mapped portals, LAM state, live threads.
  */
 import { match } from 'ts-pattern';
-import { enqueueActions, not, setup } from 'xstate';
+import { assertEvent, enqueueActions, not, setup } from 'xstate';
 import { archPrctl, bindRefusal, onCloneVm } from './lam.ts';
 import { deactivate, freesAtMmdrop, gpFixup } from './pasid.ts';
 import {
@@ -127,8 +127,10 @@ export const mmMachine = setup({
     emitted: {} as Outgoing,
   },
   guards: {
-    lastUserExits: ({ context, event }) =>
-      event.type === 'mm.thread_exit' && context.users.length === 1 && context.users[0] === event.thread,
+    lastUserExits: ({ context, event }) => {
+      assertEvent(event, 'mm.thread_exit');
+      return context.users.length === 1 && context.users[0] === event.thread;
+    },
     onlyCallerLeft: ({ context }) => context.users.length === 1 && context.users[0] === context.caller,
     releaseDone: ({ context }) => context.release.length === 0,
     releaseHeadBound: ({ context }) => {
@@ -143,7 +145,7 @@ export const mmMachine = setup({
      * fixup (machines/pasid.ts `gpFixup`): seed-2021 takes the task's reference first (may fail -> SIGSEGV).
      */
     handleGp: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'trap.gp') return;
+      assertEvent(event, 'trap.gp');
       const to = threadAddr(event.thread);
       const pasid = context.pasid;
       if (!context.cpu.enqcmd || pasid === null || event.activated) {
@@ -159,19 +161,20 @@ export const mmMachine = setup({
         .exhaustive();
     }),
     /** seed-2021: the task reference is taken; write the MSR and return to re-execute. */
-    finishSeedFixup: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== 'pasid.get' || event.thread === undefined) return;
+    finishSeedFixup: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'pasid.get');
+      if (event.thread === undefined) throw new Error(`mm:${context.id}: finishSeedFixup on a bind's pasid.get (no thread)`);
       const to = threadAddr(event.thread);
       enqueue.emit({ type: 'msr.write', thread: event.thread, pasid: event.pasid, to });
       enqueue.emit({ type: 'gp.fixup', thread: event.thread, to });
     }),
     failSeedFixup: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== 'iommu.get_failed') return;
+      assertEvent(event, 'iommu.get_failed');
       enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'gp', to: threadAddr(event.thread) });
     }),
     /** The ENQCMD store walks this mm's page tables to the portal: no mapping -> SIGSEGV. */
     storeToPortal: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'portal.store') return;
+      assertEvent(event, 'portal.store');
       if (context.portals.includes(event.device)) {
         enqueue.emit({ type: 'wq.submit', thread: event.thread, pasid: event.pasid, to: wqAddr(event.device) });
       } else {
@@ -179,7 +182,7 @@ export const mmMachine = setup({
       }
     }),
     archPrctl: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.arch_prctl') return;
+      assertEvent(event, 'mm.arch_prctl');
       const out = archPrctl(context.policy.lam, context.cpu, context.lam, context.pasid !== null, event.code, event.arg);
       enqueue.assign({ lam: out.lam });
       const extra: { errno?: typeof out.errno; value?: typeof out.value; reason?: Refusal } = {};
@@ -189,44 +192,46 @@ export const mmMachine = setup({
       enqueue.emit(ret(event.thread, extra));
     }),
     cloneThread: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.clone') return;
+      assertEvent(event, 'mm.clone');
       enqueue.assign({ users: [...context.users, event.new], lam: onCloneVm(context.policy.lam, context.lam) });
       enqueue.emit({ type: 'thread.start', process: context.process, mm: context.id, to: threadAddr(event.new) });
       enqueue.emit(ret(event.thread));
     }),
     forkProcess: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.fork') return;
+      assertEvent(event, 'mm.fork');
       // dup_mm: no PASID, no bonds, no portal (VM_DONTCOPY); LAM and the context flags are copied.
       enqueue.emit({ type: 'kernel.fork', thread: event.thread, process: event.new, lam: context.lam, to: 'kernel' });
     }),
     /** A thread leaves the mm (exit, or killed by exec): deactivate_mm() (seed-2021 drops its ref: pasid.ts `deactivate`). */
     threadLeaves: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.thread_exit') return;
+      assertEvent(event, 'mm.thread_exit');
       const put = deactivate(context.policy.pasid, event.fixedUp, context.pasid);
       if (put !== null) enqueue.emit({ type: 'iommu.put', mm: context.id, pasid: put, thread: event.thread, to: 'iommu' });
       enqueue.assign({ users: without(context.users, event.thread) });
     }),
     startBind: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.bind') return;
+      assertEvent(event, 'mm.bind');
       enqueue.assign({ caller: event.thread });
       enqueue.emit({ type: 'iommu.bind', mm: context.id, device: event.device, pasid: context.pasid, to: 'iommu' });
     }),
     /** LAM stands in the way of the bind (the guard asked `bindRefusal`): its errno and reason. */
     refuseBind: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.bind') return;
+      assertEvent(event, 'mm.bind');
       const r = bindRefusal(context.policy.lam, context.lam);
       if (r === null) throw new Error(`mm:${context.id}: refuseBind without a LAM refusal`);
       enqueue.emit(refuse(event.thread, r));
     }),
     setPasid: enqueueActions(({ event, enqueue }) => {
-      if (event.type === 'pasid.alloc') enqueue.assign({ pasid: event.pasid });
+      assertEvent(event, 'pasid.alloc');
+      enqueue.assign({ pasid: event.pasid });
     }),
     clearPasid: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type === 'pasid.free' && context.pasid === event.pasid) enqueue.assign({ pasid: null });
+      assertEvent(event, 'pasid.free');
+      if (context.pasid === event.pasid) enqueue.assign({ pasid: null });
     }),
     /** Bound: the driver maps the user portal (idxd mmap, one page, limited portal). */
     finishBind: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.bound') return;
+      assertEvent(event, 'iommu.bound');
       const portals = context.portals.includes(event.device) ? context.portals : [...context.portals, event.device];
       enqueue.assign({
         bindings: { ...context.bindings, [event.device]: bound(context, event.device) + 1 },
@@ -236,12 +241,13 @@ export const mmMachine = setup({
       enqueue.emit(ret(callerOf(context)));
     }),
     failBind: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'iommu.bind_failed') return;
+      assertEvent(event, 'iommu.bind_failed');
       enqueue.assign({ caller: null });
       enqueue.emit(ret(callerOf(context), event.reason === undefined ? { errno: event.errno } : { errno: event.errno, reason: event.reason }));
     }),
     startUnbind: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.unbind' || context.pasid === null) return;
+      assertEvent(event, 'mm.unbind');
+      if (context.pasid === null) throw new Error(`mm:${context.id}: startUnbind with no PASID (the transition's guard refuses that)`);
       enqueue.assign({
         caller: event.thread,
         bindings: { ...context.bindings, [event.device]: bound(context, event.device) - 1 },
@@ -253,10 +259,11 @@ export const mmMachine = setup({
       enqueue.emit(ret(callerOf(context)));
     }),
     returnEinval: enqueueActions(({ event, enqueue }) => {
-      if (event.type === 'mm.unbind' || event.type === 'mm.close') enqueue.emit(refuse(event.thread, { errno: 'EINVAL', reason: NOT_HELD[event.type] }));
+      assertEvent(event, ['mm.unbind', 'mm.close']);
+      enqueue.emit(refuse(event.thread, { errno: 'EINVAL', reason: NOT_HELD[event.type] }));
     }),
     startClose: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== 'mm.close') return;
+      assertEvent(event, 'mm.close');
       enqueue.assign({ caller: event.thread, release: [event.device] });
     }),
     unmapReleaseHead: enqueueActions(({ context, enqueue }) => {
@@ -279,7 +286,7 @@ export const mmMachine = setup({
     }),
     /** exec: kill every other thread of the process (de_thread) before switching mm. */
     startExec: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'mm.exec') return;
+      assertEvent(event, 'mm.exec');
       enqueue.assign({ caller: event.thread, callerFixedUp: event.fixedUp });
       for (const t of context.users) {
         if (t !== event.thread) enqueue.emit({ type: 'thread.kill', thread: t, to: threadAddr(t) });

@@ -6,7 +6,7 @@
  *   by the #GP fixup, never cleared (not even by exec: only `dup_task_struct` in kernel/fork.c resets it).
  * - A new thread (clone, fork) starts with msr unset and not activated: nothing is inherited.
  */
-import { assign, emit, setup } from 'xstate';
+import { assertEvent, assign, emit, setup } from 'xstate';
 import { mmAddr, type Message, type MessageOf, type Outgoing } from './protocol.ts';
 
 /**
@@ -34,9 +34,9 @@ export interface ThreadContext {
 }
 
 type ThreadEvent = Exclude<Message, { type: 'sys.spawn' | 'wq.execute' }>;
-type SyscallInput = MessageOf<
-  'sys.clone' | 'sys.fork' | 'sys.exec' | 'sys.exit' | 'sys.bind' | 'sys.unbind' | 'sys.close' | 'sys.arch_prctl' | 'insn.enqcmd'
->;
+/** The syscalls a thread runs against current->mm (exit and ENQCMD are the thread's own transitions). */
+const MM_SYSCALLS = ['sys.clone', 'sys.fork', 'sys.exec', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.arch_prctl'] as const;
+type SyscallInput = MessageOf<(typeof MM_SYSCALLS)[number]>;
 
 const toMm = (c: ThreadContext): Outgoing['to'] => mmAddr(c.mm);
 
@@ -60,9 +60,6 @@ function syscallToMm(c: ThreadContext, e: SyscallInput): Outgoing {
       return e.arg === undefined
         ? { type: 'mm.arch_prctl', thread: c.name, code: e.code, to }
         : { type: 'mm.arch_prctl', thread: c.name, code: e.code, arg: e.arg, to };
-    case 'sys.exit':
-    case 'insn.enqcmd':
-      throw new Error(`thread ${c.name}: ${e.type} is not a syscall into the mm`);
   }
 }
 
@@ -78,17 +75,32 @@ export const threadMachine = setup({
   },
   actions: {
     /** A syscall enters the kernel and runs against current->mm. */
-    enterSyscall: emit(({ context, event }) => syscallToMm(context, event as SyscallInput)),
+    enterSyscall: emit(({ context, event }) => {
+      assertEvent(event, MM_SYSCALLS);
+      return syscallToMm(context, event);
+    }),
     /** ENQCMD with IA32_PASID invalid: #GP before any store (the device is kept to re-execute). */
     raiseGp: emit(({ context }) => ({ type: 'trap.gp', thread: context.name, activated: context.activated, to: toMm(context) }) as const),
-    keepDevice: assign({ device: ({ event }) => (event.type === 'insn.enqcmd' ? event.device : null) }),
+    keepDevice: assign({
+      device: ({ event }) => {
+        assertEvent(event, 'insn.enqcmd');
+        return event.device;
+      },
+    }),
     /** ENQCMD with a valid IA32_PASID (or re-executed after the fixup): the store goes to the portal. */
     storeToPortal: emit(({ context, event }) => {
+      assertEvent(event, ['insn.enqcmd', 'gp.fixup']);
       const device = event.type === 'insn.enqcmd' ? event.device : context.device;
       if (device === null || context.msr === null) throw new Error(`thread ${context.name}: ENQCMD store with no device or no PASID`);
       return { type: 'portal.store', thread: context.name, device, pasid: context.msr, to: toMm(context) } as const;
     }),
-    writeMsr: assign({ msr: ({ context, event }) => (event.type === 'msr.write' ? event.pasid : context.msr), activated: true }),
+    writeMsr: assign({
+      msr: ({ event }) => {
+        assertEvent(event, 'msr.write');
+        return event.pasid;
+      },
+      activated: true,
+    }),
     exitThread: emit(({ context }) => ({
       // deactivate_mm(): the thread's ref (seed-2021) is the one it took by its fixup in this mm. After
       // exec the flag is stale but the MSR was reset, so it holds no ref in the new mm (SPEC §2).
@@ -97,7 +109,10 @@ export const threadMachine = setup({
     /** A syscall or instruction on a thread that has exited. */
     answerEsrch: emit(({ context }) => ({ type: 'sys.return', thread: context.name, errno: 'ESRCH', reason: 'thread-exited', to: 'user' }) as const),
     /** Exec: a fresh mm; IA32_PASID back to init (fpu_reset_fpregs); pasid_activated untouched. */
-    execInto: assign(({ context, event }) => (event.type === 'thread.exec' ? { mm: event.mm, msr: null, device: null } : context)),
+    execInto: assign(({ event }) => {
+      assertEvent(event, 'thread.exec');
+      return { mm: event.mm, msr: null, device: null };
+    }),
     countCompletion: assign({ completions: ({ context }) => context.completions + 1 }),
     forgetDevice: assign({ device: null }),
   },

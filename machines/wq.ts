@@ -6,7 +6,7 @@
  * `autoComplete`, else on `wq.execute`): each DMA asks the IOMMU to translate the descriptor's PASID;
  * success writes a completion record (`wq.complete`), a DMAR fault leaves the submitter without one.
  */
-import { enqueueActions, setup } from 'xstate';
+import { assertEvent, enqueueActions, setup } from 'xstate';
 import { mmAddr, threadAddr, type Message, type Outgoing } from './protocol.ts';
 
 export interface WqInput {
@@ -99,7 +99,7 @@ export const wqMachine = setup({
   },
   actions: {
     submit: enqueueActions(({ context: c, event, enqueue }) => {
-      if (event.type !== 'wq.submit') return;
+      assertEvent(event, 'wq.submit');
       const to = threadAddr(event.thread);
       if (c.queue.length >= c.threshold) {
         enqueue.assign({ retried: c.retried + 1 });
@@ -115,12 +115,12 @@ export const wqMachine = setup({
       }
     }),
     execute: enqueueActions(({ context: c, event, enqueue }) => {
-      if (event.type !== 'wq.execute') return;
+      assertEvent(event, 'wq.execute');
       const n = Math.min(event.count ?? c.queue.length, c.queue.length);
       enqueue.assign({ queue: c.queue.slice(n), inflight: dispatch(c, c.queue.slice(0, n), enqueue) });
     }),
     drain: enqueueActions(({ context: c, event, enqueue }) => {
-      if (event.type !== 'wq.drain') return;
+      assertEvent(event, 'wq.drain');
       const mine = c.queue.filter((d) => d.pasid === event.pasid);
       const inflight = dispatch(c, mine, enqueue);
       const queue = c.queue.filter((d) => d.pasid !== event.pasid);
@@ -132,12 +132,12 @@ export const wqMachine = setup({
       }
     }),
     complete: enqueueActions(({ context: c, event, enqueue }) => {
-      if (event.type !== 'iommu.translated') return;
+      assertEvent(event, 'iommu.translated');
       enqueue.emit({ type: 'wq.complete', thread: event.thread, pasid: event.pasid, to: threadAddr(event.thread) });
       enqueue.assign({ completed: c.completed + 1, ...finish(c, event.pasid, enqueue) });
     }),
     fault: enqueueActions(({ context: c, event, enqueue }) => {
-      if (event.type !== 'fault.dmar') return;
+      assertEvent(event, 'fault.dmar');
       // The kernel only prints (dmar_fault_do_one); no completion record is written, no signal is sent.
       enqueue.assign({ faulted: c.faulted + 1, ...finish(c, event.pasid, enqueue) });
     }),
