@@ -20,7 +20,10 @@
  *   scheduler that does not declare `keepsChannelOrder` is checked, as `System` checks it).
  * - Every delivery gets a `seq`, a `cause` (the seq of the message whose handling sent it) and the
  *   `step` of its input, and is published on `delivered$`: the same records as svasim's own log, in the
- *   same order under the same scheduler (tested on every built-in scenario).
+ *   same order under the same scheduler (tested on every built-in scenario). A subscriber that throws
+ *   fails that delivery with a `SubscriberError`, as on `System.delivered$` (src/runtime/publish.ts).
+ * - What it does not do (it knows svasim's five kinds only): no copies for kinds that `observe`
+ *   message types, no kind monitors, no births of registered kinds (create those actors yourself).
  *
  * Delivery is synchronous and driven from outside the actors: call `input` then `runToQuiescence` (or
  * `step`) from your program, not from inside an action of an actor the router delivers to.
@@ -38,7 +41,8 @@ import type { ThreadInput } from '../../machines/thread.ts';
 import type { WqInput } from '../../machines/wq.ts';
 import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from '../runtime/scheduler.ts';
 import { DeferredMessages } from '../runtime/deferred.ts';
-import type { Delivered, SystemConfig } from '../runtime/system.ts';
+import { publishSync } from '../runtime/publish.ts';
+import { SubscriberError, type Delivered, type SystemConfig } from '../runtime/system.ts';
 import { relay } from './internals.ts';
 
 /** One of svasim's actors to create: its address (its `systemId`), machine and input. */
@@ -90,7 +94,11 @@ interface Slot {
  * {@link createSvasimRouter} (or {@link createSvasimSystem}, which also makes the system).
  */
 export class SvasimRouter {
-  /** Every delivered message, in delivery order (the records svasim's log would hold). */
+  /**
+   * Every delivered message, in delivery order (the records svasim's log would hold), synchronously. A
+   * subscriber that throws makes the delivery throw `SubscriberError` (every subscriber still gets the
+   * message first), in the `step` or `runToQuiescence` that delivered it, as `System.delivered$` does.
+   */
   readonly delivered$ = new Subject<Delivered>();
   private readonly slots = new Map<Address, Slot>();
   private readonly deferred = new DeferredMessages();
@@ -271,15 +279,20 @@ export class SvasimRouter {
     if (slot.updates === 0) {
       throw new Error(`${env.to} did not handle ${env.msg.type} at once (not started, stopped, or busy: deliver from outside the actors' own actions)`);
     }
-    this.delivered$.next(env);
+    this.publish(env);
     return env;
   }
 
   /** A message for no actor (`user`, `monitor`) or a birth: delivered as it is. */
   private record(env: Envelope): Delivered {
     env.seq = ++this.seq;
-    this.delivered$.next(env);
+    this.publish(env);
     return env;
+  }
+
+  /** On `delivered$`; a subscriber's error fails this delivery (after every subscriber had it). */
+  private publish(env: Delivered): void {
+    publishSync(this.delivered$, env, (e) => new SubscriberError(env, e));
   }
 
   private defer(env: Envelope): void {

@@ -13,7 +13,7 @@
  * - A message an actor's current state cannot take is deferred (selective receive) and offered again
  *   after that actor next changes; it gets its seq only when it is finally taken.
  */
-import { config as rxjsConfig, Subject } from 'rxjs';
+import { Subject } from 'rxjs';
 import type { IommuContext } from '../../machines/iommu.ts';
 import { MACHINES, type ActorKind } from '../../machines/index.ts';
 import type { KernelContext } from '../../machines/kernel.ts';
@@ -38,6 +38,7 @@ import { Cell, sameValue, stateName, View, type ActorView } from './cell.ts';
 import { DeferredMessages } from './deferred.ts';
 import { BUILTIN_KINDS_REGISTRY, KindError, type Kinds } from './kinds.ts';
 import { messageIssue } from './message-schema.ts';
+import { publishSync } from './publish.ts';
 import { ChannelOrder, FifoScheduler, type Delivered, type Envelope, type Scheduler } from './scheduler.ts';
 
 /**
@@ -421,19 +422,8 @@ export class System {
     }
     const listeners = this.listeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]?.(env);
-    if (!this.delivered$.observed) return env;
-    // rxjs 7 reports a subscriber's error later (a timer), after the step is over; with its synchronous
-    // error handling on for the duration of this call, `next` throws it here instead, once every
-    // subscriber has had the message. The flag is rxjs's own and restored at once (no other code runs).
-    const sync = rxjsConfig.useDeprecatedSynchronousErrorHandling;
-    rxjsConfig.useDeprecatedSynchronousErrorHandling = true;
-    try {
-      this.delivered$.next(env);
-    } catch (e) {
-      throw new SubscriberError(env, e);
-    } finally {
-      rxjsConfig.useDeprecatedSynchronousErrorHandling = sync;
-    }
+    // Only when someone subscribed; a subscriber's error fails this delivery, after every one had it.
+    if (this.delivered$.observed) publishSync(this.delivered$, env, (e) => new SubscriberError(env, e));
     return env;
   }
 

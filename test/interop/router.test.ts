@@ -11,7 +11,7 @@ import { createSvasimRouter, createSvasimSystem, svasimActors, type SvasimRouter
 import { recordLine } from '../../src/log/format.ts';
 import { iommuMachine, kernelMachine, threadMachine, wqMachine, type IommuInput, type WqInput } from '../../src/machines.ts';
 import { ChoiceScheduler, FifoScheduler, type Envelope, type Scheduler } from '../../src/runtime/scheduler.ts';
-import { System } from '../../src/runtime/system.ts';
+import { SubscriberError, System } from '../../src/runtime/system.ts';
 import { runScenario, stepInput, systemConfig } from '../../src/runner/run.ts';
 import { scenarioFromValue } from '../../src/scenario/load.ts';
 import type { Scenario } from '../../src/scenario/types.ts';
@@ -202,6 +202,42 @@ describe('svasim\'s machines in an xstate system, routed', () => {
     router.input({ type: 'sys.exit', thread: 'A' }, 'thread:A', 1);
     expect(() => router.runToQuiescence()).toThrow('thread:A did not handle sys.exit at once (not started, stopped, or busy: deliver from outside the actors\' own actions)');
     host.stop();
+  });
+
+  it('a delivered$ subscriber that throws fails that delivery synchronously (SubscriberError), births included, as on System', async () => {
+    const s = loadScenario('seed-a-unbind-dmar');
+    const { host, router } = createSvasimSystem(systemConfig(s));
+    const seen: number[] = [];
+    router.delivered$.subscribe((d) => {
+      if (d.seq === 5) throw new Error('router sub boom');
+    });
+    router.delivered$.subscribe((d) => seen.push(d.seq));
+    let caught: unknown;
+    try {
+      s.steps.forEach((step, i) => {
+        router.input(stepInput(step).msg, stepInput(step).to, i);
+        router.runToQuiescence();
+      });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SubscriberError);
+    expect((caught as SubscriberError).delivered.seq).toBe(5);
+    expect((caught as Error).message).toMatch(/^a subscriber to delivered\$ threw on seq 5 \(.+\): router sub boom$/);
+    // Every subscriber had seq 5; delivery stopped there.
+    expect(seen).toStrictEqual([1, 2, 3, 4, 5]);
+    expect(router.lastSeq).toBe(5);
+    // A birth (delivered to no actor yet) goes through the same path.
+    const birth = createSvasimSystem(systemConfig(s));
+    birth.router.delivered$.subscribe((d) => {
+      if (d.msg.type === 'mm.create') throw new Error('birth boom');
+    });
+    birth.router.input({ type: 'sys.spawn', process: 'A' }, 'kernel', 0);
+    expect(() => birth.router.runToQuiescence()).toThrow(/threw on seq \d+ \(mm\.create kernel -> mm:1\): birth boom/);
+    // Nothing surfaces later as an uncaught exception (rxjs would have thrown from a timer).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    host.stop();
+    birth.host.stop();
   });
 
   it('a spawn that does not register the actor under its address is an error naming it', () => {
