@@ -16,9 +16,11 @@
  *   to the parent; `forward` chooses which (a list of types) or maps each to the event the parent gets.
  *   Both happen after the actor's snapshot is updated, in delivery order, before its done event.
  * - In xstate's `inspect` stream each of svasim's actors shows up as a child of this actor (one
- *   `@xstate.actor` at its first message, `sessionId` `<this actor's sessionId>/<address>`, the svasim
- *   machine as its logic), each delivery as an `@xstate.event` from the sender's ref to the receiver's,
- *   followed by an `@xstate.snapshot` of the receiver (its state value and context).
+ *   `@xstate.actor` for every actor that exists when this actor starts or is restored — quiet ones
+ *   included — and for each actor born later, at its birth; `sessionId` `<this actor's
+ *   sessionId>/<address>`, the svasim machine as its logic), each delivery as an `@xstate.event` from
+ *   the sender's ref to the receiver's, followed by an `@xstate.snapshot` of the receiver (its state
+ *   value and context). `user` and `monitor` appear as senders and receivers too, at their first message.
  * - Persistable: `actor.getPersistedSnapshot()` holds the run as JSON data (`System.snapshot()`, the
  *   monitors' memory, the step in progress, the verdict so far: src/interop/resumable.ts), and
  *   `createActor(logic, { snapshot })` (or a restored parent) goes on with the same deliveries.
@@ -241,6 +243,15 @@ export function fromSvasim<M extends AnyMessage = Message>(options: SvasimLogicO
       : { status: 'active', output: undefined, error: undefined, value: stateValue(a.state), context: a.context };
   };
 
+  /**
+   * Every actor that exists, announced (`@xstate.actor`) in creation order: at start and at restore, so an
+   * actor that never gets a message (a second device, an idle actor of a registered kind) is shown too.
+   * Actors born later are announced at their birth, the delivery that creates them.
+   */
+  const announceAll = (live: Live): void => {
+    for (const { address } of live.run.sys.addresses()) shownActor(live, address);
+  };
+
   /** A delivery, as it happens: into this transition's batch and the inspection stream. */
   const delivered = (live: Live, d: Delivered): void => {
     live.batch.push(d);
@@ -299,6 +310,7 @@ export function fromSvasim<M extends AnyMessage = Message>(options: SvasimLogicO
       const live = liveRun(ResumableRun.start(scenario, options));
       live.scope = scope;
       try {
+        announceAll(live);
         return settle(live);
       } finally {
         live.scope = null;
@@ -346,6 +358,7 @@ export function fromSvasim<M extends AnyMessage = Message>(options: SvasimLogicO
       const live = liveRun(ResumableRun.restore(run, options));
       live.scope = scope;
       try {
+        announceAll(live);
         return settle(live);
       } finally {
         live.scope = null;

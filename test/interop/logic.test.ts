@@ -135,7 +135,8 @@ describe('svasim as an xstate actor', () => {
     expect(sim).toBeDefined();
     const simId = sim?.actorRef.sessionId ?? '';
     const children = events.filter((e) => e.type === '@xstate.actor' && e.actorRef.sessionId.startsWith(`${simId}/`)).map((e) => e.actorRef.sessionId.slice(simId.length + 1));
-    expect(children).toStrictEqual(['user', 'kernel', 'mm:1', 'thread:A', 'iommu', 'thread:A1', 'wq:dsa0']);
+    // The actors that exist at start (in creation order), then each at its first message (user) or birth.
+    expect(children).toStrictEqual(['kernel', 'iommu', 'wq:dsa0', 'user', 'mm:1', 'thread:A', 'thread:A1']);
     const inner = events.flatMap((e) => (e.type === '@xstate.event' && e.actorRef.sessionId.startsWith(`${simId}/`) ? [e] : []));
     expect(inner.map((e) => line(e.event as SvasimRecord))).toStrictEqual(reference().records);
     const dmar = inner.find((e) => e.event.type === 'fault.dmar');
@@ -151,6 +152,35 @@ describe('svasim as an xstate actor', () => {
     const toParent = events.filter((e) => e.type === '@xstate.event' && e.sourceRef?.sessionId === simId && e.event.type === 'fault.dmar');
     expect(toParent).toHaveLength(1);
     expect(events.indexOf(toParent[0] as InspectionEvent)).toBeGreaterThan(events.indexOf(dmar as InspectionEvent));
+  });
+
+  it('the inspect stream announces every actor that exists, quiet ones too: at start, at restore, and each birth', () => {
+    const kinds = new Kinds([iaxKind, genKind()]);
+    // dsa1 and the workload's second instance never get a message.
+    const value = { ...KINDS_SCENARIO, devices: [...KINDS_SCENARIO.devices, { name: 'dsa1' }], actors: [...KINDS_SCENARIO.actors, { name: 'idle', kind: 'workload', options: { thread: 'Z', device: 'dsa1', count: 1 } }] };
+    const scenario = scenarioFromValue(value, 'quiet.json', undefined, { kinds });
+    const logic = fromSvasim({ kinds });
+    const children = (events: readonly InspectionEvent[], simId: string): string[] =>
+      events.filter((e) => e.type === '@xstate.actor' && e.actorRef.sessionId.startsWith(`${simId}/`)).map((e) => e.actorRef.sessionId.slice(simId.length + 1));
+    const events: InspectionEvent[] = [];
+    const a = createActor(logic, { input: { scenario }, inspect: (e) => events.push(e) }).start();
+    // Before any step: every actor the system starts with, in creation order.
+    expect(children(events, a.sessionId)).toStrictEqual(['kernel', 'iommu', 'wq:dsa0', 'wq:iax0', 'wq:dsa1', 'gen:g', 'gen:idle']);
+    const dsa1 = events.find((e) => e.type === '@xstate.actor' && e.actorRef.sessionId === `${a.sessionId}/wq:dsa1`)?.actorRef as { logic?: { id: string } } | undefined;
+    expect(dsa1?.logic?.id).toBe('wq');
+    a.send({ type: 'svasim.step' });
+    a.send({ type: 'svasim.step' });
+    // Births are announced as they happen (and nobody twice).
+    const afterTwo = children(events, a.sessionId);
+    expect(afterTwo).toEqual(expect.arrayContaining(['mm:1', 'thread:A']));
+    expect(new Set(afterTwo).size).toBe(afterTwo.length);
+    const persisted = JSON.parse(JSON.stringify(a.getPersistedSnapshot())) as Snapshot<unknown>;
+    a.stop();
+    // Restored: every actor that exists then, quiet ones included, before any new delivery.
+    const again: InspectionEvent[] = [];
+    const b = createActor(logic, { snapshot: persisted, input: { scenario }, inspect: (e) => again.push(e) }).start();
+    expect(children(again, b.sessionId)).toStrictEqual(['kernel', 'iommu', 'wq:dsa0', 'wq:iax0', 'wq:dsa1', 'gen:g', 'gen:idle', 'mm:1', 'thread:A']);
+    b.stop();
   });
 
   it('a persisted parent (svasim inside, mid-run, through JSON) restored goes on to the same records and result', () => {
