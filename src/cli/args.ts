@@ -12,6 +12,7 @@ import type { EngineKind } from '../runtime/system.ts';
 import { UsageError } from './command.ts';
 import { loadPlugins } from './plugins.ts';
 import type { Kinds } from '../runtime/kinds.ts';
+import type { PluginChange } from '../log/reader.ts';
 
 /** `--plugin FILE` (repeatable): ES modules that register actor kinds (plugins.ts). */
 export const PLUGIN_OPTION = { plugin: { type: 'string', multiple: true } } as const satisfies ParseArgsConfig['options'];
@@ -22,6 +23,27 @@ export const PLUGIN_HELP = `  --plugin FILE            load an ES module that re
 /** The registry of the `--plugin` files (`undefined`: none given, svasim's kinds only). */
 export async function pluginKinds(files: readonly string[] | undefined): Promise<Kinds | undefined> {
   return files === undefined || files.length === 0 ? undefined : loadPlugins(files);
+}
+
+/** A name or version read from a log, printable on one line (a header is input: it may hold anything). */
+const shown = (s: string): string => (/^[\x21-\x7e]+$/.test(s) ? s : JSON.stringify(s));
+
+/** `name version` of a plugin as a log header names it, safe to print. */
+export const pluginLabel = (p: { readonly name: string; readonly version: string }): string => `${shown(p.name)} ${shown(p.version)}`;
+
+/**
+ * One warning per plugin the log's header names whose kinds are loaded from another version (or another
+ * plugin): like the "written by svasim model X" warning, it tells a plugin change from a model change
+ * before any divergence is shown.
+ */
+export function pluginChangeLines(source: string, changes: readonly PluginChange[]): string[] {
+  return changes.map((c) => {
+    const logged = pluginLabel(c.logged);
+    const now = c.loaded.map(pluginLabel).join(' and ');
+    const sameName = c.loaded.every((l) => l.name === c.logged.name);
+    const loaded = sameName ? `loaded ${now}` : `its kind${c.kinds.length === 1 ? '' : 's'} ${c.kinds.join(', ')} ${c.kinds.length === 1 ? 'is' : 'are'} loaded from plugin ${now}`;
+    return `warning: ${source} was written with plugin ${logged}; ${loaded}: a divergence may be a plugin change`;
+  });
 }
 
 /**

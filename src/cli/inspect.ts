@@ -8,6 +8,8 @@ import { LogSession, type InspectSession } from '../inspect/session.ts';
 import type { Kinds } from '../runtime/kinds.ts';
 import { pageAssets, startInspector } from '../inspect/server.ts';
 import type { Io } from './command.ts';
+import { pluginChangeLines } from './args.ts';
+import { streamLog } from '../log/reader.ts';
 
 /** Is `path` an event log (by name, or by its first bytes) rather than a scenario? */
 export function looksLikeLog(path: string): boolean {
@@ -28,9 +30,18 @@ export function looksLikeLog(path: string): boolean {
   }
 }
 
-/** A log for the inspector or a report; what it cannot show is said on stderr, once. */
+/**
+ * A log for the inspector or a report; what it cannot show is said on stderr, once, and so is a plugin
+ * the log names that is loaded in another version (its header is read again for that: the session
+ * keeps its log to itself).
+ */
 export function openLogSession(path: string, allowTruncated: boolean, io: Io, kinds?: Kinds): LogSession {
   const session = new LogSession(path, { allowTruncated, kinds });
+  if (kinds !== undefined) {
+    const head = streamLog(path, { allowTruncated, kinds });
+    head.close();
+    for (const line of pluginChangeLines(head.log.source, head.log.pluginChanges)) io.stderr.write(`${line}\n`);
+  }
   for (const w of session.warnings) io.stderr.write(`warning: ${w}\n`);
   return session;
 }

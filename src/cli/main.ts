@@ -10,6 +10,7 @@ import { LogError } from '../log/reader.ts';
 import { UsageError, type Command, type Io } from './command.ts';
 import { PluginError } from './plugins.ts';
 import { KindError } from '../runtime/kinds.ts';
+import { RunawayStepError } from '../runner/run.ts';
 import { runCommand } from './commands/run.ts';
 import { replayCommand } from './commands/replay.ts';
 import { listCommand } from './commands/list.ts';
@@ -62,7 +63,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await found.run(rest, io);
   } catch (e) {
     // A plugin's mistake (a bad kind, a message its schema refuses) is bad input too: one line, exit 2.
-    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof LogError || e instanceof PluginError || e instanceof KindError) {
+    if (e instanceof UsageError || e instanceof ScenarioError || e instanceof LogError || e instanceof PluginError || e instanceof KindError || e instanceof RunawayStepError) {
       io.stderr.write(`${e.message}\n`);
       return 2;
     }

@@ -9,7 +9,10 @@
  * leaves the machine.
  *
  * Errors: what a client can get wrong (a bad seq, no step left, a state past a divergence) is a 4xx with
- * a one-line JSON `{"error": …}` and nothing on stderr; only a bug (500) prints its stack.
+ * a one-line JSON `{"error": …}` and nothing on stderr; only a bug (500) prints its stack. A live step
+ * that fails stops the run (src/inspect/session.ts): a plugin's error (a registered kind's code failing)
+ * is a 422 and one line on stderr, a bug a 500 with its stack; either way every open page hears it (a
+ * `step` event with `stopped`), and every later step is a 409 saying where and why the run stopped.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { LogError } from '../log/reader.ts';
 import { DivergenceError } from '../replay/checkpoints.ts';
 import { machineLayouts } from './layout.ts';
-import { NoStateAt, NoStepLeft, type InspectSession } from './session.ts';
+import { KindError } from '../runtime/kinds.ts';
+import { NoStateAt, NoStepLeft, RunStopped, StepFailed, type InspectSession, type StepUpdate } from './session.ts';
 
 const PAGE_DIR = fileURLToPath(new URL('./page/', import.meta.url));
 const MAX_URL = 2048;
@@ -89,7 +93,9 @@ class HttpError extends Error {
 /** The HTTP status of an error a client can cause; `null` for anything else (a bug: 500). */
 function clientStatus(e: unknown): number | null {
   if (e instanceof HttpError) return e.status;
-  if (e instanceof NoStepLeft) return 409;
+  if (e instanceof NoStepLeft || e instanceof RunStopped) return 409;
+  // A step that failed on bad input (a plugin's kind), and a kind's view code failing: not svasim's bug.
+  if ((e instanceof StepFailed && e.badInput) || e instanceof KindError) return 422;
   // A seq the session cannot show, or a log that stops matching the model: the log's limits, not a bug.
   if (e instanceof NoStateAt || e instanceof DivergenceError || e instanceof LogError) return 422;
   return null;
@@ -133,6 +139,12 @@ export async function startInspector(session: InspectSession, opts: { port?: num
     res.end(body);
   };
   const json = (res: ServerResponse, status: number, body: string): void => send(res, status, 'application/json; charset=utf-8', body);
+  /** A step's answer and `step` event (`stopped` when it failed and stopped the run). */
+  const stepBody = (u: StepUpdate): string =>
+    `{"records":${u.recordsJson},"actors":${JSON.stringify(u.actors)},"nextStep":${u.nextStep},"lastSeq":${u.lastSeq}${u.stopped === undefined ? '' : `,"stopped":${JSON.stringify(u.stopped)}`}}`;
+  const broadcast = (body: string): void => {
+    for (const s of streams) s.write(`event: step\ndata: ${body}\n\n`);
+  };
 
   const seqParam = (q: URLSearchParams, name: string): number | undefined => {
     const v = q.get(name);
@@ -177,9 +189,16 @@ export async function startInspector(session: InspectSession, opts: { port?: num
       }
       case 'POST /api/step': {
         if (!session.live) throw new HttpError(409, 'this session shows a log: there are no steps to run');
-        const u = session.step();
-        const body = `{"records":${u.recordsJson},"actors":${JSON.stringify(u.actors)},"nextStep":${u.nextStep},"lastSeq":${u.lastSeq}}`;
-        for (const s of streams) s.write(`event: step\ndata: ${body}\n\n`);
+        let u: StepUpdate;
+        try {
+          u = session.step();
+        } catch (e) {
+          // Every open page gets what the failed step delivered, and that the run stopped.
+          if (e instanceof StepFailed) broadcast(stepBody(e.update));
+          throw e;
+        }
+        const body = stepBody(u);
+        broadcast(body);
         return json(res, 200, body);
       }
       case 'GET /api/events': {
@@ -200,7 +219,11 @@ export async function startInspector(session: InspectSession, opts: { port?: num
       const status = clientStatus(e) ?? 500;
       // One line: the page shows it in the status bar and where the data would have been.
       const message = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
-      if (status === 500) process.stderr.write(`svasim inspect: ${e instanceof Error ? (e.stack ?? message) : message}\n`);
+      if (e instanceof StepFailed) {
+        // The terminal says it too, once: one line for a plugin's error; a bug's stack (its cause's).
+        const cause: unknown = e.cause;
+        process.stderr.write(`svasim inspect: ${message}\n${e.badInput ? '' : `${cause instanceof Error ? (cause.stack ?? '') : String(cause)}\n`}`);
+      } else if (status === 500) process.stderr.write(`svasim inspect: ${e instanceof Error ? (e.stack ?? message) : message}\n`);
       if (!res.headersSent) json(res, status, JSON.stringify({ error: message }));
       else res.end();
     });

@@ -4,12 +4,13 @@
  * travel (`SeekableLog.at`), so the page cannot show anything the log does not reproduce.
  */
 import { headerLine, pluginRefs, recordLine } from '../log/format.ts';
-import type { Kinds } from '../runtime/kinds.ts';
-import { parseLog } from '../log/reader.ts';
+import { KindError, type Kinds } from '../runtime/kinds.ts';
+import { LogError, parseLog } from '../log/reader.ts';
 import { SeekableLog } from '../replay/checkpoints.ts';
 import { actorStates, systemState, type ActorState, type SystemState } from '../runtime/state.ts';
 import type { ActorKind, System } from '../runtime/system.ts';
 import { describeStep, ScenarioRun } from '../runner/run.ts';
+import { ScenarioError } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { machineLayouts, type MachineLayout } from './layout.ts';
 
@@ -33,6 +34,11 @@ export interface SessionInfo {
   readonly lastShowable: number;
   /** What the page cannot show, one line each (a divergence, records lost at the end). */
   readonly warnings: readonly string[];
+  /**
+   * A live run whose step failed (a plugin's error, or a bug): `the run stopped at step N: why`, one
+   * line; no further step runs. `null` while it can go on (and for a log).
+   */
+  readonly stopped: string | null;
   /** Per kind (svasim's and registered machine kinds). */
   readonly machines: Record<string, MachineLayout>;
   readonly actors: readonly ActorInfo[];
@@ -50,6 +56,8 @@ export interface StepUpdate {
   readonly actors: readonly ActorInfo[];
   readonly nextStep: number;
   readonly lastSeq: number;
+  /** Set when this step failed and stopped the run (see {@link SessionInfo.stopped}). */
+  readonly stopped?: string;
 }
 
 const infoOf = (a: ActorState): ActorInfo => ({ address: a.address, kind: a.kind, process: a.process, device: a.device });
@@ -68,6 +76,10 @@ export abstract class InspectSession {
   /** What this session cannot show (a divergence from the model, records lost at the end). */
   get warnings(): readonly string[] {
     return [];
+  }
+  /** Why no further step can run, when a step failed (live sessions only). */
+  get stopped(): string | null {
+    return null;
   }
   protected abstract lines(): readonly string[];
   protected abstract seekable(): SeekableLog;
@@ -91,6 +103,7 @@ export abstract class InspectSession {
       lastSeq: this.lastSeq,
       lastShowable: this.lastShowable,
       warnings: this.warnings,
+      stopped: this.stopped,
       machines: await machineLayouts(this.kinds()),
       actors: this.currentActors(),
     };
@@ -216,6 +229,8 @@ export class LiveSession extends InspectSession {
   private readonly header: string;
   private readonly recordLines: string[] = [];
   private cached: SeekableLog | null = null;
+  /** Set by the step that failed: no further step runs on a system left in the middle of one. */
+  private failure: string | null = null;
 
   constructor(
     readonly scenario: Scenario,
@@ -256,18 +271,90 @@ export class LiveSession extends InspectSession {
     return actorStates(this.run.sys).map(infoOf);
   }
 
+  override get stopped(): string | null {
+    return this.failure;
+  }
+
+  /**
+   * Run the next step. A step that throws (a registered kind's error, a bug) leaves the system in the
+   * middle of that step, as `svasim run` stops there: the session is stopped — its records so far stay
+   * (the log is a valid prefix), and every later call is a {@link RunStopped}. The failing call throws a
+   * {@link StepFailed} carrying the records that step delivered.
+   */
   override step(): StepUpdate {
+    if (this.failure !== null) throw new RunStopped(`no further step can run: ${this.failure}`);
     if (this.run.done) throw new NoStepLeft(`all ${this.scenario.steps.length} steps have run`);
     const before = this.recordLines.length;
-    this.run.step();
+    const index = this.run.nextStep;
+    try {
+      this.run.step();
+    } catch (e) {
+      this.failure = `the run stopped at step ${index}: ${oneLine(e)}`;
+      this.cached = null;
+      this.forget();
+      throw new StepFailed(this.failure, index, badInput(e), this.update(before, this.failure), e);
+    }
     this.cached = null;
     this.forget();
-    return { recordsJson: this.recordsJson(before + 1), actors: this.currentActors(), nextStep: this.run.nextStep, lastSeq: this.lastSeq };
+    return this.update(before);
+  }
+
+  private update(before: number, stopped?: string): StepUpdate {
+    return {
+      recordsJson: this.recordsJson(before + 1),
+      // After a failure the actors may not be showable (a kind's own view code failing): the page keeps its list.
+      actors: stopped === undefined ? this.currentActors() : tryOr(() => this.currentActors(), []),
+      nextStep: this.run.nextStep,
+      lastSeq: this.lastSeq,
+      ...(stopped === undefined ? {} : { stopped }),
+    };
+  }
+}
+
+/** An error's message as one line. */
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Bad input, not a bug: a plugin's kind failing (KindError), a scenario or log mistake. */
+function badInput(e: unknown): boolean {
+  return e instanceof KindError || e instanceof ScenarioError || e instanceof LogError;
+}
+
+function tryOr<T>(f: () => T, fallback: T): T {
+  try {
+    return f();
+  } catch {
+    return fallback;
   }
 }
 
 /** `step()` with every step run already. */
 export class NoStepLeft extends Error {}
+
+/**
+ * A live step failed and stopped the run: `message` is `the run stopped at step N: why` (one line).
+ * `badInput`: the error is a plugin's or the input's (KindError, ScenarioError, LogError: no stack
+ * trace is due), else a bug in svasim (its stack is `cause`'s). `update` holds what the step delivered
+ * before it failed.
+ */
+export class StepFailed extends Error {
+  override readonly name = 'StepFailed';
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly badInput: boolean,
+    readonly update: StepUpdate,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+/** A step asked after a step failed: the run is stopped (the message says at which step and why). */
+export class RunStopped extends Error {
+  override readonly name = 'RunStopped';
+}
 
 /** A state asked for a seq the session cannot show (outside the log, or past a divergence). */
 export class NoStateAt extends Error {

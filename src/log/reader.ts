@@ -56,6 +56,8 @@ export interface ParsedLog {
   readonly upcastFrom: number | null;
   /** The model that wrote the log differs from this one: divergences may be model changes. */
   readonly otherModel: boolean;
+  /** Plugins the header names whose kinds are loaded from another plugin or version (see {@link PluginChange}). */
+  readonly pluginChanges: readonly PluginChange[];
   /** How the log ends: complete (closed), format 1 (unmarked), or cut short. */
   readonly ending: LogEnding;
   /** The kinds it was read with (svasim's and the plugins' its header names): replay steps them. */
@@ -211,6 +213,8 @@ export interface LogHead {
   readonly recordsAsIs: boolean;
   /** The kinds its records may use: svasim's and those of the plugins the header names. */
   readonly kinds: Kinds;
+  /** Plugins the header names whose kinds are loaded from another plugin or version. */
+  readonly pluginChanges: readonly PluginChange[];
 }
 
 /** How a log is read. */
@@ -221,19 +225,48 @@ export interface ReadOptions {
   readonly kinds?: Kinds | undefined;
 }
 
-/** The header's plugins, each with every kind it registered: a log naming one not loaded is refused. */
-function checkPlugins(refs: readonly z.output<typeof pluginRefSchema>[] | undefined, kinds: Kinds, source: string): void {
+/**
+ * A plugin the header names whose kinds are loaded now, but registered by another plugin or another
+ * version of it: the log may still replay, but a divergence may be the plugin's change rather than the
+ * model's (as `otherModel` says of svasim itself). Only plugins named on both sides are compared: kinds a
+ * program registered without a plugin carry no name or version to compare.
+ */
+export interface PluginChange {
+  /** The plugin as the header names it. */
+  readonly logged: { readonly name: string; readonly version: string };
+  /** The plugins its kinds are loaded from now (one, unless they were split), in the header's kind order. */
+  readonly loaded: readonly { readonly name: string; readonly version: string }[];
+  /** Its kinds, as the header lists them. */
+  readonly kinds: readonly string[];
+}
+
+/**
+ * The header's plugins, each with every kind it registered: a log naming one not loaded is refused.
+ * Returns the plugins whose kinds are loaded from another plugin name or version.
+ */
+function checkPlugins(refs: readonly z.output<typeof pluginRefSchema>[] | undefined, kinds: Kinds, source: string): PluginChange[] {
+  const changes: PluginChange[] = [];
   for (const p of refs ?? []) {
     const missing = p.kinds.filter((k) => {
       const kind = kinds.get(k);
       return kind === undefined || kind.builtin;
     });
-    if (missing.length === 0) continue;
+    if (missing.length === 0) {
+      if (p.name === undefined || p.version === undefined) continue;
+      const loaded: { name: string; version: string }[] = [];
+      for (const k of p.kinds) {
+        const o = kinds.get(k)?.definition?.origin;
+        if (o !== undefined && !loaded.some((l) => l.name === o.name && l.version === o.version)) loaded.push({ name: o.name, version: o.version });
+      }
+      if (loaded.some((l) => l.name !== p.name || l.version !== p.version)) changes.push({ logged: { name: p.name, version: p.version }, loaded, kinds: p.kinds });
+      continue;
+    }
     const who = p.name !== undefined ? `plugin ${p.name}${p.version !== undefined ? ` ${p.version}` : ''}` : 'kinds registered by the program that wrote it';
     throw new LogError(
       `${source}:1: the log needs ${who} (kind${missing.length === 1 ? '' : 's'} ${missing.join(', ')}), which ${missing.length === 1 ? 'is' : 'are'} not loaded: pass --plugin FILE (or the library's kinds option)`,
     );
   }
+  return changes;
 }
 
 /**
@@ -265,7 +298,7 @@ export function parseHead(first: string | undefined, source: string, cutShort = 
   }
   const h = headerSchema.safeParse(headerJson);
   if (!h.success) throw new LogError(`${source}:1: not an svasim log header: ${firstIssue(h.error)}`);
-  checkPlugins(h.data.plugins, kinds, source);
+  const pluginChanges = checkPlugins(h.data.plugins, kinds, source);
   let scenario: Scenario;
   try {
     scenario = { ...scenarioFromValue(h.data.scenario, `${source}:1 (header scenario)`, undefined, { kinds }), policy: h.data.policy };
@@ -277,7 +310,7 @@ export function parseHead(first: string | undefined, source: string, cutShort = 
     }
     throw e;
   }
-  return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain, closes, recordsAsIs: chain.every((u) => u.sameRecords === true), kinds };
+  return { source, header: { ...h.data, scenario } as LogHeader, scenario, chain, closes, recordsAsIs: chain.every((u) => u.sameRecords === true), kinds, pluginChanges };
 }
 
 /** A line as the parser reads it: a record (and its line in the current format), or the closing record. */
@@ -521,14 +554,14 @@ export function parseLog(text: string, source: string, opts: ReadOptions = {}): 
   return { ...logFieldsOf(head), records, lines, truncated: parser.cut === 'record' ? 1 : 0, ending: parser.ending(closing) };
 }
 
-export function logFieldsOf(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom' | 'kinds'> {
-  const { source, header, scenario, chain, kinds } = head;
-  return { source, header, scenario, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null), kinds };
+export function logFieldsOf(head: LogHead): Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom' | 'kinds' | 'pluginChanges'> {
+  const { source, header, scenario, chain, kinds, pluginChanges } = head;
+  return { source, header, scenario, otherModel: header.model !== MODEL_VERSION, upcastFrom: chain.length === 0 ? null : (chain[0]?.from ?? null), kinds, pluginChanges };
 }
 
 /** A log read as a stream: its head now, its records one at a time (nothing kept). */
 export interface LogStream {
-  readonly log: Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom' | 'kinds'>;
+  readonly log: Pick<ParsedLog, 'source' | 'header' | 'scenario' | 'otherModel' | 'upcastFrom' | 'kinds' | 'pluginChanges'>;
   /**
    * The next record, checked as `parseLog` checks it, or `null` at the end. `guess` is the message the
    * reader of the stream expects next: when the line is byte for byte that message as the writer would

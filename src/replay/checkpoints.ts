@@ -450,6 +450,6 @@ function readIndex(path: string, want: IndexHeader): { checkpoints: Checkpoint[]
 }
 
 /** The whole system state after record `seq` of the log at `path` (using and maintaining its index). */
-export function stateAt(path: string, seq: number): SystemState {
-  return SeekableLog.open(path).stateAt(seq);
+export function stateAt(path: string, seq: number, opts: { readonly kinds?: Kinds | undefined } = {}): SystemState {
+  return SeekableLog.open(path, { kinds: opts.kinds }).stateAt(seq);
 }

@@ -80,6 +80,11 @@ export interface RunOptions {
   readonly scheduler?: Scheduler;
   /** How actors are stepped (default `compiled`; `xstate`: xstate's own interpreter). */
   readonly engine?: EngineKind;
+  /**
+   * The most messages one step may deliver (default 1,000,000): past it the run stops with
+   * {@link RunawayStepError} — an actor that answers every message with another never reaches quiescence.
+   */
+  readonly maxStepMessages?: number | undefined;
   /** The kinds beyond svasim's that the scenario's devices and actors name (src/runtime/kinds.ts). */
   readonly kinds?: Kinds | undefined;
   /** The scenario file's own policy when a command-line override changed it (kept in the log header). */
@@ -89,6 +94,12 @@ export interface RunOptions {
   /** One-line warnings about the log file (no `flock` to lock it); default: stderr. */
   readonly onWarning?: (line: string) => void;
 }
+
+/** {@link RunOptions.maxStepMessages}' default. */
+export const DEFAULT_MAX_STEP_MESSAGES = 1_000_000;
+
+/** A step that never reached quiescence within `maxStepMessages` (one line naming who kept talking). */
+export class RunawayStepError extends Error {}
 
 /** The {@link SystemConfig} of a scenario (its policy, CPU, PASID range, devices and actors). */
 export function systemConfig(s: Scenario): SystemConfig {
@@ -247,6 +258,20 @@ export class ScenarioRun {
     return this.index >= this.scenario.steps.length;
   }
 
+  /** Deliver until quiescence, or fail when the step goes on past `maxStepMessages` (an actor that loops). */
+  private quiesce(index: number, step: Step): void {
+    const limit = this.opts.maxStepMessages ?? DEFAULT_MAX_STEP_MESSAGES;
+    if (this.sys.runToQuiescence(limit) < limit || this.sys.scheduler.size === 0) return;
+    // Still going: name who talks most in the step's last records.
+    const tail = this.stepMsgs.slice(-1000);
+    const talk = new Map<string, number>();
+    for (const d of tail) talk.set(`${d.from} -> ${d.to} (${d.msg.type})`, (talk.get(`${d.from} -> ${d.to} (${d.msg.type})`) ?? 0) + 1);
+    const [top] = [...talk].sort((a, b) => b[1] - a[1]);
+    throw new RunawayStepError(
+      `step ${index} (${describeStep(step)}) delivered ${limit.toLocaleString('en-US')} messages without reaching quiescence; most of the last ${tail.length} are ${top?.[0] ?? '?'}: an actor that never stops? (the limit: maxStepMessages, --max-step-messages)`,
+    );
+  }
+
   /** Run the next step to quiescence, check it, and return its outcome and records. */
   step(): { outcome: StepOutcome; records: readonly Delivered[] } {
     const step = this.scenario.steps[this.index];
@@ -257,11 +282,11 @@ export class ScenarioRun {
     const { msg, to } = stepInput(step);
     try {
       sys.input(msg, to, index);
-      sys.runToQuiescence();
+      this.quiesce(index, step);
       for (const viol of this.monitor.check(sys, this.stepMsgs, sys.takeChanged())) {
         sys.post({ type: 'invariant.violation', invariant: viol.invariant, detail: viol.detail }, 'monitor', 'user', viol.at, index);
       }
-      sys.runToQuiescence();
+      this.quiesce(index, step);
     } catch (e) {
       // No closing record: the log reads as a run that stopped here.
       this.writer?.abandon();

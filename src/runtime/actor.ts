@@ -250,6 +250,7 @@ export function fromDecider<S, In extends BusMessage = BusMessage, Out extends S
     step(state, message, out, self, from) {
       const sent = d.decide(message, state, self, from);
       if (sent === DEFER) return DEFER;
+      if (!Array.isArray(sent)) throw new TypeError(`decide returned ${sent === undefined ? 'undefined' : typeof sent}: expected an array of messages (or DEFER)`);
       const next = d.evolve(state, message);
       for (const m of sent) out.push(m);
       return next;

@@ -80,9 +80,18 @@ export interface KindDefinition<S = unknown> {
    * mm), recorded and logged like any message. Any actor may send it: actors spawn actors.
    */
   readonly birth?: string;
-  /** Message types (svasim's or registered) its actors hear a copy of, whoever they are delivered to. */
+  /**
+   * Message types its actors hear a copy of when one is delivered to one of svasim's actors (thread, mm,
+   * iommu, wq, kernel, or `user`: a registered actor's message to `user` is heard too), caused by that
+   * delivery and marked `copy`. Each must be svasim's, one of this kind's own, or one registered before.
+   */
   readonly observes?: readonly string[];
   readonly monitors?: readonly KindMonitor[];
+  /**
+   * The schema of the `options` a scenario gives its actors (or devices, for a device model): checked by
+   * the loader, each problem at its JSON path. Without it, options are passed unchecked.
+   */
+  readonly options?: StandardSchema;
   /** Set by the plugin loader; the log header names it. */
   readonly origin?: KindOrigin;
 }
@@ -140,7 +149,11 @@ export class Kinds {
     if (this.sealed) throw new Error('this kind registry is sealed (svasim\'s own kinds): make one with new Kinds()');
     const who = def.origin ? `plugin ${def.origin.name}` : 'kind';
     const name = def.name;
-    if (typeof name !== 'string' || !NAME.test(name)) throw new KindError(`${who}: kind name ${JSON.stringify(name)} is not [a-z][a-z0-9_-]*`);
+    // At most 64 characters: every log header names it.
+    if (typeof name !== 'string' || !NAME.test(name) || name.length > 64) {
+      const shown = typeof name === 'string' && name.length > 40 ? `${JSON.stringify(name.slice(0, 40))}… (${name.length} characters)` : JSON.stringify(name);
+      throw new KindError(`${who}: kind name ${shown} is not [a-z][a-z0-9_-]* of at most 64 characters`);
+    }
     if (this.byName.has(name)) {
       const other = this.byName.get(name)?.definition?.origin;
       throw new KindError(`${who}: kind "${name}" is already registered${this.byName.get(name)?.builtin ? ' (one of svasim\'s)' : other ? ` (by plugin ${other.name})` : ''}`);
@@ -171,6 +184,12 @@ export class Kinds {
     }
     for (const type of def.observes ?? []) {
       if (typeof type !== 'string' || !TYPE.test(type)) throw new KindError(`${who}: kind "${name}": observes ${JSON.stringify(type)}, not a message type`);
+      if (!BUILTIN_TYPES.has(type) && !Object.hasOwn(def.messages ?? {}, type) && !this.schemas.has(type)) {
+        throw new KindError(`${who}: kind "${name}": observes "${type}", which is neither svasim's nor a registered message type (a typo? it would never be heard)`);
+      }
+    }
+    if (def.options !== undefined && typeof (def.options as Partial<StandardSchema>)['~standard']?.validate !== 'function') {
+      throw new KindError(`${who}: kind "${name}": its options schema is not a Standard Schema (a zod, valibot or ArkType schema)`);
     }
     if (def.birth !== undefined && (device || !Object.hasOwn(def.messages ?? {}, def.birth))) {
       throw new KindError(`${who}: kind "${name}": birth ${JSON.stringify(def.birth)} must be one of its own message types${device ? ' (and a device model has none: scenario devices are its actors)' : ''}`);
@@ -246,6 +265,21 @@ export class Kinds {
     const first = r.issues[0];
     const path = (first?.path ?? []).map((p) => String(typeof p === 'object' && p !== null && 'key' in p ? p.key : p)).join('.');
     return `${msg.type}${path ? `.${path}` : ''}: ${first?.message ?? 'refused by its schema'}`;
+  }
+
+  /**
+   * Check an actor's `options` against its kind's schema: `undefined` when they pass (or the kind has no
+   * schema), else `[path, message]` of the first problem (path inside the options).
+   */
+  checkOptions(kindName: string, options: unknown): [readonly string[], string] | undefined {
+    const schema = this.byName.get(kindName)?.definition?.options;
+    if (schema === undefined) return undefined;
+    const r = schema['~standard'].validate(options ?? {});
+    if (r instanceof Promise) throw new KindError(`kind "${kindName}": its options schema is asynchronous`);
+    if (r.issues === undefined) return undefined;
+    const first = r.issues[0];
+    const path = (first?.path ?? []).map((p) => String(typeof p === 'object' && p !== null && 'key' in p ? p.key : p));
+    return [path, first?.message ?? 'refused by its schema'];
   }
 
   /** The kind that registered a message type (for error messages). */

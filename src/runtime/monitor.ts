@@ -6,7 +6,7 @@
 import type { MmContext } from '../../machines/mm.ts';
 import { hasRefcounts } from '../../machines/pasid.ts';
 import { isBuiltinMessage, type Address } from '../../machines/protocol.ts';
-import type { StepView } from './kinds.ts';
+import { KindError, type StepView } from './kinds.ts';
 import type { Delivered, System } from './system.ts';
 
 /** One broken invariant found after a step: its name (G1, S1, … or a kind monitor's) and what broke. */
@@ -167,7 +167,19 @@ export class InvariantMonitor {
     const kindMonitors = sys.kinds.monitors();
     if (kindMonitors.length > 0) {
       const view: StepView = { messages, changed, actor: (a) => sys.actor(a) };
-      for (const { monitor } of kindMonitors) for (const detail of monitor.check(view)) v.report(monitor.invariant, detail);
+      for (const { kind, monitor } of kindMonitors) {
+        let details: readonly string[];
+        try {
+          details = monitor.check(view);
+        } catch (e) {
+          if (e instanceof KindError) throw e;
+          const origin = sys.kinds.get(kind)?.definition?.origin;
+          const why = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+          throw new KindError(`${origin ? `plugin ${origin.name}: ` : ''}kind "${kind}": monitor ${monitor.invariant} threw: ${why}`, { cause: e });
+        }
+        if (!Array.isArray(details)) throw new KindError(`kind "${kind}": monitor ${monitor.invariant} returned ${typeof details}, not an array of details`);
+        for (const detail of details) v.report(monitor.invariant, String(detail));
+      }
     }
     return out;
   }

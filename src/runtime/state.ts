@@ -25,6 +25,11 @@ export interface SystemState {
     /** Descriptors dispatched and waiting for their translation. */
     readonly inflight: number;
   })[];
+  /**
+   * Actors of registered kinds (device models and others), each with its kind, state and context as its
+   * behavior shows them. Absent when none exists (states of runs without plugins keep their shape).
+   */
+  readonly registered?: readonly { readonly address: string; readonly kind: string; readonly state: string; readonly context: unknown }[];
 }
 
 /** The system's state as plain data (what `replay --until` prints and the inspector shows). */
@@ -32,8 +37,12 @@ export function systemState(sys: System): SystemState {
   const threads: SystemState['threads'][number][] = [];
   const mms: SystemState['mms'][number][] = [];
   const wqs: SystemState['wqs'][number][] = [];
+  const registered: NonNullable<SystemState['registered']>[number][] = [];
   for (const { address, kind } of sys.addresses()) {
-    if (kind === 'thread') {
+    if (sys.isForeign(address)) {
+      const a = sys.actor(address);
+      if (a) registered.push({ address, kind, state: a.state, context: a.context });
+    } else if (kind === 'thread') {
       const t = sys.thread(address.slice('thread:'.length));
       if (t) threads.push({ name: t.context.name, process: t.context.process, state: t.state, mm: t.context.mm, msr: t.context.msr, activated: t.context.activated });
     } else if (kind === 'mm') {
@@ -56,7 +65,7 @@ export function systemState(sys: System): SystemState {
     .map(([p, mm]) => ({ pasid: Number(p), mm, refs: hasRefcounts(io.policy) ? (io.refs[p] ?? 0) : null }))
     .sort((a, b) => a.pasid - b.pasid);
   const processes = sys.processes().map(([process, mm]) => ({ process, mm }));
-  return { seq: sys.lastSeq, processes, threads, mms, iommu: { pasids, tables: io.tables }, wqs };
+  return { seq: sys.lastSeq, processes, threads, mms, iommu: { pasids, tables: io.tables }, wqs, ...(registered.length > 0 ? { registered } : {}) };
 }
 
 /** The state as readable text, one block per kind of actor. */
@@ -90,7 +99,22 @@ export function formatState(s: SystemState): string[] {
       `  ${w.device}: occupancy ${w.occupancy} of ${w.wqSize} (threshold ${w.threshold}), in flight ${w.inflight}; accepted ${w.accepted}, retry ${w.retried}, completed ${w.completed}, DMAR-faulted ${w.faulted}`,
     );
   }
+  if (s.registered) {
+    out.push('actors of registered kinds:');
+    for (const a of s.registered) out.push(`  ${a.address} (${a.kind}) ${a.state}: ${compactJson(a.context)}`);
+  }
   return out;
+}
+
+/** A context in one line, cut at 200 characters. */
+function compactJson(v: unknown): string {
+  let t: string;
+  try {
+    t = JSON.stringify(v) ?? String(v);
+  } catch {
+    t = String(v);
+  }
+  return t.length > 200 ? `${t.slice(0, 197)}...` : t;
 }
 
 /** One actor as the inspector shows it: where it belongs, its current state and its whole context. */
@@ -100,7 +124,7 @@ export interface ActorState {
   readonly kind: string;
   /** The process a thread or mm belongs to. */
   readonly process: string | null;
-  /** The device of a work queue. */
+  /** The device of a work queue or device model (the actor at `wq:<device>`). */
   readonly device: string | null;
   readonly state: string;
   readonly context: unknown;
@@ -112,9 +136,10 @@ export function actorStates(sys: System): ActorState[] {
   for (const { address } of sys.addresses()) {
     const a = sys.actor(address);
     if (!a) continue;
-    const c = a.context as { process?: unknown; device?: unknown };
+    const c = a.context as { process?: unknown };
     const process = (a.kind === 'thread' || a.kind === 'mm') && typeof c.process === 'string' ? c.process : null;
-    const device = a.kind === 'wq' && typeof c.device === 'string' ? c.device : null;
+    // Every device's actor (svasim's queue or a registered device model) is at wq:<device>.
+    const device = address.startsWith('wq:') ? address.slice('wq:'.length) : null;
     out.push({ address, kind: a.kind, process, device, state: a.state, context: a.context });
   }
   return out;

@@ -103,6 +103,24 @@ export interface SystemSnapshot {
  * programming error in the step that caused it (the run stops there; its log stays a valid prefix).
  * `cause` is what the subscriber threw.
  */
+/** svasim's inputs: what a program does, which any registered actor may send (to a thread, the kernel, a queue). */
+const PROGRAM_TYPES: ReadonlySet<string> = new Set([
+  'sys.spawn', 'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.arch_prctl', 'insn.enqcmd', 'wq.execute',
+]);
+/** What svasim's work queue sends: a device model may send these too (it stands in for the queue). */
+const DEVICE_TYPES: ReadonlySet<string> = new Set(['wq.accept', 'wq.retry', 'wq.complete', 'wq.drained', 'iommu.translate']);
+
+/** A value in a message about it: its JSON, cut short. */
+function shortJson(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
 export class SubscriberError extends Error {
   constructor(
     readonly delivered: Delivered,
@@ -242,6 +260,8 @@ export class System {
 
   /** Put an input (a scenario step) on the bus. */
   input(msg: AnyMessage, to: Address, step: number, from: Address = 'user'): void {
+    const issue = isBuiltinMessage(msg) ? messageIssue(msg) : this.kinds.check(msg);
+    if (issue !== null && issue !== undefined) throw new Error(`input ${msg.type} to ${to}: ${issue}`);
     this.enqueue({ msg, from, to, cause: undefined, step, seq: 0 });
   }
 
@@ -323,7 +343,11 @@ export class System {
         env.to = 'kernel';
         cell = this.cells.get('kernel');
       }
-      if (cell === undefined) throw new Error(`no actor ${env.to} for ${env.msg.type} (from ${env.from})`);
+      if (cell === undefined) {
+        const sender = this.cells.get(env.from);
+        if (sender?.foreign === true) throw this.kindFailure(sender.kind, env.from, `sent ${env.msg.type} to ${env.to}, where there is no actor`);
+        throw new Error(`no actor ${env.to} for ${env.msg.type} (from ${env.from})`);
+      }
     }
     const { behavior } = cell;
     const before = cell.state;
@@ -342,8 +366,11 @@ export class System {
       this.defer(env);
       return undefined;
     }
+    if (cell.foreign) {
+      if (next === undefined) throw this.kindFailure(cell.kind, env.to, `returned no state for ${env.msg.type} from ${env.from}`);
+      if (out.length > 0) this.checkSent(env.to, cell.kind, out);
+    }
     cell.state = next;
-    if (out.length > 0 && cell.foreign) this.checkSent(env.to, cell.kind, out);
     if (next !== before && (behavior.context(next) !== behavior.context(before) || !sameValue(behavior.value(next), behavior.value(before)))) {
       this.changed.add(env.to);
       this.dirty?.add(env.to);
@@ -376,11 +403,23 @@ export class System {
   }
 
   /** A registered kind's code threw: one line naming its plugin, actor and what it was doing (the error as `cause`). */
-  private kindFailure(kindName: string, address: Address, doing: string, e: unknown): KindError {
+  private kindFailure(kindName: string, address: Address, doing: string, e?: unknown): KindError {
     if (e instanceof KindError) return e;
     const origin = this.kinds.get(kindName)?.definition?.origin;
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    return new KindError(`${origin ? `plugin ${origin.name}: ` : ''}kind "${kindName}" at ${address} ${doing}: ${why}`, { cause: e });
+    // Every line of the error (xstate puts the cause of a failed guard on its second line), as one.
+    const why = e === undefined ? '' : `: ${(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim()}`;
+    return new KindError(`${origin ? `plugin ${origin.name}: ` : ''}kind "${kindName}" at ${address} ${doing}${why}`, e === undefined ? undefined : { cause: e });
+  }
+
+  /** A view of a registered kind's actor goes through its own code (`value`, `context`): its failures are its own. */
+  private look(c: Cell, address: Address): { readonly value: unknown; readonly context: unknown } {
+    const s = c.state;
+    if (!c.foreign) return { value: c.behavior.value(s), context: c.behavior.context(s) };
+    try {
+      return { value: c.behavior.value(s), context: c.behavior.context(s) };
+    } catch (e) {
+      throw this.kindFailure(c.kind, address, 'threw while shown (value or context)', e);
+    }
   }
 
   /** Remember a registered kind's actor: it is foreign to the built-in monitor, and may observe types. */
@@ -399,16 +438,25 @@ export class System {
 
   /** What a registered kind's actor sends must pass the schema of its type (svasim's or registered). */
   private checkSent(from: Address, kindName: string, out: readonly Sent[]): void {
-    for (const m of out) {
-      const { to, ...msg } = m;
+    const device = this.kinds.get(kindName)?.device === true;
+    for (const m of out as readonly unknown[]) {
+      if (typeof m !== 'object' || m === null || typeof (m as { type?: unknown }).type !== 'string') {
+        throw this.kindFailure(kindName, from, `sent a value that is not a message (${shortJson(m)})`);
+      }
+      const { to, ...msg } = m as Sent;
+      const type = msg.type;
+      if (typeof to !== 'string' || (!/^[a-z][a-z0-9_-]*:./.test(to) && !['user', 'kernel', 'iommu'].includes(to))) {
+        throw this.kindFailure(kindName, from, `sent ${type} to ${shortJson(to)}, which is not an address`);
+      }
+      if (isBuiltinMessage(msg as AnyMessage) && !(PROGRAM_TYPES.has(type) || (device && DEVICE_TYPES.has(type)))) {
+        throw this.kindFailure(
+          kindName,
+          from,
+          `sent ${type}, one of svasim's internal messages: a registered actor may send svasim's inputs (${[...PROGRAM_TYPES].join(', ')})${device ? ` and, as a device model, ${[...DEVICE_TYPES].join(', ')}` : ''}`,
+        );
+      }
       const issue = isBuiltinMessage(msg as AnyMessage) ? messageIssue(msg) : this.kinds.check(msg as AnyMessage);
-      if (issue !== null && issue !== undefined) {
-        const origin = this.kinds.get(kindName)?.definition?.origin;
-        throw new KindError(`${origin ? `plugin ${origin.name}: ` : ''}kind "${kindName}" at ${from} sent ${m.type} to ${to}, which its schema refuses: ${issue}`);
-      }
-      if (typeof to !== 'string' || !to.includes(':') && !['user', 'kernel', 'iommu', 'monitor'].includes(to)) {
-        throw new KindError(`kind "${kindName}" at ${from} sent ${m.type} to ${JSON.stringify(to)}, not an address`);
-      }
+      if (issue !== null && issue !== undefined) throw this.kindFailure(kindName, from, `sent ${type} to ${to}, which its schema refuses: ${issue}`);
     }
   }
 
@@ -493,8 +541,8 @@ export class System {
   private view<C>(address: Address): ActorView<C> | undefined {
     const c = this.cells.get(address);
     if (!c) return undefined;
-    const s = c.state;
-    return new View<C>(address, c.behavior.value(s), c.behavior.context(s) as C);
+    const v = this.look(c, address);
+    return new View<C>(address, v.value, v.context as C);
   }
 
   thread(name: string): ActorView<ThreadContext> | undefined {
@@ -521,8 +569,8 @@ export class System {
   actor(address: Address): (ActorView<unknown> & { readonly kind: string }) | undefined {
     const c = this.cells.get(address);
     if (!c) return undefined;
-    const s = c.state;
-    return { address, kind: c.kind, state: stateName(c.behavior.value(s)), context: c.behavior.context(s) };
+    const v = this.look(c, address);
+    return { address, kind: c.kind, state: stateName(v.value), context: v.context };
   }
 
   /** Every actor's address and kind, in creation order. */

@@ -420,6 +420,11 @@ function referenceIssues(value: unknown, root: PosNode, kinds: Kinds): Issue[] {
     const kind = d['kind'];
     if (typeof kind === 'string' && kind !== 'wq' && kinds.get(kind)?.device !== true) {
       at(['devices', i, 'kind'], unknownKind(kind, kinds, true));
+    } else if (typeof kind === 'string' && kind !== 'wq') {
+      const bad = kinds.checkOptions(kind, d['options']);
+      if (bad) at(['devices', i, 'options', ...bad[0]], bad[1]);
+    } else if (d['options'] !== undefined) {
+      at(['devices', i, 'options'], "only a registered device model takes options (this device is svasim's work queue)");
     }
   });
   const rawActors = Array.isArray(value['actors']) ? value['actors'] : [];
@@ -429,6 +434,10 @@ function referenceIssues(value: unknown, root: PosNode, kinds: Kinds): Issue[] {
     const kind = a['kind'];
     const k = typeof kind === 'string' ? kinds.get(kind) : undefined;
     if (typeof kind === 'string' && (k === undefined || k.builtin || k.device)) at(['actors', i, 'kind'], unknownKind(kind, kinds, false));
+    else if (typeof kind === 'string') {
+      const bad = kinds.checkOptions(kind, a['options']);
+      if (bad) at(['actors', i, 'options', ...bad[0]], bad[1]);
+    }
     const name = a['name'];
     if (typeof name === 'string' && k?.prefix !== undefined) {
       const address = `${k.prefix}:${name}`;
@@ -551,6 +560,7 @@ function normalize(file: ScenarioFile, override: Partial<Policy> | undefined): S
  * @throws ScenarioError with every problem in document order (one line each, up to MAX_REPORTED).
  */
 export function parseScenario(text: string, source: string, override?: Partial<Policy>, options: LoadOptions = {}): Scenario {
+  checkPolicyOverride(override);
   return parseScenarioText(text, source, override, false, options.kinds ?? BUILTIN_KINDS_REGISTRY);
 }
 
@@ -614,6 +624,7 @@ function parseScenarioText(text: string, source: string, override: Partial<Polic
  * as `parseScenario` would.
  */
 export function scenarioFromValue(value: unknown, source: string, override?: Partial<Policy>, options: LoadOptions = {}): Scenario {
+  checkPolicyOverride(override);
   const kinds = options.kinds ?? BUILTIN_KINDS_REGISTRY;
   const result = scenarioFileSchema.safeParse(value);
   // Positions are only needed to report an issue; a valid scenario never asks for one.
@@ -624,6 +635,7 @@ export function scenarioFromValue(value: unknown, source: string, override?: Par
 
 /** Reads and parses a scenario file; errors name `path` as the source. */
 export function loadScenarioFile(path: string, override?: Partial<Policy>, options: LoadOptions = {}): Scenario {
+  checkPolicyOverride(override);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -643,6 +655,23 @@ function readReason(e: unknown): string {
   };
   if (typeof code === 'string' && Object.hasOwn(known, code)) return known[code] ?? code;
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A policy override given by a program (TypeScript types it; JavaScript does not): only `pasid` and
+ * `lam`, each one of its policies, else a {@link ScenarioError} in one line.
+ */
+function checkPolicyOverride(override: unknown): void {
+  if (override === undefined) return;
+  if (!isObject(override) || Array.isArray(override)) throw new ScenarioError(`policy override: expected an object like { pasid: 'merged' }, got ${describe(override)}`);
+  for (const [k, v] of Object.entries(override)) {
+    if (v === undefined) continue;
+    if (k === 'pasid') {
+      if (!(PASID_POLICIES as readonly unknown[]).includes(v)) throw new ScenarioError(`policy override: pasid: unknown pasid policy ${describe(v)} (expected ${orList(PASID_POLICIES)})`);
+    } else if (k === 'lam') {
+      if (!(LAM_POLICIES as readonly unknown[]).includes(v)) throw new ScenarioError(`policy override: lam: unknown lam policy ${describe(v)} (expected ${orList(LAM_POLICIES)})`);
+    } else throw new ScenarioError(`policy override: unknown field "${k}" (expected pasid, lam)`);
+  }
 }
 
 /** Parses a `--policy` value such as `pasid=merged,lam=v6.4`. */

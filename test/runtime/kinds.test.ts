@@ -17,9 +17,11 @@ import { KindError, Kinds, type KindDefinition } from '../../src/runtime/kinds.t
 import { FifoScheduler } from '../../src/runtime/scheduler.ts';
 import { System, type Delivered } from '../../src/runtime/system.ts';
 import { parseScenario, ScenarioError, scenarioFromValue } from '../../src/scenario/load.ts';
-import { runScenario, systemConfig } from '../../src/runner/run.ts';
+import { runScenario, ScenarioRun, systemConfig } from '../../src/runner/run.ts';
 import { genKind, iaxKind, KINDS_SCENARIO, watchdogKind } from '../fixtures/kinds.ts';
 import { LogSession } from '../../src/inspect/session.ts';
+import { stateAt } from '../../src/replay/checkpoints.ts';
+import { formatState, systemState } from '../../src/runtime/state.ts';
 import { recordLine } from '../../src/log/format.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'svasim-kinds-'));
@@ -387,5 +389,121 @@ describe('actors that spawn actors', () => {
 
   it('a birth type must be one of the kind\'s own message types', () => {
     expect(() => new Kinds([{ ...worker, birth: 'work.begin' }])).toThrow(/birth "work\.begin" must be one of its own message types/);
+  });
+});
+
+describe('a registered kind\'s mistakes are one line naming it (review)', () => {
+  type Mode = 'ghost' | 'undefined-ret' | 'undefined-state' | 'null-msg' | 'number-msg' | 'violation' | 'to-monitor' | 'loop' | 'statename';
+  const mal = (mode: Mode): KindDefinition => ({
+    name: 'mal',
+    prefix: 'mal',
+    origin: { name: 'mal-plugin', version: '0.0.1' },
+    observes: ['pasidtable.set'],
+    messages: { 'mal.ping': z.strictObject({ type: z.literal('mal.ping'), n: z.number().int() }) },
+    behavior: fromDecider<{ n: number }, { type: string; [k: string]: unknown }, Sent>({
+      initialState: () => ({ n: 0 }),
+      decide: (m) => {
+        if (m.type === 'mal.ping') return mode === 'loop' ? [{ type: 'mal.ping', n: 1, to: 'mal:m' }] : [];
+        if (m.type !== 'pasidtable.set') return [];
+        switch (mode) {
+          case 'ghost':
+            return [{ type: 'mal.ping', n: 1, to: 'mal:ghost' }];
+          case 'undefined-ret':
+            return undefined as never;
+          case 'null-msg':
+            return [null as never];
+          case 'number-msg':
+            return [42 as never];
+          case 'violation':
+            return [{ type: 'invariant.violation', invariant: 'G1', detail: 'fake', to: 'user' }];
+          case 'to-monitor':
+            return [{ type: 'mal.ping', n: 1, to: 'monitor' }];
+          case 'loop':
+            return [{ type: 'mal.ping', n: 1, to: 'mal:m' }];
+          default:
+            return [];
+        }
+      },
+      evolve: (s) => (mode === 'undefined-state' ? (undefined as never) : s),
+      stateName: () => {
+        if (mode === 'statename') throw new Error('no name today');
+        return 'ok';
+      },
+    }),
+  });
+  const scenario = (mode: Mode) => {
+    const kinds = new Kinds([mal(mode)]);
+    const s = scenarioFromValue({ scenario: 1, name: 'mal', devices: [{ name: 'dsa0' }], actors: [{ name: 'm', kind: 'mal' }], steps: [{ op: 'spawn', process: 'A' }, { op: 'bind', thread: 'A', device: 'dsa0' }] }, 'mal.json', undefined, { kinds });
+    return { kinds, s };
+  };
+  const failure = (mode: Mode, opts: { maxStepMessages?: number } = {}): string => {
+    const { kinds, s } = scenario(mode);
+    try {
+      runScenario(s, { kinds, ...opts });
+    } catch (e) {
+      return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+    }
+    return 'no failure';
+  };
+
+  it('each mistake gives a KindError naming the plugin, the actor and what it did', () => {
+    expect(failure('ghost')).toBe('KindError: plugin mal-plugin: kind "mal" at mal:m sent mal.ping to mal:ghost, where there is no actor');
+    expect(failure('undefined-ret')).toBe('KindError: plugin mal-plugin: kind "mal" at mal:m threw on pasidtable.set from iommu: decide returned undefined: expected an array of messages (or DEFER)');
+    expect(failure('undefined-state')).toBe('KindError: plugin mal-plugin: kind "mal" at mal:m returned no state for pasidtable.set from iommu');
+    expect(failure('null-msg')).toBe('KindError: plugin mal-plugin: kind "mal" at mal:m sent a value that is not a message (null)');
+    expect(failure('number-msg')).toBe('KindError: plugin mal-plugin: kind "mal" at mal:m sent a value that is not a message (42)');
+    expect(failure('violation')).toMatch(/^KindError: plugin mal-plugin: kind "mal" at mal:m sent invariant\.violation, one of svasim's internal messages: a registered actor may send svasim's inputs \(sys\.spawn, /);
+    expect(failure('to-monitor')).toBe('KindError: plugin mal-plugin: kind "mal" at mal:m sent mal.ping to "monitor", which is not an address');
+    // A state name is asked for when the actor is shown (state at a seq, the inspector).
+    const { kinds, s: sn } = scenario('statename');
+    const run = new ScenarioRun(sn, { kinds });
+    while (run.nextStep < sn.steps.length) run.step();
+    expect(() => systemState(run.sys)).toThrow('plugin mal-plugin: kind "mal" at mal:m threw while shown (value or context): no name today');
+    expect(failure('loop', { maxStepMessages: 500 })).toBe(
+      'RunawayStepError: step 1 (bind A dsa0) delivered 500 messages without reaching quiescence; most of the last 500 are mal:m -> mal:m (mal.ping): an actor that never stops? (the limit: maxStepMessages, --max-step-messages)',
+    );
+  });
+
+  it('a throwing kind monitor, and one that returns no list, are KindErrors', () => {
+    const throwing = genKind({ origin: { name: 'gen-plugin', version: '1' }, monitors: [{ invariant: 'GEN9', check: () => { throw new Error('monitor exploded'); } }] });
+    const kinds = new Kinds([iaxKind, throwing]);
+    expect(() => runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds })).toThrow(/^plugin gen-plugin: kind "workload": monitor GEN9 threw: monitor exploded$/);
+    const notList = new Kinds([iaxKind, genKind({ monitors: [{ invariant: 'GEN8', check: () => 'bad' as never }] })]);
+    expect(() => runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds: notList }), { kinds: notList })).toThrow(/monitor GEN8 returned string, not an array/);
+  });
+
+  it('observes must name a message type that can be heard', () => {
+    expect(() => new Kinds([genKind({ observes: ['wq.complet'] })])).toThrow(/observes "wq\.complet", which is neither svasim's nor a registered message type/);
+    expect(() => new Kinds([genKind(), { ...watchdogKind, observes: ['gen.done'] }])).not.toThrow();
+  });
+
+  it('System.input checks the message against its schema', () => {
+    const sys = new System(systemConfig(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds: registry() })), new FifoScheduler(), undefined, { kinds: registry() });
+    expect(() => sys.input({ type: 'sys.spawn', process: 7 } as never, 'kernel', 0)).toThrow(/^input sys\.spawn to kernel: process: /);
+    expect(() => sys.input({ type: 'gen.done', submitted: 'x' }, 'user', 0)).toThrow(/^input gen\.done to user: gen\.done\.submitted: /);
+  });
+
+  it('kind options are checked by the loader at their JSON path; a built-in device takes none', () => {
+    const strictGen = genKind({ options: z.strictObject({ thread: z.string(), device: z.string(), count: z.number().int().positive() }) });
+    const kinds = new Kinds([iaxKind, strictGen]);
+    const bad = { ...KINDS_SCENARIO, actors: [{ name: 'g', kind: 'workload', options: { thread: 'A', device: 'iax0', count: 0 } }] };
+    expect(() => parseScenario(JSON.stringify(bad), 'o.json', undefined, { kinds })).toThrow(/o\.json:1:\d+: actors\[0\]\.options\.count: /);
+    const builtin = { ...KINDS_SCENARIO, devices: [{ name: 'dsa0', options: { x: 1 } }, { name: 'iax0', kind: 'iax' }] };
+    expect(() => parseScenario(JSON.stringify(builtin), 'o.json', undefined, { kinds })).toThrow(/devices\[0\]\.options: only a registered device model takes options/);
+  });
+
+  it('the state at a seq lists registered actors (replay --until, stateAt with kinds)', () => {
+    const kinds = registry();
+    const log = join(tmp, 'state-kinds.jsonl');
+    runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds, log });
+    const st = stateAt(log, 30, { kinds });
+    expect(st.registered?.map((a) => `${a.address} ${a.kind}`)).toEqual(['wq:iax0 iax', 'gen:g workload']);
+    expect(formatState(st).join('\n')).toMatch(/actors of registered kinds:\n {2}wq:iax0 \(iax\) (idle|busy): /);
+  });
+
+  it('a program\'s policy override is checked like --policy', () => {
+    expect(() => scenarioFromValue(KINDS_SCENARIO, 'k.json', { pasid: 'nope' } as never, { kinds: registry() })).toThrow(/^policy override: pasid: unknown pasid policy "nope" \(expected seed-2021 or merged\)$/);
+    expect(() => scenarioFromValue(KINDS_SCENARIO, 'k.json', { lam: 42 } as never, { kinds: registry() })).toThrow(/^policy override: lam: unknown lam policy 42/);
+    expect(() => scenarioFromValue(KINDS_SCENARIO, 'k.json', { pasid: 'merged', speed: 1 } as never, { kinds: registry() })).toThrow(/unknown field "speed"/);
   });
 });

@@ -189,6 +189,7 @@ describe('scenario JSON Schema: known-bad inputs', () => {
     ['a duplicate field', '{"scenario":1,"name":"t","name":"u","steps":[]}', /duplicate field "name"/],
     ['a device model no plugin registered', '{"scenario":1,"name":"t","devices":[{"name":"iax0","kind":"iax","options":{"rate":2}}],"steps":[]}', /devices\[0\]\.kind: unknown device model "iax"/],
     ['an actor kind no plugin registered', withSteps('', ',"actors":[{"name":"gen","kind":"workload"}]'), /actors\[0\]\.kind: unknown actor kind "workload"/],
+    ['options on svasim\'s work queue', '{"scenario":1,"name":"t","devices":[{"name":"dsa0","options":{}}],"steps":[]}', /devices\[0\]\.options: only a registered device model takes options/],
   ];
 
   it('has one example per loader-only check the schema describes', () => {
@@ -288,7 +289,12 @@ function scenarioShaped(noise: number): fc.Arbitrary<Record<string, unknown>> {
     autoComplete: maybe(fc.boolean()),
     kind: deviceKind,
     options,
-  }, { requiredKeys: ['name'] }).map((d) => (d.kind === null ? Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'kind')) : d)));
+    // Options on svasim's own work queue are a loader-only refusal: kept now and then (1 in 8), not always.
+    keepOptions: fc.integer({ min: 0, max: 7 }),
+  }, { requiredKeys: ['name', 'keepOptions'] }).map((d) => {
+    const ownQueue = d.kind === null || d.kind === undefined || d.kind === 'wq';
+    return Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'keepOptions' && !(k === 'kind' && d.kind === null) && !(k === 'options' && ownQueue && d.keepOptions !== 0)));
+  }));
   const actorArb = maybe(fc.record({ name: maybe(fc.constantFrom('gen', 'inj')), kind: maybe(fc.constantFrom('workload', 'wq')), options }, { requiredKeys: ['name', 'kind'] }));
   /** dsa0, then now and then a second device (iax0, or dsa0 again). */
   const devicesArb = fc.tuple(deviceArb(maybe(fc.constant('dsa0'))), fc.option(deviceArb(maybe(mostly('iax0', 'dsa0'))), { freq: 3 }))
@@ -358,6 +364,7 @@ const LOADER_ONLY_LINE = [
   /\.(code|arg): (unknown arch_prctl code|expected a non-negative integer or a hex string, got) "0x/i,
   /\.kind: unknown (device model|actor kind) "/,
   /: duplicate actor /,
+  /\.options: only a registered device model takes options/,
 ];
 
 describe('scenario JSON Schema: random scenario-shaped values', () => {

@@ -4,35 +4,39 @@ import { MACHINES } from '../../../machines/index.ts';
 import { cutOf, incompleteLine, incompleteWhy, readLog } from '../../log/reader.ts';
 import { replay } from '../../replay/replay.ts';
 import { machineDiagram, sequenceDiagram } from '../../inspect/mermaid.ts';
-import { count, parse, seqOption } from '../args.ts';
+import { count, parse, pluginKinds, PLUGIN_OPTION, seqOption } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 
-const HELP = `usage: svasim diagram [thread|mm|iommu|wq|kernel|all]
-       svasim diagram --log FILE [--from SEQ] [--to SEQ] [--allow-truncated]
+const HELP = `usage: svasim diagram [thread|mm|iommu|wq|kernel|KIND|all] [--plugin FILE]
+       svasim diagram --log FILE [--from SEQ] [--to SEQ] [--allow-truncated] [--plugin FILE]
 
 Writes Mermaid text to stdout: a stateDiagram-v2 per machine, read from the machine definitions
 (arrows for transitions that change state; in-place handlers listed under each state), or a
 sequenceDiagram of a log's records with one lane per actor (#GP traps, SIGSEGV and DMAR faults drawn
-as lost messages). --allow-truncated draws the complete prefix of an incomplete log.`;
+as lost messages). --allow-truncated draws the complete prefix of an incomplete log.
+--plugin FILE (repeatable) loads a plugin: a log that names it can be drawn, and a kind it registers
+whose behavior is an xstate machine is drawn by its name (and with all).`;
 
-function cmdDiagram(args: string[], io: Io): number {
+async function cmdDiagram(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse('diagram', args, {
     log: { type: 'string' },
     from: { type: 'string' },
     to: { type: 'string' },
     'allow-truncated': { type: 'boolean' },
+    ...PLUGIN_OPTION,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(`${HELP}\n`);
     return 0;
   }
+  const kinds = await pluginKinds(values.plugin);
   if (values.log !== undefined) {
     if (positionals.length > 0) throw new UsageError('svasim diagram: --log takes no machine name');
     const allowTruncated = values['allow-truncated'] === true;
     // Read as a prefix whatever the flag: a cut log is refused below, in replay's words and with what
     // --allow-truncated does here (draws, not replays).
-    const log = readLog(values.log, { allowTruncated: true });
+    const log = readLog(values.log, { allowTruncated: true, kinds });
     // A log cut short is said in replay's words: replayed as a prefix, it knows what was still pending
     // (only then: a complete log is drawn without re-executing it); --allow-truncated draws its prefix.
     const cut = cutOf(log);
@@ -59,10 +63,19 @@ function cmdDiagram(args: string[], io: Io): number {
   }
   const which = positionals[0] ?? 'all';
   if (positionals.length > 1) throw new UsageError('svasim diagram: expected at most one machine name');
-  const names = which === 'all' ? Object.keys(MACHINES) : [which];
+  // svasim's machines, then the plugins' kinds that are xstate machines (a decider has no statechart).
+  const machines = new Map<string, AnyStateMachine>(Object.entries(MACHINES));
+  for (const d of kinds?.registered() ?? []) {
+    const m = kinds?.get(d.name)?.machine;
+    if (m !== undefined) machines.set(d.name, m);
+  }
+  const names = which === 'all' ? [...machines.keys()] : [which];
   for (const name of names) {
-    const m = (MACHINES as Record<string, AnyStateMachine>)[name];
-    if (!m) throw new UsageError(`svasim diagram: unknown machine "${name}" (expected ${Object.keys(MACHINES).join(', ')} or all)`);
+    const m = machines.get(name);
+    if (!m) {
+      if (kinds?.get(name) !== undefined) throw new UsageError(`svasim diagram: kind "${name}" is not an xstate machine (a decider): it has no statechart to draw`);
+      throw new UsageError(`svasim diagram: unknown machine "${name}" (expected ${[...machines.keys()].join(', ')} or all${kinds === undefined ? '; a plugin\'s kind needs --plugin FILE' : ''})`);
+    }
     io.stdout.write(`${names.length > 1 ? `%% ${name}\n` : ''}${machineDiagram(m)}`);
   }
   return 0;
@@ -71,7 +84,7 @@ function cmdDiagram(args: string[], io: Io): number {
 export const diagramCommand: Command = {
   name: 'diagram',
   synopsis: [
-    ['diagram [machine|all]', 'Mermaid stateDiagram of the machines (thread, mm, iommu, wq, kernel)'],
+    ['diagram [machine|all]', 'Mermaid stateDiagram of the machines (thread, mm, iommu, wq, kernel, plugin kinds)'],
     ['diagram --log FILE [--from N --to M]', 'Mermaid sequenceDiagram of log records'],
   ],
   help: HELP,

@@ -11,7 +11,7 @@ import { closingLine, headerLine, pluginRefs, recordLine } from '../../log/forma
 import { replay } from '../../replay/replay.ts';
 import { LiveSession } from '../../inspect/session.ts';
 import { sendToStately } from '../../inspect/stately.ts';
-import { parse, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
+import { parse, pluginChangeLines, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
 import type { Kinds } from '../../runtime/kinds.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { looksLikeLog, openLogSession, serve } from '../inspect.ts';
@@ -81,8 +81,10 @@ async function cmdInspect(args: string[], io: Io): Promise<number> {
 
 async function stately(source: string, isLog: boolean, override: Partial<Policy>, io: Io, kinds: Kinds | undefined): Promise<number> {
   let log: ParsedLog;
-  if (isLog) log = readLog(source, { kinds });
-  else {
+  if (isLog) {
+    log = readLog(source, { kinds });
+    for (const line of pluginChangeLines(log.source, log.pluginChanges)) io.stderr.write(`${line}\n`);
+  } else {
     const { scenario, filePolicy } = resolveScenario(source, override, 'inspect', kinds);
     const lines: string[] = [];
     const r = runScenario(scenario, { onRecord: (d) => lines.push(recordLine(d)), kinds });

@@ -9,7 +9,7 @@ import { divergenceData, replay, replayFile, type ReplayResult } from '../../rep
 import { formatWhatIf, whatIf } from '../../replay/whatif.ts';
 import { DivergenceError, SeekableLog } from '../../replay/checkpoints.ts';
 import { formatState, systemState } from '../../runtime/state.ts';
-import { count, parse, parseEngine, pluginKinds, PLUGIN_OPTION, seqOption } from '../args.ts';
+import { count, parse, parseEngine, pluginChangeLines, pluginKinds, pluginLabel, PLUGIN_OPTION, seqOption } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { styleFor, type Style } from '../trace.ts';
 
@@ -65,6 +65,7 @@ async function cmdReplay(args: string[], io: Io): Promise<number> {
     if (values.until !== undefined) throw new UsageError('svasim replay: --policy and --until exclude each other');
     const override = parsePolicyOverride(values.policy);
     const wlog = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true, kinds });
+    for (const line of pluginChangeLines(wlog.source, wlog.pluginChanges)) io.stderr.write(`${line}\n`);
     const check = replay(wlog, { allowIncomplete: values['allow-truncated'] === true });
     if (!check.identical) io.stderr.write(`warning: ${wlog.source} does not replay (diverges at seq ${check.seq}): the logged side below is what the log says, not what this model does\n`);
     const w = whatIf(wlog, override);
@@ -77,11 +78,12 @@ async function cmdReplay(args: string[], io: Io): Promise<number> {
   const out = (line: string): void => {
     io.stdout.write(`${line}\n`);
   };
-  const notes = (log: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header'>): void => {
+  const notes = (log: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'pluginChanges'>): void => {
     if (log.upcastFrom !== null) io.stderr.write(`note: ${log.source} is in log format ${log.upcastFrom}; converted to format ${LOG_FORMAT_VERSION}\n`);
     if (log.otherModel) {
       io.stderr.write(`warning: ${log.source} was written by svasim model ${log.header.model}; this is model ${MODEL_VERSION}: a divergence may be a model change\n`);
     }
+    for (const line of pluginChangeLines(log.source, log.pluginChanges)) io.stderr.write(`${line}\n`);
   };
   /** An incomplete log read as its prefix: said once, in replay's words (reader.ts `incompleteWhy`). */
   const incompleteNote = (source: string, incomplete: { readonly why: string } | null | undefined): void => {
@@ -124,12 +126,12 @@ async function cmdReplay(args: string[], io: Io): Promise<number> {
     }
   }
   // A whole replay streams the log: records are checked and re-executed one at a time, not kept.
-  let head: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario'> | null = null;
+  let head: Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario' | 'pluginChanges'> | null = null;
   const r = replayFile(positionals[0] ?? '', { allowTruncated, ...(kinds === undefined ? {} : { kinds }), ...(engine === undefined ? {} : { engine }), onHead: (h) => {
     head = h;
     notes(h);
   } });
-  const log = head as Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario'> | null;
+  const log = head as Pick<ParsedLog, 'source' | 'upcastFrom' | 'otherModel' | 'header' | 'scenario' | 'pluginChanges'> | null;
   if (log === null) throw new Error('replayFile did not report the log header');
   if (values.json) {
     // The records as objects (a consumer should not have to parse JSON inside JSON).
@@ -147,11 +149,15 @@ async function cmdReplay(args: string[], io: Io): Promise<number> {
 
 function printDivergence(
   r: Extract<ReplayResult, { identical: false }>,
-  log: Pick<ParsedLog, 'otherModel' | 'header' | 'upcastFrom'>,
+  log: Pick<ParsedLog, 'otherModel' | 'header' | 'upcastFrom' | 'pluginChanges'>,
   out: (line: string) => void,
   st: Style,
 ): void {
-  out(st.bold(st.red(`diverged at seq ${r.seq}${log.otherModel ? ` (the log is from model ${log.header.model}: this may be a model change)` : ''}`)));
+  // What may explain it, as the warnings on stderr said: another model, another plugin version.
+  const from = [...(log.otherModel ? [`model ${log.header.model}`] : []), ...log.pluginChanges.map((c) => `plugin ${pluginLabel(c.logged)}`)];
+  const what = [...(log.otherModel ? ['model'] : []), ...(log.pluginChanges.length > 0 ? ['plugin'] : [])].join(' or ');
+  const hint = from.length === 0 ? '' : ` (the log is from ${from.join(' and ')}: this may be a ${what} change)`;
+  out(st.bold(st.red(`diverged at seq ${r.seq}${hint}`)));
   // Only a complete log (its closing record) diverges at its end: a cut one, any format, is incomplete.
   const ends = '(the log ends here, complete: its closing record follows)';
   out(`  logged:   ${r.expected ?? ends}`);

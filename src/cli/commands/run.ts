@@ -27,6 +27,8 @@ options:
   --scheduler fifo|random  the delivery order within each step: FIFO (default), or a seeded random
                            interleaving (per-channel order kept); its seed goes in the log header
   --seed N                 the random scheduler's seed (0..4294967295; default 0)
+  --max-step-messages N    stop (exit 2) when one step delivers N messages without reaching
+                           quiescence: an actor that loops (default 1,000,000)
   --json                   print a machine-readable result instead of the trace
   --quiet                  print only the summary and failures
   --all                    run every built-in scenario (one verdict line each)
@@ -43,6 +45,7 @@ const RUN_OPTIONS = {
   engine: { type: 'string' },
   scheduler: { type: 'string' },
   seed: { type: 'string' },
+  'max-step-messages': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -72,6 +75,10 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
   if (flush !== undefined && flush !== 'step' && flush !== 'record') throw new UsageError(`svasim run: --flush expects step or record, got "${flush}"`);
   if (flush !== undefined && values['no-log']) throw new UsageError('svasim run: --flush needs a log (it excludes --no-log)');
   const scheduler = parseScheduler(values.scheduler, values.seed);
+  const maxStep = values['max-step-messages'];
+  if (maxStep !== undefined && (!/^\d+$/.test(maxStep) || Number(maxStep) < 1 || !Number.isSafeInteger(Number(maxStep)))) {
+    throw new UsageError(`svasim run: --max-step-messages expects a positive integer, got "${maxStep}"`);
+  }
   const kinds = await pluginKinds(values.plugin);
   const { scenario, filePolicy, name, file } = resolveScenario(positionals[0] ?? '', override, 'run', kinds);
   const log = values['no-log'] ? undefined : (values.log ?? `${name}.jsonl`);
@@ -86,6 +93,7 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
     ...(log === undefined ? {} : { log, logInputs: [{ path: file, role: 'the scenario this run reads' }, ...(values.plugin ?? []).map((path) => ({ path, role: 'a plugin this run loads' }))] }),
     kinds,
     ...(scheduler === undefined ? {} : { scheduler }),
+    ...(maxStep === undefined ? {} : { maxStepMessages: Number(maxStep) }),
     onWarning: (line) => io.stderr.write(`${line}\n`),
     ...(flush === undefined ? {} : { flush }),
     ...(engine === undefined ? {} : { engine }),

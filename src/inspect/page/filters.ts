@@ -66,7 +66,8 @@ export function actorFilter(m: Model): ((a: ActorInfo) => boolean) | null {
   }
   return (a) => {
     if (a.kind === 'iommu' || a.kind === 'kernel') return true;
-    if (a.kind === 'wq') return devices.size > 0 ? devices.has(a.device ?? a.address.slice(3)) : procs.size + threads.size > 0;
+    // A device's actor: svasim's work queue or a registered device model.
+    if (a.device !== null) return devices.size > 0 ? devices.has(a.device) : procs.size + threads.size > 0;
     if (procs.size > 0 && a.process !== null && procs.has(a.process)) return true;
     if (threads.size > 0) {
       if (a.kind === 'thread' && threads.has(a.address.slice(7))) return true;
@@ -208,7 +209,7 @@ export class FilterBar {
     for (const a of this.m.actors) {
       if (a.process !== null) procs.add(a.process);
       if (a.kind === 'thread') threads.push(a.address.slice(7));
-      if (a.kind === 'wq') devices.push(a.device ?? a.address.slice(3));
+      if (a.device !== null) devices.push(a.device);
     }
     this.setOptions('process', procs);
     this.setOptions('thread', threads);

@@ -77,8 +77,10 @@ export class Model {
   stateError: { readonly seq: number; readonly message: string } | null = null;
   /** The last failed records request (rows it would have filled say so instead of "loading…"). */
   recordsError: string | null = null;
-  /** What the status line shows when no error is being reported: the session's warnings. */
-  private readonly baseStatus: string;
+  /** What the status line shows when no error is being reported: the session's warnings (and why the run stopped). */
+  private baseStatus: string;
+  /** The live run stopped at a failed step: why (one line); no step can run any more. */
+  stopped: string | null = null;
 
   private readonly listeners = new Map<keyof ModelEvents, Set<Listener>>();
   private readonly states = new Map<number, StateAt>();
@@ -109,7 +111,8 @@ export class Model {
     // A log that stops matching the model opens at its last state, not past it (the warning says why).
     this.current = Math.min(session.lastSeq, session.lastShowable);
     this.records.length = session.lastSeq + 1;
-    this.baseStatus = session.warnings.join(' · ');
+    this.stopped = session.stopped ?? null;
+    this.baseStatus = [...(this.stopped === null ? [] : [this.stopped]), ...session.warnings].join(' · ');
     if (this.baseStatus !== '') {
       this.status = this.baseStatus;
       this.statusError = true;
@@ -309,6 +312,17 @@ export class Model {
     return this.records[seq];
   }
 
+  /**
+   * The live run stopped (a step failed): said in the status line from now on (before the session's
+   * warnings), and the timeline runs no more steps.
+   */
+  private markStopped(why: string): void {
+    this.stopped = why;
+    this.session = { ...this.session, stopped: why };
+    this.baseStatus = [why, ...this.session.warnings].join(' · ');
+    this.setStatus(this.baseStatus, true);
+  }
+
   /** Apply a live step (from our POST or from the event stream); idempotent. */
   applyStep(s: StepResult): void {
     const grew = s.lastSeq > this.lastSeq;
@@ -326,6 +340,7 @@ export class Model {
       for (const a of this.actors) this.pseudo.delete(a.address);
     }
     this.session = { ...this.session, lastSeq: this.lastSeq, nextStep: this.nextStep, actors: this.actors };
+    if (typeof s.stopped === 'string' && this.stopped === null) this.markStopped(s.stopped);
     this.emit('session');
     if (this.actors.length !== before) this.emit('actors');
     this.emit('records');

@@ -273,7 +273,7 @@ export class StatechartsPanel {
     for (const a of this.m.actors) {
       i++;
       if ((a.kind === 'thread' || a.kind === 'mm') && a.process !== null) add(`proc:${a.process}`, `process ${a.process}`, i, a);
-      else if (a.kind === 'wq') add('devices', 'devices', 1e9, a);
+      else if (a.device !== null) add('devices', 'devices', 1e9, a);
       else if (a.kind === 'iommu') add('iommu', 'IOMMU', 1e9 + 1, a);
       else if (a.kind === 'kernel') add('kernel', 'kernel', 1e9 + 2, a);
       else add('other', 'other', 1e9 + 3, a);

@@ -24,6 +24,8 @@ export interface Session {
   readonly lastShowable: number;
   /** What the page cannot show, one line each (the status line shows them). */
   readonly warnings: readonly string[];
+  /** A live run stopped by a failed step: `the run stopped at step N: why` (no further step runs). */
+  readonly stopped: string | null;
   readonly machines: Partial<Record<ActorKind, MachineLayout>>;
   readonly actors: readonly ActorInfo[];
 }
@@ -59,6 +61,8 @@ export interface StepResult {
   readonly actors: readonly ActorInfo[];
   readonly nextStep: number;
   readonly lastSeq: number;
+  /** The step failed and stopped the run: why (then `records` are what it delivered before failing). */
+  readonly stopped?: string | null;
 }
 
 /** What a self-contained report inlines as `window.SVASIM_DATA`. */
