@@ -4,13 +4,14 @@
  * schema for each, and where its actors live:
  * - a **device model** (`device: true`) stands in for svasim's work queue: a scenario device that names
  *   the kind (`"devices": [{ "name": "iax0", "kind": "iax" }]`) is an actor of it at `wq:iax0`, and the
- *   thread, mm and IOMMU talk to it with the work-queue messages (`portal.store`, `wq.submit`, `wq.drain`,
- *   `wq.execute` …) as they would to the built-in one;
+ *   mm, the IOMMU and `complete` steps talk to it with the work-queue messages (`wq.submit`, `wq.drain`,
+ *   `wq.execute`, `iommu.translated`, `fault.dmar`) as they would to the built-in one (README, "Your own
+ *   actor kinds", has the protocol);
  * - any other kind has an address prefix: a scenario's `"actors": [{ "name": "gen", "kind": "workload" }]`
  *   is an actor at `<prefix>:gen`.
  * Every actor of every kind sends and receives with seq and cause, is logged, snapshotted and replayed.
- * A kind may also observe message types delivered anywhere (`observes`: it hears a copy, caused by the
- * original, as a subscriber of Akka's event stream does) and add invariant monitors.
+ * A kind may also observe message types delivered to svasim's actors (`observes`: it hears a copy,
+ * caused by the original, as a subscriber of Akka's event stream does) and add invariant monitors.
  */
 import type { AnyStateMachine } from 'xstate';
 import { MACHINES, type ActorKind as BuiltinKind } from '../../machines/index.ts';
