@@ -125,10 +125,12 @@ export async function loadPlugins(files: string | readonly string[], into: Kinds
     if (!Array.isArray(kinds) || kinds.length === 0) throw new PluginError(`plugin ${file} (${name}): kinds is not a non-empty array of kind definitions`);
     for (const [i, k] of kinds.entries()) {
       if (!isObject(k)) throw new PluginError(`plugin ${file} (${name}): kinds[${i}] is not a kind definition`);
-      // The same module's kind again (one file under two names, two files exporting one plugin).
+      // The same plugin again: its kind, from the same module, under the same name and version (one file
+      // under two paths, two files re-exporting one plugin, a program loading it twice).
       const had = typeof k['name'] === 'string' ? into.get(k['name']) : undefined;
-      if (had !== undefined && !had.builtin && had.behavior === k['behavior']) {
-        throw new PluginError(`plugin ${file}: loaded twice (its kind "${String(k['name'])}" is already registered from the same module${had.definition?.origin ? `, as plugin ${had.definition.origin.name}` : ''})`);
+      const origin = had?.definition?.origin;
+      if (had !== undefined && had.behavior === k['behavior'] && origin?.name === name && origin.version === version) {
+        throw new PluginError(`plugin ${file}: loaded twice (its kind "${had.name}" is already registered by plugin ${name} ${version}, from the same module)`);
       }
       try {
         into.register({ ...(k as unknown as KindDefinition), origin: { name, version } });
