@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../src/inspect/browser.ts';
 import { LiveSession, LogSession } from '../../src/inspect/session.ts';
 import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
@@ -16,6 +16,7 @@ import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario, ScenarioRun } from '../../src/runner/run.ts';
 import type { Scenario, Step } from '../../src/scenario/types.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
+import { bombScenario, STOPPED } from './bomb-kind.ts';
 
 const CHROMIUM = CHROMIUM_PATH;
 const required = process.env['SVASIM_REQUIRE_BROWSER'] === '1';
@@ -569,5 +570,64 @@ describe.skipIf(!available)('inspector in chromium: following at 1100×750 shows
     }
     expect(problems).toEqual([]);
     await page.close();
+  }, 60_000);
+});
+
+describe.skipIf(!available)('inspector in chromium: a live run whose step fails', () => {
+  let server: InspectorServer;
+  let browser: Browser;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    server = await startInspector(bombScenario());
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+  }, 60_000);
+
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('says where and why it stopped in the status bar (this tab, another open tab, a tab opened later) and runs no further step', async () => {
+    const open = async (): Promise<Page> => {
+      const p = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(server.url);
+      await p.waitForFunction(() => document.body.dataset['ready'] === 'true', undefined, WAIT);
+      return p;
+    };
+    const stoppedShown = (p: Page): Promise<unknown> =>
+      p.waitForFunction(
+        (why) => {
+          const status = document.querySelector('#status');
+          return status?.textContent === why && status.classList.contains('error') && document.querySelector<HTMLButtonElement>('#btn-next-step')?.disabled === true;
+        },
+        STOPPED,
+        WAIT,
+      );
+    // The server's one line about the failure stays off this run's output (it is checked below).
+    const written: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    });
+    const page = await open();
+    const other = await open();
+    await page.click('#btn-next-step');
+    await page.waitForFunction(() => /^step 0 ran: /.test(document.querySelector('#status')?.textContent ?? ''), undefined, WAIT);
+    await page.click('#btn-next-step');
+    await stoppedShown(page);
+    expect(await page.locator('#next-step-text').innerText()).toBe('the run stopped: no further step');
+    // The records step 1 delivered before it failed are listed, and the state after the last one shown.
+    const info = (await (await fetch(`${server.url}api/session`)).json()) as { lastSeq: number; stopped: string };
+    expect(info.stopped).toBe(STOPPED);
+    await page.waitForFunction((n) => document.querySelector('#seq-last')?.textContent === String(n) && document.querySelector('#statecharts-seq')?.textContent === `state after #${n}`, info.lastSeq, WAIT);
+    // The tab that was open heard it from the server; a tab opened now reads it from the session.
+    await stoppedShown(other);
+    const later = await open();
+    await stoppedShown(later);
+    expect(written.join('')).toBe(`svasim inspect: ${STOPPED}\n`);
+    expect(pageErrors).toEqual([]);
   }, 60_000);
 });

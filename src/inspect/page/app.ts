@@ -148,6 +148,14 @@ async function main(): Promise<void> {
         });
     };
     timeline.onFetchFailed = probe;
+    // The server's position and verdict again (new actors, records by loading, a run that stopped).
+    const catchUp = (): void => {
+      source
+        .session()
+        .then((s) => m.applyStep({ records: [], actors: s.actors, nextStep: s.nextStep, lastSeq: s.lastSeq, stopped: s.stopped }))
+        .catch((e: unknown) => m.setStatus(`cannot catch up with the server: ${(e as Error).message}`, true));
+    };
+    timeline.onStepRefused = catchUp;
     source.subscribe(
       (s) => m.applyStep(s),
       (ok) => {
@@ -161,10 +169,7 @@ async function main(): Promise<void> {
       (at) => {
         // Steps ran while the stream was down: catch up (new actors from the session, records by loading).
         if (at.lastSeq <= m.lastSeq && at.nextStep <= m.nextStep) return;
-        source
-          .session()
-          .then((s) => m.applyStep({ records: [], actors: s.actors, nextStep: s.nextStep, lastSeq: s.lastSeq }))
-          .catch((e: unknown) => m.setStatus(`cannot catch up with the server: ${(e as Error).message}`, true));
+        catchUp();
       },
     );
   }

@@ -35,6 +35,8 @@ export class Timeline {
   private offline = false;
   /** A request failed without an answer (the server may have stopped). */
   onFetchFailed: (() => void) | null = null;
+  /** The server refused or failed a step: learn its position (and whether the run stopped) again. */
+  onStepRefused: (() => void) | null = null;
 
   constructor(private readonly m: Model) {
     this.back.addEventListener('click', () => this.move(-1));
@@ -160,8 +162,14 @@ export class Timeline {
       this.m.setCurrent(this.m.lastSeq);
       this.m.setStatus(`step ${r.nextStep - 1} ran: ${r.records.length} message${r.records.length === 1 ? '' : 's'}`);
     } catch (e) {
-      this.m.setStatus(e instanceof ApiError && e.status === 409 ? `no step left: ${e.message}` : `step failed: ${(e as Error).message}`, true);
-      if (!(e instanceof ApiError)) this.onFetchFailed?.();
+      if (e instanceof ApiError) {
+        // A failed step stops the run (its message says where and why): the status line keeps saying so.
+        this.m.setStatus(e.status === 409 && !e.message.includes('the run stopped') ? `no step left: ${e.message}` : e.message, true);
+        this.onStepRefused?.();
+      } else {
+        this.m.setStatus(`step failed: ${(e as Error).message}`, true);
+        this.onFetchFailed?.();
+      }
     } finally {
       this.stepping = false;
       this.render();
@@ -208,8 +216,10 @@ export class Timeline {
     this.input.max = String(m.lastSeq);
     const steps = m.session.steps;
     const next = steps.find((s) => s.index === m.nextStep) ?? steps[m.nextStep];
-    this.nextText.textContent = next ? `step ${next.index}: ${next.text}` : 'no step left';
-    this.next.disabled = this.stepping || this.offline || next === undefined;
+    const stopped = m.stopped;
+    this.nextText.textContent = stopped !== null ? 'the run stopped: no further step' : next ? `step ${next.index}: ${next.text}` : 'no step left';
+    this.nextText.title = stopped ?? '';
+    this.next.disabled = this.stepping || this.offline || stopped !== null || next === undefined;
     this.renderStep();
   }
 
