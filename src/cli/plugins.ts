@@ -97,6 +97,8 @@ export async function loadPlugins(files: string | readonly string[], into: Kinds
   const list: readonly unknown[] = typeof files === 'string' ? [files] : files;
   if (!(into instanceof Kinds)) throw new TypeError('loadPlugins: the registry to load into must be a Kinds (new Kinds())');
   const seen = new Map<string, string>();
+  /** The file each plugin name came from (in this call). */
+  const names = new Map<string, string>();
   for (const file of list) {
     if (typeof file !== 'string') throw new TypeError(`loadPlugins: a plugin file is a path, got ${quoted(file)}`);
     const path = resolve(file);
@@ -123,15 +125,16 @@ export async function loadPlugins(files: string | readonly string[], into: Kinds
     if (typeof version !== 'string' || version === '') throw new PluginError(`plugin ${file} (${name}): its version is not a non-empty string`);
     if (!PLUGIN_VERSION.test(version)) throw new PluginError(`plugin ${file} (${name}): its version ${quoted(version)} is not 1 to 64 printable characters without blanks`);
     if (!Array.isArray(kinds) || kinds.length === 0) throw new PluginError(`plugin ${file} (${name}): kinds is not a non-empty array of kind definitions`);
+    // The same plugin again (a copy of its file, two files re-exporting it, a program loading it twice):
+    // a log header names a plugin once, so one registry holds one plugin of a name.
+    const loaded = into.registered().find((d) => d.origin?.name === name)?.origin;
+    if (loaded !== undefined) {
+      const from = names.get(name);
+      throw new PluginError(`plugin ${file}: loaded twice (plugin ${name} ${loaded.version} is already loaded${from === undefined ? '' : ` from ${from}`})`);
+    }
+    names.set(name, file);
     for (const [i, k] of kinds.entries()) {
       if (!isObject(k)) throw new PluginError(`plugin ${file} (${name}): kinds[${i}] is not a kind definition`);
-      // The same plugin again: its kind, from the same module, under the same name and version (one file
-      // under two paths, two files re-exporting one plugin, a program loading it twice).
-      const had = typeof k['name'] === 'string' ? into.get(k['name']) : undefined;
-      const origin = had?.definition?.origin;
-      if (had !== undefined && had.behavior === k['behavior'] && origin?.name === name && origin.version === version) {
-        throw new PluginError(`plugin ${file}: loaded twice (its kind "${had.name}" is already registered by plugin ${name} ${version}, from the same module)`);
-      }
       try {
         into.register({ ...(k as unknown as KindDefinition), origin: { name, version } });
       } catch (e) {

@@ -209,7 +209,9 @@ describe('plugin mistakes are one line naming the plugin (L2, L6, L7, L8)', () =
     const rel = join('test/fixtures/plugins', 'iax.mjs');
     await expect(loadPlugins([plugin('iax.mjs'), rel])).rejects.toThrow(new PluginError(`plugin ${rel}: loaded twice (it is ${plugin('iax.mjs')})`));
     const kinds = await loadPlugins([plugin('iax.mjs')]);
-    await expect(loadPlugins([plugin('iax.mjs')], kinds)).rejects.toThrow(new PluginError(`plugin ${plugin('iax.mjs')}: loaded twice (its kind "iax" is already registered by plugin iax-model 1.0.0, from the same module)`));
+    await expect(loadPlugins([plugin('iax.mjs')], kinds)).rejects.toThrow(new PluginError(`plugin ${plugin('iax.mjs')}: loaded twice (plugin iax-model 1.0.0 is already loaded)`));
+    // Another file with the same plugin name (a copy, another version of it).
+    await expect(loadPlugins([plugin('iax.mjs'), plugin('iax-next.mjs')])).rejects.toThrow(new PluginError(`plugin ${plugin('iax-next.mjs')}: loaded twice (plugin iax-model 1.0.0 is already loaded from ${plugin('iax.mjs')})`));
   });
 
   it('loadPlugins given one path as a string loads that file (not its characters); other values are a TypeError', async () => {
