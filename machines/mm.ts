@@ -64,7 +64,7 @@ type MmEvent = Extract<
   {
     type:
       | 'mm.clone' | 'mm.fork' | 'mm.exec' | 'mm.thread_exit' | 'mm.bind' | 'mm.unbind' | 'mm.close'
-      | 'mm.arch_prctl' | 'trap.gp' | 'portal.store'
+      | 'mm.arch_prctl' | 'trap.gp' | 'trap.ud' | 'portal.store'
       | 'pasid.alloc' | 'pasid.get' | 'pasid.put' | 'pasid.free' | 'pasidtable.set' | 'pasidtable.clear'
       | 'iommu.bound' | 'iommu.bind_failed' | 'iommu.get_failed' | 'iommu.unbound' | 'iommu.torndown'
       | 'wq.drained';
@@ -116,7 +116,7 @@ const releaseStates = {
 /** Requests from threads that were killed while their syscall was queued: nobody is waiting for a reply. */
 const ABSORB_REQUESTS = {
   'mm.clone': IGNORE, 'mm.fork': IGNORE, 'mm.exec': IGNORE, 'mm.bind': IGNORE, 'mm.unbind': IGNORE, 'mm.close': IGNORE,
-  'mm.arch_prctl': IGNORE, 'trap.gp': IGNORE, 'portal.store': IGNORE,
+  'mm.arch_prctl': IGNORE, 'trap.gp': IGNORE, 'trap.ud': IGNORE, 'portal.store': IGNORE,
 } as const;
 
 export const mmMachine = setup({
@@ -213,6 +213,16 @@ export const mmMachine = setup({
       assertEvent(event, 'mm.bind');
       enqueue.assign({ caller: event.thread });
       enqueue.emit({ type: 'iommu.bind', mm: context.id, device: event.device, pasid: context.pasid, to: 'iommu' });
+    }),
+    /** The device node does not exist on a CPU without ENQCMD (no user shared WQ). */
+    refuseNoSwq: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'mm.bind');
+      enqueue.emit(refuse(event.thread, { errno: 'ENOENT', reason: 'no-user-swq' }));
+    }),
+    /** exc_invalid_op -> handle_invalid_op -> do_error_trap(…, X86_TRAP_UD, SIGILL, ILL_ILLOPN, …). */
+    handleUd: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'trap.ud');
+      enqueue.emit({ type: 'signal.sigill', thread: event.thread, to: threadAddr(event.thread) });
     }),
     /** LAM stands in the way of the bind (the guard asked `bindRefusal`): its errno and reason. */
     refuseBind: enqueueActions(({ context, event, enqueue }) => {
@@ -341,6 +351,7 @@ export const mmMachine = setup({
       initial: 'idle',
       on: {
         'trap.gp': { actions: 'handleGp' },
+        'trap.ud': { actions: 'handleUd' },
         'pasid.get': [{ guard: ({ event }) => event.thread !== undefined, actions: 'finishSeedFixup' }, IGNORE],
         'iommu.get_failed': { actions: 'failSeedFixup' },
         'portal.store': { actions: 'storeToPortal' },
@@ -355,6 +366,9 @@ export const mmMachine = setup({
           description: 'No multi-step syscall in progress.',
           on: {
             'mm.bind': [
+              // No ENQCMD: idxd_drv_enable_wq refuses every user shared WQ (wq_shared_supported is false),
+              // idxd_wq_add_cdev never runs, and open() of the device node fails in path lookup: ENOENT.
+              { guard: ({ context }) => !context.cpu.enqcmd, actions: 'refuseNoSwq' },
               { guard: ({ context }) => bindRefusal(context.policy.lam, context.lam) !== null, actions: 'refuseBind' },
               { target: 'binding', actions: 'startBind' },
             ],

@@ -18,7 +18,7 @@ export type Address = BuiltinAddress | `${string}:${string}`;
 /** The addresses of svasim's own actors. */
 export type BuiltinAddress = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string}` | `mm:${number}` | `wq:${string}`;
 
-export const ERRNOS = ['EBUSY', 'EINVAL', 'ENOMEM', 'ENOSPC', 'EOVERFLOW', 'ENODEV', 'EINTR', 'ESRCH'] as const;
+export const ERRNOS = ['EBUSY', 'EINVAL', 'ENOMEM', 'ENOSPC', 'EOVERFLOW', 'ENODEV', 'EINTR', 'ESRCH', 'EPERM', 'EBADF', 'ENOENT'] as const;
 export type Errno = (typeof ERRNOS)[number];
 
 /**
@@ -114,6 +114,10 @@ export type Message =
   | { type: 'msr.write'; thread: string; pasid: number }
   | { type: 'gp.fixup'; thread: string }
   | { type: 'signal.sigsegv'; thread: string; reason: 'gp' | 'portal' }
+  /** ENQCMD on a CPU without the instruction: #UD (exc_invalid_op), before IA32_PASID or the portal matter. */
+  | { type: 'trap.ud'; thread: string }
+  /** do_error_trap(…, X86_TRAP_UD, SIGILL, ILL_ILLOPN): the #UD's signal. */
+  | { type: 'signal.sigill'; thread: string }
   /**
    * `reason`: the kernel check that refused (machines/refusals.ts). The machines set it on every return
    * with an `errno`; it is optional because logs of models before 0.2.0 do not have it.
@@ -181,7 +185,7 @@ export const MESSAGE_TYPES = [
   'sys.arch_prctl', 'insn.enqcmd', 'wq.execute',
   'mm.clone', 'mm.fork', 'mm.exec', 'mm.thread_exit', 'mm.bind', 'mm.unbind', 'mm.close', 'mm.arch_prctl',
   'trap.gp', 'portal.store', 'kernel.fork', 'kernel.exec', 'mm.create',
-  'thread.start', 'thread.exec', 'thread.kill', 'msr.write', 'gp.fixup', 'signal.sigsegv', 'sys.return',
+  'thread.start', 'thread.exec', 'thread.kill', 'msr.write', 'gp.fixup', 'signal.sigsegv', 'trap.ud', 'signal.sigill', 'sys.return',
   'iommu.bind', 'iommu.unbind', 'iommu.get', 'iommu.put', 'iommu.teardown', 'iommu.free',
   'pasid.alloc', 'pasid.get', 'pasid.put', 'pasid.free', 'pasidtable.set', 'pasidtable.clear',
   'iommu.bound', 'iommu.bind_failed', 'iommu.get_failed', 'iommu.unbound', 'iommu.torndown',

@@ -45,6 +45,10 @@ export const REFUSALS = {
     where: 'iommu_sva_alloc_pasid',
   },
   'pasid-exhausted': { check: 'no free PASID left in the IOMMU\'s range', where: 'iommu_sva_alloc_pasid' },
+  'no-user-swq': {
+    check: 'the CPU lacks ENQCMD: idxd enables no user shared work queue, so its device node does not exist (the open fails in path lookup)',
+    where: 'idxd_drv_enable_wq (wq_shared_supported)',
+  },
   // ---- unbind, close (machines/mm.ts) ----
   'not-bound': { check: 'the mm holds no bind of this device' },
   'not-open': { check: 'the mm has this device neither bound nor mapped' },

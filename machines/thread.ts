@@ -19,6 +19,8 @@ export interface ThreadInput {
   readonly name: string;
   readonly process: string;
   readonly mm: number;
+  /** The CPU has the ENQCMD instruction (`cpu.enqcmd`); absent: it has. */
+  readonly enqcmd?: boolean;
 }
 
 export interface ThreadContext {
@@ -27,6 +29,8 @@ export interface ThreadContext {
   readonly mm: number;
   readonly msr: number | null;
   readonly activated: boolean;
+  /** The CPU decodes ENQCMD; without it the instruction raises #UD before anything else. */
+  readonly enqcmd: boolean;
   /** The device of an ENQCMD that raised #GP, kept until the handler answers (fixup: re-executed; SIGSEGV: dropped). */
   readonly device: string | null;
   /** Completion records the devices wrote for this thread. */
@@ -72,6 +76,8 @@ export const threadMachine = setup({
   },
   guards: {
     msrInvalid: ({ context }) => context.msr === null,
+    /** CPUID.(EAX=07H,ECX=0):ECX.ENQCMD is 0: the instruction is undefined (#UD), whatever IA32_PASID holds. */
+    noEnqcmd: ({ context }) => !context.enqcmd,
   },
   actions: {
     /** A syscall enters the kernel and runs against current->mm. */
@@ -79,6 +85,8 @@ export const threadMachine = setup({
       assertEvent(event, MM_SYSCALLS);
       return syscallToMm(context, event);
     }),
+    /** ENQCMD on a CPU without it: #UD, handled by exc_invalid_op in the context of current->mm. */
+    raiseUd: emit(({ context }) => ({ type: 'trap.ud', thread: context.name, to: toMm(context) }) as const),
     /** ENQCMD with IA32_PASID invalid: #GP before any store (the device is kept to re-execute). */
     raiseGp: emit(({ context }) => ({ type: 'trap.gp', thread: context.name, activated: context.activated, to: toMm(context) }) as const),
     keepDevice: assign({
@@ -124,6 +132,7 @@ export const threadMachine = setup({
     mm: input.mm,
     msr: null,
     activated: false,
+    enqcmd: input.enqcmd ?? true,
     device: null,
     completions: 0,
   }),
@@ -145,6 +154,7 @@ export const threadMachine = setup({
         'sys.arch_prctl': { target: 'syscall', actions: 'enterSyscall' },
         'sys.exit': { target: 'exited', actions: 'exitThread' },
         'insn.enqcmd': [
+          { guard: 'noEnqcmd', target: 'trapping', actions: 'raiseUd' },
           { guard: 'msrInvalid', target: 'trapping', actions: ['keepDevice', 'raiseGp'] },
           { target: 'enqueuing', actions: 'storeToPortal' },
         ],
@@ -165,7 +175,8 @@ export const threadMachine = setup({
         'msr.write': { actions: 'writeMsr' },
         'gp.fixup': { target: 'enqueuing', actions: ['storeToPortal', 'forgetDevice'] },
         'signal.sigsegv': { target: 'running', actions: 'forgetDevice' },
-        // thread.kill waits: the #GP handler runs to completion in this thread's context first.
+        'signal.sigill': { target: 'running' },
+        // thread.kill waits: the #GP (#UD) handler runs to completion in this thread's context first.
       },
     },
     enqueuing: {
@@ -195,6 +206,7 @@ export const threadMachine = setup({
         'msr.write': IGNORE,
         'gp.fixup': IGNORE,
         'signal.sigsegv': IGNORE,
+        'signal.sigill': IGNORE,
         'wq.accept': IGNORE,
         'wq.retry': IGNORE,
       },

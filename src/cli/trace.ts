@@ -35,7 +35,9 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
 function paintType(type: string, d: Delivered, st: Style): string {
   switch (type) {
     case 'trap.gp':
+    case 'trap.ud':
     case 'signal.sigsegv':
+    case 'signal.sigill':
       return st.bold(st.red(type));
     case 'fault.dmar':
       return 'suppressed' in d.msg && d.msg.suppressed ? st.red(type) : st.bold(st.red(type));
@@ -151,7 +153,7 @@ export function summaryLines(r: RunResult, st: Style): string[] {
   lines.push(`  policy pasid=${r.scenario.policy.pasid} lam=${r.scenario.policy.lam}; ${r.steps.length} steps, ${r.messages} messages`);
   const suppressed = r.suppressedDmar;
   lines.push(
-    `  #GP traps ${c('trap.gp')}, fixups ${c('gp.fixup')}, SIGSEGV ${c('signal.sigsegv')}, ` +
+    `  #GP traps ${c('trap.gp')}, fixups ${c('gp.fixup')}, SIGSEGV ${c('signal.sigsegv')}, ${c('signal.sigill') > 0 ? `#UD SIGILL ${c('signal.sigill')}, ` : ''}` +
       `DMAR faults ${c('fault.dmar') - suppressed} reported${suppressed > 0 ? ` + ${suppressed} suppressed (entry torn down at exit)` : ''}`,
   );
   lines.push(`  ENQCMD accepted ${c('wq.accept')} / retry ${c('wq.retry')}, completions ${c('wq.complete')}`);

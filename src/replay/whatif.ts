@@ -45,6 +45,8 @@ function notable(d: Delivered): string | null {
   if (d.copy === true || !isBuiltinMessage(m)) return null;
   switch (m.type) {
     case 'trap.gp':
+    case 'trap.ud':
+    case 'signal.sigill':
     case 'gp.fixup':
     case 'wq.accept':
     case 'wq.retry':
@@ -78,6 +80,7 @@ const TOTALS: readonly [string, (d: Delivered) => boolean][] = [
   ['DMAR faults reported', (d) => d.msg.type === 'fault.dmar' && d.msg.suppressed !== true],
   ['DMAR faults suppressed', (d) => d.msg.type === 'fault.dmar' && d.msg.suppressed === true],
   ['SIGSEGV', (d) => d.msg.type === 'signal.sigsegv'],
+  ['SIGILL', (d) => d.msg.type === 'signal.sigill'],
   ['#GP fixups', (d) => d.msg.type === 'gp.fixup'],
   ['PASID allocations', (d) => d.msg.type === 'pasid.alloc'],
   ['PASID frees', (d) => d.msg.type === 'pasid.free'],

@@ -157,6 +157,7 @@ export function stepResult(step: Step, msgs: readonly Delivered[]): { result: st
       if (m.type === 'wq.accept') return { result: 'accepted' };
       if (m.type === 'wq.retry') return { result: 'retry' };
       if (m.type === 'signal.sigsegv') return { result: 'sigsegv' };
+      if (m.type === 'signal.sigill') return { result: 'sigill' };
     }
   }
   return { result: 'ok' };

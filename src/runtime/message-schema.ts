@@ -61,6 +61,8 @@ export const PAYLOAD_SCHEMAS = {
   'msr.write': z.strictObject({ thread: name, pasid }),
   'gp.fixup': z.strictObject(thread),
   'signal.sigsegv': z.strictObject({ thread: name, reason: z.enum(['gp', 'portal']) }),
+  'trap.ud': z.strictObject({ thread: name }),
+  'signal.sigill': z.strictObject({ thread: name }),
   'sys.return': z.strictObject({ thread: name, errno: errno.optional(), value: sysValue.optional(), reason }),
   'iommu.bind': z.strictObject({ mm, device: name, pasid: pasid.nullable() }),
   'iommu.unbind': z.strictObject({ mm, device: name, pasid, count }),

@@ -325,7 +325,7 @@ export class System {
         return this.record(env);
       }
       if (isBuiltinMessage(m) && m.type === 'thread.start' && to.startsWith('thread:')) {
-        this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm }));
+        this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm, enqcmd: this.config.cpu.enqcmd }));
         this.changed.add(to);
         this.dirty?.add(to);
         return this.record(env);

@@ -15,7 +15,7 @@ export const DEFAULT_WQ_SIZE = 32;
 export const DEFAULT_AUTO_COMPLETE = true;
 
 /** The outcome a step may expect: a syscall's `ok` or errno, or ENQCMD's `accepted` / `retry` / `sigsegv`. */
-export const NON_ERRNO_RESULTS = ['ok', 'accepted', 'retry', 'sigsegv'] as const;
+export const NON_ERRNO_RESULTS = ['ok', 'accepted', 'retry', 'sigsegv', 'sigill'] as const;
 export type ExpectedResult = (typeof NON_ERRNO_RESULTS)[number] | Errno;
 
 /** Per-step expectations; every field optional. */

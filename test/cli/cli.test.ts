@@ -564,7 +564,7 @@ describe('issue 11: a scenario with several mistakes', () => {
     expect(r.out).toBe('');
     expect(r.err.split('\n')).toStrictEqual([
       `${file}:${at(5, '"dsa1"')}: steps[1].device: unknown device "dsa1"`,
-      `${file}:${at(6, '"acepted"')}: steps[2].expect.result: unknown result "acepted" (expected ok, accepted, retry, sigsegv or an errno: ${r.err.split('errno: ')[1]?.split(')')[0] ?? ''})`,
+      `${file}:${at(6, '"acepted"')}: steps[2].expect.result: unknown result "acepted" (expected ok, accepted, retry, sigsegv, sigill or an errno: ${r.err.split('errno: ')[1]?.split(')')[0] ?? ''})`,
       `${file}:${at(7, '9007')}: steps[3].count: expected a positive integer, got 9007199254740993`,
       '',
     ]);

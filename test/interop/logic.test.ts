@@ -8,7 +8,7 @@ import { assign, createActor, sendTo, setup, spawnChild, type ActorRefFrom, type
 import { fromSvasim, svasimLogic, type SvasimEvent, type SvasimRecord, type SvasimSnapshot } from '../../src/interop/logic.ts';
 import { loadScenario, runScenario, type RunResult } from '../../src/index.ts';
 import { recordLine } from '../../src/log/format.ts';
-import type { Message } from '../../machines/protocol.ts';
+import type { Errno, Message } from '../../machines/protocol.ts';
 import { Kinds } from '../../src/runtime/kinds.ts';
 import type { Delivered } from '../../src/runtime/system.ts';
 import { scenarioFromValue } from '../../src/scenario/load.ts';
@@ -297,7 +297,7 @@ describe('svasim as an xstate actor', () => {
     });
     type Sim = ActorRefFrom<typeof svasimLogic>;
     expectTypeOf<Sim['send']>().parameter(0).toEqualTypeOf<SvasimEvent>();
-    expectTypeOf<Extract<SvasimRecord, { type: 'sys.return' }>['errno']>().toEqualTypeOf<'EBUSY' | 'EINVAL' | 'ENOMEM' | 'ENOSPC' | 'EOVERFLOW' | 'ENODEV' | 'EINTR' | 'ESRCH' | undefined>();
+    expectTypeOf<Extract<SvasimRecord, { type: 'sys.return' }>['errno']>().toEqualTypeOf<Errno | undefined>();
     const s = actor.getSnapshot();
     if (s.status === 'done') expectTypeOf(s.output).toEqualTypeOf<RunResult>();
   });

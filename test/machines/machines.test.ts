@@ -52,6 +52,19 @@ describe('thread', () => {
     expect(t.ctx()).toMatchObject({ name: 'T', process: 'P', mm: 1, msr: null, activated: false, device: null });
   });
 
+  it('ENQCMD on a CPU without it raises #UD to its mm, whatever the MSR holds; SIGILL returns it to running', () => {
+    const actor = createActor(threadMachine, { input: { name: 'T', process: 'P', mm: 1, enqcmd: false } });
+    const c = collector();
+    actor.on('*', (e) => c.push(e));
+    actor.start();
+    actor.send({ type: 'insn.enqcmd', thread: 'T', device: 'dsa0' });
+    expect(c.take()).toStrictEqual([{ type: 'trap.ud', thread: 'T', to: 'mm:1' }]);
+    expect(actor.getSnapshot().value).toBe('trapping');
+    actor.send({ type: 'signal.sigill', thread: 'T' });
+    expect(actor.getSnapshot().value).toBe('running');
+    expect(c.take()).toStrictEqual([]);
+  });
+
   it('ENQCMD with the MSR unset raises #GP to its mm (no portal store)', () => {
     const t = thread();
     t.actor.send({ type: 'insn.enqcmd', thread: 'T', device: 'dsa0' });
@@ -618,9 +631,12 @@ describe('mm: the #GP handler', () => {
     expect(m.take()).toStrictEqual([{ type: 'signal.sigsegv', thread: 'T', reason: 'gp', to: 'thread:T' }]);
   });
 
-  it.each(['seed-2021', 'merged'] as const)('%s: CPU without ENQCMD never fixes up', (pasid) => {
+  it.each(['seed-2021', 'merged'] as const)('%s: CPU without ENQCMD: no user SWQ (bind is ENOENT), #UD is SIGILL, a #GP is never fixed up', (pasid) => {
     const m = mm({ policy: { pasid }, cpu: { enqcmd: false } });
-    m.bind();
+    m.actor.send({ type: 'mm.bind', thread: 'T', device: 'dsa0' });
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'T', errno: 'ENOENT', reason: 'no-user-swq', to: 'thread:T' }]);
+    m.actor.send({ type: 'trap.ud', thread: 'T' });
+    expect(m.take()).toStrictEqual([{ type: 'signal.sigill', thread: 'T', to: 'thread:T' }]);
     m.actor.send({ type: 'trap.gp', thread: 'T', activated: false });
     expect(m.take()).toStrictEqual([{ type: 'signal.sigsegv', thread: 'T', reason: 'gp', to: 'thread:T' }]);
   });

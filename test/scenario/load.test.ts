@@ -249,7 +249,7 @@ describe('schema errors', () => {
     const text = withSteps('{"op":"exit","thread":"A","expect":{"result":"EFOO"}}');
     expect(errorOf(text)).toBe(
       `s.json:1:${col(text, '"EFOO"')}: steps[1].expect.result: unknown result "EFOO" ` +
-        '(expected ok, accepted, retry, sigsegv or an errno: EBUSY, EINVAL, ENOMEM, ENOSPC, EOVERFLOW, ENODEV, EINTR, ESRCH)',
+        '(expected ok, accepted, retry, sigsegv, sigill or an errno: EBUSY, EINVAL, ENOMEM, ENOSPC, EOVERFLOW, ENODEV, EINTR, ESRCH, EPERM, EBADF, ENOENT)',
     );
   });
 

@@ -14,8 +14,8 @@ export interface MsgKind {
 export const KINDS: readonly MsgKind[] = [
   { cls: 'msg-invariant', label: 'invariant', types: 'invariant.violation: an invariant broke (each is stated in the README, Invariants and hazards)', test: (t) => t === 'invariant.violation' },
   { cls: 'msg-fault', label: 'DMAR fault', types: 'fault.dmar: VT-d fault (PASID entry not present)', test: (t) => t === 'fault.dmar' },
-  { cls: 'msg-signal', label: 'SIGSEGV', types: 'signal.sigsegv', test: (t) => t.startsWith('signal.') },
-  { cls: 'msg-gp', label: '#GP trap/fixup', types: 'trap.gp, gp.fixup', test: (t) => t === 'trap.gp' || t.startsWith('gp.') },
+  { cls: 'msg-signal', label: 'SIGSEGV/SIGILL', types: 'signal.sigsegv, signal.sigill', test: (t) => t.startsWith('signal.') },
+  { cls: 'msg-gp', label: '#GP/#UD trap, fixup', types: 'trap.gp, gp.fixup, trap.ud', test: (t) => t.startsWith('trap.') || t.startsWith('gp.') },
   { cls: 'msg-msr', label: 'MSR write', types: 'msr.write: IA32_PASID loaded', test: (t) => t === 'msr.write' },
   { cls: 'msg-ref', label: 'PASID alloc/get/put/free', types: 'pasid.alloc, pasid.get, pasid.put, pasid.free', test: (t) => t.startsWith('pasid.') },
   { cls: 'msg-table', label: 'PASID table', types: 'pasidtable.set, pasidtable.clear: device PASID-table entries', test: (t) => t.startsWith('pasidtable.') },
