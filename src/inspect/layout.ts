@@ -57,7 +57,22 @@ interface StateNodeLike {
   readonly description?: string;
   readonly states: Readonly<Record<string, StateNodeLike>>;
   readonly initial?: { readonly target: readonly StateNodeLike[] };
-  readonly transitions: ReadonlyMap<string, readonly { readonly target?: readonly StateNodeLike[]; readonly guard?: unknown }[]>;
+  readonly transitions: ReadonlyMap<string, readonly TransitionLike[]>;
+  /** Eventless transitions (`always`): taken as soon as their guard holds. */
+  readonly always?: readonly TransitionLike[];
+}
+interface TransitionLike {
+  readonly target?: readonly StateNodeLike[];
+  readonly guard?: unknown;
+}
+
+/**
+ * The label an event's transitions are drawn with, as `svasim diagram` writes them: a compound state's
+ * `onDone` (xstate's `xstate.done.state.<id>`) is `done`; xstate's other internal events are not drawn.
+ */
+function eventLabel(event: string): string | null {
+  if (event.startsWith('xstate.done.state.')) return 'done';
+  return event.startsWith('xstate.') ? null : event;
 }
 
 const pathId = (n: StateNodeLike): string => n.path.join('.');
@@ -73,10 +88,13 @@ function collect(node: StateNodeLike, parent: string | null, initial: boolean, o
   const id = pathId(node);
   const internal: string[] = [];
   out.nodes.set(id, { node, parent, initial, internal });
-  for (const [event, transitions] of node.transitions) {
-    if (event.startsWith('xstate.')) continue;
+  // Eventless transitions too (`always`, labelled so): a state left as soon as a guard holds.
+  const all: [string, readonly TransitionLike[]][] = [...node.transitions, ...(node.always && node.always.length > 0 ? [['always', node.always] as [string, readonly TransitionLike[]]] : [])];
+  for (const [event, transitions] of all) {
+    const name = eventLabel(event);
+    if (name === null) continue;
     for (const t of transitions) {
-      const label = `${event}${t.guard ? ' [guard]' : ''}`;
+      const label = `${name}${t.guard ? ' [guard]' : ''}`;
       const target = t.target?.[0];
       if (!target) {
         if (!internal.includes(label)) internal.push(label);
@@ -103,7 +121,7 @@ export async function layoutMachine(machine: AnyStateMachine): Promise<MachineLa
   const first = root.initial?.target[0];
   for (const child of Object.values(root.states)) collect(child, null, child === first, found);
   // Root-level transitions (handled in every state) are listed on the machine, not drawn as edges.
-  const rootInternal = [...root.transitions.keys()].filter((e) => !e.startsWith('xstate.'));
+  const rootInternal = [...root.transitions.keys()].flatMap((e) => eventLabel(e) ?? []);
 
   const elkNodes = new Map<string, ElkNode>();
   const top: ElkNode[] = [];

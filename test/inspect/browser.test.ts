@@ -12,7 +12,9 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../src/inspect/browser.ts';
 import { LiveSession, LogSession } from '../../src/inspect/session.ts';
 import { startInspector, type InspectorServer } from '../../src/inspect/server.ts';
 import { actorStates } from '../../src/runtime/state.ts';
-import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { loadScenarioFile, scenarioFromValue } from '../../src/scenario/load.ts';
+import { Kinds } from '../../src/runtime/kinds.ts';
+import { iaxKind, KINDS_SCENARIO } from '../fixtures/kinds.ts';
 import { runScenario, ScenarioRun } from '../../src/runner/run.ts';
 import type { Scenario, Step } from '../../src/scenario/types.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
@@ -629,5 +631,44 @@ describe.skipIf(!available)('inspector in chromium: a live run whose step fails'
     await stoppedShown(later);
     expect(written.join('')).toBe(`svasim inspect: ${STOPPED}\n`);
     expect(pageErrors).toEqual([]);
+  }, 60_000);
+});
+
+describe.skipIf(!available)('inspector in chromium: a device model, and machines of one state', () => {
+  let server: InspectorServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const kinds = new Kinds([iaxKind]);
+    server = await startInspector(new LiveSession(scenarioFromValue({ ...KINDS_SCENARIO, actors: [] }, 'iax.json', undefined, { kinds }), undefined, kinds));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('the device model is grouped and filtered with the devices; svasim\'s one-state work queue is drawn as a chart', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.body.dataset['ready'] === 'true', undefined, WAIT);
+    const devices = page.locator('#statecharts section.group[data-group="devices"]');
+    expect(await devices.locator('.actor').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset['actor']))).toStrictEqual(['wq:dsa0', 'wq:iax0']);
+    // The work queue (one state, `enabled`) has its chart; the decider device model shows its state and context.
+    await page.waitForSelector('#statecharts .actor[data-actor="wq:dsa0"] .chart svg g.sc-node', WAIT);
+    expect(await page.locator('#statecharts .actor[data-actor="wq:iax0"] .chart svg').count()).toBe(0);
+    // The device filter offers both devices, and filtering to iax0 keeps its actor in view.
+    await page.focus('#filter-device');
+    await page.waitForFunction(() => document.querySelectorAll('#dl-device option').length === 2, undefined, WAIT);
+    expect(await page.locator('#dl-device option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toStrictEqual(['dsa0', 'iax0']);
+    await page.fill('#filter-device', 'iax0');
+    await page.press('#filter-device', 'Enter');
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('#statecharts .actor[data-actor="wq:dsa0"]')?.closest('[hidden]') !== null, undefined, WAIT);
+    expect(await page.locator('#statecharts .actor[data-actor="wq:iax0"]').isVisible()).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
   }, 60_000);
 });

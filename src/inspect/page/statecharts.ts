@@ -406,7 +406,8 @@ export class StatechartsPanel {
     const t = this.template(kind);
     const l = this.layout(kind);
     const chartBox = h('div', { class: 'chart' });
-    if (t && l && l.nodes.length > 1) {
+    // A machine of one state is drawn too (its state and the events it takes in place).
+    if (t && l && l.nodes.length > 0) {
       c.chart = instantiate(t, l, this.chartScale(l));
       chartBox.append(c.chart.svg);
       chartBox.title = 'click to enlarge';
