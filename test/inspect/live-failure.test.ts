@@ -151,6 +151,25 @@ describe('live inspection: a step that fails stops the session', () => {
   });
 });
 
+describe('live inspection: a kind whose own view code throws', () => {
+  it('is a 422 with the one-line KindError naming it, and nothing on stderr', async () => {
+    const kinds = new Kinds([{ ...iaxKind, behavior: { ...iaxKind.behavior, value: () => { throw new Error('stateName exploded'); } } }]);
+    const server = await startInspector(new LiveSession(scenarioFromValue({ ...KINDS_SCENARIO, actors: [] }, 'iax.json', undefined, { kinds }), undefined, kinds));
+    try {
+      let session: Answer | undefined;
+      const err = await stderrOf(async () => {
+        session = await call(server, '/api/session');
+      });
+      if (session === undefined) throw new Error('no answer');
+      expect(session.status).toBe(422);
+      expect(errorOf(session)).toBe('kind "iax" at wq:iax0 threw while shown (value or context): stateName exploded');
+      expect(err).toBe('');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('live inspection: a device model is a device', () => {
   it('its actor (at wq:<device>) has its device in /api/session and /api/state', async () => {
     const kinds = new Kinds([iaxKind]);
