@@ -252,7 +252,13 @@ export const iommuMachine = setup({
       const to = wqAddr(event.device);
       const entry = context.tables[event.device]?.[event.pasid];
       if (entry?.present) {
-        enqueue.emit({ type: 'iommu.translated', device: event.device, pasid: event.pasid, thread: event.thread, to });
+        // The entry walks its mm's page tables (intel_svm_set_dev_pasid programs mm->pgd): that mm is the
+        // address space the DMA lands in, whoever submitted the descriptor (G10 compares the two).
+        const space = context.owner[event.pasid];
+        enqueue.emit({
+          type: 'iommu.translated', device: event.device, pasid: event.pasid, thread: event.thread,
+          ...(event.mm === undefined ? {} : { mm: event.mm }), ...(space === undefined ? {} : { space }), to,
+        });
       } else if (entry?.fpd) {
         enqueue.emit({
           type: 'fault.dmar', device: event.device, pasid: event.pasid, reason: DMAR_REASON_PASID_ENTRY_NOT_PRESENT,

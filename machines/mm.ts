@@ -57,6 +57,12 @@ export interface MmContext {
   readonly callerFixedUp: boolean;
   /** Devices still to release (close, or exit_files at teardown), head first. */
   readonly release: readonly string[];
+  /**
+   * Per device, the PASID its file was bound with (idxd's `ctx->pasid`, set by `idxd_cdev_open`): the
+   * release drains it even after a driver-level unbind (`idxd_file_dev_release`: "if (wq_shared(wq))
+   * idxd_device_drain_pasid(idxd, ctx->pasid);", unconditional for a shared WQ). Kept until released.
+   */
+  readonly filePasid: Readonly<Record<string, number>>;
 }
 
 type MmEvent = Extract<
@@ -98,13 +104,18 @@ const releaseStates = {
     next: {
       always: [
         { guard: 'releaseDone', target: 'done' },
-        { guard: 'releaseHeadBound', target: 'draining', actions: ['unmapReleaseHead', 'drainReleaseHead'] },
+        { guard: 'releaseHeadDrains', target: 'draining', actions: ['unmapReleaseHead', 'drainReleaseHead'] },
         { actions: ['unmapReleaseHead', 'dropReleaseHead'] },
       ],
     },
     draining: {
-      description: 'Drain PASID: the device finishes every descriptor of this PASID before unbind.',
-      on: { 'wq.drained': { target: 'unbinding', actions: 'unbindReleaseHead' } },
+      description: 'Drain PASID (always, for a shared WQ): the device finishes every descriptor of the file\'s PASID; then unbind if still bound.',
+      on: {
+        'wq.drained': [
+          { guard: 'releaseHeadBound', target: 'unbinding', actions: 'unbindReleaseHead' },
+          { target: 'next', actions: 'dropReleaseHead' },
+        ],
+      },
     },
     unbinding: {
       on: { 'iommu.unbound': { target: 'next', actions: 'dropReleaseHead' } },
@@ -133,6 +144,11 @@ export const mmMachine = setup({
     },
     onlyCallerLeft: ({ context }) => context.users.length === 1 && context.users[0] === context.caller,
     releaseDone: ({ context }) => context.release.length === 0,
+    /** idxd_file_dev_release: a file that was bound drains its PASID, bound or not any more (wq_shared). */
+    releaseHeadDrains: ({ context }) => {
+      const head = context.release[0];
+      return head !== undefined && context.filePasid[head] !== undefined;
+    },
     releaseHeadBound: ({ context }) => {
       const head = context.release[0];
       return head !== undefined && bound(context, head) > 0 && context.pasid !== null;
@@ -176,7 +192,7 @@ export const mmMachine = setup({
     storeToPortal: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'portal.store');
       if (context.portals.includes(event.device)) {
-        enqueue.emit({ type: 'wq.submit', thread: event.thread, pasid: event.pasid, to: wqAddr(event.device) });
+        enqueue.emit({ type: 'wq.submit', thread: event.thread, pasid: event.pasid, mm: context.id, to: wqAddr(event.device) });
       } else {
         enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'portal', to: threadAddr(event.thread) });
       }
@@ -246,6 +262,7 @@ export const mmMachine = setup({
       enqueue.assign({
         bindings: { ...context.bindings, [event.device]: bound(context, event.device) + 1 },
         portals,
+        filePasid: { ...context.filePasid, [event.device]: context.filePasid[event.device] ?? event.pasid },
         caller: null,
       });
       enqueue.emit(ret(callerOf(context)));
@@ -282,8 +299,9 @@ export const mmMachine = setup({
     }),
     drainReleaseHead: enqueueActions(({ context, enqueue }) => {
       const head = context.release[0];
-      if (head === undefined || context.pasid === null) return;
-      enqueue.emit({ type: 'wq.drain', pasid: context.pasid, mm: context.id, to: wqAddr(head) });
+      const pasid = head === undefined ? undefined : context.filePasid[head];
+      if (head === undefined || pasid === undefined) throw new Error(`mm:${context.id}: drain with no file PASID`);
+      enqueue.emit({ type: 'wq.drain', pasid, mm: context.id, to: wqAddr(head) });
     }),
     unbindReleaseHead: enqueueActions(({ context, enqueue }) => {
       const head = context.release[0];
@@ -292,7 +310,10 @@ export const mmMachine = setup({
       enqueue.emit({ type: 'iommu.unbind', mm: context.id, device: head, pasid: context.pasid, count: bound(context, head), to: 'iommu' });
     }),
     dropReleaseHead: enqueueActions(({ context, enqueue }) => {
-      enqueue.assign({ release: context.release.slice(1) });
+      const head = context.release[0];
+      const filePasid = { ...context.filePasid };
+      if (head !== undefined) delete filePasid[head];
+      enqueue.assign({ release: context.release.slice(1), filePasid });
     }),
     /** exec: kill every other thread of the process (de_thread) before switching mm. */
     startExec: enqueueActions(({ context, event, enqueue }) => {
@@ -337,6 +358,7 @@ export const mmMachine = setup({
     caller: null,
     callerFixedUp: false,
     release: [],
+    filePasid: {},
   }),
   initial: 'alive',
   on: {

@@ -144,14 +144,17 @@ export type Message =
   | { type: 'iommu.unbound'; device: string; pasid: number }
   | { type: 'iommu.torndown'; pasid: number }
   // ---- device work queues ----
-  | { type: 'wq.submit'; thread: string; pasid: number }
+  /** `mm`: the submitter's address space (observer data for invariant G10; hardware carries only the PASID). */
+  | { type: 'wq.submit'; thread: string; pasid: number; mm?: number }
   | { type: 'wq.drain'; pasid: number; mm: number }
   | { type: 'wq.drained'; device: string; pasid: number }
   | { type: 'wq.accept'; thread: string; pasid: number; occupancy: number }
   | { type: 'wq.retry'; thread: string; occupancy: number }
   | { type: 'wq.complete'; thread: string; pasid: number }
-  | { type: 'iommu.translate'; device: string; pasid: number; thread: string }
-  | { type: 'iommu.translated'; device: string; pasid: number; thread: string }
+  /** `mm`: the descriptor's submitter (from `wq.submit`; a device model may omit it, then G10 cannot check it). */
+  | { type: 'iommu.translate'; device: string; pasid: number; thread: string; mm?: number }
+  /** `space`: the mm whose page tables the PASID-table entry walks (G10: must be the submitter's `mm`). */
+  | { type: 'iommu.translated'; device: string; pasid: number; thread: string; mm?: number; space?: number }
   | { type: 'fault.dmar'; device: string; pasid: number; reason: number; suppressed?: boolean; thread: string }
   // ---- monitors ----
   | { type: 'invariant.violation'; invariant: string; detail: string };

@@ -19,6 +19,8 @@ export interface WqInput {
 export interface Descriptor {
   readonly pasid: number;
   readonly thread: string;
+  /** The submitter's mm (from `wq.submit`): observer data for invariant G10, not something the device sees. */
+  readonly mm?: number;
 }
 
 export interface WqContext extends WqInput {
@@ -73,7 +75,11 @@ function dispatch(c: WqContext, picked: readonly Descriptor[], enqueue: Emitter)
   let inflight = c.inflight;
   for (const d of picked) {
     inflight = addInflight(inflight, d.pasid, 1);
-    enqueue.emit({ type: 'iommu.translate', device: c.device, pasid: d.pasid, thread: d.thread, to: 'iommu' });
+    enqueue.emit(
+      d.mm === undefined
+        ? { type: 'iommu.translate', device: c.device, pasid: d.pasid, thread: d.thread, to: 'iommu' }
+        : { type: 'iommu.translate', device: c.device, pasid: d.pasid, thread: d.thread, mm: d.mm, to: 'iommu' },
+    );
   }
   return inflight;
 }
@@ -106,7 +112,7 @@ export const wqMachine = setup({
         enqueue.emit({ type: 'wq.retry', thread: event.thread, occupancy: c.queue.length, to });
         return;
       }
-      const queue = [...c.queue, { pasid: event.pasid, thread: event.thread }];
+      const queue = [...c.queue, event.mm === undefined ? { pasid: event.pasid, thread: event.thread } : { pasid: event.pasid, thread: event.thread, mm: event.mm }];
       enqueue.emit({ type: 'wq.accept', thread: event.thread, pasid: event.pasid, occupancy: queue.length, to });
       if (c.autoComplete) {
         enqueue.assign({ accepted: c.accepted + 1, queue: [], inflight: dispatch(c, queue, enqueue) });

@@ -247,7 +247,7 @@ export class SvasimRouter {
         return this.record(env);
       }
       if (isBuiltinMessage(m) && m.type === 'thread.start' && to.startsWith('thread:')) {
-        this.create({ kind: 'thread', address: `thread:${to.slice(7)}`, machine: MACHINES.thread, input: { name: to.slice(7), process: m.process, mm: m.mm } });
+        this.create({ kind: 'thread', address: `thread:${to.slice(7)}`, machine: MACHINES.thread, input: { name: to.slice(7), process: m.process, mm: m.mm, enqcmd: this.config.cpu.enqcmd } });
         return this.record(env);
       }
       if (env.from === 'user' && to.startsWith('thread:')) {

@@ -12,7 +12,7 @@ import type { Kinds } from '../runtime/kinds.ts';
 import type { InputFile } from '../log/io.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
-import { System, type Delivered, type EngineKind, type SystemConfig } from '../runtime/system.ts';
+import { System, type Delivered, type EngineKind, type SystemConfig, type SystemOptions } from '../runtime/system.ts';
 import { sameSysValue } from '../scenario/schema.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
 
@@ -85,6 +85,8 @@ export interface RunOptions {
    * {@link RunawayStepError} — an actor that answers every message with another never reaches quiescence.
    */
   readonly maxStepMessages?: number | undefined;
+  /** Variants of svasim's own machines (SystemOptions.machines): for tests of the model's invariants. */
+  readonly machines?: SystemOptions['machines'];
   /** The kinds beyond svasim's that the scenario's devices and actors name (src/runtime/kinds.ts). */
   readonly kinds?: Kinds | undefined;
   /** The scenario file's own policy when a command-line override changed it (kept in the log header). */
@@ -224,7 +226,7 @@ export class ScenarioRun {
     readonly scenario: Scenario,
     private readonly opts: RunOptions = {},
   ) {
-    this.sys = new System(systemConfig(scenario), opts.scheduler, undefined, { engine: opts.engine, kinds: opts.kinds });
+    this.sys = new System(systemConfig(scenario), opts.scheduler, undefined, { engine: opts.engine, kinds: opts.kinds, machines: opts.machines });
     const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
     // Opened (locked, checked against the inputs) before anything runs: a log that cannot be written is
     // a LogFileError here, not after the run.

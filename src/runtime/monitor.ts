@@ -109,6 +109,10 @@ export class InvariantMonitor {
       }
       // S2: refcounts never go negative.
       if ((m.type === 'pasid.put' || m.type === 'pasid.get') && m.refs < 0) v.report('S2', `PASID ${m.pasid} refcount ${m.refs} (seq ${d.seq})`);
+      // G10: no descriptor is translated in an address space other than its submitter's (cross-address-space DMA).
+      if (m.type === 'iommu.translated' && m.mm !== undefined && m.space !== undefined && m.mm !== m.space) {
+        v.report('G10', `${m.device}: a descriptor of thread ${m.thread} (mm:${m.mm}) was translated through PASID ${m.pasid} in mm:${m.space}'s address space (seq ${d.seq})`);
+      }
     }
 
     for (const name of threads) {

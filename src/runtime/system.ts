@@ -14,6 +14,7 @@
  *   after that actor next changes; it gets its seq only when it is finally taken.
  */
 import { Subject } from 'rxjs';
+import type { AnyStateMachine } from 'xstate';
 import type { IommuContext } from '../../machines/iommu.ts';
 import { MACHINES, type ActorKind } from '../../machines/index.ts';
 import type { KernelContext } from '../../machines/kernel.ts';
@@ -53,6 +54,12 @@ export interface SystemOptions {
   readonly engine?: EngineKind | undefined;
   /** The actor kinds beyond svasim's own (src/runtime/kinds.ts); the config's devices and actors name them. */
   readonly kinds?: Kinds | undefined;
+  /**
+   * Replace some of svasim's own machines, e.g. a variant made with `machine.provide({ guards })` — for
+   * tests of the model's invariants (a variant that skips a kernel step must make its invariant fire) and
+   * experiments with the model itself. Logs of such a system are not logs of svasim's model.
+   */
+  readonly machines?: Partial<Readonly<Record<ActorKind, AnyStateMachine>>> | undefined;
 }
 
 /** One device's shared work queue: svasim's model or a registered device model (`kind`). */
@@ -201,12 +208,13 @@ export class System {
     this.engineKind = options.engine ?? 'compiled';
     this.kinds = options.kinds ?? BUILTIN_KINDS_REGISTRY;
     const engine = this.engineKind;
+    const m = options.machines ?? {};
     this.behaviors = {
-      thread: fromMachine(MACHINES.thread, { engine }),
-      mm: fromMachine(MACHINES.mm, { engine }),
-      iommu: fromMachine(MACHINES.iommu, { engine }),
-      wq: fromMachine(MACHINES.wq, { engine }),
-      kernel: fromMachine(MACHINES.kernel, { engine }),
+      thread: fromMachine(m.thread ?? MACHINES.thread, { engine }),
+      mm: fromMachine(m.mm ?? MACHINES.mm, { engine }),
+      iommu: fromMachine(m.iommu ?? MACHINES.iommu, { engine }),
+      wq: fromMachine(m.wq ?? MACHINES.wq, { engine }),
+      kernel: fromMachine(m.kernel ?? MACHINES.kernel, { engine }),
     };
     if (snapshot) {
       this.seq = snapshot.seq;

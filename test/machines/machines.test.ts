@@ -4,6 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
+import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { runScenario } from '../../src/runner/run.ts';
+import { builtinPath } from '../../src/scenarios/index.ts';
 import { iommuMachine, lowestFreePasid, type IommuInput } from '../../machines/iommu.ts';
 import { mmMachine, type MmInput } from '../../machines/mm.ts';
 import {
@@ -385,7 +388,7 @@ describe.each(['seed-2021', 'merged'] as const)('iommu (%s): bonds and the PASID
     const io = iommu(policy);
     io.bind(1, 'd0');
     io.actor.send({ type: 'iommu.translate', device: 'd0', pasid: 1, thread: 'T' });
-    expect(io.take()).toStrictEqual([{ type: 'iommu.translated', device: 'd0', pasid: 1, thread: 'T', to: 'wq:d0' }]);
+    expect(io.take()).toStrictEqual([{ type: 'iommu.translated', device: 'd0', pasid: 1, thread: 'T', space: 1, to: 'wq:d0' }]);
     io.actor.send({ type: 'iommu.translate', device: 'd1', pasid: 1, thread: 'T' });
     const fault = io.take();
     expect(DMAR_REASON_PASID_ENTRY_NOT_PRESENT).toBe(0x59);
@@ -656,7 +659,7 @@ describe('mm: portal store', () => {
     const m = mm();
     m.bind('dsa0');
     m.actor.send({ type: 'portal.store', thread: 'T', device: 'dsa0', pasid: 42 });
-    expect(m.take()).toStrictEqual([{ type: 'wq.submit', thread: 'T', pasid: 42, to: 'wq:dsa0' }]);
+    expect(m.take()).toStrictEqual([{ type: 'wq.submit', thread: 'T', pasid: 42, mm: 1, to: 'wq:dsa0' }]);
   });
 
   it('unbind keeps the portal mapped (the DMAR hazard of reference/000)', () => {
@@ -813,5 +816,28 @@ describe('mm: unbind, close and exit', () => {
     expect(m.take()).toStrictEqual([]);
     expect(m.state()).toBe('dead');
     expect(m.ctx().pasid).toBe(1);
+  });
+});
+
+describe('G10: no descriptor is translated in another address space', () => {
+  it('the release drains even after an unbind; a model that skips that drain makes G10 fire', () => {
+    const s = loadScenarioFile(builtinPath('drain-after-unbind') ?? '');
+    const good = runScenario(s);
+    expect(good.ok).toBe(true);
+    expect(good.violations).toHaveLength(0);
+    // The pre-fix rule: drain only while still bound (idxd_file_dev_release drains for every shared WQ).
+    const skipping = mmMachine.provide({
+      guards: {
+        releaseHeadDrains: ({ context }) => {
+          const head = context.release[0];
+          return head !== undefined && (context.bindings[head] ?? 0) > 0 && context.pasid !== null;
+        },
+      },
+    });
+    const bad = runScenario(s, { machines: { mm: skipping } });
+    expect(bad.ok).toBe(false);
+    const g10 = bad.failures.filter((f) => f.what === 'invariant G10');
+    expect(g10).toHaveLength(1);
+    expect(g10[0]?.got).toMatch(/^dsa0: a descriptor of thread A \(mm:1\) was translated through PASID 1 in mm:2's address space \(seq \d+\)$/);
   });
 });
