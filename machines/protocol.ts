@@ -16,7 +16,7 @@ import type { Refusal } from './refusals.ts';
  */
 export type Address = BuiltinAddress | `${string}:${string}`;
 /** The addresses of svasim's own actors. */
-export type BuiltinAddress = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string}` | `mm:${number}` | `wq:${string}`;
+export type BuiltinAddress = 'user' | 'kernel' | 'iommu' | 'monitor' | `thread:${string}` | `mm:${number}` | `wq:${string}` | `file:${string}`;
 
 export const ERRNOS = ['EBUSY', 'EINVAL', 'ENOMEM', 'ENOSPC', 'EOVERFLOW', 'ENODEV', 'EINTR', 'ESRCH', 'EPERM', 'EBADF', 'ENOENT'] as const;
 export type Errno = (typeof ERRNOS)[number];
@@ -125,7 +125,8 @@ export type Message =
   | { type: 'sys.return'; thread: string; errno?: Errno; value?: SysValue; reason?: Refusal }
   // ---- mm -> iommu ----
   | { type: 'iommu.bind'; mm: number; device: string; pasid: number | null }
-  | { type: 'iommu.unbind'; mm: number; device: string; pasid: number; count: number }
+  /** `file`: the file whose bond this is; it gets `iommu.unbound` (absent: the mm does). */
+  | { type: 'iommu.unbind'; mm: number; device: string; pasid: number; count: number; file?: string }
   | { type: 'iommu.get'; mm: number; pasid: number; thread: string }
   | { type: 'iommu.put'; mm: number; pasid: number; thread: string }
   | { type: 'iommu.teardown'; mm: number; pasid: number }
@@ -146,7 +147,8 @@ export type Message =
   // ---- device work queues ----
   /** `mm`: the submitter's address space (observer data for invariant G10; hardware carries only the PASID). */
   | { type: 'wq.submit'; thread: string; pasid: number; mm?: number }
-  | { type: 'wq.drain'; pasid: number; mm: number }
+  /** `file`: the releasing file (idxd_file_dev_release), which gets `wq.drained`; absent: the mm does. */
+  | { type: 'wq.drain'; pasid: number; mm: number; file?: string }
   | { type: 'wq.drained'; device: string; pasid: number }
   | { type: 'wq.accept'; thread: string; pasid: number; occupancy: number }
   | { type: 'wq.retry'; thread: string; occupancy: number }
@@ -156,6 +158,28 @@ export type Message =
   /** `space`: the mm whose page tables the PASID-table entry walks (G10: must be the submitter's `mm`). */
   | { type: 'iommu.translated'; device: string; pasid: number; thread: string; mm?: number; space?: number }
   | { type: 'fault.dmar'; device: string; pasid: number; reason: number; suppressed?: boolean; thread: string }
+  // ---- device files: an idxd user context (struct file + idxd_user_context) ----
+  /**
+   * idxd_cdev_open, once the opener's mm bound SVA: the file's birth. `mm` is ctx->mm, `pasid`
+   * ctx->pasid, `holder` its first reference (the opener's fd), `safe` the device's
+   * user_submission_safe.
+   */
+  | { type: 'file.open'; device: string; mm: number; pasid: number; holder: string; safe: boolean }
+  /** idxd_cdev_mmap from `mm` (current->mm) with the caller's capabilities; `holder` names the mapping. */
+  | { type: 'file.mmap'; thread: string; mm: number; caps: readonly string[]; holder: string; reply: string }
+  | { type: 'file.mapped'; thread: string; device: string; file: string; holder: string; errno?: Errno; reason?: Refusal }
+  /** dup_fd's get_file: one more reference (acked, so a later put on another channel cannot overtake it). */
+  | { type: 'file.get'; holder: string; reply: string }
+  | { type: 'file.got'; holder: string; file: string }
+  /** fput: a reference goes (a closed fd, an unmapped portal); the last one releases the file. */
+  | { type: 'file.put'; holder: string; reply: string }
+  /** The put is done (`released`: it was the last reference and the release ran first, as task_work does). */
+  | { type: 'file.dropped'; holder: string; file: string; released: boolean }
+  /** The scenario's driver-level unbind of this file's bond (iommu_sva_unbind_device; ctx->sva = NULL). */
+  | { type: 'file.unbind'; thread: string; reply: string }
+  | { type: 'file.unbound'; thread: string; file: string }
+  /** iommu_domain_free -> mmdrop: the bond no longer holds ctx->mm (its mm_count). */
+  | { type: 'mm.drop'; device: string; file: string }
   // ---- monitors ----
   | { type: 'invariant.violation'; invariant: string; detail: string };
 
@@ -194,6 +218,7 @@ export const MESSAGE_TYPES = [
   'iommu.bound', 'iommu.bind_failed', 'iommu.get_failed', 'iommu.unbound', 'iommu.torndown',
   'wq.submit', 'wq.drain', 'wq.drained', 'wq.accept', 'wq.retry', 'wq.complete',
   'iommu.translate', 'iommu.translated', 'fault.dmar', 'invariant.violation',
+  'file.open', 'file.mmap', 'file.mapped', 'file.get', 'file.got', 'file.put', 'file.dropped', 'file.unbind', 'file.unbound', 'mm.drop',
 ] as const satisfies readonly MessageType[];
 
 // Compile-time check that MESSAGE_TYPES lists every member of the union.
@@ -206,6 +231,7 @@ const TYPE_SET: ReadonlySet<string> = new Set<string>(MESSAGE_TYPES);
 export const threadAddr = (name: string): `thread:${string}` => `thread:${name}`;
 export const mmAddr = (id: number): `mm:${number}` => `mm:${id}`;
 export const wqAddr = (device: string): `wq:${string}` => `wq:${device}`;
+export const fileAddr = (id: string): `file:${string}` => `file:${id}`;
 
 /** 64-bit untag masks as the kernel reports them via ARCH_GET_UNTAG_MASK. */
 export const UNTAG_MASK_OFF = '0xffffffffffffffff';

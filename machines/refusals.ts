@@ -49,6 +49,14 @@ export const REFUSALS = {
     check: 'the CPU lacks ENQCMD: idxd enables no user shared work queue, so its device node does not exist (the open fails in path lookup)',
     where: 'idxd_drv_enable_wq (wq_shared_supported)',
   },
+  // ---- mmap of a device file (machines/file.ts), descriptors (machines/mm.ts) ----
+  'no-cap-sys-rawio': {
+    check: 'the device is not user-submission safe and the process lacks CAP_SYS_RAWIO (e11452eb071b, INTEL-SA-01084)',
+    where: 'idxd_cdev_mmap',
+  },
+  'file-of-other-mm': { check: 'the file was opened by another address space: current->mm != ctx->mm (8dfa57aabff6)', where: 'idxd_cdev_mmap' },
+  'bad-fd': { check: 'the process has no such descriptor', where: 'fdget' },
+  'fd-in-use': { check: 'the scenario named a descriptor the process already has (the model names descriptors; the kernel numbers them)' },
   // ---- unbind, close (machines/mm.ts) ----
   'not-bound': { check: 'the mm holds no bind of this device' },
   'not-open': { check: 'the mm has this device neither bound nor mapped' },
