@@ -197,7 +197,8 @@ export const iommuMachine = setup({
         if (put === null) break;
         applyPut(d, event.pasid, event.mm, put);
       }
-      d.out.push({ type: 'iommu.unbound', device: event.device, pasid: event.pasid, to });
+      // The file that asked gets the answer (its release or a driver-level unbind); else the mm.
+      d.out.push({ type: 'iommu.unbound', device: event.device, pasid: event.pasid, to: event.file === undefined ? to : (event.file as Outgoing['to']) });
       commit(d, enqueue);
     }),
     /** seed-2021 #GP fixup: the task's reference (iommu_sva_alloc_pasid on an existing PASID). */

@@ -4,7 +4,7 @@
  * It also answers syscalls naming a thread that does not exist (yet): ESRCH.
  */
 import { assertEvent, enqueueActions, setup } from 'xstate';
-import { LAM_OFF, mmAddr, threadAddr, type Message, type Outgoing } from './protocol.ts';
+import { LAM_OFF, mmAddr, threadAddr, type FdEntry, type Message, type Outgoing } from './protocol.ts';
 
 export interface KernelContext {
   /** The id the next new mm gets. (Which mm each process uses is known from `mm.create` messages.) */
@@ -16,15 +16,21 @@ type KernelEvent = Extract<
   {
     type:
       | 'sys.spawn' | 'kernel.fork' | 'kernel.exec'
-      | 'sys.clone' | 'sys.fork' | 'sys.exec' | 'sys.exit' | 'sys.bind' | 'sys.unbind' | 'sys.close'
+      | 'sys.clone' | 'sys.fork' | 'sys.exec' | 'sys.exit' | 'sys.bind' | 'sys.unbind' | 'sys.close' | 'sys.open' | 'sys.mmap' | 'sys.munmap'
       | 'sys.arch_prctl' | 'insn.enqcmd';
   }
 >;
 
 /** The inputs that name a thread: the kernel gets them only when that thread does not exist (yet). */
 const THREAD_INPUTS = [
-  'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.arch_prctl', 'insn.enqcmd',
+  'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.open', 'sys.mmap', 'sys.munmap', 'sys.arch_prctl', 'insn.enqcmd',
 ] as const satisfies readonly KernelEvent['type'][];
+
+/** The fd table and caps a fork or an exec hands to the new mm (absent fields stay absent). */
+const withTable = (e: { readonly caps?: readonly string[]; readonly fds?: Readonly<Record<string, FdEntry>> }): { caps?: readonly string[]; fds?: Readonly<Record<string, FdEntry>> } => ({
+  ...(e.caps === undefined ? {} : { caps: e.caps }),
+  ...(e.fds === undefined ? {} : { fds: e.fds }),
+});
 
 export const kernelMachine = setup({
   types: {
@@ -37,7 +43,7 @@ export const kernelMachine = setup({
       assertEvent(event, 'sys.spawn');
       const mm = context.nextMm;
       enqueue.assign({ nextMm: mm + 1 });
-      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: LAM_OFF, to: mmAddr(mm) });
+      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: LAM_OFF, ...(event.caps === undefined ? {} : { caps: event.caps }), to: mmAddr(mm) });
       enqueue.emit({ type: 'thread.start', process: event.process, mm, to: threadAddr(event.process) });
       enqueue.emit({ type: 'sys.return', thread: event.process, to: 'user' });
     }),
@@ -46,7 +52,8 @@ export const kernelMachine = setup({
       assertEvent(event, 'kernel.fork');
       const mm = context.nextMm;
       enqueue.assign({ nextMm: mm + 1 });
-      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: event.lam, to: mmAddr(mm) });
+      // copy_process: copy_files (the fd table the parent already took references for) and copy_creds (caps).
+      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.process], lam: event.lam, ...withTable(event), to: mmAddr(mm) });
       enqueue.emit({ type: 'thread.start', process: event.process, mm, to: threadAddr(event.process) });
       enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
     }),
@@ -55,9 +62,10 @@ export const kernelMachine = setup({
       assertEvent(event, 'kernel.exec');
       const mm = context.nextMm;
       enqueue.assign({ nextMm: mm + 1 });
-      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.thread], lam: LAM_OFF, to: mmAddr(mm) });
+      // The process keeps its fd table and caps; do_close_on_exec runs in the new mm, which then returns.
+      enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.thread], lam: LAM_OFF, ...withTable(event), to: mmAddr(mm) });
       enqueue.emit({ type: 'thread.exec', mm, to: threadAddr(event.thread) });
-      enqueue.emit({ type: 'sys.return', thread: event.thread, to: threadAddr(event.thread) });
+      enqueue.emit({ type: 'mm.close_on_exec', thread: event.thread, to: mmAddr(mm) });
     }),
     noSuchThread: enqueueActions(({ event, enqueue }) => {
       assertEvent(event, THREAD_INPUTS);
@@ -81,6 +89,9 @@ export const kernelMachine = setup({
         'sys.bind': { actions: 'noSuchThread' },
         'sys.unbind': { actions: 'noSuchThread' },
         'sys.close': { actions: 'noSuchThread' },
+        'sys.open': { actions: 'noSuchThread' },
+        'sys.mmap': { actions: 'noSuchThread' },
+        'sys.munmap': { actions: 'noSuchThread' },
         'sys.arch_prctl': { actions: 'noSuchThread' },
         'insn.enqcmd': { actions: 'noSuchThread' },
       },

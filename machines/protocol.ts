@@ -74,20 +74,36 @@ export interface LamState {
 }
 export const LAM_OFF: LamState = { enabled: false, lockLam: false, force: false };
 
+/**
+ * A descriptor in a process's fd table: the file it refers to, its device, `cloexec` (O_CLOEXEC: exec
+ * closes it), and `bound` (it is this process's own open, and its file's SVA bond is still there: what
+ * the scenario's driver-level `unbind` acts on).
+ */
+export interface FdEntry {
+  readonly file: string;
+  readonly device: string;
+  readonly cloexec: boolean;
+  readonly bound: boolean;
+}
+
 /** A syscall's returned value: a number, or a 64-bit quantity as a hex string. */
 export type SysValue = number | string;
 
 /** Every message, discriminated by `type`. Payload fields sit beside `type`, as in the log. */
 export type Message =
   // ---- inputs: scenario steps, sent by `user` ----
-  | { type: 'sys.spawn'; process: string }
+  | { type: 'sys.spawn'; process: string; caps?: readonly string[] }
   | { type: 'sys.clone'; thread: string; new: string }
   | { type: 'sys.fork'; thread: string; new: string }
   | { type: 'sys.exec'; thread: string }
   | { type: 'sys.exit'; thread: string }
   | { type: 'sys.bind'; thread: string; device: string }
   | { type: 'sys.unbind'; thread: string; device: string }
-  | { type: 'sys.close'; thread: string; device: string }
+  /** `fd`: close that descriptor; `device`: munmap the device's portal and close its every descriptor. */
+  | { type: 'sys.close'; thread: string; device?: string; fd?: string }
+  | { type: 'sys.open'; thread: string; device: string; fd: string; cloexec?: boolean }
+  | { type: 'sys.mmap'; thread: string; fd: string }
+  | { type: 'sys.munmap'; thread: string; device: string }
   | { type: 'sys.arch_prctl'; thread: string; code: number; arg?: number }
   | { type: 'insn.enqcmd'; thread: string; device: string }
   | { type: 'wq.execute'; device: string; count?: number }
@@ -99,14 +115,20 @@ export type Message =
   | { type: 'mm.thread_exit'; thread: string; fixedUp: boolean }
   | { type: 'mm.bind'; thread: string; device: string }
   | { type: 'mm.unbind'; thread: string; device: string }
-  | { type: 'mm.close'; thread: string; device: string }
+  | { type: 'mm.close'; thread: string; device?: string; fd?: string }
+  | { type: 'mm.open'; thread: string; device: string; fd: string; cloexec: boolean }
+  | { type: 'mm.mmap'; thread: string; fd: string }
+  | { type: 'mm.munmap'; thread: string; device: string }
+  /** do_close_on_exec in the new mm's process: close the close-on-exec descriptors, then return. */
+  | { type: 'mm.close_on_exec'; thread: string }
   | { type: 'mm.arch_prctl'; thread: string; code: number; arg?: number }
   | { type: 'trap.gp'; thread: string; activated: boolean }
   | { type: 'portal.store'; thread: string; device: string; pasid: number }
   // ---- mm <-> kernel (process table, new mm ids) ----
-  | { type: 'kernel.fork'; thread: string; process: string; lam: LamState }
-  | { type: 'kernel.exec'; thread: string; process: string }
-  | { type: 'mm.create'; process: string; threads: readonly string[]; lam: LamState }
+  | { type: 'kernel.fork'; thread: string; process: string; lam: LamState; caps?: readonly string[]; fds?: Readonly<Record<string, FdEntry>> }
+  | { type: 'kernel.exec'; thread: string; process: string; caps?: readonly string[]; fds?: Readonly<Record<string, FdEntry>> }
+  /** `fds`, `caps`: the process's fd table (fork: dup_fd's copy; exec: kept) and capabilities. */
+  | { type: 'mm.create'; process: string; threads: readonly string[]; lam: LamState; caps?: readonly string[]; fds?: Readonly<Record<string, FdEntry>> }
   // ---- to threads ----
   | { type: 'thread.start'; process: string; mm: number }
   | { type: 'thread.exec'; mm: number }
@@ -208,9 +230,9 @@ export type Outgoing = Message & { readonly to: Address };
 
 /** Every message type, for validating `expect.events`, `noEvents` and `forbid` in scenarios. */
 export const MESSAGE_TYPES = [
-  'sys.spawn', 'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close',
+  'sys.spawn', 'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.open', 'sys.mmap', 'sys.munmap',
   'sys.arch_prctl', 'insn.enqcmd', 'wq.execute',
-  'mm.clone', 'mm.fork', 'mm.exec', 'mm.thread_exit', 'mm.bind', 'mm.unbind', 'mm.close', 'mm.arch_prctl',
+  'mm.clone', 'mm.fork', 'mm.exec', 'mm.thread_exit', 'mm.bind', 'mm.unbind', 'mm.close', 'mm.open', 'mm.mmap', 'mm.munmap', 'mm.close_on_exec', 'mm.arch_prctl',
   'trap.gp', 'portal.store', 'kernel.fork', 'kernel.exec', 'mm.create',
   'thread.start', 'thread.exec', 'thread.kill', 'msr.write', 'gp.fixup', 'signal.sigsegv', 'trap.ud', 'signal.sigill', 'sys.return',
   'iommu.bind', 'iommu.unbind', 'iommu.get', 'iommu.put', 'iommu.teardown', 'iommu.free',

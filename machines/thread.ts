@@ -39,7 +39,7 @@ export interface ThreadContext {
 
 type ThreadEvent = Exclude<Message, { type: 'sys.spawn' | 'wq.execute' }>;
 /** The syscalls a thread runs against current->mm (exit and ENQCMD are the thread's own transitions). */
-const MM_SYSCALLS = ['sys.clone', 'sys.fork', 'sys.exec', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.arch_prctl'] as const;
+const MM_SYSCALLS = ['sys.clone', 'sys.fork', 'sys.exec', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.open', 'sys.mmap', 'sys.munmap', 'sys.arch_prctl'] as const;
 type SyscallInput = MessageOf<(typeof MM_SYSCALLS)[number]>;
 
 const toMm = (c: ThreadContext): Outgoing['to'] => mmAddr(c.mm);
@@ -59,7 +59,13 @@ function syscallToMm(c: ThreadContext, e: SyscallInput): Outgoing {
     case 'sys.unbind':
       return { type: 'mm.unbind', thread: c.name, device: e.device, to };
     case 'sys.close':
-      return { type: 'mm.close', thread: c.name, device: e.device, to };
+      return e.fd !== undefined ? { type: 'mm.close', thread: c.name, fd: e.fd, to } : { type: 'mm.close', thread: c.name, ...(e.device === undefined ? {} : { device: e.device }), to };
+    case 'sys.open':
+      return { type: 'mm.open', thread: c.name, device: e.device, fd: e.fd, cloexec: e.cloexec === true, to };
+    case 'sys.mmap':
+      return { type: 'mm.mmap', thread: c.name, fd: e.fd, to };
+    case 'sys.munmap':
+      return { type: 'mm.munmap', thread: c.name, device: e.device, to };
     case 'sys.arch_prctl':
       return e.arg === undefined
         ? { type: 'mm.arch_prctl', thread: c.name, code: e.code, to }
@@ -151,6 +157,9 @@ export const threadMachine = setup({
         'sys.bind': { target: 'syscall', actions: 'enterSyscall' },
         'sys.unbind': { target: 'syscall', actions: 'enterSyscall' },
         'sys.close': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.open': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.mmap': { target: 'syscall', actions: 'enterSyscall' },
+        'sys.munmap': { target: 'syscall', actions: 'enterSyscall' },
         'sys.arch_prctl': { target: 'syscall', actions: 'enterSyscall' },
         'sys.exit': { target: 'exited', actions: 'exitThread' },
         'insn.enqcmd': [
@@ -198,6 +207,9 @@ export const threadMachine = setup({
         'sys.bind': { actions: 'answerEsrch' },
         'sys.unbind': { actions: 'answerEsrch' },
         'sys.close': { actions: 'answerEsrch' },
+        'sys.open': { actions: 'answerEsrch' },
+        'sys.mmap': { actions: 'answerEsrch' },
+        'sys.munmap': { actions: 'answerEsrch' },
         'sys.arch_prctl': { actions: 'answerEsrch' },
         'insn.enqcmd': { actions: 'answerEsrch' },
         'thread.kill': IGNORE,

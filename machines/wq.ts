@@ -33,7 +33,7 @@ export interface WqContext extends WqInput {
    */
   readonly inflight: readonly InFlight[];
   /** Drain-PASID commands waiting for that PASID's descriptors to finish. */
-  readonly drains: readonly { readonly pasid: number; readonly mm: number }[];
+  readonly drains: readonly { readonly pasid: number; readonly mm: number; readonly file?: string }[];
   readonly accepted: number;
   readonly retried: number;
   readonly completed: number;
@@ -84,13 +84,16 @@ function dispatch(c: WqContext, picked: readonly Descriptor[], enqueue: Emitter)
   return inflight;
 }
 
+/** Who asked for a drain: the releasing file (idxd_file_dev_release), else the mm. */
+const drainer = (w: { readonly mm: number; readonly file?: string | undefined }): Outgoing['to'] => (w.file === undefined ? mmAddr(w.mm) : (w.file as Outgoing['to']));
+
 /** One descriptor finished (completed or faulted): release drains waiting on its PASID. */
 function finish(c: WqContext, pasid: number, enqueue: Emitter): Pick<WqContext, 'inflight' | 'drains'> {
   const inflight = addInflight(c.inflight, pasid, -1);
   if (c.drains.length === 0) return { inflight, drains: c.drains };
   const drains = c.drains.filter((w) => {
     const done = inflightOf(inflight, w.pasid) === 0 && !c.queue.some((d) => d.pasid === w.pasid);
-    if (done) enqueue.emit({ type: 'wq.drained', device: c.device, pasid: w.pasid, to: mmAddr(w.mm) });
+    if (done) enqueue.emit({ type: 'wq.drained', device: c.device, pasid: w.pasid, to: drainer(w) });
     return !done;
   });
   return { inflight, drains };
@@ -131,10 +134,10 @@ export const wqMachine = setup({
       const inflight = dispatch(c, mine, enqueue);
       const queue = c.queue.filter((d) => d.pasid !== event.pasid);
       if (inflightOf(inflight, event.pasid) === 0) {
-        enqueue.emit({ type: 'wq.drained', device: c.device, pasid: event.pasid, to: mmAddr(event.mm) });
+        enqueue.emit({ type: 'wq.drained', device: c.device, pasid: event.pasid, to: drainer(event) });
         enqueue.assign({ queue, inflight });
       } else {
-        enqueue.assign({ queue, inflight, drains: [...c.drains, { pasid: event.pasid, mm: event.mm }] });
+        enqueue.assign({ queue, inflight, drains: [...c.drains, event.file === undefined ? { pasid: event.pasid, mm: event.mm } : { pasid: event.pasid, mm: event.mm, file: event.file }] });
       }
     }),
     complete: enqueueActions(({ context: c, event, enqueue }) => {

@@ -83,7 +83,7 @@ const count0 = z.unknown().refine((v): v is number => typeof v === 'number' && N
 });
 const closingSchema = z.object({ end: z.literal('svasim'), records: count0, steps: count0 }).strict();
 // `s`: a name may hold any character, line breaks included (the scenario allows any non-empty name).
-const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+|(?!(?:user|kernel|iommu|monitor|thread|mm|wq):)[a-z][a-z0-9_-]*:.+)$/s, 'an actor address');
+const addressSchema = z.string().regex(/^(user|kernel|iommu|monitor|thread:.+|mm:\d+|wq:.+|file:.+|(?!(?:user|kernel|iommu|monitor|thread|mm|wq|file):)[a-z][a-z0-9_-]*:.+)$/s, 'an actor address');
 const recordSchema = z
   .object({
     seq: z.number().int().min(1),
@@ -459,7 +459,7 @@ export class RecordParser {
     }
     if (cause !== undefined && cause >= seq) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} names cause ${cause}, which is not earlier`);
     const actors = this.actors;
-    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:')) || (!actors.has(to) && this.head.kinds.bornBy(to, type))) actors.add(to);
+    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:')) || (type === 'file.open' && to.startsWith('file:')) || (!actors.has(to) && this.head.kinds.bornBy(to, type))) actors.add(to);
     if (!actors.has(from)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${from}, an actor that does not exist at that point`);
     if (!actors.has(to)) throw new LogError(`${source}:${lineNo}: damaged log: seq ${seq} involves ${to}, an actor that does not exist at that point`);
     const device = msg['device'];
@@ -481,7 +481,7 @@ export class RecordParser {
    * the next seq), keeping track of the actors it creates.
    */
   accept(type: string, to: string, step: number): void {
-    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:')) || this.head.kinds.bornBy(to, type)) this.actors.add(to);
+    if ((type === 'mm.create' && to.startsWith('mm:')) || (type === 'thread.start' && to.startsWith('thread:')) || (type === 'file.open' && to.startsWith('file:')) || this.head.kinds.bornBy(to, type)) this.actors.add(to);
     this.count++;
     if (step > this.maxStep) this.maxStep = step;
   }

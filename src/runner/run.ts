@@ -115,14 +115,17 @@ type Input = { msg: Message; to: Address };
  * by construction (a missing op is a compile error) and is cheap on the per-step hot path.
  */
 const INPUTS: { readonly [O in Step['op']]: (s: Extract<Step, { op: O }>) => Input } = {
-  spawn: (s) => ({ msg: { type: 'sys.spawn', process: s.process }, to: 'kernel' }),
+  spawn: (s) => ({ msg: s.caps === undefined ? { type: 'sys.spawn', process: s.process } : { type: 'sys.spawn', process: s.process, caps: s.caps }, to: 'kernel' }),
   clone: (s) => ({ msg: { type: 'sys.clone', thread: s.thread, new: s.new }, to: threadAddr(s.thread) }),
   fork: (s) => ({ msg: { type: 'sys.fork', thread: s.thread, new: s.new }, to: threadAddr(s.thread) }),
   exec: (s) => ({ msg: { type: 'sys.exec', thread: s.thread }, to: threadAddr(s.thread) }),
   exit: (s) => ({ msg: { type: 'sys.exit', thread: s.thread }, to: threadAddr(s.thread) }),
   bind: (s) => ({ msg: { type: 'sys.bind', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }),
   unbind: (s) => ({ msg: { type: 'sys.unbind', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }),
-  close: (s) => ({ msg: { type: 'sys.close', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }),
+  close: (s) => ({ msg: { type: 'sys.close', thread: s.thread, ...(s.fd !== undefined ? { fd: s.fd } : { device: s.device }) }, to: threadAddr(s.thread) }),
+  open: (s) => ({ msg: { type: 'sys.open', thread: s.thread, device: s.device, fd: s.fd, ...(s.cloexec === undefined ? {} : { cloexec: s.cloexec }) }, to: threadAddr(s.thread) }),
+  mmap: (s) => ({ msg: { type: 'sys.mmap', thread: s.thread, fd: s.fd }, to: threadAddr(s.thread) }),
+  munmap: (s) => ({ msg: { type: 'sys.munmap', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }),
   enqcmd: (s) => ({ msg: { type: 'insn.enqcmd', thread: s.thread, device: s.device }, to: threadAddr(s.thread) }),
   arch_prctl: (s) => ({
     msg: s.arg === undefined ? { type: 'sys.arch_prctl', thread: s.thread, code: s.code } : { type: 'sys.arch_prctl', thread: s.thread, code: s.code, arg: s.arg },
@@ -197,7 +200,10 @@ export function describeStep(step: Step): string {
     .with({ op: 'spawn' }, (s) => `spawn ${s.process}`)
     .with({ op: 'clone' }, { op: 'fork' }, (s) => `${s.op} ${s.thread} -> ${s.new}`)
     .with({ op: 'exec' }, { op: 'exit' }, (s) => `${s.op} ${s.thread}`)
-    .with({ op: 'bind' }, { op: 'unbind' }, { op: 'close' }, { op: 'enqcmd' }, (s) => `${s.op} ${s.thread} ${s.device}`)
+    .with({ op: 'bind' }, { op: 'unbind' }, { op: 'enqcmd' }, { op: 'munmap' }, (s) => `${s.op} ${s.thread} ${s.device}`)
+    .with({ op: 'close' }, (s) => `close ${s.thread} ${s.fd !== undefined ? `fd ${s.fd}` : (s.device ?? '')}`)
+    .with({ op: 'open' }, (s) => `open ${s.thread} ${s.device} as ${s.fd}${s.cloexec === true ? ' (O_CLOEXEC)' : ''}`)
+    .with({ op: 'mmap' }, (s) => `mmap ${s.thread} fd ${s.fd}`)
     .with({ op: 'arch_prctl' }, (s) => `arch_prctl ${s.thread} 0x${s.code.toString(16)}${s.arg === undefined ? '' : ` ${s.arg}`}`)
     .with({ op: 'complete' }, (s) => `complete ${s.device}${s.count === undefined ? '' : ` ${s.count}`}`)
     .exhaustive();

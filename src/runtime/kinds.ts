@@ -102,8 +102,8 @@ export class KindError extends Error {}
 
 const NAME = /^[a-z][a-z0-9_-]*$/;
 const TYPE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
-const BUILTIN_KINDS: readonly BuiltinKind[] = ['kernel', 'iommu', 'thread', 'mm', 'wq'];
-const RESERVED_PREFIXES = new Set<string>(['user', 'kernel', 'iommu', 'monitor', 'thread', 'mm', 'wq']);
+const BUILTIN_KINDS: readonly BuiltinKind[] = ['kernel', 'iommu', 'thread', 'mm', 'wq', 'file'];
+const RESERVED_PREFIXES = new Set<string>(['user', 'kernel', 'iommu', 'monitor', 'thread', 'mm', 'wq', 'file']);
 const BUILTIN_TYPES: ReadonlySet<string> = new Set<string>(MESSAGE_TYPES);
 
 /** One kind as the runtime uses it. */

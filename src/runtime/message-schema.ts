@@ -20,6 +20,8 @@ const count = z.int().min(0);
 const errno = z.enum(ERRNOS);
 /** Why a syscall was refused: a code of machines/refusals.ts (absent in logs of models before 0.2.0). */
 const reason = z.enum(REFUSAL_CODES).optional();
+/** A process's fd table as messages carry it (fork, exec). */
+const fds = z.record(z.string().min(1), z.strictObject({ file: z.string().min(1), device: z.string().min(1), cloexec: z.boolean(), bound: z.boolean() }));
 /** A syscall's returned value: an integer, or a 64-bit quantity as a lowercase hex string. */
 const sysValue = z.union([z.int(), z.string().regex(/^0x[0-9a-f]+$/)]);
 const lam = z.strictObject({ enabled: z.boolean(), lockLam: z.boolean(), force: z.boolean() });
@@ -31,14 +33,17 @@ const archPrctl = { thread: name, code: count, arg: count.optional() };
 
 /** One strict payload schema per message type (the keys are exactly MESSAGE_TYPES; checked below). */
 export const PAYLOAD_SCHEMAS = {
-  'sys.spawn': z.strictObject({ process: name }),
+  'sys.spawn': z.strictObject({ process: name, caps: z.array(name).optional() }),
   'sys.clone': z.strictObject(threadNew),
   'sys.fork': z.strictObject(threadNew),
   'sys.exec': z.strictObject(thread),
   'sys.exit': z.strictObject(thread),
   'sys.bind': z.strictObject(threadDevice),
   'sys.unbind': z.strictObject(threadDevice),
-  'sys.close': z.strictObject(threadDevice),
+  'sys.close': z.strictObject({ thread: name, device: name.optional(), fd: name.optional() }),
+  'sys.open': z.strictObject({ thread: name, device: name, fd: name, cloexec: z.boolean().optional() }),
+  'sys.mmap': z.strictObject({ thread: name, fd: name }),
+  'sys.munmap': z.strictObject(threadDevice),
   'sys.arch_prctl': z.strictObject(archPrctl),
   'insn.enqcmd': z.strictObject(threadDevice),
   'wq.execute': z.strictObject({ device: name, count: z.int().min(1).optional() }),
@@ -48,13 +53,17 @@ export const PAYLOAD_SCHEMAS = {
   'mm.thread_exit': z.strictObject({ thread: name, fixedUp: z.boolean() }),
   'mm.bind': z.strictObject(threadDevice),
   'mm.unbind': z.strictObject(threadDevice),
-  'mm.close': z.strictObject(threadDevice),
+  'mm.close': z.strictObject({ thread: name, device: name.optional(), fd: name.optional() }),
+  'mm.open': z.strictObject({ thread: name, device: name, fd: name, cloexec: z.boolean() }),
+  'mm.mmap': z.strictObject({ thread: name, fd: name }),
+  'mm.munmap': z.strictObject(threadDevice),
+  'mm.close_on_exec': z.strictObject({ thread: name }),
   'mm.arch_prctl': z.strictObject(archPrctl),
   'trap.gp': z.strictObject({ thread: name, activated: z.boolean() }),
   'portal.store': z.strictObject({ thread: name, device: name, pasid }),
-  'kernel.fork': z.strictObject({ thread: name, process: name, lam }),
-  'kernel.exec': z.strictObject({ thread: name, process: name }),
-  'mm.create': z.strictObject({ process: name, threads: z.array(name), lam }),
+  'kernel.fork': z.strictObject({ thread: name, process: name, lam, caps: z.array(name).optional(), fds: fds.optional() }),
+  'kernel.exec': z.strictObject({ thread: name, process: name, caps: z.array(name).optional(), fds: fds.optional() }),
+  'mm.create': z.strictObject({ process: name, threads: z.array(name), lam, caps: z.array(name).optional(), fds: fds.optional() }),
   'thread.start': z.strictObject({ process: name, mm }),
   'thread.exec': z.strictObject({ mm }),
   'thread.kill': z.strictObject(thread),

@@ -70,6 +70,8 @@ export interface DeviceSpec {
   readonly autoComplete: boolean;
   /** A registered device model (default: svasim's work queue, `wq`). */
   readonly kind?: string | undefined;
+  /** idxd's `user_submission_safe` (default true): false makes mmap need CAP_SYS_RAWIO. */
+  readonly userSubmissionSafe?: boolean | undefined;
   /** The device model's own settings, passed to it as `input.options`. */
   readonly options?: Readonly<Record<string, unknown>> | undefined;
 }
@@ -112,7 +114,7 @@ export interface SystemSnapshot {
  */
 /** svasim's inputs: what a program does, which any registered actor may send (to a thread, the kernel, a queue). */
 const PROGRAM_TYPES: ReadonlySet<string> = new Set([
-  'sys.spawn', 'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.arch_prctl', 'insn.enqcmd', 'wq.execute',
+  'sys.spawn', 'sys.clone', 'sys.fork', 'sys.exec', 'sys.exit', 'sys.bind', 'sys.unbind', 'sys.close', 'sys.open', 'sys.mmap', 'sys.munmap', 'sys.arch_prctl', 'insn.enqcmd', 'wq.execute',
 ]);
 /** What svasim's work queue sends: a device model may send these too (it stands in for the queue). */
 const DEVICE_TYPES: ReadonlySet<string> = new Set(['wq.accept', 'wq.retry', 'wq.complete', 'wq.drained', 'iommu.translate']);
@@ -181,6 +183,8 @@ export class System {
   private seq = 0;
   /** The step of the last delivered message (what an injected message belongs to). */
   private lastStepSeen = 0;
+  /** Devices that are not user-submission safe (scenario `userSubmissionSafe: false`): their mmap needs CAP_SYS_RAWIO. */
+  private readonly unsafeDevices: readonly string[];
   /** Each built-in kind's behavior (src/runtime/actor.ts): the machines under the chosen engine. */
   private readonly behaviors: Readonly<Record<ActorKind, Behavior>>;
   /** svasim's kinds and the registered ones. */
@@ -208,6 +212,7 @@ export class System {
     this.engineKind = options.engine ?? 'compiled';
     this.kinds = options.kinds ?? BUILTIN_KINDS_REGISTRY;
     const engine = this.engineKind;
+    this.unsafeDevices = config.devices.filter((d) => d.userSubmissionSafe === false).map((d) => d.name);
     const m = options.machines ?? {};
     this.behaviors = {
       thread: fromMachine(m.thread ?? MACHINES.thread, { engine }),
@@ -215,6 +220,7 @@ export class System {
       iommu: fromMachine(m.iommu ?? MACHINES.iommu, { engine }),
       wq: fromMachine(m.wq ?? MACHINES.wq, { engine }),
       kernel: fromMachine(m.kernel ?? MACHINES.kernel, { engine }),
+      file: fromMachine(m.file ?? MACHINES.file, { engine }),
     };
     if (snapshot) {
       this.seq = snapshot.seq;
@@ -327,7 +333,20 @@ export class System {
       if (isBuiltinMessage(m) && m.type === 'mm.create' && to.startsWith('mm:')) {
         const id = Number(to.slice(3));
         this.processMms.set(m.process, id);
-        this.cells.set(to, this.makeCell('mm', to, { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu }));
+        this.cells.set(
+          to,
+          this.makeCell('mm', to, {
+            id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu,
+            unsafe: this.unsafeDevices, ...(m.fds === undefined ? {} : { fds: m.fds }), ...(m.caps === undefined ? {} : { caps: m.caps }),
+          }),
+        );
+        this.changed.add(to);
+        this.dirty?.add(to);
+        return this.record(env);
+      }
+      // idxd_cdev_open's file: born with the bond the opener's mm just made.
+      if (isBuiltinMessage(m) && m.type === 'file.open' && to.startsWith('file:')) {
+        this.cells.set(to, this.makeCell('file', to, { id: to.slice(5), device: m.device, mm: m.mm, pasid: m.pasid, holder: m.holder, safe: m.safe }));
         this.changed.add(to);
         this.dirty?.add(to);
         return this.record(env);

@@ -488,6 +488,9 @@ function referenceIssues(value: unknown, root: PosNode, kinds: Kinds): Issue[] {
     }
     const thread = s['thread'];
     if (typeof thread === 'string' && !created.has(thread)) at(['steps', i, 'thread'], `unknown thread ${JSON.stringify(thread)}`);
+    if (s['op'] === 'close' && (s['fd'] === undefined) === (s['device'] === undefined)) {
+      at(['steps', i], s['fd'] === undefined ? 'close takes fd (a descriptor) or device (every descriptor and the portal of it): neither is given' : 'close takes fd or device, not both');
+    }
     const device = s['device'];
     if (typeof device === 'string' && !devices.has(device)) at(['steps', i, 'device'], `unknown device ${JSON.stringify(device)}`);
   });
@@ -527,7 +530,10 @@ function referenceIssues(value: unknown, root: PosNode, kinds: Kinds): Issue[] {
 function normalize(file: ScenarioFile, override: Partial<Policy> | undefined): Scenario {
   const devices = (file.devices ?? []).map((d): DeviceConfig => {
     const wqSize = d.wqSize ?? DEFAULT_WQ_SIZE;
-    const config: DeviceConfig = { name: d.name, wqSize, threshold: d.threshold ?? wqSize, autoComplete: d.autoComplete ?? DEFAULT_AUTO_COMPLETE };
+    const config: DeviceConfig = {
+      name: d.name, wqSize, threshold: d.threshold ?? wqSize, autoComplete: d.autoComplete ?? DEFAULT_AUTO_COMPLETE,
+      ...(d.userSubmissionSafe === false ? { userSubmissionSafe: false } : {}),
+    };
     // A device of svasim's own kind stays as it always was (logs of earlier versions compare equal).
     if (d.kind === undefined || d.kind === 'wq') return config;
     return { ...config, kind: d.kind, ...(d.options === undefined ? {} : { options: d.options }) };

@@ -234,14 +234,17 @@ const device = name.describe('A device declared in devices');
 const child = name.describe('The new thread (clone: in the same process; fork: the first thread of a new process, named so)');
 
 export const stepSchema = z.discriminatedUnion('op', [
-  object({ op: op('spawn', 'New process with a fresh mm (no PASID, LAM off) and one thread of the same name'), process: name.describe('The new process (and its first thread)'), ...common }),
+  object({ op: op('spawn', 'New process with a fresh mm (no PASID, LAM off) and one thread of the same name'), process: name.describe('The new process (and its first thread)'), caps: array(name).optional().describe('Its capabilities, e.g. ["CAP_SYS_RAWIO"] (fork inherits them)'), ...common }),
   object({ op: op('clone', 'New thread in the same mm; MSR unset, not activated (never inherited)'), thread, new: child, ...common }),
   object({ op: op('fork', 'New process with a new mm: no PASID, bindings or portals; LAM state inherited'), thread, new: child, ...common }),
   object({ op: op('exec', "Other threads exit; fresh mm; old mm's devices released; MSR reset"), thread, ...common }),
   object({ op: op('exit', 'The thread exits; the last one tears the process down'), thread, ...common }),
-  object({ op: op('bind', 'Open the device: SVA bind (allocating the PASID if none), PASID-table entry, portal mapped'), thread, device, ...common }),
+  object({ op: op('open', "open() the device's shared WQ file: SVA bind on the caller's mm (PASID allocated if none, PASID-table entry), descriptor installed"), thread, device, fd: name.describe('The descriptor\'s name in the process\'s fd table'), cloexec: bool.optional().describe('O_CLOEXEC: exec closes it (default false: it survives exec)'), ...common }),
+  object({ op: op('mmap', "mmap() the descriptor's portal: EPERM without CAP_SYS_RAWIO on an unsafe device, or from another mm; EBADF for no such descriptor"), thread, fd: name.describe('A descriptor of the process'), ...common }),
+  object({ op: op('munmap', "munmap() the device's portal in the thread's mm (the mapping's file reference goes)"), thread, device, ...common }),
+  object({ op: op('bind', 'Shorthand for open (fd named after the device) + mmap'), thread, device, ...common }),
   object({ op: op('unbind', 'The driver unbinds; the portal stays mapped'), thread, device, ...common }),
-  object({ op: op('close', 'idxd release: unmap the portal, drain the PASID, unbind'), thread, device, ...common }),
+  object({ op: op('close', 'close(fd); or, with device: unmap its portal and close its every descriptor (the last reference releases the file: drain, unbind)'), thread, device: device.optional(), fd: name.optional().describe('The descriptor to close (instead of device)'), ...common }),
   object({ op: op('enqcmd', 'One descriptor through the portal: accepted, retry or sigsegv'), thread, device, ...common }),
   object({ op: op('arch_prctl', 'LAM: ARCH_GET_UNTAG_MASK 0x4001, ARCH_ENABLE_TAGGED_ADDR 0x4002, ARCH_GET_MAX_TAG_BITS 0x4003, ARCH_FORCE_TAGGED_SVA/ARCH_XXX 0x4004'), thread, code: archCode, arg: archArg.optional(), ...common }),
   object({ op: op('complete', 'Execute queued descriptors (devices with autoComplete false)'), device, count: positiveInt.optional().describe('How many; absent: all queued'), ...common }),
@@ -263,6 +266,7 @@ export const deviceSchema = object({
   wqSize: positiveInt.optional().describe('Shared work queue size (default 32)'),
   threshold: positiveInt.optional().describe('Occupancy at which ENQCMD gets retry (default wqSize; at most wqSize, which the loader checks)'),
   autoComplete: bool.optional().describe('Descriptors complete at once (default true); false: they wait for a complete step'),
+  userSubmissionSafe: bool.optional().describe("idxd's user_submission_safe (default true); false: mmap needs CAP_SYS_RAWIO (INTEL-SA-01084)"),
   kind: name.optional().describe('A device model registered by a plugin or the library (default: svasim\'s work queue)'),
   options: record(z.unknown()).optional().describe('Settings for the device model of that kind (passed to it as input.options)'),
 }).meta({ id: 'device' });

@@ -6,7 +6,7 @@ import type { CpuFeatures, Errno, MessageType, Policy, SysValue } from '../../ma
 
 /** Every scenario op (SPEC §3), in the order the spec's table lists them. */
 export const OPS = [
-  'spawn', 'clone', 'fork', 'exec', 'exit', 'bind', 'unbind', 'close', 'enqcmd', 'arch_prctl', 'complete',
+  'spawn', 'clone', 'fork', 'exec', 'exit', 'open', 'mmap', 'munmap', 'bind', 'unbind', 'close', 'enqcmd', 'arch_prctl', 'complete',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -41,14 +41,26 @@ interface StepCommon {
   readonly note?: string;
 }
 
-export interface SpawnStep extends StepCommon { readonly op: 'spawn'; readonly process: string }
+export interface SpawnStep extends StepCommon {
+  readonly op: 'spawn';
+  readonly process: string;
+  /** Capabilities of the new process (`CAP_SYS_RAWIO` opens idxd_cdev_mmap's gate on unsafe devices); fork inherits them. */
+  readonly caps?: readonly string[];
+}
 export interface CloneStep extends StepCommon { readonly op: 'clone'; readonly thread: string; readonly new: string }
 export interface ForkStep extends StepCommon { readonly op: 'fork'; readonly thread: string; readonly new: string }
 export interface ExecStep extends StepCommon { readonly op: 'exec'; readonly thread: string }
 export interface ExitStep extends StepCommon { readonly op: 'exit'; readonly thread: string }
 export interface BindStep extends StepCommon { readonly op: 'bind'; readonly thread: string; readonly device: string }
 export interface UnbindStep extends StepCommon { readonly op: 'unbind'; readonly thread: string; readonly device: string }
-export interface CloseStep extends StepCommon { readonly op: 'close'; readonly thread: string; readonly device: string }
+/** `fd`: close that descriptor; `device`: unmap the device's portal and close every descriptor of it (exactly one: the loader checks). */
+export interface CloseStep extends StepCommon { readonly op: 'close'; readonly thread: string; readonly device?: string; readonly fd?: string }
+/** open(2) of the device's shared WQ file as descriptor `fd` (`cloexec`: O_CLOEXEC). */
+export interface OpenStep extends StepCommon { readonly op: 'open'; readonly thread: string; readonly device: string; readonly fd: string; readonly cloexec?: boolean }
+/** mmap(2) of descriptor `fd`'s portal into the thread's mm. */
+export interface MmapStep extends StepCommon { readonly op: 'mmap'; readonly thread: string; readonly fd: string }
+/** munmap(2) of the device's portal in the thread's mm. */
+export interface MunmapStep extends StepCommon { readonly op: 'munmap'; readonly thread: string; readonly device: string }
 export interface EnqcmdStep extends StepCommon { readonly op: 'enqcmd'; readonly thread: string; readonly device: string }
 export interface ArchPrctlStep extends StepCommon {
   readonly op: 'arch_prctl';
@@ -66,7 +78,7 @@ export interface CompleteStep extends StepCommon {
 
 /** One scenario step, discriminated by `op`. */
 export type Step =
-  | SpawnStep | CloneStep | ForkStep | ExecStep | ExitStep | BindStep | UnbindStep | CloseStep
+  | SpawnStep | CloneStep | ForkStep | ExecStep | ExitStep | OpenStep | MmapStep | MunmapStep | BindStep | UnbindStep | CloseStep
   | EnqcmdStep | ArchPrctlStep | CompleteStep;
 export type StepOf<O extends Op> = Extract<Step, { op: O }>;
 
@@ -76,6 +88,8 @@ export interface DeviceConfig {
   /** Occupancy at which user (limited) portals get `retry`; 1 <= threshold <= wqSize. */
   readonly threshold: number;
   readonly autoComplete: boolean;
+  /** idxd's `user_submission_safe` (absent: true); false: mmap needs CAP_SYS_RAWIO. */
+  readonly userSubmissionSafe?: boolean;
   /** A registered device model's name (absent: svasim's work queue). */
   readonly kind?: string;
   /** That model's settings (its actor's `input.options`). */
