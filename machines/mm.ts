@@ -9,6 +9,7 @@
 import { match } from 'ts-pattern';
 import { assertEvent, enqueueActions, not, setup } from 'xstate';
 import { archPrctl, bindRefusal, onCloneVm } from './lam.ts';
+import type { TransitionMeta } from './citations.ts';
 import { deactivate, freesAtMmdrop, gpFixup } from './pasid.ts';
 import {
   threadAddr,
@@ -103,22 +104,22 @@ const releaseStates = {
   states: {
     next: {
       always: [
-        { guard: 'releaseDone', target: 'done' },
-        { guard: 'releaseHeadDrains', target: 'draining', actions: ['unmapReleaseHead', 'drainReleaseHead'] },
-        { actions: ['unmapReleaseHead', 'dropReleaseHead'] },
+        { guard: 'releaseDone', target: 'done', meta: { cite: 'idxd-release' } },
+        { guard: 'releaseHeadDrains', target: 'draining', actions: ['unmapReleaseHead', 'drainReleaseHead'], meta: { cite: 'idxd-drain' } },
+        { actions: ['unmapReleaseHead', 'dropReleaseHead'], meta: { cite: 'idxd-release' } },
       ],
     },
     draining: {
       description: 'Drain PASID (always, for a shared WQ): the device finishes every descriptor of the file\'s PASID; then unbind if still bound.',
       on: {
         'wq.drained': [
-          { guard: 'releaseHeadBound', target: 'unbinding', actions: 'unbindReleaseHead' },
-          { target: 'next', actions: 'dropReleaseHead' },
+          { guard: 'releaseHeadBound', target: 'unbinding', actions: 'unbindReleaseHead', meta: { cite: 'idxd-release-unbind' } },
+          { target: 'next', actions: 'dropReleaseHead', meta: { cite: 'idxd-release' } },
         ],
       },
     },
     unbinding: {
-      on: { 'iommu.unbound': { target: 'next', actions: 'dropReleaseHead' } },
+      on: { 'iommu.unbound': { target: 'next', actions: 'dropReleaseHead', meta: { cite: 'sva-unbind' } } },
     },
     done: { type: 'final' },
   },
@@ -136,6 +137,8 @@ export const mmMachine = setup({
     context: {} as MmContext,
     events: {} as MmEvent,
     emitted: {} as Outgoing,
+    /** Each transition names the kernel code it models (machines/citations.ts). */
+    transitionMeta: {} as TransitionMeta,
   },
   guards: {
     lastUserExits: ({ context, event }) => {
@@ -363,7 +366,7 @@ export const mmMachine = setup({
   initial: 'alive',
   on: {
     // Replies that are informational for the mm, whatever state it is in.
-    'pasid.free': { actions: 'clearPasid' },
+    'pasid.free': { actions: 'clearPasid', meta: { cite: 'pasid-free' } },
     'pasid.put': IGNORE,
     'pasidtable.set': IGNORE,
     'pasidtable.clear': IGNORE,
@@ -372,16 +375,16 @@ export const mmMachine = setup({
     alive: {
       initial: 'idle',
       on: {
-        'trap.gp': { actions: 'handleGp' },
-        'trap.ud': { actions: 'handleUd' },
-        'pasid.get': [{ guard: ({ event }) => event.thread !== undefined, actions: 'finishSeedFixup' }, IGNORE],
-        'iommu.get_failed': { actions: 'failSeedFixup' },
-        'portal.store': { actions: 'storeToPortal' },
-        'mm.arch_prctl': { actions: 'archPrctl' },
-        'mm.clone': { actions: 'cloneThread' },
-        'mm.fork': { actions: 'forkProcess' },
+        'trap.gp': { actions: 'handleGp', meta: { cite: 'gp-fixup' } },
+        'trap.ud': { actions: 'handleUd', meta: { cite: 'ud-sigill' } },
+        'pasid.get': [{ guard: ({ event }) => event.thread !== undefined, actions: 'finishSeedFixup', meta: { cite: 'msr-write' } }, IGNORE],
+        'iommu.get_failed': { actions: 'failSeedFixup', meta: { cite: 'seed-fixup-ref' } },
+        'portal.store': { actions: 'storeToPortal', meta: { cite: 'enqcmd-store' } },
+        'mm.arch_prctl': { actions: 'archPrctl', meta: { cite: 'arch-prctl' } },
+        'mm.clone': { actions: 'cloneThread', meta: { cite: 'clone' } },
+        'mm.fork': { actions: 'forkProcess', meta: { cite: 'fork' } },
         // A thread other than the last may leave at any time; the last one only when no syscall is in flight.
-        'mm.thread_exit': { guard: not('lastUserExits'), actions: 'threadLeaves' },
+        'mm.thread_exit': { guard: not('lastUserExits'), actions: 'threadLeaves', meta: { cite: 'exit-mm' } },
       },
       states: {
         idle: {
@@ -390,51 +393,52 @@ export const mmMachine = setup({
             'mm.bind': [
               // No ENQCMD: idxd_drv_enable_wq refuses every user shared WQ (wq_shared_supported is false),
               // idxd_wq_add_cdev never runs, and open() of the device node fails in path lookup: ENOENT.
-              { guard: ({ context }) => !context.cpu.enqcmd, actions: 'refuseNoSwq' },
-              { guard: ({ context }) => bindRefusal(context.policy.lam, context.lam) !== null, actions: 'refuseBind' },
-              { target: 'binding', actions: 'startBind' },
+              { guard: ({ context }) => !context.cpu.enqcmd, actions: 'refuseNoSwq', meta: { cite: 'no-user-swq' } },
+              { guard: ({ context }) => bindRefusal(context.policy.lam, context.lam) !== null, actions: 'refuseBind', meta: { cite: 'sva-lam-refusal' } },
+              { target: 'binding', actions: 'startBind', meta: { cite: 'idxd-open' } },
             ],
             'mm.unbind': [
-              { guard: ({ context, event }) => bound(context, event.device) === 0 || context.pasid === null, actions: 'returnEinval' },
-              { target: 'unbinding', actions: 'startUnbind' },
+              { guard: ({ context, event }) => bound(context, event.device) === 0 || context.pasid === null, actions: 'returnEinval', meta: { cite: 'model-not-held' } },
+              { target: 'unbinding', actions: 'startUnbind', meta: { cite: 'sva-unbind' } },
             ],
             'mm.close': [
               {
                 guard: ({ context, event }) => bound(context, event.device) === 0 && !context.portals.includes(event.device),
                 actions: 'returnEinval',
+                meta: { cite: 'model-not-held' },
               },
-              { target: 'closing', actions: 'startClose' },
+              { target: 'closing', actions: 'startClose', meta: { cite: 'idxd-release' } },
             ],
-            'mm.exec': { target: 'execWait', actions: 'startExec' },
+            'mm.exec': { target: 'execWait', actions: 'startExec', meta: { cite: 'de-thread' } },
             'mm.thread_exit': [
-              { guard: 'lastUserExits', target: '#mm.exiting', actions: 'threadLeaves' },
-              { actions: 'threadLeaves' },
+              { guard: 'lastUserExits', target: '#mm.exiting', actions: 'threadLeaves', meta: { cite: 'exit-mmap' } },
+              { actions: 'threadLeaves', meta: { cite: 'exit-mm' } },
             ],
           },
         },
         binding: {
           description: 'iommu_sva_bind_device(): waiting for the IOMMU (PASID allocation, PASID-table entry).',
           on: {
-            'pasid.alloc': { actions: 'setPasid' },
-            'iommu.bound': { target: 'idle', actions: 'finishBind' },
-            'iommu.bind_failed': { target: 'idle', actions: 'failBind' },
+            'pasid.alloc': { actions: 'setPasid', meta: { cite: 'pasid-alloc' } },
+            'iommu.bound': { target: 'idle', actions: 'finishBind', meta: { cite: 'idxd-bound' } },
+            'iommu.bind_failed': { target: 'idle', actions: 'failBind', meta: { cite: 'idxd-open' } },
           },
         },
         unbinding: {
           description: 'iommu_sva_unbind_device(): the portal stays mapped.',
           on: {
-            'iommu.unbound': { target: 'idle', actions: 'returnOk' },
+            'iommu.unbound': { target: 'idle', actions: 'returnOk', meta: { cite: 'sva-unbind' } },
           },
         },
         closing: {
           description: 'idxd release: munmap the portal, drain the PASID, unbind.',
           ...releaseStates,
-          onDone: { target: 'idle', actions: 'returnOk' },
+          onDone: { target: 'idle', actions: 'returnOk', meta: { cite: 'idxd-release' } },
         },
         execWait: {
           description: 'exec: waiting for the other threads of the process to exit.',
-          always: { guard: 'onlyCallerLeft', target: '#mm.exiting', actions: 'finishExec' },
-          on: { 'mm.thread_exit': { actions: 'threadLeaves' } },
+          always: { guard: 'onlyCallerLeft', target: '#mm.exiting', actions: 'finishExec', meta: { cite: 'exec-mmap' } },
+          on: { 'mm.thread_exit': { actions: 'threadLeaves', meta: { cite: 'exit-mm' } } },
         },
       },
     },
@@ -445,17 +449,17 @@ export const mmMachine = setup({
       on: ABSORB_REQUESTS,
       states: {
         teardown: {
-          always: { guard: ({ context }) => context.pasid === null, target: 'releasing' },
-          on: { 'iommu.torndown': { target: 'releasing' } },
+          always: { guard: ({ context }) => context.pasid === null, target: 'releasing', meta: { cite: 'exit-files' } },
+          on: { 'iommu.torndown': { target: 'releasing', meta: { cite: 'exit-files' } } },
         },
         releasing: {
           ...releaseStates,
-          onDone: { target: 'dropping' },
+          onDone: { target: 'dropping', meta: { cite: 'mmdrop' } },
         },
         dropping: {
-          always: { guard: ({ context }) => !freesAtMmdrop(context.policy.pasid, context.pasid), target: '#mm.dead' },
+          always: { guard: ({ context }) => !freesAtMmdrop(context.policy.pasid, context.pasid), target: '#mm.dead', meta: { cite: 'mmdrop' } },
           entry: 'dropPasid',
-          on: { 'pasid.free': { target: '#mm.dead', actions: 'clearPasid' } },
+          on: { 'pasid.free': { target: '#mm.dead', actions: 'clearPasid', meta: { cite: 'mmdrop' } } },
         },
       },
     },
