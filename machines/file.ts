@@ -20,6 +20,7 @@
  * child's mm while the bond's `mm.drop` goes to `ctx->mm`.
  */
 import { assertEvent, enqueueActions, setup } from 'xstate';
+import type { TransitionMeta } from './citations.ts';
 import { mmAddr, wqAddr, type Address, type Message, type Outgoing } from './protocol.ts';
 
 /** A message taken on purpose without effect (the actor takes it instead of deferring it). */
@@ -60,6 +61,7 @@ export const fileMachine = setup({
     context: {} as FileContext,
     events: {} as FileEvent,
     emitted: {} as Outgoing,
+    transitionMeta: {} as TransitionMeta,
   },
   guards: {
     /** fput of the last reference: f_count reaches 0. */
@@ -142,15 +144,18 @@ export const fileMachine = setup({
     open: {
       description: 'Referenced by descriptors (and the portal mapping, once mmap succeeded); SVA bound unless a driver-level unbind cleared it.',
       on: {
-        'file.get': { actions: 'get' },
-        'file.put': [{ guard: 'lastReference', target: 'releasing', actions: 'startRelease' }, { actions: 'put' }],
-        'file.mmap': { actions: 'mmap' },
-        'file.unbind': { guard: 'bound', target: 'unbinding', actions: 'startUnbind' },
+        'file.get': { actions: 'get', meta: { cite: 'dup-fd' } },
+        'file.put': [
+          { guard: 'lastReference', target: 'releasing', actions: 'startRelease', meta: { cite: 'idxd-drain' } },
+          { actions: 'put', meta: { cite: 'close-fd' } },
+        ],
+        'file.mmap': { actions: 'mmap', meta: { cite: 'idxd-mmap' } },
+        'file.unbind': { guard: 'bound', target: 'unbinding', actions: 'startUnbind', meta: { cite: 'sva-unbind' } },
       },
     },
     unbinding: {
       description: 'iommu_sva_unbind_device for a driver-level unbind: the PASID-table entry goes; the file and its mapping stay.',
-      on: { 'iommu.unbound': { target: 'open', actions: ['dropGrab', 'answerUnbind'] } },
+      on: { 'iommu.unbound': { target: 'open', actions: ['dropGrab', 'answerUnbind'], meta: { cite: 'mmgrab-drop' } } },
     },
     releasing: {
       description: 'idxd_file_dev_release: drain the PASID (always, for a shared WQ), then unbind SVA if still bound.',
@@ -159,13 +164,13 @@ export const fileMachine = setup({
         draining: {
           on: {
             'wq.drained': [
-              { guard: 'bound', target: 'unbinding', actions: 'unbindOnRelease' },
-              { target: '#file.released', actions: 'answerRelease' },
+              { guard: 'bound', target: 'unbinding', actions: 'unbindOnRelease', meta: { cite: 'idxd-release-unbind' } },
+              { target: '#file.released', actions: 'answerRelease', meta: { cite: 'idxd-release' } },
             ],
           },
         },
         unbinding: {
-          on: { 'iommu.unbound': { target: '#file.released', actions: ['dropGrab', 'answerRelease'] } },
+          on: { 'iommu.unbound': { target: '#file.released', actions: ['dropGrab', 'answerRelease'], meta: { cite: 'mmgrab-drop' } } },
         },
       },
     },

@@ -12,6 +12,7 @@ import {
   type Outgoing,
   type PasidPolicy,
 } from './protocol.ts';
+import type { TransitionMeta } from './citations.ts';
 import { allocRefusal, fixupRef, onRebind, onUnbind, putRef, refsAtAlloc, type PutOutcome } from './pasid.ts';
 
 export interface IommuInput {
@@ -142,6 +143,8 @@ export const iommuMachine = setup({
     context: {} as IommuContext,
     events: {} as IommuEvent,
     emitted: {} as Outgoing,
+    /** Each transition names the kernel code it models (machines/citations.ts). */
+    transitionMeta: {} as TransitionMeta,
   },
   actions: {
     /** iommu_sva_bind_device(): allocate the mm's PASID if it has none, count the bond, program the entry. */
@@ -288,13 +291,13 @@ export const iommuMachine = setup({
     enabled: {
       description: 'Scalable mode on; SVA enabled for every device.',
       on: {
-        'iommu.bind': { actions: 'bind' },
-        'iommu.unbind': { actions: 'unbind' },
-        'iommu.get': { actions: 'get' },
-        'iommu.put': { actions: 'put' },
-        'iommu.teardown': { actions: 'teardown' },
-        'iommu.free': { actions: 'free' },
-        'iommu.translate': { actions: 'translate' },
+        'iommu.bind': { actions: 'bind', meta: { cite: 'sva-bind' } },
+        'iommu.unbind': { actions: 'unbind', meta: { cite: 'sva-unbind' } },
+        'iommu.get': { actions: 'get', meta: { cite: 'seed-fixup-ref' } },
+        'iommu.put': { actions: 'put', meta: { cite: 'seed-pasid-put' } },
+        'iommu.teardown': { actions: 'teardown', meta: { cite: 'mm-release' } },
+        'iommu.free': { actions: 'free', meta: { cite: 'mmdrop' } },
+        'iommu.translate': { actions: 'translate', meta: { cite: 'pasid-walk' } },
       },
     },
   },

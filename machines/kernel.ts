@@ -4,6 +4,7 @@
  * It also answers syscalls naming a thread that does not exist (yet): ESRCH.
  */
 import { assertEvent, enqueueActions, setup } from 'xstate';
+import type { TransitionMeta } from './citations.ts';
 import { LAM_OFF, mmAddr, threadAddr, type FdEntry, type Message, type Outgoing } from './protocol.ts';
 
 export interface KernelContext {
@@ -37,6 +38,8 @@ export const kernelMachine = setup({
     context: {} as KernelContext,
     events: {} as KernelEvent,
     emitted: {} as Outgoing,
+    /** Each transition names the kernel code it models (machines/citations.ts). */
+    transitionMeta: {} as TransitionMeta,
   },
   actions: {
     spawn: enqueueActions(({ context, event, enqueue }) => {
@@ -79,21 +82,21 @@ export const kernelMachine = setup({
   states: {
     up: {
       on: {
-        'sys.spawn': { actions: 'spawn' },
-        'kernel.fork': { actions: 'fork' },
-        'kernel.exec': { actions: 'exec' },
-        'sys.clone': { actions: 'noSuchThread' },
-        'sys.fork': { actions: 'noSuchThread' },
-        'sys.exec': { actions: 'noSuchThread' },
-        'sys.exit': { actions: 'noSuchThread' },
-        'sys.bind': { actions: 'noSuchThread' },
-        'sys.unbind': { actions: 'noSuchThread' },
-        'sys.close': { actions: 'noSuchThread' },
-        'sys.open': { actions: 'noSuchThread' },
-        'sys.mmap': { actions: 'noSuchThread' },
-        'sys.munmap': { actions: 'noSuchThread' },
-        'sys.arch_prctl': { actions: 'noSuchThread' },
-        'insn.enqcmd': { actions: 'noSuchThread' },
+        'sys.spawn': { actions: 'spawn', meta: { cite: 'spawn' } },
+        'kernel.fork': { actions: 'fork', meta: { cite: 'fork' } },
+        'kernel.exec': { actions: 'exec', meta: { cite: 'exec-mm' } },
+        'sys.clone': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.fork': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.exec': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.exit': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.bind': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.unbind': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.close': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.open': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.mmap': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.munmap': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'sys.arch_prctl': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
+        'insn.enqcmd': { actions: 'noSuchThread', meta: { cite: 'model-no-such-thread' } },
       },
     },
   },

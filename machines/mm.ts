@@ -13,6 +13,7 @@
 import { match } from 'ts-pattern';
 import { assertEvent, enqueueActions, not, setup } from 'xstate';
 import { archPrctl, bindRefusal, onCloneVm } from './lam.ts';
+import type { TransitionMeta } from './citations.ts';
 import { deactivate, freesAtMmdrop, gpFixup } from './pasid.ts';
 import {
   fileAddr,
@@ -149,6 +150,8 @@ export const mmMachine = setup({
     context: {} as MmContext,
     events: {} as MmEvent,
     emitted: {} as Outgoing,
+    /** Each transition names the kernel code it models (machines/citations.ts). */
+    transitionMeta: {} as TransitionMeta,
   },
   guards: {
     lastUserExits: ({ context, event }) => {
@@ -492,98 +495,98 @@ export const mmMachine = setup({
   initial: 'alive',
   on: {
     // Replies that are informational for the mm, whatever state it is in.
-    'pasid.free': { actions: 'clearPasid' },
+    'pasid.free': { actions: 'clearPasid', meta: { cite: 'pasid-free' } },
     'pasid.put': IGNORE,
     'pasidtable.set': IGNORE,
     'pasidtable.clear': IGNORE,
     // A bond on this mm went (a file released or unbound): mm_count drops, in any state.
-    'mm.drop': { actions: 'dropGrab' },
+    'mm.drop': { actions: 'dropGrab', meta: { cite: 'mmgrab-drop' } },
   },
   states: {
     alive: {
       initial: 'idle',
       on: {
-        'trap.gp': { actions: 'handleGp' },
-        'trap.ud': { actions: 'handleUd' },
-        'pasid.get': [{ guard: ({ event }) => event.thread !== undefined, actions: 'finishSeedFixup' }, IGNORE],
-        'iommu.get_failed': { actions: 'failSeedFixup' },
-        'portal.store': { actions: 'storeToPortal' },
-        'mm.arch_prctl': { actions: 'archPrctl' },
-        'mm.clone': { actions: 'cloneThread' },
+        'trap.gp': { actions: 'handleGp', meta: { cite: 'gp-fixup' } },
+        'trap.ud': { actions: 'handleUd', meta: { cite: 'ud-sigill' } },
+        'pasid.get': [{ guard: ({ event }) => event.thread !== undefined, actions: 'finishSeedFixup', meta: { cite: 'msr-write' } }, IGNORE],
+        'iommu.get_failed': { actions: 'failSeedFixup', meta: { cite: 'seed-fixup-ref' } },
+        'portal.store': { actions: 'storeToPortal', meta: { cite: 'enqcmd-store' } },
+        'mm.arch_prctl': { actions: 'archPrctl', meta: { cite: 'arch-prctl' } },
+        'mm.clone': { actions: 'cloneThread', meta: { cite: 'clone' } },
         // A thread other than the last may leave at any time; the last one only when no syscall is in flight.
-        'mm.thread_exit': { guard: not('lastUserExits'), actions: 'threadLeaves' },
+        'mm.thread_exit': { guard: not('lastUserExits'), actions: 'threadLeaves', meta: { cite: 'exit-mm' } },
       },
       states: {
         idle: {
           description: 'No multi-step syscall in progress.',
           on: {
             'mm.open': [
-              { guard: 'noUserSwq', actions: 'refuseNoSwq' },
-              { guard: 'fdInUse', actions: 'refuseFdInUse' },
-              { guard: 'lamRefuses', actions: 'refuseLam' },
-              { target: 'binding', actions: 'startOpen' },
+              { guard: 'noUserSwq', actions: 'refuseNoSwq', meta: { cite: 'no-user-swq' } },
+              { guard: 'fdInUse', actions: 'refuseFdInUse', meta: { cite: 'model-fd-label' } },
+              { guard: 'lamRefuses', actions: 'refuseLam', meta: { cite: 'sva-lam-refusal' } },
+              { target: 'binding', actions: 'startOpen', meta: { cite: 'idxd-open' } },
             ],
             'mm.bind': [
-              { guard: 'noUserSwq', actions: 'refuseNoSwq' },
-              { guard: 'lamRefuses', actions: 'refuseLam' },
-              { target: 'binding', actions: 'startOpen' },
+              { guard: 'noUserSwq', actions: 'refuseNoSwq', meta: { cite: 'no-user-swq' } },
+              { guard: 'lamRefuses', actions: 'refuseLam', meta: { cite: 'sva-lam-refusal' } },
+              { target: 'binding', actions: 'startOpen', meta: { cite: 'idxd-open' } },
             ],
             'mm.mmap': [
-              { guard: 'noSuchFd', actions: 'refuseBadFd' },
-              { target: 'mapping', actions: 'startMmap' },
+              { guard: 'noSuchFd', actions: 'refuseBadFd', meta: { cite: 'bad-fd' } },
+              { target: 'mapping', actions: 'startMmap', meta: { cite: 'idxd-mmap' } },
             ],
-            'mm.munmap': { target: 'putting', actions: 'startMunmap' },
+            'mm.munmap': { target: 'putting', actions: 'startMunmap', meta: { cite: 'munmap' } },
             'mm.unbind': [
-              { guard: 'noBoundFd', actions: 'refuseNotBound' },
-              { target: 'unbinding', actions: 'startUnbind' },
+              { guard: 'noBoundFd', actions: 'refuseNotBound', meta: { cite: 'model-not-held' } },
+              { target: 'unbinding', actions: 'startUnbind', meta: { cite: 'sva-unbind' } },
             ],
             'mm.close': [
-              { guard: 'noSuchFd', actions: 'refuseBadFd' },
-              { guard: 'nothingOpen', actions: 'refuseNotOpen' },
-              { target: 'putting', actions: 'startClose' },
+              { guard: 'noSuchFd', actions: 'refuseBadFd', meta: { cite: 'bad-fd' } },
+              { guard: 'nothingOpen', actions: 'refuseNotOpen', meta: { cite: 'model-not-held' } },
+              { target: 'putting', actions: 'startClose', meta: { cite: 'close-fd' } },
             ],
-            'mm.close_on_exec': { target: 'putting', actions: 'startCloseOnExec' },
-            'mm.fork': { target: 'forking', actions: 'startFork' },
-            'mm.exec': { target: 'execWait', actions: 'startExec' },
+            'mm.close_on_exec': { target: 'putting', actions: 'startCloseOnExec', meta: { cite: 'close-on-exec' } },
+            'mm.fork': { target: 'forking', actions: 'startFork', meta: { cite: 'dup-fd' } },
+            'mm.exec': { target: 'execWait', actions: 'startExec', meta: { cite: 'de-thread' } },
             'mm.thread_exit': [
-              { guard: 'lastUserExits', target: '#mm.exiting', actions: 'threadLeaves' },
-              { actions: 'threadLeaves' },
+              { guard: 'lastUserExits', target: '#mm.exiting', actions: 'threadLeaves', meta: { cite: 'exit-mmap' } },
+              { actions: 'threadLeaves', meta: { cite: 'exit-mm' } },
             ],
           },
         },
         binding: {
           description: 'idxd_cdev_open: iommu_sva_bind_device() on current->mm (PASID allocation, PASID-table entry), then the file.',
           on: {
-            'pasid.alloc': { actions: 'setPasid' },
+            'pasid.alloc': { actions: 'setPasid', meta: { cite: 'pasid-alloc' } },
             'iommu.bound': [
-              { guard: ({ context }) => context.opening?.map === true, target: 'mapping', actions: 'finishOpen' },
-              { target: 'idle', actions: 'finishOpen' },
+              { guard: ({ context }) => context.opening?.map === true, target: 'mapping', actions: 'finishOpen', meta: { cite: 'idxd-bound' } },
+              { target: 'idle', actions: 'finishOpen', meta: { cite: 'idxd-bound' } },
             ],
-            'iommu.bind_failed': { target: 'idle', actions: 'failOpen' },
+            'iommu.bind_failed': { target: 'idle', actions: 'failOpen', meta: { cite: 'idxd-open' } },
           },
         },
         mapping: {
           description: 'idxd_cdev_mmap: the file checks CAP_SYS_RAWIO and that it is this mm\'s, then the portal is mapped.',
-          on: { 'file.mapped': { target: 'idle', actions: 'finishMmap' } },
+          on: { 'file.mapped': { target: 'idle', actions: 'finishMmap', meta: { cite: 'idxd-mmap' } } },
         },
         unbinding: {
           description: 'A driver-level unbind (iommu_sva_unbind_device): the file keeps its descriptor and mapping.',
-          on: { 'file.unbound': { target: 'idle', actions: 'returnOk' } },
+          on: { 'file.unbound': { target: 'idle', actions: 'returnOk', meta: { cite: 'sva-unbind' } } },
         },
         putting: {
           description: 'close / munmap / do_close_on_exec: each reference put (a last one releases its file first).',
-          always: { guard: 'settled', target: 'idle', actions: 'returnOk' },
-          on: { 'file.dropped': { actions: 'replied' } },
+          always: { guard: 'settled', target: 'idle', actions: 'returnOk', meta: { cite: 'close-fd' } },
+          on: { 'file.dropped': { actions: 'replied', meta: { cite: 'close-fd' } } },
         },
         forking: {
           description: 'fork: copy_files (get_file on every descriptor) before copy_mm.',
-          always: { guard: 'settled', target: 'idle', actions: 'finishFork' },
-          on: { 'file.got': { actions: 'replied' } },
+          always: { guard: 'settled', target: 'idle', actions: 'finishFork', meta: { cite: 'fork' } },
+          on: { 'file.got': { actions: 'replied', meta: { cite: 'dup-fd' } } },
         },
         execWait: {
           description: 'exec: waiting for the other threads of the process to exit.',
-          always: { guard: 'onlyCallerLeft', target: '#mm.exiting', actions: 'finishExec' },
-          on: { 'mm.thread_exit': { actions: 'threadLeaves' } },
+          always: { guard: 'onlyCallerLeft', target: '#mm.exiting', actions: 'finishExec', meta: { cite: 'exec-mmap' } },
+          on: { 'mm.thread_exit': { actions: 'threadLeaves', meta: { cite: 'exit-mm' } } },
         },
       },
     },
@@ -594,22 +597,22 @@ export const mmMachine = setup({
       on: ABSORB_REQUESTS,
       states: {
         teardown: {
-          always: { guard: ({ context }) => context.pasid === null, target: 'putting' },
-          on: { 'iommu.torndown': { target: 'putting' } },
+          always: { guard: ({ context }) => context.pasid === null, target: 'putting', meta: { cite: 'exit-mmap' } },
+          on: { 'iommu.torndown': { target: 'putting', meta: { cite: 'exit-mmap' } } },
         },
         putting: {
           entry: 'putAll',
-          always: { guard: 'settled', target: 'dropped' },
-          on: { 'file.dropped': { actions: 'replied' } },
+          always: { guard: 'settled', target: 'dropped', meta: { cite: 'exit-files' } },
+          on: { 'file.dropped': { actions: 'replied', meta: { cite: 'close-fd' } } },
         },
         dropped: {
           description: 'mm_users is 0. mm_count: held while an SVA bond grabs this mm (its file still open somewhere), then __mmdrop.',
-          always: { guard: 'ungrabbed', target: 'dropping' },
+          always: { guard: 'ungrabbed', target: 'dropping', meta: { cite: 'mmdrop' } },
         },
         dropping: {
-          always: { guard: ({ context }) => !freesAtMmdrop(context.policy.pasid, context.pasid), target: '#mm.dead' },
+          always: { guard: ({ context }) => !freesAtMmdrop(context.policy.pasid, context.pasid), target: '#mm.dead', meta: { cite: 'mmdrop' } },
           entry: 'dropPasid',
-          on: { 'pasid.free': { target: '#mm.dead', actions: 'clearPasid' } },
+          on: { 'pasid.free': { target: '#mm.dead', actions: 'clearPasid', meta: { cite: 'mmdrop' } } },
         },
       },
     },

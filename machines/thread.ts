@@ -7,6 +7,7 @@
  * - A new thread (clone, fork) starts with msr unset and not activated: nothing is inherited.
  */
 import { assertEvent, assign, emit, setup } from 'xstate';
+import type { TransitionMeta } from './citations.ts';
 import { mmAddr, type Message, type MessageOf, type Outgoing } from './protocol.ts';
 
 /**
@@ -79,6 +80,8 @@ export const threadMachine = setup({
     context: {} as ThreadContext,
     events: {} as ThreadEvent,
     emitted: {} as Outgoing,
+    /** Each transition names the kernel code it models (machines/citations.ts). */
+    transitionMeta: {} as TransitionMeta,
   },
   guards: {
     msrInvalid: ({ context }) => context.msr === null,
@@ -145,73 +148,73 @@ export const threadMachine = setup({
   initial: 'running',
   on: {
     // Completion records can land at any time, even after the submitter moved on or exited.
-    'wq.complete': { actions: 'countCompletion' },
+    'wq.complete': { actions: 'countCompletion', meta: { cite: 'dsa-completion' } },
   },
   states: {
     running: {
       description: 'In user mode, ready for the next step of its program.',
       on: {
-        'sys.clone': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.fork': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.exec': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.bind': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.unbind': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.close': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.open': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.mmap': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.munmap': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.arch_prctl': { target: 'syscall', actions: 'enterSyscall' },
-        'sys.exit': { target: 'exited', actions: 'exitThread' },
+        'sys.clone': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'clone' } },
+        'sys.fork': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'fork' } },
+        'sys.exec': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'execve' } },
+        'sys.bind': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-open' } },
+        'sys.unbind': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'sva-unbind' } },
+        'sys.close': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-release' } },
+        'sys.open': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-open' } },
+        'sys.mmap': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-mmap' } },
+        'sys.munmap': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'munmap' } },
+        'sys.arch_prctl': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'arch-prctl' } },
+        'sys.exit': { target: 'exited', actions: 'exitThread', meta: { cite: 'do-exit' } },
         'insn.enqcmd': [
-          { guard: 'noEnqcmd', target: 'trapping', actions: 'raiseUd' },
-          { guard: 'msrInvalid', target: 'trapping', actions: ['keepDevice', 'raiseGp'] },
-          { target: 'enqueuing', actions: 'storeToPortal' },
+          { guard: 'noEnqcmd', target: 'trapping', actions: 'raiseUd', meta: { cite: 'enqcmd-ud' } },
+          { guard: 'msrInvalid', target: 'trapping', actions: ['keepDevice', 'raiseGp'], meta: { cite: 'enqcmd-gp' } },
+          { target: 'enqueuing', actions: 'storeToPortal', meta: { cite: 'enqcmd-store' } },
         ],
-        'thread.kill': { target: 'exited', actions: 'exitThread' },
+        'thread.kill': { target: 'exited', actions: 'exitThread', meta: { cite: 'de-thread' } },
       },
     },
     syscall: {
       description: 'In the kernel, waiting for the syscall to return.',
       on: {
-        'sys.return': { target: 'running' },
-        'thread.exec': { actions: 'execInto' },
-        'thread.kill': { target: 'exited', actions: 'exitThread' },
+        'sys.return': { target: 'running', meta: { cite: 'syscall-return' } },
+        'thread.exec': { actions: 'execInto', meta: { cite: 'exec-thread' } },
+        'thread.kill': { target: 'exited', actions: 'exitThread', meta: { cite: 'de-thread' } },
       },
     },
     trapping: {
       description: 'ENQCMD raised #GP (IA32_PASID invalid); the #GP handler decides: fix up or SIGSEGV.',
       on: {
-        'msr.write': { actions: 'writeMsr' },
-        'gp.fixup': { target: 'enqueuing', actions: ['storeToPortal', 'forgetDevice'] },
-        'signal.sigsegv': { target: 'running', actions: 'forgetDevice' },
-        'signal.sigill': { target: 'running' },
+        'msr.write': { actions: 'writeMsr', meta: { cite: 'msr-write' } },
+        'gp.fixup': { target: 'enqueuing', actions: ['storeToPortal', 'forgetDevice'], meta: { cite: 'gp-fixup-return' } },
+        'signal.sigsegv': { target: 'running', actions: 'forgetDevice', meta: { cite: 'gp-sigsegv' } },
+        'signal.sigill': { target: 'running', meta: { cite: 'ud-sigill' } },
         // thread.kill waits: the #GP (#UD) handler runs to completion in this thread's context first.
       },
     },
     enqueuing: {
       description: 'The ENQCMD store is on its way to the portal; the work queue answers Success or Retry.',
       on: {
-        'wq.accept': { target: 'running' },
-        'wq.retry': { target: 'running' },
-        'signal.sigsegv': { target: 'running' },
+        'wq.accept': { target: 'running', meta: { cite: 'enqcmd-status' } },
+        'wq.retry': { target: 'running', meta: { cite: 'enqcmd-status' } },
+        'signal.sigsegv': { target: 'running', meta: { cite: 'portal-fault' } },
         // thread.kill waits for the instruction to retire.
       },
     },
     exited: {
       description: 'Gone (do_exit). Syscalls naming it get ESRCH; late replies are dropped.',
       on: {
-        'sys.clone': { actions: 'answerEsrch' },
-        'sys.fork': { actions: 'answerEsrch' },
-        'sys.exec': { actions: 'answerEsrch' },
-        'sys.exit': { actions: 'answerEsrch' },
-        'sys.bind': { actions: 'answerEsrch' },
-        'sys.unbind': { actions: 'answerEsrch' },
-        'sys.close': { actions: 'answerEsrch' },
-        'sys.open': { actions: 'answerEsrch' },
-        'sys.mmap': { actions: 'answerEsrch' },
-        'sys.munmap': { actions: 'answerEsrch' },
-        'sys.arch_prctl': { actions: 'answerEsrch' },
-        'insn.enqcmd': { actions: 'answerEsrch' },
+        'sys.clone': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.fork': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.exec': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.exit': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.bind': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.unbind': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.close': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.open': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.mmap': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.munmap': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'sys.arch_prctl': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
+        'insn.enqcmd': { actions: 'answerEsrch', meta: { cite: 'model-exited-thread' } },
         'thread.kill': IGNORE,
         'sys.return': IGNORE,
         'thread.exec': IGNORE,

@@ -7,6 +7,7 @@
  * success writes a completion record (`wq.complete`), a DMAR fault leaves the submitter without one.
  */
 import { assertEvent, enqueueActions, setup } from 'xstate';
+import type { TransitionMeta } from './citations.ts';
 import { mmAddr, threadAddr, type Message, type Outgoing } from './protocol.ts';
 
 export interface WqInput {
@@ -105,6 +106,8 @@ export const wqMachine = setup({
     context: {} as WqContext,
     events: {} as WqEvent,
     emitted: {} as Outgoing,
+    /** Each transition names the kernel code (or the DSA rule) it models (machines/citations.ts). */
+    transitionMeta: {} as TransitionMeta,
   },
   actions: {
     submit: enqueueActions(({ context: c, event, enqueue }) => {
@@ -168,11 +171,11 @@ export const wqMachine = setup({
     enabled: {
       description: 'Shared WQ enabled: limited portal accepts while occupancy < threshold.',
       on: {
-        'wq.submit': { actions: 'submit' },
-        'wq.execute': { actions: 'execute' },
-        'wq.drain': { actions: 'drain' },
-        'iommu.translated': { actions: 'complete' },
-        'fault.dmar': { actions: 'fault' },
+        'wq.submit': { actions: 'submit', meta: { cite: 'swq-limited-portal' } },
+        'wq.execute': { actions: 'execute', meta: { cite: 'dsa-dispatch' } },
+        'wq.drain': { actions: 'drain', meta: { cite: 'idxd-drain-device' } },
+        'iommu.translated': { actions: 'complete', meta: { cite: 'dsa-completion' } },
+        'fault.dmar': { actions: 'fault', meta: { cite: 'dsa-fault' } },
       },
     },
   },

@@ -187,6 +187,12 @@ export async function startInspector(session: InspectSession, opts: { port?: num
         if (seq > session.lastSeq) throw new HttpError(400, `seq ${seq} is past the last record (${session.lastSeq})`);
         return json(res, 200, JSON.stringify(session.stateAt(seq)));
       }
+      case 'GET /api/models': {
+        // What the selected record's receiver did with it, and the kernel code each transition models.
+        const seq = seqParam(url.searchParams, 'seq');
+        if (seq === undefined) throw new HttpError(400, 'seq is required');
+        return json(res, 200, JSON.stringify(session.modelsAt(seq)));
+      }
       case 'POST /api/step': {
         if (!session.live) throw new HttpError(409, 'this session shows a log: there are no steps to run');
         let u: StepUpdate;

@@ -13,6 +13,7 @@ import { describeStep, ScenarioRun } from '../runner/run.ts';
 import { ScenarioError } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { machineLayouts, type MachineLayout } from './layout.ts';
+import { modelsOf, type ModelsAt } from './models.ts';
 
 export interface ActorInfo {
   readonly address: string;
@@ -129,6 +130,21 @@ export abstract class InspectSession {
     const state = this.seekable().at(seq, readState);
     this.remember(state);
     return state;
+  }
+
+  /**
+   * What record `seq` made its receiver do: the transitions it took on the message, each with the kernel
+   * function its machine cites for it (src/inspect/models.ts), under the run's PASID policy. Computed
+   * from the receiver's state right before the message (the state at `seq − 1`); a seq outside the log,
+   * or past where states can be shown, is a `NoStateAt`.
+   */
+  modelsAt(seq: number): ModelsAt {
+    if (!Number.isInteger(seq) || seq < 1 || seq > this.lastSeq) throw new NoStateAt(`seq ${seq} is not a record of the log (1..${this.lastSeq})`);
+    if (seq > this.lastShowable) throw new NoStateAt(`no transition at #${seq}: ${this.stopsBecause()}`);
+    const rec = this.seekable().log.records[seq - 1];
+    if (rec === undefined) throw new Error(`record #${seq} is missing from the log being shown`);
+    const receiver = this.stateAt(seq - 1).actors.find((a) => a.address === rec.to);
+    return modelsOf(seq, rec.msg, rec.to, receiver, this.scenario.policy.pasid);
   }
 
   protected remember(state: StateAt): void {

@@ -76,11 +76,13 @@ export type InspectedSnapshot = StatelyActorEvent['snapshot'];
 type Shown = Snapshot<unknown> & { readonly value: unknown; readonly context: unknown };
 
 /**
- * `createInspector` cuts a definition off below this many levels of nesting (its default, 10, is exactly
- * the depth of the mm machine's config): deep enough for every svasim machine, with room to grow.
+ * `createInspector` cuts a definition off below this many levels of nesting (its default, 10, is less
+ * than the depth of the mm machine's config, whose nested release states carry transition `meta`):
+ * deep enough for every svasim machine, with room to grow.
  */
 const DEFINITION_DEPTH = 64;
-const INSPECTOR_OPTIONS = { serializationDepthLimit: DEFINITION_DEPTH } as const;
+/** The options svasim's inspectors are made with (the definition depth above). */
+export const INSPECTOR_OPTIONS = { serializationDepthLimit: DEFINITION_DEPTH } as const;
 /** `sendToStately` lets the event loop run (an adapter's socket flush) after this many events. */
 const YIELD_EVERY = 256;
 

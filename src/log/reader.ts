@@ -240,6 +240,12 @@ export interface PluginChange {
   readonly kinds: readonly string[];
 }
 
+/** A name from a log as one printable line: itself, or JSON-escaped (control characters, newlines), cut at 80. */
+function printable(s: string): string {
+  const t = /^[\x20-\x7e]*$/.test(s) ? s : JSON.stringify(s);
+  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
+}
+
 /**
  * The header's plugins, each with every kind it registered: a log naming one not loaded is refused.
  * Returns the plugins whose kinds are loaded from another plugin name or version.
@@ -261,9 +267,10 @@ function checkPlugins(refs: readonly z.output<typeof pluginRefSchema>[] | undefi
       if (loaded.some((l) => l.name !== p.name || l.version !== p.version)) changes.push({ logged: { name: p.name, version: p.version }, loaded, kinds: p.kinds });
       continue;
     }
-    const who = p.name !== undefined ? `plugin ${p.name}${p.version !== undefined ? ` ${p.version}` : ''}` : 'kinds registered by the program that wrote it';
+    // Names read from a file are shown escaped when they hold anything but printable characters.
+    const who = p.name !== undefined ? `plugin ${printable(p.name)}${p.version !== undefined ? ` ${printable(p.version)}` : ''}` : 'kinds registered by the program that wrote it';
     throw new LogError(
-      `${source}:1: the log needs ${who} (kind${missing.length === 1 ? '' : 's'} ${missing.join(', ')}), which ${missing.length === 1 ? 'is' : 'are'} not loaded: pass --plugin FILE (or the library's kinds option)`,
+      `${source}:1: the log needs ${who} (kind${missing.length === 1 ? '' : 's'} ${missing.map(printable).join(', ')}), which ${missing.length === 1 ? 'is' : 'are'} not loaded: pass --plugin FILE (or the library's kinds option)`,
     );
   }
   return changes;

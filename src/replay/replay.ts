@@ -375,9 +375,11 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
       return prefix();
     }
     if (pending > 0) {
-      // A closed log is complete: a model with more to deliver differs from it.
-      const extra = sched.pending()[0];
+      // A closed log is complete: a model with more to deliver differs from it — unless what is left
+      // would be deferred (the live run left it deferred, never taken and so never logged).
+      const extra = sched.pending().find((e) => sys.wouldTake(e));
       if (extra) return diverged(log.total() + 1, null, describe(extra), extra.cause);
+      if (sched.pending().length === pending) return { identical: true, records: log.total() };
       return prefix();
     }
     if (missingSteps > 0) {

@@ -13,6 +13,7 @@ import type { InputFile } from '../log/io.ts';
 import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemConfig, type SystemOptions } from '../runtime/system.ts';
+import { checkPolicy } from '../scenario/load.ts';
 import { sameSysValue } from '../scenario/schema.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
 
@@ -232,6 +233,8 @@ export class ScenarioRun {
     readonly scenario: Scenario,
     private readonly opts: RunOptions = {},
   ) {
+    // A program may change a loaded scenario's policy: it is checked as the loader checks an override.
+    checkPolicy(scenario.policy);
     this.sys = new System(systemConfig(scenario), opts.scheduler, undefined, { engine: opts.engine, kinds: opts.kinds, machines: opts.machines });
     const asWritten = opts.filePolicy ? { ...scenario, policy: opts.filePolicy } : scenario;
     // Opened (locked, checked against the inputs) before anything runs: a log that cannot be written is
@@ -324,6 +327,13 @@ export class ScenarioRun {
     if (this.finished) return this.finished;
     try {
       checkFinal(this.sys, this.scenario, this.failures);
+      // A message no actor ever took is a stuck actor (a registered kind that always defers it, a model
+      // bug): the run says so rather than ending as if all had been delivered.
+      const left = this.sys.deferredMessages();
+      if (left.length > 0) {
+        const shown = left.slice(0, 3).map((e) => `${e.msg.type} ${e.from} -> ${e.to}`).join(', ');
+        this.failures.push({ step: null, what: 'messages never taken', expected: 'every message taken', got: `${left.length} still deferred: ${shown}${left.length > 3 ? ', …' : ''}` });
+      }
     } catch (e) {
       this.writer?.abandon();
       throw e;

@@ -260,8 +260,16 @@ export class Kinds {
   check(msg: AnyMessage): string | undefined {
     const entry = this.schemas.get(msg.type);
     if (entry === undefined) return BUILTIN_TYPES.has(msg.type) ? undefined : `unknown message type "${msg.type}"`;
-    const r = entry.schema['~standard'].validate(msg);
-    if (r instanceof Promise) throw new KindError(`kind "${entry.kind}": the schema of "${msg.type}" is asynchronous (svasim steps synchronously)`);
+    const def = this.byName.get(entry.kind)?.definition;
+    const who = def?.origin ? `plugin ${def.origin.name}: ` : '';
+    let r: StandardResult | Promise<StandardResult>;
+    try {
+      r = entry.schema['~standard'].validate(msg);
+    } catch (e) {
+      const why = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+      throw new KindError(`${who}kind "${entry.kind}": the schema of "${msg.type}" threw: ${why}`, { cause: e });
+    }
+    if (r instanceof Promise) throw new KindError(`${who}kind "${entry.kind}": the schema of "${msg.type}" is asynchronous (svasim steps synchronously)`);
     if (r.issues === undefined) return undefined;
     const first = r.issues[0];
     const path = (first?.path ?? []).map((p) => String(typeof p === 'object' && p !== null && 'key' in p ? p.key : p)).join('.');

@@ -184,7 +184,10 @@ export class InvariantMonitor {
           throw new KindError(`${origin ? `plugin ${origin.name}: ` : ''}kind "${kind}": monitor ${monitor.invariant} threw: ${why}`, { cause: e });
         }
         if (!Array.isArray(details)) throw new KindError(`kind "${kind}": monitor ${monitor.invariant} returned ${typeof details}, not an array of details`);
-        for (const detail of details) v.report(monitor.invariant, String(detail));
+        for (const detail of details) {
+          if (typeof detail !== 'string') throw new KindError(`kind "${kind}": monitor ${monitor.invariant} returned ${typeof detail} ${JSON.stringify(detail) ?? ''} among its details (each must be a string)`);
+          v.report(monitor.invariant, detail);
+        }
       }
     }
     return out;

@@ -119,6 +119,51 @@ const PROGRAM_TYPES: ReadonlySet<string> = new Set([
 /** What svasim's work queue sends: a device model may send these too (it stands in for the queue). */
 const DEVICE_TYPES: ReadonlySet<string> = new Set(['wq.accept', 'wq.retry', 'wq.complete', 'wq.drained', 'iommu.translate']);
 
+/** The log record's own fields: a message's payload may not use them (its line would repeat a key). */
+const ENVELOPE_FIELDS = ['seq', 'from', 'to', 'cause', 'step', 'copy'] as const;
+function envelopeField(msg: object): string | undefined {
+  for (const k of ENVELOPE_FIELDS) if (Object.hasOwn(msg, k)) return k;
+  return undefined;
+}
+
+/** Why a value is not JSON data (`null`: it is): a BigInt, a function, a cycle, a non-finite number… */
+function notJson(v: unknown, path: unknown[] = []): string | null {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(v) ? null : `a non-finite number ${String(v)}`;
+    case 'undefined':
+      return null; // dropped by JSON.stringify in objects, as the persisted form does
+    case 'object': {
+      if (v === null) return null;
+      if (path.includes(v)) return 'a cycle';
+      path.push(v);
+      try {
+        if (Array.isArray(v)) {
+          for (const x of v) {
+            const bad = notJson(x, path);
+            if (bad !== null) return bad;
+          }
+          return null;
+        }
+        const proto = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== null) return `an object of class ${(v as { constructor?: { name?: string } }).constructor?.name ?? '?'}`;
+        for (const x of Object.values(v)) {
+          const bad = notJson(x, path);
+          if (bad !== null) return bad;
+        }
+        return null;
+      } finally {
+        path.pop();
+      }
+    }
+    default:
+      return `a ${typeof v}`;
+  }
+}
+
 /** A value in a message about it: its JSON, cut short. */
 function shortJson(v: unknown): string {
   let s: string;
@@ -272,8 +317,15 @@ export class System {
     return this.deferred.size;
   }
 
+  /** The messages still deferred (their targets never took them), per target in arrival order. */
+  deferredMessages(): readonly Envelope[] {
+    return this.deferred.all();
+  }
+
   /** Put an input (a scenario step) on the bus. */
   input(msg: AnyMessage, to: Address, step: number, from: Address = 'user'): void {
+    const reserved = envelopeField(msg);
+    if (reserved !== undefined) throw new Error(`input ${msg.type} to ${to}: a field named "${reserved}" is one of the log record's own (seq, from, to, cause, step, copy)`);
     const issue = isBuiltinMessage(msg) ? messageIssue(msg) : this.kinds.check(msg);
     if (issue !== null && issue !== undefined) throw new Error(`input ${msg.type} to ${to}: ${issue}`);
     this.enqueue({ msg, from, to, cause: undefined, step, seq: 0 });
@@ -295,6 +347,8 @@ export class System {
    */
   inject(msg: AnyMessage, to: Address, cause: number): void {
     if (!Number.isSafeInteger(cause) || cause < 1 || cause > this.seq) throw new Error(`inject ${msg.type}: cause ${cause} is not a delivered seq (1..${this.seq})`);
+    const reserved = envelopeField(msg);
+    if (reserved !== undefined) throw new Error(`inject ${msg.type} to ${to}: a field named "${reserved}" is one of the log record's own (seq, from, to, cause, step, copy)`);
     const issue = isBuiltinMessage(msg) ? messageIssue(msg) : this.kinds.check(msg);
     if (issue !== null && issue !== undefined) throw new Error(`inject ${msg.type} to ${to}: ${issue}`);
     this.enqueue({ msg, from: 'user', to, cause, step: this.lastStepSeen, seq: 0 });
@@ -376,6 +430,11 @@ export class System {
         throw new Error(`no actor ${env.to} for ${env.msg.type} (from ${env.from})`);
       }
     }
+    if (env.to === 'kernel' && env.msg.type === 'sys.spawn' && this.foreign.has(env.from)) {
+      const process = (env.msg as { readonly process?: unknown }).process;
+      const sender = this.cells.get(env.from);
+      if (typeof process === 'string' && this.processMms.has(process) && sender) throw this.kindFailure(sender.kind, env.from, `sent sys.spawn of process "${process}", which exists already`);
+    }
     const { behavior } = cell;
     const before = cell.state;
     const out = this.out;
@@ -395,6 +454,11 @@ export class System {
     }
     if (cell.foreign) {
       if (next === undefined) throw this.kindFailure(cell.kind, env.to, `returned no state for ${env.msg.type} from ${env.from}`);
+      // Checkpoints, reports and the inspector write states out as JSON: a state that is not JSON fails here, once.
+      if (next !== before) {
+        const bad = notJson(behavior.persist(next));
+        if (bad !== null) throw this.kindFailure(cell.kind, env.to, `has a state that is not JSON data after ${env.msg.type} (${bad})`);
+      }
       if (out.length > 0) this.checkSent(env.to, cell.kind, out);
     }
     cell.state = next;
@@ -472,6 +536,8 @@ export class System {
       }
       const { to, ...msg } = m as Sent;
       const type = msg.type;
+      const reserved = envelopeField(msg);
+      if (reserved !== undefined) throw this.kindFailure(kindName, from, `sent ${type} with a field named "${reserved}", one of the log record's own (seq, from, to, cause, step, copy)`);
       if (typeof to !== 'string' || (!/^[a-z][a-z0-9_-]*:./.test(to) && !['user', 'kernel', 'iommu'].includes(to))) {
         throw this.kindFailure(kindName, from, `sent ${type} to ${shortJson(to)}, which is not an address`);
       }
@@ -500,6 +566,22 @@ export class System {
     // Only when someone subscribed; a subscriber's error fails this delivery, after every one had it.
     if (this.delivered$.observed) publishSync(this.delivered$, env, (e) => new SubscriberError(env, e));
     return env;
+  }
+
+  /**
+   * Whether the actor a pending message goes to would take it now (no side effect: the step's result is
+   * dropped). Replay asks it of what is still pending at the end of a log: messages the live run left
+   * deferred (never taken, so never logged) are no difference.
+   */
+  wouldTake(env: Envelope): boolean {
+    const cell = this.cells.get(env.to);
+    if (cell === undefined) return true;
+    const scratch: Sent[] = [];
+    try {
+      return cell.behavior.step(cell.state, env.msg, scratch, env.to, env.from) !== DEFER;
+    } catch {
+      return true;
+    }
   }
 
   /** Whether an address is an actor of a registered kind (the built-in monitor leaves those alone). */

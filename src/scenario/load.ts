@@ -667,16 +667,22 @@ function readReason(e: unknown): string {
  * A policy override given by a program (TypeScript types it; JavaScript does not): only `pasid` and
  * `lam`, each one of its policies, else a {@link ScenarioError} in one line.
  */
-function checkPolicyOverride(override: unknown): void {
+/** A whole policy (a program may have changed a loaded scenario's): both switches, each one of its values. */
+export function checkPolicy(policy: unknown): void {
+  if (!isObject(policy) || policy['pasid'] === undefined || policy['lam'] === undefined) throw new ScenarioError(`policy: expected { pasid, lam }, got ${describe(policy)}`);
+  checkPolicyOverride(policy, 'policy');
+}
+
+function checkPolicyOverride(override: unknown, what = 'policy override'): void {
   if (override === undefined) return;
-  if (!isObject(override) || Array.isArray(override)) throw new ScenarioError(`policy override: expected an object like { pasid: 'merged' }, got ${describe(override)}`);
+  if (!isObject(override) || Array.isArray(override)) throw new ScenarioError(`${what}: expected an object like { pasid: 'merged' }, got ${describe(override)}`);
   for (const [k, v] of Object.entries(override)) {
     if (v === undefined) continue;
     if (k === 'pasid') {
-      if (!(PASID_POLICIES as readonly unknown[]).includes(v)) throw new ScenarioError(`policy override: pasid: unknown pasid policy ${describe(v)} (expected ${orList(PASID_POLICIES)})`);
+      if (!(PASID_POLICIES as readonly unknown[]).includes(v)) throw new ScenarioError(`${what}: pasid: unknown pasid policy ${describe(v)} (expected ${orList(PASID_POLICIES)})`);
     } else if (k === 'lam') {
-      if (!(LAM_POLICIES as readonly unknown[]).includes(v)) throw new ScenarioError(`policy override: lam: unknown lam policy ${describe(v)} (expected ${orList(LAM_POLICIES)})`);
-    } else throw new ScenarioError(`policy override: unknown field "${k}" (expected pasid, lam)`);
+      if (!(LAM_POLICIES as readonly unknown[]).includes(v)) throw new ScenarioError(`${what}: lam: unknown lam policy ${describe(v)} (expected ${orList(LAM_POLICIES)})`);
+    } else throw new ScenarioError(`${what}: unknown field "${k}" (expected pasid, lam)`);
   }
 }
 

@@ -672,3 +672,53 @@ describe.skipIf(!available)('inspector in chromium: a device model, and machines
     await page.close();
   }, 60_000);
 });
+
+describe.skipIf(!available)('inspector in chromium: a selected message names the kernel function its transition models', () => {
+  let server: InspectorServer;
+  let browser: Browser;
+  let session: LiveSession;
+
+  beforeAll(async () => {
+    const p = builtinPath('seed-b-fixup-then-dmar');
+    if (!p) throw new Error('no built-in seed-b-fixup-then-dmar');
+    session = new LiveSession(loadScenarioFile(p));
+    while (session.nextStep < session.scenario.steps.length) session.step();
+    server = await startInspector(session);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('seed case (b): the #GP shows the seed RFC\'s fixup and its files; a birth says there is no transition', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.body.dataset['ready'] === 'true', undefined, WAIT);
+    const records = JSON.parse(session.recordsJson()) as { seq: number; type: string }[];
+    const seqOf = (type: string): number => {
+      const r = records.find((x) => x.type === type);
+      if (!r) throw new Error(`no ${type}`);
+      return r.seq;
+    };
+    const gp = seqOf('trap.gp');
+    await jump(page, gp);
+    await page.locator(`#sequence .msg-row[data-seq="${gp}"]`).first().click();
+    await page.waitForSelector('#details-models .models-line[data-cite="gp-fixup"]', WAIT);
+    expect(await page.locator('#details-models').getAttribute('data-seq')).toBe(String(gp));
+    const line = await page.locator('#details-models .models-line').first().innerText();
+    expect(line).toContain('models: exc_general_protection → fixup_pasid_exception → __fixup_pasid_exception (arch/x86/kernel/traps.c, drivers/iommu/intel/svm.c)');
+    expect(await page.locator('#details-models .models-file').first().innerText()).toBe('arch/x86/kernel/traps.c, drivers/iommu/intel/svm.c');
+
+    const birth = seqOf('mm.create');
+    await jump(page, birth);
+    await page.locator(`#sequence .msg-row[data-seq="${birth}"]`).first().click();
+    await page.waitForFunction((s) => document.querySelector('#details-models')?.getAttribute('data-seq') === String(s) && document.querySelector('#details-models .models-text') !== null, birth, WAIT);
+    expect(await page.locator('#details-models').innerText()).toBe('models: this message creates mm:1 (its birth): no transition is taken');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+});

@@ -3,8 +3,8 @@
  * check named by the record's `reason`, then where the kernel makes it. (Pure: no DOM needed.)
  */
 import { describe, expect, it } from 'vitest';
-import { refusalLines } from '../../src/inspect/page/details.ts';
-import type { LogRecord } from '../../src/inspect/page/types.ts';
+import { modelsLines, refusalLines } from '../../src/inspect/page/details.ts';
+import type { LogRecord, ModelsAt } from '../../src/inspect/page/types.ts';
 
 const ret = (payload: Record<string, unknown>): LogRecord =>
   ({ seq: 30, type: 'sys.return', from: 'mm:1', to: 'thread:P', cause: 29, step: 8, thread: 'P', ...payload }) as LogRecord;
@@ -29,5 +29,33 @@ describe('refusalLines', () => {
     expect(refusalLines(ret({ errno: 'EBUSY' }))).toStrictEqual([]);
     expect(refusalLines(ret({ errno: 'EBUSY', reason: 'toString' }))).toStrictEqual([]);
     expect(refusalLines({ ...ret({}), type: 'signal.sigsegv', reason: 'gp' } as LogRecord)).toStrictEqual([]);
+  });
+});
+
+describe('modelsLines (#details-models)', () => {
+  const base = { seq: 21, type: 'trap.gp', actor: 'mm:1', state: 'alive.idle' };
+
+  it('the message\'s transition first ("models"), then the ones it led to ("then (always)"), each with function, file and note', () => {
+    const m: ModelsAt = {
+      ...base,
+      transitions: [
+        { on: 'mm.close', source: 'alive.idle', target: 'alive.closing', cite: 'idxd-release', models: { fn: 'idxd_cdev_release', file: 'drivers/dma/idxd/cdev.c' } },
+        { on: 'always', source: 'alive.closing.next', target: 'alive.closing.draining', cite: 'idxd-drain', models: { fn: 'drain', file: 'drivers/dma/idxd/device.c', note: 'why' } },
+      ],
+    };
+    expect(modelsLines(m)).toStrictEqual([
+      { label: 'models', cite: 'idxd-release', fn: 'idxd_cdev_release', file: 'drivers/dma/idxd/cdev.c' },
+      { label: 'then (always)', cite: 'idxd-drain', fn: 'drain', file: 'drivers/dma/idxd/device.c', note: 'why' },
+    ]);
+  });
+
+  it('a transition without effect, a rule of the model\'s own, and no transition at all are said in words', () => {
+    expect(modelsLines({ ...base, type: 'pasid.put', transitions: [{ on: 'pasid.put', source: '(root)', target: null, cite: null, models: null }] })).toStrictEqual([
+      { label: 'models', cite: null, text: 'nothing: mm:1 ((root)) takes pasid.put without effect' },
+    ]);
+    expect(modelsLines({ ...base, transitions: [{ on: 'mm.close', source: 'alive.idle', target: null, cite: 'model-not-held', models: { model: 'EINVAL' } }] })).toStrictEqual([
+      { label: 'models', cite: 'model-not-held', text: "the model's own rule: EINVAL" },
+    ]);
+    expect(modelsLines({ ...base, state: null, transitions: [], why: 'a birth' })).toStrictEqual([{ label: 'models', cite: null, text: 'a birth' }]);
   });
 });

@@ -345,6 +345,115 @@ describe('log sessions and reports', () => {
   });
 });
 
+describe('inspector server: api/models names the kernel function the receiver\'s transition models', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-models-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A built-in scenario run to its end in a live session. */
+  const ran = (name: string): LiveSession => {
+    const p = builtinPath(name);
+    if (!p) throw new Error(`no built-in ${name}`);
+    const s = new LiveSession(loadScenarioFile(p));
+    while (s.nextStep < s.scenario.steps.length) s.step();
+    return s;
+  };
+  const seqOf = (s: LiveSession | LogSession, type: string, to?: string): number => {
+    const r = (JSON.parse(s.recordsJson()) as { seq: number; type: string; to: string }[]).find((x) => x.type === type && (to === undefined || x.to === to));
+    if (!r) throw new Error(`no ${type} record`);
+    return r.seq;
+  };
+  interface Models {
+    seq: number;
+    type: string;
+    actor: string;
+    state: string | null;
+    transitions: { on: string; source: string; target: string | null; cite: string | null; models: { fn?: string; file?: string; model?: string } | null }[];
+    why?: string;
+  }
+  const get = async (server: InspectorServer, seq: number): Promise<Models> => {
+    const r = await raw(server.port, `/api/models?seq=${seq}`);
+    expect(r.status, r.body).toBe(200);
+    return JSON.parse(r.body) as Models;
+  };
+
+  it('the #GP in seed case (b): the mm\'s transition cites the seed RFC\'s __fixup_pasid_exception under seed-2021', async () => {
+    const s = ran('seed-b-fixup-then-dmar');
+    const server = await startInspector(s);
+    try {
+      const m = await get(server, seqOf(s, 'trap.gp'));
+      expect(m).toMatchObject({ type: 'trap.gp', actor: 'mm:1', state: 'alive.idle' });
+      expect(m.transitions).toHaveLength(1);
+      expect(m.transitions[0]).toMatchObject({ on: 'trap.gp', source: 'alive', target: null, cite: 'gp-fixup' });
+      expect(m.transitions[0]?.models?.fn).toBe('exc_general_protection → fixup_pasid_exception → __fixup_pasid_exception');
+      expect(m.transitions[0]?.models?.file).toBe('arch/x86/kernel/traps.c, drivers/iommu/intel/svm.c');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('the same #GP under the merged policy cites try_fixup_enqcmd_gp (a log session)', async () => {
+    const log = join(dir, 'merged-b.jsonl');
+    const p = builtinPath('merged-b');
+    if (!p) throw new Error('no built-in merged-b');
+    runScenario(loadScenarioFile(p), { log });
+    const s = new LogSession(log);
+    const server = await startInspector(s);
+    try {
+      const m = await get(server, seqOf(s, 'trap.gp'));
+      expect(m.transitions.map((t) => [t.cite, t.models?.fn, t.models?.file])).toStrictEqual([
+        ['gp-fixup', 'exc_general_protection → try_fixup_enqcmd_gp', 'arch/x86/kernel/traps.c'],
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a message that leads to eventless transitions lists them in order (close: release, then the drain); births and pseudo-actors say why there is none', async () => {
+    const s = ran('close-release');
+    const server = await startInspector(s);
+    try {
+      const close = await get(server, seqOf(s, 'mm.close'));
+      expect(close.transitions.map((t) => [t.on, t.source, t.target, t.cite])).toStrictEqual([
+        ['mm.close', 'alive.idle', 'alive.closing', 'idxd-release'],
+        ['always', 'alive.closing.next', 'alive.closing.draining', 'idxd-drain'],
+      ]);
+      expect(close.transitions[1]?.models?.fn).toContain('idxd_device_drain_pasid(idxd, ctx->pasid)');
+      const ignored = await get(server, seqOf(s, 'pasidtable.set'));
+      expect(ignored.transitions).toStrictEqual([{ on: 'pasidtable.set', source: '(root)', target: null, cite: null, models: null }]);
+      const birth = await get(server, seqOf(s, 'mm.create'));
+      expect(birth).toMatchObject({ actor: 'mm:1', state: null, transitions: [], why: 'this message creates mm:1 (its birth): no transition is taken' });
+      const toUser = await get(server, seqOf(s, 'sys.return', 'user'));
+      expect(toUser.why).toBe('user is not an actor: no transition');
+      const exited = await get(server, seqOf(s, 'sys.exit'));
+      expect(exited.transitions.map((t) => t.cite)).toStrictEqual(['do-exit']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a seq that is no record, none given, or past a divergence is a one-line 4xx (nothing on stderr)', async () => {
+    const log = join(dir, 'seed-a.jsonl');
+    runScenario(seedA(), { log });
+    const bad = join(dir, 'diverges.jsonl');
+    writeFileSync(bad, readFileSync(log, 'utf8').replace('"refs":1', '"refs":7'));
+    const s = new LogSession(bad);
+    const server = await startInspector(s);
+    try {
+      const err = await stderrOf(async () => {
+        expectClientError(await raw(server.port, '/api/models'), 400, /^seq is required$/);
+        expectClientError(await raw(server.port, '/api/models?seq=x'), 400, /non-negative integer/);
+        expectClientError(await raw(server.port, '/api/models?seq=0'), 422, /^seq 0 is not a record of the log \(1\.\.\d+\)$/);
+        expectClientError(await raw(server.port, `/api/models?seq=${s.lastSeq + 1}`), 422, /is not a record of the log/);
+        expect((await raw(server.port, `/api/models?seq=${s.lastShowable}`)).status).toBe(200);
+        expectClientError(await raw(server.port, `/api/models?seq=${s.lastShowable + 1}`), 422, /^no transition at #\d+: .*diverges from this model/);
+      });
+      expect(err).toBe('');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('svasim inspect (the command)', () => {
   it('prints its URL, serves, and stops cleanly on Ctrl-C (SIGINT), exit 0', async () => {
     const child = spawn(process.execPath, ['src/cli/svasim.mjs', 'inspect', 'seed-a-unbind-dmar', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { AnyStateMachine } from 'xstate';
 import { mmMachine } from '../../machines/mm.ts';
 import { threadMachine } from '../../machines/thread.ts';
-import { machineOf, sendToStately, statelyEvents, toStatelyEvents, type Adapter } from '../../src/inspect/stately.ts';
+import { INSPECTOR_OPTIONS, machineOf, sendToStately, statelyEvents, toStatelyEvents, type Adapter } from '../../src/inspect/stately.ts';
 import { parseLog, readLog, type ParsedLog } from '../../src/log/reader.ts';
 import { DivergenceError } from '../../src/replay/checkpoints.ts';
 import { loadScenarioFile } from '../../src/scenario/load.ts';
@@ -73,10 +73,10 @@ function fakeAdapter(): Adapter & { readonly received: StatelyInspectionEvent[];
   return a;
 }
 
-/** What `createInspector` itself sends as the definition of an actor running `machine`. */
+/** What `createInspector` itself sends as the definition of an actor running `machine` (with svasim's depth option). */
 function libraryDefinition(machine: AnyStateMachine): string | undefined {
   let got: StatelyInspectionEvent | undefined;
-  const inspector = createInspector({ send: (e) => void (got = e) });
+  const inspector = createInspector({ send: (e) => void (got = e) }, INSPECTOR_OPTIONS);
   const ref: Parameters<typeof inspector.actor>[0] & { logic: AnyStateMachine } = { sessionId: 'x', send: () => {}, getSnapshot: () => undefined, logic: machine };
   inspector.actor(ref);
   return got?.type === '@xstate.actor' ? got.definition : undefined;

@@ -507,3 +507,78 @@ describe('a registered kind\'s mistakes are one line naming it (review)', () => 
     expect(() => scenarioFromValue(KINDS_SCENARIO, 'k.json', { pasid: 'merged', speed: 1 } as never, { kinds: registry() })).toThrow(/unknown field "speed"/);
   });
 });
+
+describe('second review: more of a registered kind\'s mistakes', () => {
+  const base = { scenario: 1, name: 'r2', devices: [{ name: 'dsa0' }], actors: [{ name: 'a', kind: 'r2' }], steps: [{ op: 'spawn', process: 'A' }, { op: 'bind', thread: 'A', device: 'dsa0' }] };
+  const kind = (decide: (m: { type: string; [k: string]: unknown }) => readonly Sent[] | typeof DEFER, extra: Partial<KindDefinition> = {}, evolve?: (s: unknown) => unknown): KindDefinition => ({
+    name: 'r2',
+    prefix: 'r2',
+    origin: { name: 'r2-plugin', version: '1' },
+    observes: ['pasidtable.set'],
+    messages: { 'r2.ping': z.object({ type: z.literal('r2.ping') }) },
+    behavior: fromDecider<unknown, { type: string; [k: string]: unknown }, Sent>({ initialState: () => ({ n: 0 }), decide: (m) => decide(m), evolve: (s) => (evolve ? evolve(s) : s) }),
+    ...extra,
+  });
+  const run = (k: KindDefinition, log?: string) => {
+    const kinds = new Kinds([k]);
+    return runScenario(scenarioFromValue(base, 'r2.json', undefined, { kinds }), { kinds, ...(log ? { log } : {}) });
+  };
+
+  it('a payload field named like the log record\'s own is refused (its line would repeat the key)', () => {
+    expect(() => run(kind((m) => (m.type === 'pasidtable.set' ? [{ type: 'r2.ping', step: 1, to: 'user' }] : [])))).toThrow(
+      /^plugin r2-plugin: kind "r2" at r2:a sent r2\.ping with a field named "step", one of the log record's own/,
+    );
+  });
+
+  it('a message left deferred at the end fails the run, and its log still replays identically', () => {
+    const log = join(tmp, 'r2-defer.jsonl');
+    const k = kind((m) => (m.type === 'pasidtable.set' ? [{ type: 'r2.ping', to: 'r2:a' }] : m.type === 'r2.ping' ? DEFER : []));
+    const r = run(k, log);
+    expect(r.ok).toBe(false);
+    expect(r.failures).toContainEqual({ step: null, what: 'messages never taken', expected: 'every message taken', got: '1 still deferred: r2.ping r2:a -> r2:a' });
+    expect(replayFile(log, { kinds: new Kinds([k]) }).identical).toBe(true);
+  });
+
+  it('sys.spawn of a process that exists, a schema that throws, a state that is not JSON, a monitor detail that is not a string', () => {
+    expect(() => run(kind((m) => (m.type === 'pasidtable.set' ? [{ type: 'sys.spawn', process: 'A', to: 'kernel' }] : [])))).toThrow(
+      'plugin r2-plugin: kind "r2" at r2:a sent sys.spawn of process "A", which exists already',
+    );
+    const throwing = { '~standard': { version: 1 as const, vendor: 'x', validate: () => { throw new Error('schema exploded'); } } };
+    expect(() => run(kind((m) => (m.type === 'pasidtable.set' ? [{ type: 'r2.ping', to: 'user' }] : []), { messages: { 'r2.ping': throwing } }))).toThrow(
+      'plugin r2-plugin: kind "r2": the schema of "r2.ping" threw: schema exploded',
+    );
+    expect(() => run(kind(() => [], {}, () => ({ n: 10n })))).toThrow(/^plugin r2-plugin: kind "r2" at r2:a has a state that is not JSON data after pasidtable\.set \(a bigint\)$/);
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    expect(() => run(kind(() => [], {}, () => cyclic))).toThrow(/has a state that is not JSON data after pasidtable\.set \(a cycle\)$/);
+    expect(() => run(kind(() => [], { monitors: [{ invariant: 'R1', check: () => [42 as never] }] }))).toThrow(/monitor R1 returned number 42 among its details/);
+  });
+
+  it('a program that changed a loaded scenario\'s policy gets a ScenarioError, and no log is written', () => {
+    const s = scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds: registry() });
+    const log = join(tmp, 'bad-policy.jsonl');
+    expect(() => runScenario({ ...s, policy: { pasid: 'nope', lam: 'poc-2022' } as never }, { kinds: registry(), log })).toThrow(/^policy: pasid: unknown pasid policy "nope"/);
+    expect(() => readFileSync(log)).toThrow(/ENOENT/);
+  });
+});
+
+describe('a log header\'s plugin names are shown escaped', () => {
+  it('a name with a newline does not forge a line in the refusal', () => {
+    const kinds = registry();
+    const log = join(tmp, 'nl.jsonl');
+    runScenario(scenarioFromValue(KINDS_SCENARIO, 'k.json', undefined, { kinds }), { kinds, log });
+    const lines = readFileSync(log, 'utf8').split('\n');
+    const head = JSON.parse(lines[0] ?? '{}') as { plugins: { name?: string; version?: string; kinds: string[] }[] };
+    head.plugins = [{ name: 'nice\nsvasim: everything is fine', version: '1', kinds: ['iax', 'workload'] }];
+    const forged = join(tmp, 'nl-forged.jsonl');
+    writeFileSync(forged, [JSON.stringify(head), ...lines.slice(1)].join('\n'));
+    let message = '';
+    try {
+      readLog(forged);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.split('\n')).toHaveLength(1);
+    expect(message).toContain('plugin "nice\\nsvasim: everything is fine" 1');
+  });
+});

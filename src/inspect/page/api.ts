@@ -3,7 +3,7 @@
  * works under any prefix); `InlineSource` reads a report's `window.SVASIM_DATA` (no requests, no live
  * controls). `createSource()` picks one.
  */
-import type { InlineData, LogRecord, Session, StateAt, StepResult } from './types.ts';
+import type { InlineData, LogRecord, ModelsAt, Session, StateAt, StepResult } from './types.ts';
 
 export interface DataSource {
   /** `inline`: a static report; nothing can be fetched or stepped. */
@@ -16,6 +16,11 @@ export interface DataSource {
    * one it has (the answer's `seq` says which).
    */
   state(seq: number): Promise<StateAt>;
+  /**
+   * What record `seq` made its receiver do: the transitions it took and the kernel code each models
+   * (computed by the server from the state before the record; a report has none).
+   */
+  models(seq: number): Promise<ModelsAt>;
   /** Live mode: run the next scenario step. */
   step(): Promise<StepResult>;
   /**
@@ -65,6 +70,9 @@ export class HttpSource implements DataSource {
   }
   async state(seq: number): Promise<StateAt> {
     return json<StateAt>(await fetch(`api/state?seq=${seq}`, { cache: 'no-store' }));
+  }
+  async models(seq: number): Promise<ModelsAt> {
+    return json<ModelsAt>(await fetch(`api/models?seq=${seq}`, { cache: 'no-store' }));
   }
   async step(): Promise<StepResult> {
     return json<StepResult>(await fetch('api/step', { method: 'POST', cache: 'no-store' }));
@@ -135,6 +143,10 @@ export class InlineSource implements DataSource {
     const st = best === undefined ? undefined : this.bySeq.get(best);
     if (!st) throw new ApiError(404, 'this report holds no state');
     return st;
+  }
+  async models(): Promise<ModelsAt> {
+    // Recomputing a transition needs the model and the state before the record: the server has both.
+    throw new ApiError(404, 'a report holds no kernel citations: open the log with svasim inspect to see them');
   }
   async step(): Promise<StepResult> {
     throw new ApiError(409, 'a report cannot run steps');

@@ -1,13 +1,14 @@
 /**
- * The details panel (`#details`): the selected record in full (`#details-payload`), its chain of causes
- * up to the step's input (`#details-causes`, each clickable) and the messages it caused directly.
+ * The details panel (`#details`): the selected record in full (`#details-payload`), what its receiver
+ * did with it and the kernel code that models (`#details-models`), its chain of causes up to the step's
+ * input (`#details-causes`, each clickable) and the messages it caused directly.
  */
 import { REFUSALS, type RefusalInfo } from '../../../machines/refusals.ts';
 import { h } from './dom.ts';
 import { kindOf } from './kinds.ts';
 import type { Model } from './model.ts';
 import { payloadText } from './sequence.ts';
-import type { LogRecord, StateAt } from './types.ts';
+import type { LogRecord, ModelsAt, StateAt } from './types.ts';
 
 /** VT-d fault reasons the model emits (`DMAR_REASON_*` in machines/protocol.ts). */
 const DMAR_REASONS: Readonly<Record<number, string>> = {
@@ -82,8 +83,39 @@ export function dmarContext(r: LogRecord, st: StateAt): string[] {
   return out;
 }
 
+/** One line of `#details-models`: a label, then either a citation (function, file, note) or plain text. */
+export interface ModelsLine {
+  /** `models` for the message's own transition, `then (always)` / `then (done)` for the ones it led to. */
+  readonly label: string;
+  readonly cite: string | null;
+  /** The kernel function (or call path) the transition models. */
+  readonly fn?: string;
+  /** Where to read it: a path in the kernel tree, or Intel's document. */
+  readonly file?: string;
+  readonly note?: string;
+  /** Instead of a citation: the model's own rule, a transition without effect, or why none is shown. */
+  readonly text?: string;
+}
+
+/**
+ * The lines of `#details-models` for what `api/models` answered: one per transition the receiver took
+ * (the message's own first, then the eventless and `done` ones of the same step), each naming the
+ * kernel function it models and its file (machines/citations.ts).
+ */
+export function modelsLines(m: ModelsAt): ModelsLine[] {
+  if (m.transitions.length === 0) return [{ label: 'models', cite: null, text: m.why ?? 'no transition' }];
+  return m.transitions.map((t, i): ModelsLine => {
+    const label = i === 0 ? 'models' : `then (${t.on})`;
+    const c = t.models;
+    if (c === null) return { label, cite: null, text: `nothing: ${m.actor} (${t.source}) takes ${m.type} without effect` };
+    if ('model' in c) return { label, cite: t.cite, text: `the model's own rule: ${c.model}` };
+    return { label, cite: t.cite, fn: c.fn, file: c.file, ...(c.note === undefined ? {} : { note: c.note }) };
+  });
+}
+
 export class DetailsPanel {
   private readonly headEl: HTMLElement;
+  private readonly modelsEl: HTMLElement;
   private readonly payloadEl: HTMLElement;
   private readonly causesEl: HTMLElement;
   private readonly effectsEl: HTMLElement;
@@ -96,12 +128,14 @@ export class DetailsPanel {
     private readonly root: HTMLElement,
   ) {
     this.headEl = h('div', { class: 'details-head', id: 'details-head' });
+    this.modelsEl = h('div', { id: 'details-models', class: 'details-models', hidden: true });
     this.payloadEl = h('pre', { id: 'details-payload', class: 'payload-json' });
     this.causesEl = h('ol', { id: 'details-causes', class: 'chain' });
     this.effectsEl = h('ul', { id: 'details-effects', class: 'chain' });
     this.summaryEl = h('div', { id: 'details-summary', class: 'details-summary', hidden: true });
     root.replaceChildren(
       this.headEl,
+      this.modelsEl,
       this.summaryEl,
       h(
         'div',
@@ -174,6 +208,41 @@ export class DetailsPanel {
     this.summaryEl.hidden = false;
   }
 
+  /** `#details-models`: what the record's receiver did with it, and the kernel code each transition models. */
+  private async renderModels(seq: number, token: number): Promise<void> {
+    this.modelsEl.hidden = false;
+    this.modelsEl.dataset['seq'] = String(seq);
+    this.modelsEl.replaceChildren(h('div', { class: 'models-line muted' }, h('span', { class: 'models-label' }, 'models:'), ' …'));
+    let m: ModelsAt;
+    try {
+      m = await this.m.models(seq);
+    } catch (e) {
+      if (token !== this.token) return;
+      this.modelsEl.replaceChildren(h('div', { class: 'models-line' }, h('span', { class: 'models-label' }, 'models:'), ' ', h('span', { class: 'error-text' }, (e as Error).message)));
+      return;
+    }
+    if (token !== this.token) return;
+    this.modelsEl.replaceChildren(
+      ...modelsLines(m).map((l) =>
+        h(
+          'div',
+          { class: 'models-line', 'data-cite': l.cite ?? undefined },
+          h('span', { class: 'models-label' }, `${l.label}:`),
+          ' ',
+          ...(l.fn !== undefined
+            ? [
+                h('code', { class: 'models-fn' }, l.fn),
+                ' (',
+                h('code', { class: 'models-file', title: 'where to read it (select to copy)' }, l.file ?? ''),
+                ')',
+                l.note === undefined ? null : h('span', { class: 'models-note' }, ` — ${l.note}`),
+              ]
+            : [h('span', { class: 'models-text' }, l.text ?? '')]),
+        ),
+      ),
+    );
+  }
+
   private async render(): Promise<void> {
     const token = ++this.token;
     const seq = this.m.selected;
@@ -183,6 +252,8 @@ export class DetailsPanel {
       this.payloadEl.textContent = '';
       this.causesEl.replaceChildren();
       this.effectsEl.replaceChildren();
+      this.modelsEl.hidden = true;
+      this.modelsEl.replaceChildren();
       this.shown = null;
       this.renderSummary();
       return;
@@ -214,6 +285,7 @@ export class DetailsPanel {
     this.payloadEl.textContent = JSON.stringify(r, null, 2);
     this.shown = r;
     this.renderSummary();
+    void this.renderModels(r.seq, token);
     // The chain: cause, its cause, … (records may still be loading: fetch what is missing).
     const chain: LogRecord[] = [];
     let c = r.cause;

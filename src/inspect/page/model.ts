@@ -4,7 +4,7 @@
  * to its events and read from it; nothing else fetches.
  */
 import type { DataSource } from './api.ts';
-import type { ActorInfo, LoadingSizes, LogRecord, Session, StateAt, StepResult } from './types.ts';
+import type { ActorInfo, LoadingSizes, LogRecord, ModelsAt, Session, StateAt, StepResult } from './types.ts';
 
 export interface Filters {
   readonly process: ReadonlySet<string>;
@@ -300,6 +300,26 @@ export class Model {
       for (const w of waiters) w();
       this.nextPrefetch();
     }
+  }
+
+  /** What each record made its receiver do (it never changes once delivered): a small cache. */
+  private readonly modelsCache = new Map<number, Promise<ModelsAt>>();
+
+  /**
+   * The transitions record `seq`'s receiver took and the kernel code each models (`api/models`). A
+   * failed request is not cached: asking again retries it.
+   */
+  models(seq: number): Promise<ModelsAt> {
+    const hit = this.modelsCache.get(seq);
+    if (hit) return hit;
+    const p = this.source.models(seq);
+    this.modelsCache.set(seq, p);
+    p.catch(() => this.modelsCache.delete(seq));
+    if (this.modelsCache.size > 64) {
+      const oldest = this.modelsCache.keys().next();
+      if (!oldest.done) this.modelsCache.delete(oldest.value);
+    }
+    return p;
   }
 
   /** One record, fetched if it is not loaded yet. */

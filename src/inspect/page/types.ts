@@ -1,6 +1,6 @@
 /**
  * The inspector's HTTP API as the page sees it (JSON shapes of `api/session`, `api/records`,
- * `api/state`, `api/step` and the `step` server-sent event), and the inline data of a report.
+ * `api/state`, `api/models`, `api/step` and the `step` server-sent event), and the inline data of a report.
  */
 import type { SystemState } from '../../runtime/state.ts';
 
@@ -11,6 +11,9 @@ export type { LayoutEdge, LayoutNode, MachineLayout } from '../layout.ts';
 export type { ActorInfo } from '../session.ts';
 import type { ActorInfo } from '../session.ts';
 import type { MachineLayout } from '../layout.ts';
+/** `api/models`: the transitions a record's receiver took on it, and the kernel code each models. */
+export type { ModelsAt, TakenTransition } from '../models.ts';
+export type { ResolvedCitation } from '../../../machines/citations.ts';
 
 export interface Session {
   readonly title: string;
