@@ -67,7 +67,7 @@ export const kernelMachine = setup({
       enqueue.assign({ nextMm: mm + 1 });
       // The process keeps its fd table and caps; do_close_on_exec runs in the new mm, which then returns.
       enqueue.emit({ type: 'mm.create', process: event.process, threads: [event.thread], lam: LAM_OFF, ...withTable(event), to: mmAddr(mm) });
-      enqueue.emit({ type: 'thread.exec', mm, to: threadAddr(event.thread) });
+      // The new mm moves the thread onto itself (thread.exec) before it answers: one channel, in order.
       enqueue.emit({ type: 'mm.close_on_exec', thread: event.thread, to: mmAddr(mm) });
     }),
     noSuchThread: enqueueActions(({ event, enqueue }) => {

@@ -453,6 +453,8 @@ export const mmMachine = setup({
         puts.push({ holder: fdHolder(context.process, label), file: f.file });
       }
       enqueue.assign({ caller: event.thread, fds, awaiting: puts.length });
+      // exec_mmap switched the task to this mm (IA32_PASID reset): the thread learns it before the return.
+      enqueue.emit({ type: 'thread.exec', mm: context.id, to: threadAddr(event.thread) });
       for (const p of puts) enqueue.emit({ type: 'file.put', holder: p.holder, reply: self(context), to: p.file as Address });
     }),
     /** exit_mmap: entries torn down with fault-ignore (intel_mm_release). */

@@ -39,13 +39,15 @@ interface Config {
   readonly cpuLam: boolean;
   readonly min: number;
   readonly span: number;
-  readonly devices: readonly { readonly wqSize: number; readonly threshold: number; readonly autoComplete: boolean }[];
+  readonly devices: readonly { readonly wqSize: number; readonly threshold: number; readonly autoComplete: boolean; readonly userSubmissionSafe: boolean }[];
+  /** Spawned processes get CAP_SYS_RAWIO. */
+  readonly rawio: boolean;
 }
 
 /** Weighted ops: the SVA ops more often than process churn. */
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.constantFrom<Op>('bind', 'enqcmd'), weight: 6 },
-  { arbitrary: fc.constantFrom<Op>('clone', 'unbind', 'close', 'arch_prctl', 'complete'), weight: 3 },
+  { arbitrary: fc.constantFrom<Op>('clone', 'unbind', 'close', 'arch_prctl', 'complete', 'open', 'mmap', 'munmap'), weight: 3 },
   { arbitrary: fc.constantFrom<Op>('spawn', 'fork', 'exec', 'exit'), weight: 2 },
 );
 
@@ -64,10 +66,11 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   min: fc.integer({ min: 1, max: 4 }),
   span: fc.integer({ min: 0, max: 3 }),
   devices: fc.array(
-    fc.record({ wqSize: fc.integer({ min: 1, max: 4 }), t: fc.integer({ min: 1, max: 4 }), autoComplete: fc.boolean() })
-      .map(({ wqSize, t, autoComplete }) => ({ wqSize, threshold: Math.min(t, wqSize), autoComplete })),
+    fc.record({ wqSize: fc.integer({ min: 1, max: 4 }), t: fc.integer({ min: 1, max: 4 }), autoComplete: fc.boolean(), safe: fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 }) })
+      .map(({ wqSize, t, autoComplete, safe }) => ({ wqSize, threshold: Math.min(t, wqSize), autoComplete, userSubmissionSafe: safe })),
     { minLength: 1, maxLength: 3 },
   ),
+  rawio: fc.boolean(),
 });
 
 const ARCH_CHOICES = [
@@ -85,6 +88,9 @@ const pick = <T>(xs: readonly T[], i: number): T => {
   return x;
 };
 
+/** Descriptor names a generated step may use: the devices' (what bind names them) and two of its own. */
+const FD_NAMES = (devices: readonly string[]): string[] => [...devices, 'f1', 'f2'];
+
 /** Resolves intents into steps over the names created so far; returns the scenario's JSON text. */
 function buildScenario(config: Config, intents: readonly Intent[], suffix = ''): string {
   const devices = config.devices.map((d, i) => ({ name: `d${i}${suffix}`, ...d }));
@@ -101,7 +107,7 @@ function buildScenario(config: Config, intents: readonly Intent[], suffix = ''):
     if (op === 'spawn' || threads.length === 0) {
       const process = `P${n++}${suffix}`;
       threads.push(process);
-      steps.push({ op: 'spawn', process });
+      steps.push({ op: 'spawn', process, ...(config.rawio ? { caps: ['CAP_SYS_RAWIO'] } : {}) });
       continue;
     }
     const thread = pick(threads, a);
@@ -119,9 +125,19 @@ function buildScenario(config: Config, intents: readonly Intent[], suffix = ''):
         break;
       case 'bind':
       case 'unbind':
-      case 'close':
       case 'enqcmd':
+      case 'munmap':
         steps.push({ op, thread, device: pick(deviceNames, b) });
+        break;
+      case 'close':
+        // By device, or by one of a few descriptor names (an unknown one is EBADF).
+        steps.push(c % 3 === 0 ? { op, thread, fd: pick(FD_NAMES(deviceNames), b) } : { op, thread, device: pick(deviceNames, b) });
+        break;
+      case 'open':
+        steps.push({ op, thread, device: pick(deviceNames, b), fd: pick(FD_NAMES(deviceNames), c), ...(c % 2 === 0 ? { cloexec: true } : {}) });
+        break;
+      case 'mmap':
+        steps.push({ op, thread, fd: pick(FD_NAMES(deviceNames), b) });
         break;
       case 'arch_prctl': {
         const code = pick(ARCH_CHOICES, b);
@@ -183,7 +199,9 @@ const EXEC_THEN_EXIT = JSON.stringify({
   devices: [{ name: 'dsa0' }],
   steps: [
     { op: 'spawn', process: 'A' },
-    { op: 'bind', thread: 'A', device: 'dsa0' },
+    // O_CLOEXEC: exec closes the file, so its release frees the PASID (a plain bind's file survives exec).
+    { op: 'open', thread: 'A', device: 'dsa0', fd: 'f', cloexec: true },
+    { op: 'mmap', thread: 'A', fd: 'f' },
     { op: 'enqcmd', thread: 'A', device: 'dsa0', expect: { result: 'accepted', events: ['pasid.get', 'gp.fixup'] } },
     { op: 'exec', thread: 'A', expect: { events: ['pasid.put', 'pasid.free'] } },
     { op: 'bind', thread: 'A', device: 'dsa0', expect: { result: 'ok', pasid: 1 } },
@@ -199,10 +217,12 @@ const EXEC_TWICE = JSON.stringify({
   devices: [{ name: 'dsa0' }],
   steps: [
     { op: 'spawn', process: 'A' },
-    { op: 'bind', thread: 'A', device: 'dsa0' },
+    { op: 'open', thread: 'A', device: 'dsa0', fd: 'f', cloexec: true },
+    { op: 'mmap', thread: 'A', fd: 'f' },
     { op: 'enqcmd', thread: 'A', device: 'dsa0', expect: { result: 'accepted' } },
     { op: 'exec', thread: 'A' },
-    { op: 'bind', thread: 'A', device: 'dsa0', expect: { result: 'ok', pasid: 1 } },
+    { op: 'open', thread: 'A', device: 'dsa0', fd: 'g', cloexec: true, expect: { result: 'ok', pasid: 1 } },
+    { op: 'mmap', thread: 'A', fd: 'g' },
     { op: 'exec', thread: 'A', expect: { events: ['pasidtable.clear', 'pasid.put', 'pasid.free'] } },
   ],
 });
