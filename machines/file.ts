@@ -19,7 +19,7 @@
  * Whoever changes them names where the answer goes (`reply`), so a put from a forked child answers the
  * child's mm while the bond's `mm.drop` goes to `ctx->mm`.
  */
-import { assertEvent, enqueueActions, setup } from 'xstate';
+import { and, assertEvent, enqueueActions, setup } from 'xstate';
 import type { TransitionMeta } from './citations.ts';
 import { mmAddr, wqAddr, type Address, type Message, type Outgoing } from './protocol.ts';
 
@@ -70,6 +70,12 @@ export const fileMachine = setup({
       return context.holders.length === 1 && context.holders[0] === event.holder;
     },
     bound: ({ context }) => context.sva,
+    /**
+     * idxd_file_dev_release: `if (wq_shared(wq)) idxd_device_drain_pasid(idxd, ctx->pasid);` — every WQ
+     * svasim models is shared, so the release always drains (a test replaces this guard to show that a
+     * release that skips the drain lets a queued descriptor run in another address space: G10).
+     */
+    drainsOnRelease: () => true,
   },
   actions: {
     /** get_file (dup_fd at fork): one more reference. */
@@ -91,6 +97,11 @@ export const fileMachine = setup({
       assertEvent(event, 'file.put');
       enqueue.assign({ holders: [], releasedBy: { holder: event.holder, reply: event.reply } });
       enqueue.emit({ type: 'wq.drain', pasid: context.pasid, mm: context.mm, file: self(context), to: wqAddr(context.device) });
+    }),
+    /** The last fput, for a variant that does not drain: straight to the unbind (if bound). */
+    releaseUndrained: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'file.put');
+      enqueue.assign({ holders: [], releasedBy: { holder: event.holder, reply: event.reply } });
     }),
     /** Drained and still bound: iommu_sva_unbind_device(ctx->sva). */
     unbindOnRelease: enqueueActions(({ context, enqueue }) => {
@@ -146,7 +157,8 @@ export const fileMachine = setup({
       on: {
         'file.get': { actions: 'get', meta: { cite: 'dup-fd' } },
         'file.put': [
-          { guard: 'lastReference', target: 'releasing', actions: 'startRelease', meta: { cite: 'idxd-drain' } },
+          { guard: and(['lastReference', 'drainsOnRelease']), target: 'releasing', actions: 'startRelease', meta: { cite: 'idxd-drain' } },
+          { guard: 'lastReference', target: 'releasing.undrained', actions: 'releaseUndrained', meta: { cite: 'idxd-release' } },
           { actions: 'put', meta: { cite: 'close-fd' } },
         ],
         'file.mmap': { actions: 'mmap', meta: { cite: 'idxd-mmap' } },
@@ -171,6 +183,13 @@ export const fileMachine = setup({
         },
         unbinding: {
           on: { 'iommu.unbound': { target: '#file.released', actions: ['dropGrab', 'answerRelease'], meta: { cite: 'mmgrab-drop' } } },
+        },
+        undrained: {
+          description: 'A release without the drain (not the kernel: only a variant with drainsOnRelease false gets here).',
+          always: [
+            { guard: 'bound', target: 'unbinding', actions: 'unbindOnRelease', meta: { cite: 'idxd-release-unbind' } },
+            { target: '#file.released', actions: 'answerRelease', meta: { cite: 'idxd-release' } },
+          ],
         },
       },
     },

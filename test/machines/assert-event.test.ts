@@ -44,13 +44,13 @@ const CASES: readonly Case[] = [
     expects: 'insn.enqcmd',
   },
   {
-    name: 'mm: startBind on mm.clone',
+    name: 'mm: startMmap on mm.clone',
     machine: mmMachine,
     input: { id: 1, process: 'P', threads: ['P'], lam: LAM_OFF, policy: { pasid: 'merged', lam: 'v6.4' }, cpu: { enqcmd: true, lam: true } },
     wire: 'cloneThread',
-    impl: 'startBind',
+    impl: 'startMmap',
     send: { type: 'mm.clone', thread: 'P', new: 'P1' },
-    expects: 'mm.bind',
+    expects: 'mm.mmap',
   },
   {
     name: 'iommu: bind on iommu.unbind',

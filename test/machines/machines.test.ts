@@ -8,6 +8,7 @@ import { loadScenarioFile } from '../../src/scenario/load.ts';
 import { runScenario } from '../../src/runner/run.ts';
 import { builtinPath } from '../../src/scenarios/index.ts';
 import { iommuMachine, lowestFreePasid, type IommuInput } from '../../machines/iommu.ts';
+import { fileMachine } from '../../machines/file.ts';
 import { mmMachine, type MmInput } from '../../machines/mm.ts';
 import {
   DMAR_REASON_PASID_ENTRY_NOT_PRESENT,
@@ -583,7 +584,15 @@ function mm(opts: { policy?: Partial<Policy>; cpu?: Partial<CpuFeatures>; lam?: 
     expect(req).toStrictEqual([{ type: 'iommu.bind', mm: 1, device, pasid: hadPasid ? pasid : null, to: 'iommu' }]);
     if (!hadPasid) actor.send({ type: 'pasid.alloc', pasid, mm: 1 });
     actor.send({ type: 'pasidtable.set', device, pasid });
+    const file = `file:1.${ctx().nextFile}`;
+    const fd = ctx().fds[device] === undefined ? device : `${device}.${Object.keys(ctx().fds).filter((k) => k === device || k.startsWith(`${device}.`)).length + 1}`;
     actor.send({ type: 'iommu.bound', device, pasid });
+    // idxd_cdev_open: the file is born bound; bind maps its portal next (the test plays the file).
+    expect(c.take()).toStrictEqual([
+      { type: 'file.open', device, mm: 1, pasid, holder: `fd:P/${fd}`, safe: true, to: file },
+      { type: 'file.mmap', thread: 'P', mm: 1, caps: [], holder: 'map:mm:1', reply: 'mm:1', to: file },
+    ]);
+    actor.send({ type: 'file.mapped', thread: 'P', device, file, holder: 'map:mm:1' });
     expect(c.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', to: 'thread:P' }]);
   };
   return { actor, take: c.take, ctx, bind, state: () => actor.getSnapshot().value };
@@ -666,10 +675,14 @@ describe('mm: portal store', () => {
     const m = mm();
     m.bind('dsa0');
     m.actor.send({ type: 'mm.unbind', thread: 'P', device: 'dsa0' });
-    expect(m.take()).toStrictEqual([{ type: 'iommu.unbind', mm: 1, device: 'dsa0', pasid: 1, count: 1, to: 'iommu' }]);
-    m.actor.send({ type: 'iommu.unbound', device: 'dsa0', pasid: 1 });
+    // The file's bond goes (the file unbinds it: machines/file.ts); descriptor and mapping stay.
+    expect(m.take()).toStrictEqual([{ type: 'file.unbind', thread: 'P', reply: 'mm:1', to: 'file:1.1' }]);
+    m.actor.send({ type: 'mm.drop', device: 'dsa0', file: 'file:1.1' });
+    m.actor.send({ type: 'file.unbound', thread: 'P', file: 'file:1.1' });
     expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', to: 'thread:P' }]);
     expect(m.ctx().portals).toStrictEqual(['dsa0']);
+    expect(m.ctx().grabs).toBe(0);
+    expect(m.ctx().fds['dsa0']).toMatchObject({ file: 'file:1.1', bound: false });
     m.actor.send({ type: 'portal.store', thread: 'T', device: 'dsa0', pasid: 1 });
     expect(types(m.take())).toStrictEqual(['wq.submit']);
   });
@@ -762,18 +775,34 @@ describe('mm: unbind, close and exit', () => {
     expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EINVAL', reason: 'not-open', to: 'thread:P' }]);
   });
 
-  it('close unmaps the portal, drains, then unbinds every bind of the device', () => {
+  it('close {device} unmaps the portal and closes every descriptor of it, then returns once each put is done', () => {
     const m = mm();
     m.bind('dsa0');
     m.bind('dsa0');
+    expect(Object.keys(m.ctx().fds)).toStrictEqual(['dsa0', 'dsa0.2']);
     m.actor.send({ type: 'mm.close', thread: 'P', device: 'dsa0' });
-    expect(m.take()).toStrictEqual([{ type: 'wq.drain', pasid: 1, mm: 1, to: 'wq:dsa0' }]);
+    expect(m.take()).toStrictEqual([
+      { type: 'file.put', holder: 'map:mm:1', reply: 'mm:1', to: 'file:1.1' },
+      { type: 'file.put', holder: 'map:mm:1', reply: 'mm:1', to: 'file:1.2' },
+      { type: 'file.put', holder: 'fd:P/dsa0', reply: 'mm:1', to: 'file:1.1' },
+      { type: 'file.put', holder: 'fd:P/dsa0.2', reply: 'mm:1', to: 'file:1.2' },
+    ]);
     expect(m.ctx().portals).toStrictEqual([]);
-    m.actor.send({ type: 'wq.drained', device: 'dsa0', pasid: 1 });
-    expect(m.take()).toStrictEqual([{ type: 'iommu.unbind', mm: 1, device: 'dsa0', pasid: 1, count: 2, to: 'iommu' }]);
-    m.actor.send({ type: 'iommu.unbound', device: 'dsa0', pasid: 1 });
+    for (const [holder, file, released] of [['map:mm:1', 'file:1.1', false], ['map:mm:1', 'file:1.2', false], ['fd:P/dsa0', 'file:1.1', true]] as const) {
+      m.actor.send({ type: 'file.dropped', holder, file, released });
+      expect(m.take()).toStrictEqual([]);
+    }
+    m.actor.send({ type: 'file.dropped', holder: 'fd:P/dsa0.2', file: 'file:1.2', released: true });
     expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', to: 'thread:P' }]);
-    expect(m.ctx().bindings).toStrictEqual({ dsa0: 0 });
+    expect(m.ctx().fds).toStrictEqual({});
+  });
+
+  it('close of an fd the process lacks is EBADF; close of a device it holds nothing of is EINVAL', () => {
+    const m = mm();
+    m.actor.send({ type: 'mm.close', thread: 'P', fd: 'nope' });
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EBADF', reason: 'bad-fd', to: 'thread:P' }]);
+    m.actor.send({ type: 'mm.close', thread: 'P', device: 'dsa0' });
+    expect(m.take()).toStrictEqual([{ type: 'sys.return', thread: 'P', errno: 'EINVAL', reason: 'not-open', to: 'thread:P' }]);
   });
 
   it('seed-2021: an activated thread leaving drops its reference; a non-activated one does not', () => {
@@ -794,10 +823,15 @@ describe('mm: unbind, close and exit', () => {
     m.actor.send({ type: 'mm.thread_exit', thread: 'P', fixedUp: true });
     expect(m.take()).toStrictEqual([{ type: 'iommu.teardown', mm: 1, pasid: 1, to: 'iommu' }]);
     m.actor.send({ type: 'iommu.torndown', pasid: 1 });
-    expect(m.take()).toStrictEqual([{ type: 'wq.drain', pasid: 1, mm: 1, to: 'wq:dsa0' }]);
-    m.actor.send({ type: 'wq.drained', device: 'dsa0', pasid: 1 });
-    expect(m.take()).toStrictEqual([{ type: 'iommu.unbind', mm: 1, device: 'dsa0', pasid: 1, count: 1, to: 'iommu' }]);
-    m.actor.send({ type: 'iommu.unbound', device: 'dsa0', pasid: 1 });
+    // exit_mmap unmaps the portal, exit_files closes the descriptor: two puts of the file.
+    expect(m.take()).toStrictEqual([
+      { type: 'file.put', holder: 'map:mm:1', reply: 'mm:1', to: 'file:1.1' },
+      { type: 'file.put', holder: 'fd:P/dsa0', reply: 'mm:1', to: 'file:1.1' },
+    ]);
+    m.actor.send({ type: 'file.dropped', holder: 'map:mm:1', file: 'file:1.1', released: false });
+    // The last put released the file: its bond's mmdrop comes before the put returns (one channel).
+    m.actor.send({ type: 'mm.drop', device: 'dsa0', file: 'file:1.1' });
+    m.actor.send({ type: 'file.dropped', holder: 'fd:P/dsa0', file: 'file:1.1', released: true });
     expect(m.take()).toStrictEqual([{ type: 'iommu.free', mm: 1, pasid: 1, to: 'iommu' }]);
     m.actor.send({ type: 'pasid.free', pasid: 1 });
     expect(m.state()).toBe('dead');
@@ -809,10 +843,11 @@ describe('mm: unbind, close and exit', () => {
     m.bind();
     m.actor.send({ type: 'mm.thread_exit', thread: 'P', fixedUp: false });
     m.actor.send({ type: 'iommu.torndown', pasid: 1 });
-    m.actor.send({ type: 'wq.drained', device: 'dsa0', pasid: 1 });
     m.take();
+    m.actor.send({ type: 'file.dropped', holder: 'map:mm:1', file: 'file:1.1', released: false });
     // The IOMMU's pasid.put / pasid.free are not delivered here: the mm reaches its drop still holding PASID 1.
-    m.actor.send({ type: 'iommu.unbound', device: 'dsa0', pasid: 1 });
+    m.actor.send({ type: 'mm.drop', device: 'dsa0', file: 'file:1.1' });
+    m.actor.send({ type: 'file.dropped', holder: 'fd:P/dsa0', file: 'file:1.1', released: true });
     expect(m.take()).toStrictEqual([]);
     expect(m.state()).toBe('dead');
     expect(m.ctx().pasid).toBe(1);
@@ -826,15 +861,9 @@ describe('G10: no descriptor is translated in another address space', () => {
     expect(good.ok).toBe(true);
     expect(good.violations).toHaveLength(0);
     // The pre-fix rule: drain only while still bound (idxd_file_dev_release drains for every shared WQ).
-    const skipping = mmMachine.provide({
-      guards: {
-        releaseHeadDrains: ({ context }) => {
-          const head = context.release[0];
-          return head !== undefined && (context.bindings[head] ?? 0) > 0 && context.pasid !== null;
-        },
-      },
-    });
-    const bad = runScenario(s, { machines: { mm: skipping } });
+    // The pre-fix rule: the release drains only while the file is still bound.
+    const skipDrain = fileMachine.provide({ guards: { drainsOnRelease: ({ context }) => context.sva } });
+    const bad = runScenario(s, { machines: { file: skipDrain } });
     expect(bad.ok).toBe(false);
     const g10 = bad.failures.filter((f) => f.what === 'invariant G10');
     expect(g10).toHaveLength(1);
