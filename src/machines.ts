@@ -21,6 +21,8 @@ export { wqMachine } from '../machines/wq.ts';
 export type { WqInput, WqContext, Descriptor, InFlight } from '../machines/wq.ts';
 export { kernelMachine } from '../machines/kernel.ts';
 export type { KernelContext } from '../machines/kernel.ts';
+export { fileMachine } from '../machines/file.ts';
+export type { FileInput, FileContext } from '../machines/file.ts';
 // Running them as xstate actors of your own system, routed as svasim routes them (src/interop/router.ts).
 export { SvasimRouter, createSvasimRouter, createSvasimSystem, svasimActors } from './interop/router.ts';
 export type { SvasimRouterOptions, SvasimActorSpec } from './interop/router.ts';

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export type { Message, MessageType, MessageOf, Outgoing, Address, Errno, Refused, Policy, PasidPolicy, LamPolicy, CpuFeatures, LamState, SysValue, ArchCodeName } from '../machines/protocol.ts';
+export type { Message, MessageType, MessageOf, Outgoing, Address, Errno, Refused, Policy, PasidPolicy, LamPolicy, CpuFeatures, LamState, SysValue, ArchCodeName, FdEntry } from '../machines/protocol.ts';
 export {
   MESSAGE_TYPES,
   ERRNOS,
@@ -20,6 +20,7 @@ export {
   threadAddr,
   mmAddr,
   wqAddr,
+  fileAddr,
   UNTAG_MASK_OFF,
   UNTAG_MASK_U57,
   LAM_U57_BITS,

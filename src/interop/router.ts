@@ -9,8 +9,11 @@
  *   emitted events (`actor.on('*', …)`) and makes them pending; a {@link Scheduler} (FIFO by default)
  *   picks which is delivered next, sent to the target as from the sender's actor (xstate's `inspect`
  *   stream shows the event between the two).
- * - `mm.create` and `thread.start` to an address with no actor create it (the `spawn` option, by
- *   default `createActor(machine, { parent: host, systemId, input })`); a syscall input naming a thread
+ * - `mm.create`, `thread.start` and `file.open` to an address with no actor create it (the `spawn`
+ *   option, by default `createActor(machine, { parent: host, systemId, input })`): an mm is created with
+ *   the devices that are not user-submission safe and the fd table and caps its `mm.create` carries, a
+ *   device file (`file:<id>`, idxd_cdev_open's file) with the bond its opener's mm made, as
+ *   `System` creates them; a syscall input naming a thread
  *   that does not exist goes to `kernel` (which answers ESRCH); messages to `user` or `monitor` are
  *   delivered to no actor.
  * - A message the target's current state cannot take — xstate's `machine.getTransitionData(snapshot,
@@ -22,18 +25,19 @@
  *   `step` of its input, and is published on `delivered$`: the same records as svasim's own log, in the
  *   same order under the same scheduler (tested on every built-in scenario). A subscriber that throws
  *   fails that delivery with a `SubscriberError`, as on `System.delivered$` (src/runtime/publish.ts).
- * - What it does not do (it knows svasim's five kinds only): no copies for kinds that `observe`
+ * - What it does not do (it knows svasim's six kinds only): no copies for kinds that `observe`
  *   message types, no kind monitors, no births of registered kinds (create those actors yourself).
  *
  * Delivery is synchronous and driven from outside the actors: call `input` then `runToQuiescence` (or
  * `step`) from your program, not from inside an action of an actor the router delivers to.
  *
  * The initial actors and the inputs each is created with: {@link svasimActors} (ThreadInput, MmInput,
- * IommuInput, WqInput from `svasim/machines`; the kernel has none).
+ * IommuInput, WqInput, FileInput from `svasim/machines`; the kernel has none).
  */
 import { Subject } from 'rxjs';
 import { createActor, createMachine, isMachineSnapshot, type ActorOptions, type AnyActorLogic, type AnyActorRef, type AnyStateMachine, type EventObject, type Subscription } from 'xstate';
 import { MACHINES } from '../../machines/index.ts';
+import type { FileInput } from '../../machines/file.ts';
 import type { IommuInput } from '../../machines/iommu.ts';
 import type { MmInput } from '../../machines/mm.ts';
 import { isBuiltinMessage, LAM_OFF, wqAddr, type Address, type AnyMessage } from '../../machines/protocol.ts';
@@ -51,11 +55,13 @@ export type SvasimActorSpec =
   | { readonly kind: 'iommu'; readonly address: 'iommu'; readonly machine: AnyStateMachine; readonly input: IommuInput }
   | { readonly kind: 'wq'; readonly address: `wq:${string}`; readonly machine: AnyStateMachine; readonly input: WqInput }
   | { readonly kind: 'mm'; readonly address: `mm:${number}`; readonly machine: AnyStateMachine; readonly input: MmInput }
-  | { readonly kind: 'thread'; readonly address: `thread:${string}`; readonly machine: AnyStateMachine; readonly input: ThreadInput };
+  | { readonly kind: 'thread'; readonly address: `thread:${string}`; readonly machine: AnyStateMachine; readonly input: ThreadInput }
+  | { readonly kind: 'file'; readonly address: `file:${string}`; readonly machine: AnyStateMachine; readonly input: FileInput };
 
 /**
  * The actors a svasim system starts with, as svasim creates them: the kernel, the IOMMU and one work
- * queue per device (mms and threads are born later, from `mm.create` and `thread.start`). A device of a
+ * queue per device (mms, threads and device files are born later, from `mm.create`, `thread.start` and
+ * `file.open`). A device of a
  * registered kind (a device model) is not among them: create its actor at `wq:<device>` yourself.
  */
 export function svasimActors(config: SystemConfig): SvasimActorSpec[] {
@@ -110,6 +116,8 @@ export class SvasimRouter {
   private readonly scheduler: Scheduler;
   private readonly order: ChannelOrder | null;
   private readonly spawn: (spec: SvasimActorSpec) => AnyActorRef;
+  /** Devices that are not user-submission safe (`userSubmissionSafe: false`): every mm's input names them (mmap needs CAP_SYS_RAWIO). */
+  private readonly unsafeDevices: readonly string[];
 
   constructor(
     /** An actor of the system svasim's actors live in (the default `spawn` makes them its children). */
@@ -121,6 +129,7 @@ export class SvasimRouter {
     this.order = this.scheduler.keepsChannelOrder === true ? null : new ChannelOrder();
     this.spawn =
       options.spawn ?? ((spec) => createActor(spec.machine, { parent: host, id: spec.address, systemId: spec.address, input: spec.input }).start());
+    this.unsafeDevices = config.devices.filter((d) => d.userSubmissionSafe === false).map((d) => d.name);
     for (const spec of svasimActors(config)) if (this.lookup(spec.address) === undefined) this.create(spec);
     for (const d of config.devices) {
       if ((d.kind ?? 'wq') !== 'wq' && this.lookup(wqAddr(d.name)) === undefined) {
@@ -243,7 +252,17 @@ export class SvasimRouter {
       const m = env.msg;
       if (isBuiltinMessage(m) && m.type === 'mm.create' && to.startsWith('mm:')) {
         const id = Number(to.slice(3));
-        this.create({ kind: 'mm', address: `mm:${id}`, machine: MACHINES.mm, input: { id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu } });
+        const input: MmInput = {
+          id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu,
+          unsafe: this.unsafeDevices, ...(m.fds === undefined ? {} : { fds: m.fds }), ...(m.caps === undefined ? {} : { caps: m.caps }),
+        };
+        this.create({ kind: 'mm', address: `mm:${id}`, machine: MACHINES.mm, input });
+        return this.record(env);
+      }
+      // idxd_cdev_open's file: born with the bond the opener's mm just made.
+      if (isBuiltinMessage(m) && m.type === 'file.open' && to.startsWith('file:')) {
+        const id = to.slice(5);
+        this.create({ kind: 'file', address: `file:${id}`, machine: MACHINES.file, input: { id, device: m.device, mm: m.mm, pasid: m.pasid, holder: m.holder, safe: m.safe } });
         return this.record(env);
       }
       if (isBuiltinMessage(m) && m.type === 'thread.start' && to.startsWith('thread:')) {

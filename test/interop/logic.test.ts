@@ -71,7 +71,7 @@ describe('svasim as an xstate actor', () => {
     const s = parent.getSnapshot();
     expect(s.value).toBe('finished');
     expect(s.context.heard).toStrictEqual(want.records);
-    expect(s.context.faults).toStrictEqual([40]);
+    expect(s.context.faults).toStrictEqual([46]);
     expect(s.context.result).toStrictEqual(want.result);
     expect(s.context.result?.ok).toBe(true);
   });
@@ -136,7 +136,7 @@ describe('svasim as an xstate actor', () => {
     const simId = sim?.actorRef.sessionId ?? '';
     const children = events.filter((e) => e.type === '@xstate.actor' && e.actorRef.sessionId.startsWith(`${simId}/`)).map((e) => e.actorRef.sessionId.slice(simId.length + 1));
     // The actors that exist at start (in creation order), then each at its first message (user) or birth.
-    expect(children).toStrictEqual(['kernel', 'iommu', 'wq:dsa0', 'user', 'mm:1', 'thread:A', 'thread:A1']);
+    expect(children).toStrictEqual(['kernel', 'iommu', 'wq:dsa0', 'user', 'mm:1', 'thread:A', 'file:1.1', 'thread:A1']);
     const inner = events.flatMap((e) => (e.type === '@xstate.event' && e.actorRef.sessionId.startsWith(`${simId}/`) ? [e] : []));
     expect(inner.map((e) => line(e.event as SvasimRecord))).toStrictEqual(reference().records);
     const dmar = inner.find((e) => e.event.type === 'fault.dmar');
@@ -179,7 +179,7 @@ describe('svasim as an xstate actor', () => {
     // Restored: every actor that exists then, quiet ones included, before any new delivery.
     const again: InspectionEvent[] = [];
     const b = createActor(logic, { snapshot: persisted, input: { scenario }, inspect: (e) => again.push(e) }).start();
-    expect(children(again, b.sessionId)).toStrictEqual(['kernel', 'iommu', 'wq:dsa0', 'wq:iax0', 'wq:dsa1', 'gen:g', 'gen:idle', 'mm:1', 'thread:A']);
+    expect(children(again, b.sessionId)).toStrictEqual(['kernel', 'iommu', 'wq:dsa0', 'wq:iax0', 'wq:dsa1', 'gen:g', 'gen:idle', 'mm:1', 'thread:A', 'file:1.1']);
     b.stop();
   });
 

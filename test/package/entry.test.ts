@@ -42,10 +42,12 @@ describe('svasim (the main entry point)', () => {
 
 describe('svasim/machines and svasim/protocol', () => {
   it('export every statechart, and the message vocabulary with its address helpers', () => {
-    for (const m of [machines.threadMachine, machines.mmMachine, machines.iommuMachine, machines.wqMachine, machines.kernelMachine]) expect(typeof m.transition).toBe('function');
-    expect(Object.values(machines.MACHINES)).toHaveLength(5);
+    for (const m of [machines.threadMachine, machines.mmMachine, machines.iommuMachine, machines.wqMachine, machines.kernelMachine, machines.fileMachine]) expect(typeof m.transition).toBe('function');
+    expect(Object.values(machines.MACHINES)).toHaveLength(6);
+    expect(machines.MACHINES.file).toBe(machines.fileMachine);
     expect(protocol.threadAddr('A1')).toBe('thread:A1');
     expect(protocol.mmAddr(3)).toBe('mm:3');
+    expect(protocol.fileAddr('1.1')).toBe('file:1.1');
     expect(protocol.MESSAGE_TYPES).toContain('fault.dmar');
   });
 });
