@@ -23,6 +23,7 @@ import { LogSession } from '../../src/inspect/session.ts';
 import { stateAt } from '../../src/replay/checkpoints.ts';
 import { formatState, systemState } from '../../src/runtime/state.ts';
 import { recordLine } from '../../src/log/format.ts';
+import type { Address } from '../../machines/protocol.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'svasim-kinds-'));
 const registry = (...extra: KindDefinition[]): Kinds => new Kinds([iaxKind, genKind(), ...extra]);
@@ -50,6 +51,50 @@ describe('actors of registered kinds', () => {
     expect(copies.every((l) => l.includes('"to":"gen:g"'))).toBe(true);
     expect(r.counts['wq.complete']).toBe(lines.filter((l) => l.includes('"type":"wq.complete"') && !l.includes('"copy":true')).length);
     expect(r.counts['wq.complete']).toBe(5);
+  });
+
+  it('a device model answers a release\'s wq.drain at the file that asked (`file`), at once or once the PASID\'s descriptors are done', () => {
+    const kinds = registry();
+    const s = scenarioFromValue(
+      {
+        scenario: 1,
+        name: 'drain through the file',
+        devices: [{ name: 'iax0', kind: 'iax', options: { credits: 1 } }],
+        steps: [
+          { op: 'spawn', process: 'A' },
+          { op: 'bind', thread: 'A', device: 'iax0' },
+          { op: 'enqcmd', thread: 'A', device: 'iax0', expect: { result: 'accepted' } },
+          { op: 'close', thread: 'A', device: 'iax0', expect: { result: 'ok', events: ['wq.drain', 'wq.drained', 'pasidtable.clear'] } },
+          { op: 'exit', thread: 'A' },
+        ],
+      },
+      'drain.json',
+      undefined,
+      { kinds },
+    );
+    const lines: string[] = [];
+    const r = runScenario(s, { kinds, onRecord: (d) => lines.push(recordLine(d)) });
+    expect(r.failures).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(lines.some((l) => l.includes('"type":"wq.drain","from":"file:1.1","to":"wq:iax0"'))).toBe(true);
+    expect(lines.some((l) => l.includes('"type":"wq.drained","from":"wq:iax0","to":"file:1.1"'))).toBe(true);
+    // The drain that waits (a descriptor of the PASID still in flight) answers the same address when it ends.
+    const b = iaxKind.behavior;
+    const out: Sent[] = [];
+    let st = b.initial({ device: 'iax0', wqSize: 32, threshold: 16, autoComplete: true, options: {} }, 'wq:iax0');
+    const take = (m: Record<string, unknown> & { type: string }, from: Address): void => {
+      const next = b.step(st, m, out, 'wq:iax0', from);
+      if (next === DEFER) throw new Error(`iax deferred ${m.type}`);
+      st = next;
+    };
+    take({ type: 'wq.submit', thread: 'A', pasid: 1, mm: 1 }, 'mm:1');
+    take({ type: 'wq.drain', pasid: 1, mm: 1, file: 'file:1.1' }, 'file:1.1');
+    expect(out.filter((m) => m.type === 'wq.drained')).toEqual([]);
+    take({ type: 'iommu.translated', device: 'iax0', pasid: 1, thread: 'A' }, 'iommu');
+    expect(out.filter((m) => m.type === 'wq.drained')).toEqual([{ type: 'wq.drained', device: 'iax0', pasid: 1, to: 'file:1.1' }]);
+    // Without `file` (a drain from an mm, as the protocol still allows): the mm.
+    take({ type: 'wq.drain', pasid: 1, mm: 1 }, 'mm:1');
+    expect(out.at(-1)).toEqual({ type: 'wq.drained', device: 'iax0', pasid: 1, to: 'mm:1' });
   });
 
   it('scenarios name registered message types in expect and forbid; an unknown one is refused with the nearest', () => {

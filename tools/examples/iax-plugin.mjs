@@ -9,10 +9,11 @@
 //
 // The model speaks svasim's work-queue protocol, so the mm, the IOMMU and the threads talk to it as they
 // talk to the built-in queue: `wq.submit` (from the mm, after the CPU checked IA32_PASID), `wq.execute`
-// (a scenario's `complete` step), `wq.drain` (unbind and close wait for `wq.drained`), the IOMMU's
-// answer to each DMA (`iommu.translated` or `fault.dmar`); it sends `wq.accept` / `wq.retry` to the
-// submitting thread, `iommu.translate` for each descriptor it runs, `wq.complete` when the IOMMU
-// translated, and `wq.drained` to the mm. Each `emit` names where the message goes in `to`.
+// (a scenario's `complete` step), `wq.drain` (a device file's release drains its PASID and waits for
+// `wq.drained`), the IOMMU's answer to each DMA (`iommu.translated` or `fault.dmar`); it sends
+// `wq.accept` / `wq.retry` to the submitting thread, `iommu.translate` for each descriptor it runs,
+// `wq.complete` when the IOMMU translated, and `wq.drained` to whoever asked for the drain: the file the
+// drain names (`file`), else the mm (`mm:<mm>`). Each `emit` names where the message goes in `to`.
 //
 // Used by: `svasim run device-model.json --plugin iax-plugin.mjs`, and by device-model.mjs (the library).
 import { definePlugin, fromMachine } from 'svasim';
@@ -29,16 +30,20 @@ function without(list, pasid, thread) {
 
 /** Start descriptors: each DMA asks the IOMMU to translate the descriptor's PASID. */
 function dispatch(c, picked, enqueue) {
-  for (const d of picked) enqueue.emit({ type: 'iommu.translate', device: c.device, pasid: d.pasid, thread: d.thread, to: 'iommu' });
+  // `mm`, the submitter's (kept from `wq.submit`), lets svasim check that the DMA lands in its address space (G10).
+  for (const d of picked) enqueue.emit({ type: 'iommu.translate', device: c.device, pasid: d.pasid, thread: d.thread, mm: d.mm, to: 'iommu' });
   return [...c.running, ...picked];
 }
+
+/** Who a drain answers: the releasing file when the drain names one (`file: "file:1.1"`), else the mm. */
+const drainer = (event) => event.file ?? `mm:${event.mm}`;
 
 /** One descriptor finished (translated or faulted): answer the drains that waited for its PASID. */
 function finish(c, event, enqueue) {
   const running = without(c.running, event.pasid, event.thread);
   const drains = c.drains.filter((w) => {
     const done = !running.some((d) => d.pasid === w.pasid) && !c.queue.some((d) => d.pasid === w.pasid);
-    if (done) enqueue.emit({ type: 'wq.drained', device: c.device, pasid: w.pasid, to: `mm:${w.mm}` });
+    if (done) enqueue.emit({ type: 'wq.drained', device: c.device, pasid: w.pasid, to: w.to });
     return !done;
   });
   return { running, drains };
@@ -53,7 +58,7 @@ export const iaxMachine = setup({
   },
   actions: {
     accept: enqueueActions(({ context: c, event, enqueue }) => {
-      const queue = [...c.queue, { pasid: event.pasid, thread: event.thread }];
+      const queue = [...c.queue, { pasid: event.pasid, thread: event.thread, mm: event.mm }];
       enqueue.emit({ type: 'wq.accept', thread: event.thread, pasid: event.pasid, occupancy: queue.length + c.running.length, to: `thread:${event.thread}` });
       if (c.autoComplete) enqueue.assign({ accepted: c.accepted + 1, queue: [], running: dispatch(c, queue, enqueue) });
       else enqueue.assign({ accepted: c.accepted + 1, queue });
@@ -79,9 +84,9 @@ export const iaxMachine = setup({
       const running = dispatch(c, mine, enqueue);
       const queue = c.queue.filter((d) => d.pasid !== event.pasid);
       if (running.some((d) => d.pasid === event.pasid)) {
-        enqueue.assign({ queue, running, drains: [...c.drains, { pasid: event.pasid, mm: event.mm }] });
+        enqueue.assign({ queue, running, drains: [...c.drains, { pasid: event.pasid, to: drainer(event) }] });
       } else {
-        enqueue.emit({ type: 'wq.drained', device: c.device, pasid: event.pasid, to: `mm:${event.mm}` });
+        enqueue.emit({ type: 'wq.drained', device: c.device, pasid: event.pasid, to: drainer(event) });
         enqueue.assign({ queue, running });
       }
     }),
