@@ -1,12 +1,15 @@
 /**
- * The whole system state as plain data: every process, thread, mm, the IOMMU (PASIDs, refs, device
- * tables) and every work queue. For time travel (`replay --until`), reports and inspectors.
+ * The whole system state as plain data: every process, thread, mm (with the process's fd table and
+ * portal mappings), device file, the IOMMU (PASIDs, refs, device tables) and every work queue. For time
+ * travel (`replay --until`), reports and inspectors.
  */
+import type { FileContext } from '../../machines/file.ts';
 import type { IommuContext } from '../../machines/iommu.ts';
 import { hasRefcounts } from '../../machines/pasid.ts';
 import type { MmContext } from '../../machines/mm.ts';
 import type { ThreadContext } from '../../machines/thread.ts';
 import type { WqContext } from '../../machines/wq.ts';
+import type { Address, FdEntry } from '../../machines/protocol.ts';
 import type { ActorKind, System } from './system.ts';
 
 /** The whole system as plain data: processes, threads, mms, PASIDs, device tables, work queues. */
@@ -14,7 +17,21 @@ export interface SystemState {
   readonly seq: number;
   readonly processes: readonly { readonly process: string; readonly mm: number }[];
   readonly threads: readonly (Pick<ThreadContext, 'name' | 'process' | 'mm' | 'msr' | 'activated'> & { readonly state: string })[];
-  readonly mms: readonly (Pick<MmContext, 'id' | 'process' | 'pasid' | 'users' | 'bindings' | 'portals' | 'lam'> & { readonly state: string })[];
+  /**
+   * Each mm with the process's fd table (`fds`: descriptor name -> file; exec moves it to the new mm,
+   * so an mm left by exec has none), its portal mappings (`maps`: each a reference to its file), and
+   * `grabs`: the SVA bonds holding its mm_count (an exited mm stays, with its PASID under merged,
+   * until they are gone).
+   */
+  readonly mms: readonly (Pick<MmContext, 'id' | 'process' | 'pasid' | 'users' | 'bindings' | 'portals' | 'lam' | 'fds' | 'maps' | 'grabs' | 'caps'> & {
+    readonly state: string;
+  })[];
+  /**
+   * Every device file (idxd user context) ever opened, released ones included: `mm` and `pasid` are
+   * ctx->mm and ctx->pasid, `sva` whether its bond is still there, `holders` its references (f_count):
+   * `fd:<process>/<name>` for a descriptor, `map:mm:<id>` for a portal mapping.
+   */
+  readonly files: readonly (Pick<FileContext, 'device' | 'mm' | 'pasid' | 'sva' | 'holders'> & { readonly address: string; readonly state: string })[];
   readonly iommu: {
     readonly pasids: readonly { readonly pasid: number; readonly mm: number; readonly refs: number | null }[];
     readonly tables: IommuContext['tables'];
@@ -37,6 +54,7 @@ export function systemState(sys: System): SystemState {
   const threads: SystemState['threads'][number][] = [];
   const mms: SystemState['mms'][number][] = [];
   const wqs: SystemState['wqs'][number][] = [];
+  const files: SystemState['files'][number][] = [];
   const registered: NonNullable<SystemState['registered']>[number][] = [];
   for (const { address, kind } of sys.addresses()) {
     if (sys.isForeign(address)) {
@@ -49,7 +67,16 @@ export function systemState(sys: System): SystemState {
       const m = sys.mm(Number(address.slice('mm:'.length)));
       if (m) {
         const c = m.context;
-        mms.push({ id: c.id, process: c.process, state: m.state, pasid: c.pasid, users: c.users, bindings: c.bindings, portals: c.portals, lam: c.lam });
+        mms.push({
+          id: c.id, process: c.process, state: m.state, pasid: c.pasid, users: c.users, bindings: c.bindings, portals: c.portals, lam: c.lam,
+          fds: c.fds, maps: c.maps, grabs: c.grabs, caps: c.caps,
+        });
+      }
+    } else if (kind === 'file') {
+      const f = fileView(sys, address);
+      if (f) {
+        const c = f.context;
+        files.push({ address, device: c.device, state: f.state, mm: c.mm, pasid: c.pasid, sva: c.sva, holders: c.holders });
       }
     } else if (kind === 'wq') {
       const w = sys.wq(address.slice('wq:'.length));
@@ -65,8 +92,17 @@ export function systemState(sys: System): SystemState {
     .map(([p, mm]) => ({ pasid: Number(p), mm, refs: hasRefcounts(io.policy) ? (io.refs[p] ?? 0) : null }))
     .sort((a, b) => a.pasid - b.pasid);
   const processes = sys.processes().map(([process, mm]) => ({ process, mm }));
-  return { seq: sys.lastSeq, processes, threads, mms, iommu: { pasids, tables: io.tables }, wqs, ...(registered.length > 0 ? { registered } : {}) };
+  return { seq: sys.lastSeq, processes, threads, mms, files, iommu: { pasids, tables: io.tables }, wqs, ...(registered.length > 0 ? { registered } : {}) };
 }
+
+/** A file actor's state and context (the system keeps every actor's context as `unknown`; a `file` actor's is the file machine's). */
+function fileView(sys: System, address: Address): { readonly state: string; readonly context: FileContext } | undefined {
+  const a = sys.actor(address);
+  return a && a.kind === 'file' ? { state: a.state, context: a.context as FileContext } : undefined;
+}
+
+/** A descriptor in one line: `name→file (device[, O_CLOEXEC])`. */
+const fdText = ([name, f]: readonly [string, FdEntry]): string => `${name}→${f.file} (${f.device}${f.cloexec ? ', O_CLOEXEC' : ''})`;
 
 /** The state as readable text, one block per kind of actor. */
 export function formatState(s: SystemState): string[] {
@@ -86,6 +122,14 @@ export function formatState(s: SystemState): string[] {
       `  mm:${m.id} (${m.process}) ${m.state}: PASID ${m.pasid ?? 'none'}; users ${m.users.join(' ') || 'none'}; binds ${binds}; ` +
         `portals ${m.portals.join(' ') || 'none'}; ${lam}${flags ? ` ${flags}` : ''}`,
     );
+    // The process's fd table and the mm's mappings: what keeps files (and through their bonds, this mm) alive.
+    const extra = [m.grabs > 0 ? `; held by ${m.grabs} SVA bond${m.grabs === 1 ? '' : 's'} (mm_count)` : '', m.caps.length > 0 ? `; caps ${m.caps.join(' ')}` : ''].join('');
+    out.push(`    fds ${Object.entries(m.fds).map(fdText).join(', ') || 'none'}; mappings ${m.maps.map((p) => `${p.device} (${p.file})`).join(', ') || 'none'}${extra}`);
+  }
+  out.push('files:');
+  if (s.files.length === 0) out.push('  none opened');
+  for (const f of s.files) {
+    out.push(`  ${f.address} (${f.device}) ${f.state}: ctx->mm mm:${f.mm}, PASID ${f.pasid}, SVA ${f.sva ? 'bound' : 'unbound'}; holders ${f.holders.join(' ') || 'none'}`);
   }
   out.push('iommu:');
   out.push(`  PASIDs ${s.iommu.pasids.map((p) => `${p.pasid}→mm:${p.mm}${p.refs === null ? '' : ` refs ${p.refs}`}`).join(', ') || 'none allocated'}`);
@@ -122,7 +166,10 @@ export interface ActorState {
   readonly address: string;
   /** One of svasim's ({@link ActorKind}) or a registered kind's name. */
   readonly kind: string;
-  /** The process a thread or mm belongs to. */
+  /**
+   * The process a thread or mm belongs to; for a device file, the process that opened it (ctx->mm's),
+   * which other processes may share it with (fork's dup_fd) and it may outlive.
+   */
   readonly process: string | null;
   /** The device of a work queue or device model (the actor at `wq:<device>`). */
   readonly device: string | null;
@@ -137,7 +184,8 @@ export function actorStates(sys: System): ActorState[] {
     const a = sys.actor(address);
     if (!a) continue;
     const c = a.context as { process?: unknown };
-    const process = (a.kind === 'thread' || a.kind === 'mm') && typeof c.process === 'string' ? c.process : null;
+    const f = a.kind === 'file' ? fileView(sys, address) : undefined;
+    const process = f ? (sys.mm(f.context.mm)?.context.process ?? null) : (a.kind === 'thread' || a.kind === 'mm') && typeof c.process === 'string' ? c.process : null;
     // Every device's actor (svasim's queue or a registered device model) is at wq:<device>.
     const device = address.startsWith('wq:') ? address.slice('wq:'.length) : null;
     out.push({ address, kind: a.kind, process, device, state: a.state, context: a.context });
