@@ -219,7 +219,7 @@ describe('bad input: exit 2, one line on stderr', () => {
     const text = withSteps('{"op":"bnd","thread":"A","device":"dsa0"}');
     const file = scenarioFile(text);
     const line = badInput(await cli(['run', file]));
-    expect(line).toBe(`${file}:1:${col(text, '"bnd"')}: steps[1].op: unknown op "bnd" (expected one of spawn, clone, fork, exec, exit, bind, unbind, close, enqcmd, arch_prctl, complete)`);
+    expect(line).toBe(`${file}:1:${col(text, '"bnd"')}: steps[1].op: unknown op "bnd" (expected one of spawn, clone, fork, exec, exit, open, mmap, munmap, bind, unbind, close, enqcmd, arch_prctl, complete)`);
   });
 
   it('unknown device', async () => {
