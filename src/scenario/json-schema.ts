@@ -29,6 +29,7 @@ export const LOADER_ONLY_CHECKS: readonly string[] = [
   'a field appears once in its object (JSON parsers keep the last duplicate silently; the loader refuses it)',
   'a device\'s kind is "wq" (svasim\'s work queue) or a device model registered by a plugin or the library',
   'an actor\'s kind is an actor kind so registered, and actors of one kind have distinct names',
+  'a close step names either fd or device, not both and not neither',
   'options belong to a device of a registered kind (not svasim\'s work queue) or an actor, and pass that kind\'s options schema when it has one',
 ];
 

@@ -189,6 +189,7 @@ describe('scenario JSON Schema: known-bad inputs', () => {
     ['a duplicate field', '{"scenario":1,"name":"t","name":"u","steps":[]}', /duplicate field "name"/],
     ['a device model no plugin registered', '{"scenario":1,"name":"t","devices":[{"name":"iax0","kind":"iax","options":{"rate":2}}],"steps":[]}', /devices\[0\]\.kind: unknown device model "iax"/],
     ['an actor kind no plugin registered', withSteps('', ',"actors":[{"name":"gen","kind":"workload"}]'), /actors\[0\]\.kind: unknown actor kind "workload"/],
+    ['a close with neither fd nor device', withSteps('{"op":"close","thread":"A"}'), /close takes fd \(a descriptor\) or device/],
     ['options on svasim\'s work queue', '{"scenario":1,"name":"t","devices":[{"name":"dsa0","options":{}}],"steps":[]}', /devices\[0\]\.options: only a registered device model takes options/],
   ];
 
@@ -365,6 +366,7 @@ const LOADER_ONLY_LINE = [
   /\.kind: unknown (device model|actor kind) "/,
   /: duplicate actor /,
   /\.options: only a registered device model takes options/,
+  /: close takes fd /,
 ];
 
 describe('scenario JSON Schema: random scenario-shaped values', () => {

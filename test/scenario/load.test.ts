@@ -227,7 +227,7 @@ describe('schema errors', () => {
     const text = withSteps('{"op":"exit","thread":"A"},{"op":"bnd","thread":"A","device":"dsa0"}');
     expect(errorOf(text)).toBe(
       `s.json:1:${col(text, '"bnd"')}: steps[2].op: unknown op "bnd" ` +
-        '(expected one of spawn, clone, fork, exec, exit, bind, unbind, close, enqcmd, arch_prctl, complete)',
+        '(expected one of spawn, clone, fork, exec, exit, open, mmap, munmap, bind, unbind, close, enqcmd, arch_prctl, complete)',
     );
   });
 
@@ -281,7 +281,7 @@ describe('schema errors', () => {
     const far = '{"scenario":1,"name":"x","steps":[],"forbid":["something.else"]}';
     const f = errorOf(far);
     expect(f.startsWith(`s.json:1:${col(far, '"something.else"')}: forbid[0]: unknown message type "something.else" (expected one of sys.spawn, `)).toBe(true);
-    expect(f.endsWith(', fault.dmar, invariant.violation)')).toBe(true);
+    expect(f.endsWith(', fault.dmar, invariant.violation, file.open, file.mmap, file.mapped, file.get, file.got, file.put, file.dropped, file.unbind, file.unbound, mm.drop)')).toBe(true);
   });
 
   it('bad arch_prctl code name', () => {
