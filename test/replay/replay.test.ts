@@ -177,18 +177,18 @@ describe('tampered logs', () => {
   });
 
   it('a format-1 log (no closing record) cut inside a step, or before the last step, is incomplete, never a divergence at seq N+1', () => {
-    // Cut at seq 29, inside step 4 (messages still pending), step 5 with no record.
+    // Cut at seq 29, inside step 3 (a message still pending), steps 4 and 5 with no record.
     const v1 = [ls[0]?.replace('"version":2', '"version":1') ?? '', ...unclosed(ls).slice(1, 30)];
     const log = parseLog(join1(v1), 't.jsonl');
     expect(log.upcastFrom).toBe(1);
     expect(log.ending).toEqual({ kind: 'unmarked' });
     const why =
-      "it ends at seq 29 in step 4 of 6 (step 4 still had 2 messages pending, not in the log; step 5 has no record): the run ended early (it was stopped, or its log writes failed); log format 1 has no closing record, and its records stop short of the scenario's end";
+      "it ends at seq 29 in step 3 of 6 (step 3 still had 1 message pending, not in the log; steps 4..5 have no record): the run ended early (it was stopped, or its log writes failed); log format 1 has no closing record, and its records stop short of the scenario's end";
     expect(() => replay(log)).toThrow(new LogError(`t.jsonl: incomplete log: ${why}; --allow-truncated replays its 29 complete records`));
     const path = join(dir, 'v1-cut.jsonl');
     writeFileSync(path, join1(v1));
     expect(() => replayFile(path)).toThrow(new LogError(`${path}: incomplete log: ${why}; --allow-truncated replays its 29 complete records`));
-    expect(replayFile(path, { allowTruncated: true })).toMatchObject({ identical: true, records: 29, incomplete: { pending: 2, missingSteps: 1, why } });
+    expect(replayFile(path, { allowTruncated: true })).toMatchObject({ identical: true, records: 29, incomplete: { pending: 1, missingSteps: 2, why } });
     // Cut inside the last step (every step has a record, a message still pending): incomplete too.
     const last = [v1[0] ?? '', ...unclosed(ls).slice(1, -1)];
     expect(() => replay(parseLog(join1(last), 't.jsonl'))).toThrow(/^t\.jsonl: incomplete log: it ends at seq \d+ in step 5 of 6 \(step 5 still had 1 message pending, not in the log\)/);
