@@ -164,7 +164,7 @@ describe('svasim diagram --plugin (M8)', () => {
     expect(oneLine(decider.err)).toBe('svasim diagram: kind "workload" is not an xstate machine (a decider): it has no statechart to draw');
     const unknown = await cli(['diagram', 'watchdog']);
     expect(unknown.code).toBe(2);
-    expect(oneLine(unknown.err)).toBe('svasim diagram: unknown machine "watchdog" (expected thread, mm, iommu, wq, kernel or all; a plugin\'s kind needs --plugin FILE)');
+    expect(oneLine(unknown.err)).toBe('svasim diagram: unknown machine "watchdog" (expected thread, mm, iommu, wq, kernel, file or all; a plugin\'s kind needs --plugin FILE)');
   });
 });
 
