@@ -47,6 +47,7 @@
  */
 import { createInspector, createSkyInspector, type StatelyActorEvent, type StatelyInspectionEvent } from '@statelyai/inspect';
 import type { AnyStateMachine, Snapshot } from 'xstate';
+import { fileMachine } from '../../machines/file.ts';
 import { iommuMachine } from '../../machines/iommu.ts';
 import { kernelMachine } from '../../machines/kernel.ts';
 import { mmMachine } from '../../machines/mm.ts';
@@ -93,6 +94,7 @@ export function machineOf(address: string): AnyStateMachine | undefined {
   if (address.startsWith('thread:')) return threadMachine;
   if (address.startsWith('mm:')) return mmMachine;
   if (address.startsWith('wq:')) return wqMachine;
+  if (address.startsWith('file:')) return fileMachine;
   return undefined;
 }
 

@@ -171,8 +171,9 @@ describe.skipIf(!available)('inspector in chromium (seed case a, live)', () => {
     );
     expect(cut).toEqual([]);
     // A narrow panel: charts scroll sideways; at every step's end each active state lies whole in its box.
-    await page.evaluate(() => document.getElementById('main')?.style.setProperty('--left-w', '420px'));
-    await page.waitForFunction(() => (document.querySelector('#statecharts-scroll')?.clientWidth ?? 0) <= 420, undefined, WAIT);
+    // (360px: the widest charts, mm's and thread's, ~670 units, still fit a 420px panel whole at 0.55.)
+    await page.evaluate(() => document.getElementById('main')?.style.setProperty('--left-w', '360px'));
+    await page.waitForFunction(() => (document.querySelector('#statecharts-scroll')?.clientWidth ?? 0) <= 360, undefined, WAIT);
     // The last seq of each step.
     const { records } = (await (await fetch(`${server.url}api/records`)).json()) as { records: { seq: number; step: number }[] };
     const ends = new Map<number, number>();
@@ -548,6 +549,10 @@ describe.skipIf(!available)('inspector in chromium: following at 1100×750 shows
       if (st === 'alive.idle' && (await stateOf(ra.seq, rb.to)) === st) pair = [rb.seq, ra.seq];
     }
     if (!pair) throw new Error('no two messages two apart to an mm in alive.idle');
+    // A panel narrow enough for the mm's chart to scroll far enough to hide `alive.idle`, in the middle
+    // of its chart (at this viewport's own width the chart fits whole).
+    await page.evaluate(() => document.getElementById('main')?.style.setProperty('--left-w', '260px'));
+    await page.waitForFunction(() => (document.querySelector('#statecharts-scroll')?.clientWidth ?? 0) <= 260, undefined, WAIT);
     await jump(page, pair[0]);
     problems = await page.evaluate(activeStateProblems, false);
     for (let i = 0; i < 30 && problems.length > 0; i++) {
@@ -721,4 +726,93 @@ describe.skipIf(!available)('inspector in chromium: a selected message names the
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+});
+
+describe.skipIf(!available)('inspector in chromium: device files, fd tables and mappings (fork-keeps-file)', () => {
+  let server: InspectorServer;
+  let browser: Browser;
+  let page: Page;
+  const dir = mkdtempSync(join(tmpdir(), 'svasim-browser-files-'));
+  const pageErrors: string[] = [];
+  /** The last seq of each step. */
+  const ends = new Map<number, number>();
+
+  beforeAll(async () => {
+    const p = builtinPath('fork-keeps-file');
+    if (!p) throw new Error('no built-in fork-keeps-file');
+    const log = join(dir, 'fork-keeps-file.jsonl');
+    runScenario(loadScenarioFile(p), { log, onRecord: (d) => ends.set(d.step, d.seq) });
+    server = await startInspector(new LogSession(log));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+    page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.body.dataset['ready'] === 'true', undefined, WAIT);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The last seq of step `i`. */
+  const endOf = (i: number): number => {
+    const s = ends.get(i);
+    if (s === undefined) throw new Error(`no record of step ${i}`);
+    return s;
+  };
+
+  /** One card's context rows (label -> value), once its body is drawn. */
+  async function contextOf(address: string): Promise<Record<string, string>> {
+    const card = page.locator(`#statecharts .actor[data-actor="${address}"]`);
+    await card.scrollIntoViewIfNeeded();
+    await page.waitForSelector(`#statecharts .actor[data-actor="${address}"] .ctx dt`, WAIT);
+    return card.locator('.ctx').evaluate((dl) => {
+      const out: Record<string, string> = {};
+      for (const dt of dl.querySelectorAll('dt')) out[dt.textContent ?? ''] = dt.nextElementSibling?.textContent ?? '';
+      return out;
+    });
+  }
+
+  it('the file is drawn from its statechart in the group of the process that opened it, after its mm and threads', async () => {
+    await jump(page, endOf(1));
+    const a = page.locator('#statecharts section.group[data-group="proc:A"] .actor');
+    expect(await a.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset['actor']))).toStrictEqual(['mm:1', 'thread:A', 'file:1.1']);
+    const file = page.locator('#statecharts .actor[data-actor="file:1.1"]');
+    expect(await file.locator('.kind-badge').innerText()).toBe('FILE');
+    await file.scrollIntoViewIfNeeded();
+    await page.waitForSelector('#statecharts .actor[data-actor="file:1.1"] .chart svg g.sc-node.leaf', WAIT);
+    expect(await file.getAttribute('data-state')).toBe('open');
+    expect(await file.locator('.facts').innerText()).toBe('dsa0 · PASID 1 · 2 refs');
+    expect(await contextOf('file:1.1')).toMatchObject({ 'ctx->mm': '1', 'ctx->pasid': '1', 'SVA bound (ctx->sva)': 'true', 'holders (f_count)': '2: fd:A/dsa0 map:mm:1' });
+  });
+
+  it('a process shows its fd table and mappings: in its mm\'s card and its group\'s summary', async () => {
+    await jump(page, endOf(1));
+    expect(await page.locator('#statecharts section.group[data-group="proc:A"] .group-summary').innerText()).toBe('1/1 threads live · PASID 1 · fds dsa0→file:1.1 · mapped dsa0 (file:1.1)');
+    expect(await contextOf('mm:1')).toMatchObject({ 'fd table': 'dsa0→file:1.1', mappings: 'dsa0 (file:1.1)', 'grabs (SVA bonds: mm_count)': '1' });
+    expect(await page.locator('#statecharts .actor[data-actor="mm:1"] .facts').innerText()).toBe('PASID 1 · 1 fd · 1 map');
+    // After the fork and A's exit: C's descriptor refers to A's file, which C never mapped; A's mm is
+    // held by the bond with no descriptor or mapping left.
+    await jump(page, endOf(4));
+    expect(await page.locator('#statecharts section.group[data-group="proc:C"] .group-summary').innerText()).toBe('1/1 threads live · fds dsa0→file:1.1');
+    expect(await contextOf('mm:2')).toMatchObject({ 'fd table': 'dsa0→file:1.1', mappings: 'none' });
+    expect(await contextOf('mm:1')).toMatchObject({ 'fd table': 'none', mappings: 'none', 'grabs (SVA bonds: mm_count)': '1' });
+    expect(await page.locator('#statecharts section.group[data-group="proc:A"] .group-summary').innerText()).toBe('0/1 threads live · PASID 1');
+    expect(await page.locator('#statecharts .actor[data-actor="file:1.1"] .facts').innerText()).toBe('dsa0 · PASID 1 · 1 ref');
+  });
+
+  it('the file is released by the child\'s close: its chart and pill follow', async () => {
+    await jump(page, endOf(7));
+    const file = page.locator('#statecharts .actor[data-actor="file:1.1"]');
+    expect(await file.getAttribute('data-state')).toBe('released');
+    expect(await file.locator('.facts').innerText()).toBe('dsa0 · PASID 1 (unbound) · 0 refs');
+    // The sequence has a lane for the file, named after it and its opener.
+    await page.selectOption('#lane-mode', 'actors');
+    const lane = page.locator('#sequence-scroll .lane-head.lane-file');
+    expect(await lane.count()).toBeGreaterThan(0);
+    expect(await lane.first().innerText()).toMatch(/^1\.1\s+file · A$/);
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -39,9 +39,29 @@ describe('statechart layouts', () => {
     const l = await layoutMachine(MACHINES.mm);
     const edge = (source: string, target: string): readonly string[] | undefined => l.edges.find((e) => e.source === source && e.target === target)?.events;
     expect(edge('alive.execWait', 'exiting')).toStrictEqual(['always [guard]']);
-    expect(edge('alive.closing.next', 'alive.closing.done')).toStrictEqual(['always [guard]']);
-    expect(edge('alive.closing.next', 'alive.closing.draining')).toStrictEqual(['always [guard]']);
-    expect(edge('alive.closing', 'alive.idle')).toStrictEqual(['done']);
+    expect(edge('alive.putting', 'alive.idle')).toStrictEqual(['always [guard]']);
+    expect(edge('exiting.teardown', 'exiting.putting')).toStrictEqual(['iommu.torndown', 'always [guard]']);
+    // The held mm (mm_users 0, grabbed by SVA bonds) is dropped only once ungrabbed.
+    expect(edge('exiting.dropped', 'exiting.dropping')).toStrictEqual(['always [guard]']);
+  });
+
+  it('a compound state\'s onDone is drawn as `done`', async () => {
+    const m = createMachine({
+      id: 'job',
+      initial: 'work',
+      states: { work: { initial: 'a', states: { a: { on: { go: 'b' } }, b: { type: 'final' } }, onDone: 'idle' }, idle: {} },
+    });
+    const l = await layoutMachine(m);
+    expect(l.edges.find((e) => e.source === 'work' && e.target === 'idle')?.events).toStrictEqual(['done']);
+  });
+
+  it('file: the release drains first, always, then unbinds only a file still bound', async () => {
+    const l = await layoutMachine(MACHINES.file);
+    const edge = (source: string, target: string): readonly string[] | undefined => l.edges.find((e) => e.source === source && e.target === target)?.events;
+    expect(edge('open', 'releasing')).toStrictEqual(['file.put [guard]']);
+    expect(edge('releasing.draining', 'releasing.unbinding')).toStrictEqual(['wq.drained [guard]']);
+    expect(edge('releasing.draining', 'released')).toStrictEqual(['wq.drained']);
+    expect(edge('releasing.unbinding', 'released')).toStrictEqual(['iommu.unbound']);
   });
 
   it('a machine of one state is laid out: its state, with the events it takes in place', async () => {

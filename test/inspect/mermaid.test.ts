@@ -3,6 +3,8 @@
  * diagrams of log records.
  */
 import { describe, expect, it } from 'vitest';
+import { createMachine } from 'xstate';
+import { fileMachine } from '../../machines/file.ts';
 import { mmMachine } from '../../machines/mm.ts';
 import { threadMachine } from '../../machines/thread.ts';
 import { machineDiagram, sequenceDiagram } from '../../src/inspect/mermaid.ts';
@@ -19,16 +21,29 @@ describe('machineDiagram', () => {
     expect(d).toContain('thread_trapping : msr.write');
   });
 
-  it('nests compound states of the mm machine and marks final states', () => {
+  it('nests compound states of the mm machine', () => {
     const d = machineDiagram(mmMachine);
     expect(d).toContain('state "alive" as mm_alive {');
     expect(d).toContain('    [*] --> mm_alive_idle');
-    expect(d).toContain('mm_alive_idle --> mm_alive_binding: mm.bind');
+    expect(d).toContain('mm_alive_idle --> mm_alive_binding: mm.open, mm.bind');
     expect(d).toContain('mm_alive_idle --> mm_exiting: mm.thread_exit [guard]');
-    expect(d).toContain('mm_alive_closing_done --> [*]');
     expect(d).toContain('mm_exiting_dropping --> mm_dead: pasid.free, always [guard]');
     // Every opened block is closed.
     expect(d.split('{').length).toBe(d.split('}').length);
+  });
+
+  it('draws the file machine: the release inside its compound state', () => {
+    const d = machineDiagram(fileMachine);
+    expect(d).toContain('[*] --> file_open');
+    expect(d).toContain('file_open --> file_releasing: file.put [guard]');
+    expect(d).toContain('state "releasing" as file_releasing {');
+    expect(d).toContain('file_releasing_draining --> file_releasing_unbinding: wq.drained [guard]');
+    expect(d.split('{').length).toBe(d.split('}').length);
+  });
+
+  it('marks final states', () => {
+    const m = createMachine({ id: 'job', initial: 'work', states: { work: { initial: 'a', states: { a: { on: { go: 'b' } }, b: { type: 'final' } } } } });
+    expect(machineDiagram(m)).toContain('job_work_b --> [*]');
   });
 });
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInspector, type StatelyActorEvent, type StatelyEventEvent, type StatelyInspectionEvent, type StatelySnapshotEvent } from '@statelyai/inspect';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { AnyStateMachine } from 'xstate';
+import { fileMachine } from '../../machines/file.ts';
 import { mmMachine } from '../../machines/mm.ts';
 import { threadMachine } from '../../machines/thread.ts';
 import { INSPECTOR_OPTIONS, machineOf, sendToStately, statelyEvents, toStatelyEvents, type Adapter } from '../../src/inspect/stately.ts';
@@ -89,13 +90,13 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
   it('the run is the golden log (so the seqs below are the documented ones)', () => {
     // The golden's records: its lines but the header and the closing record.
     expect(log.lines.join('\n') + '\n').toBe(readFileSync(join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl'), 'utf8').split('\n').slice(1, -2).join('\n') + '\n');
-    expect(log.records).toHaveLength(40);
+    expect(log.records).toHaveLength(46);
   });
 
   it('one actor event per actor, in order of first appearance, each before any event naming it', () => {
     const as = actors(es);
-    expect(as.map((a) => a.sessionId)).toStrictEqual(['user', 'kernel', 'mm:1', 'thread:A', 'iommu', 'thread:A1', 'wq:dsa0']);
-    expect(as.map((a) => a.createdAt)).toStrictEqual(['1', '1', '2', '3', '7', '14', '23']);
+    expect(as.map((a) => a.sessionId)).toStrictEqual(['user', 'kernel', 'mm:1', 'thread:A', 'iommu', 'file:1.1', 'thread:A1', 'wq:dsa0']);
+    expect(as.map((a) => a.createdAt)).toStrictEqual(['1', '1', '2', '3', '7', '11', '17', '26']);
     const distinct = new Set(log.records.flatMap((r) => [r.from, r.to]));
     expect(new Set(as.map((a) => a.sessionId))).toStrictEqual(distinct);
     const announced = new Set<string>();
@@ -120,6 +121,9 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
     expect(def.initial).toBe('running');
     expect(Object.keys(def.states).sort()).toStrictEqual(['enqueuing', 'exited', 'running', 'syscall', 'trapping']);
     expect(mm?.definition).toBe(libraryDefinition(mmMachine));
+    // The device file (born at seq 11 by file.open) is a machine actor too, with its own statechart.
+    expect(byId.get('file:1.1')).toMatchObject({ name: 'file', definition: libraryDefinition(fileMachine) });
+    expect(snapshotAt(es, 12)).toMatchObject({ sessionId: 'file:1.1', snapshot: { value: 'open', context: { holders: ['fd:A/dsa0', 'map:mm:1'], sva: true } } });
     expect(mm?.definition).not.toMatch(/\[(Object|Array)\]/);
     expect(user).toMatchObject({ name: 'user', definition: undefined, parentId: undefined, snapshot: { status: 'active' } });
     // A born actor shows the state it is born in; an existing one its state before the record.
@@ -144,13 +148,13 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
       expect(e.event.type).toBe(r.msg.type);
       expect(e.event).not.toHaveProperty('to');
     });
-    expect(ev[16]).toMatchObject({ sourceId: 'thread:A1', sessionId: 'mm:1', event: { type: 'trap.gp', thread: 'A1', activated: false } });
-    expect(ev[39]?.event).toStrictEqual({ type: 'fault.dmar', device: 'dsa0', pasid: 1, reason: 0x59, thread: 'A1' });
+    expect(ev[19]).toMatchObject({ sourceId: 'thread:A1', sessionId: 'mm:1', event: { type: 'trap.gp', thread: 'A1', activated: false } });
+    expect(ev[45]?.event).toStrictEqual({ type: 'fault.dmar', device: 'dsa0', pasid: 1, reason: 0x59, thread: 'A1' });
   });
 
   it('each event to a machine actor is followed by its snapshot; none for user', () => {
     const toActors = log.records.filter((r) => r.to !== 'user' && r.to !== 'monitor');
-    expect(toActors).toHaveLength(39);
+    expect(toActors).toHaveLength(45);
     expect(snapshots(es).map((s) => s.createdAt)).toStrictEqual(toActors.map((r) => String(r.seq)));
     es.forEach((e, i) => {
       if (e.type !== '@xstate.snapshot') return;
@@ -159,30 +163,30 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
       expect(prev?.sessionId).toBe(e.sessionId);
       if (prev?.type === '@xstate.event') expect(e.event).toStrictEqual(prev.event);
     });
-    expect(es).toHaveLength(7 + 40 + 39);
+    expect(es).toHaveLength(8 + 46 + 45);
   });
 
-  it('the #GP fixup: A1 gets IA32_PASID=1 (msr.write, seq 20) and re-executes (gp.fixup, seq 21)', () => {
-    expect(snapshotAt(es, 20)).toMatchObject({
+  it('the #GP fixup: A1 gets IA32_PASID=1 (msr.write, seq 23) and re-executes (gp.fixup, seq 24)', () => {
+    expect(snapshotAt(es, 23)).toMatchObject({
       sessionId: 'thread:A1',
       snapshot: { status: 'active', value: 'trapping', context: { msr: 1, activated: true, device: 'dsa0' } },
     });
-    expect(snapshotAt(es, 21).snapshot).toMatchObject({ value: 'enqueuing', context: { msr: 1 } });
-    expect(snapshotAt(es, 19)).toMatchObject({ sessionId: 'mm:1', snapshot: { value: { alive: 'idle' }, context: { pasid: 1, users: ['A', 'A1'] } } });
+    expect(snapshotAt(es, 24).snapshot).toMatchObject({ value: 'enqueuing', context: { msr: 1 } });
+    expect(snapshotAt(es, 22)).toMatchObject({ sessionId: 'mm:1', snapshot: { value: { alive: 'idle' }, context: { pasid: 1, users: ['A', 'A1'] } } });
   });
 
-  it('at the DMAR fault (seq 40) A1 still holds PASID 1 while dsa0 has no entry for it', () => {
-    expect(snapshotAt(es, 40)).toMatchObject({
+  it('at the DMAR fault (seq 46) A1 still holds PASID 1 while dsa0 has no entry for it', () => {
+    expect(snapshotAt(es, 46)).toMatchObject({
       sessionId: 'wq:dsa0',
       event: { type: 'fault.dmar', pasid: 1, reason: 89 },
       snapshot: { value: 'enabled', context: { faulted: 1, accepted: 2, completed: 1, queue: [] } },
     });
-    expect(stateOf(es, 'thread:A1', 40).snapshot).toMatchObject({ value: 'running', context: { msr: 1, activated: true, completions: 1 } });
-    const iommu = stateOf(es, 'iommu', 40);
-    expect(iommu.createdAt).toBe('39');
+    expect(stateOf(es, 'thread:A1', 46).snapshot).toMatchObject({ value: 'running', context: { msr: 1, activated: true, completions: 1 } });
+    const iommu = stateOf(es, 'iommu', 46);
+    expect(iommu.createdAt).toBe('45');
     expect(iommu.snapshot).toMatchObject({ context: { owner: { '1': 1 }, refs: { '1': 1 }, tables: { dsa0: {} } } });
-    // Before the unbind (seq 27) the entry was there.
-    expect(stateOf(es, 'iommu', 27).snapshot).toMatchObject({ context: { tables: { dsa0: { '1': {} } } } });
+    // Before the unbind (seq 31) the entry was there.
+    expect(stateOf(es, 'iommu', 31).snapshot).toMatchObject({ context: { tables: { dsa0: { '1': {} } } } });
   });
 
   it('is deterministic: twice, and with another clock and random source, byte-identical', () => {
@@ -237,13 +241,13 @@ describe('logs the model does not reproduce', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(DivergenceError);
-    expect(err instanceof DivergenceError ? err.result.seq : null).toBe(32);
+    expect(err instanceof DivergenceError ? err.result.seq : null).toBe(36);
     // Lazily, the events before the differing record come out first.
     const it = statelyEvents(log);
     const before: StatelyInspectionEvent[] = [];
     expect(() => {
       for (const e of it) before.push(e);
     }).toThrow(DivergenceError);
-    expect(events(before).at(-1)?.createdAt).toBe('31');
+    expect(events(before).at(-1)?.createdAt).toBe('35');
   });
 });

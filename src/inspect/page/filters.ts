@@ -71,7 +71,7 @@ export function actorFilter(m: Model): ((a: ActorInfo) => boolean) | null {
     if (procs.size > 0 && a.process !== null && procs.has(a.process)) return true;
     if (threads.size > 0) {
       if (a.kind === 'thread' && threads.has(a.address.slice(7))) return true;
-      if (a.kind === 'mm' && a.process !== null && threadProcs.has(a.process)) return true;
+      if ((a.kind === 'mm' || a.kind === 'file') && a.process !== null && threadProcs.has(a.process)) return true;
     }
     return false;
   };

@@ -27,7 +27,7 @@ export const KINDS: readonly MsgKind[] = [
     test: (t) => (t.startsWith('sys.') && t !== 'sys.return') || t.startsWith('insn.') || t === 'wq.execute',
   },
   { cls: 'msg-return', label: 'return', types: 'sys.return: the syscall returns', test: (t) => t === 'sys.return' },
-  { cls: 'msg-internal', label: 'internal', types: 'mm.*, iommu.*, kernel.*, thread.*, portal.store, wq.submit, wq.drain…', test: () => true },
+  { cls: 'msg-internal', label: 'internal', types: 'mm.*, file.*, iommu.*, kernel.*, thread.*, portal.store, wq.submit, wq.drain…', test: () => true },
 ];
 
 const cache = new Map<string, MsgKind>();

@@ -54,7 +54,7 @@ export function payloadText(r: LogRecord, max = 90): string {
   return out;
 }
 
-const KIND_ORDER: Record<string, number> = { user: 0, kernel: 1, thread: 3, mm: 4, wq: 5, iommu: 6, monitor: 7 };
+const KIND_ORDER: Record<string, number> = { user: 0, kernel: 1, thread: 3, mm: 4, file: 4.5, wq: 5, iommu: 6, monitor: 7 };
 
 export class SequencePanel {
   private lanes: Lane[] = [];
@@ -282,7 +282,7 @@ export class SequencePanel {
       lanes.push({
         id: e.address,
         label: kind === 'mm' ? e.address : name,
-        sub: kind === 'thread' || kind === 'mm' ? `${kind}${e.process !== null && e.process !== name ? ` · ${e.process}` : ''}` : kind === name ? '' : kind,
+        sub: kind === 'thread' || kind === 'mm' || kind === 'file' ? `${kind}${e.process !== null && e.process !== name ? ` · ${e.process}` : ''}` : kind === name ? '' : kind,
         title: e.address,
         cls: `lane-${kind}`,
         process: e.process,

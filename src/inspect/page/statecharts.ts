@@ -1,6 +1,7 @@
 /**
- * The statecharts panel (`#statecharts`): every actor, grouped by process (its mms and threads), then the
- * devices, the IOMMU and the kernel. Each actor is one `.actor[data-actor][data-state]` element: a pill
+ * The statecharts panel (`#statecharts`): every actor, grouped by process (its mms, threads and the
+ * device files it opened; the group's summary names its descriptors and mappings), then the devices, the
+ * IOMMU and the kernel. Each actor is one `.actor[data-actor][data-state]` element: a pill
  * (name, state, key facts) always, and when its group is open and it scrolls into view, its statechart
  * with the current state highlighted and its context beside it. Collapsed groups show only the pills.
  */
@@ -41,8 +42,38 @@ const HIDDEN: Partial<Record<ActorKind, ReadonlySet<string>>> = {
   mm: new Set(['id', 'process', 'policy', 'cpu']),
   iommu: new Set(['policy']),
   wq: new Set(['device']),
+  // A file's address is its id; `holder` is its first reference, already in `holders`.
+  file: new Set(['id', 'holder']),
 };
 const LABEL: Record<string, string> = { msr: 'IA32_PASID', activated: 'activated', bindings: 'binds', users: 'users (mm_users)' };
+/** Labels per kind, where a kind's field means something of its own. */
+const KIND_LABEL: Partial<Record<ActorKind, Readonly<Record<string, string>>>> = {
+  mm: { fds: 'fd table', maps: 'mappings', grabs: 'grabs (SVA bonds: mm_count)' },
+  file: { mm: 'ctx->mm', pasid: 'ctx->pasid', sva: 'SVA bound (ctx->sva)', holders: 'holders (f_count)', safe: 'user_submission_safe' },
+};
+
+/** A process's fd table in one line: `dsa0→file:1.1, wq→file:1.2 (O_CLOEXEC)`; `none` when empty. */
+export function fdTableText(fds: unknown): string {
+  if (fds === null || typeof fds !== 'object') return compact(fds);
+  const parts = Object.entries(fds as Record<string, unknown>).map(([name, e]) => {
+    const f = e !== null && typeof e === 'object' ? (e as { file?: unknown; cloexec?: unknown }) : {};
+    return `${name}→${typeof f.file === 'string' ? f.file : '?'}${f.cloexec === true ? ' (O_CLOEXEC)' : ''}`;
+  });
+  return parts.join(', ') || 'none';
+}
+
+/** An mm's portal mappings in one line: `dsa0 (file:1.1)`; `none` when empty. */
+export function mappingsText(maps: unknown): string {
+  if (!Array.isArray(maps)) return compact(maps);
+  return (
+    maps
+      .map((m: unknown) => {
+        const x = m !== null && typeof m === 'object' ? (m as { device?: unknown; file?: unknown }) : {};
+        return `${typeof x.device === 'string' ? x.device : '?'} (${typeof x.file === 'string' ? x.file : '?'})`;
+      })
+      .join(', ') || 'none'
+  );
+}
 
 function contextRows(kind: ActorKind, ctx: unknown): [string, string, string][] {
   if (ctx === null || typeof ctx !== 'object') return [['context', compact(ctx), '']];
@@ -53,8 +84,11 @@ function contextRows(kind: ActorKind, ctx: unknown): [string, string, string][] 
     let text = compact(v, 10);
     if (kind === 'thread' && k === 'msr') text = v === null ? 'unset' : `${String(v)}  (MSR 0x${((Number(v) | 0x80000000) >>> 0).toString(16)})`;
     if (kind === 'mm' && k === 'pasid' && v === null) text = 'none';
+    if (kind === 'mm' && k === 'fds') text = fdTableText(v);
+    if (kind === 'mm' && k === 'maps') text = mappingsText(v);
+    if (kind === 'file' && k === 'holders' && Array.isArray(v)) text = `${v.length}: ${v.join(' ') || 'none'}`;
     if (kind === 'wq' && k === 'queue' && Array.isArray(v)) text = `${v.length} queued${v.length > 0 ? ` ${compact(v, 4)}` : ''}`;
-    rows.push([LABEL[k] ?? k, text, JSON.stringify(v) ?? '']);
+    rows.push([KIND_LABEL[kind]?.[k] ?? LABEL[k] ?? k, text, JSON.stringify(v) ?? '']);
   }
   return rows;
 }
@@ -66,8 +100,17 @@ function facts(kind: ActorKind, ctx: unknown): string {
   switch (kind) {
     case 'thread':
       return c['msr'] === null || c['msr'] === undefined ? 'MSR unset' : `MSR ${String(c['msr'])}${c['activated'] === true ? '' : ' (!act)'}`;
-    case 'mm':
-      return c['pasid'] === null || c['pasid'] === undefined ? 'no PASID' : `PASID ${String(c['pasid'])}`;
+    case 'mm': {
+      const pasid = c['pasid'] === null || c['pasid'] === undefined ? 'no PASID' : `PASID ${String(c['pasid'])}`;
+      const fds = c['fds'] !== null && typeof c['fds'] === 'object' ? Object.keys(c['fds']).length : 0;
+      const maps = Array.isArray(c['maps']) ? c['maps'].length : 0;
+      return `${pasid}${fds > 0 ? ` · ${fds} fd${fds === 1 ? '' : 's'}` : ''}${maps > 0 ? ` · ${maps} map${maps === 1 ? '' : 's'}` : ''}`;
+    }
+    case 'file': {
+      // The device, ctx->pasid, and f_count: what keeps the file (and its bond's mm) alive.
+      const n = Array.isArray(c['holders']) ? c['holders'].length : 0;
+      return `${String(c['device'] ?? '?')} · PASID ${String(c['pasid'] ?? '?')}${c['sva'] === false ? ' (unbound)' : ''} · ${n} ref${n === 1 ? '' : 's'}`;
+    }
     case 'wq': {
       // Occupancy against the queue's size, the threshold apart (a limited portal is accepted below it).
       const q = Array.isArray(c['queue']) ? c['queue'].length : 0;
@@ -131,9 +174,11 @@ function leastCut(svg: SVGSVGElement, leaf: Element | null, panelH: number, view
   return leastCutScroll(spans, view, lo, hi, centred);
 }
 
-const KIND_ORDER: Readonly<Record<string, number>> = { mm: 0, thread: 1, wq: 2, iommu: 3, kernel: 4 };
+const KIND_ORDER: Readonly<Record<string, number>> = { mm: 0, thread: 1, file: 2, wq: 3, iommu: 4, kernel: 5 };
 /** Registered kinds' actors come after svasim's. */
-const kindOrder = (kind: ActorKind): number => KIND_ORDER[kind] ?? 5;
+const kindOrder = (kind: ActorKind): number => KIND_ORDER[kind] ?? 6;
+/** Kinds shown in their process's group: a file goes with the process that opened it. */
+const PROCESS_KINDS: ReadonlySet<ActorKind> = new Set(['thread', 'mm', 'file']);
 /** The panel's padding (2 × 8px), a group's borders (2 × 1px) and its body's padding (2 × 6px), rounded up. */
 const CARD_INSET = 32;
 /** Room kept beside a followed state when its chart scrolls: the edges and labels next to it. */
@@ -272,7 +317,7 @@ export class StatechartsPanel {
     let i = 0;
     for (const a of this.m.actors) {
       i++;
-      if ((a.kind === 'thread' || a.kind === 'mm') && a.process !== null) add(`proc:${a.process}`, `process ${a.process}`, i, a);
+      if (PROCESS_KINDS.has(a.kind) && a.process !== null) add(`proc:${a.process}`, `process ${a.process}`, i, a);
       else if (a.device !== null) add('devices', 'devices', 1e9, a);
       else if (a.kind === 'iommu') add('iommu', 'IOMMU', 1e9 + 1, a);
       else if (a.kind === 'kernel') add('kernel', 'kernel', 1e9 + 2, a);
@@ -551,25 +596,32 @@ export class StatechartsPanel {
                 : `state at #${st.seq} (loading #${this.m.current}…)`;
       note.classList.toggle('warn', stale || err !== null);
     }
-    // Group summaries: alive threads, PASID of the live mm.
+    // Group summaries: alive threads, PASID of the live mm, the process's descriptors and mappings.
     for (const g of this.groups) {
       if (!g.key.startsWith('proc:')) continue;
       let threads = 0;
       let alive = 0;
       const pasids: string[] = [];
+      const fds: string[] = [];
+      const maps: string[] = [];
       for (const c of g.cards) {
         const a = idx?.get(c.info.address);
         if (c.info.kind === 'thread') {
           threads++;
           if (a && a.state !== 'exited') alive++;
         } else if (c.info.kind === 'mm' && a) {
-          const ctx = a.context as { pasid?: unknown } | null;
+          const ctx = a.context as { pasid?: unknown; fds?: unknown; maps?: unknown } | null;
           if (ctx && ctx.pasid !== null && ctx.pasid !== undefined && !a.state.startsWith('dead')) pasids.push(String(ctx.pasid));
+          // The fd table is on the process's current mm (exec moves it); mappings on any mm still mapped.
+          if (ctx && ctx.fds !== null && typeof ctx.fds === 'object' && Object.keys(ctx.fds).length > 0) fds.push(fdTableText(ctx.fds));
+          if (ctx && Array.isArray(ctx.maps) && ctx.maps.length > 0) maps.push(mappingsText(ctx.maps));
         }
       }
+      const table = `${fds.length > 0 ? ` · fds ${fds.join(', ')}` : ''}${maps.length > 0 ? ` · mapped ${maps.join(', ')}` : ''}`;
       // Before any state arrived nothing is known to be live: say how many threads, not "0 live".
       g.summaryEl.textContent =
-        idx === null ? `${threads} thread${threads === 1 ? '' : 's'}` : `${alive}/${threads} threads live${pasids.length > 0 ? ` · PASID ${pasids.join(', ')}` : ''}`;
+        idx === null ? `${threads} thread${threads === 1 ? '' : 's'}` : `${alive}/${threads} threads live${pasids.length > 0 ? ` · PASID ${pasids.join(', ')}` : ''}${table}`;
+      g.summaryEl.title = table === '' ? '' : `${g.title}: fd table and portal mappings${table}`;
       g.el.classList.toggle('absent', idx !== null && g.cards.every((c) => !idx.has(c.info.address)));
     }
   }
