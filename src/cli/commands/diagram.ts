@@ -7,7 +7,7 @@ import { machineDiagram, sequenceDiagram } from '../../inspect/mermaid.ts';
 import { count, parse, pluginKinds, PLUGIN_OPTION, seqOption } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 
-const HELP = `usage: svasim diagram [thread|mm|iommu|wq|kernel|KIND|all] [--plugin FILE]
+const HELP = `usage: svasim diagram [thread|mm|iommu|wq|file|kernel|KIND|all] [--plugin FILE]
        svasim diagram --log FILE [--from SEQ] [--to SEQ] [--allow-truncated] [--plugin FILE]
 
 Writes Mermaid text to stdout: a stateDiagram-v2 per machine, read from the machine definitions
