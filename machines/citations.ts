@@ -94,9 +94,14 @@ export const CITATIONS = {
     },
   },
   'gp-fixup-return': {
-    fn: 'exc_general_protection: the fixup returned true → goto exit',
+    fn: 'exc_general_protection: if (user_mode(regs) && try_fixup_enqcmd_gp()) return;',
     file: 'arch/x86/kernel/traps.c',
-    note: 'back to user mode without a signal: the faulting ENQCMD executes again, now with a valid IA32_PASID',
+    note: 'v5.18+: before interrupts are enabled; back to user mode without a signal: the faulting ENQCMD executes again, now with a valid IA32_PASID',
+    seed: {
+      fn: 'exc_general_protection: if (user_mode(regs) && fixup_pasid_exception()) goto exit;',
+      file: 'arch/x86/kernel/traps.c',
+      note: 'RFC patch 4/8: after cond_local_irq_enable',
+    },
   },
   'gp-sigsegv': {
     fn: 'exc_general_protection → gp_user_force_sig_segv → force_sig(SIGSEGV)',
@@ -234,10 +239,15 @@ export const CITATIONS = {
     fn: 'iommu_sva_unbind_device → iommu_domain_free → mmdrop(domain->mm)',
     file: 'drivers/iommu/iommu-sva.c, drivers/iommu/iommu.c',
     note: 'the SVA bond held its mm (mmgrab in iommu_sva_domain_alloc): the mm_struct, and under merged its PASID, outlive the process while a bound file is open',
+    seed: {
+      fn: 'intel_svm_unbind_mm → mmu_notifier_unregister → mmdrop',
+      file: 'drivers/iommu/intel/svm.c, mm/mmu_notifier.c',
+      note: 'v5.15-era: no SVA domain; intel_svm_bind_mm\'s mmu_notifier_register held the mm (mmgrab) until the svm\'s last device unbinds',
+    },
   },
   'bad-fd': {
-    fn: 'fdget → -EBADF',
-    file: 'fs/file.c',
+    fn: 'close_fd → file_close_fd: NULL → -EBADF; mmap: ksys_mmap_pgoff → fget: NULL → -EBADF',
+    file: 'fs/file.c, fs/open.c, mm/mmap.c',
     note: 'the process has no such descriptor',
   },
   'model-fd-label': {
@@ -290,7 +300,7 @@ export const CITATIONS = {
   'idxd-release': {
     fn: 'idxd_cdev_release → idxd_file_dev_release',
     file: 'drivers/dma/idxd/cdev.c',
-    note: 'the file\'s release: portal unmapped, then drain the PASID, then unbind if still bound',
+    note: 'the file\'s release, once its last reference (descriptors and the portal mapping) is gone: drain the PASID, then unbind if still bound',
   },
   'idxd-drain': {
     fn: 'idxd_file_dev_release: if (wq_shared(wq)) idxd_device_drain_pasid(idxd, ctx->pasid)',

@@ -159,7 +159,7 @@ export const threadMachine = setup({
         'sys.exec': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'execve' } },
         'sys.bind': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-open' } },
         'sys.unbind': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'sva-unbind' } },
-        'sys.close': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-release' } },
+        'sys.close': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'close-fd' } },
         'sys.open': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-open' } },
         'sys.mmap': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'idxd-mmap' } },
         'sys.munmap': { target: 'syscall', actions: 'enterSyscall', meta: { cite: 'munmap' } },
