@@ -83,6 +83,7 @@ export interface FdEntry {
   readonly file: string;
   readonly device: string;
   readonly cloexec: boolean;
+  /** This process opened it and its bond is still there: what an `unbind` step acts on (inherited or exec-kept: false). */
   readonly bound: boolean;
 }
 

@@ -139,6 +139,23 @@ export const messageType = leaf({ type: 'string', enum: [...MESSAGE_TYPES] }, (v
   return bad(`unknown message type ${describe(v)}${near !== '' ? near : ` (expected one of ${MESSAGE_TYPES.join(', ')})`}`);
 }).meta({ id: 'messageType' }); // `id`: the JSON Schema holds the list once, under definitions
 
+/** Linux's capability names (include/uapi/linux/capability.h, CAP_CHOWN = 0 … CAP_CHECKPOINT_RESTORE = 40). */
+export const LINUX_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
+  'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+] as const;
+
+/** A capability name: a typo is bad input (exit 2), not a capability the process lacks (EPERM). */
+export const capability = leaf({ type: 'string', enum: [...LINUX_CAPABILITIES] }, (v): Checked<string> => {
+  if (typeof v === 'string' && (LINUX_CAPABILITIES as readonly string[]).includes(v)) return ok(v);
+  const near = typeof v === 'string' ? didYouMean(v, LINUX_CAPABILITIES) : '';
+  return bad(`unknown capability ${describe(v)}${near !== '' ? near : ' (expected a Linux capability name such as "CAP_SYS_RAWIO")'}`);
+});
+
 const RESULTS: readonly ExpectedResult[] = [...NON_ERRNO_RESULTS, ...ERRNOS];
 export const expectedResult = oneOf(
   RESULTS, 'result', `${NON_ERRNO_RESULTS.join(', ')} or an errno: ${ERRNOS.join(', ')}`,
@@ -234,7 +251,7 @@ const device = name.describe('A device declared in devices');
 const child = name.describe('The new thread (clone: in the same process; fork: the first thread of a new process, named so)');
 
 export const stepSchema = z.discriminatedUnion('op', [
-  object({ op: op('spawn', 'New process with a fresh mm (no PASID, LAM off) and one thread of the same name'), process: name.describe('The new process (and its first thread)'), caps: array(name).optional().describe('Its capabilities, e.g. ["CAP_SYS_RAWIO"] (fork inherits them)'), ...common }),
+  object({ op: op('spawn', 'New process with a fresh mm (no PASID, LAM off) and one thread of the same name'), process: name.describe('The new process (and its first thread)'), caps: array(capability).optional().describe('Its capabilities, e.g. ["CAP_SYS_RAWIO"] (fork inherits them)'), ...common }),
   object({ op: op('clone', 'New thread in the same mm; MSR unset, not activated (never inherited)'), thread, new: child, ...common }),
   object({ op: op('fork', 'New process with a new mm: no PASID, bindings or portals; LAM state inherited'), thread, new: child, ...common }),
   object({ op: op('exec', "Other threads exit; fresh mm; old mm's devices released; MSR reset"), thread, ...common }),

@@ -270,6 +270,16 @@ describe('schema errors', () => {
     expect(parseScenario(range('[5, 5]'), 's.json').iommu.pasidRange).toStrictEqual([5, 5]);
   });
 
+  it('an unknown capability is bad input, not a capability the process lacks', () => {
+    // A typo in caps would otherwise load, and the mmap it was meant to allow would fail with EPERM (exit 1).
+    const typo = '{"scenario":1,"name":"x","steps":[{"op":"spawn","process":"A","caps":["CAP_SYS_RAWI0"]}]}';
+    expect(errorOf(typo)).toMatch(new RegExp(`^s\\.json:1:${col(typo, '"CAP_SYS_RAWI0"')}: steps\\[0\\]\\.caps\\[0\\]: unknown capability "CAP_SYS_RAWI0" \\(did you mean "CAP_SYS_RAWIO"`));
+    const other = '{"scenario":1,"name":"x","steps":[{"op":"spawn","process":"A","caps":["rawio"]}]}';
+    expect(errorOf(other)).toBe(`s.json:1:${col(other, '"rawio"')}: steps[0].caps[0]: unknown capability "rawio" (expected a Linux capability name such as "CAP_SYS_RAWIO")`);
+    const good = '{"scenario":1,"name":"x","steps":[{"op":"spawn","process":"A","caps":["CAP_SYS_RAWIO","CAP_SYS_ADMIN"]}]}';
+    expect(parseScenario(good, 's.json').steps[0]).toMatchObject({ caps: ['CAP_SYS_RAWIO', 'CAP_SYS_ADMIN'] });
+  });
+
   it('unknown message type in forbid and in expect.events', () => {
     const forbid = '{"scenario":1,"name":"x","steps":[],"forbid":["fault.dmar","fault.dmr"]}';
     const e = errorOf(forbid);
