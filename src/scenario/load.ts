@@ -12,7 +12,7 @@ import {
   DEFAULT_CPU, DEFAULT_PASID_RANGE, DEFAULT_POLICY, LAM_POLICIES, MESSAGE_TYPES, PASID_MAX, PASID_POLICIES,
   type LamPolicy, type PasidPolicy, type Policy,
 } from '../../machines/protocol.ts';
-import { describe, FOREIGN_TYPE, orList, scenarioFileSchema, type ScenarioFile } from './schema.ts';
+import { describe, FOREIGN_TYPE, orList, scenarioFileSchema, stepFields, type ScenarioFile } from './schema.ts';
 import { didYouMean, nearestNames } from './suggest.ts';
 import { DEFAULT_AUTO_COMPLETE, DEFAULT_WQ_SIZE, OPS, type DeviceConfig, type Scenario, type Step } from './types.ts';
 
@@ -382,9 +382,18 @@ function schemaIssues(zodIssues: readonly z.core.$ZodIssue[], value: unknown, ro
   }
   for (const u of unknown) {
     const field = meant.get(u);
-    issues.push(issueAt(root, u.path, `unknown field ${JSON.stringify(u.key)}${field === undefined ? '' : ` (did you mean ${JSON.stringify(field)}?)`}`, true));
+    // Not a missing required field: an optional one of a step may still be near (`cloexex`).
+    const near = field === undefined ? didYouMean(u.key, optionalStepFields(value, u.path.slice(0, -1))) : ` (did you mean ${JSON.stringify(field)}?)`;
+    issues.push(issueAt(root, u.path, `unknown field ${JSON.stringify(u.key)}${near}`, true));
   }
   return issues;
+}
+
+/** The fields a step at `path` takes that it does not have yet (none when `path` is not a step). */
+function optionalStepFields(value: unknown, path: readonly Seg[]): readonly string[] {
+  if (path.length !== 2 || path[0] !== 'steps' || typeof path[1] !== 'number') return [];
+  const step = valueAt(value, path);
+  return isObject(step) ? stepFields(step.op).filter((f) => !Object.hasOwn(step, f)) : [];
 }
 
 const CREATES: Readonly<Record<string, { field: 'process' | 'new'; kind: 'process' | 'thread' }>> = {

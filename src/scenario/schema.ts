@@ -335,3 +335,9 @@ const _stepsMatch: SchemaStep extends Step ? true : never = true;
 const _opsMatch: [SchemaStep['op']] extends [Step['op']] ? ([Step['op']] extends [SchemaStep['op']] ? true : never) : never = true;
 void _stepsMatch;
 void _opsMatch;
+
+/** The fields a step of this `op` takes (none for an unknown op): what a misspelt field may have meant. */
+export function stepFields(op: unknown): readonly string[] {
+  const option = stepSchema.options.find((o) => o.shape.op.value === op);
+  return option === undefined ? [] : Object.keys(option.shape);
+}

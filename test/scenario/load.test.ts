@@ -270,6 +270,14 @@ describe('schema errors', () => {
     expect(parseScenario(range('[5, 5]'), 's.json').iommu.pasidRange).toStrictEqual([5, 5]);
   });
 
+  it('a misspelt optional field of a step names the field of that op it is near', () => {
+    const text = withSteps('{"op":"open","thread":"A","device":"dsa0","fd":"q","cloexex":true}');
+    expect(errorOf(text)).toBe(`s.json:1:${col(text, '"cloexex"')}: steps[1].cloexex: unknown field "cloexex" (did you mean "cloexec"?)`);
+    // Only the fields of that op: "caps" belongs to spawn, so exit's "cpas" gets no suggestion.
+    const other = withSteps('{"op":"exit","thread":"A","cpas":[]}');
+    expect(errorOf(other)).toBe(`s.json:1:${col(other, '"cpas"')}: steps[1].cpas: unknown field "cpas"`);
+  });
+
   it('an unknown capability is bad input, not a capability the process lacks', () => {
     // A typo in caps would otherwise load, and the mmap it was meant to allow would fail with EPERM (exit 1).
     const typo = '{"scenario":1,"name":"x","steps":[{"op":"spawn","process":"A","caps":["CAP_SYS_RAWI0"]}]}';
