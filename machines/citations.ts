@@ -357,6 +357,11 @@ export const CITATIONS = {
     file: 'Intel DSA Architecture Specification §3.13; drivers/iommu/intel/dmar.c',
     note: 'no SWERROR, event log or partial completion modelled (README Fidelity 9)',
   },
+  'portal-flush': {
+    fn: 'munmap → unmap_region → tlb_finish_mmu → flush_tlb_mm_range (IPIs to every CPU running the mm)',
+    file: 'mm/mmap.c, mm/mmu_gather.c, arch/x86/mm/tlb.c',
+    note: 'the flush returns only when no CPU can still store to the portal: an ENQCMD under way completes first (its descriptor is in the WQ) or faults after; so the release that follows drains it',
+  },
   'idxd-drain-device': {
     fn: 'idxd_device_drain_pasid → idxd_cmd_exec(idxd, IDXD_CMD_DRAIN_PASID, …)',
     file: 'drivers/dma/idxd/device.c',

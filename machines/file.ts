@@ -21,7 +21,7 @@
  */
 import { and, assertEvent, enqueueActions, setup } from 'xstate';
 import type { TransitionMeta } from './citations.ts';
-import { mmAddr, wqAddr, type Address, type Message, type Outgoing } from './protocol.ts';
+import { mmAddr, threadAddr, wqAddr, type Address, type Message, type Outgoing } from './protocol.ts';
 
 /** A message taken on purpose without effect (the actor takes it instead of deferring it). */
 const IGNORE = {} as const;
@@ -51,7 +51,7 @@ export interface FileContext extends FileInput {
   readonly unbinder: { readonly thread: string; readonly reply: string } | null;
 }
 
-type FileEvent = Extract<Message, { type: 'file.mmap' | 'file.get' | 'file.put' | 'file.unbind' | 'wq.drained' | 'iommu.unbound' }>;
+type FileEvent = Extract<Message, { type: 'file.mmap' | 'file.get' | 'file.put' | 'file.unbind' | 'file.store' | 'wq.drained' | 'iommu.unbound' }>;
 
 const self = (c: FileContext): string => `file:${c.id}`;
 
@@ -76,6 +76,11 @@ export const fileMachine = setup({
      * release that skips the drain lets a queued descriptor run in another address space: G10).
      */
     drainsOnRelease: () => true,
+    /** The storing mm still holds its mapping of this file (it always does: its put comes after the store). */
+    mappedBy: ({ context, event }) => {
+      assertEvent(event, 'file.store');
+      return context.holders.includes(`map:mm:${event.mm}`);
+    },
   },
   actions: {
     /** get_file (dup_fd at fork): one more reference. */
@@ -118,6 +123,16 @@ export const fileMachine = setup({
       if (by === null) throw new Error(`${self(context)}: release with no put to answer`);
       enqueue.emit({ type: 'file.dropped', holder: by.holder, file: self(context), released: true, to: by.reply as Address });
     }),
+    /** The portal write reaches the device's shared WQ (the submitter's mm rides along for invariant G10). */
+    passStore: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'file.store');
+      enqueue.emit({ type: 'wq.submit', thread: event.thread, pasid: event.pasid, mm: event.mm, to: wqAddr(context.device) });
+    }),
+    /** Not mapped by the storing mm any more: the store faults (never reached: the mm's put follows its stores). */
+    storeFaults: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'file.store');
+      enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'portal', to: threadAddr(event.thread) });
+    }),
     /** idxd_cdev_mmap's checks, in the kernel's order, then the mapping's reference. */
     mmap: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'file.mmap');
@@ -151,6 +166,13 @@ export const fileMachine = setup({
   id: 'file',
   context: ({ input }) => ({ ...input, holders: [input.holder], sva: true, releasedBy: null, unbinder: null }),
   initial: 'open',
+  on: {
+    // In any state: a store the mm let through before unmapping reaches the device (munmap's TLB flush).
+    'file.store': [
+      { guard: 'mappedBy', actions: 'passStore', meta: { cite: 'portal-flush' } },
+      { actions: 'storeFaults', meta: { cite: 'enqcmd-store' } },
+    ],
+  },
   states: {
     open: {
       description: 'Referenced by descriptors (and the portal mapping, once mmap succeeded); SVA bound unless a driver-level unbind cleared it.',

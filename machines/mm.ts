@@ -219,11 +219,15 @@ export const mmMachine = setup({
       assertEvent(event, 'iommu.get_failed');
       enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'gp', to: threadAddr(event.thread) });
     }),
-    /** The ENQCMD store walks this mm's page tables to the portal: no mapping -> SIGSEGV. */
+    /**
+     * The ENQCMD store walks this mm's page tables to the portal: no mapping -> SIGSEGV. A mapped portal
+     * belongs to the file it was mapped from, which passes the store on to its device (file.store).
+     */
     storeToPortal: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'portal.store');
-      if (context.portals.includes(event.device)) {
-        enqueue.emit({ type: 'wq.submit', thread: event.thread, pasid: event.pasid, mm: context.id, to: wqAddr(event.device) });
+      const map = context.maps.find((m) => m.device === event.device);
+      if (map !== undefined) {
+        enqueue.emit({ type: 'file.store', thread: event.thread, device: event.device, pasid: event.pasid, mm: context.id, to: map.file as Address });
       } else {
         enqueue.emit({ type: 'signal.sigsegv', thread: event.thread, reason: 'portal', to: threadAddr(event.thread) });
       }

@@ -191,6 +191,12 @@ export type Message =
   /** idxd_cdev_mmap from `mm` (current->mm) with the caller's capabilities; `holder` names the mapping. */
   | { type: 'file.mmap'; thread: string; mm: number; caps: readonly string[]; holder: string; reply: string }
   | { type: 'file.mapped'; thread: string; device: string; file: string; holder: string; errno?: Errno; reason?: Refusal }
+  /**
+   * An ENQCMD store through the portal `mm` mapped from this file (the mm found the mapping): the file
+   * passes it to its device. Through the file, a store the mm let through reaches the device before the
+   * mapping's last reference goes (munmap's TLB flush waits for stores under way), so before a release's drain.
+   */
+  | { type: 'file.store'; thread: string; device: string; pasid: number; mm: number }
   /** dup_fd's get_file: one more reference (acked, so a later put on another channel cannot overtake it). */
   | { type: 'file.get'; holder: string; reply: string }
   | { type: 'file.got'; holder: string; file: string }
@@ -241,7 +247,7 @@ export const MESSAGE_TYPES = [
   'iommu.bound', 'iommu.bind_failed', 'iommu.get_failed', 'iommu.unbound', 'iommu.torndown',
   'wq.submit', 'wq.drain', 'wq.drained', 'wq.accept', 'wq.retry', 'wq.complete',
   'iommu.translate', 'iommu.translated', 'fault.dmar', 'invariant.violation',
-  'file.open', 'file.mmap', 'file.mapped', 'file.get', 'file.got', 'file.put', 'file.dropped', 'file.unbind', 'file.unbound', 'mm.drop',
+  'file.open', 'file.mmap', 'file.mapped', 'file.store', 'file.get', 'file.got', 'file.put', 'file.dropped', 'file.unbind', 'file.unbound', 'mm.drop',
 ] as const satisfies readonly MessageType[];
 
 // Compile-time check that MESSAGE_TYPES lists every member of the union.

@@ -19,6 +19,8 @@
  *        replay        src/replay/
  *        interop       src/interop/: svasim as an xstate actor, svasim's machines in an xstate system
  *                      (runtime and runner; nothing from inspect, cli)
+ *        explore       src/explore/: exploration of interleavings (writes counterexamples as logs and
+ *                      checks them with replay; nothing from inspect, cli)
  *        inspect       src/inspect/ (the page under page/ included)
  *        cli           src/cli/
  *        api           src/index.ts, src/machines.ts, src/protocol.ts: the package's entry points,
@@ -158,6 +160,7 @@ const LAYERS: readonly { readonly name: string; readonly holds: (file: string) =
   { name: 'runner', holds: (f) => f.startsWith('src/runner/') },
   { name: 'replay', holds: (f) => f.startsWith('src/replay/') },
   { name: 'interop', holds: (f) => f.startsWith('src/interop/') },
+  { name: 'explore', holds: (f) => f.startsWith('src/explore/') },
   { name: 'inspect', holds: (f) => f.startsWith('src/inspect/') },
   { name: 'cli', holds: (f) => f.startsWith('src/cli/') },
   { name: 'api', holds: (f) => f === 'src/index.ts' || f === 'src/machines.ts' || f === 'src/protocol.ts' },

@@ -74,7 +74,15 @@ const headerSchema = z
     policy: policySchema,
     scenario: z.record(z.string(), z.unknown()),
     plugins: z.array(pluginRefSchema).optional(),
-    scheduler: z.object({ name: z.string(), seed: z.number().int().optional() }).strict().optional(),
+    scheduler: z
+      .object({
+        name: z.string(),
+        seed: z.number().int().optional(),
+        strategy: z.string().optional(),
+        finding: z.object({ seq: z.number().int().min(1), kind: z.enum(['invariant', 'forbid', 'stuck']), what: z.string(), detail: z.string() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 /** A count in the closing record: a non-negative integer, echoed as it reads when it is not one. */

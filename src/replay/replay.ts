@@ -13,6 +13,7 @@ import { ListScheduler, type Envelope } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemSnapshot } from '../runtime/system.ts';
 import type { Address, AnyMessage, Message } from '../../machines/protocol.ts';
 import { describeStep, stepInput, systemConfig } from '../runner/run.ts';
+import { beforeDelivery, checkDelivery, deferBlocked, type Before } from '../runtime/interleaved.ts';
 
 /** A replay's verdict: identical (possibly as an accepted prefix), or the first difference and its causes. */
 export type ReplayResult =
@@ -67,6 +68,16 @@ class ReplayScheduler extends ListScheduler {
   /** The oldest pending message (the FIFO choice). */
   head(): Envelope | undefined {
     return this.items[0];
+  }
+
+  /** The pending messages, oldest first (not a copy). */
+  list(): readonly Envelope[] {
+    return this.items;
+  }
+
+  /** Take a pending message out (exploration's deferral, defer.ts). */
+  remove(env: Envelope): void {
+    this.items.splice(this.items.indexOf(env), 1);
   }
 
   /** An older pending message on the same (from, to) channel that the wanted record would overtake. */
@@ -131,6 +142,12 @@ export interface Checkpoint {
 /** What the replayer reads: the log's head, its records in order (from where it starts), the causes. */
 interface ReplaySource {
   readonly scenario: ParsedLog['scenario'];
+  /**
+   * Written by `svasim explore` (header `scheduler.name` "explore"): steps ran as concurrent programs
+   * (their inputs in any order), invariants were checked after every delivery (src/explore/check.ts),
+   * and the log stops where the counterexample does (messages may still be pending, steps not run).
+   */
+  readonly explored: boolean;
   readonly kinds: Kinds;
   readonly source: string;
   /**
@@ -156,6 +173,7 @@ export function replay(log: ParsedLog, opts: ReplayOptions = {}): ReplayResult {
   return replayFrom(
     {
       scenario: log.scenario,
+      explored: log.header.scheduler?.name === 'explore',
       kinds: log.kinds,
       source: log.source,
       next: () => (i < end ? (log.records[i++] ?? null) : null),
@@ -189,6 +207,7 @@ export function replayFile(
     const r = replayFrom(
       {
         scenario: stream.log.scenario,
+        explored: stream.log.header.scheduler?.name === 'explore',
         kinds: stream.log.kinds,
         source: path,
         next: (guess) => {
@@ -247,6 +266,8 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
    * (labels, what-if) would describe steps that were never run.
    */
   let lastInput = from?.step ?? -1;
+  /** An explored log's inputs: any order, each step's once. */
+  const inputSeen = new Set<number>();
   const checkInput = (want: Delivered): void => {
     const steps = log.scenario.steps;
     const where = `${log.source}:${want.seq + 1}: damaged log: record seq ${want.seq} is the input of step ${want.step}`;
@@ -254,7 +275,10 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     if (want.step >= steps.length) {
       throw new LogError(`${where}, but the header's scenario has ${steps.length === 1 ? 'only step 0' : `steps 0..${steps.length - 1}`}`);
     }
-    if (want.step !== expected) {
+    if (log.explored) {
+      if (inputSeen.has(want.step)) throw new LogError(`${where}, which already had its input (each step has one)`);
+      inputSeen.add(want.step);
+    } else if (want.step !== expected) {
       const missing = steps[expected];
       if (want.step > expected && missing !== undefined) {
         throw new LogError(`${where}, but step ${expected} (${describeStep(missing)}) has no input before it`);
@@ -270,7 +294,15 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     if (want.from !== 'user' || !routed || want.msg.type !== input.msg.type || !samePayload(want.msg, input.msg)) {
       throw new LogError(`${where}, which the header says is ${describeStep(step)} but the record is ${describeInput(want, input.to)}`);
     }
-    lastInput = want.step;
+    if (want.step > lastInput) lastInput = want.step;
+  };
+  /** An explored log: the invariants after every delivery, as exploration checked them. */
+  const checkExplored = (got: Delivered, before: Before): void => {
+    const changed = sys.takeChanged();
+    if (got.from !== 'monitor') deferBlocked(sys, () => sched.list(), (e) => sched.remove(e));
+    for (const v of checkDelivery(sys, got, changed, before, sched.size === 0)) {
+      sys.post({ type: 'invariant.violation', invariant: v.invariant, detail: v.detail }, 'monitor', 'user', v.at, got.step);
+    }
   };
   /** The logged record could not be delivered: show what is pending instead. */
   const undelivered = (want: Delivered): ReplayResult => {
@@ -299,14 +331,17 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
       if (next === guess) {
         // The line is exactly the record of `guess` delivered at seq i + 1.
         sched.want = guess;
+        const before = log.explored ? beforeDelivery(sys, guess.to) : null;
         const got = sys.step();
         if (got === guess && got.seq === i + 1) {
+          if (before !== null) checkExplored(got, before);
           i++;
           continue;
         }
         const want: Delivered = { msg: guess.msg, from: guess.from, to: guess.to, cause: guess.cause, step: guess.step, seq: i + 1 };
         if (got === undefined) return undelivered(want);
         if (!sameRecord(got, want)) return diverged(want.seq, log.line(), recordLine(got), want.cause);
+        if (before !== null) checkExplored(got, before);
         i++;
         continue;
       }
@@ -317,13 +352,13 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
       // taken unparsed is byte for byte the input the header's step builds (`inputGuess` is built from
       // it), so only its place in the step order is left to check.
       if (want.cause === undefined) {
-        if (next === inputGuess && want.step === lastInput + 1) lastInput = want.step;
+        if (next === inputGuess && want.step === lastInput + 1 && !log.explored) lastInput = want.step;
         else checkInput(want);
       }
       const isInput = want.cause === undefined && want.from === 'user';
       // A new step's input at quiescence: the previous step is over (as in `run`). In an interleaved log
       // (exploration) steps overlap and the per-step monitor pass does not apply.
-      if (isInput && want.step !== currentStep && sched.size === 0) {
+      if (isInput && want.step !== currentStep && sched.size === 0 && !log.explored) {
         endStep();
         if (sched.size === 0) {
           if (opts.onBoundary) {
@@ -335,7 +370,7 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
           stepMsgs = [];
         }
       }
-      if (want.from === 'monitor') endStep();
+      if (want.from === 'monitor' && !log.explored) endStep();
       if (isInput) sys.input(want.msg, want.to, want.step);
       // A message injected from outside (System.inject): from `user`, with the cause it answered.
       else if (want.from === 'user' && want.cause !== undefined) sys.post(want.msg, 'user', want.to, want.cause, want.step);
@@ -346,8 +381,10 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
           `${log.source}:${want.seq + 1}: damaged log: seq ${want.seq} (${want.msg.type}) overtakes ${older.msg.type} on the channel ${older.from} → ${older.to}; messages between two actors are delivered in the order they were sent`,
         );
       }
+      const before = log.explored ? beforeDelivery(sys, want.to) : null;
       const got = sys.step();
       if (got === undefined) return undelivered(want);
+      if (before !== null && sameRecord(got, want)) checkExplored(got, before);
       // Equal as data (so a log re-serialized with other key order, spacing or line ends is no model
       // difference); the line is only built to show a difference.
       if (!sameRecord(got, want)) return diverged(want.seq, log.line(), recordLine(got), want.cause);
@@ -356,6 +393,16 @@ function replayFrom(log: ReplaySource, opts: ReplayOptions): ReplayResult {
     if (opts.until !== undefined && (stoppedEarly || opts.until < log.total())) {
       opts.onStop?.(sys);
       return { identical: true, records: Math.min(opts.until, log.total()) };
+    }
+    if (log.explored) {
+      // A counterexample stops at its finding: what was still pending, and the steps not run, are no
+      // difference; a log cut short is still one.
+      const ending = log.ending();
+      if (ending.kind === 'cut' && opts.allowIncomplete !== true) {
+        throw incompleteError(log.source, { ending, records: log.total(), lastStep, steps: log.scenario.steps.length, pending: sched.size });
+      }
+      opts.onStop?.(sys);
+      return { identical: true, records: log.total() };
     }
     endStep();
     opts.onStop?.(sys);

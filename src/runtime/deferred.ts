@@ -32,6 +32,23 @@ export class DeferredMessages {
     return list;
   }
 
+  /** The waiting messages per target, as copies of the lists (exploration's capture; `null`: none). */
+  capture(): readonly (readonly [Address, readonly Envelope[]])[] | null {
+    if (this.count === 0) return null;
+    return [...this.byTarget].map(([a, list]) => [a, list.slice()] as const);
+  }
+
+  /** Replace every waiting message with a capture's. */
+  load(c: readonly (readonly [Address, readonly Envelope[]])[] | null): void {
+    this.byTarget.clear();
+    this.count = 0;
+    if (c === null) return;
+    for (const [a, list] of c) {
+      this.byTarget.set(a, list.slice());
+      this.count += list.length;
+    }
+  }
+
   /** Every waiting message, per target in the order targets first deferred one (for snapshots). */
   all(): Envelope[] {
     return [...this.byTarget.values()].flat();

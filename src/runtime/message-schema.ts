@@ -93,6 +93,7 @@ export const PAYLOAD_SCHEMAS = {
   'wq.submit': z.strictObject({ thread: name, pasid, mm: mm.optional() }),
   'wq.drain': z.strictObject({ pasid, mm, file: name.optional() }),
   'file.open': z.strictObject({ device: name, mm, pasid, holder: name, safe: z.boolean() }),
+  'file.store': z.strictObject({ thread: name, device: name, pasid, mm }),
   'file.mmap': z.strictObject({ thread: name, mm, caps: z.array(name), holder: name, reply: name }),
   'file.mapped': z.strictObject({ thread: name, device: name, file: name, holder: name, errno: errno.optional(), reason }),
   'file.get': z.strictObject({ holder: name, reply: name }),

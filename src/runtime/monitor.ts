@@ -9,6 +9,16 @@ import { isBuiltinMessage, type Address, type Message } from '../../machines/pro
 import { KindError, type StepView } from './kinds.ts';
 import type { Delivered, System } from './system.ts';
 
+/**
+ * Which invariants a check looks at. `step` (a run's and a replay's): all, after a step reached quiescence,
+ * over its messages and the actors it changed. Exploration checks every state it reaches: `always` after
+ * every delivery (the invariants that hold in every state: G1, G10, M1, M2, M3, L1, L2, L3 and S2's
+ * "no negative refcount"), `quiescent` in every state with no message in flight (the ones that relate
+ * actors a message in flight may still be updating: G3–G8, S1, S2's other checks, and the monitors of
+ * registered kinds).
+ */
+export type CheckMode = 'step' | 'always' | 'quiescent';
+
 /** One broken invariant found after a step: its name (G1, S1, … or a kind monitor's) and what broke. */
 export interface Violation {
   readonly invariant: string;
@@ -68,9 +78,11 @@ export class InvariantMonitor {
    * Check the invariants touched by one step: its messages (delivered in order) and the actors whose
    * state changed (`System.takeChanged()`).
    */
-  check(sys: System, messages: readonly Delivered[], changed: ReadonlySet<Address>): Violation[] {
+  check(sys: System, messages: readonly Delivered[], changed: ReadonlySet<Address>, mode: CheckMode = 'step'): Violation[] {
     const out: Violation[] = [];
-    if (messages.length === 0) return out;
+    if (messages.length === 0 && mode !== 'quiescent') return out;
+    const always = mode !== 'quiescent';
+    const settled = mode !== 'always';
     // No closures on this per-step path (each would cost a keepNames call under tsx).
     const v = new Reporter(out, messages[messages.length - 1]?.seq ?? sys.lastSeq);
     const policy = sys.config.policy;
@@ -93,7 +105,7 @@ export class InvariantMonitor {
       const m = d.msg as Message;
       if ('pasid' in m && typeof m.pasid === 'number') pasids.add(m.pasid);
       // G8: a #GP with no fixup ends in SIGSEGV.
-      if (m.type === 'trap.gp') {
+      if (settled && m.type === 'trap.gp') {
         let answered = false;
         for (const e of messages) {
           if (e.seq > d.seq && (e.msg.type === 'gp.fixup' || e.msg.type === 'signal.sigsegv') && e.msg.thread === m.thread) {
@@ -104,6 +116,7 @@ export class InvariantMonitor {
         if (!answered) v.report('G8', `#GP of thread ${m.thread} (seq ${d.seq}) was neither fixed up nor signalled`);
       }
       // M2: merged frees a PASID only after the last unbind (every bond holds mm_count).
+      if (!always) continue;
       if (m.type === 'pasid.free' && policy.pasid === 'merged' && d.to.startsWith('mm:')) {
         const mm = sys.mm(Number(d.to.slice(3)));
         const held = mm ? Object.entries(mm.context.bindings).filter(([, n]) => n > 0) : [];
@@ -121,10 +134,15 @@ export class InvariantMonitor {
       const t = sys.thread(name);
       if (!t) continue;
       const c = t.context;
-      if (c.msr !== null && !c.activated) v.report('G1', `thread ${name}: IA32_PASID=${c.msr} but not activated`);
-      if (this.activated.has(name) && !c.activated) v.report('M3', `thread ${name}: activated flag was cleared`);
-      if (c.activated) this.activated.add(name);
-      if (t.state === 'exited') continue;
+      if (always) {
+        if (c.msr !== null && !c.activated) v.report('G1', `thread ${name}: IA32_PASID=${c.msr} but not activated`);
+        if (this.activated.has(name) && !c.activated) v.report('M3', `thread ${name}: activated flag was cleared`);
+        if (c.activated) this.activated.add(name);
+      }
+      if (t.state === 'exited' || !settled) continue;
+      // G8, as a state (exploration): with nothing in flight, a thread still in its #GP or #UD handler
+      // was never answered (a run checks the step's messages instead, above).
+      if (mode === 'quiescent' && t.state === 'trapping') v.report('G8', `thread ${name} trapped (#GP or #UD) and was neither fixed up nor signalled`);
       const mm = sys.mm(c.mm);
       if (!mm || !isMmAlive(mm.state)) {
         v.report('G3', `thread ${name} is live but its mm:${c.mm} is ${mm ? mm.state : 'missing'}`);
@@ -142,11 +160,11 @@ export class InvariantMonitor {
       if (!mm) continue;
       const c = mm.context;
       if (c.pasid !== null) pasids.add(c.pasid);
-      this.checkMm(sys, id, mm.state, c, v);
+      this.checkMm(sys, id, mm.state, c, v, always, settled);
     }
 
     // G4-G6 relate IOMMU state to mm state: they can only break in a step that changed either.
-    const allocatorTouched = mms.size > 0 || changed.has('iommu');
+    const allocatorTouched = settled && (mms.size > 0 || changed.has('iommu'));
     for (const p of allocatorTouched ? pasids : []) {
       const owner = iommu.owner[p];
       if (owner !== undefined) {
@@ -170,7 +188,7 @@ export class InvariantMonitor {
       }
     }
     // The invariants registered kinds add (src/runtime/kinds.ts), over the same step.
-    const kindMonitors = sys.kinds.monitors();
+    const kindMonitors = settled ? sys.kinds.monitors() : [];
     if (kindMonitors.length > 0) {
       const view: StepView = { messages, changed, actor: (a) => sys.actor(a) };
       for (const { kind, monitor } of kindMonitors) {
@@ -193,32 +211,35 @@ export class InvariantMonitor {
     return out;
   }
 
-  private checkMm(sys: System, id: number, state: string, c: MmContext, v: Reporter): void {
+  private checkMm(sys: System, id: number, state: string, c: MmContext, v: Reporter, always: boolean, settled: boolean): void {
     const policy = sys.config.policy;
     const iommu = sys.iommu().context;
-    if (c.pasid !== null && iommu.owner[c.pasid] !== id) {
+    if (settled && c.pasid !== null && iommu.owner[c.pasid] !== id) {
       v.report('G4', `mm:${id} has PASID ${c.pasid}, which the IOMMU gives to ${iommu.owner[c.pasid] === undefined ? 'nobody' : `mm:${iommu.owner[c.pasid]}`}`);
     }
     // M1: merged: the PASID never changes between first allocation and __mmdrop.
-    if (policy.pasid === 'merged') {
+    if (always && policy.pasid === 'merged') {
       const first = this.firstPasid.get(id);
       if (first === undefined && c.pasid !== null) this.firstPasid.set(id, c.pasid);
       else if (first !== undefined && c.pasid !== first && state !== 'dead') {
         v.report('M1', `mm:${id} PASID changed from ${first} to ${c.pasid ?? 'none'} before the mm was dropped`);
       }
     }
-    // S1: refs = bind calls not yet unbound + live tasks that took the fixup in this mm. A task that
-    // fixed up and then exec'd keeps has_valid_pasid (stale) but holds no ref in its new mm; its MSR is
-    // reset, so "took the fixup here" is "has a valid MSR".
-    if (hasRefcounts(policy.pasid) && c.pasid !== null && isMmAlive(state)) {
-      let binds = 0;
-      for (const device in c.bindings) binds += c.bindings[device] ?? 0;
-      let tasks = 0;
-      for (const u of c.users) if (sys.thread(u)?.context.msr != null) tasks++;
-      const refs = iommu.refs[c.pasid] ?? 0;
-      if (refs !== binds + tasks) v.report('S1', `PASID ${c.pasid} of mm:${id}: refcount ${refs} but ${binds} bind(s) + ${tasks} fixed-up task(s)`);
+    if (settled && hasRefcounts(policy.pasid)) {
+      // S1: refs = bind calls not yet unbound + live tasks that took the fixup in this mm. A task that
+      // fixed up and then exec'd keeps has_valid_pasid (stale) but holds no ref in its new mm; its MSR is
+      // reset, so "took the fixup here" is "has a valid MSR".
+      if (c.pasid !== null && isMmAlive(state)) {
+        let binds = 0;
+        for (const device in c.bindings) binds += c.bindings[device] ?? 0;
+        let tasks = 0;
+        for (const u of c.users) if (sys.thread(u)?.context.msr != null) tasks++;
+        const refs = iommu.refs[c.pasid] ?? 0;
+        if (refs !== binds + tasks) v.report('S1', `PASID ${c.pasid} of mm:${id}: refcount ${refs} but ${binds} bind(s) + ${tasks} fixed-up task(s)`);
+      }
+      if (state === 'dead' && c.pasid !== null) v.report('S2', `mm:${id} is gone but PASID ${c.pasid} was never freed`);
     }
-    if (hasRefcounts(policy.pasid) && state === 'dead' && c.pasid !== null) v.report('S2', `mm:${id} is gone but PASID ${c.pasid} was never freed`);
+    if (!always) return;
     // LAM.
     if (policy.lam === 'v6.4' && c.lam.enabled && !c.lam.lockLam) v.report('L1', `mm:${id}: LAM enabled without LOCK_LAM`);
     if (!c.lam.force && c.lam.enabled && c.pasid !== null) v.report('L2', `mm:${id}: LAM enabled and PASID ${c.pasid} without FORCE_TAGGED_SVA`);

@@ -146,14 +146,30 @@ export class ChoiceScheduler extends ListScheduler {
     super();
   }
 
-  /** The oldest pending message of each (from, to) pair, oldest first. */
+  private isBirth: ((env: Envelope) => boolean) | null = null;
+
+  /**
+   * Set by the `System` this scheduler serves: which pending messages create the actor they go to. A
+   * message to an actor whose birth message is still pending waits for it (the kernel creates the mm
+   * before the task runs), whatever channel it is on.
+   * @internal
+   */
+  bindBirths(isBirth: (env: Envelope) => boolean): void {
+    this.isBirth = isBirth;
+  }
+
+  /** The oldest pending message of each (from, to) pair, oldest first (none to an actor not yet born). */
   eligible(): Envelope[] {
     const seen = new Set<string>();
     const out: Envelope[] = [];
+    let unborn: Set<string> | null = null;
+    const isBirth = this.isBirth;
+    if (isBirth !== null) for (const e of this.items) if (isBirth(e)) (unborn ??= new Set()).add(e.to);
     for (const e of this.items) {
       const key = `${e.from}\u0000${e.to}`;
       if (seen.has(key)) continue;
       seen.add(key);
+      if (unborn?.has(e.to) === true && isBirth?.(e) !== true) continue;
       out.push(e);
     }
     return out;
@@ -242,4 +258,8 @@ export class RandomScheduler extends ChoiceScheduler {
 export interface SchedulerDescription {
   readonly name: string;
   readonly seed?: number;
+  /** An exploration's log (`name` "explore"): the strategy that found it. */
+  readonly strategy?: string;
+  /** An exploration's log: what it shows (the record at `seq` is the violation, or the forbidden message). */
+  readonly finding?: { readonly seq: number; readonly kind: 'invariant' | 'forbid' | 'stuck'; readonly what: string; readonly detail: string };
 }

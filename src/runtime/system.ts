@@ -40,7 +40,7 @@ import { DeferredMessages } from './deferred.ts';
 import { BUILTIN_KINDS_REGISTRY, KindError, type Kinds } from './kinds.ts';
 import { messageIssue } from './message-schema.ts';
 import { publishSync } from './publish.ts';
-import { ChannelOrder, FifoScheduler, type Delivered, type Envelope, type Scheduler } from './scheduler.ts';
+import { ChannelOrder, ChoiceScheduler, FifoScheduler, type Delivered, type Envelope, type Scheduler } from './scheduler.ts';
 
 /**
  * How actors are stepped: `compiled` (the default) runs each machine definition through svasim's
@@ -94,6 +94,22 @@ export interface SystemConfig {
 }
 
 export type { Delivered } from './scheduler.ts';
+
+/**
+ * The actors of a {@link System} by reference (exploration's capture of a state; src/explore/). Opaque:
+ * the cells are the system's own.
+ * @internal
+ */
+export interface ModelCapture {
+  readonly cells: readonly unknown[];
+  /** Each cell's state, in the same order. */
+  readonly states: readonly unknown[];
+  readonly seq: number;
+  readonly lastStep: number;
+  readonly processMms: ReadonlyMap<string, number>;
+  /** Deferred messages per receiver (`null`: none). */
+  readonly deferred: readonly (readonly [Address, readonly Envelope[]])[] | null;
+}
 export type { ActorView } from './cell.ts';
 
 export type { ActorKind } from '../../machines/index.ts';
@@ -218,7 +234,12 @@ export class System {
   private readonly deferred = new DeferredMessages();
   private changed = new Set<Address>();
   /** Each process's current mm (the last `mm.create` for it), in order of first appearance. */
-  private readonly processMms = new Map<string, number>();
+  private processMms = new Map<string, number>();
+  /** `processMms` is held by a {@link ModelCapture}: copy it before changing it. */
+  private processMmsShared = false;
+  /** The actors in creation order (the cells' values; shared with captures until the next birth). */
+  private cellList: Cell[] = [];
+  private cellListShared = false;
   /**
    * Actors whose state changed since the last `snapshot()` (incremental checkpoints). `null` until the
    * first snapshot: a run that never takes one (most runs) does not track them, and a delta asked for
@@ -254,6 +275,7 @@ export class System {
   ) {
     this.scheduler = scheduler;
     this.order = scheduler.keepsChannelOrder === true ? null : new ChannelOrder();
+    if (scheduler instanceof ChoiceScheduler) scheduler.bindBirths((e) => this.isBirth(e));
     this.engineKind = options.engine ?? 'compiled';
     this.kinds = options.kinds ?? BUILTIN_KINDS_REGISTRY;
     const engine = this.engineKind;
@@ -272,7 +294,7 @@ export class System {
       // Actors come back lazily: an xstate actor is only created for one that receives a message, so
       // restoring a checkpoint of thousands of actors costs only the few that the seek touches.
       for (const a of snapshot.actors) {
-        this.cells.set(a.address, new Cell(a.kind, this.behaviorOf(a.kind, a.address), a.address, a.snapshot, true));
+        this.addCell(a.address, new Cell(a.kind, this.behaviorOf(a.kind, a.address), a.address, a.snapshot, true));
         this.noteKind(a.address, a.kind);
         if (a.kind === 'mm') {
           const c = (a.snapshot as { context: { id: number; process: string } }).context;
@@ -284,8 +306,8 @@ export class System {
       this.order?.reset(pending);
       for (const env of snapshot.deferred) this.defer({ ...env });
     } else {
-      this.cells.set('kernel', this.makeCell('kernel', 'kernel', undefined));
-      this.cells.set(
+      this.addCell('kernel', this.makeCell('kernel', 'kernel', undefined));
+      this.addCell(
         'iommu',
         this.makeCell('iommu', 'iommu', {
           policy: config.policy.pasid,
@@ -296,7 +318,7 @@ export class System {
       for (const d of config.devices) {
         const input = { device: d.name, wqSize: d.wqSize, threshold: d.threshold, autoComplete: d.autoComplete };
         const kind = d.kind ?? 'wq';
-        if (kind === 'wq') this.cells.set(wqAddr(d.name), this.makeCell('wq', wqAddr(d.name), input));
+        if (kind === 'wq') this.addCell(wqAddr(d.name), this.makeCell('wq', wqAddr(d.name), input));
         else this.spawn(kind, wqAddr(d.name), { ...input, options: d.options ?? {} }, true);
       }
       for (const a of config.actors ?? []) {
@@ -386,8 +408,8 @@ export class System {
       const m = env.msg;
       if (isBuiltinMessage(m) && m.type === 'mm.create' && to.startsWith('mm:')) {
         const id = Number(to.slice(3));
-        this.processMms.set(m.process, id);
-        this.cells.set(
+        this.setProcessMm(m.process, id);
+        this.addCell(
           to,
           this.makeCell('mm', to, {
             id, process: m.process, threads: m.threads, lam: m.lam ?? LAM_OFF, policy: this.config.policy, cpu: this.config.cpu,
@@ -400,13 +422,13 @@ export class System {
       }
       // idxd_cdev_open's file: born with the bond the opener's mm just made.
       if (isBuiltinMessage(m) && m.type === 'file.open' && to.startsWith('file:')) {
-        this.cells.set(to, this.makeCell('file', to, { id: to.slice(5), device: m.device, mm: m.mm, pasid: m.pasid, holder: m.holder, safe: m.safe }));
+        this.addCell(to, this.makeCell('file', to, { id: to.slice(5), device: m.device, mm: m.mm, pasid: m.pasid, holder: m.holder, safe: m.safe }));
         this.changed.add(to);
         this.dirty?.add(to);
         return this.record(env);
       }
       if (isBuiltinMessage(m) && m.type === 'thread.start' && to.startsWith('thread:')) {
-        this.cells.set(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm, enqcmd: this.config.cpu.enqcmd }));
+        this.addCell(to, this.makeCell('thread', to, { name: to.slice(7), process: m.process, mm: m.mm, enqcmd: this.config.cpu.enqcmd }));
         this.changed.add(to);
         this.dirty?.add(to);
         return this.record(env);
@@ -489,7 +511,7 @@ export class System {
     } catch (e) {
       throw this.kindFailure(kindName, address, 'threw while starting', e);
     }
-    this.cells.set(address, new Cell(kindName, kind.behavior, address, state));
+    this.addCell(address, new Cell(kindName, kind.behavior, address, state));
     this.noteKind(address, kindName);
   }
 
@@ -522,7 +544,10 @@ export class System {
     if (cell) cell.foreign = true;
     for (const type of kind.definition?.observes ?? []) {
       const list = this.observers.get(type);
-      if (list) list.push(address);
+      // An exploration restores states from before such an actor's birth and may create it again.
+      if (list) {
+        if (!list.includes(address)) list.push(address);
+      }
       else this.observers.set(type, [address]);
     }
   }
@@ -559,7 +584,7 @@ export class System {
     // Observers hear what is delivered to svasim's own actors (never copies of copies).
     if (this.observers.size > 0 && !this.foreign.has(env.to)) {
       const list = this.observers.get(env.msg.type);
-      if (list !== undefined) for (const a of list) this.enqueue({ msg: env.msg, from: env.from, to: a, cause: env.seq, step: env.step, seq: 0, copy: true });
+      if (list !== undefined) for (const a of list) if (this.cells.has(a)) this.enqueue({ msg: env.msg, from: env.from, to: a, cause: env.seq, step: env.step, seq: 0, copy: true });
     }
     const listeners = this.listeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]?.(env);
@@ -638,6 +663,88 @@ export class System {
       pending: this.scheduler.pending().map((e) => ({ ...e })),
       deferred: this.deferred.all().map((e) => ({ ...e })),
     };
+  }
+
+  /** A new actor: in the map and, in creation order, in the list captures share. */
+  private addCell(address: Address, cell: Cell): void {
+    this.cells.set(address, cell);
+    if (this.cellListShared) {
+      this.cellList = this.cellList.slice();
+      this.cellListShared = false;
+    }
+    this.cellList.push(cell);
+  }
+
+  private setProcessMm(process: string, id: number): void {
+    if (this.processMmsShared) {
+      this.processMms = new Map(this.processMms);
+      this.processMmsShared = false;
+    }
+    this.processMms.set(process, id);
+  }
+
+  /**
+   * Whether a pending message creates the actor it goes to (`mm.create`, `thread.start`, `file.open`,
+   * or a registered kind's birth message, to an address with no actor yet).
+   */
+  isBirth(env: Envelope): boolean {
+    const to = env.to;
+    if (this.cells.has(to)) return false;
+    const t = env.msg.type;
+    if (t === 'mm.create') return to.startsWith('mm:');
+    if (t === 'thread.start') return to.startsWith('thread:');
+    if (t === 'file.open') return to.startsWith('file:');
+    return this.kinds.hasRegistered && this.kinds.bornBy(to, t) !== undefined;
+  }
+
+  /** Whether an actor lives at `address`. */
+  has(address: Address): boolean {
+    return this.cells.has(address);
+  }
+
+  /**
+   * The actors' states by reference, for exploration (src/explore/): nothing is copied but two small
+   * arrays (and the deferred messages, when there are any) — actor states are immutable values, and the
+   * actor list and the process table are shared until they next change. Pending messages are the
+   * scheduler's to capture.
+   * @internal
+   */
+  captureModel(): ModelCapture {
+    const cells = this.cellList;
+    this.cellListShared = true;
+    this.processMmsShared = true;
+    const states = new Array<unknown>(cells.length);
+    for (let i = 0; i < cells.length; i++) states[i] = (cells[i] as Cell).state;
+    return { cells, states, seq: this.seq, lastStep: this.lastStepSeen, processMms: this.processMms, deferred: this.deferred.capture() };
+  }
+
+  /** Put the actors back as {@link captureModel} took them (pending messages: the scheduler's). @internal */
+  restoreModel(c: ModelCapture): void {
+    const cells = c.cells as Cell[];
+    if (cells !== this.cellList) {
+      this.cells.clear();
+      for (const cell of cells) this.cells.set(cell.address, cell);
+      this.cellList = cells;
+    }
+    this.cellListShared = true;
+    const states = c.states;
+    for (let i = 0; i < cells.length; i++) (cells[i] as Cell).state = states[i];
+    this.seq = c.seq;
+    this.lastStepSeen = c.lastStep;
+    this.processMms = c.processMms as Map<string, number>;
+    this.processMmsShared = true;
+    if (this.changed.size > 0) this.changed = new Set();
+    if (c.deferred !== null || this.deferred.size > 0) this.deferred.load(c.deferred);
+  }
+
+  /**
+   * Set aside a pending message its receiver cannot take now (the caller has removed it from the
+   * scheduler), as a delivery attempt would: it is pending again after that actor next changes. Exploration
+   * and the replay of its logs defer every such channel head at once (src/explore/defer.ts).
+   * @internal
+   */
+  deferNow(env: Envelope): void {
+    this.defer(env);
   }
 
   /** Stop every actor (the system is unusable afterwards). */

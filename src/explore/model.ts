@@ -1,0 +1,387 @@
+/**
+ * The model as exploration sees it: a `System` whose state can be captured and put back cheaply, the
+ * scenario's steps as concurrent programs, and the transitions enabled in a state.
+ *
+ * Semantics (SPEC §8, README "Exploring interleavings"):
+ * - Each thread's steps form a program (program order kept); `spawn` steps are programs of one step
+ *   each; `complete` steps form one program per device. A program's next step is enabled when its
+ *   receiver exists and would take its input now (a thread takes a syscall only when it is back from
+ *   the previous one); the step and the delivery of its input are one transition.
+ * - Every pending message is a choice point, except that messages between the same two actors keep
+ *   their order: the oldest pending message of each (sender, receiver) channel is enabled. One its
+ *   receiver cannot take in its current state is deferred at once (defer.ts), as a run defers it.
+ * - A message to an actor whose birth message is pending waits for that birth (the kernel creates the
+ *   mm before the task runs).
+ * - When nothing else is enabled, a step whose thread never came to exist is issued (as `run` does:
+ *   the kernel answers ESRCH).
+ * - A state with pending messages and nothing enabled is stuck (a deadlock, as TLC calls it).
+ */
+import type { Address, AnyMessage } from '../../machines/protocol.ts';
+import { stepInput, systemConfig } from '../runner/run.ts';
+import type { Cell } from '../runtime/cell.ts';
+import type { Kinds } from '../runtime/kinds.ts';
+import type { Violation } from '../runtime/monitor.ts';
+import type { Envelope, Scheduler } from '../runtime/scheduler.ts';
+import { System, type Delivered, type EngineKind, type ModelCapture, type SystemOptions } from '../runtime/system.ts';
+import type { Scenario } from '../scenario/types.ts';
+import { beforeDelivery, checkDelivery, deferBlocked } from '../runtime/interleaved.ts';
+import { fmix, hashString, hashValue, mix2, type Hash64 } from './hash.ts';
+
+/** A program: a thread's steps, one spawn, or a device's completions (step indices, in order). */
+export interface Program {
+  readonly key: string;
+  readonly steps: readonly number[];
+}
+
+/** How a transition is named in a path: deliver the head of a channel, or run a program's next step. */
+export type TransitionRef = { readonly kind: 'deliver'; readonly channel: string } | { readonly kind: 'step'; readonly program: number };
+
+/** One enabled transition. */
+export interface Transition {
+  readonly ref: TransitionRef;
+  /** The pending message it delivers (`deliver`), or `null` (a program step). */
+  readonly env: Envelope | null;
+  /** The actor it changes (`null` for `user` and `monitor`, which only record). */
+  readonly actor: Address | null;
+  /** Its sleep-set bucket (0..31), or -1 when it must never sleep. */
+  readonly bit: number;
+  /** The scenario step it runs (program steps), else -1. */
+  readonly stepIndex: number;
+}
+
+/** A captured state: the actors by reference, the pending messages, the programs' counters, its fingerprint. */
+export interface ModelState {
+  readonly cap: ModelCapture;
+  readonly pending: readonly Envelope[];
+  readonly pcs: readonly number[];
+  readonly a: number;
+  readonly b: number;
+}
+
+/** What one transition did: the delivery, the invariants it broke, a forbidden message it delivered. */
+export interface Applied {
+  readonly delivered: Delivered;
+  /** It deferred a message or made deferred ones pending again (then it is not taken as independent of anything). */
+  readonly touchedDeferred: boolean;
+  readonly violations: readonly Violation[];
+  /** The type of a message the scenario forbids, when this delivery was one. */
+  readonly forbidden: string | null;
+}
+
+/** The explorer's scheduler: delivers exactly the message it is told to (a copy: delivery writes to envelopes). */
+class ChosenScheduler implements Scheduler {
+  readonly keepsChannelOrder = true;
+  items: Envelope[] = [];
+  chosen: Envelope | null = null;
+  readonly description = { name: 'explore' };
+
+  enqueue(env: Envelope): void {
+    this.items.push(env);
+  }
+  next(): Envelope | undefined {
+    const c = this.chosen;
+    if (c === null) return undefined;
+    this.chosen = null;
+    const i = this.items.indexOf(c);
+    if (i < 0) throw new Error(`explore: ${c.msg.type} ${c.from} -> ${c.to} is not pending`);
+    this.items.splice(i, 1);
+    return { ...c };
+  }
+  get size(): number {
+    return this.items.length;
+  }
+  pending(): readonly Envelope[] {
+    return this.items.slice();
+  }
+  reset(pending: readonly Envelope[]): void {
+    this.items = pending.slice();
+  }
+}
+
+/** The sleep-set bucket of a transition's name: stable across workers and runs. */
+function bucket(name: string): number {
+  return (hashString(name).a >>> 0) % 32;
+}
+
+const channelKey = (e: Envelope): string => `${e.from}\u0000${e.to}`;
+
+/** How an {@link ExploreModel} is built: the engine, the registered kinds, the scenario's forbidden types. */
+export interface ModelOptions {
+  readonly engine?: EngineKind | undefined;
+  readonly kinds?: Kinds | undefined;
+  readonly machines?: SystemOptions['machines'];
+  /** Called with every delivered message (counterexample logs). */
+  readonly onRecord?: ((d: Delivered) => void) | undefined;
+}
+
+export class ExploreModel {
+  readonly sys: System;
+  readonly programs: readonly Program[];
+  private readonly sched = new ChosenScheduler();
+  private pcs: number[];
+  private pcsShared = false;
+  private readonly forbid: ReadonlySet<string>;
+  /** Each step's input as an envelope (for `wouldTake`; never delivered itself). */
+  private readonly inputs: readonly Envelope[];
+  private readonly stepProgram: readonly number[];
+  /** Observers make deliveries to different actors depend on each other (their copies share a channel). */
+  readonly independence: boolean;
+  private readonly stateHashes = new WeakMap<object, Hash64>();
+  private readonly envHashes = new WeakMap<Envelope, Hash64>();
+
+  constructor(
+    readonly scenario: Scenario,
+    opts: ModelOptions = {},
+  ) {
+    this.sys = new System(systemConfig(scenario), this.sched, undefined, { engine: opts.engine, kinds: opts.kinds, machines: opts.machines });
+    if (opts.onRecord) this.sys.listen(opts.onRecord);
+    this.forbid = new Set(scenario.forbid);
+    const programs: { key: string; steps: number[] }[] = [];
+    const byKey = new Map<string, number>();
+    const stepProgram: number[] = [];
+    scenario.steps.forEach((step, i) => {
+      const key = step.op === 'spawn' ? `spawn#${i}` : step.op === 'complete' ? `complete:${step.device}` : `thread:${step.thread}`;
+      let p = byKey.get(key);
+      if (p === undefined) {
+        p = programs.length;
+        byKey.set(key, p);
+        programs.push({ key, steps: [] });
+      }
+      programs[p]?.steps.push(i);
+      stepProgram.push(p);
+    });
+    this.programs = programs;
+    this.stepProgram = stepProgram;
+    this.pcs = programs.map(() => 0);
+    this.inputs = scenario.steps.map((s, i) => {
+      const { msg, to } = stepInput(s);
+      return { msg, from: 'user', to, cause: undefined, step: i, seq: 0 };
+    });
+    this.independence = !(opts.kinds?.registered().some((k) => (k.observes?.length ?? 0) > 0) ?? false);
+  }
+
+  /** The state now. */
+  capture(): ModelState {
+    const cap = this.sys.captureModel();
+    const pending = this.sched.items.slice();
+    this.pcsShared = true;
+    const pcs = this.pcs;
+    const h = this.fingerprint(cap, pending, pcs);
+    return { cap, pending, pcs, a: h.a, b: h.b };
+  }
+
+  /** Put a captured state back. */
+  restore(s: ModelState): void {
+    this.sys.restoreModel(s.cap);
+    this.sched.items = s.pending.slice();
+    this.sched.chosen = null;
+    this.pcs = s.pcs as number[];
+    this.pcsShared = true;
+  }
+
+  /** Pending messages now, and deferred ones (messages not taken yet). */
+  get pendingCount(): number {
+    return this.sched.items.length + this.sys.deferredSize;
+  }
+
+  /** Whether every program has run all its steps. */
+  get programsDone(): boolean {
+    for (let p = 0; p < this.programs.length; p++) if ((this.pcs[p] as number) < (this.programs[p] as Program).steps.length) return false;
+    return true;
+  }
+
+  /** The transitions enabled now, in a fixed order: channel heads oldest first, then programs in order. */
+  enabled(): Transition[] {
+    const sys = this.sys;
+    const items = this.sched.items;
+    const out: Transition[] = [];
+    let seen: Set<string> | null = null;
+    let unborn: Set<string> | null = null;
+    for (const e of items) if (sys.isBirth(e)) (unborn ??= new Set()).add(e.to);
+    for (let i = 0; i < items.length; i++) {
+      const e = items[i] as Envelope;
+      const key = channelKey(e);
+      if (i > 0) {
+        seen ??= new Set([channelKey(items[0] as Envelope)]);
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      const to = e.to;
+      if (to === 'user' || to === 'monitor') {
+        out.push({ ref: { kind: 'deliver', channel: key }, env: e, actor: null, bit: bucket(key), stepIndex: -1 });
+        continue;
+      }
+      if (!sys.has(to)) {
+        const birth = unborn?.has(to) === true && sys.isBirth(e);
+        if (!birth && unborn?.has(to) === true) continue;
+        // A birth, or a message to no actor (the bus routes it or throws, as in a run): never asleep.
+        out.push({ ref: { kind: 'deliver', channel: key }, env: e, actor: to, bit: birth ? bucket(key) : -1, stepIndex: -1 });
+        continue;
+      }
+      // Every head whose receiver exists takes it: `apply` deferred the others (defer.ts).
+      out.push({ ref: { kind: 'deliver', channel: key }, env: e, actor: to, bit: bucket(key), stepIndex: -1 });
+    }
+    for (let p = 0; p < this.programs.length; p++) {
+      const prog = this.programs[p] as Program;
+      const pc = this.pcs[p] as number;
+      if (pc >= prog.steps.length) continue;
+      const stepIndex = prog.steps[pc] as number;
+      const input = this.inputs[stepIndex] as Envelope;
+      if (!sys.has(input.to) || !sys.wouldTake(input)) continue;
+      out.push({ ref: { kind: 'step', program: p }, env: null, actor: input.to, bit: bucket(`program:${prog.key}`), stepIndex });
+    }
+    if (out.length > 0 || items.length > 0) return out;
+    // Nothing else can happen: the first program step whose thread never came to exist is issued (ESRCH).
+    let best = -1;
+    for (let p = 0; p < this.programs.length; p++) {
+      const prog = this.programs[p] as Program;
+      const pc = this.pcs[p] as number;
+      if (pc >= prog.steps.length) continue;
+      const stepIndex = prog.steps[pc] as number;
+      if (sys.has((this.inputs[stepIndex] as Envelope).to)) continue;
+      if (best < 0 || stepIndex < ((this.programs[best] as Program).steps[this.pcs[best] as number] as number)) best = p;
+    }
+    if (best >= 0) {
+      const stepIndex = (this.programs[best] as Program).steps[this.pcs[best] as number] as number;
+      out.push({ ref: { kind: 'step', program: best }, env: null, actor: 'kernel', bit: -1, stepIndex });
+    }
+    return out;
+  }
+
+  /** Take one enabled transition (in the state it was enabled in). */
+  apply(t: Transition): Applied {
+    const sys = this.sys;
+    let env: Envelope;
+    if (t.env !== null) env = t.env;
+    else {
+      const input = this.inputs[t.stepIndex] as Envelope;
+      sys.input(input.msg as AnyMessage, input.to, t.stepIndex);
+      env = this.sched.items[this.sched.items.length - 1] as Envelope;
+      if (this.pcsShared) {
+        this.pcs = this.pcs.slice();
+        this.pcsShared = false;
+      }
+      const p = this.stepProgram[t.stepIndex] as number;
+      this.pcs[p] = (this.pcs[p] as number) + 1;
+    }
+    const before = beforeDelivery(sys, env.to);
+    const deferredBefore = sys.deferredSize;
+    this.sched.chosen = env;
+    const d = sys.step();
+    if (d === undefined) throw new Error(`explore: ${env.to} deferred ${env.msg.type}, which it was found to take`);
+    const changed = sys.takeChanged();
+    const retried = sys.deferredSize !== deferredBefore;
+    const deferred = this.settle();
+    const violations = checkDelivery(sys, d, changed, before, this.sched.items.length === 0);
+    return { delivered: d, touchedDeferred: retried || deferred > 0, violations, forbidden: this.forbid.has(d.msg.type) ? d.msg.type : null };
+  }
+
+  /** Defer the channel heads their receivers cannot take now (defer.ts). */
+  private settle(): number {
+    return deferBlocked(
+      this.sys,
+      () => this.sched.items,
+      (e) => {
+        this.sched.items.splice(this.sched.items.indexOf(e), 1);
+      },
+    );
+  }
+
+  /**
+   * Report invariant violations as a run does: `invariant.violation` messages from `monitor` to `user`,
+   * caused by the delivery after which they were found, delivered at once (counterexample logs).
+   */
+  report(violations: readonly Violation[], after: Delivered): void {
+    for (const v of violations) {
+      this.sys.post({ type: 'invariant.violation', invariant: v.invariant, detail: v.detail }, 'monitor', 'user', v.at, after.step);
+      this.sched.chosen = this.sched.items[this.sched.items.length - 1] as Envelope;
+      this.sys.step();
+    }
+  }
+
+  /** The transition a path names, among those enabled now. */
+  find(ref: TransitionRef): Transition | undefined {
+    for (const t of this.enabled()) {
+      if (t.ref.kind === 'deliver' && ref.kind === 'deliver' && t.ref.channel === ref.channel) return t;
+      if (t.ref.kind === 'step' && ref.kind === 'step' && t.ref.program === ref.program) return t;
+    }
+    return undefined;
+  }
+
+  // ---- fingerprints ----
+
+  private stateHash(cell: Cell, state: unknown): Hash64 {
+    const key = state as object;
+    let h = typeof state === 'object' && state !== null ? this.stateHashes.get(key) : undefined;
+    if (h === undefined) {
+      const v = hashValue(cell.behavior.value(state));
+      const c = hashValue(cell.behavior.context(state));
+      h = { a: mix2(v.a, c.a), b: mix2(v.b ^ 0x5851f42d, c.b) };
+      if (typeof state === 'object' && state !== null) this.stateHashes.set(key, h);
+    }
+    return h;
+  }
+
+  private envHash(e: Envelope): Hash64 {
+    let h = this.envHashes.get(e);
+    if (h === undefined) {
+      const m = hashValue(e.msg);
+      const c = hashString(channelKey(e));
+      h = { a: mix2(c.a, m.a), b: mix2(c.b ^ 0x2545f491, m.b) };
+      if (e.copy === true) h = { a: h.a ^ 0x6b43a9b5, b: h.b ^ 0x27bb2ee6 };
+      this.envHashes.set(e, h);
+    }
+    return h;
+  }
+
+  /**
+   * The state's fingerprint: actors (address, state value, context) combined order-independently, each
+   * channel's pending messages in order, the programs' counters. Never seqs, causes or steps of messages.
+   */
+  private fingerprint(cap: ModelCapture, pending: readonly Envelope[], pcs: readonly number[]): Hash64 {
+    let a1 = 0;
+    let b1 = 0;
+    const cells = cap.cells as readonly Cell[];
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i] as Cell;
+      const ad = hashString(cell.address);
+      const st = this.stateHash(cell, cap.states[i]);
+      a1 = (a1 + mix2(ad.a, st.a)) | 0;
+      b1 = (b1 + mix2(ad.b ^ 0x1b873593, st.b)) | 0;
+    }
+    let a2 = 0;
+    let b2 = 0;
+    for (let i = 0; i < pending.length; i++) {
+      const e = pending[i] as Envelope;
+      // Its place in its channel: how many earlier pending messages share the channel.
+      let pos = 0;
+      for (let j = 0; j < i; j++) {
+        const o = pending[j] as Envelope;
+        if (o.from === e.from && o.to === e.to) pos++;
+      }
+      const h = this.envHash(e);
+      a2 = (a2 + mix2(h.a, pos)) | 0;
+      b2 = (b2 + mix2(h.b, pos ^ 0x68e31da4)) | 0;
+    }
+    // Deferred messages: per channel, in order (as they will be pending again).
+    if (cap.deferred !== null) {
+      for (const [, list] of cap.deferred) {
+        for (let i = 0; i < list.length; i++) {
+          const e = list[i] as Envelope;
+          let pos = 0;
+          for (let j = 0; j < i; j++) if ((list[j] as Envelope).from === e.from) pos++;
+          const h = this.envHash(e);
+          a2 = (a2 + mix2(h.a ^ 0x7fb5d329, pos)) | 0;
+          b2 = (b2 + mix2(h.b ^ 0x728ed1f1, pos ^ 0x1bd3fb7f)) | 0;
+        }
+      }
+    }
+    let a3 = 0x3243f6a8;
+    let b3 = 0x85a308d3;
+    for (let p = 0; p < pcs.length; p++) {
+      a3 = mix2(a3, pcs[p] as number);
+      b3 = mix2(b3 ^ 0x13198a2e, pcs[p] as number);
+    }
+    return { a: fmix(mix2(mix2(a1, a2), a3)), b: fmix(mix2(mix2(b1 ^ 0x03707344, b2), b3)) };
+  }
+}

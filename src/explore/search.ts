@@ -1,0 +1,396 @@
+/**
+ * The searches over an {@link ExploreModel}'s states.
+ *
+ * - `bfs`: exhaustive, breadth first (so the first counterexample of each kind is a shortest one), with
+ *   a visited set of 64-bit fingerprints (table.ts) and sleep sets (Godefroid 1996) over the independence
+ *   of deliveries to different actors: a transition is not taken from a state when an equivalent order of
+ *   the same independent transitions was already taken from an ancestor. Sleep sets prune transitions,
+ *   never states: the reduced search reaches exactly the states of the unreduced one (tested), so every
+ *   state is checked. With a visited set, a state reached again with a smaller sleep set is expanded again
+ *   for the transitions that slept the first time (Godefroid's condition for state caching).
+ * - `random`: seeded random walks from the initial state to a final state (uniform among enabled
+ *   transitions); schedule `i` uses its own generator seeded from (seed, i), so any one is reproducible.
+ * - `pct`: Probabilistic Concurrency Testing (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS 2010)
+ *   with depth `d`: each actor gets a random priority when it first has something enabled, the enabled
+ *   transition of the highest-priority actor runs, and at `d - 1` random points the running actor's
+ *   priority drops below all others. A bug of depth `d` is found by one schedule with probability at
+ *   least 1/(n·k^(d-1)) (n actors, k steps).
+ *
+ * Each strategy checks every state it reaches (check.ts) and the scenario's `forbid`; a state that breaks
+ * one is a finding and is not expanded. The search is advanced in slices (`advance`), so a caller can
+ * report progress and stop it between slices.
+ */
+import type { Violation } from '../runtime/monitor.ts';
+import { mix2 } from './hash.ts';
+import type { Applied, ExploreModel, ModelState, Transition, TransitionRef } from './model.ts';
+import { FingerprintTable } from './table.ts';
+
+export type Strategy = 'bfs' | 'random' | 'pct';
+export const STRATEGIES: readonly Strategy[] = ['bfs', 'random', 'pct'];
+
+/** A state that breaks something: an invariant, the scenario's `forbid`, or a stuck state. */
+export interface Finding {
+  readonly kind: 'invariant' | 'forbid' | 'stuck';
+  /** The invariant (`G10`), the forbidden type (`fault.dmar`), or `stuck`. */
+  readonly what: string;
+  readonly detail: string;
+  /** Transitions from the initial state. */
+  readonly depth: number;
+  /** The transitions from the initial state that reach it. */
+  readonly path: readonly TransitionRef[];
+  /** The violations found in that state (for `invariant`; reported in its log). */
+  readonly violations: readonly Violation[];
+  /** The random or PCT schedule that found it. */
+  readonly schedule?: number;
+}
+
+/** Why a search stopped before it had seen every state (a bounded search proves nothing beyond its bound). */
+export type Bound = 'max-depth' | 'max-states' | 'time' | 'interrupted' | 'schedules' | 'first-finding';
+
+export interface SearchOptions {
+  readonly strategy: Strategy;
+  /** Random and PCT: the seed (default 0). */
+  readonly seed?: number | undefined;
+  /** Random and PCT: how many schedules (default 1000). */
+  readonly schedules?: number | undefined;
+  /** PCT's depth `d` (default 3). */
+  readonly pctDepth?: number | undefined;
+  /** No state deeper than this is expanded (transitions from the initial state). */
+  readonly maxDepth?: number | undefined;
+  /** Stop after this many distinct states. */
+  readonly maxStates?: number | undefined;
+  /** Sleep sets on (default) or off (`false`: the unreduced search, for comparison). */
+  readonly reduction?: boolean | undefined;
+  /** Keep searching after the first finding (default: stop there, as TLC does). */
+  readonly continueAfterFinding?: boolean | undefined;
+  /** Random and PCT: this shard's schedules only (`k` of `n`: schedules i with i mod n = k). */
+  readonly shard?: { readonly k: number; readonly n: number } | undefined;
+}
+
+/** Counts so far. */
+export interface SearchStats {
+  /** Transitions taken (each one a state reached, new or not). */
+  readonly transitions: number;
+  /** Distinct states (bfs; random and PCT count the distinct states their schedules reached). */
+  readonly distinct: number;
+  /** Transitions not taken because they slept (bfs with reduction). */
+  readonly slept: number;
+  /** The deepest level reached. */
+  readonly depth: number;
+  /** States waiting to be expanded (bfs). */
+  readonly frontier: number;
+  /** Final states reached: nothing enabled (schedules ended). */
+  readonly finals: number;
+  readonly schedules: number;
+  readonly tableBytes: number;
+}
+
+interface PathNode {
+  readonly parent: PathNode | null;
+  readonly ref: TransitionRef;
+}
+
+interface Node {
+  readonly s: ModelState;
+  readonly depth: number;
+  readonly path: PathNode | null;
+  /** -1: expand every transition; else only those whose bucket bit is set (a state reached again). */
+  readonly only: number;
+}
+
+function pathOf(p: PathNode | null): TransitionRef[] {
+  const out: TransitionRef[] = [];
+  for (let n = p; n !== null; n = n.parent) out.push(n.ref);
+  return out.reverse();
+}
+
+/** A seeded 32-bit generator (mulberry32), as the random scheduler of `run` uses. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Search {
+  private readonly table = new FingerprintTable();
+  private readonly findingsByKey = new Map<string, Finding>();
+  private transitions = 0;
+  private slept = 0;
+  private deepest = 0;
+  private finals = 0;
+  private schedulesRun = 0;
+  private level: Node[] = [];
+  private levelAt = 0;
+  private next: Node[] = [];
+  private readonly root: ModelState;
+  private done = false;
+  private readonly bounds = new Set<Bound>();
+  // random / pct
+  private schedule = 0;
+  private pctLength = 0;
+
+  constructor(
+    private readonly model: ExploreModel,
+    private readonly opts: SearchOptions,
+  ) {
+    this.root = model.capture();
+    this.table.add(this.root.a, this.root.b, 0);
+    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1 }];
+    if (opts.shard) this.schedule = opts.shard.k;
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Findings so far, the first (shortest, for bfs) of each kind. */
+  findings(): Finding[] {
+    return [...this.findingsByKey.values()];
+  }
+
+  /** What bounded the search (empty: it saw every state, or ran every schedule asked for). */
+  boundedBy(): Bound[] {
+    return [...this.bounds];
+  }
+
+  stats(): SearchStats {
+    return {
+      transitions: this.transitions,
+      distinct: this.table.size,
+      slept: this.slept,
+      depth: this.deepest,
+      frontier: this.opts.strategy === 'bfs' ? this.level.length - this.levelAt + this.next.length : 0,
+      finals: this.finals,
+      schedules: this.schedulesRun,
+      tableBytes: this.table.bytes,
+    };
+  }
+
+  /** Stop now (Ctrl-C, a time limit): the search is bounded by `why`. */
+  stop(why: Bound): void {
+    if (this.done) return;
+    this.done = true;
+    this.bounds.add(why);
+  }
+
+  /** Run about `budget` transitions; returns whether the search is over. */
+  advance(budget: number): boolean {
+    if (this.done) return true;
+    const end = this.transitions + budget;
+    if (this.opts.strategy === 'bfs') {
+      while (!this.done && this.transitions < end) this.bfsStep();
+    } else {
+      while (!this.done && this.transitions < end) this.walk();
+    }
+    return this.done;
+  }
+
+  private record(kind: Finding['kind'], what: string, detail: string, depth: number, path: readonly TransitionRef[], violations: readonly Violation[], schedule?: number): void {
+    const key = `${kind}:${what}`;
+    if (!this.findingsByKey.has(key)) {
+      this.findingsByKey.set(key, { kind, what, detail, depth, path, violations, ...(schedule === undefined ? {} : { schedule }) });
+    }
+    if (this.opts.continueAfterFinding !== true) this.stop('first-finding');
+  }
+
+  /** A finding in the state `a` led to, if any (recorded); true when there is one. */
+  private judge(a: Applied, depth: number, path: () => readonly TransitionRef[], schedule?: number): boolean {
+    if (a.violations.length > 0) {
+      const v = a.violations[0] as Violation;
+      this.record('invariant', v.invariant, v.detail, depth, path(), a.violations, schedule);
+      return true;
+    }
+    if (a.forbidden !== null) {
+      const d = a.delivered;
+      this.record('forbid', a.forbidden, `${a.forbidden} delivered, ${d.from} -> ${d.to} (seq ${d.seq})`, depth, path(), [], schedule);
+      return true;
+    }
+    return false;
+  }
+
+  /** A final state: stuck when messages are pending that no receiver takes. */
+  private final(depth: number, path: () => readonly TransitionRef[], schedule?: number): void {
+    this.finals++;
+    const left = this.model.pendingCount;
+    if (left > 0) this.record('stuck', 'stuck', `${left} message(s) pending and none can be taken`, depth, path(), [], schedule);
+  }
+
+  // ---- breadth first ----
+
+  private bfsStep(): void {
+    if (this.levelAt >= this.level.length) {
+      if (this.next.length === 0) {
+        this.done = true;
+        return;
+      }
+      this.level = this.next;
+      this.levelAt = 0;
+      this.next = [];
+    }
+    const node = this.level[this.levelAt++] as Node;
+    this.expand(node);
+  }
+
+  private expand(node: Node): void {
+    const model = this.model;
+    const table = this.table;
+    const slot = table.find(node.s.a, node.s.b);
+    let sleep = this.opts.reduction === false ? 0 : table.sleep(slot);
+    table.setExpanded(slot);
+    model.restore(node.s);
+    const ts = model.enabled();
+    if (node.depth > this.deepest) this.deepest = node.depth;
+    if (ts.length === 0) {
+      if (node.only === -1) this.final(node.depth, () => pathOf(node.path));
+      return;
+    }
+    const maxDepth = this.opts.maxDepth;
+    if (maxDepth !== undefined && node.depth >= maxDepth) {
+      this.bounds.add('max-depth');
+      return;
+    }
+    // Buckets shared by two enabled transitions name neither: such transitions never sleep.
+    let seen = 0;
+    let twice = 0;
+    for (const t of ts) {
+      if (t.bit < 0) continue;
+      const m = 1 << t.bit;
+      if (seen & m) twice |= m;
+      seen |= m;
+    }
+    const usable = this.opts.reduction === false || !model.independence ? 0 : seen & ~twice;
+    sleep &= usable;
+    let explored = 0;
+    let fresh = true;
+    for (const t of ts) {
+      const bit = t.bit >= 0 && usable & (1 << t.bit) ? 1 << t.bit : 0;
+      if (bit & sleep) {
+        this.slept++;
+        continue;
+      }
+      if (node.only !== -1 && !(bit & node.only)) continue;
+      if (!fresh) model.restore(node.s);
+      fresh = false;
+      const applied = model.apply(t);
+      this.transitions++;
+      const child = model.capture();
+      // A transition that deferred messages (or made deferred ones pending) may touch other actors' queues:
+      // it is taken as dependent on every other (its children sleep nothing, and it never sleeps).
+      const childSleep = usable === 0 || applied.touchedDeferred ? 0 : this.independentOf(t, ts, (sleep | explored) & usable);
+      if (!applied.touchedDeferred) explored |= bit;
+      const depth = node.depth + 1;
+      const at = table.find(child.a, child.b);
+      if (at < 0) {
+        const slotNew = table.add(child.a, child.b, childSleep);
+        if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
+          // Not expanded: nothing after a violation is searched.
+          table.setSleep(slotNew, 0);
+          table.setExpanded(slotNew);
+          if (this.done) return;
+          continue;
+        }
+        if (this.opts.maxStates !== undefined && table.size >= this.opts.maxStates) {
+          this.stop('max-states');
+          return;
+        }
+        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1 });
+        continue;
+      }
+      const old = table.sleep(at);
+      if (!table.expanded(at)) {
+        table.setSleep(at, old & childSleep);
+        continue;
+      }
+      // Expanded already with sleep set `old`: what slept then and is awake now must be taken now.
+      const awake = (old & ~childSleep) >>> 0;
+      if (awake !== 0) {
+        table.setSleep(at, old & childSleep);
+        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake });
+      }
+    }
+  }
+
+  /** The bits of `bits` whose transitions (among `ts`) are independent of `t`. */
+  private independentOf(t: Transition, ts: readonly Transition[], bits: number): number {
+    if (bits === 0) return 0;
+    let out = 0;
+    for (const u of ts) {
+      if (u.bit < 0 || !(bits & (1 << u.bit)) || u === t) continue;
+      if (t.actor === null || u.actor === null || t.actor !== u.actor) out |= 1 << u.bit;
+    }
+    return out;
+  }
+
+  // ---- random and PCT ----
+
+  private walk(): void {
+    const o = this.opts;
+    const total = o.schedules ?? 1000;
+    if (this.schedule >= total) {
+      this.bounds.add('schedules');
+      this.done = true;
+      return;
+    }
+    const i = this.schedule;
+    this.schedule += o.shard ? o.shard.n : 1;
+    this.schedulesRun++;
+    const rnd = prng(mix2(o.seed ?? 0, i));
+    const model = this.model;
+    model.restore(this.root);
+    const path: TransitionRef[] = [];
+    const pct = o.strategy === 'pct';
+    const d = o.pctDepth ?? 3;
+    const priority = new Map<string, number>();
+    // PCT's d - 1 change points, uniform over the expected schedule length (the longest seen so far).
+    const k = Math.max(1, this.pctLength || 50);
+    const changeAt: number[] = [];
+    if (pct) for (let j = 1; j < d; j++) changeAt.push(1 + Math.floor(rnd() * k));
+    let depth = 0;
+    for (;;) {
+      const ts = model.enabled();
+      if (ts.length === 0) {
+        this.final(depth, () => path.slice(), i);
+        break;
+      }
+      if (o.maxDepth !== undefined && depth >= o.maxDepth) {
+        this.bounds.add('max-depth');
+        break;
+      }
+      let t: Transition;
+      if (!pct) t = ts[Math.floor(rnd() * ts.length)] as Transition;
+      else {
+        let best: Transition | undefined;
+        let bestP = -1;
+        for (const u of ts) {
+          const who = u.actor ?? 'user';
+          let p = priority.get(who);
+          if (p === undefined) {
+            p = d + rnd();
+            priority.set(who, p);
+          }
+          if (p > bestP) {
+            bestP = p;
+            best = u;
+          }
+        }
+        t = best as Transition;
+        for (let j = 0; j < changeAt.length; j++) if (changeAt[j] === depth + 1) priority.set(t.actor ?? 'user', j + 1);
+      }
+      const applied = model.apply(t);
+      this.transitions++;
+      depth++;
+      path.push(t.ref);
+      if (depth > this.deepest) this.deepest = depth;
+      const s = model.capture();
+      if (this.table.find(s.a, s.b) < 0) this.table.add(s.a, s.b, 0);
+      if (this.judge(applied, depth, () => path.slice(), i)) break;
+    }
+    if (depth > this.pctLength) this.pctLength = depth;
+    if (o.maxStates !== undefined && this.table.size >= o.maxStates) this.stop('max-states');
+  }
+}

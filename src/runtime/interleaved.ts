@@ -1,0 +1,98 @@
+/**
+ * How an interleaved run is taken and checked: exploration (src/explore/) and the replay of its logs
+ * both use these, so they reach the same states and report the same violations.
+ *
+ * Selective receive: after every delivery, each channel's oldest pending message that its receiver
+ * cannot take in its current state is set aside at once ({@link deferBlocked}: deferred, as a run defers a
+ * message it picks), so the channel's later messages can go; it is pending again, as the newest of its
+ * channel, after that receiver next changes.
+ *
+ * The invariants in every state ({@link checkDelivery}), not only at a step's end: after each delivery,
+ * the invariants that hold in every state (monitor.ts `always`) over the actor it changed and the message
+ * itself; in a state with no message in flight, the others (`quiescent`) over every actor. Nothing here
+ * remembers a path: what a run's monitor remembers across steps (the first PASID of an mm for M1, a thread
+ * once activated for M3, LOCK_LAM once set for L3) is read from the receiver's state just before the
+ * delivery ({@link beforeDelivery}), so a check is a function of the transition, and two paths to one
+ * state are checked alike.
+ */
+import type { MmContext } from '../../machines/mm.ts';
+import type { Address } from '../../machines/protocol.ts';
+import type { ThreadContext } from '../../machines/thread.ts';
+import { InvariantMonitor, type MonitorState, type Violation } from './monitor.ts';
+import type { Envelope } from './scheduler.ts';
+import type { Delivered, System } from './system.ts';
+
+/** What the receiver of a delivery was just before it (the part of it the history-free checks need). */
+export interface Before {
+  readonly thread?: { readonly name: string; readonly activated: boolean } | undefined;
+  readonly mm?: { readonly id: number; readonly pasid: number | null; readonly lockLam: boolean } | undefined;
+}
+
+const NOTHING: Before = {};
+
+/** The receiver's relevant state before `to` takes a message (call it before delivering). */
+export function beforeDelivery(sys: System, to: Address): Before {
+  if (sys.isForeign(to)) return NOTHING;
+  if (to.startsWith('thread:')) {
+    const t = sys.thread(to.slice(7));
+    return t ? { thread: { name: t.context.name, activated: (t.context as ThreadContext).activated } } : NOTHING;
+  }
+  if (to.startsWith('mm:')) {
+    const m = sys.mm(Number(to.slice(3)));
+    if (!m) return NOTHING;
+    const c = m.context as MmContext;
+    return { mm: { id: c.id, pasid: c.pasid, lockLam: c.lam.lockLam } };
+  }
+  return NOTHING;
+}
+
+/**
+ * The invariants broken by one delivery `d` (`changed`: the actors it changed; `quiescent`: no message is
+ * pending after it). Messages from `monitor` (the reports themselves) are not checked.
+ */
+export function checkDelivery(sys: System, d: Delivered, changed: ReadonlySet<Address>, before: Before, quiescent: boolean): Violation[] {
+  if (d.from === 'monitor') return [];
+  const history: MonitorState = {
+    firstPasid: before.mm && before.mm.pasid !== null ? { [before.mm.id]: before.mm.pasid } : {},
+    activated: before.thread?.activated === true ? [before.thread.name] : [],
+    lockLam: before.mm?.lockLam === true ? [String(before.mm.id)] : [],
+  };
+  const out = new InvariantMonitor(history).check(sys, [d], changed, 'always');
+  if (quiescent) {
+    const all = new Set<Address>();
+    for (const a of sys.addresses()) all.add(a.address);
+    for (const v of new InvariantMonitor().check(sys, [], all, 'quiescent')) out.push({ ...v, at: d.seq });
+  }
+  return out;
+}
+
+/**
+ * Defer every pending channel head whose receiver exists and would not take it, until none is left;
+ * `pending` lists the scheduler's messages oldest first, `remove` takes one out. Returns how many.
+ */
+export function deferBlocked(sys: System, pending: () => readonly Envelope[], remove: (env: Envelope) => void): number {
+  let n = 0;
+  for (;;) {
+    const items = pending();
+    let blocked: Envelope | undefined;
+    let seen: Set<string> | null = null;
+    for (let i = 0; i < items.length; i++) {
+      const e = items[i] as Envelope;
+      if (i > 0) {
+        seen ??= new Set([`${(items[0] as Envelope).from}\u0000${(items[0] as Envelope).to}`]);
+        const key = `${e.from}\u0000${e.to}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      if (e.to === 'user' || e.to === 'monitor' || !sys.has(e.to)) continue;
+      if (!sys.wouldTake(e)) {
+        blocked = e;
+        break;
+      }
+    }
+    if (blocked === undefined) return n;
+    remove(blocked);
+    sys.deferNow(blocked);
+    n++;
+  }
+}
