@@ -16,6 +16,7 @@ import { archPrctl, bindRefusal, onCloneVm } from './lam.ts';
 import type { TransitionMeta } from './citations.ts';
 import { deactivate, freesAtMmdrop, gpFixup } from './pasid.ts';
 import {
+  ARCH_CODES,
   fileAddr,
   mmAddr,
   threadAddr,
@@ -185,6 +186,15 @@ export const mmMachine = setup({
       return unbindTarget(context, event.device) === undefined;
     },
     mapOnOpen: ({ context }) => context.opening?.map === true,
+    /**
+     * The LAM PoC's iommu_sva_alloc_pasid held mmap_write_lock_killable across its LAM check and the
+     * allocation, and prctl_enable_tagged_addr takes the same lock: an enable waits for a bind under way.
+     * (v6.4 takes no such lock: LOCK_LAM keeps a multithreaded process from enabling LAM at all.)
+     */
+    pocEnableWaits: ({ context, event }) => {
+      assertEvent(event, 'mm.arch_prctl');
+      return context.policy.lam === 'poc-2022' && context.opening !== null && event.code === ARCH_CODES.ARCH_ENABLE_TAGGED_ADDR;
+    },
   },
   actions: {
     /**
@@ -517,7 +527,7 @@ export const mmMachine = setup({
         'pasid.get': [{ guard: ({ event }) => event.thread !== undefined, actions: 'finishSeedFixup', meta: { cite: 'msr-write' } }, IGNORE],
         'iommu.get_failed': { actions: 'failSeedFixup', meta: { cite: 'seed-fixup-ref' } },
         'portal.store': { actions: 'storeToPortal', meta: { cite: 'enqcmd-store' } },
-        'mm.arch_prctl': { actions: 'archPrctl', meta: { cite: 'arch-prctl' } },
+        'mm.arch_prctl': { guard: not('pocEnableWaits'), actions: 'archPrctl', meta: { cite: 'arch-prctl' } },
         'mm.clone': { actions: 'cloneThread', meta: { cite: 'clone' } },
         // A thread other than the last may leave at any time; the last one only when no syscall is in flight.
         'mm.thread_exit': { guard: not('lastUserExits'), actions: 'threadLeaves', meta: { cite: 'exit-mm' } },

@@ -117,10 +117,25 @@ export class TracePrinter {
     this.stepResult(o);
   }
 
-  private line(d: Delivered, depth: number): void {
+  /**
+   * Print an interleaved schedule (an exploration's counterexample) in delivery order: each input with the
+   * step it runs, each other message under the line of the input or message it answers (indented one
+   * level), and `mark` pointed at the record of the finding.
+   */
+  schedule(records: readonly Delivered[], steps: readonly Step[], mark: number): void {
+    for (const d of records) {
+      if (d.cause === undefined && d.from === 'user') {
+        const step = steps[d.step];
+        this.write(this.st.bold(`step ${d.step}: ${step ? describeStep(step) : '?'}`));
+      }
+      this.line(d, d.cause === undefined ? 0 : 1, d.seq === mark ? this.st.bold(this.st.magenta('   ◀ the finding')) : '');
+    }
+  }
+
+  private line(d: Delivered, depth: number, suffix = ''): void {
     const route = this.st.dim(`${d.from} → ${d.to}`);
     const payload = formatPayload(d);
-    this.write(`${'  '.repeat(depth + 1)}${this.st.dim(`#${d.seq}`)} ${paintType(d.msg.type, d, this.st)} ${route}${payload ? ` ${payload}` : ''}`);
+    this.write(`${'  '.repeat(depth + 1)}${this.st.dim(`#${d.seq}`)} ${paintType(d.msg.type, d, this.st)} ${route}${payload ? ` ${payload}` : ''}${suffix}`);
   }
 
   private stepResult(o: StepOutcome): void {

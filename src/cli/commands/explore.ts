@@ -1,23 +1,244 @@
 /**
- * `svasim explore`: not in this version. The command exists only to say so (exit 2; `--help` exit 0),
- * pointing at the README's "Not yet implemented", which says what is planned.
+ * `svasim explore`: a scenario's interleavings, searched exhaustively (bfs) or sampled (random, PCT);
+ * each finding written as an ordinary event log that `replay` reproduces and `inspect` opens on it.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+import { lastValueFrom, tap } from 'rxjs';
+import { explore, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
+import { parsePolicyOverride } from '../../scenario/load.ts';
+import type { Scenario } from '../../scenario/types.ts';
+import { parse, parseEngine, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
+import { styleFor, TracePrinter, type Style } from '../trace.ts';
 
-const HELP = `svasim explore: not in this version (planned: the README's section "Not yet implemented" says what it will do)`;
+const HELP = `usage: svasim explore <scenario.json|builtin-name> [options]
 
-/** Any arguments: it does nothing yet, so there is nothing to parse (only --help is looked for). */
-function cmdExplore(args: string[], io: Io): number {
-  if (args.includes('--help') || args.includes('-h')) {
+Runs each thread's steps as a concurrent program (program order kept; a step waits for its thread to
+exist; spawn steps, and each device's complete steps, are programs of their own) with every message
+delivery a choice (messages between the same two actors keep their order), and checks the invariants
+and the scenario's forbid in every state reached. Each finding is written as an ordinary event log that
+svasim replay reproduces and svasim inspect opens on the violating message. The scenario's expect and
+final are not checked: they describe the one schedule svasim run takes.
+
+options:
+  --strategy bfs|random|pct  bfs: exhaustive, breadth first, the shortest counterexample first (default);
+                           random: seeded random schedules; pct: PCT schedules of depth --pct-depth
+  --seed N                 random and pct: the seed (default 0); schedule i is reproducible from it
+  --schedules N            random and pct: how many schedules (default 1000)
+  --pct-depth D            pct: the bug depth it targets (default 3)
+  --max-depth N            expand no state deeper than N transitions
+  --max-states N           stop after N distinct states
+  --time SECONDS           stop after this long
+  --no-reduction           bfs without sleep sets (the unreduced search, for comparison)
+  --continue               keep searching after the first finding (one counterexample per invariant
+                           or forbidden type)
+  --shard K/N              random and pct: run only schedules i with i mod N = K (0 <= K < N)
+  --out DIR                where counterexamples go (default: the current directory), one log each:
+                           <name>.<what>.jsonl
+  --policy pasid=P,lam=L   override the scenario's policy
+  --engine compiled|xstate how actors are stepped (default compiled)
+  --json                   print the summary and findings as JSON (progress still goes to stderr)
+  --quiet                  no progress, no counterexample traces: the summary only
+${PLUGIN_HELP}
+  -h, --help               this help
+
+Progress goes to stderr: a live line on a terminal, a plain line every 5 s otherwise. Ctrl-C stops the
+search and prints the summary so far; a bounded or interrupted search proves nothing beyond its bound.
+
+exit status: 0 nothing found, 1 a finding (its log written), 2 bad input`;
+
+const OPTIONS = {
+  strategy: { type: 'string' },
+  seed: { type: 'string' },
+  schedules: { type: 'string' },
+  'pct-depth': { type: 'string' },
+  'max-depth': { type: 'string' },
+  'max-states': { type: 'string' },
+  time: { type: 'string' },
+  'no-reduction': { type: 'boolean' },
+  continue: { type: 'boolean' },
+  shard: { type: 'string' },
+  workers: { type: 'string' },
+  merge: { type: 'boolean' },
+  out: { type: 'string' },
+  policy: { type: 'string' },
+  engine: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  ...PLUGIN_OPTION,
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** A count option: a positive integer (`min` 0 allows 0). */
+function count(name: string, v: string | undefined, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`svasim explore: --${name} expects an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any size' : max}, got "${v}"`);
+  }
+  return n;
+}
+
+function parseShard(v: string | undefined): { k: number; n: number } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const k = Number(m?.[1]);
+  const n = Number(m?.[2]);
+  if (!m || !Number.isSafeInteger(k) || !Number.isSafeInteger(n) || n < 1 || k >= n) {
+    throw new UsageError(`svasim explore: --shard expects K/N with 0 <= K < N (e.g. 0/4), got "${v}"`);
+  }
+  return { k, n };
+}
+
+/** A file name part from a finding (`G10`, `fault.dmar`, `stuck`). */
+const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '-');
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fmtTime = (ms: number): string => {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+
+function progressLine(p: ExploreProgress, strategy: Strategy): string {
+  if (strategy === 'bfs') {
+    return `explore: ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions, ${fmt(p.rate)} states/s, depth ${p.depth}, frontier ${fmt(p.frontier)}, ${fmtTime(p.elapsedMs)}`;
+  }
+  return `explore: ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, ${fmt(p.distinct)} distinct states, ${fmt(p.rate)} transitions/s, ${fmtTime(p.elapsedMs)}`;
+}
+
+async function cmdExplore(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse('explore', args, OPTIONS);
+  if (values.help) {
     io.stdout.write(`${HELP}\n`);
     return 0;
   }
-  throw new UsageError('svasim explore: not in this version (planned: see the README\'s section "Not yet implemented")');
+  if (values.workers !== undefined) throw new UsageError('svasim explore: --workers is not in this version (planned: the README\'s "Exploring interleavings" says what is planned)');
+  if (values.merge) throw new UsageError('svasim explore: --merge is not in this version (planned: the README\'s "Exploring interleavings" says what is planned)');
+  if (positionals.length !== 1) throw new UsageError('svasim explore: expected one scenario file or built-in name (see svasim explore --help)');
+  const strategy = (values.strategy ?? 'bfs') as Strategy;
+  if (!STRATEGIES.includes(strategy)) throw new UsageError(`svasim explore: --strategy expects ${STRATEGIES.join(', ')}, got "${values.strategy ?? ''}"`);
+  const sampling = strategy !== 'bfs';
+  for (const o of ['seed', 'schedules', 'shard'] as const) {
+    if (!sampling && values[o] !== undefined) throw new UsageError(`svasim explore: --${o} applies to --strategy random or pct`);
+  }
+  if (strategy !== 'pct' && values['pct-depth'] !== undefined) throw new UsageError('svasim explore: --pct-depth applies to --strategy pct');
+  if (sampling && values['no-reduction']) throw new UsageError('svasim explore: --no-reduction applies to --strategy bfs');
+  const seed = count('seed', values.seed, 0, 0xffffffff);
+  const schedules = count('schedules', values.schedules);
+  const pctDepth = count('pct-depth', values['pct-depth'], 1, 64);
+  const maxDepth = count('max-depth', values['max-depth']);
+  const maxStates = count('max-states', values['max-states']);
+  const shard = parseShard(values.shard);
+  let timeMs: number | undefined;
+  if (values.time !== undefined) {
+    const t = Number(values.time);
+    if (!/^\d+(\.\d+)?$/.test(values.time) || !(t > 0)) throw new UsageError(`svasim explore: --time expects a positive number of seconds, got "${values.time}"`);
+    timeMs = t * 1000;
+  }
+  const override = values.policy === undefined ? {} : parsePolicyOverride(values.policy);
+  const engine = parseEngine('explore', values.engine);
+  const kinds = await pluginKinds(values.plugin);
+  const { scenario, name } = resolveScenario(positionals[0] ?? '', override, 'explore', kinds);
+  const out = values.out ?? '.';
+  const st = styleFor(io.stdout, io.env);
+  const print = (line: string): void => {
+    io.stdout.write(`${line}\n`);
+  };
+  const quiet = values.quiet === true;
+  const json = values.json === true;
+  const live = io.stderr.isTTY === true && io.env['TERM'] !== 'dumb';
+  let liveShown = false;
+  const clearLive = (): void => {
+    if (liveShown) io.stderr.write('\r\x1b[2K');
+    liveShown = false;
+  };
+  const progressEveryMs = live ? 250 : 5000;
+  if (!json) {
+    const how = strategy === 'bfs' ? `bfs${values['no-reduction'] ? ', no reduction' : ', sleep sets'}` : `${strategy}, seed ${seed ?? 0}, ${fmt(schedules ?? 1000)} schedules${strategy === 'pct' ? `, depth ${pctDepth ?? 3}` : ''}${shard ? `, shard ${shard.k}/${shard.n}` : ''}`;
+    print(st.bold(`explore ${scenario.name}`));
+    print(`  policy pasid=${scenario.policy.pasid} lam=${scenario.policy.lam}; ${scenario.steps.length} steps; ${how}`);
+  }
+  // Ctrl-C: the search stops between slices and ends with its summary.
+  const abort = new AbortController();
+  void io.until?.then(() => abort.abort());
+  const written: { finding: Finding; file: string; seq: number }[] = [];
+  let summary: ExploreSummary | undefined;
+  const events = explore(scenario, {
+    strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds,
+    reduction: values['no-reduction'] !== true,
+    continueAfterFinding: values.continue === true,
+    progressEveryMs,
+    signal: abort.signal,
+  }).pipe(
+    tap((e) => {
+      if (e.type === 'progress' && !quiet) {
+        const line = progressLine(e.progress, strategy);
+        if (live) {
+          io.stderr.write(`\r\x1b[2K${line}`);
+          liveShown = true;
+        } else io.stderr.write(`${line}\n`);
+      } else if (e.type === 'finding') {
+        clearLive();
+        mkdirSync(out, { recursive: true });
+        const file = join(out, `${slug(name)}.${slug(e.finding.what)}.jsonl`);
+        const trace = writeCounterexample(file, scenario, e.finding, { kinds, engine, strategy, seed });
+        written.push({ finding: e.finding, file, seq: trace.seq });
+        if (!json) showFinding(print, st, scenario, e.finding, file, trace, quiet);
+      } else if (e.type === 'done') summary = e.summary;
+    }),
+  );
+  await lastValueFrom(events, { defaultValue: undefined });
+  clearLive();
+  if (summary === undefined) throw new Error('explore ended without a summary');
+  if (json) {
+    print(JSON.stringify({ name: scenario.name, policy: scenario.policy, ...summary, findings: written.map((w) => ({ ...w.finding, log: w.file, seq: w.seq })) }, null, 2));
+  } else {
+    for (const line of summaryText(summary, st)) print(line);
+  }
+  return summary.findings.length > 0 ? 1 : 0;
+}
+
+function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, f: Finding, file: string, trace: { records: readonly import('../../runtime/system.ts').Delivered[]; seq: number }, quiet: boolean): void {
+  const what = f.kind === 'invariant' ? `invariant ${f.what} violated` : f.kind === 'forbid' ? `forbidden ${f.what} delivered` : 'stuck (messages pending that no actor takes)';
+  print('');
+  print(st.bold(st.red(`FOUND: ${what}`)) + ` after ${f.depth} transitions${f.schedule === undefined ? '' : ` (schedule ${f.schedule})`}`);
+  print(`  ${f.detail}`);
+  if (!quiet) {
+    const printer = new TracePrinter(print, st);
+    printer.schedule(trace.records, scenario.steps, trace.seq);
+  }
+  print(`  log: ${file} (${trace.records.length} records; the finding is seq ${trace.seq})`);
+  print(`  replay it: svasim replay ${file}    see it: svasim inspect ${file}`);
+}
+
+function summaryText(s: ExploreSummary, st: Style): string[] {
+  const p = s.stats;
+  const lines: string[] = [''];
+  lines.push(st.bold('summary:'));
+  if (s.strategy === 'bfs') {
+    lines.push(`  ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions taken${p.slept > 0 ? ` (${fmt(p.slept)} more slept: sleep sets)` : ''}, depth ${p.depth}, ${fmt(p.finals)} final states`);
+  } else {
+    lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, ${fmt(p.distinct)} distinct states, depth up to ${p.depth}`);
+  }
+  lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${s.strategy === 'bfs' ? 'distinct states' : 'transitions'}/s`);
+  const bounded = s.boundedBy.filter((b) => b !== 'schedules');
+  if (s.complete) {
+    lines.push(`  complete: every reachable state was checked (the odds that a fingerprint collision hid one: ${s.collisionProbability.toExponential(1)})`);
+  } else if (s.strategy !== 'bfs') {
+    lines.push(`  a sample of schedules${bounded.length > 0 ? `, stopped by ${bounded.join(', ')}` : ''}: it proves nothing about the schedules it did not run`);
+  } else {
+    lines.push(`  bounded by ${bounded.join(', ')}: it proves nothing beyond the states it saw`);
+  }
+  if (s.findings.length > 0) lines.push(st.bold(st.red(`FOUND: ${s.findings.length} finding(s)`)));
+  else lines.push(st.bold(st.green('NOTHING FOUND')) + (s.complete ? ': no interleaving breaks an invariant or the forbid list' : ' within the bound'));
+  return lines;
 }
 
 export const exploreCommand: Command = {
   name: 'explore',
-  synopsis: [['explore', 'not in this version (the README\'s "Not yet implemented" says what is planned)']],
+  synopsis: [['explore <scenario.json|builtin-name>', 'search its interleavings; write each finding as a replayable log']],
   help: HELP,
   run: cmdExplore,
 };
