@@ -31,6 +31,8 @@ export interface SessionInfo {
   readonly steps: readonly { readonly index: number; readonly text: string }[];
   readonly nextStep: number;
   readonly lastSeq: number;
+  /** The record the page opens on (an exploration's counterexample: its finding), or `null`: the start. */
+  readonly selected: number | null;
   /** The last seq whose state can be shown (a log that diverges from the model: the seq before). */
   readonly lastShowable: number;
   /** What the page cannot show, one line each (a divergence, records lost at the end). */
@@ -70,6 +72,10 @@ export abstract class InspectSession {
   abstract get live(): boolean;
   abstract get nextStep(): number;
   abstract get lastSeq(): number;
+  /** The record to open on (see {@link SessionInfo.selected}). */
+  get selected(): number | null {
+    return null;
+  }
   /** The last seq whose state can be shown (before a divergence from the model, if any). */
   get lastShowable(): number {
     return this.lastSeq;
@@ -102,6 +108,7 @@ export abstract class InspectSession {
       steps: this.stepTexts,
       nextStep: this.nextStep,
       lastSeq: this.lastSeq,
+      selected: this.selected,
       lastShowable: this.lastShowable,
       warnings: this.warnings,
       stopped: this.stopped,
@@ -212,6 +219,11 @@ export class LogSession extends InspectSession {
   }
   get lastSeq(): number {
     return this.log.log.records.length;
+  }
+  /** An exploration's counterexample opens on its finding (the header's `scheduler.finding.seq`). */
+  override get selected(): number | null {
+    const seq = this.log.log.header.scheduler?.finding?.seq;
+    return seq !== undefined && seq <= this.log.log.records.length ? seq : null;
   }
   override get lastShowable(): number {
     const d = this.log.divergence;

@@ -21,6 +21,7 @@ delivery a choice (messages between the same two actors keep their order), and c
 and the scenario's forbid in every state reached. Each finding is written as an ordinary event log that
 svasim replay reproduces and svasim inspect opens on the violating message. The scenario's expect and
 final are not checked: they describe the one schedule svasim run takes.
+The README's "Exploring interleavings" says what is checked where, and how each strategy searches.
 
 options:
   --strategy bfs|random|pct  bfs: exhaustive, breadth first, the shortest counterexample first (default);
@@ -114,8 +115,8 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
     io.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (values.workers !== undefined) throw new UsageError('svasim explore: --workers is not in this version (planned: the README\'s "Exploring interleavings" says what is planned)');
-  if (values.merge) throw new UsageError('svasim explore: --merge is not in this version (planned: the README\'s "Exploring interleavings" says what is planned)');
+  if (values.workers !== undefined) throw new UsageError('svasim explore: --workers is not in this version (the README\'s "Exploring interleavings" says what is planned)');
+  if (values.merge) throw new UsageError('svasim explore: --merge is not in this version (the README\'s "Exploring interleavings" says what is planned)');
   if (positionals.length !== 1) throw new UsageError('svasim explore: expected one scenario file or built-in name (see svasim explore --help)');
   const strategy = (values.strategy ?? 'bfs') as Strategy;
   if (!STRATEGIES.includes(strategy)) throw new UsageError(`svasim explore: --strategy expects ${STRATEGIES.join(', ')}, got "${values.strategy ?? ''}"`);
@@ -228,6 +229,8 @@ function summaryText(s: ExploreSummary, st: Style): string[] {
     lines.push(`  complete: every reachable state was checked (the odds that a fingerprint collision hid one: ${s.collisionProbability.toExponential(1)})`);
   } else if (s.strategy !== 'bfs') {
     lines.push(`  a sample of schedules${bounded.length > 0 ? `, stopped by ${bounded.join(', ')}` : ''}: it proves nothing about the schedules it did not run`);
+  } else if (bounded.length === 1 && bounded[0] === 'first-finding') {
+    lines.push('  stopped at its first finding (--continue searches on for findings of other kinds): it proves nothing about the states it did not see');
   } else {
     lines.push(`  bounded by ${bounded.join(', ')}: it proves nothing beyond the states it saw`);
   }

@@ -69,7 +69,8 @@ async function main(): Promise<void> {
   document.body.append(chartDefs());
   header(session, source.kind);
   const m = new Model(source, session, loadingSizes(window.SVASIM_LOADING));
-  const want = hashSeq();
+  // The URL's #seq=N, else the record the session opens on (a counterexample's finding).
+  const want = hashSeq() ?? session.selected ?? null;
   if (want !== null) m.current = Math.max(0, Math.min(session.lastSeq, want));
   // Start the requests first: the panels build while the records and the state are on their way.
   const loading = m.loadAll();

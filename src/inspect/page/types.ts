@@ -23,6 +23,8 @@ export interface Session {
   readonly steps: readonly { readonly index: number; readonly text: string }[];
   readonly nextStep: number;
   readonly lastSeq: number;
+  /** The record to open on (an exploration's counterexample: its finding); `null`: the start. */
+  readonly selected?: number | null;
   /** The last seq whose state can be shown (a log that diverges from the model: the seq before). */
   readonly lastShowable: number;
   /** What the page cannot show, one line each (the status line shows them). */

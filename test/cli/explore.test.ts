@@ -1,0 +1,92 @@
+/**
+ * `svasim explore` as a user runs it: its verdicts and exit codes, the counterexample logs it writes
+ * (replayed by `svasim replay`), `--json`, Ctrl-C, and bad input (one line, exit 2).
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { cli } from '../setup/cli.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'svasim-explore-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('svasim explore', () => {
+  it('finds the unbind racing a queued descriptor (exit 1), prints its schedule and writes a log that svasim replay reproduces', async () => {
+    const out = join(dir, 'cex');
+    const r = await cli(['explore', 'race-unbind-inflight', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('FOUND: forbidden fault.dmar delivered');
+    expect(r.out).toContain('◀ the finding');
+    expect(r.out).toContain('stopped at its first finding');
+    const all = await cli(['explore', 'race-unbind-inflight', '--out', out, '--continue', '--quiet']);
+    expect(all.out).toMatch(/complete: every reachable state was checked/);
+    const log = join(out, 'race-unbind-inflight.fault.dmar.jsonl');
+    expect(existsSync(log)).toBe(true);
+    const replayed = await cli(['replay', log]);
+    expect(replayed.code).toBe(0);
+    expect(replayed.out).toContain('identical');
+  });
+
+  it('proves a safe race safe (exit 0) and says the search was complete', async () => {
+    const r = await cli(['explore', 'race-lam-bind-v6.4']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('NOTHING FOUND: no interleaving breaks an invariant or the forbid list');
+  });
+
+  it('--json: the summary and the findings with their logs', async () => {
+    const out = join(dir, 'json');
+    const r = await cli(['explore', 'race-unbind-inflight', '--out', out, '--json', '--continue']);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { complete: boolean; strategy: string; findings: { kind: string; what: string; log: string; seq: number }[] };
+    expect(j.strategy).toBe('bfs');
+    expect(j.complete).toBe(true);
+    expect(j.findings.map((f) => [f.kind, f.what])).toStrictEqual([['forbid', 'fault.dmar']]);
+    expect(existsSync(j.findings[0]?.log ?? '')).toBe(true);
+  });
+
+  it('a bounded search says it proves nothing beyond its bound', async () => {
+    const r = await cli(['explore', 'race-release-enqcmd', '--max-states', '300']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('bounded by max-states: it proves nothing beyond the states it saw');
+    expect(r.out).toContain('NOTHING FOUND within the bound');
+  });
+
+  it('pct with a seed finds the race; random and pct say a sample proves nothing about the rest', async () => {
+    const r = await cli(['explore', 'race-unbind-inflight', '--strategy', 'pct', '--seed', '7', '--schedules', '300', '--out', join(dir, 'pct')]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FOUND: forbidden fault\.dmar delivered after \d+ transitions \(schedule \d+\)/);
+    const s = await cli(['explore', 'race-lam-bind-v6.4', '--strategy', 'random', '--schedules', '50']);
+    expect(s.code).toBe(0);
+    expect(s.out).toContain('a sample of schedules: it proves nothing about the schedules it did not run');
+  });
+
+  it('Ctrl-C stops the search with the summary so far', async () => {
+    let out = '';
+    const code = await main(['explore', 'race-release-enqcmd'], {
+      stdout: { write: (s: string) => void (out += s) },
+      stderr: { write: () => undefined },
+      env: {},
+      until: Promise.resolve(),
+    });
+    expect(code).toBe(0);
+    expect(out).toContain('bounded by interrupted: it proves nothing beyond the states it saw');
+  });
+
+  it.each([
+    [['explore', 'race-unbind-inflight', '--strategy', 'dfs'], '--strategy expects bfs, random, pct, got "dfs"'],
+    [['explore', 'race-unbind-inflight', '--max-states', '0'], '--max-states expects an integer from 1'],
+    [['explore', 'race-unbind-inflight', '--seed', '3'], '--seed applies to --strategy random or pct'],
+    [['explore', 'race-unbind-inflight', '--strategy', 'random', '--shard', '4/4'], '--shard expects K/N with 0 <= K < N'],
+    [['explore', 'race-unbind-inflight', '--time', 'soon'], '--time expects a positive number of seconds, got "soon"'],
+    [['explore', 'race-unbind-inflight', '--workers', '2'], '--workers is not in this version'],
+    [['explore', 'no-such-scenario'], 'no-such-scenario'],
+  ])('bad input %j: one line, exit 2', async (argv, words) => {
+    const r = await cli(argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(words);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.out).toBe('');
+  });
+});
