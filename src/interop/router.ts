@@ -43,7 +43,7 @@ import type { MmInput } from '../../machines/mm.ts';
 import { isBuiltinMessage, LAM_OFF, wqAddr, type Address, type AnyMessage } from '../../machines/protocol.ts';
 import type { ThreadInput } from '../../machines/thread.ts';
 import type { WqInput } from '../../machines/wq.ts';
-import { ChannelOrder, FifoScheduler, type Envelope, type Scheduler } from '../runtime/scheduler.ts';
+import { ChannelOrder, ChoiceScheduler, FifoScheduler, type Envelope, type Scheduler } from '../runtime/scheduler.ts';
 import { DeferredMessages } from '../runtime/deferred.ts';
 import { publishSync } from '../runtime/publish.ts';
 import { SubscriberError, type Delivered, type SystemConfig } from '../runtime/system.ts';
@@ -127,6 +127,8 @@ export class SvasimRouter {
   ) {
     this.scheduler = options.scheduler ?? new FifoScheduler();
     this.order = this.scheduler.keepsChannelOrder === true ? null : new ChannelOrder();
+    // As System does: a choice scheduler holds a message to an actor whose birth is still pending.
+    if (this.scheduler instanceof ChoiceScheduler) this.scheduler.bindBirths((e) => this.isBirth(e));
     this.spawn =
       options.spawn ?? ((spec) => createActor(spec.machine, { parent: host, id: spec.address, systemId: spec.address, input: spec.input }).start());
     this.unsafeDevices = config.devices.filter((d) => d.userSubmissionSafe === false).map((d) => d.name);
@@ -196,6 +198,17 @@ export class SvasimRouter {
   private enqueue(env: Envelope): void {
     this.scheduler.enqueue(env);
     this.order?.add(env);
+  }
+
+  /** Whether a pending message creates the actor it goes to (`mm.create`, `thread.start`, `file.open` to a free address), as System's `isBirth`. */
+  private isBirth(env: Envelope): boolean {
+    const to = env.to;
+    if (this.slots.has(to) || this.host.system.get(to) !== undefined) return false;
+    const t = env.msg.type;
+    if (t === 'mm.create') return to.startsWith('mm:');
+    if (t === 'thread.start') return to.startsWith('thread:');
+    if (t === 'file.open') return to.startsWith('file:');
+    return false;
   }
 
   /** The slot of an address: known, or an actor of the system with that systemId (then listened to). */

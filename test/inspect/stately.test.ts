@@ -90,13 +90,13 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
   it('the run is the golden log (so the seqs below are the documented ones)', () => {
     // The golden's records: its lines but the header and the closing record.
     expect(log.lines.join('\n') + '\n').toBe(readFileSync(join(GOLDEN_DIR, 'seed-a-unbind-dmar.jsonl'), 'utf8').split('\n').slice(1, -2).join('\n') + '\n');
-    expect(log.records).toHaveLength(46);
+    expect(log.records).toHaveLength(48);
   });
 
   it('one actor event per actor, in order of first appearance, each before any event naming it', () => {
     const as = actors(es);
     expect(as.map((a) => a.sessionId)).toStrictEqual(['user', 'kernel', 'mm:1', 'thread:A', 'iommu', 'file:1.1', 'thread:A1', 'wq:dsa0']);
-    expect(as.map((a) => a.createdAt)).toStrictEqual(['1', '1', '2', '3', '7', '11', '17', '26']);
+    expect(as.map((a) => a.createdAt)).toStrictEqual(['1', '1', '2', '3', '7', '11', '17', '27']);
     const distinct = new Set(log.records.flatMap((r) => [r.from, r.to]));
     expect(new Set(as.map((a) => a.sessionId))).toStrictEqual(distinct);
     const announced = new Set<string>();
@@ -149,12 +149,12 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
       expect(e.event).not.toHaveProperty('to');
     });
     expect(ev[19]).toMatchObject({ sourceId: 'thread:A1', sessionId: 'mm:1', event: { type: 'trap.gp', thread: 'A1', activated: false } });
-    expect(ev[45]?.event).toStrictEqual({ type: 'fault.dmar', device: 'dsa0', pasid: 1, reason: 0x59, thread: 'A1' });
+    expect(ev[47]?.event).toStrictEqual({ type: 'fault.dmar', device: 'dsa0', pasid: 1, reason: 0x59, thread: 'A1' });
   });
 
   it('each event to a machine actor is followed by its snapshot; none for user', () => {
     const toActors = log.records.filter((r) => r.to !== 'user' && r.to !== 'monitor');
-    expect(toActors).toHaveLength(45);
+    expect(toActors).toHaveLength(47);
     expect(snapshots(es).map((s) => s.createdAt)).toStrictEqual(toActors.map((r) => String(r.seq)));
     es.forEach((e, i) => {
       if (e.type !== '@xstate.snapshot') return;
@@ -163,7 +163,7 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
       expect(prev?.sessionId).toBe(e.sessionId);
       if (prev?.type === '@xstate.event') expect(e.event).toStrictEqual(prev.event);
     });
-    expect(es).toHaveLength(8 + 46 + 45);
+    expect(es).toHaveLength(8 + 48 + 47);
   });
 
   it('the #GP fixup: A1 gets IA32_PASID=1 (msr.write, seq 23) and re-executes (gp.fixup, seq 24)', () => {
@@ -175,18 +175,18 @@ describe('toStatelyEvents on seed case (a) (unbind, then a DMAR fault)', () => {
     expect(snapshotAt(es, 22)).toMatchObject({ sessionId: 'mm:1', snapshot: { value: { alive: 'idle' }, context: { pasid: 1, users: ['A', 'A1'] } } });
   });
 
-  it('at the DMAR fault (seq 46) A1 still holds PASID 1 while dsa0 has no entry for it', () => {
-    expect(snapshotAt(es, 46)).toMatchObject({
+  it('at the DMAR fault (seq 48) A1 still holds PASID 1 while dsa0 has no entry for it', () => {
+    expect(snapshotAt(es, 48)).toMatchObject({
       sessionId: 'wq:dsa0',
       event: { type: 'fault.dmar', pasid: 1, reason: 89 },
       snapshot: { value: 'enabled', context: { faulted: 1, accepted: 2, completed: 1, queue: [] } },
     });
-    expect(stateOf(es, 'thread:A1', 46).snapshot).toMatchObject({ value: 'running', context: { msr: 1, activated: true, completions: 1 } });
-    const iommu = stateOf(es, 'iommu', 46);
-    expect(iommu.createdAt).toBe('45');
+    expect(stateOf(es, 'thread:A1', 48).snapshot).toMatchObject({ value: 'running', context: { msr: 1, activated: true, completions: 1 } });
+    const iommu = stateOf(es, 'iommu', 48);
+    expect(iommu.createdAt).toBe('47');
     expect(iommu.snapshot).toMatchObject({ context: { owner: { '1': 1 }, refs: { '1': 1 }, tables: { dsa0: {} } } });
-    // Before the unbind (seq 31) the entry was there.
-    expect(stateOf(es, 'iommu', 31).snapshot).toMatchObject({ context: { tables: { dsa0: { '1': {} } } } });
+    // Before the unbind (seq 32) the entry was there.
+    expect(stateOf(es, 'iommu', 32).snapshot).toMatchObject({ context: { tables: { dsa0: { '1': {} } } } });
   });
 
   it('is deterministic: twice, and with another clock and random source, byte-identical', () => {
@@ -241,13 +241,13 @@ describe('logs the model does not reproduce', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(DivergenceError);
-    expect(err instanceof DivergenceError ? err.result.seq : null).toBe(36);
+    expect(err instanceof DivergenceError ? err.result.seq : null).toBe(37);
     // Lazily, the events before the differing record come out first.
     const it = statelyEvents(log);
     const before: StatelyInspectionEvent[] = [];
     expect(() => {
       for (const e of it) before.push(e);
     }).toThrow(DivergenceError);
-    expect(events(before).at(-1)?.createdAt).toBe('35');
+    expect(events(before).at(-1)?.createdAt).toBe('36');
   });
 });

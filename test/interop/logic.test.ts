@@ -71,7 +71,7 @@ describe('svasim as an xstate actor', () => {
     const s = parent.getSnapshot();
     expect(s.value).toBe('finished');
     expect(s.context.heard).toStrictEqual(want.records);
-    expect(s.context.faults).toStrictEqual([46]);
+    expect(s.context.faults).toStrictEqual([48]);
     expect(s.context.result).toStrictEqual(want.result);
     expect(s.context.result?.ok).toBe(true);
   });
@@ -228,7 +228,7 @@ describe('svasim as an xstate actor', () => {
     const before = parent.getSnapshot().context.heard.length;
     parent.send({ type: 'poke', message: { type: 'svasim.input', message: { type: 'insn.enqcmd', thread: 'A1', device: 'dsa0' }, to: 'thread:A1' } });
     const injected = parent.getSnapshot().context.heard.slice(before).map((l) => (JSON.parse(l) as { type: string }).type);
-    expect(injected).toStrictEqual(['insn.enqcmd', 'portal.store', 'wq.submit', 'wq.accept', 'iommu.translate', 'iommu.translated', 'wq.complete']);
+    expect(injected).toStrictEqual(['insn.enqcmd', 'portal.store', 'file.store', 'wq.submit', 'wq.accept', 'iommu.translate', 'iommu.translated', 'wq.complete']);
     parent.send({ type: 'poke', message: { type: 'svasim.input', message: { type: 'insn.enqcmd', thread: 'A1' }, to: 'thread:A1' } });
     expect(parent.getSnapshot().value).toBe('failed');
     expect(parent.getSnapshot().context.error).toMatch(/^svasim input insn\.enqcmd to thread:A1: device: /);

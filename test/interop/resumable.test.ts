@@ -136,7 +136,7 @@ describe('a resumable run', () => {
     const run = ResumableRun.start(s);
     for (let i = 0; i < 4; i++) run.step();
     const extra = run.input({ type: 'insn.enqcmd', thread: 'A1', device: 'dsa0' }, 'thread:A1');
-    expect(extra.map((d) => d.msg.type)).toStrictEqual(['insn.enqcmd', 'portal.store', 'wq.submit', 'wq.accept', 'iommu.translate', 'iommu.translated', 'wq.complete']);
+    expect(extra.map((d) => d.msg.type)).toStrictEqual(['insn.enqcmd', 'portal.store', 'file.store', 'wq.submit', 'wq.accept', 'iommu.translate', 'iommu.translated', 'wq.complete']);
     expect(extra.map((d) => d.step)).toStrictEqual(extra.map(() => 3));
     expect(extra[0]?.cause).toBeUndefined();
     expect(run.nextStep).toBe(4);

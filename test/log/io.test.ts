@@ -256,7 +256,7 @@ describe('one writer per log: an OS lock (flock), released by the kernel when it
     await kill(child);
     const again = await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet']);
     expect(again.code).toBe(0);
-    expect(readFileSync(log, 'utf8')).toMatch(/^\{"log":"svasim","version":2,.*\n\{"end":"svasim","records":46,"steps":6\}\n$/s);
+    expect(readFileSync(log, 'utf8')).toMatch(/^\{"log":"svasim","version":2,.*\n\{"end":"svasim","records":48,"steps":6\}\n$/s);
   });
 
   it('two runs (of different policies) writing one log, started together: one is refused, or they ran one after the other; never a mixed file', async () => {
@@ -318,7 +318,7 @@ describe('one writer per log: an OS lock (flock), released by the kernel when it
     const log = fresh('ro.jsonl');
     expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
     mkdirSync(`${log}.idx`);
-    const r = await cli(['replay', log, '--until', '34']);
+    const r = await cli(['replay', log, '--until', '35']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('dsa0 PASID table: empty');
     expect(r.err).toBe(`svasim: warning: cannot write index ${log}.idx: is a directory (EISDIR); seeking works without it, but the next command will build it again\n`);
@@ -334,6 +334,6 @@ describe('one writer per log: an OS lock (flock), released by the kernel when it
     checkOutput(p.stderr, 'run without flock (stderr)');
     expect(p.status).toBe(0);
     expect(p.stderr).toBe(`svasim: warning: util-linux's flock command is not installed: ${log} is written without a lock (a second writer of it would not be refused)\n`);
-    expect(readFileSync(log, 'utf8')).toMatch(/\{"end":"svasim","records":46,"steps":6\}\n$/);
+    expect(readFileSync(log, 'utf8')).toMatch(/\{"end":"svasim","records":48,"steps":6\}\n$/);
   });
 });

@@ -664,11 +664,48 @@ describe('mm: portal store', () => {
     expect(m.take()).toStrictEqual([{ type: 'signal.sigsegv', thread: 'T', reason: 'portal', to: 'thread:T' }]);
   });
 
-  it('with the portal mapped -> wq.submit with the MSR PASID (even a stale one)', () => {
+  it('with the portal mapped -> file.store to the mapping\'s file, with the MSR PASID (even a stale one) and the storing mm', () => {
     const m = mm();
     m.bind('dsa0');
     m.actor.send({ type: 'portal.store', thread: 'T', device: 'dsa0', pasid: 42 });
-    expect(m.take()).toStrictEqual([{ type: 'wq.submit', thread: 'T', pasid: 42, mm: 1, to: 'wq:dsa0' }]);
+    expect(m.take()).toStrictEqual([{ type: 'file.store', thread: 'T', device: 'dsa0', pasid: 42, mm: 1, to: 'file:1.1' }]);
+  });
+
+  it('with two portals mapped, each store goes to the file its device\'s mapping came from', () => {
+    const m = mm();
+    m.bind('dsa0');
+    m.bind('iax0');
+    expect(m.ctx().maps).toStrictEqual([{ device: 'dsa0', file: 'file:1.1' }, { device: 'iax0', file: 'file:1.2' }]);
+    m.actor.send({ type: 'portal.store', thread: 'T', device: 'iax0', pasid: 1 });
+    expect(m.take()).toStrictEqual([{ type: 'file.store', thread: 'T', device: 'iax0', pasid: 1, mm: 1, to: 'file:1.2' }]);
+    m.actor.send({ type: 'portal.store', thread: 'T', device: 'dsa0', pasid: 1 });
+    expect(m.take()).toStrictEqual([{ type: 'file.store', thread: 'T', device: 'dsa0', pasid: 1, mm: 1, to: 'file:1.1' }]);
+  });
+
+  it('the file passes a store to its device as wq.submit with the storing mm while that mm maps it; otherwise SIGSEGV (portal) to the thread', () => {
+    const out: Outgoing[] = [];
+    const f = createActor(fileMachine, { input: { id: '1.1', device: 'dsa0', mm: 1, pasid: 1, holder: 'fd:P/dsa0', safe: true } });
+    f.on('*', (e) => void out.push(e as Outgoing));
+    f.start();
+    // Not mapped by anyone yet: the store faults.
+    f.send({ type: 'file.store', thread: 'T', device: 'dsa0', pasid: 1, mm: 1 });
+    expect(out.splice(0)).toStrictEqual([{ type: 'signal.sigsegv', thread: 'T', reason: 'portal', to: 'thread:T' }]);
+    f.send({ type: 'file.mmap', thread: 'P', mm: 1, caps: [], holder: 'map:mm:1', reply: 'mm:1' });
+    expect(out.splice(0)).toStrictEqual([{ type: 'file.mapped', thread: 'P', device: 'dsa0', file: 'file:1.1', holder: 'map:mm:1', to: 'mm:1' }]);
+    // Mapped by the storing mm: passed on with the PASID as stored (even a stale one) and that mm.
+    f.send({ type: 'file.store', thread: 'T', device: 'dsa0', pasid: 42, mm: 1 });
+    expect(out.splice(0)).toStrictEqual([{ type: 'wq.submit', thread: 'T', pasid: 42, mm: 1, to: 'wq:dsa0' }]);
+    // Another mm's store (it holds only a descriptor, no map:mm:2): faults.
+    f.send({ type: 'file.get', holder: 'fd:C/dsa0', reply: 'mm:2' });
+    out.splice(0);
+    f.send({ type: 'file.store', thread: 'C', device: 'dsa0', pasid: 1, mm: 2 });
+    expect(out.splice(0)).toStrictEqual([{ type: 'signal.sigsegv', thread: 'C', reason: 'portal', to: 'thread:C' }]);
+    // The mapping gone (munmap's put): the storing mm no longer holds map:mm:1, its store faults.
+    f.send({ type: 'file.put', holder: 'map:mm:1', reply: 'mm:1' });
+    expect(out.splice(0)).toStrictEqual([{ type: 'file.dropped', holder: 'map:mm:1', file: 'file:1.1', released: false, to: 'mm:1' }]);
+    expect(f.getSnapshot().context.holders).not.toContain('map:mm:1');
+    f.send({ type: 'file.store', thread: 'T', device: 'dsa0', pasid: 1, mm: 1 });
+    expect(out.splice(0)).toStrictEqual([{ type: 'signal.sigsegv', thread: 'T', reason: 'portal', to: 'thread:T' }]);
   });
 
   it('unbind keeps the portal mapped (the DMAR hazard of reference/000)', () => {
@@ -684,7 +721,7 @@ describe('mm: portal store', () => {
     expect(m.ctx().grabs).toBe(0);
     expect(m.ctx().fds['dsa0']).toMatchObject({ file: 'file:1.1', bound: false });
     m.actor.send({ type: 'portal.store', thread: 'T', device: 'dsa0', pasid: 1 });
-    expect(types(m.take())).toStrictEqual(['wq.submit']);
+    expect(m.take()).toStrictEqual([{ type: 'file.store', thread: 'T', device: 'dsa0', pasid: 1, mm: 1, to: 'file:1.1' }]);
   });
 });
 

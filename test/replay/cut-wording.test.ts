@@ -13,7 +13,7 @@ import { cli } from '../setup/cli.ts';
 const dir = mkdtempSync(join(tmpdir(), 'svasim-cutw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** seed-a-unbind-dmar's log (6 steps, 40 records, then the closing record): its lines. */
+/** seed-a-unbind-dmar's log (header, 6 steps, 48 records, then the closing record): its lines. */
 let lines: string[] = [];
 const log = join(dir, 'a.jsonl');
 const write = (name: string, text: string): string => {
@@ -24,16 +24,16 @@ const write = (name: string, text: string): string => {
 beforeAll(async () => {
   expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
   lines = readFileSync(log, 'utf8').split('\n').slice(0, -1);
-  expect(lines).toHaveLength(48);
+  expect(lines).toHaveLength(50);
 });
 
 const ENDED = 'the run ended early (it was stopped, or its log writes failed)';
 
 describe('a format-1 log cut short is incomplete, never a divergence at seq N+1', () => {
-  it('cut at seq 29 inside step 3, steps 4 and 5 with no record: replay, report and inspect say "incomplete" (exit 2); --allow-truncated opens the prefix', async () => {
-    const v1 = write('v1.jsonl', `${[(lines[0] ?? '').replace('"version":2', '"version":1'), ...lines.slice(1, 30)].join('\n')}\n`);
-    const why = `it ends at seq 29 in step 3 of 6 (step 3 still had 1 message pending, not in the log; steps 4..5 have no record): ${ENDED}; log format 1 has no closing record, and its records stop short of the scenario's end`;
-    const line = `${v1}: incomplete log: ${why}; --allow-truncated replays its 29 complete records\n`;
+  it('cut at seq 30 inside step 3, steps 4 and 5 with no record: replay, report and inspect say "incomplete" (exit 2); --allow-truncated opens the prefix', async () => {
+    const v1 = write('v1.jsonl', `${[(lines[0] ?? '').replace('"version":2', '"version":1'), ...lines.slice(1, 31)].join('\n')}\n`);
+    const why = `it ends at seq 30 in step 3 of 6 (step 3 still had 1 message pending, not in the log; steps 4..5 have no record): ${ENDED}; log format 1 has no closing record, and its records stop short of the scenario's end`;
+    const line = `${v1}: incomplete log: ${why}; --allow-truncated replays its 30 complete records\n`;
     const note = `note: ${v1} is in log format 1; converted to format 2\n`;
     expect(await cli(['replay', v1])).toMatchObject({ code: 2, out: '', err: `${note}${line}` });
     expect(await cli(['replay', v1, '--until', '10'])).toMatchObject({ code: 2, out: '', err: line });
@@ -135,7 +135,7 @@ describe('numbers are echoed as written', () => {
       code: 2,
       err: 'svasim diagram: --from 9007199254740993 is too large (a seq is at most 9007199254740991)\n',
     });
-    expect(await cli(['replay', log, '--until', '0047'])).toMatchObject({ code: 2, err: `svasim replay: --until 0047 is past the end of ${log} (46 records)\n` });
+    expect(await cli(['replay', log, '--until', '0049'])).toMatchObject({ code: 2, err: `svasim replay: --until 0049 is past the end of ${log} (48 records)\n` });
     expect((await cli(['replay', log, '--until', '1.5'])).err).toBe('svasim replay: --until expects a seq (0 for the state before the first record), got "1.5"\n');
   });
 
@@ -155,11 +155,11 @@ describe('numbers are echoed as written', () => {
     expect(await cli(['replay', big])).toMatchObject({ code: 2, err: `${big}:${at + 1}: malformed record: pasid.alloc: pasid: 9007199254740993 ${range}\n` });
     const seq = edit('seq.jsonl', /"seq":\d+/, '"seq":-1E+400');
     expect(await cli(['replay', seq])).toMatchObject({ code: 2, err: `${seq}:${at + 1}: malformed record: seq: -1E+400 ${range}\n` });
-    const closing = edit('closing.jsonl', /"records":46/, '"records":46.0e999', lines.length - 1);
-    expect(await cli(['replay', closing])).toMatchObject({ code: 2, err: `${closing}:${lines.length}: malformed closing record: records: 46.0e999 ${range}\n` });
+    const closing = edit('closing.jsonl', /"records":48/, '"records":48.0e999', lines.length - 1);
+    expect(await cli(['replay', closing])).toMatchObject({ code: 2, err: `${closing}:${lines.length}: malformed closing record: records: 48.0e999 ${range}\n` });
     // Not a count: the value as it reads, not the schema library's wording.
-    for (const [name, value, field] of [['neg', '"steps":-1', 'steps'], ['frac', '"steps":1.5', 'steps'], ['str', '"records":"46"', 'records']] as const) {
-      const bad = edit(`${name}.jsonl`, field === 'steps' ? /"steps":6/ : /"records":46/, value, lines.length - 1);
+    for (const [name, value, field] of [['neg', '"steps":-1', 'steps'], ['frac', '"steps":1.5', 'steps'], ['str', '"records":"48"', 'records']] as const) {
+      const bad = edit(`${name}.jsonl`, field === 'steps' ? /"steps":6/ : /"records":48/, value, lines.length - 1);
       expect(await cli(['replay', bad])).toMatchObject({
         code: 2,
         err: `${bad}:${lines.length}: malformed closing record: ${field}: expected a count (a non-negative integer), got ${value.slice(value.indexOf(':') + 1)}\n`,

@@ -125,9 +125,9 @@ describe('each way a log can be cut, in words', () => {
     const ls = whole();
     const p = write('last-step.jsonl', `${ls.slice(0, -2).join('\n')}\n`);
     const s = new LogSession(p, { allowTruncated: true });
-    expect(s.lastSeq).toBe(45);
+    expect(s.lastSeq).toBe(47);
     expect(s.warnings).toStrictEqual([
-      `${p} is incomplete, opened as a prefix: it ends at seq 45 in step 5 of 6 (step 5 still had 1 message pending, not in the log), with no closing record: the run ended early (it was stopped, or its log writes failed); the states shown are those of a run cut short`,
+      `${p} is incomplete, opened as a prefix: it ends at seq 47 in step 5 of 6 (step 5 still had 1 message pending, not in the log), with no closing record: the run ended early (it was stopped, or its log writes failed); the states shown are those of a run cut short`,
     ]);
     const r = await cli(['report', p, '--allow-truncated', '--out', join(dir, 'last-step.html')]);
     expect(r.code).toBe(0);
@@ -138,7 +138,7 @@ describe('each way a log can be cut, in words', () => {
     const ls = whole();
     ls[ls.length - 1] = '{"end":"svasim","records":24378,"steps":6}';
     const p = write('recount.jsonl', `${ls.join('\n')}\n`);
-    expect(await cli(['replay', p])).toMatchObject({ code: 2, err: `${p}:${ls.length}: damaged log: the closing record counts 24,378 records, but 46 precede it\n` });
+    expect(await cli(['replay', p])).toMatchObject({ code: 2, err: `${p}:${ls.length}: damaged log: the closing record counts 24,378 records, but 48 precede it\n` });
   });
 
   it('a complete log with a closing record replays, and an edited record in it is still a divergence (exit 1)', async () => {

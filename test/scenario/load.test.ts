@@ -299,7 +299,7 @@ describe('schema errors', () => {
     const far = '{"scenario":1,"name":"x","steps":[],"forbid":["something.else"]}';
     const f = errorOf(far);
     expect(f.startsWith(`s.json:1:${col(far, '"something.else"')}: forbid[0]: unknown message type "something.else" (expected one of sys.spawn, `)).toBe(true);
-    expect(f.endsWith(', fault.dmar, invariant.violation, file.open, file.mmap, file.mapped, file.get, file.got, file.put, file.dropped, file.unbind, file.unbound, mm.drop)')).toBe(true);
+    expect(f.endsWith(', fault.dmar, invariant.violation, file.open, file.mmap, file.mapped, file.store, file.get, file.got, file.put, file.dropped, file.unbind, file.unbound, mm.drop)')).toBe(true);
   });
 
   it('bad arch_prctl code name', () => {
