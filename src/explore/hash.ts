@@ -97,59 +97,120 @@ function feed(v: unknown): void {
   }
 }
 
-/** The hash of an object or array (cached by identity: model objects are never mutated). */
+/** An object's hash and the parts it is made of (so a changed copy is hashed from it). */
+interface ObjectHash extends Hash64 {
+  /** The sums of its fields' hashes and how many fields (objects; arrays: -1). */
+  readonly sa: number;
+  readonly sb: number;
+  readonly n: number;
+}
+
+// One field's hash (`fieldHash` sets them).
+let FA = 0;
+let FB = 0;
+
+function fieldHash(k: string, x: unknown): void {
+  const sa = A;
+  const sb = B;
+  const kh = hashString(k);
+  A = kh.a;
+  B = kh.b;
+  feed(x);
+  FA = fmix(A);
+  FB = fmix(B ^ 0x9e3779b9);
+  A = sa;
+  B = sb;
+}
+
+function objectResult(sumA: number, sumB: number, n: number): ObjectHash {
+  return { a: fmix(mix2(T_OBJ ^ n, sumA)), b: fmix(mix2(T_OBJ + n, sumB) ^ 0xbb67ae85), sa: sumA, sb: sumB, n };
+}
+
+/**
+ * The hash of an object or array (cached by identity: model objects are never mutated). An array's
+ * elements are hashed in order; an object's fields as an unordered set (the sum of each field's hash),
+ * so two objects with the same fields in another key order hash alike, without sorting — and a copy
+ * with a few fields changed is hashed from the original's sums ({@link hashObjectFrom}).
+ */
 export function hashObject(o: object): Hash64 {
   const known = objectHashes.get(o);
   if (known !== undefined) return known;
-  // Hash the parts first (each may recurse and use the lanes), then this object from their hashes.
-  let h: Hash64;
+  const sa = A;
+  const sb = B;
+  let h: ObjectHash;
   if (Array.isArray(o)) {
-    const parts: number[] = [];
-    for (const x of o) {
-      const sa = A;
-      const sb = B;
+    let ea = T_ARR;
+    let eb = T_ARR ^ o.length;
+    for (let i = 0; i < o.length; i++) {
       A = 0x3c6ef372;
       B = 0x1f83d9ab;
-      feed(x);
-      parts.push(A, B);
-      A = sa;
-      B = sb;
+      feed(o[i]);
+      ea = mix2(ea, A);
+      eb = mix2(eb ^ 0x6a09e667, B);
     }
-    const sa = A;
-    const sb = B;
-    A = T_ARR;
-    B = T_ARR ^ o.length;
-    word(o.length);
-    for (const p of parts) word(p);
-    h = { a: fmix(A), b: fmix(B ^ 0x6a09e667) };
-    A = sa;
-    B = sb;
+    h = { a: fmix(ea ^ o.length), b: fmix(eb + 0x6a09e667), sa: 0, sb: 0, n: -1 };
   } else {
-    const rec = o as Record<string, unknown>;
-    const keys = Object.keys(rec).sort();
-    const parts: number[] = [];
-    for (const k of keys) {
-      const x = rec[k];
+    let sumA = 0;
+    let sumB = 0;
+    let n = 0;
+    for (const k in o) {
+      const x = (o as Record<string, unknown>)[k];
       if (x === undefined) continue;
-      const sa = A;
-      const sb = B;
-      A = 0x3c6ef372;
-      B = 0x1f83d9ab;
-      feedString(k);
-      feed(x);
-      parts.push(A, B);
-      A = sa;
-      B = sb;
+      n++;
+      fieldHash(k, x);
+      sumA = (sumA + FA) | 0;
+      sumB = (sumB + FB) | 0;
     }
-    const sa = A;
-    const sb = B;
-    A = T_OBJ;
-    B = T_OBJ ^ parts.length;
-    for (const p of parts) word(p);
-    h = { a: fmix(A), b: fmix(B ^ 0xbb67ae85) };
-    A = sa;
-    B = sb;
+    h = objectResult(sumA, sumB, n);
   }
+  A = sa;
+  B = sb;
+  objectHashes.set(o, h);
+  return h;
+}
+
+/**
+ * The hash of `o`, an object made from `prev` by changing some fields (an actor's next context): only
+ * the fields that differ from `prev`'s are hashed. The same hash as {@link hashObject} gives.
+ */
+export function hashObjectFrom(o: object, prev: object): Hash64 {
+  const known = objectHashes.get(o);
+  if (known !== undefined) return known;
+  if (Array.isArray(o) || Array.isArray(prev)) return hashObject(o);
+  const base = hashObject(prev) as ObjectHash;
+  const rec = o as Record<string, unknown>;
+  const old = prev as Record<string, unknown>;
+  let sumA = base.sa;
+  let sumB = base.sb;
+  let n = base.n;
+  for (const k in rec) {
+    const x = rec[k];
+    const y = old[k];
+    if (x === y) continue;
+    if (y !== undefined) {
+      fieldHash(k, y);
+      sumA = (sumA - FA) | 0;
+      sumB = (sumB - FB) | 0;
+      n--;
+    }
+    if (x !== undefined) {
+      fieldHash(k, x);
+      sumA = (sumA + FA) | 0;
+      sumB = (sumB + FB) | 0;
+      n++;
+    }
+  }
+  // Fields `prev` has and `o` has not.
+  for (const k in old) {
+    if (k in rec) continue;
+    const y = old[k];
+    if (y === undefined) continue;
+    fieldHash(k, y);
+    sumA = (sumA - FA) | 0;
+    sumB = (sumB - FB) | 0;
+    n--;
+  }
+  const h = objectResult(sumA, sumB, n);
   objectHashes.set(o, h);
   return h;
 }

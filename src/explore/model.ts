@@ -25,7 +25,9 @@ import type { Envelope, Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type ModelCapture, type SystemOptions } from '../runtime/system.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { beforeDelivery, checkDelivery, deferBlocked } from '../runtime/interleaved.ts';
-import { fmix, hashString, hashValue, mix2, type Hash64 } from './hash.ts';
+import type { Behavior } from '../runtime/actor.ts';
+import { memoize } from './memo.ts';
+import { fmix, hashObjectFrom, hashString, hashValue, mix2, type Hash64 } from './hash.ts';
 
 /** A program: a thread's steps, one spawn, or a device's completions (step indices, in order). */
 export interface Program {
@@ -34,7 +36,7 @@ export interface Program {
 }
 
 /** How a transition is named in a path: deliver the head of a channel, or run a program's next step. */
-export type TransitionRef = { readonly kind: 'deliver'; readonly channel: string } | { readonly kind: 'step'; readonly program: number };
+export type TransitionRef = { readonly kind: 'deliver'; readonly from: Address; readonly to: Address } | { readonly kind: 'step'; readonly program: number };
 
 /** One enabled transition. */
 export interface Transition {
@@ -54,8 +56,12 @@ export interface ModelState {
   readonly cap: ModelCapture;
   readonly pending: readonly Envelope[];
   readonly pcs: readonly number[];
+  /** The fingerprint. */
   readonly a: number;
   readonly b: number;
+  /** The actors' part of it (a sum over actors: a child's is its parent's, changed where its actors changed). */
+  readonly actorsA: number;
+  readonly actorsB: number;
 }
 
 /** What one transition did: the delivery, the invariants it broke, a forbidden message it delivered. */
@@ -98,12 +104,21 @@ class ChosenScheduler implements Scheduler {
   }
 }
 
-/** The sleep-set bucket of a transition's name: stable across workers and runs. */
-function bucket(name: string): number {
-  return (hashString(name).a >>> 0) % 32;
+/** The sleep-set bucket of a channel (or a program, `to` null): stable across workers and runs. */
+function bucket(from: string, to: string | null): number {
+  const h = to === null ? hashString(from).a : mix2(hashString(from).a, hashString(to).b);
+  return (h >>> 0) % 32;
 }
 
-const channelKey = (e: Envelope): string => `${e.from}\u0000${e.to}`;
+/** Whether a pending message is its channel's oldest (no earlier one has the same sender and receiver). */
+function isHead(items: readonly Envelope[], i: number): boolean {
+  const e = items[i] as Envelope;
+  for (let j = 0; j < i; j++) {
+    const o = items[j] as Envelope;
+    if (o.from === e.from && o.to === e.to) return false;
+  }
+  return true;
+}
 
 /** How an {@link ExploreModel} is built: the engine, the registered kinds, the scenario's forbidden types. */
 export interface ModelOptions {
@@ -133,7 +148,17 @@ export class ExploreModel {
     readonly scenario: Scenario,
     opts: ModelOptions = {},
   ) {
-    this.sys = new System(systemConfig(scenario), this.sched, undefined, { engine: opts.engine, kinds: opts.kinds, machines: opts.machines });
+    // Steps memoized per model (memo.ts): one wrapper per behavior.
+    const memos = new Map<Behavior, Behavior>();
+    const wrapBehavior = (b: Behavior): Behavior => {
+      let m = memos.get(b);
+      if (m === undefined) {
+        m = memoize(b);
+        memos.set(b, m);
+      }
+      return m;
+    };
+    this.sys = new System(systemConfig(scenario), this.sched, undefined, { engine: opts.engine, kinds: opts.kinds, machines: opts.machines, wrapBehavior });
     if (opts.onRecord) this.sys.listen(opts.onRecord);
     this.forbid = new Set(scenario.forbid);
     const programs: { key: string; steps: number[] }[] = [];
@@ -160,14 +185,15 @@ export class ExploreModel {
     this.independence = !(opts.kinds?.registered().some((k) => (k.observes?.length ?? 0) > 0) ?? false);
   }
 
-  /** The state now. */
-  capture(): ModelState {
+  /** The state now (`parent`: the state the last transition was taken from, to hash only what changed). */
+  capture(parent?: ModelState): ModelState {
     const cap = this.sys.captureModel();
     const pending = this.sched.items.slice();
     this.pcsShared = true;
     const pcs = this.pcs;
-    const h = this.fingerprint(cap, pending, pcs);
-    return { cap, pending, pcs, a: h.a, b: h.b };
+    const actors = this.actorsHash(cap, parent);
+    const h = this.fingerprint(cap, pending, pcs, actors);
+    return { cap, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
   }
 
   /** Put a captured state back. */
@@ -195,31 +221,26 @@ export class ExploreModel {
     const sys = this.sys;
     const items = this.sched.items;
     const out: Transition[] = [];
-    let seen: Set<string> | null = null;
     let unborn: Set<string> | null = null;
-    for (const e of items) if (sys.isBirth(e)) (unborn ??= new Set()).add(e.to);
+    for (const e of items) if (!sys.has(e.to) && sys.isBirth(e)) (unborn ??= new Set()).add(e.to);
     for (let i = 0; i < items.length; i++) {
+      if (!isHead(items, i)) continue;
       const e = items[i] as Envelope;
-      const key = channelKey(e);
-      if (i > 0) {
-        seen ??= new Set([channelKey(items[0] as Envelope)]);
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
       const to = e.to;
+      const ref = { kind: 'deliver', from: e.from, to } as const;
       if (to === 'user' || to === 'monitor') {
-        out.push({ ref: { kind: 'deliver', channel: key }, env: e, actor: null, bit: bucket(key), stepIndex: -1 });
+        out.push({ ref, env: e, actor: null, bit: bucket(e.from, to), stepIndex: -1 });
         continue;
       }
       if (!sys.has(to)) {
         const birth = unborn?.has(to) === true && sys.isBirth(e);
         if (!birth && unborn?.has(to) === true) continue;
         // A birth, or a message to no actor (the bus routes it or throws, as in a run): never asleep.
-        out.push({ ref: { kind: 'deliver', channel: key }, env: e, actor: to, bit: birth ? bucket(key) : -1, stepIndex: -1 });
+        out.push({ ref, env: e, actor: to, bit: birth ? bucket(e.from, to) : -1, stepIndex: -1 });
         continue;
       }
-      // Every head whose receiver exists takes it: `apply` deferred the others (defer.ts).
-      out.push({ ref: { kind: 'deliver', channel: key }, env: e, actor: to, bit: bucket(key), stepIndex: -1 });
+      // Every head whose receiver exists takes it: `apply` deferred the others (interleaved.ts).
+      out.push({ ref, env: e, actor: to, bit: bucket(e.from, to), stepIndex: -1 });
     }
     for (let p = 0; p < this.programs.length; p++) {
       const prog = this.programs[p] as Program;
@@ -228,7 +249,7 @@ export class ExploreModel {
       const stepIndex = prog.steps[pc] as number;
       const input = this.inputs[stepIndex] as Envelope;
       if (!sys.has(input.to) || !sys.wouldTake(input)) continue;
-      out.push({ ref: { kind: 'step', program: p }, env: null, actor: input.to, bit: bucket(`program:${prog.key}`), stepIndex });
+      out.push({ ref: { kind: 'step', program: p }, env: null, actor: input.to, bit: bucket(prog.key, null), stepIndex });
     }
     if (out.length > 0 || items.length > 0) return out;
     // Nothing else can happen: the first program step whose thread never came to exist is issued (ESRCH).
@@ -271,19 +292,24 @@ export class ExploreModel {
     if (d === undefined) throw new Error(`explore: ${env.to} deferred ${env.msg.type}, which it was found to take`);
     const changed = sys.takeChanged();
     const retried = sys.deferredSize !== deferredBefore;
-    const deferred = this.settle();
+    const deferred = this.settle(this.independence ? d.to : undefined);
     const violations = checkDelivery(sys, d, changed, before, this.sched.items.length === 0);
     return { delivered: d, touchedDeferred: retried || deferred > 0, violations, forbidden: this.forbid.has(d.msg.type) ? d.msg.type : null };
   }
 
-  /** Defer the channel heads their receivers cannot take now (defer.ts). */
-  private settle(): number {
+  /**
+   * Defer the channel heads their receivers cannot take now (interleaved.ts). Only heads to or from the
+   * actor just stepped can have become untakeable (every other head was takeable and its receiver did not
+   * change) — unless observers' copies add heads between other actors.
+   */
+  private settle(focus: Address | undefined): number {
     return deferBlocked(
       this.sys,
       () => this.sched.items,
       (e) => {
         this.sched.items.splice(this.sched.items.indexOf(e), 1);
       },
+      focus,
     );
   }
 
@@ -302,7 +328,7 @@ export class ExploreModel {
   /** The transition a path names, among those enabled now. */
   find(ref: TransitionRef): Transition | undefined {
     for (const t of this.enabled()) {
-      if (t.ref.kind === 'deliver' && ref.kind === 'deliver' && t.ref.channel === ref.channel) return t;
+      if (t.ref.kind === 'deliver' && ref.kind === 'deliver' && t.ref.from === ref.from && t.ref.to === ref.to) return t;
       if (t.ref.kind === 'step' && ref.kind === 'step' && t.ref.program === ref.program) return t;
     }
     return undefined;
@@ -310,12 +336,15 @@ export class ExploreModel {
 
   // ---- fingerprints ----
 
-  private stateHash(cell: Cell, state: unknown): Hash64 {
+  private stateHash(cell: Cell, state: unknown, prev?: unknown): Hash64 {
     const key = state as object;
     let h = typeof state === 'object' && state !== null ? this.stateHashes.get(key) : undefined;
     if (h === undefined) {
       const v = hashValue(cell.behavior.value(state));
-      const c = hashValue(cell.behavior.context(state));
+      const ctx = cell.behavior.context(state);
+      const pctx = prev === undefined ? undefined : cell.behavior.context(prev);
+      // A next context is mostly its predecessor's fields: hash only the ones that changed.
+      const c = typeof ctx === 'object' && ctx !== null && typeof pctx === 'object' && pctx !== null ? hashObjectFrom(ctx, pctx) : hashValue(ctx);
       h = { a: mix2(v.a, c.a), b: mix2(v.b ^ 0x5851f42d, c.b) };
       if (typeof state === 'object' && state !== null) this.stateHashes.set(key, h);
     }
@@ -326,7 +355,9 @@ export class ExploreModel {
     let h = this.envHashes.get(e);
     if (h === undefined) {
       const m = hashValue(e.msg);
-      const c = hashString(channelKey(e));
+      const f = hashString(e.from);
+      const t = hashString(e.to);
+      const c = { a: mix2(f.a, t.a), b: mix2(f.b ^ 0x1f83d9ab, t.b) };
       h = { a: mix2(c.a, m.a), b: mix2(c.b ^ 0x2545f491, m.b) };
       if (e.copy === true) h = { a: h.a ^ 0x6b43a9b5, b: h.b ^ 0x27bb2ee6 };
       this.envHashes.set(e, h);
@@ -338,17 +369,43 @@ export class ExploreModel {
    * The state's fingerprint: actors (address, state value, context) combined order-independently, each
    * channel's pending messages in order, the programs' counters. Never seqs, causes or steps of messages.
    */
-  private fingerprint(cap: ModelCapture, pending: readonly Envelope[], pcs: readonly number[]): Hash64 {
+  /** The actors' part of a fingerprint: a sum over actors of (address, state) hashes, from the parent's. */
+  private actorsHash(cap: ModelCapture, parent: ModelState | undefined): Hash64 {
+    const cells = cap.cells as readonly Cell[];
     let a1 = 0;
     let b1 = 0;
-    const cells = cap.cells as readonly Cell[];
-    for (let i = 0; i < cells.length; i++) {
+    let from = 0;
+    if (parent !== undefined) {
+      // Births append to the actor list: the parent's actors are a prefix of the child's.
+      a1 = parent.actorsA;
+      b1 = parent.actorsB;
+      const before = parent.cap.states;
+      from = before.length;
+      for (let i = 0; i < from; i++) {
+        const s = cap.states[i];
+        const old = before[i];
+        if (s === old) continue;
+        const cell = cells[i] as Cell;
+        const ad = hashString(cell.address);
+        const o = this.stateHash(cell, old);
+        const n = this.stateHash(cell, s, old);
+        a1 = (a1 - mix2(ad.a, o.a) + mix2(ad.a, n.a)) | 0;
+        b1 = (b1 - mix2(ad.b ^ 0x1b873593, o.b) + mix2(ad.b ^ 0x1b873593, n.b)) | 0;
+      }
+    }
+    for (let i = from; i < cells.length; i++) {
       const cell = cells[i] as Cell;
       const ad = hashString(cell.address);
       const st = this.stateHash(cell, cap.states[i]);
       a1 = (a1 + mix2(ad.a, st.a)) | 0;
       b1 = (b1 + mix2(ad.b ^ 0x1b873593, st.b)) | 0;
     }
+    return { a: a1, b: b1 };
+  }
+
+  private fingerprint(cap: ModelCapture, pending: readonly Envelope[], pcs: readonly number[], actors: Hash64): Hash64 {
+    const a1 = actors.a;
+    const b1 = actors.b;
     let a2 = 0;
     let b2 = 0;
     for (let i = 0; i < pending.length; i++) {

@@ -278,7 +278,7 @@ export class Search {
       fresh = false;
       const applied = model.apply(t);
       this.transitions++;
-      const child = model.capture();
+      const child = model.capture(node.s);
       // A transition that deferred messages (or made deferred ones pending) may touch other actors' queues:
       // it is taken as dependent on every other (its children sleep nothing, and it never sleeps).
       const childSleep = usable === 0 || applied.touchedDeferred ? 0 : this.independentOf(t, ts, (sleep | explored) & usable);
@@ -351,6 +351,7 @@ export class Search {
     const changeAt: number[] = [];
     if (pct) for (let j = 1; j < d; j++) changeAt.push(1 + Math.floor(rnd() * k));
     let depth = 0;
+    let prev = this.root;
     for (;;) {
       const ts = model.enabled();
       if (ts.length === 0) {
@@ -386,7 +387,8 @@ export class Search {
       depth++;
       path.push(t.ref);
       if (depth > this.deepest) this.deepest = depth;
-      const s = model.capture();
+      const s = model.capture(prev);
+      prev = s;
       if (this.table.find(s.a, s.b) < 0) this.table.add(s.a, s.b, 0);
       if (this.judge(applied, depth, () => path.slice(), i)) break;
     }

@@ -29,6 +29,8 @@ export interface Before {
 }
 
 const NOTHING: Before = {};
+const EMPTY_HISTORY: MonitorState = { firstPasid: {}, activated: [], lockLam: [] };
+const MONITOR = new InvariantMonitor();
 
 /** The receiver's relevant state before `to` takes a message (call it before delivering). */
 export function beforeDelivery(sys: System, to: Address): Before {
@@ -52,38 +54,47 @@ export function beforeDelivery(sys: System, to: Address): Before {
  */
 export function checkDelivery(sys: System, d: Delivered, changed: ReadonlySet<Address>, before: Before, quiescent: boolean): Violation[] {
   if (d.from === 'monitor') return [];
-  const history: MonitorState = {
-    firstPasid: before.mm && before.mm.pasid !== null ? { [before.mm.id]: before.mm.pasid } : {},
-    activated: before.thread?.activated === true ? [before.thread.name] : [],
-    lockLam: before.mm?.lockLam === true ? [String(before.mm.id)] : [],
-  };
-  const out = new InvariantMonitor(history).check(sys, [d], changed, 'always');
+  const history: MonitorState =
+    before === NOTHING
+      ? EMPTY_HISTORY
+      : {
+          firstPasid: before.mm && before.mm.pasid !== null ? { [before.mm.id]: before.mm.pasid } : {},
+          activated: before.thread?.activated === true ? [before.thread.name] : [],
+          lockLam: before.mm?.lockLam === true ? [String(before.mm.id)] : [],
+        };
+  // One monitor, reloaded for each check (nothing of it outlives the call).
+  MONITOR.load(history);
+  const out = MONITOR.check(sys, [d], changed, 'always');
   if (quiescent) {
     const all = new Set<Address>();
     for (const a of sys.addresses()) all.add(a.address);
-    for (const v of new InvariantMonitor().check(sys, [], all, 'quiescent')) out.push({ ...v, at: d.seq });
+    MONITOR.load(EMPTY_HISTORY);
+    for (const v of MONITOR.check(sys, [], all, 'quiescent')) out.push({ ...v, at: d.seq });
   }
   return out;
 }
 
 /**
  * Defer every pending channel head whose receiver exists and would not take it, until none is left;
- * `pending` lists the scheduler's messages oldest first, `remove` takes one out. Returns how many.
+ * `pending` lists the scheduler's messages oldest first, `remove` takes one out. With `focus`, only heads
+ * to or from that actor are looked at (the others are known to be takeable: the same result, sooner).
+ * Returns how many.
  */
-export function deferBlocked(sys: System, pending: () => readonly Envelope[], remove: (env: Envelope) => void): number {
+export function deferBlocked(sys: System, pending: () => readonly Envelope[], remove: (env: Envelope) => void, focus?: Address): number {
   let n = 0;
   for (;;) {
     const items = pending();
     let blocked: Envelope | undefined;
-    let seen: Set<string> | null = null;
     for (let i = 0; i < items.length; i++) {
       const e = items[i] as Envelope;
-      if (i > 0) {
-        seen ??= new Set([`${(items[0] as Envelope).from}\u0000${(items[0] as Envelope).to}`]);
-        const key = `${e.from}\u0000${e.to}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
+      // `focus`: the caller knows every head neither to nor from it is takeable.
+      if (focus !== undefined && e.to !== focus && e.from !== focus) continue;
+      let head = true;
+      for (let j = 0; j < i && head; j++) {
+        const o = items[j] as Envelope;
+        if (o.from === e.from && o.to === e.to) head = false;
       }
+      if (!head) continue;
       if (e.to === 'user' || e.to === 'monitor' || !sys.has(e.to)) continue;
       if (!sys.wouldTake(e)) {
         blocked = e;

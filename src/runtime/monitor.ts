@@ -59,11 +59,17 @@ export class InvariantMonitor {
   private lockLam = new Set<number>();
 
   constructor(state?: MonitorState) {
-    if (state) {
-      for (const [k, v] of Object.entries(state.firstPasid)) this.firstPasid.set(Number(k), v);
-      for (const t of state.activated) this.activated.add(t);
-      for (const m of state.lockLam) this.lockLam.add(Number(m));
-    }
+    if (state) this.load(state);
+  }
+
+  /** Replace what it remembers (exploration reuses one monitor, loading each transition's history). */
+  load(state: MonitorState): void {
+    if (this.firstPasid.size > 0) this.firstPasid.clear();
+    if (this.activated.size > 0) this.activated.clear();
+    if (this.lockLam.size > 0) this.lockLam.clear();
+    for (const k in state.firstPasid) this.firstPasid.set(Number(k), state.firstPasid[k] as number);
+    for (const t of state.activated) this.activated.add(t);
+    for (const m of state.lockLam) this.lockLam.add(Number(m));
   }
 
   state(): MonitorState {

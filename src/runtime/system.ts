@@ -60,6 +60,11 @@ export interface SystemOptions {
    * experiments with the model itself. Logs of such a system are not logs of svasim's model.
    */
   readonly machines?: Partial<Readonly<Record<ActorKind, AnyStateMachine>>> | undefined;
+  /**
+   * Wrap every behavior (svasim's and registered kinds') before use: exploration memoizes steps this way
+   * (src/explore/memo.ts). The wrapper must step exactly as the behavior does.
+   */
+  readonly wrapBehavior?: ((b: Behavior) => Behavior) | undefined;
 }
 
 /** One device's shared work queue: svasim's model or a registered device model (`kind`). */
@@ -251,6 +256,8 @@ export class System {
   private lastStepSeen = 0;
   /** Devices that are not user-submission safe (scenario `userSubmissionSafe: false`): their mmap needs CAP_SYS_RAWIO. */
   private readonly unsafeDevices: readonly string[];
+  /** `SystemOptions.wrapBehavior`, or none. */
+  private readonly wrap: (b: Behavior) => Behavior;
   /** Each built-in kind's behavior (src/runtime/actor.ts): the machines under the chosen engine. */
   private readonly behaviors: Readonly<Record<ActorKind, Behavior>>;
   /** svasim's kinds and the registered ones. */
@@ -281,13 +288,15 @@ export class System {
     const engine = this.engineKind;
     this.unsafeDevices = config.devices.filter((d) => d.userSubmissionSafe === false).map((d) => d.name);
     const m = options.machines ?? {};
+    const wrap = options.wrapBehavior ?? ((b: Behavior): Behavior => b);
+    this.wrap = wrap;
     this.behaviors = {
-      thread: fromMachine(m.thread ?? MACHINES.thread, { engine }),
-      mm: fromMachine(m.mm ?? MACHINES.mm, { engine }),
-      iommu: fromMachine(m.iommu ?? MACHINES.iommu, { engine }),
-      wq: fromMachine(m.wq ?? MACHINES.wq, { engine }),
-      kernel: fromMachine(m.kernel ?? MACHINES.kernel, { engine }),
-      file: fromMachine(m.file ?? MACHINES.file, { engine }),
+      thread: wrap(fromMachine(m.thread ?? MACHINES.thread, { engine })),
+      mm: wrap(fromMachine(m.mm ?? MACHINES.mm, { engine })),
+      iommu: wrap(fromMachine(m.iommu ?? MACHINES.iommu, { engine })),
+      wq: wrap(fromMachine(m.wq ?? MACHINES.wq, { engine })),
+      kernel: wrap(fromMachine(m.kernel ?? MACHINES.kernel, { engine })),
+      file: wrap(fromMachine(m.file ?? MACHINES.file, { engine })),
     };
     if (snapshot) {
       this.seq = snapshot.seq;
@@ -511,7 +520,7 @@ export class System {
     } catch (e) {
       throw this.kindFailure(kindName, address, 'threw while starting', e);
     }
-    this.addCell(address, new Cell(kindName, kind.behavior, address, state));
+    this.addCell(address, new Cell(kindName, this.wrap(kind.behavior), address, state));
     this.noteKind(address, kindName);
   }
 
@@ -619,7 +628,7 @@ export class System {
     if (kindName in this.behaviors) return this.behaviors[kindName as ActorKind];
     const kind = this.kinds.get(kindName);
     if (kind === undefined) throw new KindError(`${address}: kind "${kindName}" is not registered (a plugin missing?)`);
-    return kind.behavior;
+    return this.wrap(kind.behavior);
   }
 
   /** The actors whose state changed since the last call (for monitors), and forget them. */
