@@ -96,6 +96,8 @@ interface Node {
   readonly path: PathNode | null;
   /** -1: expand every transition; else only those whose bucket bit is set (a state reached again). */
   readonly only: number;
+  /** Its sleep set: the intersection of the sleep sets of every path that reached it before it is expanded. */
+  sleep: number;
 }
 
 function pathOf(p: PathNode | null): TransitionRef[] {
@@ -127,6 +129,9 @@ export class Search {
   private level: Node[] = [];
   private levelAt = 0;
   private next: Node[] = [];
+  /** The states of the current and the next level not yet expanded, by fingerprint (to merge sleep sets). */
+  private levelIndex = new Map<number, Node[]>();
+  private nextIndex = new Map<number, Node[]>();
   private readonly root: ModelState;
   private done = false;
   private readonly bounds = new Set<Bound>();
@@ -139,8 +144,8 @@ export class Search {
     private readonly opts: SearchOptions,
   ) {
     this.root = model.capture();
-    this.table.add(this.root.a, this.root.b, 0);
-    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1 }];
+    this.table.add(this.root.a, this.root.b);
+    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1, sleep: 0 }];
     if (opts.shard) this.schedule = opts.shard.k;
   }
 
@@ -231,6 +236,8 @@ export class Search {
       this.level = this.next;
       this.levelAt = 0;
       this.next = [];
+      this.levelIndex = this.nextIndex;
+      this.nextIndex = new Map();
     }
     const node = this.level[this.levelAt++] as Node;
     this.expand(node);
@@ -240,8 +247,12 @@ export class Search {
     const model = this.model;
     const table = this.table;
     const slot = table.find(node.s.a, node.s.b);
-    let sleep = this.opts.reduction === false ? 0 : table.sleep(slot);
-    table.setExpanded(slot);
+    let sleep = this.opts.reduction === false ? 0 : node.sleep;
+    if (node.only === -1) {
+      // What the revisit rule needs: the transitions that slept in this expansion (over-approximated).
+      table.setSleep(slot, sleep);
+      table.setExpanded(slot);
+    }
     model.restore(node.s);
     const ts = model.enabled();
     if (node.depth > this.deepest) this.deepest = node.depth;
@@ -286,10 +297,9 @@ export class Search {
       const depth = node.depth + 1;
       const at = table.find(child.a, child.b);
       if (at < 0) {
-        const slotNew = table.add(child.a, child.b, childSleep);
+        const slotNew = table.add(child.a, child.b);
         if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
-          // Not expanded: nothing after a violation is searched.
-          table.setSleep(slotNew, 0);
+          // Not expanded: nothing after a violation is searched (an empty sleep set: never again).
           table.setExpanded(slotNew);
           if (this.done) return;
           continue;
@@ -298,21 +308,37 @@ export class Search {
           this.stop('max-states');
           return;
         }
-        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1 });
+        const fresh: Node = { s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep };
+        this.next.push(fresh);
+        const same = this.nextIndex.get(child.a);
+        if (same === undefined) this.nextIndex.set(child.a, [fresh]);
+        else same.push(fresh);
         continue;
       }
-      const old = table.sleep(at);
       if (!table.expanded(at)) {
-        table.setSleep(at, old & childSleep);
+        // Waiting to be expanded (in this level or the next): it will sleep only what every path lets it.
+        const waiting = this.waiting(child);
+        if (waiting !== undefined) waiting.sleep &= childSleep;
+        else this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep });
         continue;
       }
-      // Expanded already with sleep set `old`: what slept then and is awake now must be taken now.
+      // Expanded already: what slept then and is awake now must be taken now (Godefroid's condition).
+      const old = table.sleep(at);
       const awake = (old & ~childSleep) >>> 0;
       if (awake !== 0) {
         table.setSleep(at, old & childSleep);
-        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake });
+        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childSleep });
       }
     }
+  }
+
+  /** The node of a state waiting to be expanded, in this level or the next. */
+  private waiting(s: ModelState): Node | undefined {
+    for (const index of [this.nextIndex, this.levelIndex]) {
+      const list = index.get(s.a);
+      if (list !== undefined) for (const n of list) if (n.s.b === s.b && n.only === -1) return n;
+    }
+    return undefined;
   }
 
   /** The bits of `bits` whose transitions (among `ts`) are independent of `t`. */
@@ -389,7 +415,7 @@ export class Search {
       if (depth > this.deepest) this.deepest = depth;
       const s = model.capture(prev);
       prev = s;
-      if (this.table.find(s.a, s.b) < 0) this.table.add(s.a, s.b, 0);
+      if (this.table.find(s.a, s.b) < 0) this.table.add(s.a, s.b);
       if (this.judge(applied, depth, () => path.slice(), i)) break;
     }
     if (depth > this.pctLength) this.pctLength = depth;
