@@ -71,7 +71,7 @@ export interface SearchOptions {
 export interface SearchStats {
   /** Transitions taken (each one a state reached, new or not). */
   readonly transitions: number;
-  /** Distinct states (bfs; random and PCT count the distinct states their schedules reached). */
+  /** Distinct states (bfs; random and PCT do not count them: a schedule never looks a state up). */
   readonly distinct: number;
   /** Transitions not taken because they slept (bfs with reduction). */
   readonly slept: number;
@@ -96,8 +96,37 @@ interface Node {
   readonly path: PathNode | null;
   /** -1: expand every transition; else only those whose bucket bit is set (a state reached again). */
   readonly only: number;
-  /** Its sleep set: the intersection of the sleep sets of every path that reached it before it is expanded. */
-  sleep: number;
+  /** Its sleep set: the transitions every path that reached it so far lets sleep (names, matched on expansion). */
+  sleep: readonly Transition[];
+}
+
+const NONE: readonly Transition[] = [];
+
+function sameRef(x: TransitionRef, y: TransitionRef): boolean {
+  if (x.kind === 'deliver') return y.kind === 'deliver' && x.from === y.from && x.to === y.to;
+  return y.kind === 'step' && x.program === y.program;
+}
+
+/** A sleep set as buckets (for the visited set's revisit rule). */
+function bitsOf(ts: readonly Transition[]): number {
+  let m = 0;
+  for (const t of ts) if (t.bit >= 0) m |= 1 << t.bit;
+  return m >>> 0;
+}
+
+/**
+ * The child's sleep set after `t`: of the transitions asleep here and those already explored here, the
+ * ones independent of `t` (deliveries to different actors; `user` and `monitor` only record).
+ */
+function independentOf(t: Transition, sleep: readonly Transition[], explored: readonly Transition[]): readonly Transition[] {
+  let out: Transition[] | null = null;
+  for (const list of [sleep, explored]) {
+    for (const u of list) {
+      if (u === t) continue;
+      if (t.actor === null || u.actor === null || t.actor !== u.actor) (out ??= []).push(u);
+    }
+  }
+  return out ?? NONE;
 }
 
 function pathOf(p: PathNode | null): TransitionRef[] {
@@ -145,7 +174,7 @@ export class Search {
   ) {
     this.root = model.capture();
     this.table.add(this.root.a, this.root.b);
-    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1, sleep: 0 }];
+    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1, sleep: NONE }];
     if (opts.shard) this.schedule = opts.shard.k;
   }
 
@@ -247,14 +276,17 @@ export class Search {
     const model = this.model;
     const table = this.table;
     const slot = table.find(node.s.a, node.s.b);
-    let sleep = this.opts.reduction === false ? 0 : node.sleep;
-    if (node.only === -1) {
-      // What the revisit rule needs: the transitions that slept in this expansion (over-approximated).
-      table.setSleep(slot, sleep);
-      table.setExpanded(slot);
-    }
     model.restore(node.s);
     const ts = model.enabled();
+    const reduce = this.opts.reduction !== false && model.independence;
+    // The sleep set: the enabled transitions the node's paths all let sleep (matched by name).
+    const sleep: Transition[] = [];
+    if (reduce) for (const z of node.sleep) for (const t of ts) if (sameRef(t.ref, z.ref)) sleep.push(t);
+    if (node.only === -1) {
+      // What the revisit rule needs: the transitions that slept in this expansion (as buckets, over-approximated).
+      table.setSleep(slot, bitsOf(sleep));
+      table.setExpanded(slot);
+    }
     if (node.depth > this.deepest) this.deepest = node.depth;
     if (ts.length === 0) {
       if (node.only === -1) this.final(node.depth, () => pathOf(node.path));
@@ -265,26 +297,14 @@ export class Search {
       this.bounds.add('max-depth');
       return;
     }
-    // Buckets shared by two enabled transitions name neither: such transitions never sleep.
-    let seen = 0;
-    let twice = 0;
-    for (const t of ts) {
-      if (t.bit < 0) continue;
-      const m = 1 << t.bit;
-      if (seen & m) twice |= m;
-      seen |= m;
-    }
-    const usable = this.opts.reduction === false || !model.independence ? 0 : seen & ~twice;
-    sleep &= usable;
-    let explored = 0;
+    const explored: Transition[] = [];
     let fresh = true;
     for (const t of ts) {
-      const bit = t.bit >= 0 && usable & (1 << t.bit) ? 1 << t.bit : 0;
-      if (bit & sleep) {
+      if (sleep.includes(t)) {
         this.slept++;
         continue;
       }
-      if (node.only !== -1 && !(bit & node.only)) continue;
+      if (node.only !== -1 && (t.bit < 0 || !(node.only & (1 << t.bit)))) continue;
       if (!fresh) model.restore(node.s);
       fresh = false;
       const applied = model.apply(t);
@@ -292,8 +312,8 @@ export class Search {
       const child = model.capture(node.s);
       // A transition that deferred messages (or made deferred ones pending) may touch other actors' queues:
       // it is taken as dependent on every other (its children sleep nothing, and it never sleeps).
-      const childSleep = usable === 0 || applied.touchedDeferred ? 0 : this.independentOf(t, ts, (sleep | explored) & usable);
-      if (!applied.touchedDeferred) explored |= bit;
+      const childSleep = !reduce || applied.touchedDeferred ? NONE : independentOf(t, sleep, explored);
+      if (reduce && !applied.touchedDeferred && t.bit >= 0) explored.push(t);
       const depth = node.depth + 1;
       const at = table.find(child.a, child.b);
       if (at < 0) {
@@ -308,25 +328,29 @@ export class Search {
           this.stop('max-states');
           return;
         }
-        const fresh: Node = { s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep };
-        this.next.push(fresh);
-        const same = this.nextIndex.get(child.a);
-        if (same === undefined) this.nextIndex.set(child.a, [fresh]);
-        else same.push(fresh);
+        const n: Node = { s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep };
+        this.next.push(n);
+        if (reduce) {
+          const same = this.nextIndex.get(child.a);
+          if (same === undefined) this.nextIndex.set(child.a, [n]);
+          else same.push(n);
+        }
         continue;
       }
+      if (!reduce) continue;
       if (!table.expanded(at)) {
         // Waiting to be expanded (in this level or the next): it will sleep only what every path lets it.
         const waiting = this.waiting(child);
-        if (waiting !== undefined) waiting.sleep &= childSleep;
+        if (waiting !== undefined) waiting.sleep = waiting.sleep.filter((z) => childSleep.some((c) => sameRef(c.ref, z.ref)));
         else this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep });
         continue;
       }
       // Expanded already: what slept then and is awake now must be taken now (Godefroid's condition).
       const old = table.sleep(at);
-      const awake = (old & ~childSleep) >>> 0;
+      const now = bitsOf(childSleep);
+      const awake = (old & ~now) >>> 0;
       if (awake !== 0) {
-        table.setSleep(at, old & childSleep);
+        table.setSleep(at, old & now);
         this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childSleep });
       }
     }
@@ -339,17 +363,6 @@ export class Search {
       if (list !== undefined) for (const n of list) if (n.s.b === s.b && n.only === -1) return n;
     }
     return undefined;
-  }
-
-  /** The bits of `bits` whose transitions (among `ts`) are independent of `t`. */
-  private independentOf(t: Transition, ts: readonly Transition[], bits: number): number {
-    if (bits === 0) return 0;
-    let out = 0;
-    for (const u of ts) {
-      if (u.bit < 0 || !(bits & (1 << u.bit)) || u === t) continue;
-      if (t.actor === null || u.actor === null || t.actor !== u.actor) out |= 1 << u.bit;
-    }
-    return out;
   }
 
   // ---- random and PCT ----
@@ -377,7 +390,6 @@ export class Search {
     const changeAt: number[] = [];
     if (pct) for (let j = 1; j < d; j++) changeAt.push(1 + Math.floor(rnd() * k));
     let depth = 0;
-    let prev = this.root;
     for (;;) {
       const ts = model.enabled();
       if (ts.length === 0) {
@@ -413,12 +425,8 @@ export class Search {
       depth++;
       path.push(t.ref);
       if (depth > this.deepest) this.deepest = depth;
-      const s = model.capture(prev);
-      prev = s;
-      if (this.table.find(s.a, s.b) < 0) this.table.add(s.a, s.b);
       if (this.judge(applied, depth, () => path.slice(), i)) break;
     }
     if (depth > this.pctLength) this.pctLength = depth;
-    if (o.maxStates !== undefined && this.table.size >= o.maxStates) this.stop('max-states');
   }
 }

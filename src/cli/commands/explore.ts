@@ -30,7 +30,7 @@ options:
   --schedules N            random and pct: how many schedules (default 1000)
   --pct-depth D            pct: the bug depth it targets (default 3)
   --max-depth N            expand no state deeper than N transitions
-  --max-states N           stop after N distinct states
+  --max-states N           bfs: stop after N distinct states
   --time SECONDS           stop after this long
   --no-reduction           bfs without sleep sets (the unreduced search, for comparison)
   --continue               keep searching after the first finding (one counterexample per invariant
@@ -106,7 +106,7 @@ function progressLine(p: ExploreProgress, strategy: Strategy): string {
   if (strategy === 'bfs') {
     return `explore: ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions, ${fmt(p.rate)} states/s, depth ${p.depth}, frontier ${fmt(p.frontier)}, ${fmtTime(p.elapsedMs)}`;
   }
-  return `explore: ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, ${fmt(p.distinct)} distinct states, ${fmt(p.rate)} transitions/s, ${fmtTime(p.elapsedMs)}`;
+  return `explore: ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, ${fmt(p.rate)} transitions/s, ${fmtTime(p.elapsedMs)}`;
 }
 
 async function cmdExplore(args: string[], io: Io): Promise<number> {
@@ -126,6 +126,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   }
   if (strategy !== 'pct' && values['pct-depth'] !== undefined) throw new UsageError('svasim explore: --pct-depth applies to --strategy pct');
   if (sampling && values['no-reduction']) throw new UsageError('svasim explore: --no-reduction applies to --strategy bfs');
+  if (sampling && values['max-states'] !== undefined) throw new UsageError('svasim explore: --max-states applies to --strategy bfs (random and pct count schedules: --schedules)');
   const seed = count('seed', values.seed, 0, 0xffffffff);
   const schedules = count('schedules', values.schedules);
   const pctDepth = count('pct-depth', values['pct-depth'], 1, 64);
@@ -221,7 +222,7 @@ function summaryText(s: ExploreSummary, st: Style): string[] {
   if (s.strategy === 'bfs') {
     lines.push(`  ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions taken${p.slept > 0 ? ` (${fmt(p.slept)} more slept: sleep sets)` : ''}, depth ${p.depth}, ${fmt(p.finals)} final states`);
   } else {
-    lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, ${fmt(p.distinct)} distinct states, depth up to ${p.depth}`);
+    lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, depth up to ${p.depth}`);
   }
   lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${s.strategy === 'bfs' ? 'distinct states' : 'transitions'}/s`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
