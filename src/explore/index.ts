@@ -61,6 +61,8 @@ export interface ExploreSummary {
    * keeps 62 bits of each state's 64-bit hash): about n²/2⁶³ for n distinct states, as TLC estimates it.
    */
   readonly collisionProbability: number;
+  /** A bfs shard's visited set (pairs of 32-bit words), for `--merge` to count the shards' union exactly. */
+  readonly fingerprints?: Uint32Array;
 }
 
 export type ExploreEvent =
@@ -111,6 +113,7 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
               stats,
               findings: search.findings(),
               collisionProbability: Math.min(1, (stats.distinct * stats.distinct) / 2 ** 63),
+              ...(strategy === 'bfs' && options.shard !== undefined ? { fingerprints: search.fingerprints() } : {}),
             },
           });
           subscriber.complete();

@@ -63,7 +63,12 @@ export interface SearchOptions {
   readonly reduction?: boolean | undefined;
   /** Keep searching after the first finding (default: stop there, as TLC does). */
   readonly continueAfterFinding?: boolean | undefined;
-  /** Random and PCT: this shard's schedules only (`k` of `n`: schedules i with i mod n = k). */
+  /**
+   * One part of a search split `n` ways (this is part `k`). Random and PCT: schedules i with i mod n = k.
+   * bfs: every shard searches the first levels alike, up to the first level of at least 16·n states;
+   * from there each keeps the states whose fingerprint is k mod n, and searches on from them (shards may
+   * meet the same states later: their union is the whole search, sleep sets included).
+   */
   readonly shard?: { readonly k: number; readonly n: number } | undefined;
 }
 
@@ -160,6 +165,8 @@ export class Search {
   private next: Node[] = [];
   /** The states of the current and the next level not yet expanded, by fingerprint (to merge sleep sets). */
   private levelIndex = new Map<number, Node[]>();
+  /** A bfs shard has split off its part of the search. */
+  private split = false;
   private nextIndex = new Map<number, Node[]>();
   private readonly root: ModelState;
   private done = false;
@@ -203,6 +210,11 @@ export class Search {
       schedules: this.schedulesRun,
       tableBytes: this.table.bytes,
     };
+  }
+
+  /** Every fingerprint in the visited set (bfs; pairs of 32-bit words), to merge shards exactly. */
+  fingerprints(): Uint32Array {
+    return this.table.fingerprints();
   }
 
   /** Stop now (Ctrl-C, a time limit): the search is bounded by `why`. */
@@ -267,6 +279,18 @@ export class Search {
       this.next = [];
       this.levelIndex = this.nextIndex;
       this.nextIndex = new Map();
+      const shard = this.opts.shard;
+      if (shard !== undefined && shard.n > 1 && !this.split && this.level.length >= 16 * shard.n) {
+        // The split: this shard keeps its part of the level (by fingerprint, the same in every shard).
+        this.split = true;
+        this.level = this.level.filter((n) => (n.s.a >>> 0) % shard.n === shard.k);
+        this.levelIndex = new Map();
+        for (const n of this.level) {
+          const same = this.levelIndex.get(n.s.a);
+          if (same === undefined) this.levelIndex.set(n.s.a, [n]);
+          else same.push(n);
+        }
+      }
     }
     const node = this.level[this.levelAt++] as Node;
     this.expand(node);

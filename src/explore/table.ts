@@ -98,6 +98,19 @@ export class FingerprintTable {
     }
   }
 
+  /** Every fingerprint it holds, as pairs of words (flags cleared), in table order. */
+  fingerprints(): Uint32Array {
+    const out = new Uint32Array(this.used * 2);
+    let j = 0;
+    for (let i = 0; i < this.capacity; i++) {
+      const hi = this.fps[i * 2] as number;
+      if (hi === EMPTY) continue;
+      out[j++] = hi;
+      out[j++] = ((this.fps[i * 2 + 1] as number) & ~EXPANDED) >>> 0;
+    }
+    return out;
+  }
+
   /** The sleep set it was expanded with, as a 32-bucket superset. */
   sleep(slot: number): number {
     return unfold(this.masks[slot] as number);

@@ -74,6 +74,32 @@ describe('svasim explore', () => {
     expect(out).toContain('bounded by interrupted: it proves nothing beyond the states it saw');
   });
 
+  it('4 shards of a bfs search, merged: the same states and verdicts as one search; a missing or foreign shard is bad input', async () => {
+    const safe = join(dir, 'safe');
+    for (const k of [0, 1, 2, 3]) {
+      const r = await cli(['explore', 'race-lam-bind-poc-2022', '--shard', `${k}/4`, '--out', join(safe, `s${k}`), '--quiet']);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`shard ${k}/4 searched its part to the end`);
+    }
+    const whole = JSON.parse((await cli(['explore', 'race-lam-bind-poc-2022', '--json'])).out) as { stats: { distinct: number } };
+    const merged = await cli(['explore', '--merge', ...[0, 1, 2, 3].map((k) => join(safe, `s${k}`)), '--json']);
+    expect(merged.code).toBe(0);
+    const m = JSON.parse(merged.out) as { distinct: number; complete: boolean; findings: unknown[] };
+    expect(m).toMatchObject({ distinct: whole.stats.distinct, complete: true, findings: [] });
+    const racy = join(dir, 'racy');
+    for (const k of [0, 1, 2, 3]) await cli(['explore', 'race-unbind-inflight', '--shard', `${k}/4`, '--out', racy, '--continue', '--quiet']);
+    const found = await cli(['explore', '--merge', racy]);
+    expect(found.code).toBe(1);
+    expect(found.out).toContain('FOUND: forbidden fault.dmar delivered');
+    expect(found.out).toContain('1,590 distinct states in all');
+    const missing = await cli(['explore', '--merge', join(safe, 's0'), join(safe, 's1')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('shards 2/4, 3/4 missing');
+    const foreign = await cli(['explore', '--merge', racy, join(safe, 's0')]);
+    expect(foreign.code).toBe(2);
+    expect(foreign.err.trim().split('\n')).toHaveLength(1);
+  });
+
   it.each([
     [['explore', 'race-unbind-inflight', '--strategy', 'dfs'], '--strategy expects bfs, random, pct, got "dfs"'],
     [['explore', 'race-unbind-inflight', '--max-states', '0'], '--max-states expects an integer from 1'],

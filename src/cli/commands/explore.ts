@@ -2,11 +2,12 @@
  * `svasim explore`: a scenario's interleavings, searched exhaustively (bfs) or sampled (random, PCT);
  * each finding written as an ordinary event log that `replay` reproduces and `inspect` opens on it.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
 import { explore, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
+import { mergeShards, MergeError, shardResultSchema, type ShardResult } from '../../explore/merge.ts';
 import { parsePolicyOverride } from '../../scenario/load.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { parse, parseEngine, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
@@ -14,6 +15,7 @@ import { UsageError, type Command, type Io } from '../command.ts';
 import { styleFor, TracePrinter, type Style } from '../trace.ts';
 
 const HELP = `usage: svasim explore <scenario.json|builtin-name> [options]
+       svasim explore --merge DIR… [--json]
 
 Runs each thread's steps as a concurrent program (program order kept; a step waits for its thread to
 exist; spawn steps, and each device's complete steps, are programs of their own) with every message
@@ -35,7 +37,12 @@ options:
   --no-reduction           bfs without sleep sets (the unreduced search, for comparison)
   --continue               keep searching after the first finding (one counterexample per invariant
                            or forbidden type)
-  --shard K/N              random and pct: run only schedules i with i mod N = K (0 <= K < N)
+  --shard K/N              run part K of the search split N ways (0 <= K < N): random and pct, the
+                           schedules i with i mod N = K; bfs, the states that fall to K once the
+                           first levels are searched (by every shard alike). Writes, besides the
+                           logs, <name>.shard-K-of-N.json (and .fps: its fingerprints) in --out
+  --merge DIR…             combine the shard results found in the directories: the findings, and for
+                           bfs the exact number of distinct states of the shards' union
   --out DIR                where counterexamples go (default: the current directory), one log each:
                            <name>.<what>.jsonl
   --policy pasid=P,lam=L   override the scenario's policy
@@ -116,12 +123,12 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (values.workers !== undefined) throw new UsageError('svasim explore: --workers is not in this version (the README\'s "Exploring interleavings" says what is planned)');
-  if (values.merge) throw new UsageError('svasim explore: --merge is not in this version (the README\'s "Exploring interleavings" says what is planned)');
+  if (values.merge) return mergeCommand(positionals, values, io);
   if (positionals.length !== 1) throw new UsageError('svasim explore: expected one scenario file or built-in name (see svasim explore --help)');
   const strategy = (values.strategy ?? 'bfs') as Strategy;
   if (!STRATEGIES.includes(strategy)) throw new UsageError(`svasim explore: --strategy expects ${STRATEGIES.join(', ')}, got "${values.strategy ?? ''}"`);
   const sampling = strategy !== 'bfs';
-  for (const o of ['seed', 'schedules', 'shard'] as const) {
+  for (const o of ['seed', 'schedules'] as const) {
     if (!sampling && values[o] !== undefined) throw new UsageError(`svasim explore: --${o} applies to --strategy random or pct`);
   }
   if (strategy !== 'pct' && values['pct-depth'] !== undefined) throw new UsageError('svasim explore: --pct-depth applies to --strategy pct');
@@ -184,7 +191,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
       } else if (e.type === 'finding') {
         clearLive();
         mkdirSync(out, { recursive: true });
-        const file = join(out, `${slug(name)}.${slug(e.finding.what)}.jsonl`);
+        const file = join(out, `${slug(name)}.${slug(e.finding.what)}${shard === undefined ? '' : `.shard-${shard.k}-of-${shard.n}`}.jsonl`);
         const trace = writeCounterexample(file, scenario, e.finding, { kinds, engine, strategy, seed });
         written.push({ finding: e.finding, file, seq: trace.seq });
         if (!json) showFinding(print, st, scenario, e.finding, file, trace, quiet);
@@ -194,12 +201,110 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   await lastValueFrom(events, { defaultValue: undefined });
   clearLive();
   if (summary === undefined) throw new Error('explore ended without a summary');
+  if (shard !== undefined) {
+    // A shard's result, for `svasim explore --merge`: its summary, its findings' logs, its fingerprints.
+    mkdirSync(out, { recursive: true });
+    const base = `${slug(name)}.shard-${shard.k}-of-${shard.n}`;
+    let fpsFile: string | null = null;
+    if (summary.fingerprints !== undefined) {
+      fpsFile = `${base}.fps`;
+      const f = summary.fingerprints;
+      writeFileSync(join(out, fpsFile), new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+    }
+    const result: ShardResult = {
+      svasim: 'explore-shard',
+      format: 1,
+      scenario: scenario.name,
+      policy: scenario.policy,
+      strategy,
+      ...(strategy === 'bfs' ? {} : { seed: seed ?? 0 }),
+      shard,
+      complete: summary.complete,
+      boundedBy: [...summary.boundedBy],
+      stats: { ...summary.stats },
+      findings: written.map((w) => ({
+        kind: w.finding.kind, what: w.finding.what, detail: w.finding.detail, depth: w.finding.depth,
+        ...(w.finding.schedule === undefined ? {} : { schedule: w.finding.schedule }), log: relative(out, w.file), seq: w.seq,
+      })),
+      fingerprints: fpsFile,
+    };
+    writeFileSync(join(out, `${base}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    if (!json) print(`  shard result: ${join(out, `${base}.json`)} (svasim explore --merge DIR… combines the shards)`);
+  }
   if (json) {
-    print(JSON.stringify({ name: scenario.name, policy: scenario.policy, ...summary, findings: written.map((w) => ({ ...w.finding, log: w.file, seq: w.seq })) }, null, 2));
+    const { fingerprints: _fps, ...plain } = summary;
+    print(JSON.stringify({ name: scenario.name, policy: scenario.policy, ...plain, findings: written.map((w) => ({ ...w.finding, log: w.file, seq: w.seq })) }, null, 2));
   } else {
-    for (const line of summaryText(summary, st)) print(line);
+    for (const line of summaryText(summary, st, shard)) print(line);
   }
   return summary.findings.length > 0 ? 1 : 0;
+}
+
+/** `--merge DIR…`: every shard result in the directories, combined into one verdict. */
+function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean | undefined }, io: Io): number {
+  if (dirs.length === 0) throw new UsageError('svasim explore --merge: expected one or more directories holding shard results (<name>.shard-K-of-N.json)');
+  const results: { result: ShardResult; where: string; fingerprints: Uint32Array | null }[] = [];
+  for (const dir of dirs) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`svasim explore --merge: ${dir}: not a directory`);
+    for (const file of readdirSync(dir).filter((f) => /\.shard-\d+-of-\d+\.json$/.test(f)).sort()) {
+      const where = join(dir, file);
+      let value: unknown;
+      try {
+        value = JSON.parse(readFileSync(where, 'utf8'));
+      } catch (e) {
+        throw new UsageError(`svasim explore --merge: ${where}: not JSON (${(e as Error).message})`);
+      }
+      const parsed = shardResultSchema.safeParse(value);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new UsageError(`svasim explore --merge: ${where}: not a shard result: ${issue ? `${issue.path.join('.') || '(top)'}: ${issue.message}` : 'refused'}`);
+      }
+      const r = parsed.data;
+      let fingerprints: Uint32Array | null = null;
+      if (r.fingerprints !== null) {
+        const path = join(dir, r.fingerprints);
+        if (!existsSync(path)) throw new UsageError(`svasim explore --merge: ${where}: its fingerprints file ${path} is missing`);
+        const bytes = readFileSync(path);
+        if (bytes.byteLength % 8 !== 0) throw new UsageError(`svasim explore --merge: ${path}: not a fingerprints file (${bytes.byteLength} bytes, not a multiple of 8)`);
+        fingerprints = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      }
+      results.push({ result: { ...r, findings: r.findings.map((f) => ({ ...f, log: join(dir, f.log) })) }, where, fingerprints });
+    }
+  }
+  if (results.length === 0) throw new UsageError(`svasim explore --merge: no shard results (<name>.shard-K-of-N.json) in ${dirs.join(', ')}`);
+  let m;
+  try {
+    m = mergeShards(results);
+  } catch (e) {
+    if (e instanceof MergeError) throw new UsageError(`svasim explore --merge: ${e.message}`);
+    throw e;
+  }
+  const st = styleFor(io.stdout, io.env);
+  const print = (line: string): void => {
+    io.stdout.write(`${line}\n`);
+  };
+  if (values.json === true) {
+    print(JSON.stringify(m, null, 2));
+    return m.findings.length > 0 ? 1 : 0;
+  }
+  print(st.bold(`explore ${m.scenario}: ${m.shards} shards merged (${m.strategy})`));
+  for (const f of m.findings) {
+    const what = f.kind === 'invariant' ? `invariant ${f.what} violated` : f.kind === 'forbid' ? `forbidden ${f.what} delivered` : 'stuck';
+    print(`${st.bold(st.red(`FOUND: ${what}`))} after ${f.depth} transitions (shard ${f.shard}): ${f.detail}`);
+    print(`  log: ${f.log} (the finding is seq ${f.seq})`);
+  }
+  print('');
+  print(st.bold('summary:'));
+  if (m.strategy === 'bfs') print(`  ${fmt(m.distinct)} distinct states in all (shards overlap: ${fmt(m.transitions)} transitions taken over the shards)`);
+  else print(`  ${fmt(m.schedules)} schedules, ${fmt(m.transitions)} transitions over the shards`);
+  print(`  ${(m.workMs / 1000).toFixed(1)} s of work over the shards`);
+  const bounded = m.boundedBy.filter((b) => b !== 'first-finding');
+  if (m.complete) print('  complete: every shard searched its part to the end; together every reachable state was checked');
+  else if (m.strategy !== 'bfs') print('  a sample of schedules: it proves nothing about the schedules it did not run');
+  else print(`  ${bounded.length > 0 ? `bounded by ${bounded.join(', ')}` : 'stopped at first findings'}: it proves nothing beyond the states the shards saw`);
+  if (m.findings.length > 0) print(st.bold(st.red(`FOUND: ${m.findings.length} finding(s)`)));
+  else print(st.bold(st.green('NOTHING FOUND')) + (m.complete ? ': no interleaving breaks an invariant or the forbid list' : ' within the bound'));
+  return m.findings.length > 0 ? 1 : 0;
 }
 
 function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, f: Finding, file: string, trace: { records: readonly import('../../runtime/system.ts').Delivered[]; seq: number }, quiet: boolean): void {
@@ -215,7 +320,7 @@ function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, 
   print(`  replay it: svasim replay ${file}    see it: svasim inspect ${file}`);
 }
 
-function summaryText(s: ExploreSummary, st: Style): string[] {
+function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; readonly n: number } | undefined): string[] {
   const p = s.stats;
   const lines: string[] = [''];
   lines.push(st.bold('summary:'));
@@ -226,7 +331,9 @@ function summaryText(s: ExploreSummary, st: Style): string[] {
   }
   lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${s.strategy === 'bfs' ? 'distinct states' : 'transitions'}/s`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
-  if (s.complete) {
+  if (s.complete && shard !== undefined) {
+    lines.push(`  shard ${shard.k}/${shard.n} searched its part to the end: svasim explore --merge over every shard's result gives the verdict`);
+  } else if (s.complete) {
     lines.push(`  complete: every reachable state was checked (the odds that a fingerprint collision hid one: ${s.collisionProbability.toExponential(1)})`);
   } else if (s.strategy !== 'bfs') {
     lines.push(`  a sample of schedules${bounded.length > 0 ? `, stopped by ${bounded.join(', ')}` : ''}: it proves nothing about the schedules it did not run`);
