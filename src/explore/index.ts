@@ -17,6 +17,7 @@ export type { Bound, Finding, SearchStats, Strategy } from './search.ts';
 export { STRATEGIES } from './search.ts';
 export type { TransitionRef } from './model.ts';
 export { writeCounterexample, tracePath, type Trace } from './counterexample.ts';
+export { minimize, type Minimized } from './minimize.ts';
 
 /** How {@link explore} searches. */
 export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {

@@ -2,12 +2,13 @@
  * `svasim explore` as a user runs it: its verdicts and exit codes, the counterexample logs it writes
  * (replayed by `svasim replay`), `--json`, Ctrl-C, and bad input (one line, exit 2).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { cli } from '../setup/cli.ts';
+import { builtinPath } from '../../src/scenarios/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'svasim-explore-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,6 +28,21 @@ describe('svasim explore', () => {
     const replayed = await cli(['replay', log]);
     expect(replayed.code).toBe(0);
     expect(replayed.out).toContain('identical');
+  });
+
+  it('a counterexample is followed by a minimized one when steps can go: <name>.<what>.min.jsonl, which replays', async () => {
+    const race = JSON.parse(readFileSync(builtinPath('race-unbind-inflight') ?? '', 'utf8')) as { steps: unknown[] };
+    race.steps.splice(2, 0, { op: 'spawn', process: 'B' });
+    const file = join(dir, 'padded.json');
+    writeFileSync(file, JSON.stringify(race));
+    const out = join(dir, 'min');
+    const r = await cli(['explore', file, '--out', out, '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/minimized: 6 of 7 steps \(0, 1, 3, 4, 5, 6\), \d+ transitions: /);
+    const min = join(out, 'padded.fault.dmar.min.jsonl');
+    expect((await cli(['replay', min])).code).toBe(0);
+    const none = await cli(['explore', file, '--out', join(dir, 'nomin'), '--quiet', '--no-minimize']);
+    expect(none.out).not.toContain('minimized');
   });
 
   it('proves a safe race safe (exit 0) and says the search was complete', async () => {

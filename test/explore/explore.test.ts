@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MACHINES } from '../../machines/index.ts';
-import { explore, writeCounterexample, type ExploreEvent, type ExploreSummary } from '../../src/explore/index.ts';
+import { explore, minimize, writeCounterexample, type ExploreEvent, type ExploreSummary } from '../../src/explore/index.ts';
 import { ExploreModel } from '../../src/explore/model.ts';
 import { Search, type SearchOptions } from '../../src/explore/search.ts';
 import { LogSession } from '../../src/inspect/session.ts';
@@ -172,6 +172,31 @@ describe('counterexamples', () => {
     writeCounterexample(a, sc2, f2, { strategy: 'bfs' });
     writeCounterexample(b, sc2, f2, { strategy: 'bfs' });
     expect(readFileSync(a, 'utf8')).toBe(readFileSync(b, 'utf8'));
+  });
+
+  it('minimized: the steps a finding does not need are dropped; the smaller log replays', () => {
+    const race = builtin('race-unbind-inflight');
+    const padded: Scenario = {
+      ...race,
+      steps: [
+        ...race.steps.slice(0, 2),
+        { op: 'spawn', process: 'B' },
+        { op: 'arch_prctl', thread: 'A', code: 0x4003 },
+        ...race.steps.slice(2),
+        { op: 'exit', thread: 'B' },
+      ],
+    };
+    const f = search(padded, { continueAfterFinding: false }).findings()[0];
+    if (!f) throw new Error('no finding');
+    const m = minimize(padded, f);
+    expect(m.kept).toStrictEqual([0, 1, 4, 5, 6, 7]);
+    expect(m.scenario.steps.map((x) => x.op)).toStrictEqual(race.steps.map((x) => x.op));
+    expect(m.finding.what).toBe('fault.dmar');
+    expect(m.finding.depth).toBeLessThan(f.depth);
+    const file = join(dir, 'min.jsonl');
+    const t = writeCounterexample(file, m.scenario, m.finding, { strategy: 'bfs' });
+    expect(replayFile(file)).toStrictEqual({ identical: true, records: t.records.length, truncated: 0 });
+    expect(readLog(file).scenario.name).toContain('(minimized: steps 0, 1, 4, 5, 6, 7 of 9)');
   });
 
   it('random and PCT: the same seed gives the same schedules and findings; shards split the schedules; PCT finds the race', () => {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join, relative } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
-import { explore, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
+import { explore, minimize, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
 import { mergeShards, MergeError, shardResultSchema, type ShardResult } from '../../explore/merge.ts';
 import { parsePolicyOverride } from '../../scenario/load.ts';
 import type { Scenario } from '../../scenario/types.ts';
@@ -35,6 +35,9 @@ options:
   --max-states N           bfs: stop after N distinct states
   --time SECONDS           stop after this long
   --no-reduction           bfs without sleep sets (the unreduced search, for comparison)
+  --no-minimize            do not minimize counterexamples (by default each is followed by a smaller
+                           one: the scenario's steps it does not need dropped, the shortest schedule
+                           of what is left, written as <name>.<what>.min.jsonl)
   --continue               keep searching after the first finding (one counterexample per invariant
                            or forbidden type)
   --shard K/N              run part K of the search split N ways (0 <= K < N): random and pct, the
@@ -66,6 +69,7 @@ const OPTIONS = {
   'max-states': { type: 'string' },
   time: { type: 'string' },
   'no-reduction': { type: 'boolean' },
+  'no-minimize': { type: 'boolean' },
   continue: { type: 'boolean' },
   shard: { type: 'string' },
   workers: { type: 'string' },
@@ -172,7 +176,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   // Ctrl-C: the search stops between slices and ends with its summary.
   const abort = new AbortController();
   void io.until?.then(() => abort.abort());
-  const written: { finding: Finding; file: string; seq: number }[] = [];
+  const written: { finding: Finding; file: string; seq: number; minimized?: { file: string; seq: number; kept: readonly number[]; depth: number } }[] = [];
   let summary: ExploreSummary | undefined;
   const events = explore(scenario, {
     strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds,
@@ -193,8 +197,20 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
         mkdirSync(out, { recursive: true });
         const file = join(out, `${slug(name)}.${slug(e.finding.what)}${shard === undefined ? '' : `.shard-${shard.k}-of-${shard.n}`}.jsonl`);
         const trace = writeCounterexample(file, scenario, e.finding, { kinds, engine, strategy, seed });
-        written.push({ finding: e.finding, file, seq: trace.seq });
+        const entry: (typeof written)[number] = { finding: e.finding, file, seq: trace.seq };
+        written.push(entry);
         if (!json) showFinding(print, st, scenario, e.finding, file, trace, quiet);
+        if (values['no-minimize'] !== true) {
+          const m = minimize(scenario, e.finding, { kinds, engine, maxStates: Math.max(20_000, 2 * (maxStates ?? 100_000)) });
+          if (m.kept.length < scenario.steps.length || m.finding.depth < e.finding.depth) {
+            const minFile = file.replace(/\.jsonl$/, '.min.jsonl');
+            const t = writeCounterexample(minFile, m.scenario, m.finding, { kinds, engine, strategy: 'bfs' });
+            entry.minimized = { file: minFile, seq: t.seq, kept: m.kept, depth: m.finding.depth };
+            if (!json) {
+              print(`  minimized: ${m.kept.length} of ${scenario.steps.length} steps (${m.kept.join(', ')}), ${m.finding.depth} transitions: ${minFile} (the finding is seq ${t.seq})`);
+            }
+          } else if (!json) print('  minimized: every step is needed, and the schedule is already the shortest');
+        }
       } else if (e.type === 'done') summary = e.summary;
     }),
   );
