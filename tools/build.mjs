@@ -57,6 +57,8 @@ writeFileSync(join(pageOut, 'app.js'), bundlePageScript(pageSrc));
 for (const f of ['index.html', 'style.css']) copyFileSync(join(pageSrc, f), join(pageOut, f));
 
 // 4. The CLI launcher (bin): next to the built main.js it runs that, with no TypeScript loader.
+// The explore workers' entry module, beside the built worker.
+copyFileSync(join(ROOT, 'src/explore/worker-entry.mjs'), join(OUT, 'src/explore/worker-entry.mjs'));
 const launcher = join(OUT, 'src/cli/svasim.mjs');
 copyFileSync(join(ROOT, 'src/cli/svasim.mjs'), launcher);
 chmodSync(launcher, 0o755);

@@ -6,12 +6,15 @@
  * The only clock is `options.clock` (default `performance.now`): it paces progress events and enforces
  * `timeMs`, and is never read by anything that decides a state, a verdict of an unbounded search or a log.
  */
+import { Worker } from 'node:worker_threads';
 import { Observable } from 'rxjs';
 import type { Kinds } from '../runtime/kinds.ts';
 import type { EngineKind, SystemOptions } from '../runtime/system.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { ExploreModel } from './model.ts';
 import { Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
+import { SharedVisited } from './shared.ts';
+import type { WorkerMessage } from './worker.ts';
 
 export type { Bound, Finding, SearchStats, Strategy } from './search.ts';
 export { STRATEGIES } from './search.ts';
@@ -38,7 +41,16 @@ export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
   readonly slice?: number | undefined;
   /** Stop the search (Ctrl-C): it ends with a `done` event, bounded by `interrupted`. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Search with this many worker threads (default 1). bfs: they share one visited set (shared.ts,
+   * sized for `maxStates`, default 8,000,000 states: the search stops, bounded, when it is full); random
+   * and PCT: each runs its share of the schedules. Not with registered kinds or machine variants yet.
+   */
+  readonly workers?: number | undefined;
 }
+
+/** The shared visited set's capacity when `maxStates` does not give one. */
+export const DEFAULT_SHARED_STATES = 8_000_000;
 
 /** Counts so far, the time taken and the rate. */
 export interface ExploreProgress extends SearchStats {
@@ -75,6 +87,7 @@ const defaultClock = (): number => performance.now();
 
 /** Explore a scenario's interleavings (README "Exploring interleavings"). */
 export function explore(scenario: Scenario, options: ExploreOptions = {}): Observable<ExploreEvent> {
+  if ((options.workers ?? 1) > 1) return exploreWorkers(scenario, options);
   return new Observable<ExploreEvent>((subscriber) => {
     const clock = options.clock ?? defaultClock;
     const strategy = options.strategy ?? 'bfs';
@@ -137,4 +150,131 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
       search.stop('interrupted');
     };
   });
+}
+
+/** The worker threads' entry module (it loads the built worker, or in a clone the TypeScript through tsx). */
+const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
+
+/** {@link explore} over `options.workers` worker threads. */
+function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable<ExploreEvent> {
+  const n = options.workers ?? 1;
+  if (!Number.isSafeInteger(n) || n < 2) throw new RangeError(`workers: expected an integer of at least 2, got ${n}`);
+  if (options.kinds?.hasRegistered === true) throw new Error('explore: --workers with registered kinds (plugins) is not supported yet');
+  if (options.machines !== undefined) throw new Error('explore: workers cannot take machine variants');
+  if (options.shard !== undefined) throw new Error('explore: a shard runs in one worker (give --shard or --workers, not both)');
+  return new Observable<ExploreEvent>((subscriber) => {
+    const clock = options.clock ?? defaultClock;
+    const strategy = options.strategy ?? 'bfs';
+    const start = clock();
+    const every = options.progressEveryMs ?? 1000;
+    const control = new SharedArrayBuffer(4);
+    const ctl = new Int32Array(control);
+    const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates ?? DEFAULT_SHARED_STATES) : undefined;
+    const latest: (SearchStats | null)[] = Array.from({ length: n }, () => null);
+    const bounds = new Set<Bound>();
+    const findings = new Map<string, Finding>();
+    let finished = 0;
+    let over = false;
+    const workers: Worker[] = [];
+    const total = (): ExploreProgress => {
+      let transitions = 0, slept = 0, depth = 0, frontier = 0, finals = 0, schedules = 0, distinct = 0;
+      // A bfs too small to split: every worker searched it all; one worker's counts are the search's.
+      const counted = shared !== undefined && new SharedVisited(shared).size === 0 ? latest.slice(0, 1) : latest;
+      for (const st of counted) {
+        if (st === null) continue;
+        transitions += st.transitions; slept += st.slept; frontier += st.frontier; finals += st.finals; schedules += st.schedules;
+        if (st.depth > depth) depth = st.depth;
+        if (st.distinct > distinct) distinct = st.distinct;
+      }
+      // Workers that never split (a search too small to) each searched it all, each with its own table.
+      if (shared !== undefined) distinct = Math.max(distinct, new SharedVisited(shared).size);
+      const elapsedMs = clock() - start;
+      const rate = elapsedMs > 0 ? ((strategy === 'bfs' ? distinct : transitions) * 1000) / elapsedMs : 0;
+      return { transitions, distinct, slept, depth, frontier, finals, schedules, tableBytes: shared?.byteLength ?? 0, elapsedMs, rate };
+    };
+    let lastProgress = start;
+    const timer = setInterval(() => {
+      if (options.signal?.aborted === true || (options.timeMs !== undefined && clock() - start >= options.timeMs)) {
+        if (Atomics.load(ctl, 0) === 0) {
+          Atomics.store(ctl, 0, 1);
+          bounds.add(options.signal?.aborted === true ? 'interrupted' : 'time');
+        }
+      }
+      const now = clock();
+      if (now - lastProgress >= every) {
+        lastProgress = now;
+        subscriber.next({ type: 'progress', progress: total() });
+      }
+    }, 50);
+    const end = (): void => {
+      over = true;
+      clearInterval(timer);
+      for (const w of workers) void w.terminate();
+    };
+    for (let k = 0; k < n; k++) {
+      const search: SearchOptions = { ...pickSearch(options), strategy, shard: { k, n }, ...(shared === undefined ? {} : { shared }) };
+      const w = new Worker(WORKER_ENTRY, { workerData: { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)) } });
+      workers.push(w);
+      w.on('message', (m: WorkerMessage) => {
+        if (over) return;
+        if (m.type === 'progress') latest[k] = m.stats;
+        else if (m.type === 'finding') {
+          const key = `${m.finding.kind}:${m.finding.what}`;
+          if (!findings.has(key)) {
+            findings.set(key, m.finding);
+            subscriber.next({ type: 'finding', finding: m.finding });
+          }
+          if (options.continueAfterFinding !== true && Atomics.load(ctl, 0) === 0) {
+            Atomics.store(ctl, 0, 2);
+            bounds.add('first-finding');
+          }
+        } else if (m.type === 'error') {
+          end();
+          subscriber.error(new Error(`explore worker ${k}: ${m.message}`));
+        } else {
+          latest[k] = m.stats;
+          for (const b of m.boundedBy) if (b !== 'first-finding' && b !== 'interrupted') bounds.add(b as Bound);
+          if (++finished === n) {
+            const stats = total();
+            const boundedBy = [...bounds];
+            end();
+            subscriber.next({
+              type: 'done',
+              summary: {
+                strategy,
+                ...(strategy === 'bfs' ? {} : { seed: options.seed ?? 0 }),
+                complete: strategy === 'bfs' && boundedBy.length === 0,
+                boundedBy,
+                stats,
+                findings: [...findings.values()],
+                collisionProbability: Math.min(1, (stats.distinct * stats.distinct) / 2 ** 63),
+              },
+            });
+            subscriber.complete();
+          }
+        }
+      });
+      w.on('error', (e) => {
+        if (over) return;
+        end();
+        subscriber.error(e);
+      });
+    }
+    return () => {
+      if (!over) end();
+    };
+  });
+}
+
+/** The search options a worker takes (plain data: no functions, no signal). */
+function pickSearch(o: ExploreOptions): Omit<SearchOptions, 'strategy'> {
+  return {
+    ...(o.seed === undefined ? {} : { seed: o.seed }),
+    ...(o.schedules === undefined ? {} : { schedules: o.schedules }),
+    ...(o.pctDepth === undefined ? {} : { pctDepth: o.pctDepth }),
+    ...(o.maxDepth === undefined ? {} : { maxDepth: o.maxDepth }),
+    ...(o.maxStates === undefined ? {} : { maxStates: o.maxStates }),
+    ...(o.reduction === undefined ? {} : { reduction: o.reduction }),
+    ...(o.continueAfterFinding === undefined ? {} : { continueAfterFinding: o.continueAfterFinding }),
+  };
 }

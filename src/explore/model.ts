@@ -45,7 +45,7 @@ export interface Transition {
   readonly env: Envelope | null;
   /** The actor it changes (`null` for `user` and `monitor`, which only record). */
   readonly actor: Address | null;
-  /** Its sleep-set bucket (0..31), or -1 when it must never sleep. */
+  /** Its sleep-set bucket (0..30), or -1 when it must never sleep. */
   readonly bit: number;
   /** The scenario step it runs (program steps), else -1. */
   readonly stepIndex: number;
@@ -104,10 +104,13 @@ class ChosenScheduler implements Scheduler {
   }
 }
 
+/** Sleep-set buckets: 31 (a visited set's word keeps its 32nd bit for a flag). */
+export const BUCKETS = 31;
+
 /** The sleep-set bucket of a channel (or a program, `to` null): stable across workers and runs. */
 function bucket(from: string, to: string | null): number {
   const h = to === null ? hashString(from).a : mix2(hashString(from).a, hashString(to).b);
-  return (h >>> 0) % 32;
+  return (h >>> 0) % BUCKETS;
 }
 
 /** Whether a pending message is its channel's oldest (no earlier one has the same sender and receiver). */

@@ -23,6 +23,7 @@
 import type { Violation } from '../runtime/monitor.ts';
 import { mix2 } from './hash.ts';
 import type { Applied, ExploreModel, ModelState, Transition, TransitionRef } from './model.ts';
+import { SharedVisited } from './shared.ts';
 import { FingerprintTable } from './table.ts';
 
 export type Strategy = 'bfs' | 'random' | 'pct';
@@ -70,6 +71,12 @@ export interface SearchOptions {
    * meet the same states later: their union is the whole search, sleep sets included).
    */
   readonly shard?: { readonly k: number; readonly n: number } | undefined;
+  /**
+   * bfs in a worker of `--workers`: the split as for a shard (`shard` is this worker's index of n), and
+   * from there the visited set shared with the other workers (shared.ts) — each state expanded once,
+   * by the worker that inserted it.
+   */
+  readonly shared?: SharedArrayBuffer | undefined;
 }
 
 /** Counts so far. */
@@ -167,6 +174,8 @@ export class Search {
   private levelIndex = new Map<number, Node[]>();
   /** A bfs shard has split off its part of the search. */
   private split = false;
+  /** The visited set shared with other workers, once split (`opts.shared`). */
+  private sharedSet: SharedVisited | null = null;
   private nextIndex = new Map<number, Node[]>();
   private readonly root: ModelState;
   private done = false;
@@ -202,19 +211,40 @@ export class Search {
   stats(): SearchStats {
     return {
       transitions: this.transitions,
-      distinct: this.table.size,
+      distinct: this.sharedSet?.size ?? this.table.size,
       slept: this.slept,
       depth: this.deepest,
       frontier: this.opts.strategy === 'bfs' ? this.level.length - this.levelAt + this.next.length : 0,
       finals: this.finals,
       schedules: this.schedulesRun,
-      tableBytes: this.table.bytes,
+      tableBytes: this.sharedSet?.bytes ?? this.table.bytes,
     };
   }
 
   /** Every fingerprint in the visited set (bfs; pairs of 32-bit words), to merge shards exactly. */
   fingerprints(): Uint32Array {
-    return this.table.fingerprints();
+    return this.sharedSet?.fingerprints() ?? this.table.fingerprints();
+  }
+
+  /**
+   * A worker's split: the states every worker searched alike go into the shared visited set as expanded,
+   * and this worker's part of the level as its own — unless another worker reached one first (then
+   * that worker expands it, or has, and the revisit rule applies).
+   */
+  private share(level: readonly Node[]): void {
+    const shared = new SharedVisited(this.opts.shared as SharedArrayBuffer);
+    const inLevel = new Set<string>(level.map((n) => `${n.s.a >>> 1},${n.s.b >>> 1}`));
+    this.table.forEach((a, b, expanded, sleep) => {
+      if (expanded && !inLevel.has(`${a >>> 1},${b >>> 1}`)) shared.markExpanded(a, b, sleep);
+    });
+    const mine: Node[] = [];
+    for (const n of this.level) {
+      const v = shared.visit(n.s.a, n.s.b, bitsOf(n.sleep));
+      if (v.kind === 'new') mine.push(n);
+      else if (v.kind === 'expanded' && v.awake !== 0) mine.push({ ...n, only: v.awake });
+    }
+    this.level = mine;
+    this.sharedSet = shared;
   }
 
   /** Stop now (Ctrl-C, a time limit): the search is bounded by `why`. */
@@ -283,7 +313,9 @@ export class Search {
       if (shard !== undefined && shard.n > 1 && !this.split && this.level.length >= 16 * shard.n) {
         // The split: this shard keeps its part of the level (by fingerprint, the same in every shard).
         this.split = true;
-        this.level = this.level.filter((n) => (n.s.a >>> 0) % shard.n === shard.k);
+        const all = this.level;
+        this.level = all.filter((n) => (n.s.a >>> 0) % shard.n === shard.k);
+        if (this.opts.shared !== undefined) this.share(all);
         this.levelIndex = new Map();
         for (const n of this.level) {
           const same = this.levelIndex.get(n.s.a);
@@ -299,15 +331,34 @@ export class Search {
   private expand(node: Node): void {
     const model = this.model;
     const table = this.table;
-    const slot = table.find(node.s.a, node.s.b);
+    const shared = this.sharedSet;
     model.restore(node.s);
     const ts = model.enabled();
     const reduce = this.opts.reduction !== false && model.independence;
     // The sleep set: the enabled transitions the node's paths all let sleep (matched by name).
-    const sleep: Transition[] = [];
+    let sleep: Transition[] = [];
     if (reduce) for (const z of node.sleep) for (const t of ts) if (sameRef(t.ref, z.ref)) sleep.push(t);
-    if (node.only === -1) {
+    if (shared !== null) {
+      if (node.only === -1) {
+        // Shared: sleep only what every visitor's path let sleep (buckets two enabled transitions share name neither).
+        let seen = 0;
+        let twice = 0;
+        for (const t of ts) {
+          if (t.bit < 0) continue;
+          if (seen & (1 << t.bit)) twice |= 1 << t.bit;
+          seen |= 1 << t.bit;
+        }
+        let chosen: Transition[] = sleep;
+        const used = shared.claim(node.s.a, node.s.b, (inter) => {
+          chosen = sleep.filter((t) => t.bit >= 0 && !(twice & (1 << t.bit)) && (inter & (1 << t.bit)) !== 0);
+          return bitsOf(chosen);
+        });
+        if (used === null) return;
+        sleep = chosen;
+      }
+    } else if (node.only === -1) {
       // What the revisit rule needs: the transitions that slept in this expansion (as buckets, over-approximated).
+      const slot = table.find(node.s.a, node.s.b);
       table.setSleep(slot, bitsOf(sleep));
       table.setExpanded(slot);
     }
@@ -339,6 +390,24 @@ export class Search {
       const childSleep = !reduce || applied.touchedDeferred ? NONE : independentOf(t, sleep, explored);
       if (reduce && !applied.touchedDeferred && t.bit >= 0) explored.push(t);
       const depth = node.depth + 1;
+      if (shared !== null) {
+        const v = shared.visit(child.a, child.b, bitsOf(childSleep));
+        if (v.kind === 'new') {
+          if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
+            shared.claim(child.a, child.b, () => 0);
+            if (this.done) return;
+            continue;
+          }
+          if (shared.full || (this.opts.maxStates !== undefined && shared.size >= this.opts.maxStates)) {
+            this.stop('max-states');
+            return;
+          }
+          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep });
+        } else if (v.kind === 'expanded' && v.awake !== 0 && reduce) {
+          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: v.awake, sleep: childSleep });
+        }
+        continue;
+      }
       const at = table.find(child.a, child.b);
       if (at < 0) {
         const slotNew = table.add(child.a, child.b);

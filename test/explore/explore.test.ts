@@ -216,6 +216,26 @@ describe('counterexamples', () => {
   });
 });
 
+describe('workers', () => {
+  it('2 workers sharing the visited set reach the same states and findings as one (bfs), and split schedules (pct)', async () => {
+    for (const name of ['race-release-enqcmd', 'race-unbind-inflight', 'exec-cloexec']) {
+      const one = await summaryOf(builtin(name), { continueAfterFinding: true });
+      const two = await summaryOf(builtin(name), { continueAfterFinding: true, workers: 2 });
+      expect(two.summary.stats.distinct, name).toBe(one.summary.stats.distinct);
+      expect(two.summary.complete, name).toBe(true);
+      expect(two.summary.findings.map((f) => `${f.kind}:${f.what}`), name).toStrictEqual(one.summary.findings.map((f) => `${f.kind}:${f.what}`));
+    }
+    const pct = await summaryOf(builtin('race-unbind-inflight'), { strategy: 'pct', seed: 7, schedules: 300, workers: 2 });
+    expect(pct.summary.findings.map((f) => f.what)).toStrictEqual(['fault.dmar']);
+  });
+
+  it('a full shared visited set bounds the search (max-states), and says so', async () => {
+    const { summary } = await summaryOf(builtin('race-release-enqcmd'), { workers: 2, maxStates: 5_000 });
+    expect(summary.complete).toBe(false);
+    expect(summary.boundedBy).toContain('max-states');
+  });
+});
+
 describe('the bus under any interleaving', () => {
   it('a message to an actor whose birth is pending waits for it: random schedules of a spawn and a bind never reach "no actor"', () => {
     const sc = builtin('race-unbind-inflight');

@@ -40,6 +40,9 @@ options:
                            of what is left, written as <name>.<what>.min.jsonl)
   --continue               keep searching after the first finding (one counterexample per invariant
                            or forbidden type)
+  --workers N              search with N worker threads (default 1): bfs shares one visited set between
+                           them (sized for --max-states, default 8,000,000 states); random and pct
+                           split the schedules
   --shard K/N              run part K of the search split N ways (0 <= K < N): random and pct, the
                            schedules i with i mod N = K; bfs, the states that fall to K once the
                            first levels are searched (by every shard alike). Writes, besides the
@@ -126,7 +129,6 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
     io.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (values.workers !== undefined) throw new UsageError('svasim explore: --workers is not in this version (the README\'s "Exploring interleavings" says what is planned)');
   if (values.merge) return mergeCommand(positionals, values, io);
   if (positionals.length !== 1) throw new UsageError('svasim explore: expected one scenario file or built-in name (see svasim explore --help)');
   const strategy = (values.strategy ?? 'bfs') as Strategy;
@@ -144,6 +146,9 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const maxDepth = count('max-depth', values['max-depth']);
   const maxStates = count('max-states', values['max-states']);
   const shard = parseShard(values.shard);
+  const workers = count('workers', values.workers, 1, 64);
+  if (workers !== undefined && workers > 1 && shard !== undefined) throw new UsageError('svasim explore: --workers and --shard exclude each other (a shard runs in one process; run more shards instead)');
+  if (workers !== undefined && workers > 1 && values.plugin !== undefined) throw new UsageError('svasim explore: --workers with --plugin is not supported yet (run shards: --shard K/N)');
   let timeMs: number | undefined;
   if (values.time !== undefined) {
     const t = Number(values.time);
@@ -179,7 +184,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const written: { finding: Finding; file: string; seq: number; minimized?: { file: string; seq: number; kept: readonly number[]; depth: number } }[] = [];
   let summary: ExploreSummary | undefined;
   const events = explore(scenario, {
-    strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds,
+    strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds, workers,
     reduction: values['no-reduction'] !== true,
     continueAfterFinding: values.continue === true,
     progressEveryMs,
