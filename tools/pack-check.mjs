@@ -275,6 +275,13 @@ void [createActor(parent), routed];
   writeFileSync(join(app, 'mine.json'), '{ "$schema": "./node_modules/svasim/scenario.schema.json", "scenario": 1, "name": "t", "steps": [{ "op": "spawn", "process": "A" }] }\n');
   run('npx svasim run mine.json --no-log (a scenario with the README\'s "$schema")', 'npx', ['--no-install', 'svasim', 'run', 'mine.json', '--no-log']);
   ok('npx svasim: list, run --no-log (PASS), run --log, replay, report, schema (the shipped file), run of a scenario with "$schema"');
+  // explore from the package: the race found and its log replayed; 2 worker threads (their entry module ships).
+  const found = run('npx svasim explore race-unbind-inflight --out cex', 'npx', ['--no-install', 'svasim', 'explore', 'race-unbind-inflight', '--out', 'cex', '--quiet'], { expect: 1 });
+  if (!found.stdout.includes('FOUND: forbidden fault.dmar delivered')) fail('npx svasim explore race-unbind-inflight does not find the DMAR race', found.stdout);
+  run('npx svasim replay cex/race-unbind-inflight.fault.dmar.jsonl', 'npx', ['--no-install', 'svasim', 'replay', 'cex/race-unbind-inflight.fault.dmar.jsonl']);
+  const two = run('npx svasim explore race-lam-bind-v6.4 --workers 2', 'npx', ['--no-install', 'svasim', 'explore', 'race-lam-bind-v6.4', '--workers', '2', '--quiet']);
+  if (!two.stdout.includes('NOTHING FOUND')) fail('npx svasim explore --workers 2 does not prove race-lam-bind-v6.4 safe', two.stdout);
+  ok('npx svasim explore: the race found, its log replays; --workers 2 from the package');
   examples();
   return inspectAll();
 }

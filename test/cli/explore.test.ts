@@ -122,7 +122,8 @@ describe('svasim explore', () => {
     [['explore', 'race-unbind-inflight', '--seed', '3'], '--seed applies to --strategy random or pct'],
     [['explore', 'race-unbind-inflight', '--strategy', 'random', '--shard', '4/4'], '--shard expects K/N with 0 <= K < N'],
     [['explore', 'race-unbind-inflight', '--time', 'soon'], '--time expects a positive number of seconds, got "soon"'],
-    [['explore', 'race-unbind-inflight', '--workers', '2'], '--workers is not in this version'],
+    [['explore', 'race-unbind-inflight', '--workers', '0'], '--workers expects an integer from 1 to 64, got "0"'],
+    [['explore', 'race-unbind-inflight', '--workers', '2', '--shard', '0/2'], '--workers and --shard exclude each other'],
     [['explore', 'no-such-scenario'], 'no-such-scenario'],
   ])('bad input %j: one line, exit 2', async (argv, words) => {
     const r = await cli(argv);
