@@ -19,14 +19,24 @@ export interface Minimized {
   readonly searches: number;
 }
 
-/** The first finding of `finding`'s kind in a bounded exhaustive search of `scenario`, or undefined. */
+/**
+ * The same finding: the same invariant; for a forbidden type, the same message (sender, receiver,
+ * content) — a SIGSEGV for another reason is another finding, not a smaller one.
+ */
+function same(f: Finding, finding: Finding): boolean {
+  if (f.kind !== finding.kind || f.what !== finding.what) return false;
+  const m = finding.message;
+  return m === undefined || (f.message !== undefined && f.message.from === m.from && f.message.to === m.to && f.message.json === m.json);
+}
+
+/** The first such finding in a bounded exhaustive search of `scenario`, or undefined. */
 function findAgain(scenario: Scenario, finding: Finding, maxStates: number, opts: ModelOptions): Finding | undefined {
-  const s = new Search(new ExploreModel(scenario, opts), { strategy: 'bfs', continueAfterFinding: true, maxStates });
+  const s = new Search(new ExploreModel(scenario, opts), { strategy: 'bfs', continueAfterFinding: true, maxStates, accept: (f) => same(f, finding) });
   while (!s.advance(50_000)) {
-    const hit = s.findings().find((f) => f.kind === finding.kind && f.what === finding.what);
+    const hit = s.findings().find((f) => same(f, finding));
     if (hit) return hit;
   }
-  return s.findings().find((f) => f.kind === finding.kind && f.what === finding.what);
+  return s.findings().find((f) => same(f, finding));
 }
 
 /**
@@ -38,14 +48,21 @@ export function minimize(scenario: Scenario, finding: Finding, opts: ModelOption
   let kept = scenario.steps.map((_, i) => i);
   let best: Finding = findAgain(scenario, finding, maxStates, opts) ?? finding;
   let searches = 1;
+  // The smaller scenario: its steps without their `expect`, and no `final` (both describe the original
+  // run; explore checks neither, and a `final` may name a process a dropped step created).
   const build = (indices: readonly number[]): Scenario => ({
     ...scenario,
     name: indices.length === scenario.steps.length ? scenario.name : `${scenario.name} (minimized: steps ${indices.join(', ')} of ${scenario.steps.length})`,
-    steps: indices.map((i) => scenario.steps[i] as Scenario['steps'][number]),
+    steps: indices.map((i) => {
+      const { expect: _, ...step } = scenario.steps[i] as Scenario['steps'][number];
+      return step as Scenario['steps'][number];
+    }),
+    final: { pasid: {}, refs: {}, msr: {} },
   });
   for (let j = kept.length - 1; j >= 0; j--) {
     if (kept.length <= 1) break;
     const candidate = kept.filter((_, x) => x !== j);
+    if (!namesCreated(scenario, candidate)) continue;
     searches++;
     const hit = findAgain(build(candidate), finding, maxStates, opts);
     if (hit !== undefined) {
@@ -54,4 +71,20 @@ export function minimize(scenario: Scenario, finding: Finding, opts: ModelOption
     }
   }
   return { scenario: build(kept), finding: best, kept, searches };
+}
+
+/** Whether every thread the kept steps name is created by one of them (a scenario's own rule). */
+function namesCreated(scenario: Scenario, indices: readonly number[]): boolean {
+  const created = new Set<string>();
+  for (const i of indices) {
+    const s = scenario.steps[i];
+    if (s === undefined) continue;
+    if (s.op === 'spawn') created.add(s.process);
+    else if (s.op === 'clone' || s.op === 'fork') created.add(s.new);
+  }
+  for (const i of indices) {
+    const s = scenario.steps[i];
+    if (s !== undefined && 'thread' in s && !created.has(s.thread)) return false;
+  }
+  return true;
 }

@@ -43,6 +43,8 @@ export interface Finding {
   readonly violations: readonly Violation[];
   /** The random or PCT schedule that found it. */
   readonly schedule?: number;
+  /** A forbidden message: its sender, receiver and content (what minimizing must find again). */
+  readonly message?: { readonly from: string; readonly to: string; readonly json: string };
 }
 
 /** Why a search stopped before it had seen every state (a bounded search proves nothing beyond its bound). */
@@ -77,6 +79,8 @@ export interface SearchOptions {
    * by the worker that inserted it.
    */
   readonly shared?: SharedArrayBuffer | undefined;
+  /** Only findings this accepts count (minimizing looks for one finding in particular). */
+  readonly accept?: ((f: Finding) => boolean) | undefined;
 }
 
 /** Counts so far. */
@@ -266,11 +270,11 @@ export class Search {
     return this.done;
   }
 
-  private record(kind: Finding['kind'], what: string, detail: string, depth: number, path: readonly TransitionRef[], violations: readonly Violation[], schedule?: number): void {
+  private record(kind: Finding['kind'], what: string, detail: string, depth: number, path: readonly TransitionRef[], violations: readonly Violation[], schedule?: number, message?: Finding['message']): void {
     const key = `${kind}:${what}`;
-    if (!this.findingsByKey.has(key)) {
-      this.findingsByKey.set(key, { kind, what, detail, depth, path, violations, ...(schedule === undefined ? {} : { schedule }) });
-    }
+    const f: Finding = { kind, what, detail, depth, path, violations, ...(schedule === undefined ? {} : { schedule }), ...(message === undefined ? {} : { message }) };
+    if (this.opts.accept !== undefined && !this.opts.accept(f)) return;
+    if (!this.findingsByKey.has(key)) this.findingsByKey.set(key, f);
     if (this.opts.continueAfterFinding !== true) this.stop('first-finding');
   }
 
@@ -283,7 +287,7 @@ export class Search {
     }
     if (a.forbidden !== null) {
       const d = a.delivered;
-      this.record('forbid', a.forbidden, `${a.forbidden} delivered, ${d.from} -> ${d.to} (seq ${d.seq})`, depth, path(), [], schedule);
+      this.record('forbid', a.forbidden, `${a.forbidden} delivered, ${d.from} -> ${d.to} (seq ${d.seq})`, depth, path(), [], schedule, { from: d.from, to: d.to, json: JSON.stringify(d.msg) });
       return true;
     }
     return false;
