@@ -4,7 +4,8 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { cli } from '../setup/cli.ts';
@@ -43,6 +44,18 @@ describe('svasim explore', () => {
     expect((await cli(['replay', min])).code).toBe(0);
     const none = await cli(['explore', file, '--out', join(dir, 'nomin'), '--quiet', '--no-minimize']);
     expect(none.out).not.toContain('minimized');
+  });
+
+  it('a plugin\'s device model is explored like svasim\'s own: the example device finds its race, and the log replays with the plugin', async () => {
+    const examples = join(dirname(fileURLToPath(import.meta.url)), '../../tools/examples');
+    const plugin = join(examples, 'iax-plugin.mjs');
+    const out = join(dir, 'plugin');
+    const r = await cli(['explore', join(examples, 'device-model.json'), '--plugin', plugin, '--out', out, '--quiet', '--no-minimize']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('FOUND: forbidden signal.sigsegv delivered');
+    const log = join(out, 'device-model.signal.sigsegv.jsonl');
+    expect((await cli(['replay', log, '--plugin', plugin])).code).toBe(0);
+    expect((await cli(['replay', log])).code).toBe(2);
   });
 
   it('proves a safe race safe (exit 0) and says the search was complete', async () => {
