@@ -123,10 +123,15 @@ export class TracePrinter {
    * level), and `mark` pointed at the record of the finding.
    */
   schedule(records: readonly Delivered[], steps: readonly Step[], mark: number): void {
+    // A header each time the schedule moves to another step's messages (steps interleave): every line
+    // sits under the step it belongs to; `#seq` keeps the delivery order.
+    let current = -1;
     for (const d of records) {
-      if (d.cause === undefined && d.from === 'user') {
+      if (d.step !== current && d.from !== 'monitor') {
+        current = d.step;
         const step = steps[d.step];
-        this.write(this.st.bold(`step ${d.step}: ${step ? describeStep(step) : '?'}`));
+        const input = d.cause === undefined && d.from === 'user';
+        this.write(this.st.bold(`step ${d.step}: ${step ? describeStep(step) : '?'}${input ? '' : ' (continued)'}`));
       }
       this.line(d, d.cause === undefined ? 0 : 1, d.seq === mark ? this.st.bold(this.st.magenta('   ◀ the finding')) : '');
     }

@@ -29,6 +29,8 @@ export interface CounterexampleOptions {
   readonly engine?: EngineKind | undefined;
   readonly strategy: Strategy;
   readonly seed?: number | undefined;
+  /** PCT's depth (written in the header with the schedule's index, so the schedule can be run again). */
+  readonly pctDepth?: number | undefined;
 }
 
 /** Re-execute a path from the initial state; the violations of its last state are reported as records. */
@@ -59,7 +61,9 @@ export function writeCounterexample(file: string, scenario: Scenario, finding: F
   const scheduler = {
     name: 'explore',
     strategy: opts.strategy,
-    ...(opts.strategy === 'bfs' || opts.seed === undefined ? {} : { seed: opts.seed }),
+    ...(opts.strategy === 'bfs' ? {} : { seed: opts.seed ?? 0 }),
+    ...(finding.schedule === undefined ? {} : { schedule: finding.schedule }),
+    ...(opts.strategy === 'pct' ? { pctDepth: opts.pctDepth ?? 3 } : {}),
     finding: { seq: trace.seq, kind: finding.kind, what: finding.what, detail: finding.detail },
   };
   const writer = new LogWriter(file, headerLine(scenario, scenario.policy, opts.kinds ? pluginRefs(opts.kinds) : [], scheduler), 'step');

@@ -29,6 +29,8 @@ export const shardResultSchema = z
     strategy: z.enum(['bfs', 'random', 'pct']),
     seed: z.number().int().min(0).optional(),
     shard: z.object({ k: z.number().int().min(0), n: z.number().int().min(1) }).strict(),
+    /** What makes two shards parts of one search: the scenario's hash and the options that shape it. */
+    search: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
     complete: z.boolean(),
     boundedBy: z.array(z.string()),
     stats: z.object({ distinct: z.number().int().min(0), transitions: z.number().int().min(0), schedules: z.number().int().min(0), depth: z.number().int().min(0), elapsedMs: z.number().min(0) }).passthrough(),
@@ -68,6 +70,13 @@ export function mergeShards(results: readonly { readonly result: ShardResult; re
   const n = first.result.shard.n;
   const seen = new Map<number, string>();
   for (const { result: r, where } of results) {
+    for (const key of new Set([...Object.keys(r.search), ...Object.keys(first.result.search)])) {
+      const mine = r.search[key];
+      const theirs = first.result.search[key];
+      if (mine !== theirs) {
+        throw new MergeError(`${where}: shard ${r.shard.k}/${r.shard.n} is not part of the same search as ${first.where}: ${key} ${JSON.stringify(mine ?? null)} there, ${JSON.stringify(theirs ?? null)} in ${first.where}`);
+      }
+    }
     if (r.scenario !== scenario || r.strategy !== strategy || r.seed !== seed || r.shard.n !== n || r.policy.pasid !== first.result.policy.pasid || r.policy.lam !== first.result.policy.lam) {
       throw new MergeError(`${where}: shard ${r.shard.k}/${r.shard.n} of "${r.scenario}" (${r.strategy}${r.seed === undefined ? '' : `, seed ${r.seed}`}) is not part of the same search as ${first.where} ("${scenario}", ${strategy}${seed === undefined ? '' : `, seed ${seed}`}, ${n} shards)`);
     }

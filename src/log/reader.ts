@@ -79,6 +79,8 @@ const headerSchema = z
         name: z.string(),
         seed: z.number().int().optional(),
         strategy: z.string().optional(),
+        schedule: z.number().int().min(0).optional(),
+        pctDepth: z.number().int().min(1).optional(),
         finding: z.object({ seq: z.number().int().min(1), kind: z.enum(['invariant', 'forbid', 'stuck']), what: z.string(), detail: z.string() }).strict().optional(),
       })
       .strict()

@@ -260,6 +260,9 @@ export interface SchedulerDescription {
   readonly seed?: number;
   /** An exploration's log (`name` "explore"): the strategy that found it. */
   readonly strategy?: string;
+  /** An exploration's log: the index of the random or PCT schedule that found it, and PCT's depth. */
+  readonly schedule?: number;
+  readonly pctDepth?: number;
   /** An exploration's log: what it shows (the record at `seq` is the violation, or the forbidden message). */
   readonly finding?: { readonly seq: number; readonly kind: 'invariant' | 'forbid' | 'stuck'; readonly what: string; readonly detail: string };
 }

@@ -78,14 +78,14 @@ describe('svasim explore', () => {
   it('a bounded search says it proves nothing beyond its bound', async () => {
     const r = await cli(['explore', 'race-release-enqcmd', '--max-states', '300']);
     expect(r.code).toBe(0);
-    expect(r.out).toContain('bounded by max-states: it proves nothing beyond the states it saw');
+    expect(r.out).toContain('bounded by --max-states (or a full shared visited set): it proves nothing beyond the states it saw');
     expect(r.out).toContain('NOTHING FOUND within the bound');
   });
 
   it('pct with a seed finds the race; random and pct say a sample proves nothing about the rest', async () => {
     const r = await cli(['explore', 'race-unbind-inflight', '--strategy', 'pct', '--seed', '7', '--schedules', '300', '--out', join(dir, 'pct')]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/FOUND: forbidden fault\.dmar delivered after \d+ transitions \(schedule \d+\)/);
+    expect(r.out).toMatch(/FOUND: forbidden fault\.dmar delivered after \d+ transitions \(schedule index (\d+): the \d+(st|nd|rd|th) schedule\)/);
     const s = await cli(['explore', 'race-lam-bind-v6.4', '--strategy', 'random', '--schedules', '50']);
     expect(s.code).toBe(0);
     expect(s.out).toContain('a sample of schedules: it proves nothing about the schedules it did not run');
@@ -100,7 +100,7 @@ describe('svasim explore', () => {
       until: Promise.resolve(),
     });
     expect(code).toBe(0);
-    expect(out).toContain('bounded by interrupted: it proves nothing beyond the states it saw');
+    expect(out).toContain('interrupted: it proves nothing beyond the states it saw');
   });
 
   it('4 shards of a bfs search, merged: the same states and verdicts as one search; a missing or foreign shard is bad input', async () => {
@@ -129,9 +129,44 @@ describe('svasim explore', () => {
     expect(foreign.err.trim().split('\n')).toHaveLength(1);
   });
 
+  it('what a first user hit: a bad --out is refused before searching; replay --policy refuses a counterexample; a merge of different searches names what differs; every trace line sits under its own step', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const r = await cli(['explore', 'race-unbind-inflight', '--out', file]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`is not a directory`);
+    expect(r.out).toBe('');
+    const out = join(dir, 'fix');
+    const found = await cli(['explore', 'race-unbind-inflight', '--out', out]);
+    // Each record is printed under its own step's header: the schedule goes back and forth between steps.
+    const lines = found.out.split('\n');
+    let current = -1;
+    for (const line of lines) {
+      const h = /^step (\d+): /.exec(line);
+      if (h) current = Number(h[1]);
+    }
+    expect(found.out).toContain('(continued)');
+    expect(current).toBeGreaterThanOrEqual(0);
+    const log = join(out, 'race-unbind-inflight.fault.dmar.jsonl');
+    const w = await cli(['replay', log, '--policy', 'pasid=merged']);
+    expect(w.code).toBe(2);
+    expect(w.err).toContain("an exploration's counterexample");
+    const race = JSON.parse(readFileSync(builtinPath('race-unbind-inflight') ?? '', 'utf8')) as { steps: { op: string; count?: number }[] };
+    const edited = join(dir, 'race-edited.json');
+    race.steps.push({ op: 'complete', device: 'dsa0' } as { op: string });
+    writeFileSync(edited, JSON.stringify(race));
+    const sh = join(dir, 'mixed');
+    await cli(['explore', 'race-unbind-inflight', '--shard', '0/2', '--out', sh, '--quiet', '--continue']);
+    await cli(['explore', edited, '--shard', '1/2', '--out', join(sh, 'b'), '--quiet', '--continue']);
+    const m = await cli(['explore', '--merge', sh, join(sh, 'b')]);
+    expect(m.code).toBe(2);
+    expect(m.err).toContain('scenarioSha256');
+    expect((await cli(['explore', '--merge', sh, '--strategy', 'pct'])).err).toContain('--strategy does not apply');
+  });
+
   it.each([
     [['explore', 'race-unbind-inflight', '--strategy', 'dfs'], '--strategy expects bfs, random, pct, got "dfs"'],
-    [['explore', 'race-unbind-inflight', '--max-states', '0'], '--max-states expects an integer from 1'],
+    [['explore', 'race-unbind-inflight', '--max-states', '0'], '--max-states expects an integer of at least 1, got "0"'],
     [['explore', 'race-unbind-inflight', '--seed', '3'], '--seed applies to --strategy random or pct'],
     [['explore', 'race-unbind-inflight', '--strategy', 'random', '--shard', '4/4'], '--shard expects K/N with 0 <= K < N'],
     [['explore', 'race-unbind-inflight', '--time', 'soon'], '--time expects a positive number of seconds, got "soon"'],

@@ -3,7 +3,8 @@
  * each finding written as an ordinary event log that `replay` reproduces and `inspect` opens on it.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { ParseArgsConfig } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
 import { explore, minimize, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
@@ -91,7 +92,7 @@ function count(name: string, v: string | undefined, min = 1, max = Number.MAX_SA
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`svasim explore: --${name} expects an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any size' : max}, got "${v}"`);
+    throw new UsageError(`svasim explore: --${name} expects ${max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`}, got "${v}"`);
   }
   return n;
 }
@@ -105,6 +106,36 @@ function parseShard(v: string | undefined): { k: number; n: number } | undefined
     throw new UsageError(`svasim explore: --shard expects K/N with 0 <= K < N (e.g. 0/4), got "${v}"`);
   }
   return { k, n };
+}
+
+/**
+ * Make the output directory before searching (a search's result must not be lost to a bad --out):
+ * missing directories are made one at a time from the deepest one that exists.
+ */
+function makeDir(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (;;) {
+    let st;
+    try {
+      st = statSync(d);
+    } catch {
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) break;
+      d = up;
+      continue;
+    }
+    if (!st.isDirectory()) throw new UsageError(`svasim explore: --out ${dir}: ${d} is not a directory`);
+    break;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      throw new UsageError(`svasim explore: --out ${dir}: cannot make ${m} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
 }
 
 /** A file name part from a finding (`G10`, `fault.dmar`, `stuck`). */
@@ -129,7 +160,11 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
     io.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (values.merge) return mergeCommand(positionals, values, io);
+  if (values.merge) {
+    const other = Object.keys(values).filter((k) => !['merge', 'json', 'help'].includes(k) && values[k as keyof typeof values] !== undefined);
+    if (other.length > 0) throw new UsageError(`svasim explore --merge: --${other[0] ?? ''} does not apply (a merge reads the shards' results: only --json)`);
+    return mergeCommand(positionals, values, io);
+  }
   if (positionals.length !== 1) throw new UsageError('svasim explore: expected one scenario file or built-in name (see svasim explore --help)');
   const strategy = (values.strategy ?? 'bfs') as Strategy;
   if (!STRATEGIES.includes(strategy)) throw new UsageError(`svasim explore: --strategy expects ${STRATEGIES.join(', ')}, got "${values.strategy ?? ''}"`);
@@ -160,6 +195,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const kinds = await pluginKinds(values.plugin);
   const { scenario, name } = resolveScenario(positionals[0] ?? '', override, 'explore', kinds);
   const out = values.out ?? '.';
+  makeDir(out);
   const st = styleFor(io.stdout, io.env);
   const print = (line: string): void => {
     io.stdout.write(`${line}\n`);
@@ -180,7 +216,12 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   }
   // Ctrl-C: the search stops between slices and ends with its summary.
   const abort = new AbortController();
-  void io.until?.then(() => abort.abort());
+  const onSignal = (): void => abort.abort();
+  if (io.until !== undefined) void io.until.then(onSignal);
+  else {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   const written: { finding: Finding; file: string; seq: number; minimized?: { file: string; seq: number; kept: readonly number[]; depth: number } }[] = [];
   let summary: ExploreSummary | undefined;
   const events = explore(scenario, {
@@ -199,9 +240,8 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
         } else io.stderr.write(`${line}\n`);
       } else if (e.type === 'finding') {
         clearLive();
-        mkdirSync(out, { recursive: true });
         const file = join(out, `${slug(name)}.${slug(e.finding.what)}${shard === undefined ? '' : `.shard-${shard.k}-of-${shard.n}`}.jsonl`);
-        const trace = writeCounterexample(file, scenario, e.finding, { kinds, engine, strategy, seed });
+        const trace = writeCounterexample(file, scenario, e.finding, { kinds, engine, strategy, seed, pctDepth });
         const entry: (typeof written)[number] = { finding: e.finding, file, seq: trace.seq };
         written.push(entry);
         if (!json) showFinding(print, st, scenario, e.finding, file, trace, quiet);
@@ -219,12 +259,16 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
       } else if (e.type === 'done') summary = e.summary;
     }),
   );
-  await lastValueFrom(events, { defaultValue: undefined });
+  try {
+    await lastValueFrom(events, { defaultValue: undefined });
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
   clearLive();
   if (summary === undefined) throw new Error('explore ended without a summary');
   if (shard !== undefined) {
     // A shard's result, for `svasim explore --merge`: its summary, its findings' logs, its fingerprints.
-    mkdirSync(out, { recursive: true });
     const base = `${slug(name)}.shard-${shard.k}-of-${shard.n}`;
     let fpsFile: string | null = null;
     if (summary.fingerprints !== undefined) {
@@ -240,6 +284,17 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
       strategy,
       ...(strategy === 'bfs' ? {} : { seed: seed ?? 0 }),
       shard,
+      search: {
+        scenarioSha256: createHash('sha256').update(JSON.stringify(scenario)).digest('hex'),
+        plugins: (values.plugin ?? []).map((p) => basename(p)).join(' '),
+        engine: engine ?? 'compiled',
+        schedules: schedules ?? null,
+        pctDepth: pctDepth ?? null,
+        maxDepth: maxDepth ?? null,
+        maxStates: maxStates ?? null,
+        reduction: values['no-reduction'] !== true,
+        continue: values.continue === true,
+      },
       complete: summary.complete,
       boundedBy: [...summary.boundedBy],
       stats: { ...summary.stats },
@@ -331,14 +386,34 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
 function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, f: Finding, file: string, trace: { records: readonly import('../../runtime/system.ts').Delivered[]; seq: number }, quiet: boolean): void {
   const what = f.kind === 'invariant' ? `invariant ${f.what} violated` : f.kind === 'forbid' ? `forbidden ${f.what} delivered` : 'stuck (messages pending that no actor takes)';
   print('');
-  print(st.bold(st.red(`FOUND: ${what}`)) + ` after ${f.depth} transitions${f.schedule === undefined ? '' : ` (schedule ${f.schedule})`}`);
+  print(st.bold(st.red(`FOUND: ${what}`)) + ` after ${f.depth} transitions${f.schedule === undefined ? '' : ` (schedule index ${f.schedule}: the ${ordinal(f.schedule + 1)} schedule)`}`);
   print(`  ${f.detail}`);
   if (!quiet) {
     const printer = new TracePrinter(print, st);
     printer.schedule(trace.records, scenario.steps, trace.seq);
   }
-  print(`  log: ${file} (${trace.records.length} records; the finding is seq ${trace.seq})`);
-  print(`  replay it: svasim replay ${file}    see it: svasim inspect ${file}`);
+  print(`  log: ${file} (${trace.records.length} records; the finding is seq ${trace.seq}${f.kind === 'invariant' ? ', the invariant.violation record' : ''})`);
+  print(`  replay it: svasim replay ${file}    every actor there: svasim replay ${file} --until ${trace.seq}    see it: svasim inspect ${file}`);
+}
+
+const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
+
+/** A bound in words. */
+function boundWords(b: string): string {
+  switch (b) {
+    case 'max-depth':
+      return 'bounded by --max-depth (states that deep were not expanded; with random or pct, schedules were cut there)';
+    case 'max-states':
+      return 'bounded by --max-states (or a full shared visited set)';
+    case 'time':
+      return 'stopped by --time';
+    case 'interrupted':
+      return 'interrupted';
+    case 'first-finding':
+      return 'stopped at the first finding';
+    default:
+      return b;
+  }
 }
 
 function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; readonly n: number } | undefined): string[] {
@@ -346,7 +421,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   const lines: string[] = [''];
   lines.push(st.bold('summary:'));
   if (s.strategy === 'bfs') {
-    lines.push(`  ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions taken${p.slept > 0 ? ` (${fmt(p.slept)} more slept: sleep sets)` : ''}, depth ${p.depth}, ${fmt(p.finals)} final states`);
+    lines.push(`  ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions taken${p.slept > 0 ? ` (${fmt(p.slept)} more slept: sleep sets)` : ''}, depth ${p.depth}, ${fmt(p.finals)} final states (nothing left to run)`);
   } else {
     lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, depth up to ${p.depth}`);
   }
@@ -355,15 +430,17 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   if (s.complete && shard !== undefined) {
     lines.push(`  shard ${shard.k}/${shard.n} searched its part to the end: svasim explore --merge over every shard's result gives the verdict`);
   } else if (s.complete) {
-    lines.push(`  complete: every reachable state was checked (the odds that a fingerprint collision hid one: ${s.collisionProbability.toExponential(1)})`);
+    const past = s.findings.length > 0 ? ', except past its findings (a state that breaks something is not searched further)' : '';
+    lines.push(`  complete: every reachable state was checked${past} (the odds that a fingerprint collision hid one: ${s.collisionProbability.toExponential(1)})`);
   } else if (s.strategy !== 'bfs') {
-    lines.push(`  a sample of schedules${bounded.length > 0 ? `, stopped by ${bounded.join(', ')}` : ''}: it proves nothing about the schedules it did not run`);
-  } else if (bounded.length === 1 && bounded[0] === 'first-finding') {
+    lines.push(`  a sample of schedules${bounded.length > 0 ? `, ${bounded.map(boundWords).join(', ')}` : ''}: it proves nothing about the schedules it did not run`);
+  } else if (bounded.length === 1 && bounded[0] === 'first-finding' && shard === undefined) {
     lines.push('  stopped at its first finding (--continue searches on for findings of other kinds): it proves nothing about the states it did not see');
   } else {
-    lines.push(`  bounded by ${bounded.join(', ')}: it proves nothing beyond the states it saw`);
+    lines.push(`  ${bounded.map(boundWords).join(', ')}: it proves nothing beyond the states it saw`);
   }
   if (s.findings.length > 0) lines.push(st.bold(st.red(`FOUND: ${s.findings.length} finding(s)`)));
+  else if (shard !== undefined) lines.push(st.bold(st.green('NOTHING FOUND')) + ` in shard ${shard.k}/${shard.n}'s part: the other shards' results and --merge decide`);
   else lines.push(st.bold(st.green('NOTHING FOUND')) + (s.complete ? ': no interleaving breaks an invariant or the forbid list' : ' within the bound'));
   return lines;
 }

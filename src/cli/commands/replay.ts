@@ -65,6 +65,9 @@ async function cmdReplay(args: string[], io: Io): Promise<number> {
     if (values.until !== undefined) throw new UsageError('svasim replay: --policy and --until exclude each other');
     const override = parsePolicyOverride(values.policy);
     const wlog = readLog(positionals[0] ?? '', { allowTruncated: values['allow-truncated'] === true, kinds });
+    if (wlog.header.scheduler?.name === 'explore') {
+      throw new UsageError(`svasim replay: ${wlog.source} is an exploration's counterexample (its steps interleaved, cut at its finding): --policy re-runs a run step by step; explore the scenario under that policy instead (svasim explore <scenario> --policy ${values.policy})`);
+    }
     for (const line of pluginChangeLines(wlog.source, wlog.pluginChanges)) io.stderr.write(`${line}\n`);
     const check = replay(wlog, { allowIncomplete: values['allow-truncated'] === true });
     if (!check.identical) io.stderr.write(`warning: ${wlog.source} does not replay (diverges at seq ${check.seq}): the logged side below is what the log says, not what this model does\n`);
