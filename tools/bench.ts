@@ -400,7 +400,7 @@ function exploreRows(): [string, string, string][] {
   const firstRow = (k: string, what: string): [string, string, string] => [
     `time to the first counterexample of the DMAR race (race-unbind-inflight), ${what}`,
     num(first, `${k}Found`) > 0
-      ? `${fmt(num(first, `${k}Ms`))} ms${k === 'bfs' ? `, ${fmt(num(first, `${k}Transitions`))} transitions` : `, schedule ${fmt(num(first, `${k}Schedules`))}`}`
+      ? `${fmt(num(first, `${k}Ms`))} ms${k === 'bfs' ? `, ${fmt(num(first, `${k}Transitions`))} transitions` : `, ${fmt(num(first, `${k}Schedules`))} schedules`}`
       : `not found in ${fmt(num(first, `${k}Schedules`))} schedules (${fmt(num(first, `${k}Ms`) / 1000, 1)} s)`,
     '',
   ];
