@@ -85,6 +85,20 @@ export type ExploreEvent =
 
 const defaultClock = (): number => performance.now();
 
+/** A search's end, as the `done` event carries it. */
+function summaryOf(strategy: Strategy, seed: number | undefined, boundedBy: readonly Bound[], stats: ExploreProgress, findings: readonly Finding[], fingerprints: Uint32Array | undefined): ExploreSummary {
+  return {
+    strategy,
+    ...(strategy === 'bfs' ? {} : { seed: seed ?? 0 }),
+    complete: strategy === 'bfs' && boundedBy.length === 0,
+    boundedBy,
+    stats,
+    findings,
+    collisionProbability: Math.min(1, (stats.distinct * stats.distinct) / 2 ** 63),
+    ...(fingerprints === undefined ? {} : { fingerprints }),
+  };
+}
+
 /** Explore a scenario's interleavings (README "Exploring interleavings"). */
 export function explore(scenario: Scenario, options: ExploreOptions = {}): Observable<ExploreEvent> {
   if ((options.workers ?? 1) > 1) return exploreWorkers(scenario, options);
@@ -117,19 +131,8 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
         if (search.finished) {
           const stats = progress();
           const boundedBy = search.boundedBy();
-          subscriber.next({
-            type: 'done',
-            summary: {
-              strategy,
-              ...(strategy === 'bfs' ? {} : { seed: options.seed ?? 0 }),
-              complete: strategy === 'bfs' && boundedBy.length === 0,
-              boundedBy,
-              stats,
-              findings: search.findings(),
-              collisionProbability: Math.min(1, (stats.distinct * stats.distinct) / 2 ** 63),
-              ...(strategy === 'bfs' && options.shard !== undefined ? { fingerprints: search.fingerprints() } : {}),
-            },
-          });
+          const fingerprints = strategy === 'bfs' && options.shard !== undefined ? search.fingerprints() : undefined;
+          subscriber.next({ type: 'done', summary: summaryOf(strategy, options.seed, boundedBy, stats, search.findings(), fingerprints) });
           subscriber.complete();
           return;
         }
@@ -238,18 +241,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
             const stats = total();
             const boundedBy = [...bounds];
             end();
-            subscriber.next({
-              type: 'done',
-              summary: {
-                strategy,
-                ...(strategy === 'bfs' ? {} : { seed: options.seed ?? 0 }),
-                complete: strategy === 'bfs' && boundedBy.length === 0,
-                boundedBy,
-                stats,
-                findings: [...findings.values()],
-                collisionProbability: Math.min(1, (stats.distinct * stats.distinct) / 2 ** 63),
-              },
-            });
+            subscriber.next({ type: 'done', summary: summaryOf(strategy, options.seed, boundedBy, stats, [...findings.values()], undefined) });
             subscriber.complete();
           }
         }
