@@ -32,17 +32,19 @@ const NOTHING: Before = {};
 const EMPTY_HISTORY: MonitorState = { firstPasid: {}, activated: [], lockLam: [] };
 const MONITOR = new InvariantMonitor();
 
-/** The receiver's relevant state before `to` takes a message (call it before delivering). */
+/**
+ * The receiver's relevant state before `to` takes a message (call it before delivering): only what a
+ * history-free check reads — a thread already activated (M3), an mm with a PASID (M1) or LOCK_LAM (L3).
+ */
 export function beforeDelivery(sys: System, to: Address): Before {
   if (sys.isForeign(to)) return NOTHING;
   if (to.startsWith('thread:')) {
-    const t = sys.thread(to.slice(7));
-    return t ? { thread: { name: t.context.name, activated: (t.context as ThreadContext).activated } } : NOTHING;
+    const c = sys.contextOf(to) as ThreadContext | undefined;
+    return c?.activated === true ? { thread: { name: c.name, activated: true } } : NOTHING;
   }
   if (to.startsWith('mm:')) {
-    const m = sys.mm(Number(to.slice(3)));
-    if (!m) return NOTHING;
-    const c = m.context as MmContext;
+    const c = sys.contextOf(to) as MmContext | undefined;
+    if (c === undefined || (c.pasid === null && !c.lam.lockLam)) return NOTHING;
     return { mm: { id: c.id, pasid: c.pasid, lockLam: c.lam.lockLam } };
   }
   return NOTHING;

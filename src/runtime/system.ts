@@ -790,6 +790,12 @@ export class System {
     return v;
   }
 
+  /** An actor's context (what its views read), without building a view; `undefined`: no actor there. */
+  contextOf(address: Address): unknown {
+    const c = this.cells.get(address);
+    return c === undefined ? undefined : this.look(c, address).context;
+  }
+
   /** Any actor's kind, state (dotted) and context; `undefined` when no actor has that address. */
   actor(address: Address): (ActorView<unknown> & { readonly kind: string }) | undefined {
     const c = this.cells.get(address);
