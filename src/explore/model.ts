@@ -45,7 +45,12 @@ export interface Transition {
   readonly env: Envelope | null;
   /** The actor it changes (`null` for `user` and `monitor`, which only record). */
   readonly actor: Address | null;
-  /** Its sleep-set bucket (0..30), or -1 when it must never sleep. */
+  /**
+   * Its sleep-set bit in this state (0..30; {@link ExploreModel.maskIn}), or -1 when it must never sleep.
+   * Bits are local to a state and the same in every visit of it: program `p` is bit `p`, and the channels
+   * with pending messages follow in an order of their own (by a hash of their names), so two transitions
+   * enabled in one state never share a bit.
+   */
   readonly bit: number;
   /** The scenario step it runs (program steps), else -1. */
   readonly stepIndex: number;
@@ -62,6 +67,19 @@ export interface ModelState {
   /** The actors' part of it (a sum over actors: a child's is its parent's, changed where its actors changed). */
   readonly actorsA: number;
   readonly actorsB: number;
+  /** Its channels' keys in order (the sleep bits' order), once asked for. */
+  order: readonly number[] | null;
+}
+
+/**
+ * A pending message as the explorer keeps it: the envelope with its hash and its channel's key, computed
+ * once when it became pending (a fingerprint reads every pending message's).
+ */
+interface Pending extends Envelope {
+  readonly ha: number;
+  readonly hb: number;
+  /** Its channel's key (52 bits of a hash of sender and receiver): the order of a state's channels. */
+  readonly ck: number;
 }
 
 /** What one transition did: the delivery, the invariants it broke, a forbidden message it delivered. */
@@ -74,44 +92,46 @@ export interface Applied {
   readonly forbidden: string | null;
 }
 
+/** An envelope without the explorer's fields (what delivery and snapshots see). */
+function plain(e: Envelope): Envelope {
+  const { msg, from, to, cause, step, seq } = e;
+  return e.copy === true ? { msg, from, to, cause, step, seq, copy: true } : { msg, from, to, cause, step, seq };
+}
+
 /** The explorer's scheduler: delivers exactly the message it is told to (a copy: delivery writes to envelopes). */
 class ChosenScheduler implements Scheduler {
   readonly keepsChannelOrder = true;
-  items: Envelope[] = [];
+  items: Pending[] = [];
   chosen: Envelope | null = null;
   readonly description = { name: 'explore' };
 
+  constructor(private readonly pend: (env: Envelope) => Pending) {}
+
   enqueue(env: Envelope): void {
-    this.items.push(env);
+    this.items.push(this.pend(env));
   }
   next(): Envelope | undefined {
     const c = this.chosen;
     if (c === null) return undefined;
     this.chosen = null;
-    const i = this.items.indexOf(c);
+    const i = this.items.indexOf(c as Pending);
     if (i < 0) throw new Error(`explore: ${c.msg.type} ${c.from} -> ${c.to} is not pending`);
     this.items.splice(i, 1);
-    return { ...c };
+    return plain(c);
   }
   get size(): number {
     return this.items.length;
   }
   pending(): readonly Envelope[] {
-    return this.items.slice();
+    return this.items.map(plain);
   }
   reset(pending: readonly Envelope[]): void {
-    this.items = pending.slice();
+    this.items = pending.map(this.pend);
   }
 }
 
-/** Sleep-set buckets: 31 (a visited set's word keeps its 32nd bit for a flag). */
+/** Sleep-set bits: 31 (a visited set's word keeps its 32nd bit for a flag). */
 export const BUCKETS = 31;
-
-/** The sleep-set bucket of a channel (or a program, `to` null): stable across workers and runs. */
-function bucket(from: string, to: string | null): number {
-  const h = to === null ? hashString(from).a : mix2(hashString(from).a, hashString(to).b);
-  return (h >>> 0) % BUCKETS;
-}
 
 /** Whether a pending message is its channel's oldest (no earlier one has the same sender and receiver). */
 function isHead(items: readonly Envelope[], i: number): boolean {
@@ -135,7 +155,7 @@ export interface ModelOptions {
 export class ExploreModel {
   readonly sys: System;
   readonly programs: readonly Program[];
-  private readonly sched = new ChosenScheduler();
+  private readonly sched = new ChosenScheduler((env) => this.pend(env));
   private pcs: number[];
   private pcsShared = false;
   private readonly forbid: ReadonlySet<string>;
@@ -145,7 +165,8 @@ export class ExploreModel {
   /** Observers make deliveries to different actors depend on each other (their copies share a channel). */
   readonly independence: boolean;
   private readonly stateHashes = new WeakMap<object, Hash64>();
-  private readonly envHashes = new WeakMap<Envelope, Hash64>();
+  /** Each channel's key (from -> to -> key), which orders a state's channels for their sleep bits. */
+  private readonly chanKeys = new Map<string, Map<string, number>>();
 
   constructor(
     readonly scenario: Scenario,
@@ -196,13 +217,13 @@ export class ExploreModel {
     const pcs = this.pcs;
     const actors = this.actorsHash(cap, parent);
     const h = this.fingerprint(cap, pending, pcs, actors);
-    return { cap, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
+    return { cap, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b, order: null };
   }
 
   /** Put a captured state back. */
   restore(s: ModelState): void {
     this.sys.restoreModel(s.cap);
-    this.sched.items = s.pending.slice();
+    this.sched.items = (s.pending as readonly Pending[]).slice();
     this.sched.chosen = null;
     this.pcs = s.pcs as number[];
     this.pcsShared = true;
@@ -219,31 +240,42 @@ export class ExploreModel {
     return true;
   }
 
-  /** The transitions enabled now, in a fixed order: channel heads oldest first, then programs in order. */
-  enabled(): Transition[] {
+  /**
+   * The transitions enabled now, in a fixed order: channel heads oldest first, then programs in order.
+   * `now`: the state the model is in (just restored or captured), for the transitions' sleep bits; without
+   * it every bit is -1 (random walks sleep nothing).
+   */
+  enabled(now?: ModelState): Transition[] {
     const sys = this.sys;
     const items = this.sched.items;
     const out: Transition[] = [];
     let unborn: Set<string> | null = null;
     for (const e of items) if (!sys.has(e.to) && sys.isBirth(e)) (unborn ??= new Set()).add(e.to);
+    const order = now === undefined ? null : this.orderOf(now);
+    const first = this.programs.length;
+    const chanBit = (e: Pending): number => {
+      if (order === null) return -1;
+      const b = first + order.indexOf(e.ck);
+      return b < BUCKETS ? b : -1;
+    };
     for (let i = 0; i < items.length; i++) {
       if (!isHead(items, i)) continue;
-      const e = items[i] as Envelope;
+      const e = items[i] as Pending;
       const to = e.to;
       const ref = { kind: 'deliver', from: e.from, to } as const;
       if (to === 'user' || to === 'monitor') {
-        out.push({ ref, env: e, actor: null, bit: bucket(e.from, to), stepIndex: -1 });
+        out.push({ ref, env: e, actor: null, bit: chanBit(e), stepIndex: -1 });
         continue;
       }
       if (!sys.has(to)) {
         const birth = unborn?.has(to) === true && sys.isBirth(e);
         if (!birth && unborn?.has(to) === true) continue;
         // A birth, or a message to no actor (the bus routes it or throws, as in a run): never asleep.
-        out.push({ ref, env: e, actor: to, bit: birth ? bucket(e.from, to) : -1, stepIndex: -1 });
+        out.push({ ref, env: e, actor: to, bit: birth ? chanBit(e) : -1, stepIndex: -1 });
         continue;
       }
       // Every head whose receiver exists takes it: `apply` deferred the others (interleaved.ts).
-      out.push({ ref, env: e, actor: to, bit: bucket(e.from, to), stepIndex: -1 });
+      out.push({ ref, env: e, actor: to, bit: chanBit(e), stepIndex: -1 });
     }
     for (let p = 0; p < this.programs.length; p++) {
       const prog = this.programs[p] as Program;
@@ -252,7 +284,7 @@ export class ExploreModel {
       const stepIndex = prog.steps[pc] as number;
       const input = this.inputs[stepIndex] as Envelope;
       if (!sys.has(input.to) || !sys.wouldTake(input)) continue;
-      out.push({ ref: { kind: 'step', program: p }, env: null, actor: input.to, bit: bucket(prog.key, null), stepIndex });
+      out.push({ ref: { kind: 'step', program: p }, env: null, actor: input.to, bit: now !== undefined && p < BUCKETS ? p : -1, stepIndex });
     }
     if (out.length > 0 || items.length > 0) return out;
     // Nothing else can happen: the first program step whose thread never came to exist is issued (ESRCH).
@@ -270,6 +302,71 @@ export class ExploreModel {
       out.push({ ref: { kind: 'step', program: best }, env: null, actor: 'kernel', bit: -1, stepIndex });
     }
     return out;
+  }
+
+  private chanKey(from: string, to: string): number {
+    let m = this.chanKeys.get(from);
+    if (m === undefined) {
+      m = new Map();
+      this.chanKeys.set(from, m);
+    }
+    let k = m.get(to);
+    if (k === undefined) {
+      // 52 bits of hash (exact in a double): two channels of one state sharing a key are as unlikely as a
+      // fingerprint collision.
+      const f = hashString(from);
+      const t = hashString(to);
+      k = (mix2(f.a, t.a) >>> 0) * 1048576 + (mix2(f.b, t.b) >>> 12);
+      m.set(to, k);
+    }
+    return k;
+  }
+
+  /** An envelope as it becomes pending: with its hash and its channel's key. */
+  private pend(e: Envelope): Pending {
+    const m = hashValue(e.msg);
+    const f = hashString(e.from);
+    const t = hashString(e.to);
+    const ca = mix2(f.a, t.a);
+    const cb = mix2(f.b ^ 0x1f83d9ab, t.b);
+    let ha = mix2(ca, m.a);
+    let hb = mix2(cb ^ 0x2545f491, m.b);
+    if (e.copy === true) {
+      ha ^= 0x6b43a9b5;
+      hb ^= 0x27bb2ee6;
+    }
+    const ck = this.chanKey(e.from, e.to);
+    const { msg, from, to, cause, step, seq } = e;
+    return e.copy === true ? { msg, from, to, cause, step, seq, copy: true, ha, hb, ck } : { msg, from, to, cause, step, seq, copy: undefined, ha, hb, ck };
+  }
+
+  /** A state's channels' keys, ascending (a channel's place is its sleep bit's offset after the programs'). */
+  private orderOf(s: ModelState): readonly number[] {
+    if (s.order !== null) return s.order;
+    const keys: number[] = [];
+    for (const e of s.pending as readonly Pending[]) if (!keys.includes(e.ck)) keys.push(e.ck);
+    s.order = keys.length < 2 ? keys : keys.sort((x, y) => x - y);
+    return s.order;
+  }
+
+  /**
+   * The sleep bits, in state `s`, of transitions named as `ts` name them (taken in another state: a sleep
+   * set passed on to a child). A transition without a bit there is left out (it is then taken as awake,
+   * which only searches more).
+   */
+  maskIn(s: ModelState, ts: readonly Transition[]): number {
+    let m = 0;
+    for (const t of ts) {
+      if (t.bit < 0) continue;
+      let b: number;
+      if (t.ref.kind === 'step') b = t.ref.program;
+      else {
+        const i = this.orderOf(s).indexOf(this.chanKey(t.ref.from, t.ref.to));
+        b = i < 0 ? BUCKETS : this.programs.length + i;
+      }
+      if (b < BUCKETS) m |= 1 << b;
+    }
+    return m >>> 0;
   }
 
   /** Take one enabled transition (in the state it was enabled in). */
@@ -310,7 +407,7 @@ export class ExploreModel {
       this.sys,
       () => this.sched.items,
       (e) => {
-        this.sched.items.splice(this.sched.items.indexOf(e), 1);
+        this.sched.items.splice(this.sched.items.indexOf(e as Pending), 1);
       },
       focus,
     );
@@ -350,20 +447,6 @@ export class ExploreModel {
       const c = typeof ctx === 'object' && ctx !== null && typeof pctx === 'object' && pctx !== null ? hashObjectFrom(ctx, pctx) : hashValue(ctx);
       h = { a: mix2(v.a, c.a), b: mix2(v.b ^ 0x5851f42d, c.b) };
       if (typeof state === 'object' && state !== null) this.stateHashes.set(key, h);
-    }
-    return h;
-  }
-
-  private envHash(e: Envelope): Hash64 {
-    let h = this.envHashes.get(e);
-    if (h === undefined) {
-      const m = hashValue(e.msg);
-      const f = hashString(e.from);
-      const t = hashString(e.to);
-      const c = { a: mix2(f.a, t.a), b: mix2(f.b ^ 0x1f83d9ab, t.b) };
-      h = { a: mix2(c.a, m.a), b: mix2(c.b ^ 0x2545f491, m.b) };
-      if (e.copy === true) h = { a: h.a ^ 0x6b43a9b5, b: h.b ^ 0x27bb2ee6 };
-      this.envHashes.set(e, h);
     }
     return h;
   }
@@ -419,9 +502,9 @@ export class ExploreModel {
         const o = pending[j] as Envelope;
         if (o.from === e.from && o.to === e.to) pos++;
       }
-      const h = this.envHash(e);
-      a2 = (a2 + mix2(h.a, pos)) | 0;
-      b2 = (b2 + mix2(h.b, pos ^ 0x68e31da4)) | 0;
+      const h = e as Pending;
+      a2 = (a2 + mix2(h.ha, pos)) | 0;
+      b2 = (b2 + mix2(h.hb, pos ^ 0x68e31da4)) | 0;
     }
     // Deferred messages: per channel, in order (as they will be pending again).
     if (cap.deferred !== null) {
@@ -430,9 +513,9 @@ export class ExploreModel {
           const e = list[i] as Envelope;
           let pos = 0;
           for (let j = 0; j < i; j++) if ((list[j] as Envelope).from === e.from) pos++;
-          const h = this.envHash(e);
-          a2 = (a2 + mix2(h.a ^ 0x7fb5d329, pos)) | 0;
-          b2 = (b2 + mix2(h.b ^ 0x728ed1f1, pos ^ 0x1bd3fb7f)) | 0;
+          const h = 'ck' in e ? (e as Pending) : this.pend(e);
+          a2 = (a2 + mix2(h.ha ^ 0x7fb5d329, pos)) | 0;
+          b2 = (b2 + mix2(h.hb ^ 0x728ed1f1, pos ^ 0x1bd3fb7f)) | 0;
         }
       }
     }

@@ -243,7 +243,7 @@ export class Search {
     });
     const mine: Node[] = [];
     for (const n of this.level) {
-      const v = shared.visit(n.s.a, n.s.b, bitsOf(n.sleep));
+      const v = shared.visit(n.s.a, n.s.b, this.model.maskIn(n.s, n.sleep));
       if (v.kind === 'new') mine.push(n);
       else if (v.kind === 'expanded' && v.awake !== 0) mine.push({ ...n, only: v.awake });
     }
@@ -337,7 +337,7 @@ export class Search {
     const table = this.table;
     const shared = this.sharedSet;
     model.restore(node.s);
-    const ts = model.enabled();
+    const ts = model.enabled(node.s);
     const reduce = this.opts.reduction !== false && model.independence;
     // The sleep set: the enabled transitions the node's paths all let sleep (matched by name).
     let sleep: Transition[] = [];
@@ -394,8 +394,9 @@ export class Search {
       const childSleep = !reduce || applied.touchedDeferred ? NONE : independentOf(t, sleep, explored);
       if (reduce && !applied.touchedDeferred && t.bit >= 0) explored.push(t);
       const depth = node.depth + 1;
+      const childMask = childSleep.length === 0 ? 0 : model.maskIn(child, childSleep);
       if (shared !== null) {
-        const v = shared.visit(child.a, child.b, bitsOf(childSleep));
+        const v = shared.visit(child.a, child.b, childMask);
         if (v.kind === 'new') {
           if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
             shared.claim(child.a, child.b, () => 0);
@@ -444,7 +445,7 @@ export class Search {
       }
       // Expanded already: what slept then and is awake now must be taken now (Godefroid's condition).
       const old = table.sleep(at);
-      const now = bitsOf(childSleep);
+      const now = childMask;
       const awake = (old & ~now) >>> 0;
       if (awake !== 0) {
         table.setSleep(at, old & now);
