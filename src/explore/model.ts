@@ -114,9 +114,12 @@ class ChosenScheduler implements Scheduler {
     const c = this.chosen;
     if (c === null) return undefined;
     this.chosen = null;
-    const i = this.items.indexOf(c as Pending);
+    const items = this.items;
+    const i = items.indexOf(c as Pending);
     if (i < 0) throw new Error(`explore: ${c.msg.type} ${c.from} -> ${c.to} is not pending`);
-    this.items.splice(i, 1);
+    // Shift down by hand (splice allocates the array of what it removed).
+    for (let j = i + 1; j < items.length; j++) items[j - 1] = items[j] as Pending;
+    items.length--;
     return plain(c);
   }
   get size(): number {
@@ -343,10 +346,20 @@ export class ExploreModel {
   /** A state's channels' keys, ascending (a channel's place is its sleep bit's offset after the programs'). */
   private orderOf(s: ModelState): readonly number[] {
     if (s.order !== null) return s.order;
+    // Insertion into a sorted array (Array#sort allocates a work array a call).
     const keys: number[] = [];
-    for (const e of s.pending as readonly Pending[]) if (!keys.includes(e.ck)) keys.push(e.ck);
-    s.order = keys.length < 2 ? keys : keys.sort((x, y) => x - y);
-    return s.order;
+    for (const e of s.pending as readonly Pending[]) {
+      const k = e.ck;
+      let i = keys.length;
+      while (i > 0 && (keys[i - 1] as number) > k) i--;
+      if (i > 0 && keys[i - 1] === k) continue;
+      // Shift up by hand (splice allocates the array of what it removed).
+      keys.push(k);
+      for (let j = keys.length - 1; j > i; j--) keys[j] = keys[j - 1] as number;
+      keys[i] = k;
+    }
+    s.order = keys;
+    return keys;
   }
 
   /**

@@ -112,16 +112,14 @@ interface Node {
   readonly path: PathNode | null;
   /** -1: expand every transition; else only those whose bucket bit is set (a state reached again). */
   readonly only: number;
-  /** Its sleep set: the transitions every path that reached it so far lets sleep (names, matched on expansion). */
-  sleep: readonly Transition[];
+  /**
+   * Its sleep set: the transitions every path that reached it so far lets sleep, as their sleep bits in
+   * this state (model.ts: no two transitions enabled in a state share a bit).
+   */
+  sleep: number;
 }
 
 const NONE: readonly Transition[] = [];
-
-function sameRef(x: TransitionRef, y: TransitionRef): boolean {
-  if (x.kind === 'deliver') return y.kind === 'deliver' && x.from === y.from && x.to === y.to;
-  return y.kind === 'step' && x.program === y.program;
-}
 
 /** A sleep set as buckets (for the visited set's revisit rule). */
 function bitsOf(ts: readonly Transition[]): number {
@@ -194,7 +192,7 @@ export class Search {
   ) {
     this.root = model.capture();
     this.table.add(this.root.a, this.root.b);
-    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1, sleep: NONE }];
+    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1, sleep: 0 }];
     if (opts.shard) this.schedule = opts.shard.k;
   }
 
@@ -243,7 +241,7 @@ export class Search {
     });
     const mine: Node[] = [];
     for (const n of this.level) {
-      const v = shared.visit(n.s.a, n.s.b, this.model.maskIn(n.s, n.sleep));
+      const v = shared.visit(n.s.a, n.s.b, n.sleep);
       if (v.kind === 'new') mine.push(n);
       else if (v.kind === 'expanded' && v.awake !== 0) mine.push({ ...n, only: v.awake });
     }
@@ -339,9 +337,9 @@ export class Search {
     model.restore(node.s);
     const ts = model.enabled(node.s);
     const reduce = this.opts.reduction !== false && model.independence;
-    // The sleep set: the enabled transitions the node's paths all let sleep (matched by name).
+    // The sleep set: the enabled transitions the node's paths all let sleep.
     let sleep: Transition[] = [];
-    if (reduce) for (const z of node.sleep) for (const t of ts) if (sameRef(t.ref, z.ref)) sleep.push(t);
+    if (reduce && node.sleep !== 0) for (const t of ts) if (t.bit >= 0 && (node.sleep & (1 << t.bit)) !== 0) sleep.push(t);
     if (shared !== null) {
       if (node.only === -1) {
         // Shared: sleep only what every visitor's path let sleep (buckets two enabled transitions share name neither).
@@ -407,9 +405,9 @@ export class Search {
             this.stop('max-states');
             return;
           }
-          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep });
+          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
         } else if (v.kind === 'expanded' && v.awake !== 0 && reduce) {
-          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: v.awake, sleep: childSleep });
+          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: v.awake, sleep: childMask });
         }
         continue;
       }
@@ -426,7 +424,7 @@ export class Search {
           this.stop('max-states');
           return;
         }
-        const n: Node = { s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep };
+        const n: Node = { s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask };
         this.next.push(n);
         if (reduce) {
           const same = this.nextIndex.get(child.a);
@@ -439,8 +437,8 @@ export class Search {
       if (!table.expanded(at)) {
         // Waiting to be expanded (in this level or the next): it will sleep only what every path lets it.
         const waiting = this.waiting(child);
-        if (waiting !== undefined) waiting.sleep = waiting.sleep.filter((z) => childSleep.some((c) => sameRef(c.ref, z.ref)));
-        else this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childSleep });
+        if (waiting !== undefined) waiting.sleep = (waiting.sleep & childMask) >>> 0;
+        else this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
         continue;
       }
       // Expanded already: what slept then and is awake now must be taken now (Godefroid's condition).
@@ -449,7 +447,7 @@ export class Search {
       const awake = (old & ~now) >>> 0;
       if (awake !== 0) {
         table.setSleep(at, old & now);
-        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childSleep });
+        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childMask });
       }
     }
   }

@@ -31,6 +31,8 @@ export interface Before {
 const NOTHING: Before = {};
 const EMPTY_HISTORY: MonitorState = { firstPasid: {}, activated: [], lockLam: [] };
 const MONITOR = new InvariantMonitor();
+/** Scratch: every actor's address (a quiescent state's check). */
+const ALL = new Set<Address>();
 
 /**
  * The receiver's relevant state before `to` takes a message (call it before delivering): only what a
@@ -68,10 +70,10 @@ export function checkDelivery(sys: System, d: Delivered, changed: ReadonlySet<Ad
   MONITOR.load(history);
   const out = MONITOR.check(sys, [d], changed, 'always');
   if (quiescent) {
-    const all = new Set<Address>();
-    for (const a of sys.addresses()) all.add(a.address);
+    ALL.clear();
+    for (const a of sys.addresses()) ALL.add(a.address);
     MONITOR.load(EMPTY_HISTORY);
-    for (const v of MONITOR.check(sys, [], all, 'quiescent')) out.push({ ...v, at: d.seq });
+    for (const v of MONITOR.check(sys, [], ALL, 'quiescent')) out.push({ ...v, at: d.seq });
   }
   return out;
 }

@@ -6,7 +6,7 @@
 import type { MmContext } from '../../machines/mm.ts';
 import { hasRefcounts } from '../../machines/pasid.ts';
 import { isBuiltinMessage, type Address, type Message } from '../../machines/protocol.ts';
-import { KindError, type StepView } from './kinds.ts';
+import { KindError, type Kinds, type StepView } from './kinds.ts';
 import type { Delivered, System } from './system.ts';
 
 /**
@@ -37,6 +37,8 @@ export interface MonitorState {
 const isMmAlive = (state: string): boolean => state.startsWith('alive');
 
 /** Collects the violations found after one step. */
+const NO_MONITORS: ReturnType<Kinds['monitors']> = [];
+
 class Reporter {
   constructor(
     private readonly out: Violation[],
@@ -171,7 +173,7 @@ export class InvariantMonitor {
 
     // G4-G6 relate IOMMU state to mm state: they can only break in a step that changed either.
     const allocatorTouched = settled && (mms.size > 0 || changed.has('iommu'));
-    for (const p of allocatorTouched ? pasids : []) {
+    if (allocatorTouched) for (const p of pasids) {
       const owner = iommu.owner[p];
       if (owner !== undefined) {
         if (p < min || p > max || p === 0) v.report('G4', `PASID ${p} allocated outside [${min}, ${max}]`);
@@ -194,7 +196,7 @@ export class InvariantMonitor {
       }
     }
     // The invariants registered kinds add (src/runtime/kinds.ts), over the same step.
-    const kindMonitors = settled ? sys.kinds.monitors() : [];
+    const kindMonitors = settled ? sys.kinds.monitors() : NO_MONITORS;
     if (kindMonitors.length > 0) {
       const view: StepView = { messages, changed, actor: (a) => sys.actor(a) };
       for (const { kind, monitor } of kindMonitors) {
