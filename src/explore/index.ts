@@ -6,15 +6,15 @@
  * The only clock is `options.clock` (default `performance.now`): it paces progress events and enforces
  * `timeMs`, and is never read by anything that decides a state, a verdict of an unbounded search or a log.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Observable } from 'rxjs';
 import type { Kinds } from '../runtime/kinds.ts';
 import type { EngineKind, SystemOptions } from '../runtime/system.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { ExploreModel } from './model.ts';
 import { Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
-import { SharedVisited } from './shared.ts';
-import type { WorkerMessage } from './worker.ts';
+import { controlBuffer, SharedVisited } from './shared.ts';
+import type { WorkerInput, WorkerMessage } from './worker.ts';
 
 export type { Bound, Finding, SearchStats, Strategy } from './search.ts';
 export { STRATEGIES } from './search.ts';
@@ -170,7 +170,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const strategy = options.strategy ?? 'bfs';
     const start = clock();
     const every = options.progressEveryMs ?? 1000;
-    const control = new SharedArrayBuffer(4);
+    const control = controlBuffer(n);
     const ctl = new Int32Array(control);
     const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates ?? DEFAULT_SHARED_STATES) : undefined;
     const latest: (SearchStats | null)[] = Array.from({ length: n }, () => null);
@@ -179,6 +179,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     let finished = 0;
     let over = false;
     const workers: Worker[] = [];
+    const inboxes: MessagePort[] = [];
     const total = (): ExploreProgress => {
       let transitions = 0, slept = 0, depth = 0, frontier = 0, finals = 0, schedules = 0, distinct = 0;
       // A bfs too small to split: every worker searched it all; one worker's counts are the search's.
@@ -213,14 +214,20 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       over = true;
       clearInterval(timer);
       for (const w of workers) void w.terminate();
+      for (const p of inboxes) p.close();
     };
     for (let k = 0; k < n; k++) {
       const search: SearchOptions = { ...pickSearch(options), strategy, shard: { k, n }, ...(shared === undefined ? {} : { shared }) };
-      const w = new Worker(WORKER_ENTRY, { workerData: { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)) } });
+      // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
+      const channel = shared === undefined ? undefined : new MessageChannel();
+      if (channel !== undefined) inboxes.push(channel.port2);
+      const input: WorkerInput = { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)), inbox: channel?.port1 };
+      const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
       workers.push(w);
       w.on('message', (m: WorkerMessage) => {
         if (over) return;
         if (m.type === 'progress') latest[k] = m.stats;
+        else if (m.type === 'work') inboxes[m.to]?.postMessage(m.part);
         else if (m.type === 'finding') {
           const key = `${m.finding.kind}:${m.finding.what}`;
           if (!findings.has(key)) {

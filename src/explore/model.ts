@@ -136,6 +136,14 @@ class ChosenScheduler implements Scheduler {
 /** Sleep-set bits: 31 (a visited set's word keeps its 32nd bit for a flag). */
 export const BUCKETS = 31;
 
+/**
+ * A channel's key, from its sender's and receiver's hashes: 52 bits (exact in a double), so two channels of
+ * one state sharing a key are as unlikely as a fingerprint collision. It orders a state's channels.
+ */
+function channelKey(f: Hash64, t: Hash64): number {
+  return (mix2(f.a, t.a) >>> 0) * 1048576 + (mix2(f.b, t.b) >>> 12);
+}
+
 /** Whether a pending message is its channel's oldest (no earlier one has the same sender and receiver). */
 function isHead(items: readonly Envelope[], i: number): boolean {
   const e = items[i] as Envelope;
@@ -168,8 +176,6 @@ export class ExploreModel {
   /** Observers make deliveries to different actors depend on each other (their copies share a channel). */
   readonly independence: boolean;
   private readonly stateHashes = new WeakMap<object, Hash64>();
-  /** Each channel's key (from -> to -> key), which orders a state's channels for their sleep bits. */
-  private readonly chanKeys = new Map<string, Map<string, number>>();
 
   constructor(
     readonly scenario: Scenario,
@@ -255,30 +261,24 @@ export class ExploreModel {
     let unborn: Set<string> | null = null;
     for (const e of items) if (!sys.has(e.to) && sys.isBirth(e)) (unborn ??= new Set()).add(e.to);
     const order = now === undefined ? null : this.orderOf(now);
-    const first = this.programs.length;
-    const chanBit = (e: Pending): number => {
-      if (order === null) return -1;
-      const b = first + order.indexOf(e.ck);
-      return b < BUCKETS ? b : -1;
-    };
     for (let i = 0; i < items.length; i++) {
       if (!isHead(items, i)) continue;
       const e = items[i] as Pending;
       const to = e.to;
       const ref = { kind: 'deliver', from: e.from, to } as const;
       if (to === 'user' || to === 'monitor') {
-        out.push({ ref, env: e, actor: null, bit: chanBit(e), stepIndex: -1 });
+        out.push({ ref, env: e, actor: null, bit: this.chanBit(order, e), stepIndex: -1 });
         continue;
       }
       if (!sys.has(to)) {
         const birth = unborn?.has(to) === true && sys.isBirth(e);
         if (!birth && unborn?.has(to) === true) continue;
         // A birth, or a message to no actor (the bus routes it or throws, as in a run): never asleep.
-        out.push({ ref, env: e, actor: to, bit: birth ? chanBit(e) : -1, stepIndex: -1 });
+        out.push({ ref, env: e, actor: to, bit: birth ? this.chanBit(order, e) : -1, stepIndex: -1 });
         continue;
       }
       // Every head whose receiver exists takes it: `apply` deferred the others (interleaved.ts).
-      out.push({ ref, env: e, actor: to, bit: chanBit(e), stepIndex: -1 });
+      out.push({ ref, env: e, actor: to, bit: this.chanBit(order, e), stepIndex: -1 });
     }
     for (let p = 0; p < this.programs.length; p++) {
       const prog = this.programs[p] as Program;
@@ -307,22 +307,15 @@ export class ExploreModel {
     return out;
   }
 
+  /** A channel head's sleep bit in a state whose channels are in `order` (-1: none). */
+  private chanBit(order: readonly number[] | null, e: Pending): number {
+    if (order === null) return -1;
+    const b = this.programs.length + order.indexOf(e.ck);
+    return b < BUCKETS ? b : -1;
+  }
+
   private chanKey(from: string, to: string): number {
-    let m = this.chanKeys.get(from);
-    if (m === undefined) {
-      m = new Map();
-      this.chanKeys.set(from, m);
-    }
-    let k = m.get(to);
-    if (k === undefined) {
-      // 52 bits of hash (exact in a double): two channels of one state sharing a key are as unlikely as a
-      // fingerprint collision.
-      const f = hashString(from);
-      const t = hashString(to);
-      k = (mix2(f.a, t.a) >>> 0) * 1048576 + (mix2(f.b, t.b) >>> 12);
-      m.set(to, k);
-    }
-    return k;
+    return channelKey(hashString(from), hashString(to));
   }
 
   /** An envelope as it becomes pending: with its hash and its channel's key. */
@@ -338,7 +331,7 @@ export class ExploreModel {
       ha ^= 0x6b43a9b5;
       hb ^= 0x27bb2ee6;
     }
-    const ck = this.chanKey(e.from, e.to);
+    const ck = channelKey(f, t);
     const { msg, from, to, cause, step, seq } = e;
     return e.copy === true ? { msg, from, to, cause, step, seq, copy: true, ha, hb, ck } : { msg, from, to, cause, step, seq, copy: undefined, ha, hb, ck };
   }
@@ -416,15 +409,14 @@ export class ExploreModel {
    * change) — unless observers' copies add heads between other actors.
    */
   private settle(focus: Address | undefined): number {
-    return deferBlocked(
-      this.sys,
-      () => this.sched.items,
-      (e) => {
-        this.sched.items.splice(this.sched.items.indexOf(e as Pending), 1);
-      },
-      focus,
-    );
+    return deferBlocked(this.sys, this.pendingNow, this.removePending, focus);
   }
+
+  // Made once (a closure made a call costs a keepNames call under tsx).
+  private readonly pendingNow = (): readonly Envelope[] => this.sched.items;
+  private readonly removePending = (e: Envelope): void => {
+    this.sched.items.splice(this.sched.items.indexOf(e as Pending), 1);
+  };
 
   /**
    * Report invariant violations as a run does: `invariant.violation` messages from `monitor` to `user`,

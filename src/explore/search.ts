@@ -20,6 +20,7 @@
  * one is a finding and is not expanded. The search is advanced in slices (`advance`), so a caller can
  * report progress and stop it between slices.
  */
+import type { Address } from '../../machines/protocol.ts';
 import type { Violation } from '../runtime/monitor.ts';
 import { mix2 } from './hash.ts';
 import type { Applied, ExploreModel, ModelState, Transition, TransitionRef } from './model.ts';
@@ -149,6 +150,25 @@ function pathOf(p: PathNode | null): TransitionRef[] {
   return out.reverse();
 }
 
+/**
+ * Part of a bfs frontier handed from one `--workers` worker to another (an idle one): the paths from the
+ * initial state to each node, as a tree (each path node once, parents first), and the nodes. The receiver
+ * rebuilds the states by taking the paths' transitions (the model is deterministic) and checks each
+ * rebuilt state's fingerprint against the sender's.
+ */
+export interface WorkPart {
+  /** The transitions the paths take, named (`deliver from to` as `from\0to`, a program step as `#p`). */
+  readonly names: readonly string[];
+  /** Path tree: each path node's parent (its index, or -1: the initial state) and transition (into `names`). */
+  readonly parent: Int32Array;
+  readonly via: Int32Array;
+  /** Per node, six words: its path node, depth, only, sleep, fingerprint (two words). */
+  readonly nodes: Int32Array;
+}
+
+/** Fewer frontier nodes than this are not worth handing over (the receiver rebuilds each from the initial state). */
+export const SHARE_AT_LEAST = 64;
+
 /** A seeded 32-bit generator (mulberry32), as the random scheduler of `run` uses. */
 export function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -181,6 +201,8 @@ export class Search {
   private nextIndex = new Map<number, Node[]>();
   private readonly root: ModelState;
   private done = false;
+  /** Stopped (a bound, a finding, an interrupt), as opposed to out of work for now. */
+  private halted = false;
   private readonly bounds = new Set<Bound>();
   // random / pct
   private schedule = 0;
@@ -251,9 +273,114 @@ export class Search {
 
   /** Stop now (Ctrl-C, a time limit): the search is bounded by `why`. */
   stop(why: Bound): void {
-    if (this.done) return;
+    if (this.halted) return;
     this.done = true;
+    this.halted = true;
     this.bounds.add(why);
+  }
+
+  /** It was stopped (a bound, a finding, an interrupt); otherwise a finished search ran out of work. */
+  get stopped(): boolean {
+    return this.halted;
+  }
+
+  /** A worker's bfs past its split, sharing the visited set: it can hand over and take frontier nodes. */
+  get sharing(): boolean {
+    return this.sharedSet !== null;
+  }
+
+  /** States waiting to be expanded (bfs). */
+  get frontierSize(): number {
+    return this.level.length - this.levelAt + this.next.length;
+  }
+
+  /**
+   * Hand over about half of the frontier (bfs with a shared visited set: another worker is idle), or
+   * `null` when it is too small to be worth it. The nodes leave this search.
+   */
+  giveAway(): WorkPart | null {
+    if (this.halted || this.sharedSet === null || this.frontierSize < SHARE_AT_LEAST) return null;
+    const left = this.level.length - this.levelAt;
+    let given: Node[];
+    if (left >= SHARE_AT_LEAST) {
+      // The later half of this level's remaining nodes.
+      const keep = this.levelAt + Math.ceil(left / 2);
+      given = this.level.slice(keep);
+      this.level.length = keep;
+    } else {
+      const keep = Math.ceil(this.next.length / 2);
+      given = this.next.slice(keep);
+      this.next.length = keep;
+    }
+    const names: string[] = [];
+    const nameIndex = new Map<string, number>();
+    const ids = new Map<PathNode, number>();
+    const parent: number[] = [];
+    const via: number[] = [];
+    const chain: PathNode[] = [];
+    const nodes = new Int32Array(given.length * 6);
+    let j = 0;
+    for (const n of given) {
+      // The node's path nodes not yet numbered, numbered from the top down (parents first).
+      for (let p = n.path; p !== null && !ids.has(p); p = p.parent) chain.push(p);
+      while (chain.length > 0) {
+        const p = chain.pop() as PathNode;
+        const r = p.ref;
+        const name = r.kind === 'deliver' ? `${r.from}\0${r.to}` : `#${r.program}`;
+        let k = nameIndex.get(name);
+        if (k === undefined) {
+          k = names.length;
+          names.push(name);
+          nameIndex.set(name, k);
+        }
+        ids.set(p, parent.length);
+        parent.push(p.parent === null ? -1 : (ids.get(p.parent) as number));
+        via.push(k);
+      }
+      nodes[j++] = n.path === null ? -1 : (ids.get(n.path) as number);
+      nodes[j++] = n.depth;
+      nodes[j++] = n.only;
+      nodes[j++] = n.sleep | 0;
+      nodes[j++] = n.s.a;
+      nodes[j++] = n.s.b;
+    }
+    return { names, parent: Int32Array.from(parent), via: Int32Array.from(via), nodes };
+  }
+
+  /** Take over frontier nodes another worker handed over (`giveAway`); the search goes on with them. */
+  receive(part: WorkPart): void {
+    if (this.halted) return;
+    const model = this.model;
+    const refs: TransitionRef[] = part.names.map((name) => {
+      if (name.startsWith('#')) return { kind: 'step', program: Number(name.slice(1)) };
+      const at = name.indexOf('\0');
+      return { kind: 'deliver', from: name.slice(0, at) as Address, to: name.slice(at + 1) as Address };
+    });
+    // Rebuild each path node's state from its parent's (parents come first).
+    const states: ModelState[] = [];
+    const paths: PathNode[] = [];
+    for (let i = 0; i < part.parent.length; i++) {
+      const up = part.parent[i] as number;
+      const from = up < 0 ? this.root : (states[up] as ModelState);
+      const ref = refs[part.via[i] as number] as TransitionRef;
+      model.restore(from);
+      const t = model.find(ref);
+      if (t === undefined) throw new Error(`explore: a handed-over path names a transition not enabled (${JSON.stringify(ref)})`);
+      model.apply(t);
+      states.push(model.capture(from));
+      paths.push({ parent: up < 0 ? null : (paths[up] as PathNode), ref });
+    }
+    const got: Node[] = [];
+    const w = part.nodes;
+    for (let j = 0; j < w.length; j += 6) {
+      const id = w[j] as number;
+      const s = id < 0 ? this.root : (states[id] as ModelState);
+      if ((s.a | 0) !== w[j + 4] || (s.b | 0) !== w[j + 5]) throw new Error('explore: a handed-over state rebuilt to another fingerprint');
+      got.push({ s, depth: w[j + 1] as number, path: id < 0 ? null : (paths[id] as PathNode), only: w[j + 2] as number, sleep: (w[j + 3] as number) >>> 0 });
+    }
+    this.level = this.level.slice(this.levelAt).concat(got);
+    this.levelAt = 0;
+    if (this.frontierSize > 0) this.done = false;
   }
 
   /** Run about `budget` transitions; returns whether the search is over. */

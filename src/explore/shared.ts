@@ -136,3 +136,15 @@ export class SharedVisited {
     return Uint32Array.from(out);
   }
 }
+
+/**
+ * The words of the control buffer `--workers` share (Int32): why to stop (0 go on, 1 interrupted, 2 a
+ * finding ended the search), how many workers are idle, how many handed-over parts are on their way,
+ * whether the search is over, then one word a worker: it wants work.
+ */
+export const Control = { stop: 0, idle: 1, inFlight: 2, over: 3, want: 4 } as const;
+
+/** The control buffer for `n` workers. */
+export function controlBuffer(n: number): SharedArrayBuffer {
+  return new SharedArrayBuffer((Control.want + n) * 4);
+}

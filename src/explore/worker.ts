@@ -1,14 +1,20 @@
 /**
  * One worker of `explore --workers N` (a worker_threads thread): it searches its part of the scenario
  * (search.ts `shard` and `shared`) and reports progress, findings and its end to the thread that started
- * it (index.ts). A shared control word stops it: 1 interrupted (Ctrl-C, time), 2 another worker's
- * finding ended the search.
+ * it (index.ts).
+ *
+ * Workers balance their load: one whose frontier runs dry says so (its `want` word) and waits; a busy one
+ * that sees it hands over half of its frontier (search.ts `giveAway`, sent through the starting thread to
+ * the idle worker's inbox port). The search is over when every worker is idle and no handed-over part is
+ * on its way. The shared control words ({@link Control}) also stop every worker: 1 interrupted (Ctrl-C,
+ * time), 2 another worker's finding ended the search.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Scenario } from '../scenario/types.ts';
 import type { EngineKind } from '../runtime/system.ts';
 import { ExploreModel } from './model.ts';
-import { Search, type Finding, type SearchOptions } from './search.ts';
+import { Control } from './shared.ts';
+import { SHARE_AT_LEAST, Search, type Finding, type SearchOptions, type WorkPart } from './search.ts';
 
 /** What a worker is started with. */
 export interface WorkerInput {
@@ -17,36 +23,86 @@ export interface WorkerInput {
   readonly search: SearchOptions;
   readonly control: SharedArrayBuffer;
   readonly progressEveryMs: number;
+  /** Where handed-over frontier parts arrive (bfs with a shared visited set). */
+  readonly inbox?: MessagePort | undefined;
 }
 
 /** What a worker posts. */
 export type WorkerMessage =
   | { readonly type: 'progress'; readonly stats: ReturnType<Search['stats']> }
   | { readonly type: 'finding'; readonly finding: Finding }
+  | { readonly type: 'work'; readonly to: number; readonly part: WorkPart | null }
   | { readonly type: 'done'; readonly stats: ReturnType<Search['stats']>; readonly boundedBy: readonly string[] }
   | { readonly type: 'error'; readonly message: string };
 
 function run(input: WorkerInput, post: (m: WorkerMessage) => void): void {
   const control = new Int32Array(input.control);
   const search = new Search(new ExploreModel(input.scenario, { engine: input.engine }), input.search);
+  const me = input.search.shard?.k ?? 0;
+  const n = input.search.shard?.n ?? 1;
+  const inbox = input.inbox;
   let reported = 0;
   let last = performance.now();
+
+  /** Hand half of the frontier to one idle worker, if there is one. */
+  const share = (): void => {
+    for (let k = 0; k < n; k++) {
+      if (k === me || Atomics.compareExchange(control, Control.want + k, 1, 0) !== 1) continue;
+      Atomics.add(control, Control.inFlight, 1);
+      post({ type: 'work', to: k, part: search.giveAway() });
+      return;
+    }
+  };
+
+  /** Out of work: wait for a part (true) or the end of the search (false). */
+  const waitForWork = (port: MessagePort): boolean => {
+    Atomics.add(control, Control.idle, 1);
+    Atomics.store(control, Control.want + me, 1);
+    for (;;) {
+      const got = receiveMessageOnPort(port);
+      if (got !== undefined) {
+        const part = got.message as WorkPart | null;
+        if (part !== null) {
+          // Busy again before the part stops counting as in flight: never all idle with nothing in flight.
+          Atomics.sub(control, Control.idle, 1);
+          Atomics.sub(control, Control.inFlight, 1);
+          search.receive(part);
+          return true;
+        }
+        Atomics.sub(control, Control.inFlight, 1);
+        Atomics.store(control, Control.want + me, 1);
+        continue;
+      }
+      if (Atomics.load(control, Control.stop) !== 0 || Atomics.load(control, Control.over) !== 0) return false;
+      if (Atomics.load(control, Control.idle) === n && Atomics.load(control, Control.inFlight) === 0) {
+        Atomics.store(control, Control.over, 1);
+        return false;
+      }
+      Atomics.wait(control, Control.over, 0, 1);
+    }
+  };
+
   for (;;) {
-    const done = search.advance(2000);
+    const out = search.advance(2000);
     const found = search.findings();
     for (; reported < found.length; reported++) post({ type: 'finding', finding: found[reported] as Finding });
-    if (done) break;
-    const why = Atomics.load(control, 0);
+    const why = Atomics.load(control, Control.stop);
     if (why !== 0) search.stop(why === 2 ? 'first-finding' : 'interrupted');
+    if (search.stopped) break;
     const now = performance.now();
     if (now - last >= input.progressEveryMs) {
       last = now;
       post({ type: 'progress', stats: search.stats() });
     }
+    if (!out) {
+      if (inbox !== undefined && search.sharing && search.frontierSize >= 2 * SHARE_AT_LEAST) share();
+      continue;
+    }
+    // Out of work: a worker sharing the visited set waits for more; any other is done.
+    if (inbox === undefined || !search.sharing || !waitForWork(inbox)) break;
   }
   post({ type: 'done', stats: search.stats(), boundedBy: search.boundedBy() });
 }
-
 if (parentPort !== null) {
   const port = parentPort;
   try {

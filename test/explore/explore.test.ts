@@ -13,6 +13,7 @@ import { MACHINES } from '../../machines/index.ts';
 import { explore, minimize, writeCounterexample, type ExploreEvent, type ExploreSummary } from '../../src/explore/index.ts';
 import { ExploreModel } from '../../src/explore/model.ts';
 import { Search, type SearchOptions } from '../../src/explore/search.ts';
+import { SharedVisited } from '../../src/explore/shared.ts';
 import { LogSession } from '../../src/inspect/session.ts';
 import { readLog } from '../../src/log/reader.ts';
 import { replayFile } from '../../src/replay/replay.ts';
@@ -227,6 +228,37 @@ describe('workers', () => {
     }
     const pct = await summaryOf(builtin('race-unbind-inflight'), { strategy: 'pct', seed: 7, schedules: 300, workers: 2 });
     expect(pct.summary.findings.map((f) => f.what)).toStrictEqual(['fault.dmar']);
+  });
+
+  it('frontier parts handed from a busy worker to an idle one are rebuilt and searched: together they reach every state once', () => {
+    // Two workers' searches in one thread, advanced in turn (the handing over the threads do, made deterministic).
+    const sc = builtin('race-release-enqcmd');
+    const one = search(sc);
+    const buffer = SharedVisited.create(1 << 20);
+    const parts = [0, 1].map((k) => new Search(new ExploreModel(sc), { strategy: 'bfs', shard: { k, n: 2 }, shared: buffer }));
+    let handed = 0;
+    let nodes = 0;
+    for (let turn = 0; turn < 100_000; turn++) {
+      const idle = parts.map((p) => p.advance(300));
+      if (idle.every(Boolean)) break;
+      for (const k of [0, 1]) {
+        const busy = parts[1 - k] as Search;
+        if (!idle[k] || !(parts[k] as Search).sharing || idle[1 - k]) continue;
+        const part = busy.giveAway();
+        if (part === null) continue;
+        handed++;
+        nodes += part.nodes.length / 6;
+        (parts[k] as Search).receive(part);
+        expect((parts[k] as Search).finished).toBe(false);
+      }
+    }
+    expect(handed).toBeGreaterThan(0);
+    expect(nodes).toBeGreaterThanOrEqual(64);
+    expect(parts.every((p) => p.finished && !p.stopped)).toBe(true);
+    expect(new SharedVisited(buffer).size).toBe(one.stats().distinct);
+    // Every transition either taken by one of them or asleep, as one search does (no state expanded twice).
+    const taken = parts.reduce((n, p) => n + p.stats().transitions, 0);
+    expect(taken).toBeLessThanOrEqual(one.stats().transitions * 1.05);
   });
 
   it('a full shared visited set bounds the search (max-states), and says so', async () => {
