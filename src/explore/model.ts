@@ -67,8 +67,6 @@ export interface ModelState {
   /** The actors' part of it (a sum over actors: a child's is its parent's, changed where its actors changed). */
   readonly actorsA: number;
   readonly actorsB: number;
-  /** Its channels' keys in order (the sleep bits' order), once asked for. */
-  order: readonly number[] | null;
 }
 
 /**
@@ -176,6 +174,9 @@ export class ExploreModel {
   /** Observers make deliveries to different actors depend on each other (their copies share a channel). */
   readonly independence: boolean;
   private readonly stateHashes = new WeakMap<object, Hash64>();
+  /** Transition names, one object each (paths in the frontier share them): programs' steps, and channels by key. */
+  private readonly stepRefs: readonly TransitionRef[];
+  private readonly deliverRefs = new Map<number, TransitionRef>();
 
   constructor(
     readonly scenario: Scenario,
@@ -209,6 +210,7 @@ export class ExploreModel {
       stepProgram.push(p);
     });
     this.programs = programs;
+    this.stepRefs = programs.map((_, program) => ({ kind: 'step', program }));
     this.stepProgram = stepProgram;
     this.pcs = programs.map(() => 0);
     this.inputs = scenario.steps.map((s, i) => {
@@ -226,7 +228,7 @@ export class ExploreModel {
     const pcs = this.pcs;
     const actors = this.actorsHash(cap, parent);
     const h = this.fingerprint(cap, pending, pcs, actors);
-    return { cap, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b, order: null };
+    return { cap, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
   }
 
   /** Put a captured state back. */
@@ -260,12 +262,12 @@ export class ExploreModel {
     const out: Transition[] = [];
     let unborn: Set<string> | null = null;
     for (const e of items) if (!sys.has(e.to) && sys.isBirth(e)) (unborn ??= new Set()).add(e.to);
-    const order = now === undefined ? null : this.orderOf(now);
+    const order = now === undefined ? null : this.orderOf(now.pending as readonly Pending[]);
     for (let i = 0; i < items.length; i++) {
       if (!isHead(items, i)) continue;
       const e = items[i] as Pending;
       const to = e.to;
-      const ref = { kind: 'deliver', from: e.from, to } as const;
+      const ref = this.deliverRef(e);
       if (to === 'user' || to === 'monitor') {
         out.push({ ref, env: e, actor: null, bit: this.chanBit(order, e), stepIndex: -1 });
         continue;
@@ -287,7 +289,7 @@ export class ExploreModel {
       const stepIndex = prog.steps[pc] as number;
       const input = this.inputs[stepIndex] as Envelope;
       if (!sys.has(input.to) || !sys.wouldTake(input)) continue;
-      out.push({ ref: { kind: 'step', program: p }, env: null, actor: input.to, bit: now !== undefined && p < BUCKETS ? p : -1, stepIndex });
+      out.push({ ref: this.stepRefs[p] as TransitionRef, env: null, actor: input.to, bit: now !== undefined && p < BUCKETS ? p : -1, stepIndex });
     }
     if (out.length > 0 || items.length > 0) return out;
     // Nothing else can happen: the first program step whose thread never came to exist is issued (ESRCH).
@@ -302,9 +304,19 @@ export class ExploreModel {
     }
     if (best >= 0) {
       const stepIndex = (this.programs[best] as Program).steps[this.pcs[best] as number] as number;
-      out.push({ ref: { kind: 'step', program: best }, env: null, actor: 'kernel', bit: -1, stepIndex });
+      out.push({ ref: this.stepRefs[best] as TransitionRef, env: null, actor: 'kernel', bit: -1, stepIndex });
     }
     return out;
+  }
+
+  /** The name of delivering a channel's head. */
+  private deliverRef(e: Pending): TransitionRef {
+    let r = this.deliverRefs.get(e.ck);
+    if (r === undefined || (r.kind === 'deliver' && (r.from !== e.from || r.to !== e.to))) {
+      r = { kind: 'deliver', from: e.from, to: e.to };
+      this.deliverRefs.set(e.ck, r);
+    }
+    return r;
   }
 
   /** A channel head's sleep bit in a state whose channels are in `order` (-1: none). */
@@ -337,11 +349,10 @@ export class ExploreModel {
   }
 
   /** A state's channels' keys, ascending (a channel's place is its sleep bit's offset after the programs'). */
-  private orderOf(s: ModelState): readonly number[] {
-    if (s.order !== null) return s.order;
+  private orderOf(pending: readonly Pending[]): readonly number[] {
     // Insertion into a sorted array (Array#sort allocates a work array a call).
     const keys: number[] = [];
-    for (const e of s.pending as readonly Pending[]) {
+    for (const e of pending) {
       const k = e.ck;
       let i = keys.length;
       while (i > 0 && (keys[i - 1] as number) > k) i--;
@@ -351,7 +362,6 @@ export class ExploreModel {
       for (let j = keys.length - 1; j > i; j--) keys[j] = keys[j - 1] as number;
       keys[i] = k;
     }
-    s.order = keys;
     return keys;
   }
 
@@ -362,13 +372,23 @@ export class ExploreModel {
    */
   maskIn(s: ModelState, ts: readonly Transition[]): number {
     let m = 0;
+    const pending = s.pending as readonly Pending[];
     for (const t of ts) {
       if (t.bit < 0) continue;
       let b: number;
       if (t.ref.kind === 'step') b = t.ref.program;
       else {
-        const i = this.orderOf(s).indexOf(this.chanKey(t.ref.from, t.ref.to));
-        b = i < 0 ? BUCKETS : this.programs.length + i;
+        // The channel's place among the state's channels: how many other channels have a smaller key
+        // (counted at each channel's oldest message; nothing allocated: this runs for most transitions).
+        const k = this.chanKey(t.ref.from, t.ref.to);
+        let rank = 0;
+        let found = false;
+        for (let i = 0; i < pending.length; i++) {
+          const ck = (pending[i] as Pending).ck;
+          if (ck === k) found = true;
+          else if (ck < k && isHead(pending, i)) rank++;
+        }
+        b = found ? this.programs.length + rank : BUCKETS;
       }
       if (b < BUCKETS) m |= 1 << b;
     }
