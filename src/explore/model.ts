@@ -17,7 +17,7 @@
  * - A state with pending messages and nothing enabled is stuck (a deadlock, as TLC calls it).
  */
 import type { Address, AnyMessage } from '../../machines/protocol.ts';
-import { stepInput, systemConfig } from '../runner/run.ts';
+import { stepInput, systemConfig } from '../runner/inputs.ts';
 import type { Cell } from '../runtime/cell.ts';
 import type { Kinds } from '../runtime/kinds.ts';
 import type { Violation } from '../runtime/monitor.ts';
