@@ -20,11 +20,30 @@ interface Entry {
   readonly more: Entry | undefined;
 }
 
-/** `b`, with each step answered from the first time that state met that message. */
+interface Birth {
+  readonly b: number;
+  readonly self: string;
+  readonly state: unknown;
+  readonly more: Birth | undefined;
+}
+
+/**
+ * `b`, with each step answered from the first time that state met that message, and each actor's initial
+ * state from the first birth with the same input and address (so an actor born along many interleavings
+ * starts from one state object, and its steps are memoized from there on).
+ */
 export function memoize(b: Behavior): Behavior {
   const memo = new WeakMap<object, Map<number, Entry>>();
+  const births = new Map<number, Birth>();
   const wrapped: Behavior = {
-    initial: (input, self) => b.initial(input, self),
+    initial(input: unknown, self: Address): unknown {
+      const h = hashValue(input);
+      const first = births.get(h.a);
+      for (let e = first; e !== undefined; e = e.more) if (e.b === h.b && e.self === self) return e.state;
+      const state = b.initial(input, self) as unknown;
+      births.set(h.a, { b: h.b, self, state, more: first });
+      return state;
+    },
     step(state: unknown, message: BusMessage, out: Sent[], self: Address, from: Address): unknown {
       if (typeof state !== 'object' || state === null) return b.step(state, message, out, self, from);
       const h = hashValue(message);

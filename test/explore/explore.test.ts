@@ -14,6 +14,8 @@ import { explore, minimize, writeCounterexample, type ExploreEvent, type Explore
 import { ExploreModel } from '../../src/explore/model.ts';
 import { Search, type SearchOptions } from '../../src/explore/search.ts';
 import { SharedVisited } from '../../src/explore/shared.ts';
+import { memoize } from '../../src/explore/memo.ts';
+import type { Behavior } from '../../src/runtime/actor.ts';
 import { LogSession } from '../../src/inspect/session.ts';
 import { readLog } from '../../src/log/reader.ts';
 import { replayFile } from '../../src/replay/replay.ts';
@@ -265,6 +267,41 @@ describe('workers', () => {
     const { summary } = await summaryOf(builtin('race-release-enqcmd'), { workers: 2, maxStates: 5_000 });
     expect(summary.complete).toBe(false);
     expect(summary.boundedBy).toContain('max-states');
+  });
+});
+
+describe('memoized behaviors', () => {
+  it('an actor born with the same input and address starts from one state object; steps are answered from the first time', () => {
+    const births: string[] = [];
+    const steps: string[] = [];
+    const base: Behavior<{ readonly n: number; readonly who: string }> = {
+      initial: (input, self) => {
+        births.push(self);
+        return { n: (input as { n: number }).n, who: self };
+      },
+      step: (state, message, out) => {
+        steps.push(message.type);
+        out.push({ type: 'ping', to: 'user' } as never);
+        return { ...state, n: state.n + 1 };
+      },
+      persist: (state) => state,
+      restore: (p) => p as { n: number; who: string },
+      value: () => 'on',
+      context: (state) => state,
+    };
+    const m = memoize(base as Behavior);
+    const a = m.initial({ n: 1 }, 'thread:A');
+    expect(m.initial({ n: 1 }, 'thread:A')).toBe(a);
+    expect(m.initial({ n: 2 }, 'thread:A')).not.toBe(a);
+    expect(m.initial({ n: 1 }, 'thread:B')).not.toBe(a);
+    expect(births).toStrictEqual(['thread:A', 'thread:A', 'thread:B']);
+    const out1: unknown[] = [];
+    const out2: unknown[] = [];
+    const next = m.step(a, { type: 'go' } as never, out1 as never, 'thread:A', 'user');
+    expect(m.step(a, { type: 'go' } as never, out2 as never, 'thread:A', 'user')).toBe(next);
+    expect(out2).toStrictEqual(out1);
+    expect(m.step(a, { type: 'other' } as never, [] as never, 'thread:A', 'user')).not.toBe(next);
+    expect(steps).toStrictEqual(['go', 'other']);
   });
 });
 
