@@ -6,6 +6,7 @@
  * The only clock is `options.clock` (default `performance.now`): it paces progress events and enforces
  * `timeMs`, and is never read by anything that decides a state, a verdict of an unbounded search or a log.
  */
+import { resolve } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Observable } from 'rxjs';
 import type { Kinds } from '../runtime/kinds.ts';
@@ -35,6 +36,11 @@ export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
   readonly engine?: EngineKind | undefined;
   /** The kinds beyond svasim's that the scenario's devices and actors name (plugins). */
   readonly kinds?: Kinds | undefined;
+  /**
+   * The plugin files `kinds` was loaded from (`loadPlugins`): worker threads load them again (a registry
+   * of functions cannot be sent to another thread). Needed with `workers` when `kinds` has registered kinds.
+   */
+  readonly pluginFiles?: readonly string[] | undefined;
   /** Variants of svasim's machines (tests of the model's invariants). */
   readonly machines?: SystemOptions['machines'];
   /** Transitions per slice between turns of the event loop (default 2000). */
@@ -44,7 +50,8 @@ export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
   /**
    * Search with this many worker threads (default 1). bfs: they share one visited set (shared.ts,
    * sized for `maxStates`, default 8,000,000 states: the search stops, bounded, when it is full); random
-   * and PCT: each runs its share of the schedules. Not with registered kinds or machine variants yet.
+   * and PCT: each runs its share of the schedules. With registered kinds, give `pluginFiles`; machine
+   * variants cannot be given to workers.
    */
   readonly workers?: number | undefined;
 }
@@ -162,7 +169,9 @@ const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable<ExploreEvent> {
   const n = options.workers ?? 1;
   if (!Number.isSafeInteger(n) || n < 2) throw new RangeError(`workers: expected an integer of at least 2, got ${n}`);
-  if (options.kinds?.hasRegistered === true) throw new Error('explore: --workers with registered kinds (plugins) is not supported yet');
+  if (options.kinds?.hasRegistered === true && (options.pluginFiles === undefined || options.pluginFiles.length === 0)) {
+    throw new Error('explore: workers load the plugins themselves: give pluginFiles (the files kinds was loaded from)');
+  }
   if (options.machines !== undefined) throw new Error('explore: workers cannot take machine variants');
   if (options.shard !== undefined) throw new Error('explore: a shard runs in one worker (give --shard or --workers, not both)');
   return new Observable<ExploreEvent>((subscriber) => {
@@ -221,7 +230,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
       const channel = shared === undefined ? undefined : new MessageChannel();
       if (channel !== undefined) inboxes.push(channel.port2);
-      const input: WorkerInput = { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)), inbox: channel?.port1 };
+      const input: WorkerInput = { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)), inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
       const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
       workers.push(w);
       w.on('message', (m: WorkerMessage) => {

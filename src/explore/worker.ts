@@ -11,6 +11,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Scenario } from '../scenario/types.ts';
+import type { Kinds } from '../runtime/kinds.ts';
 import type { EngineKind } from '../runtime/system.ts';
 import { ExploreModel } from './model.ts';
 import { Control } from './shared.ts';
@@ -25,6 +26,8 @@ export interface WorkerInput {
   readonly progressEveryMs: number;
   /** Where handed-over frontier parts arrive (bfs with a shared visited set). */
   readonly inbox?: MessagePort | undefined;
+  /** Plugin files to load (absolute paths): the kinds the scenario names beyond svasim's. */
+  readonly plugins?: readonly string[] | undefined;
 }
 
 /** What a worker posts. */
@@ -35,9 +38,9 @@ export type WorkerMessage =
   | { readonly type: 'done'; readonly stats: ReturnType<Search['stats']>; readonly boundedBy: readonly string[] }
   | { readonly type: 'error'; readonly message: string };
 
-function run(input: WorkerInput, post: (m: WorkerMessage) => void): void {
+function run(input: WorkerInput, kinds: Kinds | undefined, post: (m: WorkerMessage) => void): void {
   const control = new Int32Array(input.control);
-  const search = new Search(new ExploreModel(input.scenario, { engine: input.engine }), input.search);
+  const search = new Search(new ExploreModel(input.scenario, { engine: input.engine, kinds }), input.search);
   const me = input.search.shard?.k ?? 0;
   const n = input.search.shard?.n ?? 1;
   const inbox = input.inbox;
@@ -106,7 +109,10 @@ function run(input: WorkerInput, post: (m: WorkerMessage) => void): void {
 if (parentPort !== null) {
   const port = parentPort;
   try {
-    run(workerData as WorkerInput, (m) => port.postMessage(m));
+    const input = workerData as WorkerInput;
+    // Plugins (and the loader, which the CLI's other commands share) only when the scenario needs them.
+    const kinds = input.plugins === undefined || input.plugins.length === 0 ? undefined : await (await import('../cli/plugins.ts')).loadPlugins(input.plugins);
+    run(input, kinds, (m) => port.postMessage(m));
   } catch (e) {
     port.postMessage({ type: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies WorkerMessage);
   }

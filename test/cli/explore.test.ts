@@ -56,6 +56,12 @@ describe('svasim explore', () => {
     const log = join(out, 'device-model.signal.sigsegv.jsonl');
     expect((await cli(['replay', log, '--plugin', plugin])).code).toBe(0);
     expect((await cli(['replay', log])).code).toBe(2);
+    // Worker threads load the plugin themselves: they find the same race, and its log replays with the plugin.
+    const outW = join(dir, 'plugin-w');
+    const w = await cli(['explore', join(examples, 'device-model.json'), '--plugin', plugin, '--out', outW, '--quiet', '--no-minimize', '--workers', '2']);
+    expect(w.code).toBe(1);
+    expect(w.out).toContain('FOUND: forbidden signal.sigsegv delivered');
+    expect((await cli(['replay', join(outW, 'device-model.signal.sigsegv.jsonl'), '--plugin', plugin])).code).toBe(0);
   });
 
   it('proves a safe race safe (exit 0) and says the search was complete', async () => {

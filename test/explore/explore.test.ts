@@ -5,7 +5,8 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { ExploreModel } from '../../src/explore/model.ts';
 import { Search, type SearchOptions } from '../../src/explore/search.ts';
 import { SharedVisited } from '../../src/explore/shared.ts';
 import { memoize } from '../../src/explore/memo.ts';
+import { loadPlugins } from '../../src/cli/plugins.ts';
 import type { Behavior } from '../../src/runtime/actor.ts';
 import { LogSession } from '../../src/inspect/session.ts';
 import { readLog } from '../../src/log/reader.ts';
@@ -261,6 +263,11 @@ describe('workers', () => {
     // Every transition either taken by one of them or asleep, as one search does (no state expanded twice).
     const taken = parts.reduce((n, p) => n + p.stats().transitions, 0);
     expect(taken).toBeLessThanOrEqual(one.stats().transitions * 1.05);
+  });
+
+  it('workers with registered kinds load the plugin files themselves, so the files must be given', async () => {
+    const kinds = await loadPlugins(join(dirname(fileURLToPath(import.meta.url)), '../../tools/examples/iax-plugin.mjs'));
+    expect(() => explore(builtin('close-release'), { kinds, workers: 2 })).toThrow(/give pluginFiles/);
   });
 
   it('a full shared visited set bounds the search (max-states), and says so', async () => {

@@ -183,7 +183,6 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const shard = parseShard(values.shard);
   const workers = count('workers', values.workers, 1, 64);
   if (workers !== undefined && workers > 1 && shard !== undefined) throw new UsageError('svasim explore: --workers and --shard exclude each other (a shard runs in one process; run more shards instead)');
-  if (workers !== undefined && workers > 1 && values.plugin !== undefined) throw new UsageError('svasim explore: --workers with --plugin is not supported yet (run shards: --shard K/N)');
   let timeMs: number | undefined;
   if (values.time !== undefined) {
     const t = Number(values.time);
@@ -225,7 +224,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const written: { finding: Finding; file: string; seq: number; minimized?: { file: string; seq: number; kept: readonly number[]; depth: number } }[] = [];
   let summary: ExploreSummary | undefined;
   const events = explore(scenario, {
-    strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds, workers,
+    strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds, pluginFiles: values.plugin, workers,
     reduction: values['no-reduction'] !== true,
     continueAfterFinding: values.continue === true,
     progressEveryMs,
