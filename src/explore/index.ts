@@ -13,7 +13,7 @@ import type { Kinds } from '../runtime/kinds.ts';
 import type { EngineKind, SystemOptions } from '../runtime/system.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { ExploreModel } from './model.ts';
-import { Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
+import { heapFull, Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
 import { controlBuffer, SharedVisited } from './shared.ts';
 import type { WorkerInput, WorkerMessage } from './worker.ts';
 
@@ -45,6 +45,11 @@ export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
   readonly machines?: SystemOptions['machines'];
   /** Transitions per slice between turns of the event loop (default 2000). */
   readonly slice?: number | undefined;
+  /**
+   * Stop, bounded by `memory`, when a searching thread's heap reaches this many bytes (default: 90% of
+   * Node's heap limit, which `--max-old-space-size` sets; each worker has a heap of its own).
+   */
+  readonly maxHeapBytes?: number | undefined;
   /** Stop the search (Ctrl-C): it ends with a `done` event, bounded by `interrupted`. */
   readonly signal?: AbortSignal | undefined;
   /**
@@ -62,6 +67,8 @@ export const DEFAULT_SHARED_STATES = 8_000_000;
 /** Counts so far, the time taken and the rate. */
 export interface ExploreProgress extends SearchStats {
   readonly elapsedMs: number;
+  /** The process's resident memory (every thread's heap, the shared visited set), in bytes. */
+  readonly memoryBytes: number;
   /** Distinct states per second (bfs), or transitions per second (random, PCT). */
   readonly rate: number;
 }
@@ -124,7 +131,7 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
       const stats = search.stats();
       const elapsedMs = clock() - start;
       const n = strategy === 'bfs' ? stats.distinct : stats.transitions;
-      return { ...stats, elapsedMs, rate: elapsedMs > 0 ? (n * 1000) / elapsedMs : 0 };
+      return { ...stats, elapsedMs, rate: elapsedMs > 0 ? (n * 1000) / elapsedMs : 0, memoryBytes: process.memoryUsage().rss };
     };
     const turn = (): void => {
       if (stopped) return;
@@ -135,6 +142,7 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
         for (; reported < found.length; reported++) subscriber.next({ type: 'finding', finding: found[reported] as Finding });
         const now = clock();
         if (!done && options.timeMs !== undefined && now - start >= options.timeMs) search.stop('time');
+        if (!done && heapFull(options.maxHeapBytes)) search.stop('memory');
         if (search.finished) {
           const stats = progress();
           const boundedBy = search.boundedBy();
@@ -203,7 +211,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       if (shared !== undefined) distinct = Math.max(distinct, new SharedVisited(shared).size);
       const elapsedMs = clock() - start;
       const rate = elapsedMs > 0 ? ((strategy === 'bfs' ? distinct : transitions) * 1000) / elapsedMs : 0;
-      return { transitions, distinct, slept, depth, frontier, finals, schedules, tableBytes: shared?.byteLength ?? 0, elapsedMs, rate };
+      return { transitions, distinct, slept, depth, frontier, finals, schedules, tableBytes: shared?.byteLength ?? 0, elapsedMs, rate, memoryBytes: process.memoryUsage().rss };
     };
     let lastProgress = start;
     const timer = setInterval(() => {
@@ -230,7 +238,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
       const channel = shared === undefined ? undefined : new MessageChannel();
       if (channel !== undefined) inboxes.push(channel.port2);
-      const input: WorkerInput = { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)), inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
+      const input: WorkerInput = { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
       const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
       workers.push(w);
       w.on('message', (m: WorkerMessage) => {
@@ -243,8 +251,8 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
             findings.set(key, m.finding);
             subscriber.next({ type: 'finding', finding: m.finding });
           }
-          if (options.continueAfterFinding !== true && Atomics.load(ctl, 0) === 0) {
-            Atomics.store(ctl, 0, 2);
+          if (options.continueAfterFinding !== true) {
+            Atomics.compareExchange(ctl, 0, 0, 2);
             bounds.add('first-finding');
           }
         } else if (m.type === 'error') {

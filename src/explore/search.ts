@@ -20,6 +20,7 @@
  * one is a finding and is not expanded. The search is advanced in slices (`advance`), so a caller can
  * report progress and stop it between slices.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { Address } from '../../machines/protocol.ts';
 import type { Violation } from '../runtime/monitor.ts';
 import { mix2 } from './hash.ts';
@@ -49,7 +50,16 @@ export interface Finding {
 }
 
 /** Why a search stopped before it had seen every state (a bounded search proves nothing beyond its bound). */
-export type Bound = 'max-depth' | 'max-states' | 'time' | 'interrupted' | 'schedules' | 'first-finding';
+export type Bound = 'max-depth' | 'max-states' | 'time' | 'interrupted' | 'schedules' | 'first-finding' | 'memory';
+
+/**
+ * Whether this thread's heap has reached `limitBytes` (default: 90% of Node's heap limit): a search stops
+ * there, bounded by `memory`, with its summary and counterexamples, instead of dying when the heap runs out.
+ */
+export function heapFull(limitBytes?: number): boolean {
+  const h = getHeapStatistics();
+  return h.used_heap_size >= (limitBytes ?? 0.9 * h.heap_size_limit);
+}
 
 export interface SearchOptions {
   readonly strategy: Strategy;

@@ -139,8 +139,9 @@ export class SharedVisited {
 
 /**
  * The words of the control buffer `--workers` share (Int32): why to stop (0 go on, 1 interrupted, 2 a
- * finding ended the search), how many workers are idle, how many handed-over parts are on their way,
- * whether the search is over, then one word a worker: it wants work.
+ * finding ended the search, 3 a worker was bounded: its bound is the search's), how many workers are
+ * idle, how many handed-over parts are on their way, whether the search is over, then one word a
+ * worker: it wants work.
  */
 export const Control = { stop: 0, idle: 1, inFlight: 2, over: 3, want: 4 } as const;
 

@@ -7,7 +7,8 @@
  * that sees it hands over half of its frontier (search.ts `giveAway`, sent through the starting thread to
  * the idle worker's inbox port). The search is over when every worker is idle and no handed-over part is
  * on its way. The shared control words ({@link Control}) also stop every worker: 1 interrupted (Ctrl-C,
- * time), 2 another worker's finding ended the search.
+ * time), 2 another worker's finding ended the search, 3 another worker was bounded (a full visited set,
+ * memory): a worker that stops for a reason of its own stops the others.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Scenario } from '../scenario/types.ts';
@@ -15,7 +16,7 @@ import type { Kinds } from '../runtime/kinds.ts';
 import type { EngineKind } from '../runtime/system.ts';
 import { ExploreModel } from './model.ts';
 import { Control } from './shared.ts';
-import { SHARE_AT_LEAST, Search, type Finding, type SearchOptions, type WorkPart } from './search.ts';
+import { heapFull, SHARE_AT_LEAST, Search, type Finding, type SearchOptions, type WorkPart } from './search.ts';
 
 /** What a worker is started with. */
 export interface WorkerInput {
@@ -26,6 +27,8 @@ export interface WorkerInput {
   readonly progressEveryMs: number;
   /** Where handed-over frontier parts arrive (bfs with a shared visited set). */
   readonly inbox?: MessagePort | undefined;
+  /** Stop, bounded by `memory`, when this worker's heap reaches this (search.ts `heapFull`). */
+  readonly maxHeapBytes?: number | undefined;
   /** Plugin files to load (absolute paths): the kinds the scenario names beyond svasim's. */
   readonly plugins?: readonly string[] | undefined;
 }
@@ -91,7 +94,12 @@ function run(input: WorkerInput, kinds: Kinds | undefined, post: (m: WorkerMessa
     for (; reported < found.length; reported++) post({ type: 'finding', finding: found[reported] as Finding });
     const why = Atomics.load(control, Control.stop);
     if (why !== 0) search.stop(why === 2 ? 'first-finding' : 'interrupted');
-    if (search.stopped) break;
+    else if (!out && heapFull(input.maxHeapBytes)) search.stop('memory');
+    if (search.stopped) {
+      // Bounded here (a full visited set, memory, a finding): the others stop too, and none waits for this one.
+      Atomics.compareExchange(control, Control.stop, 0, 3);
+      break;
+    }
     const now = performance.now();
     if (now - last >= input.progressEveryMs) {
       last = now;

@@ -86,6 +86,13 @@ describe('svasim explore', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('bounded by --max-states (or a full shared visited set): it proves nothing beyond the states it saw');
     expect(r.out).toContain('NOTHING FOUND within the bound');
+    // Memory: a search stops (with its summary) before a thread's heap reaches --max-memory, on one worker or two.
+    for (const extra of [[], ['--workers', '2']]) {
+      const m = await cli(['explore', 'race-release-enqcmd', '--max-memory', '1', ...extra]);
+      expect(m.code, extra.join(' ')).toBe(0);
+      expect(m.out).toContain('stopped before running out of memory');
+      expect(m.out).toContain('NOTHING FOUND within the bound');
+    }
   });
 
   it('pct with a seed finds the race; random and pct say a sample proves nothing about the rest', async () => {

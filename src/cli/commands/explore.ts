@@ -35,6 +35,8 @@ options:
   --max-depth N            expand no state deeper than N transitions
   --max-states N           bfs: stop after N distinct states
   --time SECONDS           stop after this long
+  --max-memory MB          stop before a searching thread's heap reaches MB (default: 90% of Node's
+                           heap limit; raise that with NODE_OPTIONS=--max-old-space-size=MB)
   --no-reduction           bfs without sleep sets (the unreduced search, for comparison)
   --no-minimize            do not minimize counterexamples (by default each is followed by a smaller
                            one: the scenario's steps it does not need dropped, the shortest schedule
@@ -71,6 +73,7 @@ const OPTIONS = {
   'pct-depth': { type: 'string' },
   'max-depth': { type: 'string' },
   'max-states': { type: 'string' },
+  'max-memory': { type: 'string' },
   time: { type: 'string' },
   'no-reduction': { type: 'boolean' },
   'no-minimize': { type: 'boolean' },
@@ -147,11 +150,14 @@ const fmtTime = (ms: number): string => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
 
+/** Resident memory, as the progress line shows it. */
+const fmtMem = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${Math.round(bytes / 2 ** 20)} MB`);
+
 function progressLine(p: ExploreProgress, strategy: Strategy): string {
   if (strategy === 'bfs') {
-    return `explore: ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions, ${fmt(p.rate)} states/s, depth ${p.depth}, frontier ${fmt(p.frontier)}, ${fmtTime(p.elapsedMs)}`;
+    return `explore: ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions, ${fmt(p.rate)} states/s, depth ${p.depth}, frontier ${fmt(p.frontier)}, ${fmtMem(p.memoryBytes)}, ${fmtTime(p.elapsedMs)}`;
   }
-  return `explore: ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, ${fmt(p.rate)} transitions/s, ${fmtTime(p.elapsedMs)}`;
+  return `explore: ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, ${fmt(p.rate)} transitions/s, ${fmtMem(p.memoryBytes)}, ${fmtTime(p.elapsedMs)}`;
 }
 
 async function cmdExplore(args: string[], io: Io): Promise<number> {
@@ -180,6 +186,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const pctDepth = count('pct-depth', values['pct-depth'], 1, 64);
   const maxDepth = count('max-depth', values['max-depth']);
   const maxStates = count('max-states', values['max-states']);
+  const maxMemoryMb = count('max-memory', values['max-memory']);
   const shard = parseShard(values.shard);
   const workers = count('workers', values.workers, 1, 64);
   if (workers !== undefined && workers > 1 && shard !== undefined) throw new UsageError('svasim explore: --workers and --shard exclude each other (a shard runs in one process; run more shards instead)');
@@ -224,7 +231,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const written: { finding: Finding; file: string; seq: number; minimized?: { file: string; seq: number; kept: readonly number[]; depth: number } }[] = [];
   let summary: ExploreSummary | undefined;
   const events = explore(scenario, {
-    strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds, pluginFiles: values.plugin, workers,
+    strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds, pluginFiles: values.plugin, workers, maxHeapBytes: maxMemoryMb === undefined ? undefined : maxMemoryMb * 2 ** 20,
     reduction: values['no-reduction'] !== true,
     continueAfterFinding: values.continue === true,
     progressEveryMs,
@@ -410,6 +417,8 @@ function boundWords(b: string): string {
       return 'interrupted';
     case 'first-finding':
       return 'stopped at the first finding';
+    case 'memory':
+      return "stopped before running out of memory (--max-memory; Node's heap limit: NODE_OPTIONS=--max-old-space-size=MB raises it)";
     default:
       return b;
   }
