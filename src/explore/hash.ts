@@ -39,7 +39,7 @@ export function fmix(h: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
 const T_UNDEF = 0x9e3779b1;

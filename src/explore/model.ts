@@ -134,12 +134,9 @@ class ChosenScheduler implements Scheduler {
 /** Sleep-set bits: 31 (a visited set's word keeps its 32nd bit for a flag). */
 export const BUCKETS = 31;
 
-/**
- * A channel's key, from its sender's and receiver's hashes: 52 bits (exact in a double), so two channels of
- * one state sharing a key are as unlikely as a fingerprint collision. It orders a state's channels.
- */
+/** A channel's key, from its sender's and receiver's hashes (32 bits: kept unboxed). It orders a state's channels. */
 function channelKey(f: Hash64, t: Hash64): number {
-  return (mix2(f.a, t.a) >>> 0) * 1048576 + (mix2(f.b, t.b) >>> 12);
+  return mix2(f.a, t.a);
 }
 
 /** Whether a pending message is its channel's oldest (no earlier one has the same sender and receiver). */
@@ -330,6 +327,17 @@ export class ExploreModel {
     return channelKey(hashString(from), hashString(to));
   }
 
+  /** Every channel seen, by key: two channels with one key would share a sleep bit (checked, never seen). */
+  private readonly channels = new Map<number, { readonly from: string; readonly to: string }>();
+
+  private checkedKey(f: Hash64, t: Hash64, from: string, to: string): number {
+    const k = channelKey(f, t);
+    const c = this.channels.get(k);
+    if (c === undefined) this.channels.set(k, { from, to });
+    else if (c.from !== from || c.to !== to) throw new Error(`explore: channels ${c.from} -> ${c.to} and ${from} -> ${to} have one key`);
+    return k;
+  }
+
   /** An envelope as it becomes pending: with its hash and its channel's key. */
   private pend(e: Envelope): Pending {
     const m = hashValue(e.msg);
@@ -343,7 +351,7 @@ export class ExploreModel {
       ha ^= 0x6b43a9b5;
       hb ^= 0x27bb2ee6;
     }
-    const ck = channelKey(f, t);
+    const ck = this.checkedKey(f, t, e.from, e.to);
     const { msg, from, to, cause, step, seq } = e;
     return e.copy === true ? { msg, from, to, cause, step, seq, copy: true, ha, hb, ck } : { msg, from, to, cause, step, seq, copy: undefined, ha, hb, ck };
   }

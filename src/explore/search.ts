@@ -154,6 +154,9 @@ function independentOf(t: Transition, sleep: readonly Transition[], explored: re
   return out ?? NONE;
 }
 
+/** What an expanded node's place in its level holds. */
+const SPENT: Node = { s: null as unknown as ModelState, depth: -1, path: null, only: 0, sleep: 0 };
+
 function pathOf(p: PathNode | null): TransitionRef[] {
   const out: TransitionRef[] = [];
   for (let n = p; n !== null; n = n.parent) out.push(n.ref);
@@ -463,7 +466,9 @@ export class Search {
         }
       }
     }
-    const node = this.level[this.levelAt++] as Node;
+    const node = this.level[this.levelAt] as Node;
+    // Expanded nodes are not kept (the level array would hold the whole level's states until its end).
+    this.level[this.levelAt++] = SPENT;
     this.expand(node);
   }
 
@@ -496,6 +501,7 @@ export class Search {
         sleep = chosen;
       }
     } else if (node.only === -1) {
+      if (reduce) this.unindex(node);
       // What the revisit rule needs: the transitions that slept in this expansion (as buckets, over-approximated).
       const slot = table.find(node.s.a, node.s.b);
       table.setSleep(slot, bitsOf(sleep));
@@ -586,6 +592,17 @@ export class Search {
         table.setSleep(at, old & now);
         this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childMask });
       }
+    }
+  }
+
+  /** A node being expanded leaves the index of waiting nodes. */
+  private unindex(node: Node): void {
+    const list = this.levelIndex.get(node.s.a);
+    if (list === undefined) return;
+    if (list.length === 1 && list[0] === node) this.levelIndex.delete(node.s.a);
+    else {
+      const i = list.indexOf(node);
+      if (i >= 0) list.splice(i, 1);
     }
   }
 
