@@ -388,7 +388,7 @@ export class ExploreModel {
       else {
         // The channel's place among the state's channels: how many other channels have a smaller key
         // (counted at each channel's oldest message; nothing allocated: this runs for most transitions).
-        const k = this.chanKey(t.ref.from, t.ref.to);
+        const k = t.env !== null ? (t.env as Pending).ck : this.chanKey(t.ref.from, t.ref.to);
         let rank = 0;
         let found = false;
         for (let i = 0; i < pending.length; i++) {

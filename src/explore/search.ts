@@ -118,11 +118,12 @@ interface PathNode {
 }
 
 interface Node {
-  readonly s: ModelState;
+  /** Its state (once expanded: none, {@link SPENT}). */
+  s: ModelState;
   readonly depth: number;
   readonly path: PathNode | null;
-  /** -1: expand every transition; else only those whose bucket bit is set (a state reached again). */
-  readonly only: number;
+  /** -1: expand every transition; else only those whose bucket bit is set (a state reached again); -2 expanded. */
+  only: number;
   /**
    * Its sleep set: the transitions every path that reached it so far lets sleep, as their sleep bits in
    * this state (model.ts: no two transitions enabled in a state share a bit).
@@ -154,8 +155,8 @@ function independentOf(t: Transition, sleep: readonly Transition[], explored: re
   return out ?? NONE;
 }
 
-/** What an expanded node's place in its level holds. */
-const SPENT: Node = { s: null as unknown as ModelState, depth: -1, path: null, only: 0, sleep: 0 };
+/** What an expanded node's place in its level holds (and its state, once expanded: nothing). */
+const SPENT: Node = { s: { cap: null as unknown as ModelState['cap'], pending: [], pcs: [], a: 0, b: 0, actorsA: 0, actorsB: 0 }, depth: -1, path: null, only: -2, sleep: 0 };
 
 function pathOf(p: PathNode | null): TransitionRef[] {
   const out: TransitionRef[] = [];
@@ -467,9 +468,11 @@ export class Search {
       }
     }
     const node = this.level[this.levelAt] as Node;
-    // Expanded nodes are not kept (the level array would hold the whole level's states until its end).
+    // Expanded nodes are not kept (the level array and its index would hold the whole level's states until its end).
     this.level[this.levelAt++] = SPENT;
     this.expand(node);
+    node.s = SPENT.s;
+    node.only = -2;
   }
 
   private expand(node: Node): void {
@@ -501,7 +504,6 @@ export class Search {
         sleep = chosen;
       }
     } else if (node.only === -1) {
-      if (reduce) this.unindex(node);
       // What the revisit rule needs: the transitions that slept in this expansion (as buckets, over-approximated).
       const slot = table.find(node.s.a, node.s.b);
       table.setSleep(slot, bitsOf(sleep));
@@ -592,17 +594,6 @@ export class Search {
         table.setSleep(at, old & now);
         this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childMask });
       }
-    }
-  }
-
-  /** A node being expanded leaves the index of waiting nodes. */
-  private unindex(node: Node): void {
-    const list = this.levelIndex.get(node.s.a);
-    if (list === undefined) return;
-    if (list.length === 1 && list[0] === node) this.levelIndex.delete(node.s.a);
-    else {
-      const i = list.indexOf(node);
-      if (i >= 0) list.splice(i, 1);
     }
   }
 
