@@ -69,6 +69,11 @@ export interface ExploreProgress extends SearchStats {
   readonly elapsedMs: number;
   /** The process's resident memory (every thread's heap, the shared visited set), in bytes. */
   readonly memoryBytes: number;
+  /**
+   * Of `elapsedMs`, the time before every searching thread had begun: the worker threads' start (each
+   * loads the model's modules and builds its model); 0 on one thread, whose model is built before.
+   */
+  readonly startMs: number;
   /** Distinct states per second (bfs), or transitions per second (random, PCT). */
   readonly rate: number;
 }
@@ -131,7 +136,7 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
       const stats = search.stats();
       const elapsedMs = clock() - start;
       const n = strategy === 'bfs' ? stats.distinct : stats.transitions;
-      return { ...stats, elapsedMs, rate: elapsedMs > 0 ? (n * 1000) / elapsedMs : 0, memoryBytes: process.memoryUsage().rss };
+      return { ...stats, elapsedMs, rate: elapsedMs > 0 ? (n * 1000) / elapsedMs : 0, memoryBytes: process.memoryUsage().rss, startMs: 0 };
     };
     const turn = (): void => {
       if (stopped) return;
@@ -191,6 +196,8 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const ctl = new Int32Array(control);
     const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates ?? DEFAULT_SHARED_STATES) : undefined;
     const latest: (SearchStats | null)[] = Array.from({ length: n }, () => null);
+    /** When each worker began searching. */
+    const started: (number | null)[] = Array.from({ length: n }, () => null);
     const bounds = new Set<Bound>();
     const findings = new Map<string, Finding>();
     let finished = 0;
@@ -211,7 +218,8 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       if (shared !== undefined) distinct = Math.max(distinct, new SharedVisited(shared).size);
       const elapsedMs = clock() - start;
       const rate = elapsedMs > 0 ? ((strategy === 'bfs' ? distinct : transitions) * 1000) / elapsedMs : 0;
-      return { transitions, distinct, slept, depth, frontier, finals, schedules, tableBytes: shared?.byteLength ?? 0, elapsedMs, rate, memoryBytes: process.memoryUsage().rss };
+      const startMs = started.every((t) => t !== null) ? Math.max(...(started as number[])) - start : elapsedMs;
+      return { transitions, distinct, slept, depth, frontier, finals, schedules, tableBytes: shared?.byteLength ?? 0, elapsedMs, rate, memoryBytes: process.memoryUsage().rss, startMs };
     };
     let lastProgress = start;
     const timer = setInterval(() => {
@@ -243,7 +251,8 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       workers.push(w);
       w.on('message', (m: WorkerMessage) => {
         if (over) return;
-        if (m.type === 'progress') latest[k] = m.stats;
+        if (m.type === 'started') started[k] = clock();
+        else if (m.type === 'progress') latest[k] = m.stats;
         else if (m.type === 'work') inboxes[m.to]?.postMessage(m.part);
         else if (m.type === 'finding') {
           const key = `${m.finding.kind}:${m.finding.what}`;

@@ -35,6 +35,7 @@ export interface WorkerInput {
 
 /** What a worker posts. */
 export type WorkerMessage =
+  | { readonly type: 'started' }
   | { readonly type: 'progress'; readonly stats: ReturnType<Search['stats']> }
   | { readonly type: 'finding'; readonly finding: Finding }
   | { readonly type: 'work'; readonly to: number; readonly part: WorkPart | null }
@@ -49,6 +50,7 @@ function run(input: WorkerInput, kinds: Kinds | undefined, post: (m: WorkerMessa
   const inbox = input.inbox;
   let reported = 0;
   let last = performance.now();
+  post({ type: 'started' });
 
   /** Hand half of the frontier to one idle worker, if there is one. */
   const share = (): void => {

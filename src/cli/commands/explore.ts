@@ -433,7 +433,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   } else {
     lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, depth up to ${p.depth}`);
   }
-  lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${s.strategy === 'bfs' ? 'distinct states' : 'transitions'}/s`);
+  lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${s.strategy === 'bfs' ? 'distinct states' : 'transitions'}/s${p.startMs > 0 ? ` (of which ${(p.startMs / 1000).toFixed(1)} s for the workers to start)` : ''}`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
   if (s.complete && shard !== undefined) {
     lines.push(`  shard ${shard.k}/${shard.n} searched its part to the end: svasim explore --merge over every shard's result gives the verdict`);
