@@ -345,13 +345,17 @@ const PARTS_EXPLORE: Record<string, () => Record<string, number> | Promise<Recor
     const sc = quick ? releaseRace(2, 2, 1) : releaseRace(2, 3, 2);
     gc();
     const heap0 = process.memoryUsage().heapUsed;
+    const cpu0 = process.cpuUsage();
     const t = performance.now();
     const s = new Search(new ExploreModel(sc), { strategy: 'bfs' });
     exhaust(s);
     const ms = performance.now() - t;
+    const cpu = process.cpuUsage(cpu0);
     const st = s.stats();
     if (s.boundedBy().length > 0 || s.findings().length > 0) throw new Error(`the release race was not searched to the end: ${s.boundedBy().join(', ')} ${s.findings().map((f) => f.what).join(', ')}`);
-    return { distinct: st.distinct, transitions: st.transitions, ms, rate: (st.distinct * 1000) / ms, tableBytesPerState: st.tableBytes / st.distinct, heapMb: (process.memoryUsage().heapUsed - heap0) / 2 ** 20 };
+    // Cores busy: the search's thread and V8's garbage collector's helper threads.
+    const cores = (cpu.user + cpu.system) / 1000 / ms;
+    return { distinct: st.distinct, transitions: st.transitions, ms, rate: (st.distinct * 1000) / ms, tableBytesPerState: st.tableBytes / st.distinct, heapMb: (process.memoryUsage().heapUsed - heap0) / 2 ** 20, cores };
   },
   exploreWorkers: async () => {
     const sc = quick ? releaseRace(2, 2, 1) : releaseRace(2, 3, 2);
@@ -427,6 +431,7 @@ function exploreRows(): [string, string, string][] {
     ['  bytes per visited state (the fingerprint table)', fmt(num(big, 'tableBytesPerState'), 1), '≤ 16'],
     ['  heap growth over the search (MiB: frontier, paths, memoized steps)', fmt(num(big, 'heapMb')), ''],
     ['2 workers vs 1 (distinct states/s, the same search; median of the rounds\' ratios)', `${fmt(ratios[Math.floor(ratios.length / 2)] ?? 0, 2)}× (${pairs.map((p) => `${fmt(num(p.one, 'rate'))} → ${fmt(num(p.two, 'rate'))}`).join(', ')})`, '≥ 1.7×'],
+    ['  cores one worker keeps busy (its thread and the garbage collector\'s helpers; 2 cores allow at most 2 / this)', fmt(num(big, 'cores'), 2), ''],
     ['  the same, from when both workers search (their start, loading the model: median ms)', `${fmt(searchRatios[Math.floor(searchRatios.length / 2)] ?? 0, 2)}× (start ${fmt(starts[Math.floor(starts.length / 2)] ?? 0)} ms)`, ''],
     [`reduction (race-release-enqcmd, ${fmt(num(red, 'distinct'))} states either way): transitions without / with sleep sets`, `${fmt(num(red, 'fullTransitions'))} / ${fmt(num(red, 'reducedTransitions'))} = ${fmt(num(red, 'fullTransitions') / num(red, 'reducedTransitions'), 2)}×`, 'beyond Spin\'s 15–25%'],
     ['  time without / with (s)', `${fmt(num(red, 'fullMs') / 1000, 1)} / ${fmt(num(red, 'reducedMs') / 1000, 1)}`, ''],
