@@ -53,16 +53,15 @@ export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
   /** Stop the search (Ctrl-C): it ends with a `done` event, bounded by `interrupted`. */
   readonly signal?: AbortSignal | undefined;
   /**
-   * Search with this many worker threads (default 1). bfs: they share one visited set (shared.ts,
-   * sized for `maxStates`, default 8,000,000 states: the search stops, bounded, when it is full); random
-   * and PCT: each runs its share of the schedules. With registered kinds, give `pluginFiles`; machine
+   * Search with this many worker threads (default 1). bfs: they share one visited set (shared.ts: it
+   * grows as needed, up to `maxStates` when given) and balance their load; random and PCT: each runs
+   * its share of the schedules. With registered kinds, give `pluginFiles`; machine
    * variants cannot be given to workers.
    */
   readonly workers?: number | undefined;
+  /** The shared visited set's first size in slots (default 2^20); it doubles as needed. Tests give a small one. */
+  readonly firstSharedSlots?: number | undefined;
 }
-
-/** The shared visited set's capacity when `maxStates` does not give one. */
-export const DEFAULT_SHARED_STATES = 8_000_000;
 
 /** Counts so far, the time taken and the rate. */
 export interface ExploreProgress extends SearchStats {
@@ -194,7 +193,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const every = options.progressEveryMs ?? 1000;
     const control = controlBuffer(n);
     const ctl = new Int32Array(control);
-    const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates ?? DEFAULT_SHARED_STATES) : undefined;
+    const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates, options.firstSharedSlots) : undefined;
     const latest: (SearchStats | null)[] = Array.from({ length: n }, () => null);
     /** When each worker began searching. */
     const started: (number | null)[] = Array.from({ length: n }, () => null);

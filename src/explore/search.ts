@@ -402,7 +402,9 @@ export class Search {
     if (this.done) return true;
     const end = this.transitions + budget;
     if (this.opts.strategy === 'bfs') {
-      while (!this.done && this.transitions < end) this.bfsStep();
+      // With a shared visited set, the slice ends early when the set should grow (shared.ts).
+      this.sharedSet?.refresh();
+      while (!this.done && this.transitions < end && this.sharedSet?.wantsGrowth !== true) this.bfsStep();
     } else {
       while (!this.done && this.transitions < end) this.walk();
     }

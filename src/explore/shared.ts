@@ -1,7 +1,13 @@
 /**
  * The visited set that `--workers` share: 62-bit fingerprints and a sleep-set word per state in a
- * SharedArrayBuffer, updated with atomic operations only (12 bytes a slot; a fixed capacity, chosen
- * before the search). A state belongs to the worker that inserted it: only that worker expands it.
+ * growable SharedArrayBuffer, updated with atomic operations only (12 bytes a slot). A state belongs to
+ * the worker that inserted it: only that worker expands it.
+ *
+ * Growth: threads use the table only inside slices of search ({@link SharedVisited.enter} and `leave`).
+ * Between slices, the first thread to find it 70% full raises a flag, waits until no thread is in a
+ * slice (a thread counts itself in before it looks at the flag), doubles the buffer and re-inserts every
+ * slot; the others wait at their next `enter`. A search ends its slice early once the table should
+ * grow ({@link SharedVisited.wantsGrowth}), so it never fills between two looks.
  *
  * The word: bit 31 set once the state is expanded; bits 0..30 the sleep-set buckets. Before expansion
  * they are the intersection of the sleep sets of every path that reached the state (each visitor ANDs
@@ -13,8 +19,21 @@
 
 const EXPANDED = 1 << 31;
 const MASK = 0x7fffffff;
-/** Header words: used slots, capacity, full flag. */
-const HEADER = 4;
+/** Header words: used slots, capacity, capacity it may grow to, a resize under way, threads in a slice. */
+const USED = 0;
+const CAPACITY = 1;
+const MAX_CAPACITY = 2;
+const RESIZING = 3;
+const ACTIVE = 4;
+const HEADER = 8;
+/** Grown (doubled) when this full, between slices. */
+const GROW_AT = 0.7;
+/** Full (the search stops, bounded) when this full and it cannot grow. */
+const FULL_AT = 0.85;
+/** The most slots it grows to without a state bound: 2^28 (3 GiB of address space reserved, used as needed). */
+const MOST_SLOTS = 2 ** 28;
+/** Slots to start with. */
+const FIRST_SLOTS = 1 << 20;
 
 /** What a visit found. */
 export type Visit =
@@ -23,38 +42,128 @@ export type Visit =
   | { readonly kind: 'expanded'; readonly awake: number };
 
 export class SharedVisited {
-  private readonly w: Int32Array;
-  readonly capacity: number;
+  /** The header (a view of its own: its length never changes). */
+  private readonly h: Int32Array;
+  /** The whole table, as a fixed-length view over the capacity it had when last looked at ({@link refresh}). */
+  private w: Int32Array;
+  private cap: number;
 
-  /** A new shared table with room for `states` states (at most 85% full). */
-  static create(states: number): SharedArrayBuffer {
-    const capacity = Math.max(1024, Math.ceil(states / 0.85));
-    const sab = new SharedArrayBuffer((HEADER + capacity * 3) * 4);
+  /**
+   * A new shared table (a growable SharedArrayBuffer): room for `maxStates` states at most when given,
+   * else for 2^28 slots; it starts small and doubles while no thread is in a slice ({@link growIfNeeded}).
+   */
+  static create(maxStates?: number, firstSlots = FIRST_SLOTS): SharedArrayBuffer {
+    const most = maxStates === undefined ? MOST_SLOTS : Math.max(1024, Math.ceil(maxStates / FULL_AT) + 1);
+    // At least 4,096 slots: the states every worker searched alike go in at once, at the split.
+    const capacity = Math.min(most, Math.max(4096, firstSlots));
+    const sab = new SharedArrayBuffer((HEADER + capacity * 3) * 4, { maxByteLength: (HEADER + most * 3) * 4 });
     const w = new Int32Array(sab);
-    w[1] = capacity;
+    w[CAPACITY] = capacity;
+    w[MAX_CAPACITY] = most;
     return sab;
   }
 
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.w = new Int32Array(buffer);
-    this.capacity = this.w[1] as number;
+    this.h = new Int32Array(buffer, 0, HEADER);
+    this.cap = this.h[CAPACITY] as number;
+    // Fixed-length views: a length-tracking one (which would follow the buffer's growth) is slower to index.
+    this.w = new Int32Array(buffer, 0, HEADER + this.cap * 3);
+  }
+
+  /** Look at the table again after it may have grown (a thread does at the start of each slice). */
+  refresh(): void {
+    const cap = Atomics.load(this.h, CAPACITY);
+    if (cap === this.cap) return;
+    this.cap = cap;
+    this.w = new Int32Array(this.buffer, 0, HEADER + cap * 3);
+  }
+
+  get capacity(): number {
+    return Atomics.load(this.h, CAPACITY);
   }
 
   get size(): number {
-    return Atomics.load(this.w, 0);
+    return Atomics.load(this.h, USED);
   }
 
   get bytes(): number {
     return this.buffer.byteLength;
   }
 
-  /** The table is full (a search stops: give it a larger capacity). */
+  /** The table should grow: a search ends its slice early (so the table never fills between two looks). */
+  get wantsGrowth(): boolean {
+    const cap = this.cap;
+    return cap < (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) >= cap * GROW_AT;
+  }
+
+  /** The table is full and cannot grow (a search stops, bounded). */
   get full(): boolean {
-    return Atomics.load(this.w, 0) >= Math.floor(this.capacity * 0.85);
+    const cap = this.cap;
+    return cap >= (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) >= Math.floor(cap * FULL_AT);
+  }
+
+  /**
+   * Enter a slice of search (the table is used only inside slices): waits while the table is being grown.
+   * A thread counts itself in before it looks at the flag, so a grower that sees no thread in a slice
+   * after raising the flag is alone.
+   */
+  enter(): void {
+    const h = this.h;
+    for (;;) {
+      Atomics.add(h, ACTIVE, 1);
+      if (Atomics.load(h, RESIZING) === 0) {
+        this.refresh();
+        return;
+      }
+      if (Atomics.sub(h, ACTIVE, 1) === 1) Atomics.notify(h, ACTIVE);
+      while (Atomics.load(h, RESIZING) !== 0) Atomics.wait(h, RESIZING, 1, 10);
+    }
+  }
+
+  leave(): void {
+    if (Atomics.sub(this.h, ACTIVE, 1) === 1) Atomics.notify(this.h, ACTIVE);
+  }
+
+  /**
+   * Between slices: when the table is {@link GROW_AT} full and may grow, the first thread to see it doubles
+   * it (once every thread is out of its slice) and re-inserts every state; the others wait in `enter`.
+   * Returns whether this thread grew it.
+   */
+  growIfNeeded(): boolean {
+    const h = this.h;
+    const cap = this.capacity;
+    const most = h[MAX_CAPACITY] as number;
+    if (cap >= most || Atomics.load(h, USED) < cap * GROW_AT) return false;
+    if (Atomics.compareExchange(h, RESIZING, 0, 1) !== 0) return false;
+    for (let a = Atomics.load(h, ACTIVE); a !== 0; a = Atomics.load(h, ACTIVE)) Atomics.wait(h, ACTIVE, a, 10);
+    // Alone now. Another thread may have grown it in between: look again.
+    this.refresh();
+    const now = this.cap;
+    if (Atomics.load(h, USED) >= now * GROW_AT && now < most) {
+      const old = this.w.slice(HEADER, HEADER + now * 3);
+      const next = Math.min(most, now * 2);
+      this.buffer.grow((HEADER + next * 3) * 4);
+      Atomics.store(h, CAPACITY, next);
+      this.refresh();
+      const w = this.w;
+      w.fill(0, HEADER, HEADER + next * 3);
+      for (let i = 0; i < now; i++) {
+        const hi = old[i * 3] as number;
+        if (hi === 0) continue;
+        let j = this.home(hi, old[i * 3 + 1] as number);
+        while ((w[HEADER + j * 3] as number) !== 0) j = j + 1 === next ? 0 : j + 1;
+        w[HEADER + j * 3] = hi;
+        w[HEADER + j * 3 + 1] = old[i * 3 + 1] as number;
+        w[HEADER + j * 3 + 2] = old[i * 3 + 2] as number;
+      }
+    }
+    Atomics.store(h, RESIZING, 0);
+    Atomics.notify(h, RESIZING);
+    return true;
   }
 
   private home(hi: number, lo: number): number {
-    return Math.floor(((hi ^ Math.imul(lo, 0x9e3779b1)) >>> 0) * (this.capacity / 4294967296));
+    return Math.floor(((hi ^ Math.imul(lo, 0x9e3779b1)) >>> 0) * (this.cap / 4294967296));
   }
 
   /** The slot of a fingerprint (inserting it, with `sleep` and `expanded`, when absent) and whether it was new. */
@@ -62,7 +171,7 @@ export class SharedVisited {
     const hi = a | 1;
     const lo = b | 1;
     const w = this.w;
-    const cap = this.capacity;
+    const cap = this.cap;
     let i = this.home(hi, lo);
     for (;;) {
       const at = HEADER + i * 3;
@@ -73,7 +182,7 @@ export class SharedVisited {
           Atomics.store(w, at + 2, (sleep & MASK) | (expanded ? EXPANDED : 0));
           // The second word last: a reader that finds the first waits for it (the slot is written).
           Atomics.store(w, at + 1, lo);
-          Atomics.add(w, 0, 1);
+          Atomics.add(w, USED, 1);
           return { slot: i, fresh: true };
         }
       }
@@ -128,8 +237,9 @@ export class SharedVisited {
 
   /** Every fingerprint (pairs of words). */
   fingerprints(): Uint32Array {
+    this.refresh();
     const out: number[] = [];
-    for (let i = 0; i < this.capacity; i++) {
+    for (let i = 0; i < this.cap; i++) {
       const hi = Atomics.load(this.w, HEADER + i * 3);
       if (hi !== 0) out.push(hi >>> 0, Atomics.load(this.w, HEADER + i * 3 + 1) >>> 0);
     }

@@ -15,7 +15,7 @@ import type { Scenario } from '../scenario/types.ts';
 import type { Kinds } from '../runtime/kinds.ts';
 import type { EngineKind } from '../runtime/system.ts';
 import { ExploreModel } from './model.ts';
-import { Control } from './shared.ts';
+import { Control, SharedVisited } from './shared.ts';
 import { heapFull, SHARE_AT_LEAST, Search, type Finding, type SearchOptions, type WorkPart } from './search.ts';
 
 /** What a worker is started with. */
@@ -90,8 +90,17 @@ function run(input: WorkerInput, kinds: Kinds | undefined, post: (m: WorkerMessa
     }
   };
 
+  // The shared visited set, used only inside slices: it grows between them (shared.ts).
+  const table = input.search.shared === undefined ? undefined : new SharedVisited(input.search.shared);
   for (;;) {
-    const out = search.advance(2000);
+    table?.enter();
+    let out: boolean;
+    try {
+      out = search.advance(2000);
+    } finally {
+      table?.leave();
+    }
+    table?.growIfNeeded();
     const found = search.findings();
     for (; reported < found.length; reported++) post({ type: 'finding', finding: found[reported] as Finding });
     const why = Atomics.load(control, Control.stop);

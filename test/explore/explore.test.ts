@@ -265,6 +265,38 @@ describe('workers', () => {
     expect(taken).toBeLessThanOrEqual(one.stats().transitions * 1.05);
   });
 
+  it('the shared visited set grows between slices: every state kept, the same search (in one thread, and with 2 workers)', async () => {
+    const sc = builtin('race-release-enqcmd');
+    const one = search(sc);
+    const buffer = SharedVisited.create(undefined, 4096);
+    const table = new SharedVisited(buffer);
+    const parts = [0, 1].map((k) => new Search(new ExploreModel(sc), { strategy: 'bfs', shard: { k, n: 2 }, shared: buffer }));
+    let grew = 0;
+    for (let turn = 0; turn < 100_000; turn++) {
+      const idle = parts.map((p) => {
+        table.enter();
+        const over = p.advance(300);
+        table.leave();
+        if (table.growIfNeeded()) grew++;
+        return over;
+      });
+      if (idle.every(Boolean)) break;
+      for (const k of [0, 1]) {
+        if (!idle[k] || idle[1 - k] || !(parts[k] as Search).sharing) continue;
+        const part = (parts[1 - k] as Search).giveAway();
+        if (part !== null) (parts[k] as Search).receive(part);
+      }
+    }
+    expect(grew).toBeGreaterThanOrEqual(5);
+    expect(table.capacity).toBeGreaterThanOrEqual(4096 * 2 ** 5);
+    expect(table.size).toBe(one.stats().distinct);
+    expect(table.fingerprints().length).toBe(2 * one.stats().distinct);
+    const two = await summaryOf(sc, { workers: 2, firstSharedSlots: 4096 });
+    expect(two.summary.complete).toBe(true);
+    expect(two.summary.stats.distinct).toBe(one.stats().distinct);
+    expect(two.summary.stats.tableBytes).toBeGreaterThan(4096 * 12 * 2 ** 5);
+  });
+
   it('workers with registered kinds load the plugin files themselves, so the files must be given', async () => {
     const kinds = await loadPlugins(join(dirname(fileURLToPath(import.meta.url)), '../../tools/examples/iax-plugin.mjs'));
     expect(() => explore(builtin('close-release'), { kinds, workers: 2 })).toThrow(/give pluginFiles/);

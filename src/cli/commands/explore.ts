@@ -44,8 +44,8 @@ options:
   --continue               keep searching after the first finding (one counterexample per invariant
                            or forbidden type)
   --workers N              search with N worker threads (default 1): bfs shares one visited set between
-                           them (sized for --max-states, default 8,000,000 states); random and pct
-                           split the schedules
+                           them (it grows as needed) and balances their load; random and pct split
+                           the schedules
   --shard K/N              run part K of the search split N ways (0 <= K < N): random and pct, the
                            schedules i with i mod N = K; bfs, the states that fall to K once the
                            first levels are searched (by every shard alike). Writes, besides the
