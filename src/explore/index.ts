@@ -300,5 +300,6 @@ function pickSearch(o: ExploreOptions): Omit<SearchOptions, 'strategy'> {
     ...(o.maxStates === undefined ? {} : { maxStates: o.maxStates }),
     ...(o.reduction === undefined ? {} : { reduction: o.reduction }),
     ...(o.continueAfterFinding === undefined ? {} : { continueAfterFinding: o.continueAfterFinding }),
+    ...(o.checkFinal === undefined ? {} : { checkFinal: o.checkFinal }),
   };
 }

@@ -5,11 +5,12 @@
  * (a Kubernetes indexed Job, a Slurm array, a CI matrix); nothing here runs anything.
  */
 import { z } from 'zod';
+import { FINDING_KINDS } from '../runtime/scheduler.ts';
 import { FingerprintTable } from './table.ts';
 
 const findingSchema = z
   .object({
-    kind: z.enum(['invariant', 'forbid', 'stuck']),
+    kind: z.enum(FINDING_KINDS),
     what: z.string(),
     detail: z.string(),
     depth: z.number().int().min(0),

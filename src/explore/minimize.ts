@@ -21,17 +21,19 @@ export interface Minimized {
 
 /**
  * The same finding: the same invariant; for a forbidden type, the same message (sender, receiver,
- * content) — a SIGSEGV for another reason is another finding, not a smaller one.
+ * content) — a SIGSEGV for another reason is another finding, not a smaller one; for a final state, the
+ * same values found (a step dropped that created the process would differ trivially).
  */
 function same(f: Finding, finding: Finding): boolean {
   if (f.kind !== finding.kind || f.what !== finding.what) return false;
+  if (f.kind === 'final') return f.detail === finding.detail;
   const m = finding.message;
   return m === undefined || (f.message !== undefined && f.message.from === m.from && f.message.to === m.to && f.message.json === m.json);
 }
 
 /** The first such finding in a bounded exhaustive search of `scenario`, or undefined. */
 function findAgain(scenario: Scenario, finding: Finding, maxStates: number, opts: ModelOptions): Finding | undefined {
-  const s = new Search(new ExploreModel(scenario, opts), { strategy: 'bfs', continueAfterFinding: true, maxStates, accept: (f) => same(f, finding) });
+  const s = new Search(new ExploreModel(scenario, opts), { strategy: 'bfs', continueAfterFinding: true, maxStates, checkFinal: finding.kind === 'final', accept: (f) => same(f, finding) });
   while (!s.advance(50_000)) {
     const hit = s.findings().find((f) => same(f, finding));
     if (hit) return hit;
@@ -49,7 +51,7 @@ export function minimize(scenario: Scenario, finding: Finding, opts: ModelOption
   let best: Finding = findAgain(scenario, finding, maxStates, opts) ?? finding;
   let searches = 1;
   // The smaller scenario: its steps without their `expect`, and no `final` (both describe the original
-  // run; explore checks neither, and a `final` may name a process a dropped step created).
+  // run, and a `final` may name a process a dropped step created) — unless the finding is about `final`.
   const build = (indices: readonly number[]): Scenario => ({
     ...scenario,
     name: indices.length === scenario.steps.length ? scenario.name : `${scenario.name} (minimized: steps ${indices.join(', ')} of ${scenario.steps.length})`,
@@ -57,7 +59,7 @@ export function minimize(scenario: Scenario, finding: Finding, opts: ModelOption
       const { expect: _, ...step } = scenario.steps[i] as Scenario['steps'][number];
       return step as Scenario['steps'][number];
     }),
-    final: { pasid: {}, refs: {}, msr: {} },
+    final: finding.kind === 'final' ? scenario.final : { pasid: {}, refs: {}, msr: {} },
   });
   for (let j = kept.length - 1; j >= 0; j--) {
     if (kept.length <= 1) break;

@@ -17,6 +17,7 @@
  * - A state with pending messages and nothing enabled is stuck (a deadlock, as TLC calls it).
  */
 import type { Address, AnyMessage } from '../../machines/protocol.ts';
+import { finalMismatches, type FinalMismatch } from '../runner/final.ts';
 import { stepInput, systemConfig } from '../runner/inputs.ts';
 import type { Cell } from '../runtime/cell.ts';
 import type { Kinds } from '../runtime/kinds.ts';
@@ -240,6 +241,11 @@ export class ExploreModel {
   /** Pending messages now, and deferred ones (messages not taken yet). */
   get pendingCount(): number {
     return this.sched.items.length + this.sys.deferredSize;
+  }
+
+  /** The scenario's `final` entries that do not hold now. */
+  finalMismatches(): FinalMismatch[] {
+    return finalMismatches(this.sys, this.scenario);
   }
 
   /** Whether every program has run all its steps. */

@@ -23,6 +23,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Address } from '../../machines/protocol.ts';
 import type { Violation } from '../runtime/monitor.ts';
+import type { FindingKind } from '../runtime/scheduler.ts';
 import { mix2 } from './hash.ts';
 import type { Applied, ExploreModel, ModelState, Transition, TransitionRef } from './model.ts';
 import { SharedVisited } from './shared.ts';
@@ -33,7 +34,7 @@ export const STRATEGIES: readonly Strategy[] = ['bfs', 'random', 'pct'];
 
 /** A state that breaks something: an invariant, the scenario's `forbid`, or a stuck state. */
 export interface Finding {
-  readonly kind: 'invariant' | 'forbid' | 'stuck';
+  readonly kind: FindingKind;
   /** The invariant (`G10`), the forbidden type (`fault.dmar`), or `stuck`. */
   readonly what: string;
   readonly detail: string;
@@ -90,6 +91,11 @@ export interface SearchOptions {
    * by the worker that inserted it.
    */
   readonly shared?: SharedArrayBuffer | undefined;
+  /**
+   * Check the scenario's `final` in every final state that is not stuck (all steps run, nothing pending):
+   * a final state unlike it is a finding (`final`, named by the first entry that differs).
+   */
+  readonly checkFinal?: boolean | undefined;
   /** Only findings this accepts count (minimizing looks for one finding in particular). */
   readonly accept?: ((f: Finding) => boolean) | undefined;
 }
@@ -439,6 +445,11 @@ export class Search {
     this.finals++;
     const left = this.model.pendingCount;
     if (left > 0) this.record('stuck', 'stuck', `${left} message(s) pending and none can be taken`, depth, path(), [], schedule);
+    else if (this.opts.checkFinal === true) {
+      const miss = this.model.finalMismatches();
+      const first = miss[0];
+      if (first !== undefined) this.record('final', first.what, miss.map((m) => `${m.what}: expected ${m.expected}, got ${m.got}`).join('; '), depth, path(), [], schedule);
+    }
   }
 
   // ---- breadth first ----

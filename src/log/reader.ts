@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { MESSAGE_TYPES, type Address, type Message } from '../../machines/protocol.ts';
 
 const BUILTIN_TYPES: ReadonlySet<string> = new Set<string>(MESSAGE_TYPES);
+import { FINDING_KINDS } from '../runtime/scheduler.ts';
 import type { Delivered } from '../runtime/system.ts';
 import { scenarioFromValue, ScenarioError } from '../scenario/load.ts';
 import { messageTypeIssue } from '../scenario/suggest.ts';
@@ -81,7 +82,7 @@ const headerSchema = z
         strategy: z.string().optional(),
         schedule: z.number().int().min(0).optional(),
         pctDepth: z.number().int().min(1).optional(),
-        finding: z.object({ seq: z.number().int().min(1), kind: z.enum(['invariant', 'forbid', 'stuck']), what: z.string(), detail: z.string() }).strict().optional(),
+        finding: z.object({ seq: z.number().int().min(1), kind: z.enum(FINDING_KINDS), what: z.string(), detail: z.string() }).strict().optional(),
       })
       .strict()
       .optional(),

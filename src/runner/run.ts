@@ -14,6 +14,7 @@ import { InvariantMonitor } from '../runtime/monitor.ts';
 import type { Scheduler } from '../runtime/scheduler.ts';
 import { System, type Delivered, type EngineKind, type SystemOptions } from '../runtime/system.ts';
 import { checkPolicy } from '../scenario/load.ts';
+import { finalMismatches } from './final.ts';
 import { stepInput, systemConfig } from './inputs.ts';
 import { sameSysValue } from '../scenario/schema.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
@@ -106,6 +107,11 @@ export const DEFAULT_MAX_STEP_MESSAGES = 1_000_000;
 export class RunawayStepError extends Error {}
 
 export { stepInput, systemConfig };
+
+/** The scenario's `final` checked after the run: each entry that does not hold is a failure at the end. */
+export function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
+  for (const m of finalMismatches(sys, s)) failures.push({ step: null, ...m });
+}
 
 /** The thread (or process) a step acts for: whose result and mm the expectations read. */
 function stepActor(step: Step): string | null {
@@ -369,27 +375,6 @@ export function checkExpect(o: StepOutcome, msgs: readonly Delivered[], failures
   if (e.noEvents) {
     const bad = e.noEvents.filter((t) => types.includes(t));
     if (bad.length > 0) fail('noEvents', `none of ${e.noEvents.join(', ')}`, bad.join(', '));
-  }
-}
-
-export function checkFinal(sys: System, s: Scenario, failures: Failure[]): void {
-  const fail = (what: string, expected: string, got: string): void => {
-    failures.push({ step: null, what, expected, got });
-  };
-  for (const [proc, want] of Object.entries(s.final.pasid)) {
-    const got = sys.processMm(proc)?.context.pasid ?? null;
-    if (got !== want) fail(`final.pasid.${proc}`, show(want), show(got));
-  }
-  if (s.policy.pasid === 'seed-2021') {
-    const refs = sys.iommu().context.refs;
-    for (const [p, want] of Object.entries(s.final.refs)) {
-      const got = refs[p] ?? 0;
-      if (got !== want) fail(`final.refs.${p}`, show(want), show(got));
-    }
-  }
-  for (const [t, want] of Object.entries(s.final.msr)) {
-    const got = sys.thread(t)?.context.msr ?? null;
-    if (got !== want) fail(`final.msr.${t}`, show(want), show(got));
   }
 }
 

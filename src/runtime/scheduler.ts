@@ -264,5 +264,12 @@ export interface SchedulerDescription {
   readonly schedule?: number;
   readonly pctDepth?: number;
   /** An exploration's log: what it shows (the record at `seq` is the violation, or the forbidden message). */
-  readonly finding?: { readonly seq: number; readonly kind: 'invariant' | 'forbid' | 'stuck'; readonly what: string; readonly detail: string };
+  readonly finding?: { readonly seq: number; readonly kind: FindingKind; readonly what: string; readonly detail: string };
 }
+
+/**
+ * What an exploration finds: an invariant broken, a forbidden message delivered, a stuck state (messages
+ * no actor takes), a final state unlike the scenario's `final` (`explore --final`).
+ */
+export const FINDING_KINDS = ['invariant', 'forbid', 'stuck', 'final'] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];

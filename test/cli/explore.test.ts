@@ -64,6 +64,42 @@ describe('svasim explore', () => {
     expect((await cli(['replay', join(outW, 'device-model.signal.sigsegv.jsonl'), '--plugin', plugin])).code).toBe(0);
   });
 
+  it('--final checks the scenario\'s final in every final state: an order that ends otherwise is found, and its log replays', async () => {
+    const scenario = (final: unknown): string => {
+      const file = join(dir, `binds-${Object.keys(final as object).join('-')}.json`);
+      writeFileSync(file, JSON.stringify({
+        scenario: 1,
+        name: 'two processes bind',
+        policy: { pasid: 'seed-2021', lam: 'poc-2022' },
+        devices: [{ name: 'dsa0', wqSize: 32, threshold: 16, autoComplete: false }],
+        steps: [
+          { op: 'spawn', process: 'A' },
+          { op: 'spawn', process: 'B' },
+          { op: 'bind', thread: 'A', device: 'dsa0' },
+          { op: 'bind', thread: 'B', device: 'dsa0' },
+        ],
+        final,
+      }));
+      return file;
+    };
+    // Run in order, A binds first and gets PASID 1; interleaved, B may.
+    const order = scenario({ pasid: { A: 1, B: 2 } });
+    expect((await cli(['run', order, '--quiet', '--log', join(dir, 'binds-run.jsonl')])).code).toBe(0);
+    expect((await cli(['explore', order, '--quiet', '--out', join(dir, 'final0')])).code).toBe(0);
+    for (const extra of [[], ['--workers', '2']]) {
+      const out = join(dir, `final${extra.length}`);
+      const r = await cli(['explore', order, '--final', '--out', out, ...extra]);
+      expect(r.code, extra.join(' ')).toBe(1);
+      expect(r.out).toContain("FOUND: a final state unlike the scenario's final (final.pasid.A)");
+      expect(r.out).toContain('final.pasid.A: expected 1, got 2');
+      expect((await cli(['replay', join(out, 'binds-pasid.final.pasid.A.jsonl')])).code).toBe(0);
+    }
+    // What holds in every order: each process's PASID has one reference (a bind's).
+    const refs = await cli(['explore', scenario({ refs: { 1: 1, 2: 1 } }), '--final', '--quiet']);
+    expect(refs.code).toBe(0);
+    expect(refs.out).toContain("NOTHING FOUND: no interleaving breaks an invariant or the forbid list, and every one ends as the scenario's final says");
+  });
+
   it('proves a safe race safe (exit 0) and says the search was complete', async () => {
     const r = await cli(['explore', 'race-lam-bind-v6.4']);
     expect(r.code).toBe(0);

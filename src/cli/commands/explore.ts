@@ -10,7 +10,9 @@ import { lastValueFrom, tap } from 'rxjs';
 import { explore, minimize, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
 import { mergeShards, MergeError, shardResultSchema, type ShardResult } from '../../explore/merge.ts';
 import { parsePolicyOverride } from '../../scenario/load.ts';
+import type { FindingKind } from '../../runtime/scheduler.ts';
 import type { Scenario } from '../../scenario/types.ts';
+import { match } from 'ts-pattern';
 import { parse, parseEngine, pluginKinds, PLUGIN_HELP, PLUGIN_OPTION, resolveScenario } from '../args.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { styleFor, TracePrinter, type Style } from '../trace.ts';
@@ -43,6 +45,8 @@ options:
                            of what is left, written as <name>.<what>.min.jsonl)
   --continue               keep searching after the first finding (one counterexample per invariant
                            or forbidden type)
+  --final                  check the scenario's "final" in every final state (all steps run, nothing
+                           pending): an interleaving that ends otherwise is a finding
   --workers N              search with N worker threads (default 1): bfs shares one visited set between
                            them (it grows as needed) and balances their load; random and pct split
                            the schedules
@@ -78,6 +82,7 @@ const OPTIONS = {
   'no-reduction': { type: 'boolean' },
   'no-minimize': { type: 'boolean' },
   continue: { type: 'boolean' },
+  final: { type: 'boolean' },
   shard: { type: 'string' },
   workers: { type: 'string' },
   merge: { type: 'boolean' },
@@ -233,6 +238,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const events = explore(scenario, {
     strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds, pluginFiles: values.plugin, workers, maxHeapBytes: maxMemoryMb === undefined ? undefined : maxMemoryMb * 2 ** 20,
     reduction: values['no-reduction'] !== true,
+    checkFinal: values.final === true,
     continueAfterFinding: values.continue === true,
     progressEveryMs,
     signal: abort.signal,
@@ -300,6 +306,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
         maxStates: maxStates ?? null,
         reduction: values['no-reduction'] !== true,
         continue: values.continue === true,
+        final: values.final === true,
       },
       complete: summary.complete,
       boundedBy: [...summary.boundedBy],
@@ -317,7 +324,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
     const { fingerprints: _fps, ...plain } = summary;
     print(JSON.stringify({ name: scenario.name, policy: scenario.policy, ...plain, findings: written.map((w) => ({ ...w.finding, log: w.file, seq: w.seq })) }, null, 2));
   } else {
-    for (const line of summaryText(summary, st, shard)) print(line);
+    for (const line of summaryText(summary, st, shard, values.final === true)) print(line);
   }
   return summary.findings.length > 0 ? 1 : 0;
 }
@@ -371,7 +378,7 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
   }
   print(st.bold(`explore ${m.scenario}: ${m.shards} shards merged (${m.strategy})`));
   for (const f of m.findings) {
-    const what = f.kind === 'invariant' ? `invariant ${f.what} violated` : f.kind === 'forbid' ? `forbidden ${f.what} delivered` : 'stuck';
+    const what = findingWords(f, false);
     print(`${st.bold(st.red(`FOUND: ${what}`))} after ${f.depth} transitions (shard ${f.shard}): ${f.detail}`);
     print(`  log: ${f.log} (the finding is seq ${f.seq})`);
   }
@@ -390,7 +397,7 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
 }
 
 function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, f: Finding, file: string, trace: { records: readonly import('../../runtime/system.ts').Delivered[]; seq: number }, quiet: boolean): void {
-  const what = f.kind === 'invariant' ? `invariant ${f.what} violated` : f.kind === 'forbid' ? `forbidden ${f.what} delivered` : 'stuck (messages pending that no actor takes)';
+  const what = findingWords(f, true);
   print('');
   print(st.bold(st.red(`FOUND: ${what}`)) + ` after ${f.depth} transitions${f.schedule === undefined ? '' : ` (schedule index ${f.schedule}: the ${ordinal(f.schedule + 1)} schedule)`}`);
   print(`  ${f.detail}`);
@@ -403,6 +410,16 @@ function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, 
 }
 
 const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
+
+/** What a finding is, in words (`long`: with what a stuck state or a final one means). */
+function findingWords(f: { readonly kind: FindingKind; readonly what: string; readonly detail: string }, long: boolean): string {
+  return match(f.kind)
+    .with('invariant', () => `invariant ${f.what} violated`)
+    .with('forbid', () => `forbidden ${f.what} delivered`)
+    .with('stuck', () => (long ? 'stuck (messages pending that no actor takes)' : 'stuck'))
+    .with('final', () => (long ? `a final state unlike the scenario's final (${f.what})` : `final state: ${f.what}`))
+    .exhaustive();
+}
 
 /** A bound in words. */
 function boundWords(b: string): string {
@@ -424,7 +441,7 @@ function boundWords(b: string): string {
   }
 }
 
-function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; readonly n: number } | undefined): string[] {
+function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; readonly n: number } | undefined, final = false): string[] {
   const p = s.stats;
   const lines: string[] = [''];
   lines.push(st.bold('summary:'));
@@ -449,7 +466,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   }
   if (s.findings.length > 0) lines.push(st.bold(st.red(`FOUND: ${s.findings.length} finding(s)`)));
   else if (shard !== undefined) lines.push(st.bold(st.green('NOTHING FOUND')) + ` in shard ${shard.k}/${shard.n}'s part: the other shards' results and --merge decide`);
-  else lines.push(st.bold(st.green('NOTHING FOUND')) + (s.complete ? ': no interleaving breaks an invariant or the forbid list' : ' within the bound'));
+  else lines.push(st.bold(st.green('NOTHING FOUND')) + (s.complete ? `: no interleaving breaks an invariant or the forbid list${final ? ", and every one ends as the scenario's final says" : ''}` : ' within the bound'));
   return lines;
 }
 
