@@ -46,8 +46,9 @@ export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
   /** Transitions per slice between turns of the event loop (default 2000). */
   readonly slice?: number | undefined;
   /**
-   * Stop, bounded by `memory`, when a searching thread's heap reaches this many bytes (default: 90% of
-   * Node's heap limit, which `--max-old-space-size` sets; each worker has a heap of its own).
+   * Stop, bounded by `memory`, when a searching thread's heap reaches this many bytes; it can only lower
+   * the default, 85% of Node's old-generation limit (`--max-old-space-size`; each worker has a heap of
+   * its own).
    */
   readonly maxHeapBytes?: number | undefined;
   /** Stop the search (Ctrl-C): it ends with a `done` event, bounded by `interrupted`. */

@@ -54,12 +54,15 @@ export interface Finding {
 export type Bound = 'max-depth' | 'max-states' | 'time' | 'interrupted' | 'schedules' | 'first-finding' | 'memory';
 
 /**
- * Whether this thread's heap has reached `limitBytes` (default: 90% of Node's heap limit): a search stops
- * there, bounded by `memory`, with its summary and counterexamples, instead of dying when the heap runs out.
+ * Whether this thread's heap has reached `limitBytes`, or 85% of what Node's heap limit leaves the old
+ * generation (the limit counts the young generation's three 16 MiB semi-spaces too), whichever is lower: a
+ * search stops there, bounded by `memory`, with its summary and counterexamples, instead of dying when the
+ * heap runs out. `limitBytes` can only lower the bound.
  */
 export function heapFull(limitBytes?: number): boolean {
   const h = getHeapStatistics();
-  return h.used_heap_size >= (limitBytes ?? 0.9 * h.heap_size_limit);
+  const old = Math.max(h.heap_size_limit - 48 * 2 ** 20, h.heap_size_limit / 2);
+  return h.used_heap_size >= Math.min(limitBytes ?? Infinity, 0.85 * old);
 }
 
 export interface SearchOptions {

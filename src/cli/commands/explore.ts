@@ -24,8 +24,8 @@ Runs each thread's steps as a concurrent program (program order kept; a step wai
 exist; spawn steps, and each device's complete steps, are programs of their own) with every message
 delivery a choice (messages between the same two actors keep their order), and checks the invariants
 and the scenario's forbid in every state reached. Each finding is written as an ordinary event log that
-svasim replay reproduces and svasim inspect opens on the violating message. The scenario's expect and
-final are not checked: they describe the one schedule svasim run takes.
+svasim replay reproduces and svasim inspect opens on the violating message. The scenario's expect is
+not checked (it describes the one schedule svasim run takes); its final only with --final.
 The README's "Exploring interleavings" says what is checked where, and how each strategy searches.
 
 options:
@@ -37,8 +37,9 @@ options:
   --max-depth N            expand no state deeper than N transitions
   --max-states N           bfs: stop after N distinct states
   --time SECONDS           stop after this long
-  --max-memory MB          stop before a searching thread's heap reaches MB (default: 90% of Node's
-                           heap limit; raise that with NODE_OPTIONS=--max-old-space-size=MB)
+  --max-memory MB          stop before a searching thread's heap reaches MB (it can only lower the
+                           default: 85% of Node's old-generation limit, which
+                           NODE_OPTIONS=--max-old-space-size=MB raises)
   --no-reduction           bfs without sleep sets (the unreduced search, for comparison)
   --no-minimize            do not minimize counterexamples (by default each is followed by a smaller
                            one: the scenario's steps it does not need dropped, the shortest schedule
@@ -53,7 +54,8 @@ options:
   --shard K/N              run part K of the search split N ways (0 <= K < N): random and pct, the
                            schedules i with i mod N = K; bfs, the states that fall to K once the
                            first levels are searched (by every shard alike). Writes, besides the
-                           logs, <name>.shard-K-of-N.json (and .fps: its fingerprints) in --out
+                           logs, <name>.shard-K-of-N.json (and .fps: its fingerprints) in --out.
+                           A shard runs on one thread (not with --workers)
   --merge DIR…             combine the shard results found in the directories: the findings, and for
                            bfs the exact number of distinct states of the shards' union
   --out DIR                where counterexamples go (default: the current directory), one log each:
@@ -156,7 +158,7 @@ const fmtTime = (ms: number): string => {
 };
 
 /** Resident memory, as the progress line shows it. */
-const fmtMem = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${Math.round(bytes / 2 ** 20)} MB`);
+const fmtMem = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`);
 
 function progressLine(p: ExploreProgress, strategy: Strategy): string {
   if (strategy === 'bfs') {
@@ -205,6 +207,9 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   const engine = parseEngine('explore', values.engine);
   const kinds = await pluginKinds(values.plugin);
   const { scenario, name } = resolveScenario(positionals[0] ?? '', override, 'explore', kinds);
+  if (values.final === true && Object.keys(scenario.final.pasid).length + Object.keys(scenario.final.refs).length + Object.keys(scenario.final.msr).length === 0) {
+    throw new UsageError(`svasim explore: --final: the scenario ${name} has no "final" to check`);
+  }
   const out = values.out ?? '.';
   makeDir(out);
   const st = styleFor(io.stdout, io.env);
@@ -256,7 +261,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
         const trace = writeCounterexample(file, scenario, e.finding, { kinds, engine, strategy, seed, pctDepth });
         const entry: (typeof written)[number] = { finding: e.finding, file, seq: trace.seq };
         written.push(entry);
-        if (!json) showFinding(print, st, scenario, e.finding, file, trace, quiet);
+        if (!json) showFinding(print, st, scenario, e.finding, file, trace, quiet, values.plugin ?? []);
         if (values['no-minimize'] !== true) {
           const m = minimize(scenario, e.finding, { kinds, engine, maxStates: Math.max(20_000, 2 * (maxStates ?? 100_000)) });
           if (m.kept.length < scenario.steps.length || m.finding.depth < e.finding.depth) {
@@ -297,6 +302,8 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
       ...(strategy === 'bfs' ? {} : { seed: seed ?? 0 }),
       shard,
       search: {
+        // The policy first: a merge of shards run under different policies names it, not a hash.
+        policy: `pasid=${scenario.policy.pasid} lam=${scenario.policy.lam}`,
         scenarioSha256: createHash('sha256').update(JSON.stringify(scenario)).digest('hex'),
         plugins: (values.plugin ?? []).map((p) => basename(p)).join(' '),
         engine: engine ?? 'compiled',
@@ -396,7 +403,7 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
   return m.findings.length > 0 ? 1 : 0;
 }
 
-function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, f: Finding, file: string, trace: { records: readonly import('../../runtime/system.ts').Delivered[]; seq: number }, quiet: boolean): void {
+function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, f: Finding, file: string, trace: { records: readonly import('../../runtime/system.ts').Delivered[]; seq: number }, quiet: boolean, plugins: readonly string[]): void {
   const what = findingWords(f, true);
   print('');
   print(st.bold(st.red(`FOUND: ${what}`)) + ` after ${f.depth} transitions${f.schedule === undefined ? '' : ` (schedule index ${f.schedule}: the ${ordinal(f.schedule + 1)} schedule)`}`);
@@ -406,7 +413,9 @@ function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, 
     printer.schedule(trace.records, scenario.steps, trace.seq);
   }
   print(`  log: ${file} (${trace.records.length} records; the finding is seq ${trace.seq}${f.kind === 'invariant' ? ', the invariant.violation record' : ''})`);
-  print(`  replay it: svasim replay ${file}    every actor there: svasim replay ${file} --until ${trace.seq}    see it: svasim inspect ${file}`);
+  // The plugins the run loaded: the log needs them again.
+  const p = plugins.map((f) => ` --plugin ${f}`).join('');
+  print(`  replay it: svasim replay ${file}${p}    every actor there: svasim replay ${file} --until ${trace.seq}${p}    see it: svasim inspect ${file}${p}`);
 }
 
 const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
@@ -427,7 +436,7 @@ function boundWords(b: string): string {
     case 'max-depth':
       return 'bounded by --max-depth (states that deep were not expanded; with random or pct, schedules were cut there)';
     case 'max-states':
-      return 'bounded by --max-states (or a full shared visited set)';
+      return 'bounded by --max-states (with --workers, a few more states may be counted: they insert at once)';
     case 'time':
       return 'stopped by --time';
     case 'interrupted':
@@ -450,7 +459,10 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   } else {
     lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, depth up to ${p.depth}`);
   }
-  lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${s.strategy === 'bfs' ? 'distinct states' : 'transitions'}/s${p.startMs > 0 ? ` (of which ${(p.startMs / 1000).toFixed(1)} s for the workers to start)` : ''}`);
+  const unit = s.strategy === 'bfs' ? 'distinct states' : 'transitions';
+  const searching = p.elapsedMs - p.startMs;
+  const searchRate = searching > 0 ? ((s.strategy === 'bfs' ? p.distinct : p.transitions) * 1000) / searching : 0;
+  lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${unit}/s${p.startMs > 0 ? ` (the workers took ${(p.startMs / 1000).toFixed(1)} s to start; searching, ${fmt(searchRate)} ${unit}/s)` : ''}`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
   if (s.complete && shard !== undefined) {
     lines.push(`  shard ${shard.k}/${shard.n} searched its part to the end: svasim explore --merge over every shard's result gives the verdict`);
