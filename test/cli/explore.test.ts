@@ -93,7 +93,10 @@ describe('svasim explore', () => {
       expect(r.code, extra.join(' ')).toBe(1);
       expect(r.out).toContain("FOUND: a final state unlike the scenario's final (final.pasid.A)");
       expect(r.out).toContain('final.pasid.A: expected 1, got 2');
-      expect((await cli(['replay', join(out, 'binds-pasid.final.pasid.A.jsonl')])).code).toBe(0);
+      const rep = await cli(['replay', join(out, 'binds-pasid.final.pasid.A.jsonl')]);
+      expect(rep.code).toBe(0);
+      expect(rep.out).toContain('it reproduces what exploration found at seq');
+      expect(rep.out).toContain('final final.pasid.A: final.pasid.A: expected 1, got 2');
     }
     // What holds in every order: each process's PASID has one reference (a bind's).
     const refs = await cli(['explore', scenario({ refs: { 1: 1, 2: 1 } }), '--final', '--quiet']);

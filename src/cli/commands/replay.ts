@@ -143,6 +143,10 @@ async function cmdReplay(args: string[], io: Io): Promise<number> {
   }
   if (r.identical) {
     out(st.green(`identical: ${r.records} records of ${log.source} replayed (${log.scenario.name}; pasid=${log.scenario.policy.pasid} lam=${log.scenario.policy.lam})`));
+    // An exploration's counterexample: the same deliveries reach the same states, so its finding (named in
+    // the header) is reproduced with them — a final state's mismatch too, which no record shows.
+    const f = log.header.scheduler?.finding;
+    if (f !== undefined) out(`  it reproduces what exploration found at seq ${f.seq}: ${f.kind} ${f.what}: ${f.detail}`);
     incompleteNote(log.source, r.incomplete);
     return 0;
   }
