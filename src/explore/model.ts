@@ -58,8 +58,7 @@ export interface Transition {
 }
 
 /** A captured state: the actors by reference, the pending messages, the programs' counters, its fingerprint. */
-export interface ModelState {
-  readonly cap: ModelCapture;
+export interface ModelState extends ModelCapture {
   readonly pending: readonly Envelope[];
   readonly pcs: readonly number[];
   /** The fingerprint. */
@@ -220,18 +219,29 @@ export class ExploreModel {
 
   /** The state now (`parent`: the state the last transition was taken from, to hash only what changed). */
   capture(parent?: ModelState): ModelState {
-    const cap = this.sys.captureModel();
+    this.parentNow = parent;
+    const s = this.sys.captureModelWith(this.build);
+    this.parentNow = undefined;
+    return s;
+  }
+
+  /** The state the last transition was taken from (for {@link build}). */
+  private parentNow: ModelState | undefined = undefined;
+
+  /** A captured state, in one object with the system's part (made once: a closure a call would cost). */
+  private readonly build = (cells: readonly unknown[], states: readonly unknown[], seq: number, lastStep: number, processMms: ReadonlyMap<string, number>, deferred: ModelCapture['deferred']): ModelState => {
+    const parent = this.parentNow;
     const pending = this.sched.items.slice();
     this.pcsShared = true;
     const pcs = this.pcs;
-    const actors = this.actorsHash(cap, parent);
-    const h = this.fingerprint(cap, pending, pcs, actors);
-    return { cap, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
-  }
+    const actors = this.actorsHash(cells, states, parent);
+    const h = this.fingerprint(deferred, pending, pcs, actors);
+    return { cells, states, seq, lastStep, processMms, deferred, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
+  };
 
   /** Put a captured state back. */
   restore(s: ModelState): void {
-    this.sys.restoreModel(s.cap);
+    this.sys.restoreModel(s);
     this.sched.items = (s.pending as readonly Pending[]).slice();
     this.sched.chosen = null;
     this.pcs = s.pcs as number[];
@@ -495,8 +505,8 @@ export class ExploreModel {
    * channel's pending messages in order, the programs' counters. Never seqs, causes or steps of messages.
    */
   /** The actors' part of a fingerprint: a sum over actors of (address, state) hashes, from the parent's. */
-  private actorsHash(cap: ModelCapture, parent: ModelState | undefined): Hash64 {
-    const cells = cap.cells as readonly Cell[];
+  private actorsHash(cellList: readonly unknown[], states: readonly unknown[], parent: ModelState | undefined): Hash64 {
+    const cells = cellList as readonly Cell[];
     let a1 = 0;
     let b1 = 0;
     let from = 0;
@@ -504,10 +514,10 @@ export class ExploreModel {
       // Births append to the actor list: the parent's actors are a prefix of the child's.
       a1 = parent.actorsA;
       b1 = parent.actorsB;
-      const before = parent.cap.states;
+      const before = parent.states;
       from = before.length;
       for (let i = 0; i < from; i++) {
-        const s = cap.states[i];
+        const s = states[i];
         const old = before[i];
         if (s === old) continue;
         const cell = cells[i] as Cell;
@@ -521,14 +531,14 @@ export class ExploreModel {
     for (let i = from; i < cells.length; i++) {
       const cell = cells[i] as Cell;
       const ad = hashString(cell.address);
-      const st = this.stateHash(cell, cap.states[i]);
+      const st = this.stateHash(cell, states[i]);
       a1 = (a1 + mix2(ad.a, st.a)) | 0;
       b1 = (b1 + mix2(ad.b ^ 0x1b873593, st.b)) | 0;
     }
     return { a: a1, b: b1 };
   }
 
-  private fingerprint(cap: ModelCapture, pending: readonly Envelope[], pcs: readonly number[], actors: Hash64): Hash64 {
+  private fingerprint(deferred: ModelCapture['deferred'], pending: readonly Envelope[], pcs: readonly number[], actors: Hash64): Hash64 {
     const a1 = actors.a;
     const b1 = actors.b;
     let a2 = 0;
@@ -546,8 +556,8 @@ export class ExploreModel {
       b2 = (b2 + mix2(h.hb, pos ^ 0x68e31da4)) | 0;
     }
     // Deferred messages: per channel, in order (as they will be pending again).
-    if (cap.deferred !== null) {
-      for (const [, list] of cap.deferred) {
+    if (deferred !== null) {
+      for (const [, list] of deferred) {
         for (let i = 0; i < list.length; i++) {
           const e = list[i] as Envelope;
           let pos = 0;

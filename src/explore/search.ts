@@ -165,7 +165,7 @@ function independentOf(t: Transition, sleep: readonly Transition[], explored: re
 }
 
 /** What an expanded node's place in its level holds (and its state, once expanded: nothing). */
-const SPENT: Node = { s: { cap: null as unknown as ModelState['cap'], pending: [], pcs: [], a: 0, b: 0, actorsA: 0, actorsB: 0 }, depth: -1, path: null, only: -2, sleep: 0 };
+const SPENT: Node = { s: { cells: [], states: [], seq: 0, lastStep: 0, processMms: new Map(), deferred: null, pending: [], pcs: [], a: 0, b: 0, actorsA: 0, actorsB: 0 }, depth: -1, path: null, only: -2, sleep: 0 };
 
 function pathOf(p: PathNode | null): TransitionRef[] {
   const out: TransitionRef[] = [];

@@ -119,6 +119,8 @@ export type { ActorView } from './cell.ts';
 
 export type { ActorKind } from '../../machines/index.ts';
 
+const plainCapture = (cells: readonly unknown[], states: readonly unknown[], seq: number, lastStep: number, processMms: ReadonlyMap<string, number>, deferred: ModelCapture['deferred']): ModelCapture => ({ cells, states, seq, lastStep, processMms, deferred });
+
 /** The persisted state of every actor plus what is pending: enough to continue a run elsewhere. */
 export interface SystemSnapshot {
   readonly seq: number;
@@ -719,12 +721,20 @@ export class System {
    * @internal
    */
   captureModel(): ModelCapture {
+    return this.captureModelWith(plainCapture);
+  }
+
+  /**
+   * {@link captureModel}, built by `make` into an object of the caller's (exploration keeps its own fields
+   * in the same object: one allocation a state, not two). @internal
+   */
+  captureModelWith<T>(make: (cells: readonly unknown[], states: readonly unknown[], seq: number, lastStep: number, processMms: ReadonlyMap<string, number>, deferred: ModelCapture['deferred']) => T): T {
     const cells = this.cellList;
     this.cellListShared = true;
     this.processMmsShared = true;
     const states = new Array<unknown>(cells.length);
     for (let i = 0; i < cells.length; i++) states[i] = (cells[i] as Cell).state;
-    return { cells, states, seq: this.seq, lastStep: this.lastStepSeen, processMms: this.processMms, deferred: this.deferred.capture() };
+    return make(cells, states, this.seq, this.lastStepSeen, this.processMms, this.deferred.capture());
   }
 
   /** Put the actors back as {@link captureModel} took them (pending messages: the scheduler's). @internal */
