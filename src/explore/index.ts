@@ -15,6 +15,7 @@ import type { Scenario } from '../scenario/types.ts';
 import { ExploreModel } from './model.ts';
 import { heapFull, Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
 import { controlBuffer, SharedVisited } from './shared.ts';
+import { Lane } from './lane.ts';
 import type { WorkerInput, WorkerMessage } from './worker.ts';
 
 export type { Bound, Finding, SearchStats, Strategy } from './search.ts';
@@ -196,11 +197,13 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const ctl = new Int32Array(control);
     const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates, options.firstSharedSlots) : undefined;
     const latest: (SearchStats | null)[] = Array.from({ length: n }, () => null);
+    const laneSearch = (k: number): Omit<SearchOptions, 'strategy'> => ({ ...pickSearch(options), shard: { k, n }, ...(shared === undefined ? {} : { shared }) });
     /** When each worker began searching. */
     const started: (number | null)[] = Array.from({ length: n }, () => null);
     const bounds = new Set<Bound>();
     const findings = new Map<string, Finding>();
     let finished = 0;
+    const ended: boolean[] = [];
     let over = false;
     const workers: Worker[] = [];
     const inboxes: MessagePort[] = [];
@@ -235,56 +238,120 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
         subscriber.next({ type: 'progress', progress: total() });
       }
     }, 50);
+    /** Lane 0, searched in this thread between turns of the event loop: 'search', 'idle' or 'done'. */
+    let mine: 'search' | 'idle' | 'done' = 'search';
+    /** Lane 0's next turn, when one is queued (never two: one chain of turns). */
+    let queued: { readonly at: 'now' | 'soon'; readonly cancel: () => void } | null = null;
     const end = (): void => {
       over = true;
       clearInterval(timer);
       for (const w of workers) void w.terminate();
       for (const p of inboxes) p.close();
     };
-    for (let k = 0; k < n; k++) {
-      const search: SearchOptions = { ...pickSearch(options), strategy, shard: { k, n }, ...(shared === undefined ? {} : { shared }) };
+    const fail = (e: unknown): void => {
+      if (over) return;
+      end();
+      subscriber.error(e);
+    };
+    /** A lane's report (lane 0's come from this thread, the others' from their workers). */
+    const onMessage = (k: number, m: WorkerMessage): void => {
+      if (over) return;
+      if (m.type === 'started') started[k] = clock();
+      else if (m.type === 'progress') latest[k] = m.stats;
+      else if (m.type === 'work') {
+        if (m.to !== 0) inboxes[m.to - 1]?.postMessage(m.part);
+        else if (mine === 'idle') {
+          try {
+            if (lane.take(m.part)) {
+              mine = 'search';
+              queueTurn();
+            }
+          } catch (e) {
+            fail(e);
+          }
+        }
+      } else if (m.type === 'finding') {
+        const key = `${m.finding.kind}:${m.finding.what}`;
+        if (!findings.has(key)) {
+          findings.set(key, m.finding);
+          subscriber.next({ type: 'finding', finding: m.finding });
+        }
+        if (options.continueAfterFinding !== true) {
+          Atomics.compareExchange(ctl, 0, 0, 2);
+          bounds.add('first-finding');
+        }
+      } else if (m.type === 'error') {
+        fail(new Error(`explore worker ${k}: ${m.message}`));
+      } else {
+        latest[k] = m.stats;
+        for (const b of m.boundedBy) if (b !== 'first-finding' && b !== 'interrupted') bounds.add(b as Bound);
+        if (ended[k] === true) {
+          fail(new Error(`explore: lane ${k} ended twice`));
+          return;
+        }
+        ended[k] = true;
+        if (++finished === n) {
+          const stats = total();
+          const boundedBy = [...bounds];
+          end();
+          subscriber.next({ type: 'done', summary: summaryOf(strategy, options.seed, boundedBy, stats, [...findings.values()], undefined) });
+          subscriber.complete();
+        }
+      }
+    };
+    // Lane 0 searches from now on; its model is the one this thread has loaded.
+    const search0 = new Search(new ExploreModel(scenario, { engine: options.engine, kinds: options.kinds }), { ...laneSearch(0), strategy });
+    const lane = new Lane(search0, control, shared, 0, n, 0, options.maxHeapBytes, (m) => onMessage(0, m));
+    started[0] = start;
+    const turn = (): void => {
+      queued = null;
+      if (over) return;
+      try {
+        if (mine === 'search') {
+          const e = lane.slice(options.slice ?? 2000);
+          if (e === 'idle') {
+            lane.goIdle();
+            mine = 'idle';
+          } else if (e === 'done') mine = 'done';
+        }
+        if (mine === 'idle' && lane.over()) mine = 'done';
+        if (mine === 'done') {
+          lane.finish();
+          return;
+        }
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      queueTurn();
+    };
+    /** Queue lane 0's next turn: at once while it searches; idle, a look again in a millisecond (a part comes as a message). */
+    function queueTurn(): void {
+      const at = mine === 'search' ? 'now' : 'soon';
+      if (queued !== null) {
+        if (queued.at === at) return;
+        queued.cancel();
+      }
+      if (at === 'now') {
+        const h = setImmediate(turn);
+        queued = { at, cancel: () => clearImmediate(h) };
+      } else {
+        const h = setTimeout(turn, 1);
+        queued = { at, cancel: () => clearTimeout(h) };
+      }
+    }
+    for (let k = 1; k < n; k++) {
+      const search: SearchOptions = { ...laneSearch(k), strategy };
       // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
       const channel = shared === undefined ? undefined : new MessageChannel();
       if (channel !== undefined) inboxes.push(channel.port2);
       const input: WorkerInput = { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
       const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
       workers.push(w);
-      w.on('message', (m: WorkerMessage) => {
-        if (over) return;
-        if (m.type === 'started') started[k] = clock();
-        else if (m.type === 'progress') latest[k] = m.stats;
-        else if (m.type === 'work') inboxes[m.to]?.postMessage(m.part);
-        else if (m.type === 'finding') {
-          const key = `${m.finding.kind}:${m.finding.what}`;
-          if (!findings.has(key)) {
-            findings.set(key, m.finding);
-            subscriber.next({ type: 'finding', finding: m.finding });
-          }
-          if (options.continueAfterFinding !== true) {
-            Atomics.compareExchange(ctl, 0, 0, 2);
-            bounds.add('first-finding');
-          }
-        } else if (m.type === 'error') {
-          end();
-          subscriber.error(new Error(`explore worker ${k}: ${m.message}`));
-        } else {
-          latest[k] = m.stats;
-          for (const b of m.boundedBy) if (b !== 'first-finding' && b !== 'interrupted') bounds.add(b as Bound);
-          if (++finished === n) {
-            const stats = total();
-            const boundedBy = [...bounds];
-            end();
-            subscriber.next({ type: 'done', summary: summaryOf(strategy, options.seed, boundedBy, stats, [...findings.values()], undefined) });
-            subscriber.complete();
-          }
-        }
-      });
-      w.on('error', (e) => {
-        if (over) return;
-        end();
-        subscriber.error(e);
-      });
+      w.on('message', (m: WorkerMessage) => onMessage(k, m));
+      w.on('error', fail);
     }
+    queueTurn();
     return () => {
       if (!over) end();
     };
