@@ -195,7 +195,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const every = options.progressEveryMs ?? 1000;
     const control = controlBuffer(n);
     const ctl = new Int32Array(control);
-    const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates, options.firstSharedSlots) : undefined;
+    const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates, options.firstSharedSlots, n) : undefined;
     const latest: (SearchStats | null)[] = Array.from({ length: n }, () => null);
     const laneSearch = (k: number): Omit<SearchOptions, 'strategy'> => ({ ...pickSearch(options), shard: { k, n }, ...(shared === undefined ? {} : { shared }) });
     /** When each worker began searching. */

@@ -26,7 +26,7 @@ import type { Violation } from '../runtime/monitor.ts';
 import type { FindingKind } from '../runtime/scheduler.ts';
 import { mix2 } from './hash.ts';
 import type { Applied, ExploreModel, ModelState, Transition, TransitionRef } from './model.ts';
-import { SharedVisited } from './shared.ts';
+import { NEW, SharedVisited } from './shared.ts';
 import { FingerprintTable } from './table.ts';
 
 export type Strategy = 'bfs' | 'random' | 'pct';
@@ -287,8 +287,8 @@ export class Search {
     const mine: Node[] = [];
     for (const n of this.level) {
       const v = shared.visit(n.s.a, n.s.b, n.sleep);
-      if (v.kind === 'new') mine.push(n);
-      else if (v.kind === 'expanded' && v.awake !== 0) mine.push({ ...n, only: v.awake });
+      if (v === NEW) mine.push(n);
+      else if (v > 0) mine.push({ ...n, only: v });
     }
     this.level = mine;
     this.sharedSet = shared;
@@ -414,6 +414,8 @@ export class Search {
       // With a shared visited set, the slice ends early when the set should grow (shared.ts).
       this.sharedSet?.refresh();
       while (!this.done && this.transitions < end && this.sharedSet?.wantsGrowth !== true) this.bfsStep();
+      // The states this slice inserted count in the shared set's size from now on.
+      this.sharedSet?.flush();
     } else {
       while (!this.done && this.transitions < end) this.walk();
     }
@@ -556,7 +558,7 @@ export class Search {
       const childMask = childSleep.length === 0 ? 0 : model.maskIn(child, childSleep);
       if (shared !== null) {
         const v = shared.visit(child.a, child.b, childMask);
-        if (v.kind === 'new') {
+        if (v === NEW) {
           if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
             shared.claim(child.a, child.b, () => 0);
             if (this.done) return;
@@ -567,8 +569,9 @@ export class Search {
             return;
           }
           this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
-        } else if (v.kind === 'expanded' && v.awake !== 0 && reduce) {
-          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: v.awake, sleep: childMask });
+        } else if (v > 0 && reduce) {
+          // Expanded already, with transitions asleep then that are awake on this path: those are taken here.
+          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: v, sleep: childMask });
         }
         continue;
       }

@@ -19,12 +19,16 @@
 
 const EXPANDED = 1 << 31;
 const MASK = 0x7fffffff;
-/** Header words: used slots, capacity, capacity it may grow to, a resize under way, threads in a slice. */
+/**
+ * Header words: used slots (counted in batches: see {@link SharedVisited.flush}), capacity, capacity it
+ * may grow to, a resize under way, threads in a slice, threads that insert (lanes).
+ */
 const USED = 0;
 const CAPACITY = 1;
 const MAX_CAPACITY = 2;
 const RESIZING = 3;
 const ACTIVE = 4;
+const LANES = 5;
 const HEADER = 8;
 /** Grown (doubled) when this full, between slices. */
 const GROW_AT = 0.7;
@@ -35,11 +39,13 @@ const MOST_SLOTS = 2 ** 28;
 /** Slots to start with. */
 const FIRST_SLOTS = 1 << 20;
 
-/** What a visit found. */
-export type Visit =
-  | { readonly kind: 'new' }
-  | { readonly kind: 'waiting' }
-  | { readonly kind: 'expanded'; readonly awake: number };
+/**
+ * What a visit found: {@link NEW} (now the visitor's), {@link WAITING} (for its owner to expand it), or
+ * expanded: the sleep buckets awake for this visitor that slept then (a number ≥ 0; 0: nothing to redo).
+ */
+export type Visit = number;
+export const NEW = -1;
+export const WAITING = -2;
 
 export class SharedVisited {
   /** The header (a view of its own: its length never changes). */
@@ -47,12 +53,22 @@ export class SharedVisited {
   /** The whole table, as a fixed-length view over the capacity it had when last looked at ({@link refresh}). */
   private w: Int32Array;
   private cap: number;
+  /**
+   * States this thread inserted and has not yet added to the used count. One count every thread adds to
+   * at each insert would bounce its cache line between cores; a thread adds its inserts every
+   * {@link batch} and at the end of each slice ({@link flush}), so the count lags by less than
+   * lanes × batch, kept under a tenth of the table.
+   */
+  private unflushed = 0;
+  private batch = 1;
+  /** Used slots at which the table should grow (its capacity × {@link GROW_AT}). */
+  private growAt = 0;
 
   /**
    * A new shared table (a growable SharedArrayBuffer): room for `maxStates` states at most when given,
    * else for 2^28 slots; it starts small and doubles while no thread is in a slice ({@link growIfNeeded}).
    */
-  static create(maxStates?: number, firstSlots = FIRST_SLOTS): SharedArrayBuffer {
+  static create(maxStates?: number, firstSlots = FIRST_SLOTS, lanes = 2): SharedArrayBuffer {
     const most = maxStates === undefined ? MOST_SLOTS : Math.max(1024, Math.ceil(maxStates / FULL_AT) + 1);
     // At least 4,096 slots: the states every worker searched alike go in at once, at the split.
     const capacity = Math.min(most, Math.max(4096, firstSlots));
@@ -60,6 +76,7 @@ export class SharedVisited {
     const w = new Int32Array(sab);
     w[CAPACITY] = capacity;
     w[MAX_CAPACITY] = most;
+    w[LANES] = Math.max(1, lanes);
     return sab;
   }
 
@@ -68,6 +85,20 @@ export class SharedVisited {
     this.cap = this.h[CAPACITY] as number;
     // Fixed-length views: a length-tracking one (which would follow the buffer's growth) is slower to index.
     this.w = new Int32Array(buffer, 0, HEADER + this.cap * 3);
+    this.sized();
+  }
+
+  /** What follows from the capacity: when to grow, how many inserts to count at once. */
+  private sized(): void {
+    this.growAt = this.cap * GROW_AT;
+    this.batch = Math.max(1, Math.min(256, Math.floor((this.cap * 0.1) / Math.max(1, this.h[LANES] as number))));
+  }
+
+  /** Add this thread's inserts to the used count (at the end of every slice, and every {@link batch} inserts). */
+  flush(): void {
+    if (this.unflushed === 0) return;
+    Atomics.add(this.h, USED, this.unflushed);
+    this.unflushed = 0;
   }
 
   /** Look at the table again after it may have grown (a thread does at the start of each slice). */
@@ -76,14 +107,16 @@ export class SharedVisited {
     if (cap === this.cap) return;
     this.cap = cap;
     this.w = new Int32Array(this.buffer, 0, HEADER + cap * 3);
+    this.sized();
   }
 
   get capacity(): number {
     return Atomics.load(this.h, CAPACITY);
   }
 
+  /** States in it (as counted so far: other threads' inserts since their last {@link flush} not included). */
   get size(): number {
-    return Atomics.load(this.h, USED);
+    return Atomics.load(this.h, USED) + this.unflushed;
   }
 
   get bytes(): number {
@@ -92,14 +125,13 @@ export class SharedVisited {
 
   /** The table should grow: a search ends its slice early (so the table never fills between two looks). */
   get wantsGrowth(): boolean {
-    const cap = this.cap;
-    return cap < (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) >= cap * GROW_AT;
+    return this.cap < (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) + this.unflushed >= this.growAt;
   }
 
   /** The table is full and cannot grow (a search stops, bounded). */
   get full(): boolean {
     const cap = this.cap;
-    return cap >= (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) >= Math.floor(cap * FULL_AT);
+    return cap >= (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) + this.unflushed >= Math.floor(cap * FULL_AT);
   }
 
   /**
@@ -166,8 +198,8 @@ export class SharedVisited {
     return Math.floor(((hi ^ Math.imul(lo, 0x9e3779b1)) >>> 0) * (this.cap / 4294967296));
   }
 
-  /** The slot of a fingerprint (inserting it, with `sleep` and `expanded`, when absent) and whether it was new. */
-  private slotOf(a: number, b: number, sleep: number, expanded: boolean): { slot: number; fresh: boolean } {
+  /** The slot of a fingerprint, inserting it (with `sleep` and `expanded`) when absent: then as -1 - slot. */
+  private slotOf(a: number, b: number, sleep: number, expanded: boolean): number {
     const hi = a | 1;
     const lo = b | 1;
     const w = this.w;
@@ -182,14 +214,14 @@ export class SharedVisited {
           Atomics.store(w, at + 2, (sleep & MASK) | (expanded ? EXPANDED : 0));
           // The second word last: a reader that finds the first waits for it (the slot is written).
           Atomics.store(w, at + 1, lo);
-          Atomics.add(w, USED, 1);
-          return { slot: i, fresh: true };
+          if (++this.unflushed >= this.batch) this.flush();
+          return -1 - i;
         }
       }
       if (x === hi) {
         let y = Atomics.load(w, at + 1);
         while (y === 0) y = Atomics.load(w, at + 1);
-        if (y === lo) return { slot: i, fresh: false };
+        if (y === lo) return i;
       }
       i = i + 1 === cap ? 0 : i + 1;
     }
@@ -197,20 +229,20 @@ export class SharedVisited {
 
   /** A state reached with sleep set `sleep` (buckets): new (now ours), waiting for its owner, or expanded. */
   visit(a: number, b: number, sleep: number): Visit {
-    const { slot, fresh } = this.slotOf(a, b, sleep, false);
-    if (fresh) return { kind: 'new' };
+    const slot = this.slotOf(a, b, sleep, false);
+    if (slot < 0) return NEW;
     const at = HEADER + slot * 3 + 2;
     for (;;) {
       const word = Atomics.load(this.w, at);
       const mask = word & MASK;
       const kept = mask & sleep;
       if ((word & EXPANDED) === 0) {
-        if (kept === mask || Atomics.compareExchange(this.w, at, word, kept) === word) return { kind: 'waiting' };
+        if (kept === mask || Atomics.compareExchange(this.w, at, word, kept) === word) return WAITING;
         continue;
       }
       const awake = mask & ~sleep;
-      if (awake === 0) return { kind: 'expanded', awake: 0 };
-      if (Atomics.compareExchange(this.w, at, word, kept | EXPANDED) === word) return { kind: 'expanded', awake };
+      if (awake === 0) return 0;
+      if (Atomics.compareExchange(this.w, at, word, kept | EXPANDED) === word) return awake;
     }
   }
 
@@ -220,8 +252,8 @@ export class SharedVisited {
    * expanded it already (never for its owner).
    */
   claim(a: number, b: number, choose: (intersection: number) => number): number | null {
-    const { slot } = this.slotOf(a, b, MASK, false);
-    const at = HEADER + slot * 3 + 2;
+    const found = this.slotOf(a, b, MASK, false);
+    const at = HEADER + (found < 0 ? -1 - found : found) * 3 + 2;
     for (;;) {
       const word = Atomics.load(this.w, at);
       if ((word & EXPANDED) !== 0) return null;
