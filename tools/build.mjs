@@ -27,6 +27,11 @@ const fail = (why) => {
 
 rmSync(OUT, { recursive: true, force: true });
 
+// The sources' hash, taken before they are compiled (a file changed during the build then differs from
+// what the build recorded): in a clone, explore's workers start from this build only while it is current.
+const { sourceHash, SOURCE_HASH_FILE } = await import(pathToFileURL(join(ROOT, 'src/source-hash.mjs')).href);
+const builtFrom = sourceHash(ROOT);
+
 // 1. JavaScript and declarations.
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', OUT], { stdio: 'inherit' });
@@ -68,6 +73,8 @@ chmodSync(launcher, 0o755);
 // package exports it under the same name (`svasim/scenario.schema.json`).
 const { scenarioJsonSchemaText } = await import(pathToFileURL(join(OUT, 'src/scenario/json-schema.js')).href);
 writeFileSync(join(ROOT, 'scenario.schema.json'), scenarioJsonSchemaText());
+
+writeFileSync(join(OUT, SOURCE_HASH_FILE), `${builtFrom}\n`);
 
 // 6. Swap the new build in: the old one is renamed away first (rename cannot replace a directory).
 const OLD = join(ROOT, `dist.old.${process.pid}`);
