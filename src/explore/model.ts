@@ -416,7 +416,7 @@ export class ExploreModel {
       }
       if (b < BUCKETS) m |= 1 << b;
     }
-    return m >>> 0;
+    return m;
   }
 
   /** Take one enabled transition (in the state it was enabled in). */

@@ -146,7 +146,7 @@ const NONE: readonly Transition[] = [];
 function bitsOf(ts: readonly Transition[]): number {
   let m = 0;
   for (const t of ts) if (t.bit >= 0) m |= 1 << t.bit;
-  return m >>> 0;
+  return m;
 }
 
 /**
@@ -399,7 +399,7 @@ export class Search {
       const id = w[j] as number;
       const s = id < 0 ? this.root : (states[id] as ModelState);
       if ((s.a | 0) !== w[j + 4] || (s.b | 0) !== w[j + 5]) throw new Error('explore: a handed-over state rebuilt to another fingerprint');
-      got.push({ s, depth: w[j + 1] as number, path: id < 0 ? null : (paths[id] as PathNode), only: w[j + 2] as number, sleep: (w[j + 3] as number) >>> 0 });
+      got.push({ s, depth: w[j + 1] as number, path: id < 0 ? null : (paths[id] as PathNode), only: w[j + 2] as number, sleep: w[j + 3] as number });
     }
     this.level = this.level.slice(this.levelAt).concat(got);
     this.levelAt = 0;
@@ -601,14 +601,14 @@ export class Search {
       if (!table.expanded(at)) {
         // Waiting to be expanded (in this level or the next): it will sleep only what every path lets it.
         const waiting = this.waiting(child);
-        if (waiting !== undefined) waiting.sleep = (waiting.sleep & childMask) >>> 0;
+        if (waiting !== undefined) waiting.sleep = waiting.sleep & childMask;
         else this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
         continue;
       }
       // Expanded already: what slept then and is awake now must be taken now (Godefroid's condition).
       const old = table.sleep(at);
       const now = childMask;
-      const awake = (old & ~now) >>> 0;
+      const awake = old & ~now;
       if (awake !== 0) {
         table.setSleep(at, old & now);
         this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childMask });

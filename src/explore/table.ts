@@ -20,8 +20,12 @@ const MAX_LOAD = 0.9;
 
 /** A 32-bucket sleep set folded to 8 bits. */
 export const fold = (m: number): number => (m | (m >>> 8) | (m >>> 16) | (m >>> 24)) & 0xff;
-/** The 32-bucket superset of a folded sleep set. */
-export const unfold = (m8: number): number => (Math.imul(m8 & 0xff, 0x01010101) >>> 0);
+/**
+ * The superset of a folded sleep set, in the 31 buckets transitions have (model.ts `BUCKETS`): below 2^31,
+ * so a sleep set kept in an object field stays a small integer (a value above would make V8 box that
+ * field in every such object: a heap number each, measured).
+ */
+export const unfold = (m8: number): number => Math.imul(m8 & 0xff, 0x01010101) & 0x7fffffff;
 
 export class FingerprintTable {
   private fps: Uint32Array;
