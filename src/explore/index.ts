@@ -197,7 +197,9 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const ctl = new Int32Array(control);
     const shared = strategy === 'bfs' ? SharedVisited.create(options.maxStates, options.firstSharedSlots, n) : undefined;
     const latest: (SearchStats | null)[] = Array.from({ length: n }, () => null);
-    const laneSearch = (k: number): Omit<SearchOptions, 'strategy'> => ({ ...pickSearch(options), shard: { k, n }, ...(shared === undefined ? {} : { shared }) });
+    // bfs: lane 0 searches from the initial state and the others join, taking parts of its frontier;
+    // random and PCT: lane k runs schedules k, k+n, k+2n...
+    const laneSearch = (k: number): Omit<SearchOptions, 'strategy'> => ({ ...pickSearch(options), ...(shared === undefined ? { shard: { k, n } } : { shared, join: k > 0 }) });
     /** When each worker began searching. */
     const started: (number | null)[] = Array.from({ length: n }, () => null);
     const bounds = new Set<Bound>();
@@ -209,16 +211,13 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const inboxes: MessagePort[] = [];
     const total = (): ExploreProgress => {
       let transitions = 0, slept = 0, depth = 0, frontier = 0, finals = 0, schedules = 0, distinct = 0;
-      // A bfs too small to split: every worker searched it all; one worker's counts are the search's.
-      const counted = shared !== undefined && new SharedVisited(shared).size === 0 ? latest.slice(0, 1) : latest;
-      for (const st of counted) {
+      for (const st of latest) {
         if (st === null) continue;
         transitions += st.transitions; slept += st.slept; frontier += st.frontier; finals += st.finals; schedules += st.schedules;
         if (st.depth > depth) depth = st.depth;
-        if (st.distinct > distinct) distinct = st.distinct;
       }
-      // Workers that never split (a search too small to) each searched it all, each with its own table.
-      if (shared !== undefined) distinct = Math.max(distinct, new SharedVisited(shared).size);
+      // bfs: the states in the shared visited set (each lane's own count is the same set's size).
+      if (shared !== undefined) distinct = new SharedVisited(shared).size;
       const elapsedMs = clock() - start;
       const rate = elapsedMs > 0 ? ((strategy === 'bfs' ? distinct : transitions) * 1000) / elapsedMs : 0;
       const startMs = started.every((t) => t !== null) ? Math.max(...(started as number[])) - start : elapsedMs;
@@ -345,7 +344,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
       const channel = shared === undefined ? undefined : new MessageChannel();
       if (channel !== undefined) inboxes.push(channel.port2);
-      const input: WorkerInput = { scenario, engine: options.engine, search, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
+      const input: WorkerInput = { scenario, engine: options.engine, search, lane: k, lanes: n, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
       const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
       workers.push(w);
       w.on('message', (m: WorkerMessage) => onMessage(k, m));

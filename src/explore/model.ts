@@ -474,6 +474,21 @@ export class ExploreModel {
     }
   }
 
+  /**
+   * The transition a path took here before (a frontier part handed over, rebuilt: its fingerprint is
+   * checked after), found without working out everything else that is enabled: the head of the channel,
+   * or the program's next step. `undefined` when there is no such message or step.
+   */
+  retake(ref: TransitionRef): Transition | undefined {
+    if (ref.kind === 'deliver') {
+      for (const e of this.sched.items) if (e.from === ref.from && e.to === ref.to) return { ref, env: e, actor: e.to, bit: -1, stepIndex: -1 };
+      return undefined;
+    }
+    const prog = this.programs[ref.program];
+    const stepIndex = prog?.steps[this.pcs[ref.program] as number];
+    return stepIndex === undefined ? undefined : { ref, env: null, actor: (this.inputs[stepIndex] as Envelope).to, bit: -1, stepIndex };
+  }
+
   /** The transition a path names, among those enabled now. */
   find(ref: TransitionRef): Transition | undefined {
     for (const t of this.enabled()) {

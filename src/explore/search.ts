@@ -89,11 +89,14 @@ export interface SearchOptions {
    */
   readonly shard?: { readonly k: number; readonly n: number } | undefined;
   /**
-   * bfs in a worker of `--workers`: the split as for a shard (`shard` is this worker's index of n), and
-   * from there the visited set shared with the other workers (shared.ts) — each state expanded once,
-   * by the worker that inserted it.
+   * bfs in a lane of `--workers` (lane.ts): the visited set the lanes share (shared.ts), used from the
+   * start — each state is expanded once, by the lane that inserted it. The first lane searches from the
+   * initial state; the others ({@link join}) start with nothing and take the frontier parts handed to
+   * them ({@link Search.receive}).
    */
   readonly shared?: SharedArrayBuffer | undefined;
+  /** With `shared`: start with no work (a lane that joins the search). */
+  readonly join?: boolean | undefined;
   /**
    * Check the scenario's `final` in every final state that is not stuck (all steps run, nothing pending):
    * a final state unlike it is a finding (`final`, named by the first entry that differs).
@@ -219,7 +222,7 @@ export class Search {
   private levelIndex = new Map<number, Node[]>();
   /** A bfs shard has split off its part of the search. */
   private split = false;
-  /** The visited set shared with other workers, once split (`opts.shared`). */
+  /** The visited set shared with other lanes (`opts.shared`). */
   private sharedSet: SharedVisited | null = null;
   private nextIndex = new Map<number, Node[]>();
   private readonly root: ModelState;
@@ -239,6 +242,19 @@ export class Search {
     this.table.add(this.root.a, this.root.b);
     if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1, sleep: 0 }];
     if (opts.shard) this.schedule = opts.shard.k;
+    if (opts.strategy === 'bfs' && opts.shared !== undefined) {
+      if (opts.shard !== undefined) throw new Error('explore: a search shares a visited set or is a shard, not both');
+      const shared = new SharedVisited(opts.shared);
+      this.sharedSet = shared;
+      if (opts.join === true) {
+        // Nothing to do until a part is handed over.
+        this.level = [];
+        this.done = true;
+      } else {
+        shared.visit(this.root.a, this.root.b, 0);
+        shared.flush();
+      }
+    }
   }
 
   get finished(): boolean {
@@ -273,27 +289,6 @@ export class Search {
     return this.sharedSet?.fingerprints() ?? this.table.fingerprints();
   }
 
-  /**
-   * A worker's split: the states every worker searched alike go into the shared visited set as expanded,
-   * and this worker's part of the level as its own — unless another worker reached one first (then
-   * that worker expands it, or has, and the revisit rule applies).
-   */
-  private share(level: readonly Node[]): void {
-    const shared = new SharedVisited(this.opts.shared as SharedArrayBuffer);
-    const inLevel = new Set<string>(level.map((n) => `${n.s.a >>> 1},${n.s.b >>> 1}`));
-    this.table.forEach((a, b, expanded, sleep) => {
-      if (expanded && !inLevel.has(`${a >>> 1},${b >>> 1}`)) shared.markExpanded(a, b, sleep);
-    });
-    const mine: Node[] = [];
-    for (const n of this.level) {
-      const v = shared.visit(n.s.a, n.s.b, n.sleep);
-      if (v === NEW) mine.push(n);
-      else if (v > 0) mine.push({ ...n, only: v });
-    }
-    this.level = mine;
-    this.sharedSet = shared;
-  }
-
   /** Stop now (Ctrl-C, a time limit): the search is bounded by `why`. */
   stop(why: Bound): void {
     if (this.halted) return;
@@ -307,7 +302,7 @@ export class Search {
     return this.halted;
   }
 
-  /** A worker's bfs past its split, sharing the visited set: it can hand over and take frontier nodes. */
+  /** A lane's bfs, sharing the visited set: it can hand over and take frontier nodes. */
   get sharing(): boolean {
     return this.sharedSet !== null;
   }
@@ -387,8 +382,8 @@ export class Search {
       const from = up < 0 ? this.root : (states[up] as ModelState);
       const ref = refs[part.via[i] as number] as TransitionRef;
       model.restore(from);
-      const t = model.find(ref);
-      if (t === undefined) throw new Error(`explore: a handed-over path names a transition not enabled (${JSON.stringify(ref)})`);
+      const t = model.retake(ref);
+      if (t === undefined) throw new Error(`explore: a handed-over path names a transition that is not there (${JSON.stringify(ref)})`);
       model.apply(t);
       states.push(model.capture(from));
       paths.push({ parent: up < 0 ? null : (paths[up] as PathNode), ref });
@@ -476,7 +471,6 @@ export class Search {
         this.split = true;
         const all = this.level;
         this.level = all.filter((n) => (n.s.a >>> 0) % shard.n === shard.k);
-        if (this.opts.shared !== undefined) this.share(all);
         this.levelIndex = new Map();
         for (const n of this.level) {
           const same = this.levelIndex.get(n.s.a);

@@ -198,8 +198,8 @@ export class SharedVisited {
     return Math.floor(((hi ^ Math.imul(lo, 0x9e3779b1)) >>> 0) * (this.cap / 4294967296));
   }
 
-  /** The slot of a fingerprint, inserting it (with `sleep` and `expanded`) when absent: then as -1 - slot. */
-  private slotOf(a: number, b: number, sleep: number, expanded: boolean): number {
+  /** The slot of a fingerprint, inserting it (with `sleep`) when absent: then as -1 - slot. */
+  private slotOf(a: number, b: number, sleep: number): number {
     const hi = a | 1;
     const lo = b | 1;
     const w = this.w;
@@ -211,7 +211,7 @@ export class SharedVisited {
       if (x === 0) {
         x = Atomics.compareExchange(w, at, 0, hi);
         if (x === 0) {
-          Atomics.store(w, at + 2, (sleep & MASK) | (expanded ? EXPANDED : 0));
+          Atomics.store(w, at + 2, sleep & MASK);
           // The second word last: a reader that finds the first waits for it (the slot is written).
           Atomics.store(w, at + 1, lo);
           if (++this.unflushed >= this.batch) this.flush();
@@ -229,7 +229,7 @@ export class SharedVisited {
 
   /** A state reached with sleep set `sleep` (buckets): new (now ours), waiting for its owner, or expanded. */
   visit(a: number, b: number, sleep: number): Visit {
-    const slot = this.slotOf(a, b, sleep, false);
+    const slot = this.slotOf(a, b, sleep);
     if (slot < 0) return NEW;
     const at = HEADER + slot * 3 + 2;
     for (;;) {
@@ -252,7 +252,7 @@ export class SharedVisited {
    * expanded it already (never for its owner).
    */
   claim(a: number, b: number, choose: (intersection: number) => number): number | null {
-    const found = this.slotOf(a, b, MASK, false);
+    const found = this.slotOf(a, b, MASK);
     const at = HEADER + (found < 0 ? -1 - found : found) * 3 + 2;
     for (;;) {
       const word = Atomics.load(this.w, at);
@@ -260,11 +260,6 @@ export class SharedVisited {
       const used = choose(word & MASK) & MASK;
       if (Atomics.compareExchange(this.w, at, word, used | EXPANDED) === word) return used;
     }
-  }
-
-  /** Record a state expanded elsewhere (a prefix every worker searched alike), with the buckets it slept. */
-  markExpanded(a: number, b: number, sleep: number): void {
-    this.slotOf(a, b, sleep, true);
   }
 
   /** Every fingerprint (pairs of words). */

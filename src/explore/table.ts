@@ -115,16 +115,6 @@ export class FingerprintTable {
     return out;
   }
 
-  /** Every entry: its fingerprint's words, whether expanded, and its sleep set (a superset). */
-  forEach(fn: (a: number, b: number, expanded: boolean, sleep: number) => void): void {
-    for (let i = 0; i < this.capacity; i++) {
-      const hi = this.fps[i * 2] as number;
-      if (hi === EMPTY) continue;
-      const lo = this.fps[i * 2 + 1] as number;
-      fn(hi, lo & ~EXPANDED, (lo & EXPANDED) !== 0, unfold(this.masks[i] as number));
-    }
-  }
-
   /** The sleep set it was expanded with, as a 32-bucket superset. */
   sleep(slot: number): number {
     return unfold(this.masks[slot] as number);

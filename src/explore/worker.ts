@@ -18,6 +18,9 @@ export interface WorkerInput {
   readonly scenario: Scenario;
   readonly engine?: EngineKind | undefined;
   readonly search: SearchOptions;
+  /** This worker's lane, of how many. */
+  readonly lane: number;
+  readonly lanes: number;
   readonly control: SharedArrayBuffer;
   readonly progressEveryMs: number;
   /** Where handed-over frontier parts arrive (bfs with a shared visited set). */
@@ -33,7 +36,7 @@ export type WorkerMessage = LaneMessage;
 
 function run(input: WorkerInput, kinds: Kinds | undefined, post: (m: WorkerMessage) => void): void {
   const search = new Search(new ExploreModel(input.scenario, { engine: input.engine, kinds }), input.search);
-  const lane = new Lane(search, input.control, input.search.shared, input.search.shard?.k ?? 0, input.search.shard?.n ?? 1, input.progressEveryMs, input.maxHeapBytes, post);
+  const lane = new Lane(search, input.control, input.search.shared, input.lane, input.lanes, input.progressEveryMs, input.maxHeapBytes, post);
   const control = new Int32Array(input.control);
   post({ type: 'started' });
 

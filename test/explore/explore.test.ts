@@ -239,7 +239,7 @@ describe('workers', () => {
     const sc = builtin('race-release-enqcmd');
     const one = search(sc);
     const buffer = SharedVisited.create(1 << 20);
-    const parts = [0, 1].map((k) => new Search(new ExploreModel(sc), { strategy: 'bfs', shard: { k, n: 2 }, shared: buffer }));
+    const parts = [0, 1].map((k) => new Search(new ExploreModel(sc), { strategy: 'bfs', shared: buffer, join: k > 0 }));
     let handed = 0;
     let nodes = 0;
     for (let turn = 0; turn < 100_000; turn++) {
@@ -270,7 +270,7 @@ describe('workers', () => {
     const one = search(sc);
     const buffer = SharedVisited.create(undefined, 4096);
     const table = new SharedVisited(buffer);
-    const parts = [0, 1].map((k) => new Search(new ExploreModel(sc), { strategy: 'bfs', shard: { k, n: 2 }, shared: buffer }));
+    const parts = [0, 1].map((k) => new Search(new ExploreModel(sc), { strategy: 'bfs', shared: buffer, join: k > 0 }));
     let grew = 0;
     for (let turn = 0; turn < 100_000; turn++) {
       const idle = parts.map((p) => {
@@ -300,6 +300,16 @@ describe('workers', () => {
   it('workers with registered kinds load the plugin files themselves, so the files must be given', async () => {
     const kinds = await loadPlugins(join(dirname(fileURLToPath(import.meta.url)), '../../tools/examples/iax-plugin.mjs'));
     expect(() => explore(builtin('close-release'), { kinds, workers: 2 })).toThrow(/give pluginFiles/);
+  });
+
+  it('a lane that joins starts with no work and takes what it is handed; a search is a shard or shares a visited set, not both', () => {
+    const sc = builtin('race-release-enqcmd');
+    const buffer = SharedVisited.create(1 << 20);
+    const joined = new Search(new ExploreModel(sc), { strategy: 'bfs', shared: buffer, join: true });
+    expect(joined.advance(100)).toBe(true);
+    expect(joined.sharing).toBe(true);
+    expect(joined.stats().transitions).toBe(0);
+    expect(() => new Search(new ExploreModel(sc), { strategy: 'bfs', shared: buffer, shard: { k: 0, n: 2 } })).toThrow(/not both/);
   });
 
   it('a full shared visited set bounds the search (max-states), and says so', async () => {
