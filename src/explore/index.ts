@@ -55,10 +55,11 @@ export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
   /** Stop the search (Ctrl-C): it ends with a `done` event, bounded by `interrupted`. */
   readonly signal?: AbortSignal | undefined;
   /**
-   * Search with this many worker threads (default 1). bfs: they share one visited set (shared.ts: it
-   * grows as needed, up to `maxStates` when given) and balance their load; random and PCT: each runs
-   * its share of the schedules. With registered kinds, give `pluginFiles`; machine
-   * variants cannot be given to workers.
+   * Search on this many threads (default 1): the calling thread (lane 0, between turns of its event loop,
+   * from the start) and `workers - 1` worker threads, which join once they have loaded the model (lane.ts).
+   * bfs: they share one visited set (shared.ts: it grows as needed, up to `maxStates` when given) and
+   * balance their load; random and PCT: each runs its share of the schedules. With registered kinds,
+   * give `pluginFiles`; machine variants cannot be given to workers.
    */
   readonly workers?: number | undefined;
   /** The shared visited set's first size in slots (default 2^20); it doubles as needed. Tests give a small one. */
@@ -72,7 +73,8 @@ export interface ExploreProgress extends SearchStats {
   readonly memoryBytes: number;
   /**
    * Of `elapsedMs`, the time before every searching thread had begun: the worker threads' start (each
-   * loads the model's modules and builds its model); 0 on one thread, whose model is built before.
+   * loads the model's modules and builds its model), while the calling thread already searches; 0 on
+   * one thread, whose model is built before.
    */
   readonly startMs: number;
   /** Distinct states per second (bfs), or transitions per second (random, PCT). */
@@ -179,7 +181,7 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
 /** The worker threads' entry module (it loads the built worker, or in a clone the TypeScript through tsx). */
 const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
-/** {@link explore} over `options.workers` worker threads. */
+/** {@link explore} on `options.workers` threads: this one (lane 0) and worker threads (lanes 1..n-1). */
 function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable<ExploreEvent> {
   const n = options.workers ?? 1;
   if (!Number.isSafeInteger(n) || n < 2) throw new RangeError(`workers: expected an integer of at least 2, got ${n}`);
@@ -200,7 +202,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     // bfs: lane 0 searches from the initial state and the others join, taking parts of its frontier;
     // random and PCT: lane k runs schedules k, k+n, k+2n...
     const laneSearch = (k: number): Omit<SearchOptions, 'strategy'> => ({ ...pickSearch(options), ...(shared === undefined ? { shard: { k, n } } : { shared, join: k > 0 }) });
-    /** When each worker began searching. */
+    /** When each lane began searching. */
     const started: (number | null)[] = Array.from({ length: n }, () => null);
     const bounds = new Set<Bound>();
     const findings = new Map<string, Finding>();

@@ -177,7 +177,7 @@ function pathOf(p: PathNode | null): TransitionRef[] {
 }
 
 /**
- * Part of a bfs frontier handed from one `--workers` worker to another (an idle one): the paths from the
+ * Part of a bfs frontier handed from one lane of `--workers` to another (an idle one): the paths from the
  * initial state to each node, as a tree (each path node once, parents first), and the nodes. The receiver
  * rebuilds the states by taking the paths' transitions (the model is deterministic) and checks each
  * rebuilt state's fingerprint against the sender's.
@@ -313,7 +313,7 @@ export class Search {
   }
 
   /**
-   * Hand over about half of the frontier (bfs with a shared visited set: another worker is idle), or
+   * Hand over about half of the frontier (bfs with a shared visited set: another lane is idle), or
    * `null` when it is too small to be worth it. The nodes leave this search.
    */
   giveAway(): WorkPart | null {
@@ -365,7 +365,7 @@ export class Search {
     return { names, parent: Int32Array.from(parent), via: Int32Array.from(via), nodes };
   }
 
-  /** Take over frontier nodes another worker handed over (`giveAway`); the search goes on with them. */
+  /** Take over frontier nodes another lane handed over (`giveAway`); the search goes on with them. */
   receive(part: WorkPart): void {
     if (this.halted) return;
     const model = this.model;

@@ -1,7 +1,7 @@
 /**
- * The visited set that `--workers` share: 62-bit fingerprints and a sleep-set word per state in a
- * growable SharedArrayBuffer, updated with atomic operations only (12 bytes a slot). A state belongs to
- * the worker that inserted it: only that worker expands it.
+ * The visited set that the lanes of `--workers` share (lane.ts): 62-bit fingerprints and a sleep-set word
+ * per state in a growable SharedArrayBuffer, updated with atomic operations only (12 bytes a slot). A
+ * state belongs to the lane that inserted it: only that lane expands it.
  *
  * Growth: threads use the table only inside slices of search ({@link SharedVisited.enter} and `leave`).
  * Between slices, the first thread to find it 70% full raises a flag, waits until no thread is in a

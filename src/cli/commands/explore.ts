@@ -48,7 +48,8 @@ options:
                            or forbidden type)
   --final                  check the scenario's "final" in every final state (all steps run, nothing
                            pending): an interleaving that ends otherwise is a finding
-  --workers N              search with N worker threads (default 1): bfs shares one visited set between
+  --workers N              search on N threads (default 1): this one, which starts at once, and N-1
+                           worker threads, which join once loaded; bfs shares one visited set between
                            them (it grows as needed) and balances their load; random and pct split
                            the schedules
   --shard K/N              run part K of the search split N ways (0 <= K < N): random and pct, the
