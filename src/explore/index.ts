@@ -300,10 +300,17 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
         }
       }
     };
-    // Lane 0 searches from now on; its model is the one this thread has loaded.
-    const search0 = new Search(new ExploreModel(scenario, { engine: options.engine, kinds: options.kinds }), { ...laneSearch(0), strategy });
-    const lane = new Lane(search0, control, shared, 0, n, 0, options.maxHeapBytes, (m) => onMessage(0, m));
-    started[0] = start;
+    for (let k = 1; k < n; k++) {
+      const search: SearchOptions = { ...laneSearch(k), strategy };
+      // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
+      const channel = shared === undefined ? undefined : new MessageChannel();
+      if (channel !== undefined) inboxes.push(channel.port2);
+      const input: WorkerInput = { scenario, engine: options.engine, search, lane: k, lanes: n, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
+      const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
+      workers.push(w);
+      w.on('message', (m: WorkerMessage) => onMessage(k, m));
+      w.on('error', fail);
+    }
     const turn = (): void => {
       queued = null;
       if (over) return;
@@ -341,17 +348,16 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
         queued = { at, cancel: () => clearTimeout(h) };
       }
     }
-    for (let k = 1; k < n; k++) {
-      const search: SearchOptions = { ...laneSearch(k), strategy };
-      // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
-      const channel = shared === undefined ? undefined : new MessageChannel();
-      if (channel !== undefined) inboxes.push(channel.port2);
-      const input: WorkerInput = { scenario, engine: options.engine, search, lane: k, lanes: n, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
-      const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
-      workers.push(w);
-      w.on('message', (m: WorkerMessage) => onMessage(k, m));
-      w.on('error', fail);
+    // Lane 0 searches from now on (its model is built once the workers are on their way: they load meanwhile).
+    let lane: Lane;
+    try {
+      const search0 = new Search(new ExploreModel(scenario, { engine: options.engine, kinds: options.kinds }), { ...laneSearch(0), strategy });
+      lane = new Lane(search0, control, shared, 0, n, 0, options.maxHeapBytes, (m) => onMessage(0, m));
+    } catch (e) {
+      fail(e);
+      return;
     }
+    started[0] = start;
     queueTurn();
     return () => {
       if (!over) end();
