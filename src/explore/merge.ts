@@ -45,7 +45,9 @@ export type ShardResult = z.infer<typeof shardResultSchema>;
 /** The shards combined. */
 export interface Merged {
   readonly scenario: string;
+  readonly policy: ShardResult['policy'];
   readonly strategy: string;
+  readonly seed?: number | undefined;
   readonly shards: number;
   /** Every shard present and none bounded (first findings aside): the whole search ran. */
   readonly complete: boolean;
@@ -112,7 +114,9 @@ export function mergeShards(results: readonly { readonly result: ShardResult; re
   for (const { result: r } of results) for (const b of r.boundedBy) if (b !== 'schedules') bounded.add(b);
   return {
     scenario,
+    policy: first.result.policy,
     strategy,
+    ...(seed === undefined ? {} : { seed }),
     shards: n,
     complete: strategy === 'bfs' && results.every((x) => x.result.complete),
     boundedBy: [...bounded],

@@ -181,8 +181,10 @@ describe('svasim explore', () => {
     const whole = JSON.parse((await cli(['explore', 'race-lam-bind-poc-2022', '--json'])).out) as { stats: { distinct: number } };
     const merged = await cli(['explore', '--merge', ...[0, 1, 2, 3].map((k) => join(safe, `s${k}`)), '--json']);
     expect(merged.code).toBe(0);
-    const m = JSON.parse(merged.out) as { distinct: number; complete: boolean; findings: unknown[] };
-    expect(m).toMatchObject({ distinct: whole.stats.distinct, complete: true, findings: [] });
+    const m = JSON.parse(merged.out) as { name: string; stats: { distinct: number }; complete: boolean; findings: unknown[] };
+    // The shape of a search's --json: the same fields where they mean the same.
+    expect(m).toMatchObject({ name: 'race-lam-bind-poc-2022', strategy: 'bfs', shards: 4, stats: { distinct: whole.stats.distinct }, complete: true, findings: [] });
+    expect(Object.keys(m)).toEqual(expect.arrayContaining(Object.keys(whole)));
     const racy = join(dir, 'racy');
     for (const k of [0, 1, 2, 3]) await cli(['explore', 'race-unbind-inflight', '--shard', `${k}/4`, '--out', racy, '--continue', '--quiet']);
     const found = await cli(['explore', '--merge', racy]);

@@ -381,7 +381,9 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
     io.stdout.write(`${line}\n`);
   };
   if (values.json === true) {
-    print(JSON.stringify(m, null, 2));
+    // The shape of a search's --json (name, policy, strategy, complete, boundedBy, stats, findings), with the shards' count.
+    const stats = { distinct: m.distinct, transitions: m.transitions, schedules: m.schedules, workMs: m.workMs };
+    print(JSON.stringify({ name: m.scenario, policy: m.policy, strategy: m.strategy, ...(m.seed === undefined ? {} : { seed: m.seed }), shards: m.shards, complete: m.complete, boundedBy: m.boundedBy, stats, findings: m.findings, collisionProbability: Math.min(1, (m.distinct * m.distinct) / 2 ** 63) }, null, 2));
     return m.findings.length > 0 ? 1 : 0;
   }
   print(st.bold(`explore ${m.scenario}: ${m.shards} shards merged (${m.strategy})`));
