@@ -61,8 +61,16 @@ export class SharedVisited {
    */
   private unflushed = 0;
   private batch = 1;
-  /** Used slots at which the table should grow (its capacity × {@link GROW_AT}). */
+  /** Used slots at which the table should grow (its capacity × {@link GROW_AT}), and at which it is full. */
   private growAt = 0;
+  private fullAt = 0;
+  /** The capacity it may grow to. */
+  private readonly most: number;
+  /**
+   * The used count as this thread last saw it (at its last {@link flush} or {@link refresh}): what the
+   * checks made at every step read, instead of an atomic load of a word every thread writes.
+   */
+  private counted = 0;
 
   /**
    * A new shared table (a growable SharedArrayBuffer): room for `maxStates` states at most when given,
@@ -83,6 +91,7 @@ export class SharedVisited {
   constructor(readonly buffer: SharedArrayBuffer) {
     this.h = new Int32Array(buffer, 0, HEADER);
     this.cap = this.h[CAPACITY] as number;
+    this.most = this.h[MAX_CAPACITY] as number;
     // Fixed-length views: a length-tracking one (which would follow the buffer's growth) is slower to index.
     this.w = new Int32Array(buffer, 0, HEADER + this.cap * 3);
     this.sized();
@@ -91,18 +100,20 @@ export class SharedVisited {
   /** What follows from the capacity: when to grow, how many inserts to count at once. */
   private sized(): void {
     this.growAt = this.cap * GROW_AT;
+    this.fullAt = Math.floor(this.cap * FULL_AT);
     this.batch = Math.max(1, Math.min(256, Math.floor((this.cap * 0.1) / Math.max(1, this.h[LANES] as number))));
   }
 
   /** Add this thread's inserts to the used count (at the end of every slice, and every {@link batch} inserts). */
   flush(): void {
     if (this.unflushed === 0) return;
-    Atomics.add(this.h, USED, this.unflushed);
+    this.counted = Atomics.add(this.h, USED, this.unflushed) + this.unflushed;
     this.unflushed = 0;
   }
 
   /** Look at the table again after it may have grown (a thread does at the start of each slice). */
   refresh(): void {
+    this.counted = Atomics.load(this.h, USED);
     const cap = Atomics.load(this.h, CAPACITY);
     if (cap === this.cap) return;
     this.cap = cap;
@@ -125,13 +136,12 @@ export class SharedVisited {
 
   /** The table should grow: a search ends its slice early (so the table never fills between two looks). */
   get wantsGrowth(): boolean {
-    return this.cap < (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) + this.unflushed >= this.growAt;
+    return this.cap < this.most && this.counted + this.unflushed >= this.growAt;
   }
 
   /** The table is full and cannot grow (a search stops, bounded). */
   get full(): boolean {
-    const cap = this.cap;
-    return cap >= (this.h[MAX_CAPACITY] as number) && Atomics.load(this.h, USED) + this.unflushed >= Math.floor(cap * FULL_AT);
+    return this.cap >= this.most && this.counted + this.unflushed >= this.fullAt;
   }
 
   /**
@@ -207,7 +217,9 @@ export class SharedVisited {
     let i = this.home(hi, lo);
     for (;;) {
       const at = HEADER + i * 3;
-      let x = Atomics.load(w, at);
+      // A plain read while probing (it may be stale: an empty slot is claimed by the exchange below, which
+      // reads it again); the second word and the sleep word are read with atomics, after the first matched.
+      let x = w[at] as number;
       if (x === 0) {
         x = Atomics.compareExchange(w, at, 0, hi);
         if (x === 0) {
