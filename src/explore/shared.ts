@@ -217,9 +217,7 @@ export class SharedVisited {
     let i = this.home(hi, lo);
     for (;;) {
       const at = HEADER + i * 3;
-      // A plain read while probing (it may be stale: an empty slot is claimed by the exchange below, which
-      // reads it again); the second word and the sleep word are read with atomics, after the first matched.
-      let x = w[at] as number;
+      let x = Atomics.load(w, at);
       if (x === 0) {
         x = Atomics.compareExchange(w, at, 0, hi);
         if (x === 0) {
