@@ -47,7 +47,7 @@ export interface Transition {
   /** The actor it changes (`null` for `user` and `monitor`, which only record). */
   readonly actor: Address | null;
   /**
-   * Its sleep-set bit in this state (0..30; {@link ExploreModel.maskIn}), or -1 when it must never sleep.
+   * Its sleep-set bit in this state (0..30; {@link ExploreModel.maskNow}), or -1 when it must never sleep.
    * Bits are local to a state and the same in every visit of it: program `p` is bit `p`, and the channels
    * with pending messages follow in an order of their own (by a hash of their names), so two transitions
    * enabled in one state never share a bit.
@@ -222,8 +222,30 @@ export class ExploreModel {
     this.parentNow = parent;
     const s = this.sys.captureModelWith(this.build);
     this.parentNow = undefined;
+    this.probed = null;
     return s;
   }
+
+  /**
+   * The fingerprint of the state now, without capturing it (`parent` as for {@link capture}): most
+   * transitions reach a state already seen, which is then never kept. {@link capture} right after
+   * reuses the hashes. Read them from {@link probeA} and {@link probeB}.
+   */
+  probe(parent: ModelState): void {
+    const actors = this.actorsHash(this.sys.liveActors(), null, parent);
+    const h = this.fingerprint(this.sys.liveDeferred(), this.sched.items, this.pcs, actors);
+    this.probeA = h.a;
+    this.probeB = h.b;
+    this.probedActorsA = actors.a;
+    this.probedActorsB = actors.b;
+    this.probed = parent;
+  }
+  probeA = 0;
+  probeB = 0;
+  private probedActorsA = 0;
+  private probedActorsB = 0;
+  /** The parent the last {@link probe} was taken from (null once the state changed or was captured). */
+  private probed: ModelState | null = null;
 
   /** The state the last transition was taken from (for {@link build}). */
   private parentNow: ModelState | undefined = undefined;
@@ -234,6 +256,7 @@ export class ExploreModel {
     const pending = this.sched.items.slice();
     this.pcsShared = true;
     const pcs = this.pcs;
+    if (this.probed !== null && this.probed === parent) return { cells, states, seq, lastStep, processMms, deferred, pending, pcs, a: this.probeA, b: this.probeB, actorsA: this.probedActorsA, actorsB: this.probedActorsB };
     const actors = this.actorsHash(cells, states, parent);
     const h = this.fingerprint(deferred, pending, pcs, actors);
     return { cells, states, seq, lastStep, processMms, deferred, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
@@ -241,6 +264,7 @@ export class ExploreModel {
 
   /** Put a captured state back. */
   restore(s: ModelState): void {
+    this.probed = null;
     this.sys.restoreModel(s);
     this.sched.items = (s.pending as readonly Pending[]).slice();
     this.sched.chosen = null;
@@ -390,13 +414,13 @@ export class ExploreModel {
   }
 
   /**
-   * The sleep bits, in state `s`, of transitions named as `ts` name them (taken in another state: a sleep
-   * set passed on to a child). A transition without a bit there is left out (it is then taken as awake,
-   * which only searches more).
+   * The sleep bits, in the state now, of transitions named as `ts` name them (taken in another state: a
+   * sleep set passed on to a child). A transition without a bit there is left out (it is then taken as
+   * awake, which only searches more).
    */
-  maskIn(s: ModelState, ts: readonly Transition[]): number {
+  maskNow(ts: readonly Transition[]): number {
+    const pending = this.sched.items;
     let m = 0;
-    const pending = s.pending as readonly Pending[];
     for (const t of ts) {
       if (t.bit < 0) continue;
       let b: number;
@@ -421,6 +445,7 @@ export class ExploreModel {
 
   /** Take one enabled transition (in the state it was enabled in). */
   apply(t: Transition): Applied {
+    this.probed = null;
     const sys = this.sys;
     let env: Envelope;
     if (t.env !== null) env = t.env;
@@ -519,8 +544,11 @@ export class ExploreModel {
    * The state's fingerprint: actors (address, state value, context) combined order-independently, each
    * channel's pending messages in order, the programs' counters. Never seqs, causes or steps of messages.
    */
-  /** The actors' part of a fingerprint: a sum over actors of (address, state) hashes, from the parent's. */
-  private actorsHash(cellList: readonly unknown[], states: readonly unknown[], parent: ModelState | undefined): Hash64 {
+  /**
+   * The actors' part of a fingerprint: a sum over actors of (address, state) hashes, from the parent's.
+   * `states`: the actors' states as captured, or null: each actor's state now.
+   */
+  private actorsHash(cellList: readonly unknown[], states: readonly unknown[] | null, parent: ModelState | undefined): Hash64 {
     const cells = cellList as readonly Cell[];
     let a1 = 0;
     let b1 = 0;
@@ -532,7 +560,7 @@ export class ExploreModel {
       const before = parent.states;
       from = before.length;
       for (let i = 0; i < from; i++) {
-        const s = states[i];
+        const s = states === null ? (cells[i] as Cell).state : states[i];
         const old = before[i];
         if (s === old) continue;
         const cell = cells[i] as Cell;
@@ -546,7 +574,7 @@ export class ExploreModel {
     for (let i = from; i < cells.length; i++) {
       const cell = cells[i] as Cell;
       const ad = hashString(cell.address);
-      const st = this.stateHash(cell, states[i]);
+      const st = this.stateHash(cell, states === null ? cell.state : states[i]);
       a1 = (a1 + mix2(ad.a, st.a)) | 0;
       b1 = (b1 + mix2(ad.b ^ 0x1b873593, st.b)) | 0;
     }

@@ -543,18 +543,21 @@ export class Search {
       fresh = false;
       const applied = model.apply(t);
       this.transitions++;
-      const child = model.capture(node.s);
+      // The child's fingerprint first: it is captured (kept) only when it is to be expanded.
+      model.probe(node.s);
+      const ca = model.probeA;
+      const cb = model.probeB;
       // A transition that deferred messages (or made deferred ones pending) may touch other actors' queues:
       // it is taken as dependent on every other (its children sleep nothing, and it never sleeps).
       const childSleep = !reduce || applied.touchedDeferred ? NONE : independentOf(t, sleep, explored);
       if (reduce && !applied.touchedDeferred && t.bit >= 0) explored.push(t);
       const depth = node.depth + 1;
-      const childMask = childSleep.length === 0 ? 0 : model.maskIn(child, childSleep);
+      const childMask = childSleep.length === 0 ? 0 : model.maskNow(childSleep);
       if (shared !== null) {
-        const v = shared.visit(child.a, child.b, childMask);
+        const v = shared.visit(ca, cb, childMask);
         if (v === NEW) {
           if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
-            shared.claim(child.a, child.b, () => 0);
+            shared.claim(ca, cb, () => 0);
             if (this.done) return;
             continue;
           }
@@ -562,16 +565,16 @@ export class Search {
             this.stop('max-states');
             return;
           }
-          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
+          this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
         } else if (v > 0 && reduce) {
           // Expanded already, with transitions asleep then that are awake on this path: those are taken here.
-          this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: v, sleep: childMask });
+          this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: v, sleep: childMask });
         }
         continue;
       }
-      const at = table.find(child.a, child.b);
+      const at = table.find(ca, cb);
       if (at < 0) {
-        const slotNew = table.add(child.a, child.b);
+        const slotNew = table.add(ca, cb);
         if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
           // Not expanded: nothing after a violation is searched (an empty sleep set: never again).
           table.setExpanded(slotNew);
@@ -582,11 +585,11 @@ export class Search {
           this.stop('max-states');
           return;
         }
-        const n: Node = { s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask };
+        const n: Node = { s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask };
         this.next.push(n);
         if (reduce) {
-          const same = this.nextIndex.get(child.a);
-          if (same === undefined) this.nextIndex.set(child.a, [n]);
+          const same = this.nextIndex.get(ca);
+          if (same === undefined) this.nextIndex.set(ca, [n]);
           else same.push(n);
         }
         continue;
@@ -594,9 +597,9 @@ export class Search {
       if (!reduce) continue;
       if (!table.expanded(at)) {
         // Waiting to be expanded (in this level or the next): it will sleep only what every path lets it.
-        const waiting = this.waiting(child);
+        const waiting = this.waiting(ca, cb);
         if (waiting !== undefined) waiting.sleep = waiting.sleep & childMask;
-        else this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
+        else this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
         continue;
       }
       // Expanded already: what slept then and is awake now must be taken now (Godefroid's condition).
@@ -605,17 +608,19 @@ export class Search {
       const awake = old & ~now;
       if (awake !== 0) {
         table.setSleep(at, old & now);
-        this.next.push({ s: child, depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childMask });
+        this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childMask });
       }
     }
   }
 
   /** The node of a state waiting to be expanded, in this level or the next. */
-  private waiting(s: ModelState): Node | undefined {
-    for (const index of [this.nextIndex, this.levelIndex]) {
-      const list = index.get(s.a);
-      if (list !== undefined) for (const n of list) if (n.s.b === s.b && n.only === -1) return n;
-    }
+  private waiting(a: number, b: number): Node | undefined {
+    return this.waitingIn(this.nextIndex, a, b) ?? this.waitingIn(this.levelIndex, a, b);
+  }
+
+  private waitingIn(index: ReadonlyMap<number, Node[]>, a: number, b: number): Node | undefined {
+    const list = index.get(a);
+    if (list !== undefined) for (const n of list) if (n.s.b === b && n.only === -1) return n;
     return undefined;
   }
 

@@ -737,6 +737,18 @@ export class System {
     return make(cells, states, this.seq, this.lastStepSeen, this.processMms, this.deferred.capture());
   }
 
+  /**
+   * The actors in creation order and the deferred messages as they are now, for a look at the state
+   * before deciding to capture it (exploration fingerprints a state first): the actor list is not
+   * copied (do not keep it), the deferred messages are (when there are any). @internal
+   */
+  liveActors(): readonly unknown[] {
+    return this.cellList;
+  }
+  liveDeferred(): ModelCapture['deferred'] {
+    return this.deferred.capture();
+  }
+
   /** Put the actors back as {@link captureModel} took them (pending messages: the scheduler's). @internal */
   restoreModel(c: ModelCapture): void {
     const cells = c.cells as Cell[];
