@@ -463,9 +463,9 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
     lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, depth up to ${p.depth}`);
   }
   const unit = s.strategy === 'bfs' ? 'distinct states' : 'transitions';
-  const searching = p.elapsedMs - p.startMs;
-  const searchRate = searching > 0 ? ((s.strategy === 'bfs' ? p.distinct : p.transitions) * 1000) / searching : 0;
-  lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${unit}/s${p.startMs > 0 ? ` (the workers took ${(p.startMs / 1000).toFixed(1)} s to start; searching, ${fmt(searchRate)} ${unit}/s)` : ''}`);
+  // With --workers: this thread searched from the start; the worker threads joined once loaded.
+  const joined = p.startMs <= 0 ? '' : p.startMs >= p.elapsedMs ? ' (it ended before the worker threads had joined)' : ` (the worker threads joined after ${(p.startMs / 1000).toFixed(1)} s; this thread searched from the start)`;
+  lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${unit}/s${joined}`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
   if (s.complete && shard !== undefined) {
     lines.push(`  shard ${shard.k}/${shard.n} searched its part to the end: svasim explore --merge over every shard's result gives the verdict`);
