@@ -1,4 +1,4 @@
-// A hash of the sources the build compiles (src/, machines/, tsconfig.build.json): the build records it
+// A hash of the sources the build compiles (src/, machines/, tsconfig.build.json and the tsconfig.json it extends): the build records it
 // in dist/source-hash.txt, and in a clone the explore workers' entry module (explore/worker-entry.mjs)
 // starts from the built JavaScript only when the sources still hash to it — the build is of exactly these
 // sources — instead of loading the TypeScript through tsx (about twice the start). Plain Node, no loader.
@@ -26,14 +26,19 @@ export function sourceHash(root) {
   walk('src');
   walk('machines');
   add('tsconfig.build.json');
+  add('tsconfig.json');
   return h.digest('hex');
 }
 
 /** The file of the build that records the hash of what it was built from. */
 export const SOURCE_HASH_FILE = 'source-hash.txt';
 
-/** Whether `root`'s build (dist/) was made from exactly the sources under `root` now. */
+/** Whether `root`'s build (dist/) was made from exactly the sources under `root` now (false when they cannot be read). */
 export function builtFromSources(root) {
   const stamp = join(root, 'dist', SOURCE_HASH_FILE);
-  return existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === sourceHash(root);
+  try {
+    return existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === sourceHash(root);
+  } catch {
+    return false;
+  }
 }

@@ -19,6 +19,7 @@ function clone(): string {
   writeFileSync(join(root, 'src/explore/search.ts'), 'export const a = 1;\n');
   writeFileSync(join(root, 'machines/mm.ts'), 'export const b = 2;\n');
   writeFileSync(join(root, 'tsconfig.build.json'), '{}\n');
+  writeFileSync(join(root, 'tsconfig.json'), '{}\n');
   writeFileSync(join(root, 'dist', SOURCE_HASH_FILE), `${sourceHash(root)}\n`);
   return root;
 }
@@ -41,11 +42,17 @@ describe('the build is used only while it was built from the sources as they are
     const config = clone();
     writeFileSync(join(config, 'tsconfig.build.json'), '{"compilerOptions":{}}\n');
     expect(builtFromSources(config)).toBe(false);
+    const base = clone();
+    writeFileSync(join(base, 'tsconfig.json'), '{"compilerOptions":{"target":"es2020"}}\n');
+    expect(builtFromSources(base)).toBe(false);
   });
 
-  it('no build, or a build that recorded no hash, is not current', () => {
+  it('no build, or sources that cannot be read, is not current (the worker then loads the TypeScript)', () => {
     const none = clone();
     rmSync(join(none, 'dist'), { recursive: true });
     expect(builtFromSources(none)).toBe(false);
+    const unreadable = clone();
+    rmSync(join(unreadable, 'tsconfig.json'));
+    expect(builtFromSources(unreadable)).toBe(false);
   });
 });

@@ -14,7 +14,7 @@ import type { EngineKind, SystemOptions } from '../runtime/system.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { ExploreModel } from './model.ts';
 import { heapFull, Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
-import { controlBuffer, SharedVisited } from './shared.ts';
+import { Control, controlBuffer, SharedVisited } from './shared.ts';
 import { Lane } from './lane.ts';
 import type { WorkerInput, WorkerMessage } from './worker.ts';
 
@@ -228,8 +228,8 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     let lastProgress = start;
     const timer = setInterval(() => {
       if (options.signal?.aborted === true || (options.timeMs !== undefined && clock() - start >= options.timeMs)) {
-        if (Atomics.load(ctl, 0) === 0) {
-          Atomics.store(ctl, 0, 1);
+        // Not once the search is over (it ran to its end just before the limit), nor over another stop.
+        if (Atomics.load(ctl, Control.over) === 0 && Atomics.compareExchange(ctl, Control.stop, 0, 1) === 0) {
           bounds.add(options.signal?.aborted === true ? 'interrupted' : 'time');
         }
       }
@@ -270,6 +270,9 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
           } catch (e) {
             fail(e);
           }
+        } else if (Atomics.load(ctl, Control.stop) === 0) {
+          // Work is handed only to a lane that said it wants some: anything else would be lost.
+          fail(new Error(`explore: a frontier part reached lane 0 while it was ${mine}`));
         }
       } else if (m.type === 'finding') {
         const key = `${m.finding.kind}:${m.finding.what}`;
@@ -278,7 +281,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
           subscriber.next({ type: 'finding', finding: m.finding });
         }
         if (options.continueAfterFinding !== true) {
-          Atomics.compareExchange(ctl, 0, 0, 2);
+          Atomics.compareExchange(ctl, Control.stop, 0, 2);
           bounds.add('first-finding');
         }
       } else if (m.type === 'error') {
@@ -300,16 +303,26 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
         }
       }
     };
-    for (let k = 1; k < n; k++) {
-      const search: SearchOptions = { ...laneSearch(k), strategy };
-      // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
-      const channel = shared === undefined ? undefined : new MessageChannel();
-      if (channel !== undefined) inboxes.push(channel.port2);
-      const input: WorkerInput = { scenario, engine: options.engine, search, lane: k, lanes: n, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
-      const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
-      workers.push(w);
-      w.on('message', (m: WorkerMessage) => onMessage(k, m));
-      w.on('error', fail);
+    try {
+      for (let k = 1; k < n; k++) {
+        const search: SearchOptions = { ...laneSearch(k), strategy };
+        // bfs: each worker's inbox for the frontier parts others hand it (passed on from here).
+        const channel = shared === undefined ? undefined : new MessageChannel();
+        if (channel !== undefined) inboxes.push(channel.port2);
+        const input: WorkerInput = { scenario, engine: options.engine, search, lane: k, lanes: n, control, progressEveryMs: Math.max(50, Math.min(every, 250)), maxHeapBytes: options.maxHeapBytes, inbox: channel?.port1, plugins: options.pluginFiles?.map((f) => resolve(f)) };
+        const w = new Worker(WORKER_ENTRY, { workerData: input, transferList: channel === undefined ? [] : [channel.port1] });
+        workers.push(w);
+        w.on('message', (m: WorkerMessage) => onMessage(k, m));
+        w.on('error', fail);
+        // A worker gone without its end reported (a plugin calling process.exit, say) would be waited for forever.
+        w.on('exit', (code) => {
+          if (ended[k] !== true) fail(new Error(`explore worker ${k} exited (code ${code}) before it ended its search`));
+        });
+      }
+    } catch (e) {
+      // Workers that could not start (data that cannot be sent to a thread): the timer and those started stop too.
+      fail(e);
+      return;
     }
     const turn = (): void => {
       queued = null;

@@ -88,7 +88,8 @@ export class Lane {
     const control = this.control;
     for (let k = 0; k < this.n; k++) {
       if (k === this.me || Atomics.compareExchange(control, Control.want + k, 1, 0) !== 1) continue;
-      Atomics.add(control, Control.inFlight, 1);
+      // The part counts as alive work from now until its receiver is busy with it (or gives it back).
+      Atomics.add(control, Control.active, 1);
       this.post({ type: 'work', to: k, part: this.search.giveAway() });
       return;
     }
@@ -96,39 +97,41 @@ export class Lane {
 
   /** Out of work: say so, then wait for a part ({@link take}) or the end ({@link over}). */
   goIdle(): void {
-    Atomics.add(this.control, Control.idle, 1);
     Atomics.store(this.control, Control.want + this.me, 1);
+    this.release();
+  }
+
+  /** This lane's share of the alive work is gone: the one that takes the count to 0 ends the search. */
+  private release(): void {
+    if (Atomics.sub(this.control, Control.active, 1) === 1) {
+      Atomics.store(this.control, Control.over, 1);
+      Atomics.notify(this.control, Control.over);
+    }
   }
 
   /** A part handed over while idle (null: the sender had too little to give). Returns whether this lane is busy again. */
   take(part: WorkPart | null): boolean {
-    const control = this.control;
     if (part !== null) {
-      // Busy again before the part stops counting as in flight: never all idle with nothing in flight.
-      Atomics.sub(control, Control.idle, 1);
-      Atomics.sub(control, Control.inFlight, 1);
+      // The part's count becomes this lane's: busy from here.
       this.search.receive(part);
       return true;
     }
-    Atomics.sub(control, Control.inFlight, 1);
-    Atomics.store(control, Control.want + this.me, 1);
+    Atomics.store(this.control, Control.want + this.me, 1);
+    this.release();
     return false;
   }
 
-  /** While idle: the search is over (stopped, or every lane idle with no part on its way). */
+  /**
+   * While idle: the search is over (stopped, or no lane busy and no part on its way: a count no lane
+   * raises once it is 0, since only a busy lane hands over work).
+   */
   over(): boolean {
-    const control = this.control;
-    if (Atomics.load(control, Control.stop) !== 0 || Atomics.load(control, Control.over) !== 0) return true;
-    if (Atomics.load(control, Control.idle) === this.n && Atomics.load(control, Control.inFlight) === 0) {
-      Atomics.store(control, Control.over, 1);
-      Atomics.notify(control, Control.over);
-      return true;
-    }
-    return false;
+    return Atomics.load(this.control, Control.stop) !== 0 || Atomics.load(this.control, Control.over) !== 0;
   }
 
-  /** Report the lane's end. */
+  /** Report the lane's end (it wants no more work). */
   finish(): void {
+    Atomics.store(this.control, Control.want + this.me, 0);
     this.post({ type: 'done', stats: this.search.stats(), boundedBy: this.search.boundedBy() });
   }
 }

@@ -125,6 +125,11 @@ export class SharedVisited {
     return Atomics.load(this.h, CAPACITY);
   }
 
+  /** A thread is growing it (the others wait at their next slice). */
+  get growing(): boolean {
+    return Atomics.load(this.h, RESIZING) !== 0;
+  }
+
   /** States in it (as counted so far: other threads' inserts since their last {@link flush} not included). */
   get size(): number {
     return Atomics.load(this.h, USED) + this.unflushed;
@@ -177,30 +182,35 @@ export class SharedVisited {
     const most = h[MAX_CAPACITY] as number;
     if (cap >= most || Atomics.load(h, USED) < cap * GROW_AT) return false;
     if (Atomics.compareExchange(h, RESIZING, 0, 1) !== 0) return false;
-    for (let a = Atomics.load(h, ACTIVE); a !== 0; a = Atomics.load(h, ACTIVE)) Atomics.wait(h, ACTIVE, a, 10);
-    // Alone now. Another thread may have grown it in between: look again.
-    this.refresh();
-    const now = this.cap;
-    if (Atomics.load(h, USED) >= now * GROW_AT && now < most) {
-      const old = this.w.slice(HEADER, HEADER + now * 3);
-      const next = Math.min(most, now * 2);
-      this.buffer.grow((HEADER + next * 3) * 4);
-      Atomics.store(h, CAPACITY, next);
+    try {
+      for (let a = Atomics.load(h, ACTIVE); a !== 0; a = Atomics.load(h, ACTIVE)) Atomics.wait(h, ACTIVE, a, 10);
+      // Alone now. Another thread may have grown it in between: look again.
       this.refresh();
-      const w = this.w;
-      w.fill(0, HEADER, HEADER + next * 3);
-      for (let i = 0; i < now; i++) {
-        const hi = old[i * 3] as number;
-        if (hi === 0) continue;
-        let j = this.home(hi, old[i * 3 + 1] as number);
-        while ((w[HEADER + j * 3] as number) !== 0) j = j + 1 === next ? 0 : j + 1;
-        w[HEADER + j * 3] = hi;
-        w[HEADER + j * 3 + 1] = old[i * 3 + 1] as number;
-        w[HEADER + j * 3 + 2] = old[i * 3 + 2] as number;
+      const now = this.cap;
+      if (Atomics.load(h, USED) >= now * GROW_AT && now < most) {
+        const old = this.w.slice(HEADER, HEADER + now * 3);
+        const next = Math.min(most, now * 2);
+        this.buffer.grow((HEADER + next * 3) * 4);
+        Atomics.store(h, CAPACITY, next);
+        this.refresh();
+        const w = this.w;
+        w.fill(0, HEADER, HEADER + next * 3);
+        for (let i = 0; i < now; i++) {
+          const hi = old[i * 3] as number;
+          if (hi === 0) continue;
+          let j = this.home(hi, old[i * 3 + 1] as number);
+          while ((w[HEADER + j * 3] as number) !== 0) j = j + 1 === next ? 0 : j + 1;
+          w[HEADER + j * 3] = hi;
+          w[HEADER + j * 3 + 1] = old[i * 3 + 1] as number;
+          w[HEADER + j * 3 + 2] = old[i * 3 + 2] as number;
+        }
       }
+    } finally {
+      // Even when growing failed (memory for the copy or the growth, both before the capacity changes):
+      // the others must not wait at their next slice forever.
+      Atomics.store(h, RESIZING, 0);
+      Atomics.notify(h, RESIZING);
     }
-    Atomics.store(h, RESIZING, 0);
-    Atomics.notify(h, RESIZING);
     return true;
   }
 
@@ -285,14 +295,18 @@ export class SharedVisited {
 }
 
 /**
- * The words of the control buffer `--workers` share (Int32): why to stop (0 go on, 1 interrupted, 2 a
- * finding ended the search, 3 a worker was bounded: its bound is the search's), how many workers are
- * idle, how many handed-over parts are on their way, whether the search is over, then one word a
- * worker: it wants work.
+ * The words of the control buffer the lanes of `--workers` share (Int32): why to stop (0 go on, 1
+ * interrupted, 2 a finding ended the search, 3 a lane was bounded: its bound is the search's); how much
+ * work is alive — busy lanes plus handed-over parts on their way, one count, so that "nothing is left"
+ * is one load, never two that a hand-over can fall between (it starts at the number of lanes: a lane
+ * counts as busy until it first goes idle); whether the search is over (set by whoever brought that
+ * count to 0); then one word a lane: it wants work.
  */
-export const Control = { stop: 0, idle: 1, inFlight: 2, over: 3, want: 4 } as const;
+export const Control = { stop: 0, active: 1, over: 2, want: 3 } as const;
 
-/** The control buffer for `n` workers. */
+/** The control buffer for `n` lanes. */
 export function controlBuffer(n: number): SharedArrayBuffer {
-  return new SharedArrayBuffer((Control.want + n) * 4);
+  const sab = new SharedArrayBuffer((Control.want + n) * 4);
+  new Int32Array(sab)[Control.active] = n;
+  return sab;
 }

@@ -302,6 +302,36 @@ describe('workers', () => {
     expect(() => explore(builtin('close-release'), { kinds, workers: 2 })).toThrow(/give pluginFiles/);
   });
 
+  it('a growth that fails (no memory for it) lets the other lanes go on: the set is as it was, and the error is thrown', () => {
+    const buffer = SharedVisited.create(undefined, 4096);
+    const table = new SharedVisited(buffer);
+    table.enter();
+    for (let i = 1; table.size < 4096 * 0.75; i++) table.visit(Math.imul(i, 0x9e3779b1), i * 7 + 1, 0);
+    table.flush();
+    table.leave();
+    const before = table.size;
+    const grow = buffer.grow.bind(buffer);
+    buffer.grow = () => {
+      throw new RangeError('out of memory (a stand-in)');
+    };
+    try {
+      expect(() => table.growIfNeeded()).toThrow(/out of memory/);
+    } finally {
+      buffer.grow = grow;
+    }
+    expect(table.growing).toBe(false);
+    expect(table.capacity).toBe(4096);
+    expect(table.size).toBe(before);
+    // And it grows when it can.
+    expect(table.growIfNeeded()).toBe(true);
+    expect(table.capacity).toBe(8192);
+  });
+
+  it('workers that cannot be started (a scenario that cannot be sent to a thread) end the search with an error', async () => {
+    const sc = { ...builtin('race-release-enqcmd'), extra: () => 0 } as unknown as ReturnType<typeof builtin>;
+    await expect(lastValueFrom(explore(sc, { workers: 3 }))).rejects.toThrow(/could not be cloned|clone/i);
+  });
+
   it('a lane that joins starts with no work and takes what it is handed; a search is a shard or shares a visited set, not both', () => {
     const sc = builtin('race-release-enqcmd');
     const buffer = SharedVisited.create(1 << 20);
