@@ -40,6 +40,17 @@ const MOST_SLOTS = 2 ** 28;
 const FIRST_SLOTS = 1 << 20;
 
 /**
+ * The longest a lane waits for another at the shared set (a slice takes milliseconds; growing the
+ * largest set, seconds). A lane that died inside a slice, or while growing the set, never ends its wait:
+ * past this, the wait is an error (the search fails) instead of a hang.
+ */
+export const STUCK_MS = 120_000;
+
+function stuck(since: number, limitMs: number, what: string): void {
+  if (performance.now() - since > limitMs) throw new Error(`explore: ${what} for ${limitMs / 1000} s (a worker thread may have died)`);
+}
+
+/**
  * What a visit found: {@link NEW} (now the visitor's), {@link WAITING} (for its owner to expand it), or
  * expanded: the sleep buckets awake for this visitor that slept then (a number ≥ 0; 0: nothing to redo).
  */
@@ -154,7 +165,7 @@ export class SharedVisited {
    * A thread counts itself in before it looks at the flag, so a grower that sees no thread in a slice
    * after raising the flag is alone.
    */
-  enter(): void {
+  enter(stuckMs = STUCK_MS): void {
     const h = this.h;
     for (;;) {
       Atomics.add(h, ACTIVE, 1);
@@ -163,7 +174,11 @@ export class SharedVisited {
         return;
       }
       if (Atomics.sub(h, ACTIVE, 1) === 1) Atomics.notify(h, ACTIVE);
-      while (Atomics.load(h, RESIZING) !== 0) Atomics.wait(h, RESIZING, 1, 10);
+      const since = performance.now();
+      while (Atomics.load(h, RESIZING) !== 0) {
+        Atomics.wait(h, RESIZING, 1, 10);
+        stuck(since, stuckMs, 'the lane growing the shared visited set has not finished');
+      }
     }
   }
 
@@ -176,14 +191,18 @@ export class SharedVisited {
    * it (once every thread is out of its slice) and re-inserts every state; the others wait in `enter`.
    * Returns whether this thread grew it.
    */
-  growIfNeeded(): boolean {
+  growIfNeeded(stuckMs = STUCK_MS): boolean {
     const h = this.h;
     const cap = this.capacity;
     const most = h[MAX_CAPACITY] as number;
     if (cap >= most || Atomics.load(h, USED) < cap * GROW_AT) return false;
     if (Atomics.compareExchange(h, RESIZING, 0, 1) !== 0) return false;
     try {
-      for (let a = Atomics.load(h, ACTIVE); a !== 0; a = Atomics.load(h, ACTIVE)) Atomics.wait(h, ACTIVE, a, 10);
+      const since = performance.now();
+      for (let a = Atomics.load(h, ACTIVE); a !== 0; a = Atomics.load(h, ACTIVE)) {
+        Atomics.wait(h, ACTIVE, a, 10);
+        stuck(since, stuckMs, 'a lane has not left its slice of search');
+      }
       // Alone now. Another thread may have grown it in between: look again.
       this.refresh();
       const now = this.cap;

@@ -327,6 +327,21 @@ describe('workers', () => {
     expect(table.capacity).toBe(8192);
   });
 
+  it('a lane that never leaves its slice (a worker that died in it) makes the growth an error, not a hang', () => {
+    const buffer = SharedVisited.create(undefined, 4096);
+    const dead = new SharedVisited(buffer);
+    const table = new SharedVisited(buffer);
+    table.enter();
+    for (let i = 1; table.size < 4096 * 0.75; i++) table.visit(Math.imul(i, 0x9e3779b1), i * 7 + 1, 0);
+    table.flush();
+    table.leave();
+    dead.enter();
+    expect(() => table.growIfNeeded(50)).toThrow(/a lane has not left its slice of search for 0.05 s/);
+    expect(table.growing).toBe(false);
+    dead.leave();
+    expect(table.growIfNeeded(50)).toBe(true);
+  });
+
   it('workers that cannot be started (a scenario that cannot be sent to a thread) end the search with an error', async () => {
     const sc = { ...builtin('race-release-enqcmd'), extra: () => 0 } as unknown as ReturnType<typeof builtin>;
     await expect(lastValueFrom(explore(sc, { workers: 3 }))).rejects.toThrow(/could not be cloned|clone/i);
