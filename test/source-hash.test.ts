@@ -29,22 +29,18 @@ describe('the build is used only while it was built from the sources as they are
     expect(builtFromSources(clone())).toBe(true);
   });
 
-  it('a changed, added or removed source, or a changed build config, makes it stale', () => {
-    const edited = clone();
-    writeFileSync(join(edited, 'src/explore/search.ts'), 'export const a = 3;\n');
-    expect(builtFromSources(edited)).toBe(false);
-    const added = clone();
-    writeFileSync(join(added, 'machines/new.ts'), '\n');
-    expect(builtFromSources(added)).toBe(false);
-    const removed = clone();
-    rmSync(join(removed, 'machines/mm.ts'));
-    expect(builtFromSources(removed)).toBe(false);
-    const config = clone();
-    writeFileSync(join(config, 'tsconfig.build.json'), '{"compilerOptions":{}}\n');
-    expect(builtFromSources(config)).toBe(false);
-    const base = clone();
-    writeFileSync(join(base, 'tsconfig.json'), '{"compilerOptions":{"target":"es2020"}}\n');
-    expect(builtFromSources(base)).toBe(false);
+  // What makes a build stale: each change, made to a fresh clone.
+  const changes: readonly (readonly [string, (root: string) => void])[] = [
+    ['a source edited', (r) => writeFileSync(join(r, 'src/explore/search.ts'), 'export const a = 3;\n')],
+    ['a source added', (r) => writeFileSync(join(r, 'machines/new.ts'), '\n')],
+    ['a source removed', (r) => rmSync(join(r, 'machines/mm.ts'))],
+    ['the build config changed', (r) => writeFileSync(join(r, 'tsconfig.build.json'), '{"compilerOptions":{}}\n')],
+    ['the config it extends changed', (r) => writeFileSync(join(r, 'tsconfig.json'), '{"compilerOptions":{"target":"es2020"}}\n')],
+  ];
+  it.each(changes)('%s: the build is stale', (_what, change) => {
+    const root = clone();
+    change(root);
+    expect(builtFromSources(root)).toBe(false);
   });
 
   it('no build, or sources that cannot be read, is not current (the worker then loads the TypeScript)', () => {
