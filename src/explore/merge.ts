@@ -73,15 +73,16 @@ export function mergeShards(results: readonly { readonly result: ShardResult; re
   const n = first.result.shard.n;
   const seen = new Map<number, string>();
   for (const { result: r, where } of results) {
+    if (r.scenario !== scenario || r.strategy !== strategy || r.seed !== seed || r.shard.n !== n || r.policy.pasid !== first.result.policy.pasid || r.policy.lam !== first.result.policy.lam) {
+      throw new MergeError(`${where}: shard ${r.shard.k}/${r.shard.n} of "${r.scenario}" (${r.strategy}${r.seed === undefined ? '' : `, seed ${r.seed}`}) is not part of the same search as ${first.where} ("${scenario}", ${strategy}${seed === undefined ? '' : `, seed ${seed}`}, ${n} shards)`);
+    }
     for (const key of new Set([...Object.keys(r.search), ...Object.keys(first.result.search)])) {
       const mine = r.search[key];
       const theirs = first.result.search[key];
       if (mine !== theirs) {
-        throw new MergeError(`${where}: shard ${r.shard.k}/${r.shard.n} is not part of the same search as ${first.where}: ${key} ${JSON.stringify(mine ?? null)} there, ${JSON.stringify(theirs ?? null)} in ${first.where}`);
+        const what = key === 'scenarioSha256' ? `the scenario "${r.scenario}" differs in its contents (edited between the shards?)` : `${key} ${JSON.stringify(mine ?? null)} there, ${JSON.stringify(theirs ?? null)} in ${first.where}`;
+        throw new MergeError(`${where}: shard ${r.shard.k}/${r.shard.n} is not part of the same search as ${first.where}: ${what}`);
       }
-    }
-    if (r.scenario !== scenario || r.strategy !== strategy || r.seed !== seed || r.shard.n !== n || r.policy.pasid !== first.result.policy.pasid || r.policy.lam !== first.result.policy.lam) {
-      throw new MergeError(`${where}: shard ${r.shard.k}/${r.shard.n} of "${r.scenario}" (${r.strategy}${r.seed === undefined ? '' : `, seed ${r.seed}`}) is not part of the same search as ${first.where} ("${scenario}", ${strategy}${seed === undefined ? '' : `, seed ${seed}`}, ${n} shards)`);
     }
     const other = seen.get(r.shard.k);
     if (other !== undefined) throw new MergeError(`${where}: shard ${r.shard.k}/${n} is given twice (also ${other})`);

@@ -63,7 +63,7 @@ describe('svasim explore', () => {
     expect(w.code).toBe(1);
     expect(w.out).toContain('FOUND: forbidden signal.sigsegv delivered');
     // The summary says when the worker threads joined (this thread searched from the start), never a rate over the rest.
-    expect(w.out).toMatch(/\(the worker threads joined after \d+\.\d s; this thread searched from the start\)|\(it ended before the worker threads had joined\)/);
+    expect(w.out).toMatch(/\(the worker thread\(s\) joined after \d+\.\d s; this thread searched from the start\)|\(it ended before the worker thread\(s\) had joined\)/);
     expect((await cli(['replay', join(outW, 'device-model.signal.sigsegv.jsonl'), '--plugin', plugin])).code).toBe(0);
   });
 
@@ -199,6 +199,11 @@ describe('svasim explore', () => {
     const foreign = await cli(['explore', '--merge', racy, join(safe, 's0')]);
     expect(foreign.code).toBe(2);
     expect(foreign.err.trim().split('\n')).toHaveLength(1);
+    // Shards of two scenarios: named, not told apart by a hash.
+    expect(foreign.err).toMatch(/of "[^"]+" \(bfs\) is not part of the same search/);
+    // A shard's --json is no verdict of the whole search: complete only as a part.
+    const part = JSON.parse((await cli(['explore', 'race-lam-bind-poc-2022', '--shard', '1/4', '--out', join(dir, 'sj'), '--json'])).out) as { complete: boolean; shard: { k: number; n: number; complete: boolean } };
+    expect(part).toMatchObject({ complete: false, shard: { k: 1, n: 4, complete: true } });
   });
 
   it('what a first user hit: a bad --out is refused before searching; replay --policy refuses a counterexample; a merge of different searches names what differs; every trace line sits under its own step', async () => {
@@ -232,7 +237,7 @@ describe('svasim explore', () => {
     await cli(['explore', edited, '--shard', '1/2', '--out', join(sh, 'b'), '--quiet', '--continue']);
     const m = await cli(['explore', '--merge', sh, join(sh, 'b')]);
     expect(m.code).toBe(2);
-    expect(m.err).toContain('scenarioSha256');
+    expect(m.err).toContain('differs in its contents');
     expect((await cli(['explore', '--merge', sh, '--strategy', 'pct'])).err).toContain('--strategy does not apply');
   });
 

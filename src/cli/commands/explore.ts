@@ -330,7 +330,10 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   }
   if (json) {
     const { fingerprints: _fps, ...plain } = summary;
-    print(JSON.stringify({ name: scenario.name, policy: scenario.policy, ...plain, findings: written.map((w) => ({ ...w.finding, log: w.file, seq: w.seq })) }, null, 2));
+    // A shard is complete only as a part: the search's verdict is --merge's (shard.complete says the part ran to its end).
+    const part = shard === undefined ? {} : { complete: false, shard: { k: shard.k, n: shard.n, complete: summary.complete } };
+    const findings = written.map((w) => ({ ...w.finding, log: w.file, seq: w.seq, ...(w.minimized === undefined ? {} : { minimized: { log: w.minimized.file, seq: w.minimized.seq, steps: w.minimized.kept, depth: w.minimized.depth } }) }));
+    print(JSON.stringify({ name: scenario.name, policy: scenario.policy, ...plain, ...part, findings }, null, 2));
   } else {
     for (const line of summaryText(summary, st, shard, values.final === true)) print(line);
   }
@@ -464,7 +467,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   }
   const unit = s.strategy === 'bfs' ? 'distinct states' : 'transitions';
   // With --workers: this thread searched from the start; the worker threads joined once loaded.
-  const joined = p.startMs <= 0 ? '' : p.startMs >= p.elapsedMs ? ' (it ended before the worker threads had joined)' : ` (the worker threads joined after ${(p.startMs / 1000).toFixed(1)} s; this thread searched from the start)`;
+  const joined = p.startMs <= 0 ? '' : p.startMs >= p.elapsedMs ? ' (it ended before the worker thread(s) had joined)' : ` (the worker thread(s) joined after ${(p.startMs / 1000).toFixed(1)} s; this thread searched from the start)`;
   lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${unit}/s${joined}`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
   if (s.complete && shard !== undefined) {
