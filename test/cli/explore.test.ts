@@ -171,6 +171,7 @@ describe('svasim explore', () => {
     });
     expect(code).toBe(0);
     expect(out).toContain('interrupted: it proves nothing beyond the states it saw');
+    expect(out).toContain('NOTHING FOUND before it was interrupted');
   });
 
   it('4 shards of a bfs search, merged: the same states and verdicts as one search; a missing or foreign shard is bad input', async () => {
@@ -199,6 +200,10 @@ describe('svasim explore', () => {
     const foreign = await cli(['explore', '--merge', racy, join(safe, 's0')]);
     expect(foreign.code).toBe(2);
     expect(foreign.err.trim().split('\n')).toHaveLength(1);
+    // A scenario given with --merge is named as what does not apply.
+    const withScenario = await cli(['explore', 'race-lam-bind-poc-2022', '--merge', join(safe, 's0')]);
+    expect(withScenario.code).toBe(2);
+    expect(withScenario.err).toContain('race-lam-bind-poc-2022: a scenario does not apply');
     // Shards of two scenarios: named, not told apart by a hash.
     expect(foreign.err).toMatch(/of "[^"]+" \(bfs\) is not part of the same search/);
     // A shard's --json is no verdict of the whole search: complete only as a part.

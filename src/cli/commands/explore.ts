@@ -10,6 +10,7 @@ import { lastValueFrom, tap } from 'rxjs';
 import { explore, minimize, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
 import { mergeShards, MergeError, shardResultSchema, type ShardResult } from '../../explore/merge.ts';
 import { parsePolicyOverride } from '../../scenario/load.ts';
+import { builtinPath } from '../../scenarios/index.ts';
 import type { FindingKind } from '../../runtime/scheduler.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import { match } from 'ts-pattern';
@@ -345,7 +346,11 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
   if (dirs.length === 0) throw new UsageError('svasim explore --merge: expected one or more directories holding shard results (<name>.shard-K-of-N.json)');
   const results: { result: ShardResult; where: string; fingerprints: Uint32Array | null }[] = [];
   for (const dir of dirs) {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`svasim explore --merge: ${dir}: not a directory`);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      // A scenario given with --merge (the shards' results name theirs): say so rather than "not a directory".
+      const scenarioLike = dir.endsWith('.json') || builtinPath(dir) !== undefined;
+      throw new UsageError(`svasim explore --merge: ${dir}: ${scenarioLike ? 'a scenario does not apply (a merge reads the directories of shard results given; each names its scenario)' : 'not a directory'}`);
+    }
     for (const file of readdirSync(dir).filter((f) => /\.shard-\d+-of-\d+\.json$/.test(f)).sort()) {
       const where = join(dir, file);
       let value: unknown;
@@ -405,7 +410,7 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
   else if (m.strategy !== 'bfs') print('  a sample of schedules: it proves nothing about the schedules it did not run');
   else print(`  ${bounded.length > 0 ? `bounded by ${bounded.join(', ')}` : 'stopped at first findings'}: it proves nothing beyond the states the shards saw`);
   if (m.findings.length > 0) print(st.bold(st.red(`FOUND: ${m.findings.length} finding(s)`)));
-  else print(st.bold(st.green('NOTHING FOUND')) + (m.complete ? ': no interleaving breaks an invariant or the forbid list' : ' within the bound'));
+  else print(st.bold(st.green('NOTHING FOUND')) + (m.complete ? ': no interleaving breaks an invariant or the forbid list' : ' in the states the shards saw'));
   return m.findings.length > 0 ? 1 : 0;
 }
 
@@ -484,7 +489,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   }
   if (s.findings.length > 0) lines.push(st.bold(st.red(`FOUND: ${s.findings.length} finding(s)`)));
   else if (shard !== undefined) lines.push(st.bold(st.green('NOTHING FOUND')) + ` in shard ${shard.k}/${shard.n}'s part: the other shards' results and --merge decide`);
-  else lines.push(st.bold(st.green('NOTHING FOUND')) + (s.complete ? `: no interleaving breaks an invariant or the forbid list${final ? ", and every one ends as the scenario's final says" : ''}` : ' within the bound'));
+  else lines.push(st.bold(st.green('NOTHING FOUND')) + (s.complete ? `: no interleaving breaks an invariant or the forbid list${final ? ", and every one ends as the scenario's final says" : ''}` : s.boundedBy.includes('interrupted') ? ' before it was interrupted' : ' within the bound'));
   return lines;
 }
 
