@@ -466,7 +466,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   const lines: string[] = [''];
   lines.push(st.bold('summary:'));
   if (s.strategy === 'bfs') {
-    lines.push(`  ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions taken${p.slept > 0 ? ` (${fmt(p.slept)} more slept: sleep sets)` : ''}, depth ${p.depth}, ${fmt(p.finals)} final states (nothing left to run)`);
+    lines.push(`  ${fmt(p.distinct)} distinct states, ${fmt(p.transitions)} transitions taken${p.slept > 0 ? ` (${fmt(p.slept)} more slept: sleep sets)` : ''}, depth ${p.depth}, ${fmt(p.finals)} final state${p.finals === 1 ? '' : 's'} reached (states where nothing is left to run)`);
   } else {
     lines.push(`  ${fmt(p.schedules)} schedules, ${fmt(p.transitions)} transitions, depth up to ${p.depth}`);
   }
