@@ -28,6 +28,7 @@ import { mix2 } from './hash.ts';
 import type { Applied, ExploreModel, ModelState, Transition, TransitionRef } from './model.ts';
 import { NEW, SharedVisited } from './shared.ts';
 import { FingerprintTable } from './table.ts';
+import { Level, SPENT_STATE, Trace } from './frontier.ts';
 
 export type Strategy = 'bfs' | 'random' | 'pct';
 export const STRATEGIES: readonly Strategy[] = ['bfs', 'random', 'pct'];
@@ -124,25 +125,6 @@ export interface SearchStats {
   readonly tableBytes: number;
 }
 
-interface PathNode {
-  readonly parent: PathNode | null;
-  readonly ref: TransitionRef;
-}
-
-interface Node {
-  /** Its state (once expanded: none, {@link SPENT}). */
-  s: ModelState;
-  readonly depth: number;
-  readonly path: PathNode | null;
-  /** -1: expand every transition; else only those whose bucket bit is set (a state reached again); -2 expanded. */
-  only: number;
-  /**
-   * Its sleep set: the transitions every path that reached it so far lets sleep, as their sleep bits in
-   * this state (model.ts: no two transitions enabled in a state share a bit).
-   */
-  sleep: number;
-}
-
 const NONE: readonly Transition[] = [];
 
 /** A sleep set as buckets (for the visited set's revisit rule). */
@@ -165,15 +147,6 @@ function independentOf(t: Transition, sleep: readonly Transition[], explored: re
     }
   }
   return out ?? NONE;
-}
-
-/** What an expanded node's place in its level holds (and its state, once expanded: nothing). */
-const SPENT: Node = { s: { cells: [], states: [], seq: 0, lastStep: 0, processMms: new Map(), deferred: null, pending: [], pcs: [], a: 0, b: 0, actorsA: 0, actorsB: 0 }, depth: -1, path: null, only: -2, sleep: 0 };
-
-function pathOf(p: PathNode | null): TransitionRef[] {
-  const out: TransitionRef[] = [];
-  for (let n = p; n !== null; n = n.parent) out.push(n.ref);
-  return out.reverse();
 }
 
 /**
@@ -215,16 +188,19 @@ export class Search {
   private deepest = 0;
   private finals = 0;
   private schedulesRun = 0;
-  private level: Node[] = [];
-  private levelAt = 0;
-  private next: Node[] = [];
-  /** The states of the current and the next level not yet expanded, by fingerprint (to merge sleep sets). */
-  private levelIndex = new Map<number, Node[]>();
+  /**
+   * The level being expanded and the next. A search with a visited set of its own indexes their waiting
+   * states by fingerprint (to merge the sleep sets of the paths that reach one); with a shared set, the
+   * set's sleep word does that.
+   */
+  private level: Level;
+  private next: Level;
+  /** The paths to the states kept (each node's trace entry). */
+  private readonly trace = new Trace();
   /** A bfs shard has split off its part of the search. */
   private split = false;
   /** The visited set shared with other lanes (`opts.shared`). */
   private sharedSet: SharedVisited | null = null;
-  private nextIndex = new Map<number, Node[]>();
   private readonly root: ModelState;
   private done = false;
   /** Stopped (a bound, a finding, an interrupt), as opposed to out of work for now. */
@@ -240,7 +216,10 @@ export class Search {
   ) {
     this.root = model.capture();
     this.table.add(this.root.a, this.root.b);
-    if (opts.strategy === 'bfs') this.level = [{ s: this.root, depth: 0, path: null, only: -1, sleep: 0 }];
+    const index = opts.shared === undefined && opts.reduction !== false && model.independence;
+    this.level = new Level(index);
+    this.next = new Level(index);
+    if (opts.strategy === 'bfs') this.level.push(this.root, -1, 0, -1, 0);
     if (opts.shard) this.schedule = opts.shard.k;
     if (opts.strategy === 'bfs' && opts.shared !== undefined) {
       if (opts.shard !== undefined) throw new Error('explore: a search shares a visited set or is a shard, not both');
@@ -248,7 +227,7 @@ export class Search {
       this.sharedSet = shared;
       if (opts.join === true) {
         // Nothing to do until a part is handed over.
-        this.level = [];
+        this.level.clear();
         this.done = true;
       } else {
         shared.visit(this.root.a, this.root.b, 0);
@@ -277,7 +256,7 @@ export class Search {
       distinct: this.sharedSet?.size ?? this.table.size,
       slept: this.slept,
       depth: this.deepest,
-      frontier: this.opts.strategy === 'bfs' ? this.level.length - this.levelAt + this.next.length : 0,
+      frontier: this.opts.strategy === 'bfs' ? this.level.left + this.next.left : 0,
       finals: this.finals,
       schedules: this.schedulesRun,
       tableBytes: this.sharedSet?.bytes ?? this.table.bytes,
@@ -309,7 +288,7 @@ export class Search {
 
   /** States waiting to be expanded (bfs). */
   get frontierSize(): number {
-    return this.level.length - this.levelAt + this.next.length;
+    return this.level.left + this.next.left;
   }
 
   /**
@@ -318,32 +297,26 @@ export class Search {
    */
   giveAway(): WorkPart | null {
     if (this.halted || this.sharedSet === null || this.frontierSize < SHARE_AT_LEAST) return null;
-    const left = this.level.length - this.levelAt;
-    let given: Node[];
-    if (left >= SHARE_AT_LEAST) {
-      // The later half of this level's remaining nodes.
-      const keep = this.levelAt + Math.ceil(left / 2);
-      given = this.level.slice(keep);
-      this.level.length = keep;
-    } else {
-      const keep = Math.ceil(this.next.length / 2);
-      given = this.next.slice(keep);
-      this.next.length = keep;
-    }
+    const left = this.level.left;
+    // The later half of this level's remaining nodes, or of the next level's.
+    const given = left >= SHARE_AT_LEAST ? this.level.cut(this.level.at + Math.ceil(left / 2)) : this.next.cut(Math.ceil(this.next.length / 2));
+    const trace = this.trace;
     const names: string[] = [];
     const nameIndex = new Map<string, number>();
-    const ids = new Map<PathNode, number>();
+    /** Trace entries numbered in the part. */
+    const ids = new Map<number, number>();
     const parent: number[] = [];
     const via: number[] = [];
-    const chain: PathNode[] = [];
+    const chain: number[] = [];
     const nodes = new Int32Array(given.length * 6);
     let j = 0;
-    for (const n of given) {
-      // The node's path nodes not yet numbered, numbered from the top down (parents first).
-      for (let p = n.path; p !== null && !ids.has(p); p = p.parent) chain.push(p);
+    for (let i = 0; i < given.length; i++) {
+      const e = given.trace(i);
+      // The node's trace entries not yet numbered, numbered from the top down (parents first).
+      for (let p = e; p >= 0 && !ids.has(p); p = trace.parent(p)) chain.push(p);
       while (chain.length > 0) {
-        const p = chain.pop() as PathNode;
-        const r = p.ref;
+        const p = chain.pop() as number;
+        const r = trace.ref(p);
         const name = r.kind === 'deliver' ? `${r.from}\0${r.to}` : `#${r.program}`;
         let k = nameIndex.get(name);
         if (k === undefined) {
@@ -352,15 +325,17 @@ export class Search {
           nameIndex.set(name, k);
         }
         ids.set(p, parent.length);
-        parent.push(p.parent === null ? -1 : (ids.get(p.parent) as number));
+        const up = trace.parent(p);
+        parent.push(up < 0 ? -1 : (ids.get(up) as number));
         via.push(k);
       }
-      nodes[j++] = n.path === null ? -1 : (ids.get(n.path) as number);
-      nodes[j++] = n.depth;
-      nodes[j++] = n.only;
-      nodes[j++] = n.sleep | 0;
-      nodes[j++] = n.s.a;
-      nodes[j++] = n.s.b;
+      const s = given.states[i] as ModelState;
+      nodes[j++] = e < 0 ? -1 : (ids.get(e) as number);
+      nodes[j++] = given.depth(i);
+      nodes[j++] = given.only(i);
+      nodes[j++] = given.sleep(i);
+      nodes[j++] = s.a;
+      nodes[j++] = s.b;
     }
     return { names, parent: Int32Array.from(parent), via: Int32Array.from(via), nodes };
   }
@@ -374,9 +349,9 @@ export class Search {
       const at = name.indexOf('\0');
       return { kind: 'deliver', from: name.slice(0, at) as Address, to: name.slice(at + 1) as Address };
     });
-    // Rebuild each path node's state from its parent's (parents come first).
+    // Rebuild each path node's state from its parent's (parents come first), and its trace entry.
     const states: ModelState[] = [];
-    const paths: PathNode[] = [];
+    const entries: number[] = [];
     for (let i = 0; i < part.parent.length; i++) {
       const up = part.parent[i] as number;
       const from = up < 0 ? this.root : (states[up] as ModelState);
@@ -386,18 +361,17 @@ export class Search {
       if (t === undefined) throw new Error(`explore: a handed-over path names a transition that is not there (${JSON.stringify(ref)})`);
       model.apply(t);
       states.push(model.capture(from));
-      paths.push({ parent: up < 0 ? null : (paths[up] as PathNode), ref });
+      entries.push(this.trace.add(up < 0 ? -1 : (entries[up] as number), ref));
     }
-    const got: Node[] = [];
+    const got = new Level(false);
     const w = part.nodes;
     for (let j = 0; j < w.length; j += 6) {
       const id = w[j] as number;
       const s = id < 0 ? this.root : (states[id] as ModelState);
       if ((s.a | 0) !== w[j + 4] || (s.b | 0) !== w[j + 5]) throw new Error('explore: a handed-over state rebuilt to another fingerprint');
-      got.push({ s, depth: w[j + 1] as number, path: id < 0 ? null : (paths[id] as PathNode), only: w[j + 2] as number, sleep: w[j + 3] as number });
+      got.push(s, id < 0 ? -1 : (entries[id] as number), w[j + 1] as number, w[j + 2] as number, w[j + 3] as number);
     }
-    this.level = this.level.slice(this.levelAt).concat(got);
-    this.levelAt = 0;
+    this.level = this.level.then(got);
     if (this.frontierSize > 0) this.done = false;
   }
 
@@ -455,50 +429,45 @@ export class Search {
   // ---- breadth first ----
 
   private bfsStep(): void {
-    if (this.levelAt >= this.level.length) {
+    if (this.level.left === 0) {
       if (this.next.length === 0) {
         this.done = true;
         return;
       }
+      const spent = this.level;
       this.level = this.next;
-      this.levelAt = 0;
-      this.next = [];
-      this.levelIndex = this.nextIndex;
-      this.nextIndex = new Map();
+      spent.clear();
+      this.next = spent;
       const shard = this.opts.shard;
       if (shard !== undefined && shard.n > 1 && !this.split && this.level.length >= 16 * shard.n) {
         // The split: this shard keeps its part of the level (by fingerprint, the same in every shard).
         this.split = true;
-        const all = this.level;
-        this.level = all.filter((n) => (n.s.a >>> 0) % shard.n === shard.k);
-        this.levelIndex = new Map();
-        for (const n of this.level) {
-          const same = this.levelIndex.get(n.s.a);
-          if (same === undefined) this.levelIndex.set(n.s.a, [n]);
-          else same.push(n);
-        }
+        this.level = this.level.filter((s) => (s.a >>> 0) % shard.n === shard.k);
       }
     }
-    const node = this.level[this.levelAt] as Node;
-    // Expanded nodes are not kept (the level array and its index would hold the whole level's states until its end).
-    this.level[this.levelAt++] = SPENT;
-    this.expand(node);
-    node.s = SPENT.s;
-    node.only = -2;
+    const level = this.level;
+    const i = level.at;
+    const s = level.states[i] as ModelState;
+    // An expanded node's state is not kept (the level would hold the whole level's states until its end).
+    level.states[i] = SPENT_STATE;
+    const only = level.only(i);
+    level.take();
+    this.expand(s, level.trace(i), level.depth(i), only, level.sleep(i));
   }
 
-  private expand(node: Node): void {
+  /** Expand a node: its state, trace entry, depth, `only` and sleep set (frontier.ts). */
+  private expand(s: ModelState, trace: number, depth0: number, only: number, sleep0: number): void {
     const model = this.model;
     const table = this.table;
     const shared = this.sharedSet;
-    model.restore(node.s);
-    const ts = model.enabled(node.s);
+    model.restore(s);
+    const ts = model.enabled(s);
     const reduce = this.opts.reduction !== false && model.independence;
     // The sleep set: the enabled transitions the node's paths all let sleep.
     let sleep: Transition[] = [];
-    if (reduce && node.sleep !== 0) for (const t of ts) if (t.bit >= 0 && (node.sleep & (1 << t.bit)) !== 0) sleep.push(t);
+    if (reduce && sleep0 !== 0) for (const t of ts) if (t.bit >= 0 && (sleep0 & (1 << t.bit)) !== 0) sleep.push(t);
     if (shared !== null) {
-      if (node.only === -1) {
+      if (only === -1) {
         // Shared: sleep only what every visitor's path let sleep (buckets two enabled transitions share name neither).
         let seen = 0;
         let twice = 0;
@@ -508,26 +477,26 @@ export class Search {
           seen |= 1 << t.bit;
         }
         let chosen: Transition[] = sleep;
-        const used = shared.claim(node.s.a, node.s.b, (inter) => {
+        const used = shared.claim(s.a, s.b, (inter) => {
           chosen = sleep.filter((t) => t.bit >= 0 && !(twice & (1 << t.bit)) && (inter & (1 << t.bit)) !== 0);
           return bitsOf(chosen);
         });
         if (used === null) return;
         sleep = chosen;
       }
-    } else if (node.only === -1) {
+    } else if (only === -1) {
       // What the revisit rule needs: the transitions that slept in this expansion (as buckets, over-approximated).
-      const slot = table.find(node.s.a, node.s.b);
+      const slot = table.find(s.a, s.b);
       table.setSleep(slot, bitsOf(sleep));
       table.setExpanded(slot);
     }
-    if (node.depth > this.deepest) this.deepest = node.depth;
+    if (depth0 > this.deepest) this.deepest = depth0;
     if (ts.length === 0) {
-      if (node.only === -1) this.final(node.depth, () => pathOf(node.path));
+      if (only === -1) this.final(depth0, () => this.trace.path(trace));
       return;
     }
     const maxDepth = this.opts.maxDepth;
-    if (maxDepth !== undefined && node.depth >= maxDepth) {
+    if (maxDepth !== undefined && depth0 >= maxDepth) {
       this.bounds.add('max-depth');
       return;
     }
@@ -538,25 +507,25 @@ export class Search {
         this.slept++;
         continue;
       }
-      if (node.only !== -1 && (t.bit < 0 || !(node.only & (1 << t.bit)))) continue;
-      if (!fresh) model.restore(node.s);
+      if (only !== -1 && (t.bit < 0 || !(only & (1 << t.bit)))) continue;
+      if (!fresh) model.restore(s);
       fresh = false;
       const applied = model.apply(t);
       this.transitions++;
       // The child's fingerprint first: it is captured (kept) only when it is to be expanded.
-      model.probe(node.s);
+      model.probe(s);
       const ca = model.probeA;
       const cb = model.probeB;
       // A transition that deferred messages (or made deferred ones pending) may touch other actors' queues:
       // it is taken as dependent on every other (its children sleep nothing, and it never sleeps).
       const childSleep = !reduce || applied.touchedDeferred ? NONE : independentOf(t, sleep, explored);
       if (reduce && !applied.touchedDeferred && t.bit >= 0) explored.push(t);
-      const depth = node.depth + 1;
+      const depth = depth0 + 1;
       const childMask = childSleep.length === 0 ? 0 : model.maskNow(childSleep);
       if (shared !== null) {
         const v = shared.visit(ca, cb, childMask);
         if (v === NEW) {
-          if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
+          if (this.judgeNew(applied, depth, trace, t.ref)) {
             shared.claim(ca, cb, () => 0);
             if (this.done) return;
             continue;
@@ -565,17 +534,17 @@ export class Search {
             this.stop('max-states');
             return;
           }
-          this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
+          this.next.push(model.capture(s), this.trace.add(trace, t.ref), depth, -1, childMask);
         } else if (v > 0 && reduce) {
           // Expanded already, with transitions asleep then that are awake on this path: those are taken here.
-          this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: v, sleep: childMask });
+          this.next.push(model.capture(s), this.trace.add(trace, t.ref), depth, v, childMask);
         }
         continue;
       }
       const at = table.find(ca, cb);
       if (at < 0) {
         const slotNew = table.add(ca, cb);
-        if (this.judge(applied, depth, () => pathOf({ parent: node.path, ref: t.ref }))) {
+        if (this.judgeNew(applied, depth, trace, t.ref)) {
           // Not expanded: nothing after a violation is searched (an empty sleep set: never again).
           table.setExpanded(slotNew);
           if (this.done) return;
@@ -585,21 +554,14 @@ export class Search {
           this.stop('max-states');
           return;
         }
-        const n: Node = { s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask };
-        this.next.push(n);
-        if (reduce) {
-          const same = this.nextIndex.get(ca);
-          if (same === undefined) this.nextIndex.set(ca, [n]);
-          else same.push(n);
-        }
+        // (Indexed in its level, when reducing: see `waiting`.)
+        this.next.push(model.capture(s), this.trace.add(trace, t.ref), depth, -1, childMask);
         continue;
       }
       if (!reduce) continue;
       if (!table.expanded(at)) {
         // Waiting to be expanded (in this level or the next): it will sleep only what every path lets it.
-        const waiting = this.waiting(ca, cb);
-        if (waiting !== undefined) waiting.sleep = waiting.sleep & childMask;
-        else this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: -1, sleep: childMask });
+        if (!this.narrowWaiting(ca, cb, childMask)) this.next.push(model.capture(s), this.trace.add(trace, t.ref), depth, -1, childMask);
         continue;
       }
       // Expanded already: what slept then and is awake now must be taken now (Godefroid's condition).
@@ -608,20 +570,27 @@ export class Search {
       const awake = old & ~now;
       if (awake !== 0) {
         table.setSleep(at, old & now);
-        this.next.push({ s: model.capture(node.s), depth, path: { parent: node.path, ref: t.ref }, only: awake, sleep: childMask });
+        this.next.push(model.capture(s), this.trace.add(trace, t.ref), depth, awake, childMask);
       }
     }
   }
 
-  /** The node of a state waiting to be expanded, in this level or the next. */
-  private waiting(a: number, b: number): Node | undefined {
-    return this.waitingIn(this.nextIndex, a, b) ?? this.waitingIn(this.levelIndex, a, b);
+  /** A state waiting to be expanded, in this level or the next, sleeps only what `mask` lets sleep too; false when it is not waiting there. */
+  private narrowWaiting(a: number, b: number, mask: number): boolean {
+    for (const level of [this.next, this.level]) {
+      const i = level.waiting(a, b);
+      if (i >= 0) {
+        level.narrowSleep(i, mask);
+        return true;
+      }
+    }
+    return false;
   }
 
-  private waitingIn(index: ReadonlyMap<number, Node[]>, a: number, b: number): Node | undefined {
-    const list = index.get(a);
-    if (list !== undefined) for (const n of list) if (n.s.b === b && n.only === -1) return n;
-    return undefined;
+  /** A finding in the state a transition (`ref`, from the node of trace entry `from`) reached at `depth`: recorded; true when there is one. */
+  private judgeNew(a: Applied, depth: number, from: number, ref: TransitionRef): boolean {
+    if (a.violations.length === 0 && a.forbidden === null) return false;
+    return this.judge(a, depth, () => this.trace.path(from, ref));
   }
 
   // ---- random and PCT ----
