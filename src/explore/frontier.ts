@@ -73,7 +73,7 @@ export class Trace {
 }
 
 /** What an expanded state's place in its level holds (the state itself is let go at once). */
-export const SPENT_STATE: ModelState = { cells: [], states: [], seq: 0, lastStep: 0, processMms: new Map(), deferred: null, pending: [], pcs: [], a: 0, b: 0, actorsA: 0, actorsB: 0 };
+export const SPENT_STATE: ModelState = { cells: [], states: [], seq: 0, lastStep: 0, processMms: new Map(), deferred: null, pcs: [], a: 0, b: 0, actorsA: 0, actorsB: 0 };
 
 /** A node's words. */
 const TRACE = 0;

@@ -57,9 +57,12 @@ export interface Transition {
   readonly stepIndex: number;
 }
 
-/** A captured state: the actors by reference, the pending messages, the programs' counters, its fingerprint. */
+/**
+ * A captured state: the actors by reference; in the same array as their states (`states`, after the first
+ * `cells.length` entries: one array a kept state, not two), the pending messages oldest first; the
+ * programs' counters; its fingerprint.
+ */
 export interface ModelState extends ModelCapture {
-  readonly pending: readonly Envelope[];
   readonly pcs: readonly number[];
   /** The fingerprint. */
   readonly a: number;
@@ -220,7 +223,7 @@ export class ExploreModel {
   /** The state now (`parent`: the state the last transition was taken from, to hash only what changed). */
   capture(parent?: ModelState): ModelState {
     this.parentNow = parent;
-    const s = this.sys.captureModelWith(this.build);
+    const s = this.sys.captureModelWith(this.build, this.sched.items);
     this.parentNow = undefined;
     this.probed = null;
     return s;
@@ -253,20 +256,19 @@ export class ExploreModel {
   /** A captured state, in one object with the system's part (made once: a closure a call would cost). */
   private readonly build = (cells: readonly unknown[], states: readonly unknown[], seq: number, lastStep: number, processMms: ReadonlyMap<string, number>, deferred: ModelCapture['deferred']): ModelState => {
     const parent = this.parentNow;
-    const pending = this.sched.items.slice();
     this.pcsShared = true;
     const pcs = this.pcs;
-    if (this.probed !== null && this.probed === parent) return { cells, states, seq, lastStep, processMms, deferred, pending, pcs, a: this.probeA, b: this.probeB, actorsA: this.probedActorsA, actorsB: this.probedActorsB };
+    if (this.probed !== null && this.probed === parent) return { cells, states, seq, lastStep, processMms, deferred, pcs, a: this.probeA, b: this.probeB, actorsA: this.probedActorsA, actorsB: this.probedActorsB };
     const actors = this.actorsHash(cells, states, parent);
-    const h = this.fingerprint(deferred, pending, pcs, actors);
-    return { cells, states, seq, lastStep, processMms, deferred, pending, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
+    const h = this.fingerprint(deferred, this.sched.items, pcs, actors);
+    return { cells, states, seq, lastStep, processMms, deferred, pcs, a: h.a, b: h.b, actorsA: actors.a, actorsB: actors.b };
   };
 
   /** Put a captured state back. */
   restore(s: ModelState): void {
     this.probed = null;
     this.sys.restoreModel(s);
-    this.sched.items = (s.pending as readonly Pending[]).slice();
+    this.sched.items = s.states.slice(s.cells.length) as Pending[];
     this.sched.chosen = null;
     this.pcs = s.pcs as number[];
     this.pcsShared = true;
@@ -299,7 +301,7 @@ export class ExploreModel {
     const out: Transition[] = [];
     let unborn: Set<string> | null = null;
     for (const e of items) if (!sys.has(e.to) && sys.isBirth(e)) (unborn ??= new Set()).add(e.to);
-    const order = now === undefined ? null : this.orderOf(now.pending as readonly Pending[]);
+    const order = now === undefined ? null : this.orderOf(now.states as readonly Pending[], now.cells.length);
     for (let i = 0; i < items.length; i++) {
       if (!isHead(items, i)) continue;
       const e = items[i] as Pending;
@@ -397,11 +399,11 @@ export class ExploreModel {
   }
 
   /** A state's channels' keys, ascending (a channel's place is its sleep bit's offset after the programs'). */
-  private orderOf(pending: readonly Pending[]): readonly number[] {
+  private orderOf(pending: readonly Pending[], from = 0): readonly number[] {
     // Insertion into a sorted array (Array#sort allocates a work array a call).
     const keys: number[] = [];
-    for (const e of pending) {
-      const k = e.ck;
+    for (let j = from; j < pending.length; j++) {
+      const k = (pending[j] as Pending).ck;
       let i = keys.length;
       while (i > 0 && (keys[i - 1] as number) > k) i--;
       if (i > 0 && keys[i - 1] === k) continue;
@@ -558,7 +560,7 @@ export class ExploreModel {
       a1 = parent.actorsA;
       b1 = parent.actorsB;
       const before = parent.states;
-      from = before.length;
+      from = parent.cells.length;
       for (let i = 0; i < from; i++) {
         const s = states === null ? (cells[i] as Cell).state : states[i];
         const old = before[i];

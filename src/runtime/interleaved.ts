@@ -18,7 +18,7 @@
 import type { MmContext } from '../../machines/mm.ts';
 import type { Address } from '../../machines/protocol.ts';
 import type { ThreadContext } from '../../machines/thread.ts';
-import { InvariantMonitor, type MonitorState, type Violation } from './monitor.ts';
+import { InvariantMonitor, type Violation } from './monitor.ts';
 import type { Envelope } from './scheduler.ts';
 import type { Delivered, System } from './system.ts';
 
@@ -29,7 +29,6 @@ export interface Before {
 }
 
 const NOTHING: Before = {};
-const EMPTY_HISTORY: MonitorState = { firstPasid: {}, activated: [], lockLam: [] };
 const MONITOR = new InvariantMonitor();
 /** Scratch: every actor's address (a quiescent state's check). */
 const ALL = new Set<Address>();
@@ -58,21 +57,14 @@ export function beforeDelivery(sys: System, to: Address): Before {
  */
 export function checkDelivery(sys: System, d: Delivered, changed: ReadonlySet<Address>, before: Before, quiescent: boolean): Violation[] {
   if (d.from === 'monitor') return [];
-  const history: MonitorState =
-    before === NOTHING
-      ? EMPTY_HISTORY
-      : {
-          firstPasid: before.mm && before.mm.pasid !== null ? { [before.mm.id]: before.mm.pasid } : {},
-          activated: before.thread?.activated === true ? [before.thread.name] : [],
-          lockLam: before.mm?.lockLam === true ? [String(before.mm.id)] : [],
-        };
-  // One monitor, reloaded for each check (nothing of it outlives the call).
-  MONITOR.load(history);
+  // One monitor, given each check's history (nothing of it outlives the call).
+  MONITOR.forget();
+  if (before !== NOTHING) MONITOR.remember(before.mm, before.thread?.activated === true ? before.thread.name : undefined);
   const out = MONITOR.check(sys, [d], changed, 'always');
   if (quiescent) {
     ALL.clear();
     for (const a of sys.addresses()) ALL.add(a.address);
-    MONITOR.load(EMPTY_HISTORY);
+    MONITOR.forget();
     for (const v of MONITOR.check(sys, [], ALL, 'quiescent')) out.push({ ...v, at: d.seq });
   }
   return out;

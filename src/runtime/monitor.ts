@@ -39,6 +39,11 @@ const isMmAlive = (state: string): boolean => state.startsWith('alive');
 /** Collects the violations found after one step. */
 const NO_MONITORS: ReturnType<Kinds['monitors']> = [];
 
+/** Add to a short list unless it is there. */
+function addOnce<T>(list: T[], x: T): void {
+  if (!list.includes(x)) list.push(x);
+}
+
 class Reporter {
   constructor(
     private readonly out: Violation[],
@@ -59,6 +64,13 @@ export class InvariantMonitor {
   private firstPasid = new Map<number, number>();
   private activated = new Set<string>();
   private lockLam = new Set<number>();
+  /**
+   * Scratch of {@link check}: the threads, mms and PASIDs a step touched (a few at most: short lists,
+   * emptied at each call, where a Set would be a new hash table a step, even emptied).
+   */
+  private readonly threadsNow: string[] = [];
+  private readonly mmsNow: number[] = [];
+  private readonly pasidsNow: number[] = [];
 
   constructor(state?: MonitorState) {
     if (state) this.load(state);
@@ -66,12 +78,26 @@ export class InvariantMonitor {
 
   /** Replace what it remembers (exploration reuses one monitor, loading each transition's history). */
   load(state: MonitorState): void {
-    if (this.firstPasid.size > 0) this.firstPasid.clear();
-    if (this.activated.size > 0) this.activated.clear();
-    if (this.lockLam.size > 0) this.lockLam.clear();
+    this.forget();
     for (const k in state.firstPasid) this.firstPasid.set(Number(k), state.firstPasid[k] as number);
     for (const t of state.activated) this.activated.add(t);
     for (const m of state.lockLam) this.lockLam.add(Number(m));
+  }
+
+  /** Remember nothing (then {@link remember} what one delivery's check needs: exploration, per transition). */
+  forget(): void {
+    if (this.firstPasid.size > 0) this.firstPasid.clear();
+    if (this.activated.size > 0) this.activated.clear();
+    if (this.lockLam.size > 0) this.lockLam.clear();
+  }
+
+  /** Remember an mm's first PASID and LOCK_LAM, and a thread activated, as a run would have seen them. */
+  remember(mm: { readonly id: number; readonly pasid: number | null; readonly lockLam: boolean } | undefined, activatedThread: string | undefined): void {
+    if (mm !== undefined) {
+      if (mm.pasid !== null) this.firstPasid.set(mm.id, mm.pasid);
+      if (mm.lockLam) this.lockLam.add(mm.id);
+    }
+    if (activatedThread !== undefined) this.activated.add(activatedThread);
   }
 
   state(): MonitorState {
@@ -97,12 +123,15 @@ export class InvariantMonitor {
     const [min, max] = sys.config.pasidRange;
     const iommu = sys.iommu().context;
 
-    const threads = new Set<string>();
-    const mms = new Set<number>();
-    const pasids = new Set<number>();
+    const threads = this.threadsNow;
+    const mms = this.mmsNow;
+    const pasids = this.pasidsNow;
+    threads.length = 0;
+    mms.length = 0;
+    pasids.length = 0;
     for (const a of changed) {
-      if (a.startsWith('thread:')) threads.add(a.slice(7));
-      else if (a.startsWith('mm:')) mms.add(Number(a.slice(3)));
+      if (a.startsWith('thread:')) addOnce(threads, a.slice(7));
+      else if (a.startsWith('mm:')) addOnce(mms, Number(a.slice(3)));
     }
     // Messages of registered kinds, and copies their observers hear, are theirs to check (kinds.ts);
     // a device model's messages (svasim's types) are checked like the built-in queue's.
@@ -111,7 +140,7 @@ export class InvariantMonitor {
       if (d.copy === true || (foreign && !isBuiltinMessage(d.msg))) continue;
       // Without registered kinds every message is svasim's (the bus checks inputs and what kinds send).
       const m = d.msg as Message;
-      if ('pasid' in m && typeof m.pasid === 'number') pasids.add(m.pasid);
+      if ('pasid' in m && typeof m.pasid === 'number') addOnce(pasids, m.pasid);
       // G8: a #GP with no fixup ends in SIGSEGV.
       if (settled && m.type === 'trap.gp') {
         let answered = false;
@@ -167,12 +196,12 @@ export class InvariantMonitor {
       const mm = sys.mm(id);
       if (!mm) continue;
       const c = mm.context;
-      if (c.pasid !== null) pasids.add(c.pasid);
+      if (c.pasid !== null) addOnce(pasids, c.pasid);
       this.checkMm(sys, id, mm.state, c, v, always, settled);
     }
 
     // G4-G6 relate IOMMU state to mm state: they can only break in a step that changed either.
-    const allocatorTouched = settled && (mms.size > 0 || changed.has('iommu'));
+    const allocatorTouched = settled && (mms.length > 0 || changed.has('iommu'));
     if (allocatorTouched) for (const p of pasids) {
       const owner = iommu.owner[p];
       if (owner !== undefined) {

@@ -107,7 +107,10 @@ export type { Delivered } from './scheduler.ts';
  */
 export interface ModelCapture {
   readonly cells: readonly unknown[];
-  /** Each cell's state, in the same order. */
+  /**
+   * Each cell's state, in the same order (the first `cells.length` entries), then what the capture was
+   * asked to keep beside them ({@link System.captureModelWith}'s `extra`: one array a capture, not two).
+   */
   readonly states: readonly unknown[];
   readonly seq: number;
   readonly lastStep: number;
@@ -119,6 +122,7 @@ export type { ActorView } from './cell.ts';
 
 export type { ActorKind } from '../../machines/index.ts';
 
+const NO_EXTRA: readonly unknown[] = [];
 const plainCapture = (cells: readonly unknown[], states: readonly unknown[], seq: number, lastStep: number, processMms: ReadonlyMap<string, number>, deferred: ModelCapture['deferred']): ModelCapture => ({ cells, states, seq, lastStep, processMms, deferred });
 
 /** The persisted state of every actor plus what is pending: enough to continue a run elsewhere. */
@@ -240,6 +244,8 @@ export class System {
   private readonly cells = new Map<Address, Cell>();
   private readonly deferred = new DeferredMessages();
   private changed = new Set<Address>();
+  /** The set {@link takeChanged} gave out last time (the next one it fills). */
+  private changedSpare = new Set<Address>();
   /** Each process's current mm (the last `mm.create` for it), in order of first appearance. */
   private processMms = new Map<string, number>();
   /** `processMms` is held by a {@link ModelCapture}: copy it before changing it. */
@@ -633,10 +639,16 @@ export class System {
     return this.wrap(kind.behavior);
   }
 
-  /** The actors whose state changed since the last call (for monitors), and forget them. */
+  /**
+   * The actors whose state changed since the last call (for monitors), and forget them. The set is the
+   * caller's until the next call (two sets take turns: no Set made per step).
+   */
   takeChanged(): Set<Address> {
     const c = this.changed;
-    this.changed = new Set();
+    const next = this.changedSpare;
+    next.clear();
+    this.changed = next;
+    this.changedSpare = c;
     return c;
   }
 
@@ -728,12 +740,14 @@ export class System {
    * {@link captureModel}, built by `make` into an object of the caller's (exploration keeps its own fields
    * in the same object: one allocation a state, not two). @internal
    */
-  captureModelWith<T>(make: (cells: readonly unknown[], states: readonly unknown[], seq: number, lastStep: number, processMms: ReadonlyMap<string, number>, deferred: ModelCapture['deferred']) => T): T {
+  captureModelWith<T>(make: (cells: readonly unknown[], states: readonly unknown[], seq: number, lastStep: number, processMms: ReadonlyMap<string, number>, deferred: ModelCapture['deferred']) => T, extra: readonly unknown[] = NO_EXTRA): T {
     const cells = this.cellList;
     this.cellListShared = true;
     this.processMmsShared = true;
-    const states = new Array<unknown>(cells.length);
-    for (let i = 0; i < cells.length; i++) states[i] = (cells[i] as Cell).state;
+    const n = cells.length;
+    const states = new Array<unknown>(n + extra.length);
+    for (let i = 0; i < n; i++) states[i] = (cells[i] as Cell).state;
+    for (let j = 0; j < extra.length; j++) states[n + j] = extra[j];
     return make(cells, states, this.seq, this.lastStepSeen, this.processMms, this.deferred.capture());
   }
 
@@ -764,7 +778,7 @@ export class System {
     this.lastStepSeen = c.lastStep;
     this.processMms = c.processMms as Map<string, number>;
     this.processMmsShared = true;
-    if (this.changed.size > 0) this.changed = new Set();
+    if (this.changed.size > 0) this.changed.clear();
     if (c.deferred !== null || this.deferred.size > 0) this.deferred.load(c.deferred);
   }
 
