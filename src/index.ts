@@ -1,8 +1,8 @@
 /**
  * `svasim`: the library's main entry point (SPEC §9).
  *
- * Run a scenario, replay or seek in an event log, drive a {@link System} yourself with a scheduler, and
- * read or write logs. The statecharts are in `svasim/machines`, the message vocabulary in
+ * Run a scenario, replay or seek in an event log, explore every interleaving of a scenario
+ * ({@link explore}), drive a {@link System} yourself with a scheduler, and read or write logs. The statecharts are in `svasim/machines`, the message vocabulary in
  * `svasim/protocol`.
  *
  * @example
@@ -81,6 +81,12 @@ export type { ReplayResult, ReplayOptions, Checkpoint } from './replay/replay.ts
 export { SeekableLog, DivergenceError, stateAt } from './replay/checkpoints.ts';
 export { whatIf, formatWhatIf } from './replay/whatif.ts';
 export type { WhatIfResult, WhatIfRow, StepDigest } from './replay/whatif.ts';
+
+// Exploration: every interleaving (breadth first, sleep sets, worker threads), sampling (random, PCT),
+// counterexamples as ordinary logs, minimized.
+export { explore, tuneGcForLanes, STRATEGIES, writeCounterexample, tracePath, minimize } from './explore/index.ts';
+export type { ExploreOptions, ExploreProgress, ExploreSummary, ExploreEvent, Bound, Finding, SearchStats, Strategy, TransitionRef, Minimized } from './explore/index.ts';
+export type { Trace as CounterexampleTrace } from './explore/index.ts';
 
 /**
  * Load a scenario: a built-in one by name (see {@link builtinNames}, or `svasim list`), or a scenario

@@ -40,7 +40,7 @@ import { replayFile } from '../src/replay/replay.ts';
 import { SeekableLog } from '../src/replay/checkpoints.ts';
 import { chromium } from 'playwright-core';
 import { lastValueFrom, toArray } from 'rxjs';
-import { explore } from '../src/explore/index.ts';
+import { explore, tuneGcForLanes } from '../src/explore/index.ts';
 import { ExploreModel } from '../src/explore/model.ts';
 import { Search } from '../src/explore/search.ts';
 import { loadScenarioFile, scenarioFromValue } from '../src/scenario/load.ts';
@@ -364,6 +364,8 @@ const PARTS_EXPLORE: Record<string, () => Record<string, number> | Promise<Recor
   },
   exploreWorkers: async () => {
     const sc = quick ? releaseRace(2, 2, 1) : releaseRace(2, 3, 2);
+    // As `svasim explore --workers 2` runs (one worker, exploreBig, keeps V8's parallel young-generation collection).
+    tuneGcForLanes();
     const events = await lastValueFrom(explore(sc, { workers: 2, progressEveryMs: 60_000 }).pipe(toArray()));
     const done = events.at(-1);
     if (done?.type !== 'done' || !done.summary.complete) throw new Error('the 2-worker search did not complete');

@@ -150,7 +150,14 @@ assert.equal(seekable.log.records.length, result.messages);
 const sys = new System({ policy: protocol.DEFAULT_POLICY, cpu: protocol.DEFAULT_CPU, pasidRange: protocol.DEFAULT_PASID_RANGE, devices: [] }, new FifoScheduler());
 assert.ok(sys);
 assert.throws(() => loadScenario('no-such-scenario'), svasim.ScenarioError);
-console.log('used: ' + result.messages + ' messages, replayed identical');
+// explore, as the library: the DMAR race found, the search's summary at its end.
+const events = await new Promise((resolve, reject) => {
+  const got = [];
+  svasim.explore(loadScenario('race-unbind-inflight')).subscribe({ next: (e) => got.push(e), error: reject, complete: () => resolve(got) });
+});
+assert.deepEqual(events.filter((e) => e.type === 'finding').map((e) => e.finding.what), ['fault.dmar'], 'explore finds the DMAR race');
+assert.equal(events.at(-1).type, 'done');
+console.log('used: ' + result.messages + ' messages, replayed identical; explore found ' + events.filter((e) => e.type === 'finding').length + ' race');
 `,
   );
   // The README's example, as written.

@@ -10,9 +10,19 @@ import { builtinPath } from '../../src/scenarios/index.ts';
 
 describe('svasim (the main entry point)', () => {
   it('exports the runner, the loader, replay, the system, the schedulers and the log reader and writer', () => {
-    for (const name of ['runScenario', 'loadScenario', 'replay', 'replayFile', 'System', 'FifoScheduler', 'ChoiceScheduler', 'ListScheduler', 'readLog', 'streamLog', 'LogWriter', 'SeekableLog', 'ScenarioError', 'LogError']) {
+    for (const name of ['runScenario', 'loadScenario', 'replay', 'replayFile', 'System', 'FifoScheduler', 'ChoiceScheduler', 'ListScheduler', 'readLog', 'streamLog', 'LogWriter', 'SeekableLog', 'ScenarioError', 'LogError', 'explore', 'minimize', 'writeCounterexample']) {
       expect(svasim, name).toHaveProperty(name);
     }
+  });
+
+  it('explore, from the entry point, finds the DMAR race and ends with its summary', async () => {
+    const events = await new Promise<svasim.ExploreEvent[]>((resolve, reject) => {
+      const got: svasim.ExploreEvent[] = [];
+      svasim.explore(svasim.loadScenario('race-unbind-inflight')).subscribe({ next: (e) => got.push(e), error: reject, complete: () => resolve(got) });
+    });
+    expect(events.filter((e) => e.type === 'finding').map((e) => (e.type === 'finding' ? e.finding.what : ''))).toEqual(['fault.dmar']);
+    const done = events.at(-1);
+    expect(done?.type === 'done' && done.summary.boundedBy).toEqual(['first-finding']);
   });
 
   it('loadScenario takes a built-in name', () => {

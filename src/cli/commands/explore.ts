@@ -7,7 +7,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ParseArgsConfig } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
-import { explore, minimize, STRATEGIES, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
+import { explore, minimize, STRATEGIES, tuneGcForLanes, writeCounterexample, type ExploreProgress, type ExploreSummary, type Finding, type Strategy } from '../../explore/index.ts';
 import { mergeShards, MergeError, shardResultSchema, type ShardResult } from '../../explore/merge.ts';
 import { parsePolicyOverride } from '../../scenario/load.ts';
 import { builtinPath } from '../../scenarios/index.ts';
@@ -242,6 +242,8 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
   }
   const written: { finding: Finding; file: string; seq: number; minimized?: { file: string; seq: number; kept: readonly number[]; depth: number } }[] = [];
   let summary: ExploreSummary | undefined;
+  // Lanes in threads of this process: young-generation collections on each lane's own thread (measured).
+  if (workers !== undefined && workers > 1) tuneGcForLanes();
   const events = explore(scenario, {
     strategy, seed, schedules, pctDepth, maxDepth, maxStates, timeMs, shard, engine, kinds, pluginFiles: values.plugin, workers, maxHeapBytes: maxMemoryMb === undefined ? undefined : maxMemoryMb * 2 ** 20,
     reduction: values['no-reduction'] !== true,
