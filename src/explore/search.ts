@@ -359,7 +359,8 @@ export class Search {
       model.restore(from);
       const t = model.retake(ref);
       if (t === undefined) throw new Error(`explore: a handed-over path names a transition that is not there (${JSON.stringify(ref)})`);
-      model.apply(t);
+      // The sender checked these states already.
+      model.apply(t, false);
       states.push(model.capture(from));
       entries.push(this.trace.add(up < 0 ? -1 : (entries[up] as number), ref));
     }
