@@ -156,6 +156,11 @@ export class Level {
     this.w[o] = (this.w[o] as number) & mask;
   }
 
+  /** Bytes of its word array. */
+  get bytes(): number {
+    return this.w.byteLength;
+  }
+
   /** Nodes not yet expanded. */
   get left(): number {
     return this.length - this.at;

@@ -25,8 +25,8 @@ export type { TransitionRef } from './model.ts';
 export { writeCounterexample, tracePath, type Trace } from './counterexample.ts';
 export { minimize, type Minimized } from './minimize.ts';
 
-/** How {@link explore} searches. */
-export interface ExploreOptions extends Omit<SearchOptions, 'strategy'> {
+/** How {@link explore} searches (the lanes' own options, a shared visited set and joining, are not a caller's). */
+export interface ExploreOptions extends Omit<SearchOptions, 'strategy' | 'shared' | 'join' | 'accept'> {
   /** `bfs` (exhaustive, default), `random` or `pct`. */
   readonly strategy?: Strategy | undefined;
   /** Stop after this many milliseconds (a bounded search). */
@@ -122,7 +122,6 @@ function summaryOf(strategy: Strategy, seed: number | undefined, boundedBy: read
   };
 }
 
-/** Explore a scenario's interleavings (README "Exploring interleavings"). */
 /**
  * Tune this process's garbage collector for lanes (`workers` ≥ 2): each thread collects its young
  * generation alone, instead of with V8's helper threads. With as many lanes as cores, a lane's parallel
@@ -136,13 +135,15 @@ export function tuneGcForLanes(): void {
   setFlagsFromString('--no-parallel-scavenge');
 }
 
+/** Explore a scenario's interleavings (README "Exploring interleavings"). */
 export function explore(scenario: Scenario, options: ExploreOptions = {}): Observable<ExploreEvent> {
   if ((options.workers ?? 1) > 1) return exploreWorkers(scenario, options);
   return new Observable<ExploreEvent>((subscriber) => {
     const clock = options.clock ?? defaultClock;
     const strategy = options.strategy ?? 'bfs';
     const model = new ExploreModel(scenario, { engine: options.engine, kinds: options.kinds, machines: options.machines });
-    const search = new Search(model, { ...options, strategy });
+    // Only the search's own options (a caller's object may carry more: it is not passed on as it is).
+    const search = new Search(model, { ...pickSearch(options), ...(options.shard === undefined ? {} : { shard: options.shard }), strategy });
     const start = clock();
     const every = options.progressEveryMs ?? 1000;
     const slice = options.slice ?? 2000;
@@ -164,7 +165,7 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
         for (; reported < found.length; reported++) subscriber.next({ type: 'finding', finding: found[reported] as Finding });
         const now = clock();
         if (!done && options.timeMs !== undefined && now - start >= options.timeMs) search.stop('time');
-        if (!done && heapFull(options.maxHeapBytes)) search.stop('memory');
+        if (!done && heapFull(options.maxHeapBytes, search.offHeapBytes)) search.stop('memory');
         if (search.finished) {
           const stats = progress();
           const boundedBy = search.boundedBy();

@@ -58,12 +58,14 @@ export type Bound = 'max-depth' | 'max-states' | 'time' | 'interrupted' | 'sched
  * Whether this thread's heap has reached `limitBytes`, or 85% of what Node's heap limit leaves the old
  * generation (the limit counts the young generation's three 16 MiB semi-spaces too), whichever is lower: a
  * search stops there, bounded by `memory`, with its summary and counterexamples, instead of dying when the
- * heap runs out. `limitBytes` can only lower the bound.
+ * heap runs out. `limitBytes` can only lower the bound; it counts `offHeapBytes` too, the search's arrays
+ * outside the heap ({@link Search.offHeapBytes}: its paths, its frontier's words), which Node's heap limit
+ * does not.
  */
-export function heapFull(limitBytes?: number): boolean {
+export function heapFull(limitBytes?: number, offHeapBytes = 0): boolean {
   const h = getHeapStatistics();
   const old = Math.max(h.heap_size_limit - 48 * 2 ** 20, h.heap_size_limit / 2);
-  return h.used_heap_size >= Math.min(limitBytes ?? Infinity, 0.85 * old);
+  return h.used_heap_size >= 0.85 * old || (limitBytes !== undefined && h.used_heap_size + offHeapBytes >= limitBytes);
 }
 
 export interface SearchOptions {
@@ -286,6 +288,11 @@ export class Search {
     return this.sharedSet !== null;
   }
 
+  /** Bytes of the search's arrays outside the heap: the paths kept (8 bytes a kept state, never freed while it runs) and the frontier's words. */
+  get offHeapBytes(): number {
+    return this.trace.bytes + this.level.bytes + this.next.bytes;
+  }
+
   /** States waiting to be expanded (bfs). */
   get frontierSize(): number {
     return this.level.left + this.next.left;
@@ -444,6 +451,8 @@ export class Search {
         // The split: this shard keeps its part of the level (by fingerprint, the same in every shard).
         this.split = true;
         this.level = this.level.filter((s) => (s.a >>> 0) % shard.n === shard.k);
+        // None of the level is this shard's: its part of the search is over (the next call finds both levels empty).
+        if (this.level.left === 0) return;
       }
     }
     const level = this.level;

@@ -7,13 +7,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import fc from 'fast-check';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MACHINES } from '../../machines/index.ts';
 import { explore, minimize, writeCounterexample, type ExploreEvent, type ExploreSummary } from '../../src/explore/index.ts';
 import { ExploreModel } from '../../src/explore/model.ts';
-import { Search, type SearchOptions } from '../../src/explore/search.ts';
+import { heapFull, Search, type SearchOptions } from '../../src/explore/search.ts';
 import { SharedVisited } from '../../src/explore/shared.ts';
 import { memoize } from '../../src/explore/memo.ts';
 import { loadPlugins } from '../../src/cli/plugins.ts';
@@ -130,6 +131,19 @@ describe('exhaustive search', () => {
     const d = search(sc, { maxDepth: 5 });
     expect(d.boundedBy()).toStrictEqual(['max-depth']);
     expect(d.stats().depth).toBe(5);
+  });
+
+  it('a memory bound counts the paths and frontier words kept outside the heap; explore passes on only its search options', async () => {
+    const used = getHeapStatistics().used_heap_size;
+    expect(heapFull(used + 64 * 2 ** 20)).toBe(false);
+    expect(heapFull(used + 64 * 2 ** 20, 128 * 2 ** 20)).toBe(true);
+    const s = search(builtin('race-release-enqcmd'), { maxStates: 5000 });
+    expect(s.offHeapBytes).toBeGreaterThan(5000 * 8);
+    // A lane's options given to explore (a visited set to share, joining with no work) are not passed on:
+    // it still searches, and finds the race.
+    const options = { shared: new SharedArrayBuffer(1 << 16), join: true };
+    const events = await lastValueFrom(explore(builtin('race-unbind-inflight'), options as object).pipe(toArray()));
+    expect(events.filter((e) => e.type === 'finding')).toHaveLength(1);
   });
 });
 
