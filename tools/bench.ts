@@ -439,7 +439,7 @@ function exploreRows(): [string, string, string][] {
     ['  bytes per visited state (the fingerprint table)', fmt(num(big, 'tableBytesPerState'), 1), '≤ 16'],
     ['  heap at its peak, over the start (MiB, sampled between slices, garbage included); kept after it (memoized steps)', `${fmt(num(big, 'peakMb'))}; ${fmt(num(big, 'heapMb'))}`, ''],
     ['2 workers vs 1 (distinct states/s end to end, the same search; median of the rounds\' ratios)', `${fmt(ratios[Math.floor(ratios.length / 2)] ?? 0, 2)}× (${pairs.map((p) => `${fmt(num(p.one, 'rate'))} → ${fmt(num(p.two, 'rate'))}`).join(', ')})`, '≥ 1.7×'],
-    ['  cores one worker keeps busy (its thread and the garbage collector\'s helpers; 2 cores allow at most 2 / this)', fmt(num(big, 'cores'), 2), ''],
+    ['  cores one worker keeps busy (its thread, and the garbage collector\'s helpers on the other core)', fmt(num(big, 'cores'), 2), ''],
     ['  the rounds\' ratios, lowest to highest', ratios.map((r) => `${fmt(r, 2)}×`).join(', '), ''],
     [`  the worker thread's start (it loads the model while the calling thread searches: median ms; from ${pairs.every((p) => num(p.two, 'built') === 1) ? 'the clone\'s build' : 'the TypeScript, through tsx: the build was not current'})`, fmt(starts[Math.floor(starts.length / 2)] ?? 0), ''],
     [`reduction (race-release-enqcmd, ${fmt(num(red, 'distinct'))} states either way): transitions without / with sleep sets`, `${fmt(num(red, 'fullTransitions'))} / ${fmt(num(red, 'reducedTransitions'))} = ${fmt(num(red, 'fullTransitions') / num(red, 'reducedTransitions'), 2)}×`, 'beyond Spin\'s 15–25%'],
