@@ -58,16 +58,27 @@ type Parsed<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<type
  * another option says how to pass it anyway.
  */
 export function parse<O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: O): Parsed<O> {
+  // A negative number after an option that takes a value is that value (`--workers -1`): its own check
+  // then says what is wrong with it, rather than that it looks like an option.
+  const given: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    const next = args[i + 1];
+    if (a.startsWith('--') && !a.includes('=') && options[a.slice(2)]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      given.push(`${a}=${next}`);
+      i++;
+    } else given.push(a);
+  }
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: given, options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
     const unknown = /^Unknown option '([^']+)'/.exec(msg);
     const ambiguous = /^Option '([^']+)' argument is ambiguous/.exec(msg);
     if (ambiguous) {
       const opt = ambiguous[1]?.split(/[ ,]/)[0] ?? '';
-      const i = args.indexOf(opt);
-      throw new UsageError(`svasim ${command}: ${opt} got "${args[i + 1] ?? ''}", which looks like an option (write ${opt}=VALUE if you mean it)`);
+      const i = given.indexOf(opt);
+      throw new UsageError(`svasim ${command}: ${opt} got "${given[i + 1] ?? ''}", which looks like an option (write ${opt}=VALUE if you mean it)`);
     }
     throw new UsageError(`svasim ${command}: ${unknown ? `unknown option ${unknown[1]} (see svasim ${command} --help)` : msg}`);
   }

@@ -297,11 +297,15 @@ describe('bad input: exit 2, one line on stderr', () => {
     expect(badInput(await cli(['frobnicate']))).toBe('svasim: unknown command "frobnicate" (expected run, list, replay, inspect, report or diagram; see svasim --help)');
   });
 
-  it('an option value that looks like an option, and a reversed diagram range', async () => {
+  it('an option value that looks like an option, a negative number given as a value, and a reversed diagram range', async () => {
     const log = join(dir, 'opt.jsonl');
     expect((await cli(['run', 'seed-a-unbind-dmar', '--log', log, '--quiet'])).code).toBe(0);
-    expect(badInput(await cli(['replay', log, '--until', '-1']))).toBe('svasim replay: --until got "-1", which looks like an option (write --until=VALUE if you mean it)');
-    expect(badInput(await cli(['replay', log, '--until=-1']))).toBe('svasim replay: --until expects a seq (0 for the state before the first record), got "-1"');
+    expect(badInput(await cli(['replay', log, '--until', '--quiet']))).toBe('svasim replay: --until got "--quiet", which looks like an option (write --until=VALUE if you mean it)');
+    // A negative number is the option's value: its own check says what is wrong with it.
+    for (const until of [['--until', '-1'], ['--until=-1']]) {
+      expect(badInput(await cli(['replay', log, ...until]))).toBe('svasim replay: --until expects a seq (0 for the state before the first record), got "-1"');
+    }
+    expect(badInput(await cli(['explore', 'race-unbind-inflight', '--workers', '-1']))).toBe('svasim explore: --workers expects an integer from 1 to 64, got "-1"');
     expect(badInput(await cli(['diagram', '--log', log, '--from', '30', '--to', '10']))).toBe('svasim diagram: --to 10 is before --from 30');
   });
 

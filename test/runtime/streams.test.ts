@@ -140,7 +140,7 @@ describe('seeded random scheduler', () => {
     expect((await cli(['replay', log])).code).toBe(0);
     for (const [args, msg] of [
       [['--scheduler', 'lifo'], 'svasim run: --scheduler expects fifo or random, got "lifo"\n'],
-      [['--scheduler', 'random', '--seed', '-1'], 'svasim run: --seed got "-1", which looks like an option (write --seed=VALUE if you mean it)\n'],
+      [['--scheduler', 'random', '--seed', '-1'], 'svasim run: --seed expects an integer from 0 to 4294967295, got "-1"\n'],
       [['--scheduler', 'random', '--seed', '4294967296'], 'svasim run: --seed expects an integer from 0 to 4294967295, got "4294967296"\n'],
       [['--seed', '3'], 'svasim run: --seed applies to --scheduler random\n'],
     ] as const) {
