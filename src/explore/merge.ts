@@ -38,6 +38,8 @@ export const shardResultSchema = z
     findings: z.array(findingSchema),
     /** The fingerprints' file (bfs), beside this one. */
     fingerprints: z.string().nullable(),
+    /** Its contents' SHA-256 (a merge refuses a damaged or swapped file; absent in results of earlier releases). */
+    fingerprintsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   })
   .strict();
 export type ShardResult = z.infer<typeof shardResultSchema>;

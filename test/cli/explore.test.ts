@@ -3,7 +3,7 @@
  * (replayed by `svasim replay`), `--json`, Ctrl-C, and bad input (one line, exit 2).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -200,6 +200,21 @@ describe('svasim explore', () => {
     const foreign = await cli(['explore', '--merge', racy, join(safe, 's0')]);
     expect(foreign.code).toBe(2);
     expect(foreign.err.trim().split('\n')).toHaveLength(1);
+    // A damaged or swapped fingerprints file is refused (it would change the count, and the verdict).
+    const damaged = join(dir, 'damaged');
+    cpSync(join(safe, 's0'), damaged, { recursive: true });
+    const fps = readdirSync(damaged).find((f) => f.endsWith('.fps')) ?? '';
+    const whole0 = readFileSync(join(damaged, fps));
+    writeFileSync(join(damaged, fps), whole0.subarray(0, whole0.byteLength - 8));
+    const short = await cli(['explore', '--merge', damaged, ...[1, 2, 3].map((k) => join(safe, `s${k}`))]);
+    expect(short.code).toBe(2);
+    expect(short.err).toMatch(/\.fps: holds \d+ fingerprints, but .* says its shard saw \d+ states \(a damaged or swapped file\)\n$/);
+    const swapped = Buffer.from(whole0);
+    swapped[0] = (swapped[0] as number) ^ 1;
+    writeFileSync(join(damaged, fps), swapped);
+    const changed = await cli(['explore', '--merge', damaged, ...[1, 2, 3].map((k) => join(safe, `s${k}`))]);
+    expect(changed.code).toBe(2);
+    expect(changed.err).toMatch(/\.fps: not the fingerprints .* wrote \(its SHA-256 differs/);
     // A scenario given with --merge is named as what does not apply.
     const withScenario = await cli(['explore', 'race-lam-bind-poc-2022', '--merge', join(safe, 's0')]);
     expect(withScenario.code).toBe(2);

@@ -292,10 +292,13 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
     // A shard's result, for `svasim explore --merge`: its summary, its findings' logs, its fingerprints.
     const base = `${slug(name)}.shard-${shard.k}-of-${shard.n}`;
     let fpsFile: string | null = null;
+    let fpsSha256: string | undefined;
     if (summary.fingerprints !== undefined) {
       fpsFile = `${base}.fps`;
       const f = summary.fingerprints;
-      writeFileSync(join(out, fpsFile), new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+      const bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      writeFileSync(join(out, fpsFile), bytes);
+      fpsSha256 = createHash('sha256').update(bytes).digest('hex');
     }
     const result: ShardResult = {
       svasim: 'explore-shard',
@@ -327,6 +330,7 @@ async function cmdExplore(args: string[], io: Io): Promise<number> {
         ...(w.finding.schedule === undefined ? {} : { schedule: w.finding.schedule }), log: relative(out, w.file), seq: w.seq,
       })),
       fingerprints: fpsFile,
+      ...(fpsSha256 === undefined ? {} : { fingerprintsSha256: fpsSha256 }),
     };
     writeFileSync(join(out, `${base}.json`), `${JSON.stringify(result, null, 2)}\n`);
     if (!json) print(`  shard result: ${join(out, `${base}.json`)} (svasim explore --merge DIR… combines the shards)`);
@@ -373,6 +377,11 @@ function mergeCommand(dirs: readonly string[], values: { readonly json?: boolean
         if (!existsSync(path)) throw new UsageError(`svasim explore --merge: ${where}: its fingerprints file ${path} is missing`);
         const bytes = readFileSync(path);
         if (bytes.byteLength % 8 !== 0) throw new UsageError(`svasim explore --merge: ${path}: not a fingerprints file (${bytes.byteLength} bytes, not a multiple of 8)`);
+        // A damaged or swapped file would change the count of distinct states, and the verdict with it.
+        if (bytes.byteLength / 8 !== r.stats.distinct) throw new UsageError(`svasim explore --merge: ${path}: holds ${bytes.byteLength / 8} fingerprints, but ${where} says its shard saw ${r.stats.distinct} states (a damaged or swapped file)`);
+        if (r.fingerprintsSha256 !== undefined && createHash('sha256').update(bytes).digest('hex') !== r.fingerprintsSha256) {
+          throw new UsageError(`svasim explore --merge: ${path}: not the fingerprints ${where} wrote (its SHA-256 differs: a damaged or swapped file)`);
+        }
         fingerprints = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       }
       results.push({ result: { ...r, findings: r.findings.map((f) => ({ ...f, log: join(dir, f.log) })) }, where, fingerprints });
