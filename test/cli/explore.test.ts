@@ -159,6 +159,11 @@ describe('svasim explore', () => {
     const s = await cli(['explore', 'race-lam-bind-v6.4', '--strategy', 'random', '--schedules', '50']);
     expect(s.code).toBe(0);
     expect(s.out).toContain('a sample of schedules: it proves nothing about the schedules it did not run');
+    // Random found nothing: it names the strategy that finds races where an actor must run late.
+    expect(s.out).toContain('what --strategy pct finds');
+    expect(r.out).not.toContain('what --strategy pct finds');
+    // A counterexample's commands, one a line.
+    expect(r.out).toMatch(/\n {2}replay it: +svasim replay \S+\.jsonl\n {2}every actor there: +svasim replay \S+ --until \d+\n {2}see it: +svasim inspect \S+\n/);
   });
 
   it('Ctrl-C stops the search with the summary so far', async () => {

@@ -437,7 +437,10 @@ function showFinding(print: (l: string) => void, st: Style, scenario: Scenario, 
   print(`  log: ${file} (${trace.records.length} records; the finding is seq ${trace.seq}${f.kind === 'invariant' ? ', the invariant.violation record' : ''})`);
   // The plugins the run loaded: the log needs them again.
   const p = plugins.map((f) => ` --plugin ${f}`).join('');
-  print(`  replay it: svasim replay ${file}${p}    every actor there: svasim replay ${file} --until ${trace.seq}${p}    see it: svasim inspect ${file}${p}`);
+  // One command a line (each can be copied as it is).
+  print(`  replay it:           svasim replay ${file}${p}`);
+  print(`  every actor there:   svasim replay ${file} --until ${trace.seq}${p}`);
+  print(`  see it:              svasim inspect ${file}${p}`);
 }
 
 const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
@@ -501,6 +504,8 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   if (s.findings.length > 0) lines.push(st.bold(st.red(`FOUND: ${s.findings.length} finding(s)`)));
   else if (shard !== undefined) lines.push(st.bold(st.green('NOTHING FOUND')) + ` in shard ${shard.k}/${shard.n}'s part: the other shards' results and --merge decide`);
   else lines.push(st.bold(st.green('NOTHING FOUND')) + (s.complete ? `: no interleaving breaks an invariant or the forbid list${final ? ", and every one ends as the scenario's final says" : ''}` : s.boundedBy.includes('interrupted') ? ' before it was interrupted' : ' within the bound'));
+  // Uniform random choices rarely let one actor run late, which is what many races need (README, Benchmark).
+  if (s.findings.length === 0 && s.strategy === 'random') lines.push('  (random picks uniformly, so an actor rarely runs late; a race that needs one to is what --strategy pct finds)');
   return lines;
 }
 
