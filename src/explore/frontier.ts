@@ -74,6 +74,11 @@ export class Trace {
 
 /** What an expanded state's place in its level holds (the state itself is let go at once). */
 export const SPENT_STATE: ModelState = { cells: [], states: [], seq: 0, lastStep: 0, processMms: new Map(), deferred: null, pcs: [], a: 0, b: 0, actorsA: 0, actorsB: 0 };
+/**
+ * What a waiting node's place holds once its state was let go to free memory ({@link Level.shed}): the
+ * search rebuilds the state from its path before expanding it.
+ */
+export const SHED_STATE: ModelState = { ...SPENT_STATE };
 
 /** A node's words. */
 const TRACE = 0;
@@ -81,14 +86,17 @@ const DEPTH = 1;
 const ONLY = 2;
 const SLEEP = 3;
 const SAME = 4;
-const WORDS = 5;
+const A = 5;
+const B = 6;
+const WORDS = 7;
 
 /**
- * One level of a bfs frontier: its states (let go once expanded) and, per node, five words: its trace
- * entry (its path), its depth, `only` (-1: expand every transition; else only those whose bucket bit is
- * set: a state reached again; -2: expanded), its sleep set (bits local to its state, model.ts), and the
- * next node of its level with the same first fingerprint word (-1: none; the index of waiting states
- * that merges their sleep sets, kept by a search with a visited set of its own).
+ * One level of a bfs frontier: its states (let go once expanded, or to free memory: {@link shed}) and,
+ * per node, seven words: its trace entry (its path), its depth, `only` (-1: expand every transition;
+ * else only those whose bucket bit is set: a state reached again; -2: expanded), its sleep set (bits
+ * local to its state, model.ts), the next node of its level with the same first fingerprint word (-1:
+ * none; the index of waiting states that merges their sleep sets, kept by a search with a visited set of
+ * its own), and its state's fingerprint (two words: known without the state).
  */
 export class Level {
   states: ModelState[] = [];
@@ -103,6 +111,10 @@ export class Level {
 
   /** Add a node; returns its place. */
   push(s: ModelState, trace: number, depth: number, only: number, sleep: number): number {
+    return this.place(s, trace, depth, only, sleep, s.a, s.b);
+  }
+
+  private place(s: ModelState, trace: number, depth: number, only: number, sleep: number, a: number, b: number): number {
     const i = this.length++;
     if ((i + 1) * WORDS > this.w.length) this.w = grown(this.w, (i + 1) * WORDS);
     this.states.push(s);
@@ -113,10 +125,12 @@ export class Level {
     w[o + ONLY] = only;
     w[o + SLEEP] = sleep;
     w[o + SAME] = -1;
+    w[o + A] = a;
+    w[o + B] = b;
     if (this.index && only === -1) {
-      const first = this.byA.get(s.a);
+      const first = this.byA.get(a);
       if (first !== undefined) w[o + SAME] = first;
-      this.byA.set(s.a, i);
+      this.byA.set(a, i);
     }
     return i;
   }
@@ -133,6 +147,13 @@ export class Level {
   sleep(i: number): number {
     return this.w[i * WORDS + SLEEP] as number;
   }
+  /** Its state's fingerprint (first and second word). */
+  a(i: number): number {
+    return this.w[i * WORDS + A] as number;
+  }
+  b(i: number): number {
+    return this.w[i * WORDS + B] as number;
+  }
 
   /** Take the next node's state to expand it: its place is let go (marked expanded). */
   take(): number {
@@ -145,7 +166,7 @@ export class Level {
   waiting(a: number, b: number): number {
     const w = this.w;
     for (let i = this.byA.get(a) ?? -1; i >= 0; i = w[i * WORDS + SAME] as number) {
-      if (w[i * WORDS + ONLY] === -1 && (this.states[i] as ModelState).b === b) return i;
+      if (w[i * WORDS + ONLY] === -1 && w[i * WORDS + B] === b) return i;
     }
     return -1;
   }
@@ -156,7 +177,7 @@ export class Level {
     this.w[o] = (this.w[o] as number) & mask;
   }
 
-  /** Bytes of its word array. */
+  /** Bytes of its word array (28 a node). */
   get bytes(): number {
     return this.w.byteLength;
   }
@@ -193,14 +214,29 @@ export class Level {
     return out;
   }
 
-  /** The nodes `keep` accepts, as a new level. */
-  filter(keep: (s: ModelState) => boolean): Level {
+  /** The nodes whose fingerprint's first word `keep` accepts, as a new level. */
+  filter(keep: (a: number) => boolean): Level {
     const out = new Level(this.index);
-    for (let i = this.at; i < this.length; i++) if (keep(this.states[i] as ModelState)) out.copy(this, i);
+    for (let i = this.at; i < this.length; i++) if (keep(this.a(i))) out.copy(this, i);
     return out;
   }
 
+  /**
+   * Let go of the states of its waiting nodes from `from` on (their words stay: the search rebuilds each
+   * state from its path when it comes to it); returns how many it let go.
+   */
+  shed(from: number): number {
+    let n = 0;
+    for (let i = Math.max(from, this.at); i < this.length; i++) {
+      const s = this.states[i] as ModelState;
+      if (s === SHED_STATE || s === SPENT_STATE) continue;
+      this.states[i] = SHED_STATE;
+      n++;
+    }
+    return n;
+  }
+
   private copy(from: Level, i: number): void {
-    this.push(from.states[i] as ModelState, from.trace(i), from.depth(i), from.only(i), from.sleep(i));
+    this.place(from.states[i] as ModelState, from.trace(i), from.depth(i), from.only(i), from.sleep(i), from.a(i), from.b(i));
   }
 }

@@ -14,7 +14,7 @@ import type { Kinds } from '../runtime/kinds.ts';
 import type { EngineKind, SystemOptions } from '../runtime/system.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { ExploreModel } from './model.ts';
-import { heapFull, Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
+import { Search, type Bound, type Finding, type SearchOptions, type SearchStats, type Strategy } from './search.ts';
 import { Control, controlBuffer, SharedVisited } from './shared.ts';
 import { Lane } from './lane.ts';
 import type { WorkerInput, WorkerMessage } from './worker.ts';
@@ -165,7 +165,8 @@ export function explore(scenario: Scenario, options: ExploreOptions = {}): Obser
         for (; reported < found.length; reported++) subscriber.next({ type: 'finding', finding: found[reported] as Finding });
         const now = clock();
         if (!done && options.timeMs !== undefined && now - start >= options.timeMs) search.stop('time');
-        if (!done && heapFull(options.maxHeapBytes, search.offHeapBytes)) search.stop('memory');
+        // The heap full: waiting states are let go (rebuilt later from their paths) while that helps.
+        if (!done && search.outOfMemory(options.maxHeapBytes)) search.stop('memory');
         if (search.finished) {
           const stats = progress();
           const boundedBy = search.boundedBy();
@@ -227,10 +228,10 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
     const workers: Worker[] = [];
     const inboxes: MessagePort[] = [];
     const total = (): ExploreProgress => {
-      let transitions = 0, slept = 0, depth = 0, frontier = 0, finals = 0, schedules = 0, distinct = 0;
+      let transitions = 0, slept = 0, depth = 0, frontier = 0, finals = 0, schedules = 0, distinct = 0, shed = 0;
       for (const st of latest) {
         if (st === null) continue;
-        transitions += st.transitions; slept += st.slept; frontier += st.frontier; finals += st.finals; schedules += st.schedules;
+        transitions += st.transitions; slept += st.slept; frontier += st.frontier; finals += st.finals; schedules += st.schedules; shed += st.shed;
         if (st.depth > depth) depth = st.depth;
       }
       // bfs: the states in the shared visited set (each lane's own count is the same set's size).
@@ -238,7 +239,7 @@ function exploreWorkers(scenario: Scenario, options: ExploreOptions): Observable
       const elapsedMs = clock() - start;
       const rate = elapsedMs > 0 ? ((strategy === 'bfs' ? distinct : transitions) * 1000) / elapsedMs : 0;
       const startMs = started.every((t) => t !== null) ? Math.max(...(started as number[])) - start : elapsedMs;
-      return { transitions, distinct, slept, depth, frontier, finals, schedules, tableBytes: shared?.byteLength ?? 0, elapsedMs, rate, memoryBytes: process.memoryUsage().rss, startMs };
+      return { transitions, distinct, slept, depth, frontier, finals, schedules, tableBytes: shared?.byteLength ?? 0, shed, elapsedMs, rate, memoryBytes: process.memoryUsage().rss, startMs };
     };
     let lastProgress = start;
     const timer = setInterval(() => {

@@ -13,7 +13,7 @@
  * others.
  */
 import { Control, SharedVisited } from './shared.ts';
-import { heapFull, SHARE_AT_LEAST, type Finding, type Search, type WorkPart } from './search.ts';
+import { SHARE_AT_LEAST, type Finding, type Search, type WorkPart } from './search.ts';
 
 /** What a lane reports (a worker posts it to the calling thread). */
 export type LaneMessage =
@@ -64,7 +64,7 @@ export class Lane {
     for (; this.reported < found.length; this.reported++) this.post({ type: 'finding', finding: found[this.reported] as Finding });
     const why = Atomics.load(control, Control.stop);
     if (why !== 0) search.stop(why === 2 ? 'first-finding' : 'interrupted');
-    else if (!out && heapFull(this.maxHeapBytes, search.offHeapBytes)) search.stop('memory');
+    else if (!out && search.outOfMemory(this.maxHeapBytes)) search.stop('memory');
     if (search.stopped) {
       // Bounded here (a full visited set, memory, a finding): the others stop too, and none waits for this one.
       Atomics.compareExchange(control, Control.stop, 0, 3);

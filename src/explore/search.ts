@@ -28,7 +28,7 @@ import { mix2 } from './hash.ts';
 import type { Applied, ExploreModel, ModelState, Transition, TransitionRef } from './model.ts';
 import { NEW, SharedVisited } from './shared.ts';
 import { FingerprintTable } from './table.ts';
-import { Level, SPENT_STATE, Trace } from './frontier.ts';
+import { Level, SHED_STATE, SPENT_STATE, Trace } from './frontier.ts';
 
 export type Strategy = 'bfs' | 'random' | 'pct';
 export const STRATEGIES: readonly Strategy[] = ['bfs', 'random', 'pct'];
@@ -125,6 +125,8 @@ export interface SearchStats {
   readonly finals: number;
   readonly schedules: number;
   readonly tableBytes: number;
+  /** Waiting states let go to free memory, each rebuilt from its path when expanded (bfs; 0: none). */
+  readonly shed: number;
 }
 
 const NONE: readonly Transition[] = [];
@@ -167,6 +169,9 @@ export interface WorkPart {
   readonly nodes: Int32Array;
 }
 
+/** How many let-go states are rebuilt at once (their paths' common prefixes rebuilt once). */
+const UNSHED_BATCH = 4096;
+
 /** Fewer frontier nodes than this are not worth handing over (the receiver rebuilds each from the initial state). */
 export const SHARE_AT_LEAST = 64;
 
@@ -201,6 +206,9 @@ export class Search {
   private readonly trace = new Trace();
   /** A bfs shard has split off its part of the search. */
   private split = false;
+  /** States let go to free memory ({@link shed}), and no more shedding before this many transitions. */
+  private shedStates = 0;
+  private quietUntil = 0;
   /** The visited set shared with other lanes (`opts.shared`). */
   private sharedSet: SharedVisited | null = null;
   private readonly root: ModelState;
@@ -262,6 +270,7 @@ export class Search {
       finals: this.finals,
       schedules: this.schedulesRun,
       tableBytes: this.sharedSet?.bytes ?? this.table.bytes,
+      shed: this.shedStates,
     };
   }
 
@@ -336,13 +345,12 @@ export class Search {
         parent.push(up < 0 ? -1 : (ids.get(up) as number));
         via.push(k);
       }
-      const s = given.states[i] as ModelState;
       nodes[j++] = e < 0 ? -1 : (ids.get(e) as number);
       nodes[j++] = given.depth(i);
       nodes[j++] = given.only(i);
       nodes[j++] = given.sleep(i);
-      nodes[j++] = s.a;
-      nodes[j++] = s.b;
+      nodes[j++] = given.a(i);
+      nodes[j++] = given.b(i);
     }
     return { names, parent: Int32Array.from(parent), via: Int32Array.from(via), nodes };
   }
@@ -357,19 +365,11 @@ export class Search {
       return { kind: 'deliver', from: name.slice(0, at) as Address, to: name.slice(at + 1) as Address };
     });
     // Rebuild each path node's state from its parent's (parents come first), and its trace entry.
-    const states: ModelState[] = [];
+    const states = this.rebuild(part.parent, (i) => refs[part.via[i] as number] as TransitionRef);
     const entries: number[] = [];
     for (let i = 0; i < part.parent.length; i++) {
       const up = part.parent[i] as number;
-      const from = up < 0 ? this.root : (states[up] as ModelState);
-      const ref = refs[part.via[i] as number] as TransitionRef;
-      model.restore(from);
-      const t = model.retake(ref);
-      if (t === undefined) throw new Error(`explore: a handed-over path names a transition that is not there (${JSON.stringify(ref)})`);
-      // The sender checked these states already.
-      model.apply(t, false);
-      states.push(model.capture(from));
-      entries.push(this.trace.add(up < 0 ? -1 : (entries[up] as number), ref));
+      entries.push(this.trace.add(up < 0 ? -1 : (entries[up] as number), refs[part.via[i] as number] as TransitionRef));
     }
     const got = new Level(false);
     const w = part.nodes;
@@ -381,6 +381,105 @@ export class Search {
     }
     this.level = this.level.then(got);
     if (this.frontierSize > 0) this.done = false;
+  }
+
+  /**
+   * The states at the ends of paths, rebuilt by retaking their transitions from the initial state (the
+   * model is deterministic): path node `i` goes from node `parent[i]` (-1: the initial state; parents
+   * come first) by `refOf(i)`. The invariants are not checked again (these states were checked when
+   * first reached).
+   */
+  private rebuild(parent: ArrayLike<number>, refOf: (i: number) => TransitionRef): ModelState[] {
+    const model = this.model;
+    const states: ModelState[] = [];
+    for (let i = 0; i < parent.length; i++) {
+      const up = parent[i] as number;
+      const from = up < 0 ? this.root : (states[up] as ModelState);
+      const ref = refOf(i);
+      model.restore(from);
+      const t = model.retake(ref);
+      if (t === undefined) throw new Error(`explore: a path names a transition that is not there (${JSON.stringify(ref)})`);
+      model.apply(t, false);
+      states.push(model.capture(from));
+    }
+    return states;
+  }
+
+  /**
+   * Free memory (the heap is full): let go of the states of waiting nodes — the later half of those of
+   * the next level still holding theirs, else of this level's — keeping their words; each state is rebuilt
+   * from its path when its node comes to be expanded ({@link unshed}). Returns how many were let go (0:
+   * none is left to let go).
+   */
+  shed(): number {
+    if (this.opts.strategy !== 'bfs') return 0;
+    for (const level of [this.next, this.level]) {
+      let held = 0;
+      for (let i = level.at; i < level.length; i++) if (level.states[i] !== SHED_STATE) held++;
+      if (held === 0) continue;
+      // The later half of the nodes still holding their state.
+      let skip = Math.floor(held / 2);
+      let from = level.at;
+      while (skip > 0) if (level.states[from++] !== SHED_STATE) skip--;
+      const n = level.shed(from);
+      this.shedStates += n;
+      return n;
+    }
+    return 0;
+  }
+
+  /**
+   * Between slices: whether the search must stop, bounded by memory. When this thread's heap is full
+   * ({@link heapFull}), waiting states are let go ({@link relieveMemory}) and the search goes on; it stops
+   * when nothing is left to let go, or when its arrays outside the heap alone reach `limitBytes`.
+   */
+  outOfMemory(limitBytes?: number): boolean {
+    const off = this.offHeapBytes;
+    if (!heapFull(limitBytes, off)) return false;
+    if (limitBytes !== undefined && off >= limitBytes) return true;
+    return !this.relieveMemory();
+  }
+
+  /**
+   * The heap is full: let go of waiting states ({@link shed}), unless that was just done and the
+   * collector has yet to take them (for as many transitions as a quarter of what was let go). False when
+   * nothing is left to let go: the search is then bounded by memory.
+   */
+  relieveMemory(): boolean {
+    if (this.transitions < this.quietUntil) return true;
+    const n = this.shed();
+    if (n === 0) return false;
+    this.quietUntil = this.transitions + Math.max(1000, Math.floor(n / 4));
+    return true;
+  }
+
+  /** Rebuild the let-go states of a level's nodes from `from` on, a batch at a time (their paths shared). */
+  private unshed(level: Level, from: number): void {
+    const trace = this.trace;
+    const ids = new Map<number, number>();
+    const parent: number[] = [];
+    const entries: number[] = [];
+    const chain: number[] = [];
+    const nodes: number[] = [];
+    for (let i = from; i < level.length && nodes.length < UNSHED_BATCH; i++) {
+      if (level.states[i] !== SHED_STATE) continue;
+      nodes.push(i);
+      for (let p = level.trace(i); p >= 0 && !ids.has(p); p = trace.parent(p)) chain.push(p);
+      while (chain.length > 0) {
+        const p = chain.pop() as number;
+        ids.set(p, parent.length);
+        const up = trace.parent(p);
+        parent.push(up < 0 ? -1 : (ids.get(up) as number));
+        entries.push(p);
+      }
+    }
+    const states = this.rebuild(parent, (k) => trace.ref(entries[k] as number));
+    for (const i of nodes) {
+      const e = level.trace(i);
+      const s = e < 0 ? this.root : (states[ids.get(e) as number] as ModelState);
+      if ((s.a | 0) !== level.a(i) || (s.b | 0) !== level.b(i)) throw new Error('explore: a state let go to free memory rebuilt to another fingerprint');
+      level.states[i] = s;
+    }
   }
 
   /** Run about `budget` transitions; returns whether the search is over. */
@@ -450,13 +549,14 @@ export class Search {
       if (shard !== undefined && shard.n > 1 && !this.split && this.level.length >= 16 * shard.n) {
         // The split: this shard keeps its part of the level (by fingerprint, the same in every shard).
         this.split = true;
-        this.level = this.level.filter((s) => (s.a >>> 0) % shard.n === shard.k);
+        this.level = this.level.filter((a) => (a >>> 0) % shard.n === shard.k);
         // None of the level is this shard's: its part of the search is over (the next call finds both levels empty).
         if (this.level.left === 0) return;
       }
     }
     const level = this.level;
     const i = level.at;
+    if (level.states[i] === SHED_STATE) this.unshed(level, i);
     const s = level.states[i] as ModelState;
     // An expanded node's state is not kept (the level would hold the whole level's states until its end).
     level.states[i] = SPENT_STATE;

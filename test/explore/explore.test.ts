@@ -248,7 +248,8 @@ describe('workers', () => {
     expect(pct.summary.findings.map((f) => f.what)).toStrictEqual(['fault.dmar']);
   });
 
-  it('frontier parts handed from a busy worker to an idle one are rebuilt and searched: together they reach every state once', () => {
+  it('frontier parts handed from a busy worker to an idle one are rebuilt and searched: together they reach every state once (also when they let go of waiting states)', () => {
+    for (const shedding of [false, true]) {
     // Two workers' searches in one thread, advanced in turn (the handing over the threads do, made deterministic).
     const sc = builtin('race-release-enqcmd');
     const one = search(sc);
@@ -257,6 +258,8 @@ describe('workers', () => {
     let handed = 0;
     let nodes = 0;
     for (let turn = 0; turn < 100_000; turn++) {
+      // As a full heap makes a lane do: its waiting states let go, then rebuilt from their paths (handed over too).
+      if (shedding && turn % 5 === 0) for (const p of parts) p.shed();
       const idle = parts.map((p) => p.advance(300));
       if (idle.every(Boolean)) break;
       for (const k of [0, 1]) {
@@ -277,6 +280,26 @@ describe('workers', () => {
     // Every transition either taken by one of them or asleep, as one search does (no state expanded twice).
     const taken = parts.reduce((n, p) => n + p.stats().transitions, 0);
     expect(taken).toBeLessThanOrEqual(one.stats().transitions * 1.05);
+    expect(parts.reduce((n, p) => n + p.stats().shed, 0) > 1000, `shedding ${shedding}`).toBe(shedding);
+    }
+  });
+
+  it('waiting states let go to free memory are rebuilt from their paths: the same search, state for state', () => {
+    for (const name of ['race-release-enqcmd', 'race-unbind-inflight']) {
+      const sc = builtin(name);
+      const plain = search(sc);
+      const s = new Search(new ExploreModel(sc), { strategy: 'bfs', continueAfterFinding: true });
+      let slices = 0;
+      while (!s.advance(700)) if (slices++ % 3 === 0) s.shed();
+      expect(s.stats().shed, name).toBeGreaterThan(name === 'race-unbind-inflight' ? 10 : 10_000);
+      // Everything else exactly as without: states, transitions taken and slept, depth, finals, findings and their paths.
+      expect({ ...s.stats(), shed: 0 }, name).toStrictEqual({ ...plain.stats(), shed: 0 });
+      expect(s.findings(), name).toStrictEqual(plain.findings());
+    }
+    // Under a heap that is always full, explore lets go of waiting states until its arrays outside the
+    // heap reach the limit, then stops bounded by memory (with a limit they do not reach, it would finish).
+    const full = search(builtin('race-release-enqcmd'), { strategy: 'bfs' });
+    expect(full.outOfMemory(1)).toBe(true);
   });
 
   it('the shared visited set grows between slices: every state kept, the same search (in one thread, and with 2 workers)', async () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Level, SPENT_STATE, Trace } from '../../src/explore/frontier.ts';
+import { Level, SHED_STATE, SPENT_STATE, Trace } from '../../src/explore/frontier.ts';
 import type { ModelState, TransitionRef } from '../../src/explore/model.ts';
 
 const state = (a: number, b: number): ModelState => ({ ...SPENT_STATE, a, b });
@@ -92,8 +92,23 @@ describe('Level', () => {
     expect([...Array(tail.length).keys()].map((i) => [tail.states[i]?.a, tail.trace(i), tail.sleep(i)])).toEqual([6, 7, 8, 9].map((i) => [i, 100 + i, i]));
     const joined = level.then(tail);
     expect([...Array(joined.length).keys()].map((i) => joined.states[i]?.a)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
-    const even = joined.filter((s) => s.a % 2 === 0);
+    const even = joined.filter((a) => a % 2 === 0);
     expect([...Array(even.length).keys()].map((i) => [even.states[i]?.a, even.trace(i)])).toEqual([2, 4, 6, 8].map((i) => [i, 100 + i]));
     expect(() => new Level(true).cut(0)).toThrow(/indexed level/);
+  });
+
+  it('shed lets go of waiting states from a place on, keeping every word (the fingerprint too) and the index', () => {
+    const level = new Level(true);
+    for (let i = 0; i < 8; i++) level.push(state(10 + i, 20 + i), i, 4, -1, i);
+    level.take();
+    expect(level.shed(5)).toBe(3);
+    expect(level.shed(5)).toBe(0);
+    // Not the expanded node, nor twice.
+    expect(level.shed(0)).toBe(4);
+    expect(level.states.slice(1).every((s) => s === SHED_STATE)).toBe(true);
+    for (let i = 0; i < 8; i++) expect([level.a(i), level.b(i), level.trace(i), level.sleep(i)]).toEqual([10 + i, 20 + i, i, i]);
+    // A let-go state is still found waiting by its fingerprint.
+    expect(level.waiting(16, 26)).toBe(6);
+    expect(level.waiting(10, 20)).toBe(-1);
   });
 });

@@ -30,7 +30,8 @@ function standIn() {
       s.frontier = 200;
       s.out = false;
     },
-    stats: () => ({ transitions: 0, distinct: 0, slept: 0, depth: 0, frontier: 0, finals: 0, schedules: 0, tableBytes: 0 }),
+    stats: () => ({ transitions: 0, distinct: 0, slept: 0, depth: 0, frontier: 0, finals: 0, schedules: 0, tableBytes: 0, shed: 0 }),
+    outOfMemory: () => false,
     boundedBy: () => [],
   };
   return s;

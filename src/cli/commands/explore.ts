@@ -488,6 +488,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   // With --workers: this thread searched from the start; the worker threads joined once loaded.
   const joined = p.startMs <= 0 ? '' : p.startMs >= p.elapsedMs ? ' (it ended before the worker thread(s) had joined)' : ` (the worker thread(s) joined after ${(p.startMs / 1000).toFixed(1)} s; this thread searched from the start)`;
   lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${unit}/s${joined}`);
+  if (p.shed > 0) lines.push(`  the heap filled: ${fmt(p.shed)} waiting states were let go and rebuilt from their paths when their turn came`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
   if (s.complete && shard !== undefined) {
     lines.push(`  shard ${shard.k}/${shard.n} searched its part to the end: svasim explore --merge over every shard's result gives the verdict`);
