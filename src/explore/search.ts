@@ -125,7 +125,7 @@ export interface SearchStats {
   readonly finals: number;
   readonly schedules: number;
   readonly tableBytes: number;
-  /** Waiting states let go to free memory, each rebuilt from its path when expanded (bfs; 0: none). */
+  /** Times a waiting state was let go to free memory, to be rebuilt from its path when expanded (bfs; 0: none). */
   readonly shed: number;
 }
 
@@ -170,7 +170,9 @@ export interface WorkPart {
 }
 
 /** How many let-go states are rebuilt at once (their paths' common prefixes rebuilt once). */
-const UNSHED_BATCH = 4096;
+const UNSHED_BATCH = 1024;
+/** Fewer waiting states held than this are not worth letting go (what they hold is too little to matter). */
+const MIN_HELD = 4 * UNSHED_BATCH;
 
 /** Fewer frontier nodes than this are not worth handing over (the receiver rebuilds each from the initial state). */
 export const SHARE_AT_LEAST = 64;
@@ -430,14 +432,29 @@ export class Search {
 
   /**
    * Between slices: whether the search must stop, bounded by memory. When this thread's heap is full
-   * ({@link heapFull}), waiting states are let go ({@link relieveMemory}) and the search goes on; it stops
-   * when nothing is left to let go, or when its arrays outside the heap alone reach `limitBytes`.
+   * ({@link heapFull}), waiting states are let go ({@link relieveMemory}) and the search goes on, as long
+   * as that can help: it stops when the states still held are too few to matter (under a quarter of the
+   * heap, at ~400 bytes each), when the heap passes a ceiling (95% of what Node's limit leaves the old
+   * generation, or 10% over `limitBytes`: what letting go frees may come too late), or when its arrays
+   * outside the heap alone reach `limitBytes`.
    */
   outOfMemory(limitBytes?: number): boolean {
     const off = this.offHeapBytes;
     if (!heapFull(limitBytes, off)) return false;
     if (limitBytes !== undefined && off >= limitBytes) return true;
+    const h = getHeapStatistics();
+    const old = Math.max(h.heap_size_limit - 48 * 2 ** 20, h.heap_size_limit / 2);
+    if (h.used_heap_size >= 0.95 * old || (limitBytes !== undefined && h.used_heap_size + off >= 1.1 * limitBytes)) return true;
+    if (this.transitions < this.quietUntil) return false;
+    if (this.heldStates() < MIN_HELD) return true;
     return !this.relieveMemory();
+  }
+
+  /** Waiting states still held (not let go), in this level and the next. */
+  private heldStates(): number {
+    let n = 0;
+    for (const level of [this.level, this.next]) for (let i = level.at; i < level.length; i++) if (level.states[i] !== SHED_STATE) n++;
+    return n;
   }
 
   /**

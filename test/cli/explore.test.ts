@@ -129,9 +129,8 @@ describe('svasim explore', () => {
     expect(r.out).toContain('bounded by --max-states (with --workers, a few more states may be counted: they insert at once): it proves nothing beyond the states it saw');
     expect(r.out).toContain('NOTHING FOUND within the bound');
     // Memory: under a small heap limit the search lets go of waiting states (rebuilt from their paths when
-    // their turn comes) and goes on, instead of dying (V8's out-of-memory abort), on one worker or two; here
-    // until --max-states ends it, well past where the heap fills (the whole search, 1.7M states, finishes
-    // under this 64 MB heap in about a minute).
+    // their turn comes) and goes on, then stops, bounded, with its summary, instead of dying (V8's
+    // out-of-memory abort), on one worker or two.
     const steps: unknown[] = [{ op: 'spawn', process: 'A' }, { op: 'open', thread: 'A', device: 'dsa0', fd: 'wq' }, { op: 'mmap', thread: 'A', fd: 'wq' }];
     for (const t of ['W1', 'W2']) steps.push({ op: 'clone', thread: 'A', new: t });
     for (let k = 0; k < 3; k++) for (const t of ['W1', 'W2']) steps.push({ op: 'enqcmd', thread: t, device: 'dsa0' });
@@ -140,24 +139,21 @@ describe('svasim explore', () => {
     writeFileSync(big, JSON.stringify({ scenario: 1, name: 'release race, scaled up', policy: { pasid: 'seed-2021', lam: 'poc-2022' }, devices: [{ name: 'dsa0', wqSize: 32, threshold: 16, autoComplete: false }], steps }));
     for (const extra of [[], ['--workers', '2']]) {
       const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-      const p = spawnSync(process.execPath, ['src/cli/svasim.mjs', 'explore', big, '--quiet', '--max-states', '400000', ...extra], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=64' } });
+      const p = spawnSync(process.execPath, ['src/cli/svasim.mjs', 'explore', big, '--quiet', ...extra], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=48' } });
       expect(p.status, `${extra.join(' ')} ${p.stderr.slice(0, 300)}`).toBe(0);
-      expect(p.stdout).toMatch(/the heap filled: [\d,]+ waiting states were let go and rebuilt from their paths when their turn came/);
-      expect(p.stdout).toContain('bounded by --max-states');
+      if (extra.length === 0) expect(p.stdout).toMatch(/the heap filled: waiting states were let go [\d,]+ times, each rebuilt from its path when its turn came/);
+      expect(p.stdout).toContain('stopped before running out of memory');
       expect(p.stderr).not.toContain('FATAL');
     }
-    // A search stops (with its summary) before a thread's memory reaches --max-memory when letting go of
-    // waiting states cannot help: here one thread's paths and words kept outside the heap alone reach 1 MB.
+    // A search stops (with its summary) when its memory passes --max-memory by more than letting go of
+    // waiting states can win back (here at once: the heap alone is over 1 MB).
     const m = await cli(['explore', 'race-release-enqcmd', '--max-memory', '1']);
     expect(m.code).toBe(0);
-    expect(m.out).toMatch(/the heap filled: [\d,]+ waiting states were let go/);
     expect(m.out).toContain('stopped before running out of memory');
     expect(m.out).toContain('NOTHING FOUND within the bound');
-    // On two lanes each keeps half of those words, which may stay under 1 MB (then the search ends,
-    // complete): either way it lets go of waiting states and ends with its summary.
+    // On two lanes too, it ends with its summary.
     const m2 = await cli(['explore', 'race-release-enqcmd', '--max-memory', '1', '--workers', '2']);
     expect(m2.code).toBe(0);
-    expect(m2.out).toMatch(/the heap filled: [\d,]+ waiting states were let go/);
     expect(m2.out).toMatch(/NOTHING FOUND(: no interleaving breaks| within the bound)/);
   });
 

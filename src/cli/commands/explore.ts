@@ -38,8 +38,9 @@ options:
   --max-depth N            expand no state deeper than N transitions
   --max-states N           bfs: stop after N distinct states
   --time SECONDS           stop after this long
-  --max-memory MB          stop before a searching thread's heap reaches MB (it can only lower the
-                           default: 85% of Node's old-generation limit, which
+  --max-memory MB          past MB of a searching thread's memory, let go of waiting states
+                           (rebuilt from their paths later), and stop 10% over it (it can only
+                           lower the default: 85% and 95% of Node's old-generation limit, which
                            NODE_OPTIONS=--max-old-space-size=MB raises)
   --no-reduction           bfs without sleep sets (the unreduced search, for comparison)
   --no-minimize            do not minimize counterexamples (by default each is followed by a smaller
@@ -488,7 +489,7 @@ function summaryText(s: ExploreSummary, st: Style, shard: { readonly k: number; 
   // With --workers: this thread searched from the start; the worker threads joined once loaded.
   const joined = p.startMs <= 0 ? '' : p.startMs >= p.elapsedMs ? ' (it ended before the worker thread(s) had joined)' : ` (the worker thread(s) joined after ${(p.startMs / 1000).toFixed(1)} s; this thread searched from the start)`;
   lines.push(`  ${(p.elapsedMs / 1000).toFixed(1)} s, ${fmt(p.rate)} ${unit}/s${joined}`);
-  if (p.shed > 0) lines.push(`  the heap filled: ${fmt(p.shed)} waiting states were let go and rebuilt from their paths when their turn came`);
+  if (p.shed > 0) lines.push(`  the heap filled: waiting states were let go ${fmt(p.shed)} times, each rebuilt from its path when its turn came`);
   const bounded = s.boundedBy.filter((b) => b !== 'schedules');
   if (s.complete && shard !== undefined) {
     lines.push(`  shard ${shard.k}/${shard.n} searched its part to the end: svasim explore --merge over every shard's result gives the verdict`);
